@@ -1,0 +1,152 @@
+"""The corpus model: documents hold sentences, sentences hold tokens with IOB2 tags.
+
+Every reader returns a `Corpus`, every writer takes one. Offsets are optional: formats that
+carry raw text (NCBI inline, PubTator, character-span JSONL) keep the document text and each
+token's character span in it, so they can be written back without re-tokenising; token
+formats (CoNLL, NeMo, token JSONL) have neither.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from nerqa.tags import OUTSIDE, Span, spans_from_tags, split_tag
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """One sentence: `tokens[i]` carries IOB2 tag `tags[i]`.
+
+    `offsets[i]` is the `(start, end)` character span of token i in its document's `text`
+    (end exclusive), or `offsets` is `None` when the source had no raw text.
+    """
+
+    tokens: tuple[str, ...]
+    tags: tuple[str, ...]
+    offsets: tuple[tuple[int, int], ...] | None = None
+
+    def __post_init__(self) -> None:
+        if len(self.tokens) != len(self.tags):
+            raise ValueError(f"{len(self.tokens)} tokens but {len(self.tags)} tags")
+        if self.offsets is not None and len(self.offsets) != len(self.tokens):
+            raise ValueError(f"{len(self.tokens)} tokens but {len(self.offsets)} offsets")
+
+    def __len__(self) -> int:
+        return len(self.tokens)
+
+    @property
+    def spans(self) -> list[Span]:
+        """Entity spans in token offsets."""
+        return spans_from_tags(self.tags)
+
+    def span_text(self, span: Span) -> str:
+        """The surface form of `span`: tokens joined by single spaces."""
+        return " ".join(self.tokens[span.start : span.end])
+
+
+@dataclass(frozen=True)
+class Document:
+    """A document (an abstract, a record). `id` is `None` when the source names none.
+
+    `text` is the raw text that sentence offsets index into, when the source had one.
+    `sections` are `(start, end)` character spans of its passages (a title and an abstract):
+    sentences never cross a section boundary, and writers that keep passages apart
+    (PubTator `|t|`/`|a|`, the NCBI inline columns) use them.
+    """
+
+    id: str | None
+    sentences: tuple[Sentence, ...]
+    text: str | None = None
+    sections: tuple[tuple[int, int], ...] = ()
+
+
+@dataclass(frozen=True)
+class Corpus:
+    """An ordered collection of documents.
+
+    Sources without document structure (plain CoNLL, NeMo) give one id-less document per
+    sentence, so grouping by document never merges unrelated sentences.
+    """
+
+    documents: tuple[Document, ...]
+    name: str = field(default="", compare=False)
+
+    @classmethod
+    def from_sentences(cls, sentences: Iterable[Sentence], doc_ids: Iterable[str | None] | None = None, *, name: str = "") -> Corpus:
+        """Build a corpus from sentences; consecutive sentences with one non-None doc id share a document."""
+        sentences = list(sentences)
+        ids = list(doc_ids) if doc_ids is not None else [None] * len(sentences)
+        if len(ids) != len(sentences):
+            raise ValueError(f"{len(sentences)} sentences but {len(ids)} document ids")
+        documents: list[Document] = []
+        group: list[Sentence] = []
+        group_id: str | None = None
+        for sentence, doc_id in zip(sentences, ids):
+            if group and (doc_id is None or doc_id != group_id):
+                documents.append(Document(group_id, tuple(group)))
+                group = []
+            group.append(sentence)
+            group_id = doc_id
+        if group:
+            documents.append(Document(group_id, tuple(group)))
+        return cls(tuple(documents), name=name)
+
+    @cached_property
+    def sentences(self) -> tuple[Sentence, ...]:
+        """All sentences in corpus order."""
+        return tuple(s for doc in self.documents for s in doc.sentences)
+
+    @cached_property
+    def sentence_doc_ids(self) -> tuple[str | None, ...]:
+        """The document id of each sentence in `sentences` (same order)."""
+        return tuple(doc.id for doc in self.documents for _ in doc.sentences)
+
+    @cached_property
+    def sentence_doc_index(self) -> tuple[int, ...]:
+        """The index in `documents` of each sentence's document (a grouping key even without ids)."""
+        return tuple(i for i, doc in enumerate(self.documents) for _ in doc.sentences)
+
+    def __iter__(self) -> Iterator[Sentence]:
+        return iter(self.sentences)
+
+    def __len__(self) -> int:
+        return len(self.sentences)
+
+    @property
+    def n_tokens(self) -> int:
+        return sum(len(s) for s in self.sentences)
+
+    @cached_property
+    def entity_types(self) -> tuple[str, ...]:
+        """Entity types present, sorted."""
+        types = {split_tag(t)[1] for s in self.sentences for t in s.tags if t != OUTSIDE}
+        return tuple(sorted(t for t in types if t is not None))
+
+    @cached_property
+    def tag_set(self) -> tuple[str, ...]:
+        """IOB2 tags in a stable order: `O`, then `B-T`, `I-T` for each type, sorted by type."""
+        return tag_set_for_types(self.entity_types)
+
+    def entity_counts(self) -> Counter[str]:
+        """Number of entities per type."""
+        return Counter(span.label for s in self.sentences for span in s.spans)
+
+    def map_types(self, mapping: dict[str, str]) -> Corpus:
+        """A copy with entity types renamed (`mapping` may merge several types into one)."""
+        def rename(tag: str) -> str:
+            prefix, kind = split_tag(tag)
+            return tag if kind is None else f"{prefix}-{mapping.get(kind, kind)}"
+
+        documents = tuple(
+            Document(doc.id, tuple(Sentence(s.tokens, tuple(rename(t) for t in s.tags), s.offsets) for s in doc.sentences), doc.text, doc.sections)
+            for doc in self.documents
+        )
+        return Corpus(documents, name=self.name)
+
+
+def tag_set_for_types(types: Sequence[str]) -> tuple[str, ...]:
+    """`("O", "B-A", "I-A", "B-B", "I-B", ...)` for sorted `types`."""
+    return (OUTSIDE,) + tuple(f"{p}-{t}" for t in sorted(types) for p in ("B", "I"))

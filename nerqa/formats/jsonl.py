@@ -1,0 +1,196 @@
+"""JSONL, one JSON object a line, in the shapes annotation tools export.
+
+Character-span records (one document each; the text is split into sentences and tokens by
+`nerqa.segment`, with span edges kept as token boundaries):
+- spaCy / Prodigy: `{"text": ..., "spans": [{"start", "end", "label"}]}`
+- doccano: `{"text": ..., "entities": [{"start_offset", "end_offset", "label"}]}` or
+  `{"text": ..., "label": [[start, end, label], ...]}`
+- Label Studio: `{"data": {"text": ...}, "annotations": [{"result": [{"value":
+  {"start", "end", "labels": [...]}}]}]}` (the first annotation not cancelled)
+
+Token records (one sentence each): `{"tokens": [...], "tags": [...]}` (or `"ner_tags"`),
+consecutive records with the same `doc_id` forming one document.
+
+nerqa also writes `"sentences": [[start, end], ...]`, the character spans of the sentences,
+and, for documents of several passages (a title and an abstract), `"sections"`; when a record
+has them, the reader keeps those boundaries instead of splitting the text again.
+
+Document ids are read from `id`, `doc_id`, `_id` or `meta.id` / `meta.doc_id` / `meta.pmid`.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from nerqa.corpus import Corpus, Document, Sentence
+from nerqa.errors import CorpusFormatError
+from nerqa.formats._common import ReadOptions, document_from_text, document_text, normalise_tags
+
+
+def _doc_id(record: dict[str, Any]) -> str | None:
+    for key in ("doc_id", "id", "_id"):
+        if isinstance(record.get(key), (str, int)) and not isinstance(record.get(key), bool):
+            return str(record[key])
+    meta = record.get("meta")
+    if isinstance(meta, dict):
+        for key in ("doc_id", "id", "pmid"):
+            if isinstance(meta.get(key), (str, int)) and not isinstance(meta.get(key), bool):
+                return str(meta[key])
+    return None
+
+
+def _int(value: Any, what: str, path: str | None, number: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise CorpusFormatError(path, number, f"{what} must be an integer, got {value!r}")
+    return value
+
+
+def _label(value: Any, path: str | None, number: int) -> str:
+    if not isinstance(value, str) or not value.strip() or any(c in value for c in "\t\n\r"):
+        raise CorpusFormatError(path, number, f"entity label must be a non-empty string without TABs or newlines, got {value!r}")
+    return value
+
+
+def _char_spans(record: dict[str, Any], path: str | None, number: int) -> tuple[str, list[tuple[int, int, str]]]:
+    """Text and `(start, end, label)` spans of a character-span record, whatever its tool."""
+    text = record.get("text")
+    raw_spans: list[tuple[Any, Any, Any]] = []
+    if text is None and isinstance(record.get("data"), dict):  # Label Studio task
+        text = record["data"].get("text")
+        annotations = [a for a in record.get("annotations") or [] if isinstance(a, dict) and not a.get("was_cancelled")]
+        results = annotations[0].get("result", []) if annotations else []
+        if not isinstance(results, list):
+            raise CorpusFormatError(path, number, "Label Studio 'result' must be a list")
+        for result in results:
+            value = result.get("value") if isinstance(result, dict) else None
+            if not isinstance(value, dict) or "start" not in value:
+                continue  # relations and other result kinds carry no span
+            labels = value.get("labels") or value.get("hypertextlabels") or [None]
+            raw_spans.append((value.get("start"), value.get("end"), labels[0] if isinstance(labels, list) and labels else None))
+    elif isinstance(record.get("spans"), list):
+        for span in record["spans"]:
+            if not isinstance(span, dict):
+                raise CorpusFormatError(path, number, f"each span must be an object with start, end and label, got {span!r}")
+            raw_spans.append((span.get("start"), span.get("end"), span.get("label")))
+    else:
+        entries = record.get("entities", record.get("label", record.get("labels", [])))
+        if not isinstance(entries, list):
+            raise CorpusFormatError(path, number, "'entities' / 'label' must be a list of spans")
+        for entry in entries:
+            if isinstance(entry, dict):
+                raw_spans.append((entry.get("start_offset", entry.get("start")), entry.get("end_offset", entry.get("end")), entry.get("label")))
+            elif isinstance(entry, list) and len(entry) == 3:
+                raw_spans.append(tuple(entry))  # type: ignore[arg-type]
+            else:
+                raise CorpusFormatError(path, number, f"a span must be [start, end, label] or an object, got {entry!r}")
+    if not isinstance(text, str):
+        raise CorpusFormatError(path, number, "record has no 'text' string (nor 'tokens' and 'tags')")
+    spans = []
+    for start, end, label in raw_spans:
+        s, e = _int(start, "span start", path, number), _int(end, "span end", path, number)
+        if not 0 <= s < e <= len(text):
+            raise CorpusFormatError(path, number, f"span {s}-{e} lies outside the text ({len(text)} characters)")
+        if not text[s:e].strip():
+            raise CorpusFormatError(path, number, f"span {s}-{e} covers only whitespace")
+        spans.append((s, e, _label(label, path, number)))
+    return text, spans
+
+
+def _char_ranges(record: dict[str, Any], key: str, length: int, path: str | None, number: int) -> list[tuple[int, int]] | None:
+    """nerqa's optional `"sections"` / `"sentences"`: ordered `[[start, end], ...]` lists."""
+    raw = record.get(key)
+    if raw is None:
+        return None
+    if not isinstance(raw, list) or not all(isinstance(r, list) and len(r) == 2 for r in raw):
+        raise CorpusFormatError(path, number, f"'{key}' must be a list of [start, end] pairs")
+    ranges = [(_int(s, f"{key} start", path, number), _int(e, f"{key} end", path, number)) for s, e in raw]
+    previous_end = 0
+    for s, e in ranges:
+        if not previous_end <= s <= e <= length:
+            raise CorpusFormatError(path, number, f"'{key}' range {s}-{e} is out of order or outside the text ({length} characters)")
+        previous_end = e
+    return ranges
+
+
+def parse(text: str, *, path: str | None = None, options: ReadOptions = ReadOptions()) -> Corpus:
+    """Parse JSONL records (character-span or token records; see the module docstring)."""
+    documents: list[Document] = []
+    # Token records are gathered so their tags are normalised together.
+    token_sentences: list[tuple[int, str | None, tuple[str, ...], list[str], int]] = []
+    for number, raw in enumerate(text.splitlines(), start=1):
+        if not raw.strip():
+            continue
+        try:
+            record = json.loads(raw)
+        except json.JSONDecodeError as error:
+            raise CorpusFormatError(path, number, f"invalid JSON: {error.msg} at column {error.colno}") from None
+        if not isinstance(record, dict):
+            raise CorpusFormatError(path, number, f"expected a JSON object, got {type(record).__name__}")
+        doc_id = _doc_id(record)
+        if "tokens" in record and ("tags" in record or "ner_tags" in record):
+            tokens, tags = record["tokens"], record.get("tags", record.get("ner_tags"))
+            if not isinstance(tokens, list) or not all(isinstance(t, str) and t for t in tokens):
+                raise CorpusFormatError(path, number, "'tokens' must be a list of non-empty strings")
+            if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+                raise CorpusFormatError(path, number, "'tags' must be a list of strings")
+            if len(tokens) != len(tags):
+                raise CorpusFormatError(path, number, f"{len(tags)} tags for {len(tokens)} tokens")
+            if not tokens:
+                raise CorpusFormatError(path, number, "empty sentence")
+            token_sentences.append((len(documents), doc_id, tuple(tokens), tags, number))
+            documents.append(Document(doc_id, ()))  # placeholder, filled below
+        else:
+            content, spans = _char_spans(record, path, number)
+            sections = _char_ranges(record, "sections", len(content), path, number) or [(0, len(content))]
+            sentences = _char_ranges(record, "sentences", len(content), path, number)
+            documents.append(document_from_text(doc_id, content, sections, spans, path=path, line=number, sentences=sentences))
+    if not documents:
+        raise CorpusFormatError(path, None, "no records found")
+    if token_sentences:
+        iob2 = normalise_tags([t[3] for t in token_sentences], [[t[4]] * len(t[3]) for t in token_sentences], path, options)
+        for (slot, doc_id, tokens, _, _), tags in zip(token_sentences, iob2):
+            documents[slot] = Document(doc_id, (Sentence(tokens, tags),))
+    return Corpus(tuple(_merge_token_documents(documents)))
+
+
+def _merge_token_documents(documents: list[Document]) -> list[Document]:
+    """Consecutive one-sentence token documents with one id become one document."""
+    merged: list[Document] = []
+    for doc in documents:
+        previous = merged[-1] if merged else None
+        if previous is not None and doc.id is not None and doc.id == previous.id and doc.text is None and previous.text is None:
+            merged[-1] = Document(doc.id, previous.sentences + doc.sentences)
+        else:
+            merged.append(doc)
+    return merged
+
+
+def dump(corpus: Corpus) -> str:
+    """Character-span records, one per document: `{"id"?, "text", "spans"}`."""
+    lines = []
+    for document in corpus.documents:
+        text, sections, offsets = document_text(document)
+        record: dict[str, Any] = {"id": document.id} if document.id is not None else {}
+        record["text"] = text
+        record["spans"] = [
+            {"start": o[span.start][0], "end": o[span.end - 1][1], "label": span.label}
+            for sentence, o in zip(document.sentences, offsets) for span in sentence.spans
+        ]
+        if len(sections) > 1:
+            record["sections"] = [list(section) for section in sections]
+        record["sentences"] = [[o[0][0], o[-1][1]] for o in offsets if o]
+        lines.append(json.dumps(record, ensure_ascii=False))
+    return "\n".join(lines) + ("\n" if lines else "")
+
+
+def dump_tokens(corpus: Corpus) -> str:
+    """Token records, one per sentence: `{"doc_id"?, "tokens", "tags"}`."""
+    lines = []
+    for document in corpus.documents:
+        for sentence in document.sentences:
+            record: dict[str, Any] = {"doc_id": document.id} if document.id is not None else {}
+            record["tokens"] = list(sentence.tokens)
+            record["tags"] = list(sentence.tags)
+            lines.append(json.dumps(record, ensure_ascii=False))
+    return "\n".join(lines) + ("\n" if lines else "")
