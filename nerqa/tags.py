@@ -47,11 +47,12 @@ def split_tag(tag: str) -> tuple[str, str | None]:
 def detect_scheme(sequences: Iterable[Sequence[str]]) -> str:
     """Guess the scheme of tag sequences: `"bioes"`, `"iob1"` or `"iob2"`.
 
-    BIOES if any E-/S-/L-/U- prefix occurs. IOB1 if some span starts with `I-` and no span
-    starts with `B-` after `O` (in IOB1 a `B-` only ever follows a span of its own type).
-    Anything else is IOB2, where an `I-` start is an error to report.
+    BIOES if any E-/S-/L-/U- prefix occurs. IOB1 needs positive evidence: spans that start
+    with `I-`, a `B-` that separates two adjacent spans of one type (the only place IOB1 uses
+    `B-`), and no `B-` after `O`. Anything else is IOB2, where an `I-` start is an error to
+    report: a file of I- starts alone is more likely broken IOB2 than IOB1.
     """
-    saw_i_start = False
+    saw_i_start = saw_separator = False
     for tags in sequences:
         previous = OUTSIDE
         for tag in tags:
@@ -65,10 +66,12 @@ def detect_scheme(sequences: Iterable[Sequence[str]]) -> str:
             prev_prefix, prev_kind = split_tag(previous) if previous != OUTSIDE else (OUTSIDE, None)
             if prefix == "B" and prev_prefix == OUTSIDE:
                 return "iob2"
+            if prefix == "B" and prev_kind == kind:
+                saw_separator = True
             if prefix == "I" and (prev_prefix == OUTSIDE or prev_kind != kind):
                 saw_i_start = True
             previous = tag
-    return "iob1" if saw_i_start else "iob2"
+    return "iob1" if saw_i_start and saw_separator else "iob2"
 
 
 def to_iob2(tags: Sequence[str], scheme: str = "iob2", *, repair: bool = False) -> list[str]:
@@ -100,7 +103,7 @@ def to_iob2(tags: Sequence[str], scheme: str = "iob2", *, repair: bool = False) 
             new = f"B-{kind}"
         else:
             before = "the start of the sentence" if position == 0 else f"'{tags[position - 1]}'"
-            raise TagError(position, f"'{tag}' follows {before}: an I- tag must continue a span of its type (use --repair to read it as B-)")
+            raise TagError(position, f"'{tag}' follows {before}: an I- tag must continue a span of its type (use --repair to read it as B-, or --scheme iob1 for IOB1 data)")
         # In BIOES, E/S/L/U close the span: what follows cannot continue it.
         if scheme == "bioes" and prefix in ("E", "S", "L", "U"):
             prev_prefix, prev_kind = OUTSIDE, None

@@ -1,0 +1,21 @@
+"""The `nerqa` command: one small module per subcommand, wired here."""
+
+from __future__ import annotations
+
+import typer
+
+from nerqa_cli.convert import convert_cli
+from nerqa_cli.stats import stats_cli
+
+app = typer.Typer(
+    name="nerqa",
+    help="Data-centric quality assurance for named-entity corpora.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,
+)
+app.command("convert")(convert_cli)
+app.command("stats")(stats_cli)
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

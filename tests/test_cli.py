@@ -1,0 +1,92 @@
+"""The `nerqa` command through Typer's CliRunner."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from conftest import DEMO, NCBI, needs_shared
+from nerqa.formats import read_corpus
+from nerqa_cli.main import app
+from test_formats import CONLL, NCBI as NCBI_SAMPLE
+
+runner = CliRunner()
+
+
+def invoke(*args: str):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def test_convert_file_to_file_and_back(write, tmp_path: Path):
+    source = write("in.txt", NCBI_SAMPLE)
+    result = invoke("convert", source, tmp_path / "out.tsv", "--merge-types", "Disease")
+    assert result.exit_code == 0, result.output
+    assert result.exception is None
+    corpus = read_corpus(tmp_path / "out.tsv")
+    assert corpus.entity_types == ("Disease",)
+    assert [d.id for d in corpus.documents] == ["111"]
+
+
+def test_convert_folder_of_splits_to_nemo(write, tmp_path: Path):
+    write("splits/train.tsv", CONLL)
+    write("splits/dev.tsv", "x\tB-Disease\n")
+    result = invoke("convert", tmp_path / "splits", tmp_path / "nemo", "--to", "nemo")
+    assert result.exit_code == 0, result.output
+    names = sorted(p.name for p in (tmp_path / "nemo").iterdir())
+    assert names == ["label_ids.csv", "labels_dev.txt", "labels_train.txt", "text_dev.txt", "text_train.txt"]
+
+
+def test_convert_needs_an_output_format_it_can_tell(write, tmp_path: Path):
+    result = invoke("convert", write("in.tsv", CONLL), tmp_path / "out.unknown")
+    assert result.exit_code == 1
+    assert "pass --to" in result.stderr
+    assert not (tmp_path / "out.unknown").exists()
+
+
+def test_bad_input_gives_one_line_no_traceback_and_no_output(write, tmp_path: Path):
+    source = write("bad.tsv", "a\tO\nb\tI-Disease\n")
+    target = tmp_path / "out.jsonl"
+    result = invoke("convert", source, target)
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output + result.stderr
+    assert f"{source}, line 2: 'I-Disease' follows 'O'" in result.stderr
+    assert not target.exists()
+    assert list(tmp_path.glob(".out.jsonl*")) == []
+    repaired = invoke("convert", source, target, "--repair")
+    assert repaired.exit_code == 0 and target.exists()
+
+
+def test_missing_path_and_bad_format_option(tmp_path: Path):
+    result = invoke("stats", tmp_path / "nope.tsv")
+    assert result.exit_code == 1 and "no such file" in result.stderr
+    result = invoke("stats", tmp_path, "--format", "xml")
+    assert result.exit_code == 2 and "xml" in result.output + result.stderr
+
+
+def test_stats_tables_and_json(write):
+    source = write("in.txt", NCBI_SAMPLE)
+    result = invoke("stats", source)
+    assert result.exit_code == 0, result.output
+    assert "Surface forms labeled with more than one type" in result.output
+    assert "Modifier 1" in result.output and "SpecificDisease 1" in result.output
+    data = json.loads(invoke("stats", source, "--json").output)
+    (split,) = data.values()
+    assert split["n_entities"] == 4
+    assert split["multi_type_forms"] == [{"text": "HD", "types": {"Modifier": 1, "SpecificDisease": 1}, "unlabeled": 0}]
+
+
+def test_stats_on_the_demo_corpus():
+    result = invoke("stats", DEMO / "abstracts.txt")
+    assert result.exit_code == 0, result.output
+    assert "entities" in result.output
+
+
+@needs_shared
+def test_stats_on_ncbi_training_shows_hd_with_counts():
+    result = runner.invoke(app, ["stats", str(NCBI / "original/NCBI_corpus_training.txt")], env={"COLUMNS": "200"})
+    assert result.exit_code == 0
+    row = next(line for line in result.output.splitlines() if "│ HD " in line and "labeled" not in line and "Modifier 29" in line)
+    assert "SpecificDisease 24" in row
