@@ -63,7 +63,7 @@ def test_conll_picks_columns_and_converts_iob1():
     separator = "\nin IN B-PP O\nGermany NNP B-NP I-LOC\nFrance NNP B-NP B-LOC\n"
     corpus = parse_text(text + separator, "conll")
     assert corpus.sentences[0].tags == ("B-ORG", "O", "B-MISC")
-    assert corpus.sentences[1].tags == ("B-PER", "I-PER", "O", "B-LOC", "B-LOC")
+    assert corpus.sentences[2].tags == ("O", "B-LOC", "B-LOC")
     assert parse_text(text, "conll", options=ReadOptions(scheme="iob1")).sentences[0].tags == ("B-ORG", "O", "B-MISC")
     chunks = parse_text(text, "conll", options=ReadOptions(tag_column=2))
     assert chunks.sentences[0].tags == ("B-NP", "B-VP", "B-NP")
