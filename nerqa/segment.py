@@ -17,7 +17,7 @@ import spacy
 from spacy.language import Language
 from spacy.tokens import Doc
 
-TOKEN_RE = re.compile(r"\w+|[^\w\s]")
+TOKEN_RE = re.compile(r"[^\W_]+|\S")
 SENTENCE_END = frozenset(".?!")
 _OPEN_TO_CLOSE = {"(": ")", "[": "]", "{": "}"}
 _OPENERS = frozenset("([{\"'")
@@ -32,8 +32,8 @@ CharSpan = tuple[int, int]
 def tokenize(text: str, *, boundaries: Sequence[int] = (), start: int = 0, end: int | None = None) -> list[CharSpan]:
     """Token character spans of `text[start:end]`, in absolute offsets.
 
-    Each run of word characters is a token and every other non-space character is a token of
-    its own. A token is also cut at each offset in `boundaries` (entity edges that fall inside
+    Each run of letters and digits is a token and every other non-space character (the
+    underscore too) is a token of its own. A token is also cut at each offset in `boundaries` (entity edges that fall inside
     a word, such as "<category>cancer</category>s"), so entities always align with tokens.
     """
     end = len(text) if end is None else end
