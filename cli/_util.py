@@ -52,6 +52,41 @@ def read_options(scheme: str, repair: bool, merge_types: Optional[str], entity_t
     return ReadOptions(scheme=scheme, repair=repair, token_column=token_column, tag_column=tag_column, entity_type=entity_type, merge_type=merge_types)
 
 
+@contextlib.contextmanager
+def progress_bars() -> Iterator:
+    """A rich progress display; yields a `ProgressCallback` that creates one bar per task."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    labels = {"train": "training steps", "epoch": "epochs", "predict": "predicting", "evaluate": "dev evaluation", "fold": "folds"}
+    with Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
+        TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), console=err_console, transient=False,
+    ) as bars:
+        tasks: dict[str, int] = {}
+        last: dict[str, int] = {}
+
+        def callback(task: str, completed: int, total: int, info: dict) -> None:
+            if task not in tasks:
+                tasks[task] = bars.add_task(labels.get(task, task), total=total, info="")
+            text = ""
+            if "dev_f1" in info:
+                text = f"dev F1 {info['dev_f1']:.3f}" + (" (stopped early)" if info.get("stopped_early") else "")
+            if completed < last.get(task, 0):  # a repeated pass (dev evaluation each epoch)
+                bars.reset(tasks[task], total=total)
+            last[task] = completed
+            bars.update(tasks[task], completed=completed, total=total, **({"info": text} if text else {}))
+
+        yield callback
+
+
+def quiet_transformers() -> None:
+    """Silence transformers' own progress bars and load reports: nerqa draws its own."""
+    from transformers.utils import logging
+
+    logging.set_verbosity_error()
+    logging.disable_progress_bar()
+
+
 def existing_path(path: Path) -> Path:
     if not path.exists():
         raise NerqaError(f"{path}: no such file or folder")

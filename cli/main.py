@@ -5,7 +5,10 @@ from __future__ import annotations
 import typer
 
 from nerqa_cli.convert import convert_cli
+from nerqa_cli.evaluate import evaluate_cli
+from nerqa_cli.predict import predict_cli
 from nerqa_cli.stats import stats_cli
+from nerqa_cli.train import train_cli
 
 app = typer.Typer(
     name="nerqa",
@@ -16,6 +19,9 @@ app = typer.Typer(
 )
 app.command("convert")(convert_cli)
 app.command("stats")(stats_cli)
+app.command("train")(train_cli)
+app.command("evaluate")(evaluate_cli)
+app.command("predict")(predict_cli)
 
 if __name__ == "__main__":  # pragma: no cover
     app()

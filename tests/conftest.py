@@ -38,3 +38,39 @@ def write(tmp_path: Path):
         return path
 
     return _write
+
+
+TINY_WORDS = (
+    "the a of in and with patients gene mutation mutations cancer breast colon ovarian disease syndrome "
+    "huntington marfan cystic fibrosis tumour tumours carcinoma deficiency was were is are found had no "
+    "family families risk normal cells study we . , ( ) - hd cf dmd pku"
+).split()
+
+
+def make_tiny_model(folder: Path, *, words: list[str] | None = None, layers: int = 2, max_positions: int = 64) -> Path:
+    """A randomly initialised 2-layer BERT with a WordPiece vocabulary built from `words`.
+
+    Saved as a standard Hugging Face folder (config, weights, tokenizer), as a user's local
+    encoder would be; no hub access.
+    """
+    from transformers import BertConfig, BertModel, BertTokenizerFast
+
+    folder.mkdir(parents=True, exist_ok=True)
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + sorted(set(words or TINY_WORDS))
+    vocab += [f"##{c}" for c in "abcdefghijklmnopqrstuvwxyz0123456789"] + list("abcdefghijklmnopqrstuvwxyz0123456789")
+    vocab = list(dict.fromkeys(vocab))
+    (folder / "vocab.txt").write_text("\n".join(vocab) + "\n", encoding="utf-8")
+    tokenizer = BertTokenizerFast(vocab_file=str(folder / "vocab.txt"), do_lower_case=True)
+    config = BertConfig(vocab_size=len(vocab), hidden_size=32, num_hidden_layers=layers, num_attention_heads=2,
+                        intermediate_size=64, max_position_embeddings=max_positions)
+    import torch
+
+    torch.manual_seed(0)
+    BertModel(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory) -> Path:
+    return make_tiny_model(tmp_path_factory.mktemp("tiny-bert"))

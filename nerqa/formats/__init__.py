@@ -263,3 +263,10 @@ def write_splits(splits: dict[str, Corpus], folder: str | Path, format: str, *, 
     for target, content in files.items():
         atomic_write_text(target, content)
     return list(files)
+
+
+def corpus_from_raw_text(text: str, *, doc_id: str | None = None) -> Corpus:
+    """An untagged corpus from raw text, split into sentences and tokens by `nerqa.segment`."""
+    from nerqa.formats._common import document_from_text
+
+    return Corpus((document_from_text(doc_id, text, [(0, len(text))], [], path=None, line=None),))

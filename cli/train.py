@@ -1,0 +1,77 @@
+"""`nerqa train`: fine-tune a token classifier and save a standard HF model folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.table import Table
+
+from nerqa.config import TrainConfig
+from nerqa.errors import NerqaError
+from nerqa.formats import read_corpus
+from nerqa.model import evaluate, save_training, train
+from nerqa_cli._util import (
+    EntityTypeOpt, FormatOpt, MergeOpt, RepairOpt, SchemeOpt, console, existing_path, progress_bars, quiet_transformers,
+    read_options, user_errors,
+)
+
+
+def train_cli(
+    corpus: Annotated[Optional[Path], typer.Argument(help="Training corpus (or dataset.train in --config).")] = None,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the trained model.")] = Path("model"),
+    dev: Annotated[Optional[Path], typer.Option(help="Dev corpus: entity F1 each epoch, best epoch kept, early stopping.")] = None,
+    model: Annotated[Optional[Path], typer.Option(help="Local HF encoder folder (default: the bundled MiniLM).")] = None,
+    config: Annotated[Optional[Path], typer.Option(help="YAML file of settings (model/dataset/optim/schedule/trainer sections).")] = None,
+    epochs: Annotated[Optional[float], typer.Option(help="Training epochs.")] = None,
+    lr: Annotated[Optional[float], typer.Option("--lr", help="Peak learning rate.")] = None,
+    batch_size: Annotated[Optional[int], typer.Option(help="Windows per batch.")] = None,
+    max_length: Annotated[Optional[int], typer.Option(help="Sub-words per window; longer sentences are windowed.")] = None,
+    seed: Annotated[Optional[int], typer.Option(help="Random seed: same seed, same model.")] = None,
+    patience: Annotated[Optional[int], typer.Option(help="Epochs without dev F1 gain before stopping.")] = None,
+    label_all_subwords: Annotated[Optional[bool], typer.Option("--label-all-subwords/--label-first-subword", help="Put the word's label on every sub-word.")] = None,
+    class_weights: Annotated[Optional[bool], typer.Option("--class-weights/--no-class-weights", help="Weight the loss by inverse tag frequency (rare types).")] = None,
+    batching: Annotated[Optional[str], typer.Option(help="bucket (default), group_by_length or random.")] = None,
+    precision: Annotated[Optional[str], typer.Option(help="auto (fp16/bf16 on GPUs), fp32, fp16 or bf16.")] = None,
+    format: FormatOpt = None,
+    scheme: SchemeOpt = "auto",
+    repair: RepairOpt = False,
+    merge_types: MergeOpt = None,
+    entity_type: EntityTypeOpt = "ENT",
+) -> None:
+    """Fine-tune a transformer token classifier on a corpus."""
+    with user_errors():
+        settings = TrainConfig.from_yaml(config) if config else TrainConfig()
+        settings = settings.replace(
+            model=str(model) if model else None, train=str(corpus) if corpus else None, dev=str(dev) if dev else None,
+            format=format, merge_types=merge_types, epochs=epochs, learning_rate=lr, batch_size=batch_size,
+            max_length=max_length, seed=seed, early_stopping_patience=patience, label_all_subwords=label_all_subwords,
+            class_weights=class_weights, batching=batching, precision=precision,
+        )
+        if settings.train is None:
+            raise NerqaError("name a training corpus (argument or dataset.train in --config)")
+        options = read_options(scheme, repair, settings.merge_types, entity_type, 0, -1)
+        train_corpus = read_corpus(existing_path(Path(settings.train)), settings.format, options=options)
+        dev_corpus = read_corpus(existing_path(Path(settings.dev)), settings.format, options=options) if settings.dev else None
+        quiet_transformers()
+        console.print(f"Training on {len(train_corpus):,} sentences ({train_corpus.n_tokens:,} words), types: {', '.join(train_corpus.entity_types)}", highlight=False)
+        with progress_bars() as progress:
+            result = train(train_corpus, settings, dev=dev_corpus, progress=progress, logging_dir=out / "runs")
+            metrics: dict = {
+                "train_seconds": round(result.train_seconds, 1),
+                "tokens_per_second": round(result.tokens_per_second, 1),
+                "best_epoch": result.best_epoch,
+                "history": result.history,
+            }
+            if dev_corpus is not None:
+                metrics["dev"] = evaluate(result.classifier, dev_corpus, progress=progress).to_dict()
+        save_training(result, out, settings, metrics)
+    table = Table(title="Training", show_header=False, title_justify="left")
+    table.add_row("model folder", str(out))
+    table.add_row("training time", f"{result.train_seconds:,.0f} s ({result.tokens_per_second:,.0f} sub-words/s)")
+    for info in result.history:
+        if "dev_f1" in info:
+            best = " (best)" if info["epoch"] == result.best_epoch else ""
+            table.add_row(f"epoch {info['epoch']}", f"dev F1 {info['dev_f1']:.4f}{best}")
+    console.print(table)
