@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from nerqa_cli.audit import audit_cli
 from nerqa_cli.convert import convert_cli
 from nerqa_cli.evaluate import evaluate_cli
 from nerqa_cli.predict import predict_cli
@@ -22,6 +23,7 @@ app.command("stats")(stats_cli)
 app.command("train")(train_cli)
 app.command("evaluate")(evaluate_cli)
 app.command("predict")(predict_cli)
+app.command("audit")(audit_cli)
 
 if __name__ == "__main__":  # pragma: no cover
     app()

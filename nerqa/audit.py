@@ -1,0 +1,120 @@
+"""The audit: cross-validated pred_probs -> cleanlab scores -> typed issues -> output files.
+
+`nerqa audit CORPUS --out DIR` writes the stable contract described in the README:
+`sentences.jsonl`, `issues.jsonl` (+ `issues.csv`), `pred_probs.npz`, `summary.json` and
+`report.html`. Cross-validation folds are cached in `DIR/cache/`, so a killed audit resumes
+and a repeated one re-reports without training.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from nerqa.config import TrainConfig
+from nerqa.corpus import Corpus
+from nerqa.crossval import CrossValResult, cross_validate
+from nerqa.formats import atomic_write_text
+from nerqa.issues import Issue, cleanlab_scores, inconsistent_issues, rank_issues, sparse_issues, span_issues
+from nerqa.metrics import evaluate_tags
+from nerqa.model import Classifier, ProgressCallback, _quiet, predict_probs, save_probs, tags_from_probs
+
+
+@dataclass
+class AuditResult:
+    """Everything an audit found: per-sentence scores in [0, 1] (lower = more suspicious),
+    issues most suspicious first, the pred_probs they came from, and a JSON-able summary."""
+
+    corpus: Corpus
+    pred_probs: list[np.ndarray]
+    tags: tuple[str, ...]
+    sentence_scores: np.ndarray
+    issues: list[Issue]
+    summary: dict = field(default_factory=dict)
+
+
+def audit(
+    corpus: Corpus,
+    config: TrainConfig,
+    *,
+    k: int = 5,
+    mode: str = "full",
+    level: str = "types",
+    cache_dir: str | Path | None = None,
+    classifier: Classifier | None = None,
+    progress: ProgressCallback = _quiet,
+) -> AuditResult:
+    """Audit `corpus`. With `classifier`, its predictions replace cross-validation (not
+    out-of-sample for the data it was trained on)."""
+    started = time.perf_counter()
+    if classifier is not None:
+        probs = predict_probs(classifier, [s.tokens for s in corpus.sentences], progress=progress)
+        tags = classifier.tags
+        crossval = None
+    else:
+        crossval = cross_validate(corpus, config, k=k, mode=mode, cache_dir=cache_dir, progress=progress)
+        probs, tags = crossval.pred_probs, crossval.tags
+    return score(corpus, probs, tags, level=level, crossval=crossval, settings={"k": k, "mode": mode if classifier is None else "model", "level": level, **config.to_sections()}, started=started)
+
+
+def score(corpus: Corpus, pred_probs: list[np.ndarray], tags: tuple[str, ...], *, level: str = "types", crossval: CrossValResult | None = None, settings: dict | None = None, started: float | None = None) -> AuditResult:
+    """Turn pred_probs into scores and issues (no training)."""
+    started = started if started is not None else time.perf_counter()
+    scoring_started = time.perf_counter()
+    sentence_scores, _, flagged = cleanlab_scores(corpus, pred_probs, tags, level=level)
+    issues = span_issues(corpus, pred_probs, tags, flagged=flagged)
+    issues += inconsistent_issues(corpus)
+    issues += sparse_issues(corpus, pred_probs, tags)
+    ranked = rank_issues(issues)
+    evaluation = evaluate_tags([s.tags for s in corpus.sentences], tags_from_probs(pred_probs, tags))
+    summary = {
+        "corpus": {"name": corpus.name, "documents": len(corpus.documents), "sentences": len(corpus), "tokens": corpus.n_tokens, "entities": dict(corpus.entity_counts())},
+        "issues": {"total": len(ranked), "by_type": dict(Counter(i.type for i in ranked)), "by_class": dict(Counter(i.given if i.given != "O" else i.suggested for i in ranked))},
+        "cleanlab_flagged_tokens": len(flagged),
+        "cv_metrics": evaluation.to_dict(),
+        "settings": settings or {},
+        "timings": {
+            "total_seconds": round(time.perf_counter() - started, 2),
+            "scoring_seconds": round(time.perf_counter() - scoring_started, 2),
+            "fold_seconds": [round(s, 2) for s in crossval.seconds] if crossval else [],
+            "cached_folds": crossval.cached_folds if crossval else [],
+            "feature_seconds": round(crossval.feature_seconds, 2) if crossval else 0.0,
+        },
+    }
+    return AuditResult(corpus, pred_probs, tags, sentence_scores, ranked, summary)
+
+
+def write_outputs(result: AuditResult, out_dir: str | Path) -> list[Path]:
+    """Write the audit files into `out_dir` (each atomically)."""
+    from nerqa.report import render_html
+
+    out = Path(out_dir)
+    counts = Counter(i.index for i in result.issues)
+    sentences = "".join(
+        json.dumps({"index": i, "doc_id": doc_id, "score": round(float(s), 6), "n_issues": counts.get(i, 0)}) + "\n"
+        for i, (doc_id, s) in enumerate(zip(result.corpus.sentence_doc_ids, result.sentence_scores))
+    )
+    issues = "".join(json.dumps(issue.to_dict(), ensure_ascii=False) + "\n" for issue in result.issues)
+    table = io.StringIO()
+    writer = csv.DictWriter(table, fieldnames=list(Issue.__dataclass_fields__))
+    writer.writeheader()
+    for issue in result.issues:
+        writer.writerow(issue.to_dict())
+    files = {
+        out / "sentences.jsonl": sentences,
+        out / "issues.jsonl": issues,
+        out / "issues.csv": table.getvalue(),
+        out / "summary.json": json.dumps(result.summary, indent=2, default=str) + "\n",
+        out / "report.html": render_html(result),
+    }
+    for path, text in files.items():
+        atomic_write_text(path, text)
+    save_probs(out / "pred_probs.npz", result.pred_probs, result.tags)
+    return [*files, out / "pred_probs.npz"]

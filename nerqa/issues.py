@@ -1,0 +1,209 @@
+"""Label issues: cleanlab scores, typed span issues, and model-free corpus checks.
+
+Span issue types (the model is the cross-validated one; "given" spans are the corpus labels):
+- `wrong_tag`: a given span and a predicted span with the same boundaries, other type;
+- `missed_span`: the model predicts an entity where the labels have none (the annotator
+  probably missed it);
+- `ghost_span`: a given entity no predicted span overlaps (the model does not support it);
+- `span_shift`: a given span overlapped by a predicted span with other boundaries.
+Corpus checks: `inconsistent` (one surface form, several readings: types, or tagged and
+untagged) and `sparse` (entities of rare types, and one-off forms the model doubts).
+
+Every issue's `score` is in [0, 1], lower = more likely a label error: for span issues, the
+mean cross-validated probability of the given labels (entity types, B/I merged) over the
+disputed tokens; for `inconsistent`, the share of the occurrences that read this way.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from nerqa.corpus import Corpus
+from nerqa.model import tags_from_probs
+from nerqa.stats import surface_forms
+from nerqa.tags import OUTSIDE, Span, spans_from_tags, split_tag
+
+SPAN_TYPES = ("wrong_tag", "missed_span", "ghost_span", "span_shift")
+ISSUE_TYPES = SPAN_TYPES + ("inconsistent", "sparse")
+
+
+@dataclass(frozen=True)
+class Issue:
+    """One suspected label error. `start`/`end` are token offsets in sentence `index` (end
+    exclusive); `given`/`suggested` are entity types or "O"; for `span_shift`,
+    `suggested_start`/`suggested_end` hold the predicted boundaries."""
+
+    id: str
+    index: int
+    doc_id: str | None
+    start: int
+    end: int
+    type: str
+    given: str
+    suggested: str
+    score: float
+    text: str
+    reason: str
+    suggested_start: int | None = None
+    suggested_end: int | None = None
+    cleanlab: bool = False
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def type_level(tags: Sequence[str], pred_probs: Sequence[np.ndarray], labels: Sequence[Sequence[str]]) -> tuple[list[str], list[np.ndarray], list[np.ndarray]]:
+    """Merge B-X and I-X into X: the classes (`O` first), per-sentence label ids, and
+    `(n_words, n_classes)` probabilities (summed, clipped to [0, 1], renormalised)."""
+    classes = [OUTSIDE] + sorted({split_tag(t)[1] for t in tags if t != OUTSIDE})
+    column = np.array([classes.index(split_tag(t)[1] or OUTSIDE) for t in tags])
+    merge = np.zeros((len(tags), len(classes)), dtype=np.float32)
+    merge[np.arange(len(tags)), column] = 1.0
+    probs = []
+    for p in pred_probs:
+        q = np.clip(p @ merge, 0.0, 1.0)
+        probs.append(q / q.sum(axis=1, keepdims=True))
+    ids = [np.array([classes.index(split_tag(t)[1] or OUTSIDE) for t in sentence]) for sentence in labels]
+    return classes, ids, probs
+
+
+def cleanlab_scores(corpus: Corpus, pred_probs: Sequence[np.ndarray], tags: Sequence[str], *, level: str = "types", method: str = "self_confidence") -> tuple[np.ndarray, list[np.ndarray], set[tuple[int, int]]]:
+    """cleanlab's sentence scores `(n_sentences,)`, token scores, and flagged `(sentence, token)` pairs.
+
+    `level="types"` merges B/I into entity types first (as cleanlab's tutorial advises);
+    `level="iob"` scores the IOB tags themselves.
+    """
+    from cleanlab.token_classification.filter import find_label_issues
+    from cleanlab.token_classification.rank import get_label_quality_scores
+
+    labels = [s.tags for s in corpus.sentences]
+    if level == "types":
+        _, ids, probs = type_level(tags, pred_probs, labels)
+    elif level == "iob":
+        index = {t: i for i, t in enumerate(tags)}
+        ids = [np.array([index[t] for t in s]) for s in labels]
+        probs = [p / p.sum(axis=1, keepdims=True) for p in pred_probs]
+    else:
+        raise ValueError(f"level must be 'types' or 'iob', not {level!r}")
+    ids_list = [list(map(int, i)) for i in ids]
+    sentence_scores, token_scores = get_label_quality_scores(ids_list, probs, token_score_method=method)
+    flagged = set(map(tuple, find_label_issues(ids_list, probs)))
+    return np.asarray(sentence_scores), [np.asarray(t) for t in token_scores], flagged  # type: ignore[arg-type]
+
+
+def span_issues(corpus: Corpus, pred_probs: Sequence[np.ndarray], tags: Sequence[str], *, flagged: set[tuple[int, int]] = frozenset()) -> list[Issue]:  # type: ignore[assignment]
+    """Typed span issues from the disagreements between given and predicted spans."""
+    predicted = tags_from_probs(pred_probs, tags)
+    classes, _, probs = type_level(tags, pred_probs, [s.tags for s in corpus.sentences])
+    column = {c: i for i, c in enumerate(classes)}
+    issues: list[Issue] = []
+    for index, (sentence, doc_id, pred_tags, p) in enumerate(zip(corpus.sentences, corpus.sentence_doc_ids, predicted, probs)):
+        given = sentence.spans
+        guessed = spans_from_tags(pred_tags)
+        given_type = [OUTSIDE] * len(sentence)
+        for span in given:
+            for t in range(span.start, span.end):
+                given_type[t] = span.label
+
+        def confidence(tokens: Sequence[int]) -> float:
+            return float(np.mean([p[t, column[given_type[t]]] for t in tokens])) if tokens else 1.0
+
+        def add(kind: str, span: Span, given_label: str, suggested: str, tokens: Sequence[int], reason: str, other: Span | None = None) -> None:
+            issues.append(Issue(
+                id="", index=index, doc_id=doc_id, start=span.start, end=span.end, type=kind, given=given_label,
+                suggested=suggested, score=round(confidence(tokens), 6), text=sentence.span_text(span), reason=reason,
+                suggested_start=other.start if other else None, suggested_end=other.end if other else None,
+                cleanlab=any((index, t) in flagged for t in tokens),
+            ))
+
+        by_bounds = {(s.start, s.end): s for s in guessed}
+        for span in given:
+            twin = by_bounds.get((span.start, span.end))
+            if twin is not None:
+                if twin.label != span.label:
+                    add("wrong_tag", span, span.label, twin.label, range(span.start, span.end),
+                        f"labeled {span.label}; the model reads {twin.label} ({1 - confidence(range(span.start, span.end)):.0%} against the label)")
+                continue
+            overlapping = [g for g in guessed if g.start < span.end and span.start < g.end]
+            if overlapping:
+                best = max(overlapping, key=lambda g: min(g.end, span.end) - max(g.start, span.start))
+                disputed = sorted(set(range(span.start, span.end)) ^ set(range(best.start, best.end)))
+                add("span_shift", span, span.label, best.label, disputed,
+                    f"the model's span is {' '.join(sentence.tokens[best.start:best.end])!r}", best)
+            else:
+                add("ghost_span", span, span.label, OUTSIDE, range(span.start, span.end),
+                    f"labeled {span.label}; the model sees no entity here")
+        for guess in guessed:
+            if not any(s.start < guess.end and guess.start < s.end for s in given):
+                add("missed_span", guess, OUTSIDE, guess.label, range(guess.start, guess.end),
+                    f"not labeled; the model reads {guess.label}")
+    return issues
+
+
+def inconsistent_issues(corpus: Corpus, *, casefold: bool = False) -> list[Issue]:
+    """Occurrences of a surface form that read otherwise than its most common reading."""
+    issues: list[Issue] = []
+    doc_ids = corpus.sentence_doc_ids
+    forms = surface_forms(corpus, casefold=casefold)
+    # Where each labeled occurrence is, by form and type.
+    places: dict[tuple[str, ...], list[tuple[int, Span]]] = {}
+    for index, sentence in enumerate(corpus.sentences):
+        for span in sentence.spans:
+            key = tuple(t.casefold() if casefold else t for t in sentence.tokens[span.start : span.end])
+            places.setdefault(key, []).append((index, span))
+    for key, form in forms.items():
+        readings = Counter(form.types)
+        if form.unlabeled:
+            readings[OUTSIDE] = form.unlabeled
+        if len(readings) < 2:
+            continue
+        majority, top = readings.most_common(1)[0]
+        summary = ", ".join(f"{t} {n}" for t, n in readings.most_common())
+        minority = [(index, span) for index, span in places[key] if readings[span.label] < top]
+        if readings.get(OUTSIDE, top) < top:
+            minority += [(index, Span(start, start + len(key), OUTSIDE)) for index, start in form.unlabeled_at]
+        for index, span in minority:
+            issues.append(Issue(
+                id="", index=index, doc_id=doc_ids[index], start=span.start, end=span.end, type="inconsistent",
+                given=span.label, suggested=majority, score=round(readings[span.label] / form.total, 6),
+                text=form.text, reason=f"{form.text!r} reads {summary} across the corpus",
+            ))
+    return issues
+
+
+def sparse_issues(corpus: Corpus, pred_probs: Sequence[np.ndarray] | None = None, tags: Sequence[str] = (), *, rare_count: int = 50, rare_share: float = 0.02) -> list[Issue]:
+    """Entities of rare types, and one-off surface forms the model gives < 0.5 probability."""
+    counts = corpus.entity_counts()
+    total = sum(counts.values()) or 1
+    rare = {t for t, n in counts.items() if n < rare_count or n / total < rare_share}
+    forms = surface_forms(corpus)
+    probs = None
+    if pred_probs is not None:
+        classes, _, probs = type_level(tags, pred_probs, [s.tags for s in corpus.sentences])
+    issues = []
+    for index, (sentence, doc_id) in enumerate(zip(corpus.sentences, corpus.sentence_doc_ids)):
+        for span in sentence.spans:
+            key = sentence.tokens[span.start : span.end]
+            confidence = float(probs[index][span.start : span.end, classes.index(span.label)].mean()) if probs is not None else None
+            if span.label in rare:
+                reason = f"{span.label} has only {counts[span.label]} entities ({counts[span.label] / total:.1%})"
+                score = confidence if confidence is not None else counts[span.label] / total
+            elif forms[key].total == 1 and confidence is not None and confidence < 0.5:
+                reason, score = f"{sentence.span_text(span)!r} occurs once and the model doubts it", confidence
+            else:
+                continue
+            issues.append(Issue(id="", index=index, doc_id=doc_id, start=span.start, end=span.end, type="sparse",
+                                given=span.label, suggested=span.label, score=round(score, 6), text=sentence.span_text(span), reason=reason))
+    return issues
+
+
+def rank_issues(issues: Sequence[Issue]) -> list[Issue]:
+    """Most suspicious first (lowest score; span issues before corpus checks on ties), with ids."""
+    ordered = sorted(issues, key=lambda i: (i.score, ISSUE_TYPES.index(i.type), i.index, i.start))
+    from dataclasses import replace
+
+    return [replace(issue, id=f"i{n:05d}") for n, issue in enumerate(ordered, start=1)]

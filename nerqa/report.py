@@ -1,0 +1,124 @@
+"""The self-contained HTML report: charts, filters, and each issue's sentence rendered with
+spaCy's displaCy, given labels beside the suggestion.
+
+Everything from the corpus is escaped. displaCy escapes span text but not labels or titles,
+so labels are escaped here before displaCy sees them.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from collections import Counter
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+from spacy import displacy
+
+from nerqa.tags import OUTSIDE
+
+if TYPE_CHECKING:
+    from nerqa.audit import AuditResult
+
+MAX_ISSUES = 500
+
+
+def _sentence_html(tokens: Sequence[str], spans: Sequence[tuple[int, int, str]]) -> str:
+    """displaCy markup of a sentence (tokens joined by spaces) with token-offset `spans`."""
+    starts, position = [], 0
+    for token in tokens:
+        starts.append(position)
+        position += len(token) + 1
+    text = " ".join(tokens)
+    ents = [{"start": starts[s], "end": starts[e - 1] + len(tokens[e - 1]), "label": html.escape(label)} for s, e, label in sorted(spans)]
+    return displacy.render({"text": text, "ents": ents, "title": None}, style="ent", manual=True, page=False, jupyter=False)
+
+
+def _bars(title: str, counts: dict[str, float], *, fmt: str = "{:,.0f}", width: int = 420) -> str:
+    """A horizontal bar chart as inline SVG."""
+    items = list(counts.items())
+    peak = max((v for _, v in items), default=0) or 1
+    height = 22 * len(items) + 30
+    rows = [f'<text x="0" y="14" class="t">{html.escape(title)}</text>']
+    for n, (label, value) in enumerate(items):
+        y = 24 + 22 * n
+        length = (width - 190) * value / peak
+        rows.append(
+            f'<text x="0" y="{y + 13}">{html.escape(str(label))[:22]}</text>'
+            f'<rect x="150" y="{y}" width="{length:.1f}" height="16" fill="#4c78a8"/>'
+            f'<text x="{155 + length:.1f}" y="{y + 13}">{html.escape(fmt.format(value))}</text>'
+        )
+    return f'<svg width="{width}" height="{height}" role="img">{"".join(rows)}</svg>'
+
+
+def _histogram(title: str, values: np.ndarray, bins: int = 20) -> str:
+    counts, edges = np.histogram(values, bins=bins, range=(0.0, 1.0))
+    peak = counts.max() or 1
+    bars = "".join(
+        f'<rect x="{10 + 20 * i}" y="{130 - 110 * c / peak:.1f}" width="18" height="{110 * c / peak:.1f}" fill="#f58518"><title>{edges[i]:.2f}-{edges[i + 1]:.2f}: {c}</title></rect>'
+        for i, c in enumerate(counts)
+    )
+    return (f'<svg width="420" height="160" role="img"><text x="0" y="14" class="t">{html.escape(title)}</text>{bars}'
+            f'<text x="10" y="150">0</text><text x="200" y="150">0.5</text><text x="395" y="150">1</text></svg>')
+
+
+def render_html(result: AuditResult) -> str:
+    """The report page for an audit result (one string; no external resources)."""
+    corpus, summary = result.corpus, result.summary
+    issues = result.issues[:MAX_ISSUES]
+    cv = summary.get("cv_metrics", {})
+    f1 = {name: scores["f1"] for name, scores in cv.get("per_type", {}).items()}
+    by_type = Counter(i.type for i in result.issues)
+    by_class = Counter(i.given if i.given != OUTSIDE else i.suggested for i in result.issues)
+    charts = "".join([
+        _histogram("Sentence label-quality scores (lower = more suspicious)", np.asarray(result.sentence_scores)),
+        _bars("Issues per type", dict(by_type.most_common())),
+        _bars("Issues per class", dict(by_class.most_common())),
+        _bars("Cross-validated F1 per class", f1, fmt="{:.3f}"),
+    ])
+    rows = []
+    for issue in issues:
+        sentence = corpus.sentences[issue.index]
+        given = [(s.start, s.end, s.label) for s in sentence.spans]
+        suggested = [g for g in given if g[1] <= issue.start or g[0] >= issue.end] if issue.type in ("wrong_tag", "ghost_span", "span_shift", "inconsistent") else list(given)
+        if issue.suggested != OUTSIDE:
+            start = issue.suggested_start if issue.suggested_start is not None else issue.start
+            end = issue.suggested_end if issue.suggested_end is not None else issue.end
+            suggested = [g for g in suggested if g[1] <= start or g[0] >= end] + [(start, end, issue.suggested)]
+        klass = issue.given if issue.given != OUTSIDE else issue.suggested
+        rows.append(
+            f'<div class="issue" data-type="{html.escape(issue.type)}" data-class="{html.escape(klass)}">'
+            f'<div class="head"><b>{html.escape(issue.id)}</b> <span class="tag">{html.escape(issue.type)}</span> '
+            f'score {issue.score:.3f} &middot; sentence {issue.index} &middot; document {html.escape(str(issue.doc_id))} &middot; '
+            f'<code>{html.escape(issue.text)}</code>: {html.escape(issue.given)} &rarr; {html.escape(issue.suggested)}'
+            f'<div class="reason">{html.escape(issue.reason)}</div></div>'
+            f'<div class="pair"><div><i>given</i>{_sentence_html(sentence.tokens, given)}</div>'
+            f'<div><i>suggested</i>{_sentence_html(sentence.tokens, suggested)}</div></div></div>'
+        )
+    options = lambda values: "".join(f'<option value="{html.escape(v)}">{html.escape(v)}</option>' for v in sorted(values))  # noqa: E731
+    counts = summary.get("corpus", {})
+    head = (f"{counts.get('sentences', 0):,} sentences, {counts.get('tokens', 0):,} tokens, "
+            f"{len(result.issues):,} issues (showing the top {len(issues):,}); CV micro F1 {cv.get('micro', {}).get('f1', 0):.3f}")
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>nerqa audit</title>
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'">
+<style>
+body{{font-family:sans-serif;margin:2em;max-width:1200px}} svg{{margin:0 1em 1em 0;font-size:12px}} .t{{font-weight:bold}}
+.issue{{border-top:1px solid #ddd;padding:.6em 0}} .tag{{background:#eee;border-radius:3px;padding:0 .4em}}
+.reason{{color:#555}} .pair{{display:grid;grid-template-columns:1fr 1fr;gap:1em}} .pair i{{color:#888}}
+</style></head><body>
+<h1>nerqa audit</h1><p>{html.escape(head)}</p>
+<div>{charts}</div>
+<p>Type <select id="ft"><option value="">all</option>{options(by_type)}</select>
+Class <select id="fc"><option value="">all</option>{options(by_class)}</select> <span id="shown"></span></p>
+<div id="issues">{"".join(rows)}</div>
+<script>
+function apply(){{var t=document.getElementById('ft').value,c=document.getElementById('fc').value,n=0;
+document.querySelectorAll('.issue').forEach(function(e){{var ok=(!t||e.dataset.type===t)&&(!c||e.dataset.class===c);e.style.display=ok?'':'none';if(ok)n++;}});
+document.getElementById('shown').textContent=n+' shown';}}
+document.getElementById('ft').onchange=apply;document.getElementById('fc').onchange=apply;apply();
+</script>
+<script type="application/json" id="summary">{html.escape(json.dumps(summary, default=str))}</script>
+</body></html>
+"""
