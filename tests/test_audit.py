@@ -1,0 +1,131 @@
+"""The audit: folds, resumable cache, issue typing, outputs, escaping."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from conftest import NCBI, needs_shared
+from nerqa.audit import audit, score, write_outputs
+from nerqa.config import TrainConfig
+from nerqa.corpus import Corpus, Document, Sentence
+from nerqa.crossval import cross_validate, document_folds
+from nerqa.formats import parse_text, read_corpus
+from nerqa.issues import inconsistent_issues, span_issues
+from nerqa_cli.main import app
+from test_model import TOY, fast_config
+
+TAGS = ("O", "B-D", "I-D", "B-C", "I-C")
+
+
+def one_hot(tags: list[str], confidence: float = 0.9) -> np.ndarray:
+    probs = np.full((len(tags), len(TAGS)), (1 - confidence) / (len(TAGS) - 1), dtype=np.float32)
+    for i, t in enumerate(tags):
+        probs[i, TAGS.index(t)] = confidence
+    return probs
+
+
+def test_folds_are_grouped_by_document_and_balanced():
+    documents = tuple(Document(f"d{i}", tuple(Sentence(("x",), ("O",)) for _ in range(1 + i % 3))) for i in range(20))
+    corpus = Corpus(documents)
+    folds = document_folds(corpus, 5, seed=1)
+    for doc_index in range(20):
+        assert len({folds[i] for i, d in enumerate(corpus.sentence_doc_index) if d == doc_index}) == 1
+    sizes = np.bincount(folds)
+    assert sizes.max() - sizes.min() <= 3
+
+
+def test_span_issue_types():
+    given = ["B-D", "I-D", "O", "B-C", "O", "O", "B-D", "I-D", "I-D", "O"]
+    model = ["B-C", "I-C", "O", "O", "O", "B-D", "O", "B-D", "I-D", "O"]
+    corpus = Corpus((Document("a", (Sentence(tuple("abcdefghij"), tuple(given)),)),))
+    issues = {(i.type, i.start, i.end): i for i in span_issues(corpus, [one_hot(model)], TAGS)}
+    assert set(issues) == {("wrong_tag", 0, 2), ("ghost_span", 3, 4), ("missed_span", 5, 6), ("span_shift", 6, 9)}
+    assert issues[("wrong_tag", 0, 2)].suggested == "C"
+    shift = issues[("span_shift", 6, 9)]
+    assert (shift.suggested_start, shift.suggested_end) == (7, 9)
+    assert all(i.score < 0.1 for i in issues.values())
+
+
+def test_inconsistent_surface_forms_rank_by_lopsidedness():
+    text = "\n\n".join(["HD\tB-A"] * 8 + ["HD\tB-B"] * 1 + ["HD\tO"] * 3 + ["x\tB-A"])
+    issues = inconsistent_issues(parse_text(text, "conll"))
+    readings = sorted((i.given, i.suggested, i.score) for i in issues)
+    assert readings == [("B", "A", pytest.approx(1 / 12, abs=1e-6))] + [("O", "A", 0.25)] * 3
+
+
+@needs_shared
+def test_hd_is_inconsistent_in_ncbi_training_data():
+    corpus = read_corpus(NCBI / "original/NCBI_corpus_training.txt")
+    hd = [i for i in inconsistent_issues(corpus) if i.text == "HD"]
+    assert hd and {i.given for i in hd} == {"SpecificDisease"} and hd[0].suggested == "Modifier"
+
+
+def test_killed_audit_resumes_at_the_next_fold(tiny_model: Path, tmp_path: Path, monkeypatch):
+    import nerqa.crossval as crossval
+
+    calls = []
+    real_train = crossval.train
+
+    def counting_train(*args, **kwargs):
+        calls.append(1)
+        return real_train(*args, **kwargs)
+
+    monkeypatch.setattr(crossval, "train", counting_train)
+    config = fast_config(tiny_model, epochs=1)
+
+    def kill_after_second(task, done, total, info):
+        if task == "fold" and done == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        cross_validate(TOY, config, k=4, cache_dir=tmp_path, progress=kill_after_second)
+    assert len(calls) == 2
+    result = cross_validate(TOY, config, k=4, cache_dir=tmp_path)
+    assert len(calls) == 4 and result.cached_folds == [0, 1]
+    again = cross_validate(TOY, config, k=4, cache_dir=tmp_path)
+    assert len(calls) == 4 and again.cached_folds == [0, 1, 2, 3]
+    for a, b in zip(result.pred_probs, again.pred_probs):
+        np.testing.assert_array_equal(a, b)
+    assert [len(p) for p in result.pred_probs] == [len(s) for s in TOY.sentences]
+
+
+def test_fast_mode_gives_out_of_sample_probs(tiny_model: Path):
+    result = cross_validate(TOY, fast_config(tiny_model), k=3, mode="fast")
+    assert [p.shape for p in result.pred_probs] == [(len(s), 3) for s in TOY.sentences]
+    np.testing.assert_allclose(np.concatenate(result.pred_probs).sum(axis=1), 1.0, atol=1e-5)
+
+
+def test_outputs_follow_the_contract_and_escape_hostile_text(tmp_path: Path):
+    hostile = "<script>alert(1)</script>"
+    label = "<img src=x onerror=alert(1)>"
+    corpus = Corpus((Document("d<1>", (Sentence(("a", hostile, "b"), ("O", f"B-{label}", "O")),)),))
+    tags = ("O", f"B-{label}", f"I-{label}")
+    probs = [np.array([[0.9, 0.05, 0.05], [0.9, 0.05, 0.05], [0.9, 0.05, 0.05]], dtype=np.float32)]
+    result = score(corpus, probs, tags)
+    written = write_outputs(result, tmp_path)
+    assert {p.name for p in written} == {"sentences.jsonl", "issues.jsonl", "issues.csv", "summary.json", "report.html", "pred_probs.npz"}
+    sentence = json.loads((tmp_path / "sentences.jsonl").read_text())
+    assert set(sentence) == {"index", "doc_id", "score", "n_issues"} and 0 <= sentence["score"] <= 1
+    issue = json.loads((tmp_path / "issues.jsonl").read_text().splitlines()[0])
+    assert {"id", "index", "doc_id", "start", "end", "type", "given", "suggested", "score", "text"} <= set(issue)
+    assert issue["type"] == "ghost_span" and issue["text"] == hostile
+    page = (tmp_path / "report.html").read_text()
+    assert "<script>alert" not in page and "<img src=x" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page and "&lt;img src=x onerror=alert(1)&gt;" in page
+
+
+def test_audit_command_on_a_small_corpus(tiny_model: Path, tmp_path: Path):
+    from nerqa.formats import write_corpus
+
+    write_corpus(TOY, tmp_path / "toy.tsv")
+    result = CliRunner().invoke(app, ["audit", str(tmp_path / "toy.tsv"), "--model", str(tiny_model), "-k", "3", "--epochs", "1", "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output + result.stderr
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["corpus"]["sentences"] == len(TOY) and len(summary["timings"]["fold_seconds"]) == 3
+    lines = (tmp_path / "out" / "sentences.jsonl").read_text().splitlines()
+    assert len(lines) == len(TOY)
