@@ -197,7 +197,7 @@ def word_features(corpus: Corpus, config: TrainConfig, *, layers: int = 3, batch
     return result
 
 
-def _fit_head(features: list[np.ndarray], corpus: Corpus, tags: Sequence[str], train_idx: np.ndarray, test_idx: np.ndarray, *, seed: int, epochs: int = 30) -> list[np.ndarray]:
+def _fit_head(features: list[np.ndarray], corpus: Corpus, tags: Sequence[str], train_idx: np.ndarray, test_idx: np.ndarray, *, seed: int, epochs: int = 30, lr: float = 1e-3) -> list[np.ndarray]:
     """Train a softmax-regression head (L2, Adam) on the training sentences' word features and
     return probabilities for the held-out sentences."""
     index = {t: i for i, t in enumerate(tags)}
@@ -208,7 +208,7 @@ def _fit_head(features: list[np.ndarray], corpus: Corpus, tags: Sequence[str], t
     generator = torch.Generator().manual_seed(seed)
     head = torch.nn.Linear(x.shape[1], len(tags))
     torch.manual_seed(seed)
-    optimizer = torch.optim.Adam(head.parameters(), lr=1e-3, weight_decay=1e-4)
+    optimizer = torch.optim.Adam(head.parameters(), lr=lr, weight_decay=1e-4)
     for _ in range(epochs):
         for batch in torch.randperm(len(x), generator=generator).split(1024):
             loss = torch.nn.functional.cross_entropy(head(x[batch]), y[batch])
