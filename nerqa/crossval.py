@@ -197,7 +197,7 @@ def word_features(corpus: Corpus, config: TrainConfig, *, layers: int = 3, batch
     return result
 
 
-def _fit_head(features: list[np.ndarray], corpus: Corpus, tags: Sequence[str], train_idx: np.ndarray, test_idx: np.ndarray, *, seed: int, epochs: int = 30, lr: float = 1e-3) -> list[np.ndarray]:
+def _fit_head(features: list[np.ndarray], corpus: Corpus, tags: Sequence[str], train_idx: np.ndarray, test_idx: np.ndarray, *, seed: int, epochs: int = 30, lr: float = 5e-3) -> list[np.ndarray]:
     """Train a softmax-regression head (L2, Adam) on the training sentences' word features and
     return probabilities for the held-out sentences."""
     index = {t: i for i, t in enumerate(tags)}
