@@ -27,7 +27,7 @@ from nerqa.config import TrainConfig
 from nerqa.corpus import Corpus, Document, Sentence
 from nerqa.formats import read_corpus
 from nerqa.issues import SPAN_TYPES, cleanlab_scores
-from nerqa.tags import Span, spans_from_tags, tags_from_spans
+from nerqa.tags import Span, tags_from_spans
 
 
 def subset(corpus: Corpus, sentences: int) -> Corpus:

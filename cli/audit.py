@@ -44,7 +44,6 @@ def audit_cli(
         data = read_corpus(existing_path(corpus), format, options=options)
         settings = TrainConfig.from_yaml(config) if config else TrainConfig(epochs=4)
         settings = settings.replace(model=str(model) if model else None, epochs=epochs, learning_rate=lr, seed=seed, tensorboard=False)
-        settings.early_stopping_patience = None  # no dev set inside a fold
         quiet_transformers()
         classifier = None
         if trained is not None:

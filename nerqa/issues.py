@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
@@ -204,6 +204,4 @@ def sparse_issues(corpus: Corpus, pred_probs: Sequence[np.ndarray] | None = None
 def rank_issues(issues: Sequence[Issue]) -> list[Issue]:
     """Most suspicious first (lowest score; span issues before corpus checks on ties), with ids."""
     ordered = sorted(issues, key=lambda i: (i.score, ISSUE_TYPES.index(i.type), i.index, i.start))
-    from dataclasses import replace
-
     return [replace(issue, id=f"i{n:05d}") for n, issue in enumerate(ordered, start=1)]

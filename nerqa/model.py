@@ -7,6 +7,7 @@ order is ours, so each prediction provably belongs to its sentence (the Trainer'
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import importlib.resources
 import json
@@ -156,7 +157,7 @@ def predict_probs(
             for start in range(0, len(order), batch_size):
                 chosen = order[start : start + batch_size]
                 batch = _collate([windows[i] for i in chosen], tokenizer.pad_token_id or 0, device)
-                with torch.autocast("cuda", dtype=torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16) if device.type == "cuda" else _null():
+                with torch.autocast("cuda", dtype=torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16) if device.type == "cuda" else contextlib.nullcontext():
                     logits = model(**batch).logits
                 scores = torch.softmax(logits.float(), dim=-1).cpu().numpy()
                 for row, index in enumerate(chosen):
@@ -166,14 +167,6 @@ def predict_probs(
     finally:
         model.train(was_training)
     return word_probabilities(windows, probs, [len(s) for s in sentences])  # type: ignore[arg-type]
-
-
-class _null:
-    def __enter__(self):
-        return None
-
-    def __exit__(self, *exc):
-        return False
 
 
 def tags_from_probs(probs: Sequence[np.ndarray], tags: Sequence[str]) -> list[list[str]]:

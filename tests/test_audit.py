@@ -10,8 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from conftest import NCBI, needs_shared
-from nerqa.audit import audit, score, write_outputs
-from nerqa.config import TrainConfig
+from nerqa.audit import score, write_outputs
 from nerqa.corpus import Corpus, Document, Sentence
 from nerqa.crossval import cross_validate, document_folds
 from nerqa.formats import parse_text, read_corpus
@@ -129,3 +128,17 @@ def test_audit_command_on_a_small_corpus(tiny_model: Path, tmp_path: Path):
     assert summary["corpus"]["sentences"] == len(TOY) and len(summary["timings"]["fold_seconds"]) == 3
     lines = (tmp_path / "out" / "sentences.jsonl").read_text().splitlines()
     assert len(lines) == len(TOY)
+
+
+@pytest.mark.slow
+def test_demo_audit_with_the_real_model_finds_the_planted_errors(tmp_path: Path):
+    """The README's main command: real MiniLM, 5 folds, on the shipped demo corpus."""
+    from conftest import DEMO
+
+    result = CliRunner().invoke(app, ["audit", str(DEMO / "abstracts.txt"), "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output + result.stderr
+    planted = json.loads((DEMO / "planted.json").read_text())
+    issues = [json.loads(line) for line in (tmp_path / "issues.jsonl").read_text().splitlines()]
+    top = issues[: 3 * len(planted)]
+    found = [p for p in planted if any(i["doc_id"] == p["doc_id"] and p["text"] in i["text"] + " " + i["reason"] for i in top)]
+    assert len(found) >= 0.8 * len(planted), (found, top[:10])

@@ -27,7 +27,7 @@ def trained_dir(tiny_model: Path, tmp_path_factory) -> tuple[Path, Path]:
     corpus = folder / "toy.tsv"
     write_corpus(TOY, corpus)
     config = folder / "train.yaml"
-    config.write_text(f"model:\n  path_unused: 1\n")  # replaced below: unknown keys must fail
+    config.write_text("model:\n  path_unused: 1\n")  # replaced below: unknown keys must fail
     result = invoke("train", corpus, "--config", config, "--out", folder / "model")
     assert result.exit_code == 1 and "unknown setting model.path_unused" in result.stderr
     config.write_text(f"model:\n  model: {tiny_model}\noptim:\n  learning_rate: 0.01\nschedule:\n  warmup_ratio: 0.0\ntrainer:\n  epochs: 12\n  batch_size: 8\n")

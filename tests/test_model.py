@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import make_tiny_model
 from nerqa.config import TrainConfig
 from nerqa.corpus import Corpus, Document, Sentence
 from nerqa.errors import ModelError, NerqaError
@@ -24,7 +23,7 @@ from nerqa.model import (
 LINES = []
 for i, (first, second) in enumerate([("breast", "cancer"), ("colon", "cancer"), ("marfan", "syndrome"), ("ovarian", "cancer")] * 6):
     LINES.append(f"the\tO\n{first}\tB-Disease\n{second}\tI-Disease\nrisk\tO\nwas\tO\nnormal\tO\n.\tO\n")
-    LINES.append(f"we\tO\nfound\tO\nno\tO\nmutation\tO\nin\tO\nthe\tO\nfamily\tO\n.\tO\n")
+    LINES.append("we\tO\nfound\tO\nno\tO\nmutation\tO\nin\tO\nthe\tO\nfamily\tO\n.\tO\n")
 TOY = parse_text("\n".join(LINES), "conll")
 
 
