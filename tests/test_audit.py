@@ -142,3 +142,23 @@ def test_demo_audit_with_the_real_model_finds_the_planted_errors(tmp_path: Path)
     top = issues[: 3 * len(planted)]
     found = [p for p in planted if any(i["doc_id"] == p["doc_id"] and p["text"] in i["text"] + " " + i["reason"] for i in top)]
     assert len(found) >= 0.8 * len(planted), (found, top[:10])
+
+
+def test_hostile_report_renders_as_text_in_headless_chromium(tmp_path: Path):
+    import shutil
+    import subprocess
+
+    binary = shutil.which("chromium")
+    if binary is None:
+        pytest.skip("Debian's chromium is not installed")
+    hostile = "<script>alert(1)</script>"
+    corpus = Corpus((Document("d", (Sentence(("a", hostile, "b"), ("O", "B-<img src=x onerror=alert(1)>", "O")),)),))
+    tags = ("O", "B-<img src=x onerror=alert(1)>", "I-<img src=x onerror=alert(1)>")
+    write_outputs(score(corpus, [np.full((3, 3), 1 / 3, dtype=np.float32)], tags), tmp_path)
+    command = [binary, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+               "--disable-component-update", "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom",
+               (tmp_path / "report.html").as_uri()]
+    dom = subprocess.run(command, capture_output=True, text=True, timeout=120).stdout
+    assert "nerqa audit" in dom
+    assert "<script>alert" not in dom and "<img src=x" not in dom
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in dom
