@@ -9,7 +9,7 @@ recall and precision of the injected errors among the top-k span issues (k = num
 injected), sentence-level AUROC / AUPRC of nerqa's sentence score, and the same for
 cleanlab's default sentence score (IOB tags, self-confidence, min) on the same pred_probs.
 
-    python bench/noise.py [--sentences 2000] [--modes full fast] [--folds 5] [--epochs 4]
+    python bench/noise.py [--sentences 2000] [--modes full fast] [--folds 5] [--epochs 4] [--lr 1e-4]
 """
 
 from __future__ import annotations
@@ -128,6 +128,7 @@ def main() -> None:
     parser.add_argument("--modes", nargs="+", default=["full", "fast"])
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--epochs", type=float, default=4)
+    parser.add_argument("--lr", type=float, default=1e-4)
     parser.add_argument("--corpora", nargs="+", default=["ncbi", "bc5cdr"])
     args = parser.parse_args()
     from transformers.utils import logging
@@ -146,7 +147,7 @@ def main() -> None:
         full_auprc = None
         for mode in args.modes:
             started = time.perf_counter()
-            result = audit(noisy, TrainConfig(epochs=args.epochs), k=args.folds, mode=mode)
+            result = audit(noisy, TrainConfig(epochs=args.epochs, learning_rate=args.lr), k=args.folds, mode=mode)
             seconds = time.perf_counter() - started
             m = measure(noisy, injected, result)
             cv_f1 = result.summary["cv_metrics"]["micro"]["f1"]
