@@ -9,10 +9,12 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from nerqa.audit import AuditResult, audit, write_outputs
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from nerqa.audit import AuditResult
 from nerqa.config import TrainConfig
 from nerqa.formats import read_corpus
-from nerqa.model import load_classifier
 from nerqa_cli._util import (
     EntityTypeOpt, FormatOpt, MergeOpt, RepairOpt, SchemeOpt, console, err_console, existing_path, progress_bars,
     quiet_transformers, read_options, user_errors,
@@ -39,6 +41,10 @@ def audit_cli(
     entity_type: EntityTypeOpt = "ENT",
 ) -> None:
     """Find the labels most likely wrong: typed span issues, inconsistent and sparse forms."""
+    # Heavy imports (torch, transformers) happen here, so `nerqa --help` stays quick.
+    from nerqa.audit import audit, write_outputs
+    from nerqa.model import load_classifier
+
     with user_errors():
         options = read_options(scheme, repair, merge_types, entity_type, 0, -1)
         data = read_corpus(existing_path(corpus), format, options=options)

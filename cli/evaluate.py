@@ -11,8 +11,10 @@ from rich.markup import escape
 from rich.table import Table
 
 from nerqa.formats import read_corpus
-from nerqa.metrics import Evaluation
-from nerqa.model import evaluate, load_classifier
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from nerqa.metrics import Evaluation
 from nerqa_cli._util import (
     EntityTypeOpt, FormatOpt, MergeOpt, RepairOpt, SchemeOpt, console, existing_path, progress_bars, quiet_transformers,
     read_options, user_errors,
@@ -30,6 +32,8 @@ def evaluate_cli(
     entity_type: EntityTypeOpt = "ENT",
 ) -> None:
     """Entity-level precision, recall and F1 per type (strict IOB2), token accuracy and span confusion."""
+    from nerqa.model import evaluate, load_classifier
+
     with user_errors():
         options = read_options(scheme, repair, merge_types, entity_type, 0, -1)
         data = read_corpus(existing_path(corpus), format, options=options)

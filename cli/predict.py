@@ -8,7 +8,6 @@ from typing import Annotated, Optional
 import typer
 
 from nerqa.formats import FORMATS, corpus_from_raw_text, read_corpus, read_text, write_corpus
-from nerqa.model import load_classifier, save_probs, tag_corpus
 from nerqa_cli._util import (
     EntityTypeOpt, FormatOpt, MergeOpt, RepairOpt, SchemeOpt, check_format, console, existing_path, progress_bars,
     quiet_transformers, read_options, user_errors,
@@ -29,6 +28,8 @@ def predict_cli(
     entity_type: EntityTypeOpt = "ENT",
 ) -> None:
     """Tag a corpus (or raw text) and write it in any supported format."""
+    from nerqa.model import load_classifier, save_probs, tag_corpus
+
     with user_errors():
         options = read_options(scheme, repair, merge_types, entity_type, 0, -1)
         existing_path(source)

@@ -11,7 +11,6 @@ from rich.table import Table
 from nerqa.config import TrainConfig
 from nerqa.errors import NerqaError
 from nerqa.formats import read_corpus
-from nerqa.model import evaluate, save_training, train
 from nerqa_cli._util import (
     EntityTypeOpt, FormatOpt, MergeOpt, RepairOpt, SchemeOpt, console, existing_path, progress_bars, quiet_transformers,
     read_options, user_errors,
@@ -41,6 +40,8 @@ def train_cli(
     entity_type: EntityTypeOpt = "ENT",
 ) -> None:
     """Fine-tune a transformer token classifier on a corpus."""
+    from nerqa.model import evaluate, save_training, train
+
     with user_errors():
         settings = TrainConfig.from_yaml(config) if config else TrainConfig()
         settings = settings.replace(

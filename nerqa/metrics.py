@@ -8,8 +8,6 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
-from seqeval.metrics import classification_report
-from seqeval.scheme import IOB2
 
 from nerqa.tags import spans_from_tags
 
@@ -55,6 +53,9 @@ def evaluate_tags(gold: Sequence[Sequence[str]], predicted: Sequence[Sequence[st
     """Score predicted IOB2 tag sequences against gold ones (same sentences, same lengths)."""
     if len(gold) != len(predicted) or any(len(g) != len(p) for g, p in zip(gold, predicted)):
         raise ValueError("gold and predicted tags must have the same sentences and lengths")
+    from seqeval.metrics import classification_report  # imports scikit-learn: seconds, so on first use
+    from seqeval.scheme import IOB2
+
     gold_lists = [list(g) for g in gold]
     pred_lists = [list(p) for p in predicted]
     with warnings.catch_warnings():

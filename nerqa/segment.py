@@ -13,9 +13,11 @@ import re
 from collections.abc import Sequence
 from functools import lru_cache
 
-import spacy
-from spacy.language import Language
-from spacy.tokens import Doc
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # spaCy is imported on first use: it costs seconds at start-up
+    from spacy.language import Language
+    from spacy.tokens import Doc
 
 TOKEN_RE = re.compile(r"[^\W_]+|\S")
 SENTENCE_END = frozenset(".?!")
@@ -61,6 +63,8 @@ class BioTokenizer:
 
 
 def _doc_from_spans(vocab, text: str, spans: Sequence[CharSpan]) -> Doc:
+    from spacy.tokens import Doc
+
     words = [text[s:e] for s, e in spans]
     spaces = [spans[i][1] < (spans[i + 1][0] if i + 1 < len(spans) else len(text)) for i in range(len(spans))]
     return Doc(vocab, words=words, spaces=spaces)
@@ -130,7 +134,6 @@ def _can_start_sentence(word: str) -> bool:
     return not first.islower() or any(c.isupper() for c in word[1:])
 
 
-@Language.component("nerqa_sentencizer")
 def nerqa_sentencizer(doc: Doc) -> Doc:
     """Set `is_sent_start` on every token; spans in `doc.spans["nerqa_protected"]` are never split."""
     protected = [(span.start, span.end) for span in doc.spans.get(PROTECTED_KEY, [])]
@@ -143,6 +146,11 @@ def nerqa_sentencizer(doc: Doc) -> Doc:
 @lru_cache(maxsize=1)
 def biomedical_nlp() -> Language:
     """A blank English spaCy pipeline with nerqa's tokenizer and sentence component."""
+    import spacy
+    from spacy.language import Language
+
+    if not Language.has_factory("nerqa_sentencizer"):
+        Language.component("nerqa_sentencizer", func=nerqa_sentencizer)
     nlp = spacy.blank("en")
     nlp.tokenizer = BioTokenizer(nlp.vocab)
     nlp.add_pipe("nerqa_sentencizer")
