@@ -81,12 +81,17 @@ def read_text(path: Path) -> str:
     return text
 
 
+def _merge_types(corpus: Corpus, options: ReadOptions) -> Corpus:
+    """Apply `options.merge_type` (every entity type renamed to one), if set."""
+    return corpus.map_types({t: options.merge_type for t in corpus.entity_types}) if options.merge_type else corpus
+
+
 def parse_text(text: str, format: str, *, path: str | None = None, options: ReadOptions = ReadOptions()) -> Corpus:
     """Parse the content of a one-file format; `merge_type` is applied here."""
     if format == "nemo":
         raise NerqaError("NeMo corpora are pairs of files: use read_corpus on text_*.txt or its folder")
     corpus = READERS[_check_format(format)](text, path=path, options=options)
-    return corpus.map_types({t: options.merge_type for t in corpus.entity_types}) if options.merge_type else corpus
+    return _merge_types(corpus, options)
 
 
 def dump_text(corpus: Corpus, format: str) -> str:
@@ -161,7 +166,7 @@ def _read_nemo(path: Path, options: ReadOptions) -> Corpus:
         read_text(text_path), read_text(labels_path), text_path=str(text_path), labels_path=str(labels_path),
         label_ids=label_ids, options=options,
     )
-    return corpus.map_types({t: options.merge_type for t in corpus.entity_types}) if options.merge_type else corpus
+    return _merge_types(corpus, options)
 
 
 def read_corpus(path: str | Path, format: str | None = None, *, options: ReadOptions = ReadOptions()) -> Corpus:
