@@ -22,7 +22,7 @@ from nerqa.config import TrainConfig
 from nerqa.corpus import Corpus
 from nerqa.crossval import CrossValResult, cross_validate
 from nerqa.formats import atomic_write_text
-from nerqa.issues import Issue, cleanlab_scores, inconsistent_issues, rank_issues, sparse_issues, span_issues
+from nerqa.issues import SPAN_TYPES, Issue, cleanlab_scores, inconsistent_issues, rank_issues, sparse_issues, span_issues
 from nerqa.metrics import evaluate_tags
 from nerqa.model import Classifier, ProgressCallback, _quiet, predict_probs, save_probs, tags_from_probs
 
@@ -38,6 +38,7 @@ class AuditResult:
     sentence_scores: np.ndarray
     issues: list[Issue]
     summary: dict = field(default_factory=dict)
+    cleanlab_scores: np.ndarray | None = None
 
 
 def audit(
@@ -68,8 +69,9 @@ def score(corpus: Corpus, pred_probs: list[np.ndarray], tags: tuple[str, ...], *
     """Turn pred_probs into scores and issues (no training)."""
     started = started if started is not None else time.perf_counter()
     scoring_started = time.perf_counter()
-    sentence_scores, _, flagged = cleanlab_scores(corpus, pred_probs, tags, level=level)
+    cleanlab_sentence, _, flagged = cleanlab_scores(corpus, pred_probs, tags, level=level)
     issues = span_issues(corpus, pred_probs, tags, flagged=flagged)
+    sentence_scores = sentence_quality(len(corpus), issues, cleanlab_sentence)
     issues += inconsistent_issues(corpus)
     issues += sparse_issues(corpus, pred_probs, tags)
     ranked = rank_issues(issues)
@@ -88,7 +90,25 @@ def score(corpus: Corpus, pred_probs: list[np.ndarray], tags: tuple[str, ...], *
             "feature_seconds": round(crossval.feature_seconds, 2) if crossval else 0.0,
         },
     }
-    return AuditResult(corpus, pred_probs, tags, sentence_scores, ranked, summary)
+    return AuditResult(corpus, pred_probs, tags, sentence_scores, ranked, summary, cleanlab_sentence)
+
+
+# cleanlab's score only orders sentences whose span issues tie (most often: those with none).
+_TIE_BREAK = 1e-3
+
+
+def sentence_quality(n_sentences: int, issues: list[Issue], cleanlab_sentence: np.ndarray) -> np.ndarray:
+    """Sentence label-quality scores `(n_sentences,)` in [0, 1], lower = more suspicious.
+
+    The lowest span-issue score in the sentence (1 when it has none), with cleanlab's sentence
+    score as a tie-break. Measured on bench/noise.py (NCBI, 2,004 sentences, 86 injected
+    errors): AUPRC 0.64 against 0.40 for cleanlab's sentence score alone.
+    """
+    lowest = np.ones(n_sentences)
+    for issue in issues:
+        if issue.type in SPAN_TYPES:
+            lowest[issue.index] = min(lowest[issue.index], issue.score)
+    return (1 - _TIE_BREAK) * lowest + _TIE_BREAK * np.asarray(cleanlab_sentence, dtype=float)
 
 
 def write_outputs(result: AuditResult, out_dir: str | Path) -> list[Path]:
@@ -97,9 +117,10 @@ def write_outputs(result: AuditResult, out_dir: str | Path) -> list[Path]:
 
     out = Path(out_dir)
     counts = Counter(i.index for i in result.issues)
+    cleanlab = result.cleanlab_scores if result.cleanlab_scores is not None else result.sentence_scores
     sentences = "".join(
-        json.dumps({"index": i, "doc_id": doc_id, "score": round(float(s), 6), "n_issues": counts.get(i, 0)}) + "\n"
-        for i, (doc_id, s) in enumerate(zip(result.corpus.sentence_doc_ids, result.sentence_scores))
+        json.dumps({"index": i, "doc_id": doc_id, "score": round(float(s), 6), "n_issues": counts.get(i, 0), "cleanlab_score": round(float(c), 6)}) + "\n"
+        for i, (doc_id, s, c) in enumerate(zip(result.corpus.sentence_doc_ids, result.sentence_scores, cleanlab))
     )
     issues = "".join(json.dumps(issue.to_dict(), ensure_ascii=False) + "\n" for issue in result.issues)
     table = io.StringIO()

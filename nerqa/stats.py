@@ -8,6 +8,7 @@ and left untagged in others.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -53,10 +54,11 @@ class SurfaceForm:
         return max(counts) / max(self.total, 1)
 
 
-def surface_forms(corpus: Corpus, *, casefold: bool = False) -> dict[tuple[str, ...], SurfaceForm]:
+def surface_forms(corpus: Corpus, *, casefold: bool = False, extra: Iterable[tuple[str, ...]] = ()) -> dict[tuple[str, ...], SurfaceForm]:
     """Every labeled surface form with its per-type counts and its untagged occurrences.
 
-    An occurrence is untagged when the same token sequence appears with every token tagged
+    `extra` adds token sequences that need not be labeled anywhere (e.g. spans a model
+    predicts), so their untagged occurrences are counted too. An occurrence is untagged when the same token sequence appears with every token tagged
     `O` (occurrences overlapping another entity count as neither). With `casefold`, forms
     are compared in lower case. Runs in O(tokens x forms starting with each token).
     """
@@ -66,6 +68,10 @@ def surface_forms(corpus: Corpus, *, casefold: bool = False) -> dict[tuple[str, 
         for span in sentence.spans:
             key = tuple(norm(t) for t in sentence.tokens[span.start : span.end])
             forms.setdefault(key, SurfaceForm(key)).types[span.label] += 1
+    for key in extra:
+        key = tuple(norm(t) for t in key)
+        if key:
+            forms.setdefault(key, SurfaceForm(key))
     by_first: dict[str, list[tuple[str, ...]]] = defaultdict(list)
     for key in forms:
         by_first[key[0]].append(key)

@@ -50,6 +50,43 @@ def test_span_issue_types():
     assert all(i.score < 0.1 for i in issues.values())
 
 
+def _sentences(*rows: tuple[str, list[str]]) -> Corpus:
+    return Corpus(tuple(Document(f"d{n}", (Sentence(tuple(text.split()), tuple(tags)),)) for n, (text, tags) in enumerate(rows)))
+
+
+def test_span_scores_weigh_the_model_against_the_rest_of_the_corpus():
+    # "WAS" is labeled D in four other sentences: the model's doubt in sentence 0 is
+    # outweighed. "number" is untagged in four other sentences: labeling it in sentence 5
+    # is more suspicious than the model alone says.
+    rows = [("the WAS gene", ["O", "B-D", "O"])] + [("WAS patients", ["B-D", "O"])] * 4
+    rows += [("a number here", ["O", "B-D", "O"])] + [("a number", ["O", "O"])] * 4
+    corpus = _sentences(*rows)
+    probs = [one_hot(["O", "O", "O"])] + [one_hot(["B-D", "O"])] * 4 + [one_hot(["O", "O", "O"], 0.6)] + [one_hot(["O", "O"])] * 4
+    issues = {i.index: i for i in span_issues(corpus, probs, TAGS)}
+    assert set(issues) == {0, 5}
+    was, number = issues[0], issues[5]
+    assert was.type == number.type == "ghost_span"
+    assert (was.agree, was.elsewhere) == (4, 4) and (number.agree, number.elsewhere) == (0, 4)
+    assert was.score == pytest.approx((4 + was.model_score) / 5, abs=1e-6) and was.score > 0.8
+    assert number.score == pytest.approx(number.model_score / 5, abs=1e-6) and number.score < number.model_score
+    assert "read D 4 of 4 times" in was.reason
+    # Without other occurrences the score is the model's alone.
+    alone = span_issues(_sentences(rows[0]), probs[:1], TAGS)[0]
+    assert alone.score == alone.model_score and alone.elsewhere == 0
+
+
+def test_sentence_scores_rank_by_the_worst_span_issue_then_cleanlab():
+    from nerqa.audit import sentence_quality
+    from nerqa.issues import Issue
+
+    def issue(index: int, score: float, kind: str = "ghost_span") -> Issue:
+        return Issue(id="", index=index, doc_id=None, start=0, end=1, type=kind, given="D", suggested="O", score=score, text="x", reason="")
+
+    issues = [issue(0, 0.3), issue(0, 0.1), issue(1, 0.2), issue(2, 0.0, "inconsistent")]
+    scores = sentence_quality(4, issues, np.array([0.9, 0.1, 0.5, 0.2]))
+    assert list(np.argsort(scores)) == [0, 1, 3, 2] and scores.min() >= 0 and scores.max() <= 1
+
+
 def test_inconsistent_surface_forms_rank_by_lopsidedness():
     text = "\n\n".join(["HD\tB-A"] * 8 + ["HD\tB-B"] * 1 + ["HD\tO"] * 3 + ["x\tB-A"])
     issues = inconsistent_issues(parse_text(text, "conll"))
@@ -109,7 +146,7 @@ def test_outputs_follow_the_contract_and_escape_hostile_text(tmp_path: Path):
     written = write_outputs(result, tmp_path)
     assert {p.name for p in written} == {"sentences.jsonl", "issues.jsonl", "issues.csv", "summary.json", "report.html", "pred_probs.npz"}
     sentence = json.loads((tmp_path / "sentences.jsonl").read_text())
-    assert set(sentence) == {"index", "doc_id", "score", "n_issues"} and 0 <= sentence["score"] <= 1
+    assert set(sentence) == {"index", "doc_id", "score", "n_issues", "cleanlab_score"} and 0 <= sentence["score"] <= 1
     issue = json.loads((tmp_path / "issues.jsonl").read_text().splitlines()[0])
     assert {"id", "index", "doc_id", "start", "end", "type", "given", "suggested", "score", "text"} <= set(issue)
     assert issue["type"] == "ghost_span" and issue["text"] == hostile
