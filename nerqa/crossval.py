@@ -6,8 +6,8 @@ a killed run resumes at the next fold, and a finished one is re-read without tra
 
 Modes:
 - `full`: fine-tune the encoder on each fold's training part (`nerqa.model.train`).
-- `fast`: run the frozen encoder once over the corpus, cache word features (last layers at the
-  first sub-word, plus the neighbouring words), and train a softmax head per fold.
+- `fast`: run the frozen encoder once over the corpus, keep word features (the last four
+  layers at each word's first sub-word), and train a small BiLSTM head per fold.
 """
 
 from __future__ import annotations
@@ -29,6 +29,9 @@ from nerqa.features import encode
 from nerqa.model import ProgressCallback, _collate, _quiet, default_model_path, load_tokenizer, predict_probs, train
 
 MODES = ("full", "fast")
+# Part of the fast mode's cache key: change it when the head changes, so folds cached by an
+# older head are not reused.
+_FAST_HEAD = "bilstm-4layers"
 
 
 def document_folds(corpus: Corpus, k: int, *, seed: int = 42) -> np.ndarray:
@@ -75,7 +78,10 @@ def cache_key(corpus: Corpus, config: TrainConfig, *, k: int, mode: str, seed: i
     for doc_index, sentence in zip(corpus.sentence_doc_index, corpus.sentences):
         digest.update(json.dumps([doc_index, sentence.tokens, sentence.tags]).encode())
     settings = {k_: v for k_, v in asdict(config).items() if k_ not in ("train", "dev", "format", "tensorboard")}
-    digest.update(json.dumps({"k": k, "mode": mode, "seed": seed, "settings": settings}, sort_keys=True, default=str).encode())
+    key = {"k": k, "mode": mode, "seed": seed, "settings": settings}
+    if mode == "fast":
+        key["head"] = _FAST_HEAD
+    digest.update(json.dumps(key, sort_keys=True, default=str).encode())
     return digest.hexdigest()[:16]
 
 
@@ -159,11 +165,12 @@ def _read_fold(folder: Path, fold: int, held_out: np.ndarray) -> list[np.ndarray
 # --- fast mode --------------------------------------------------------------------------------
 
 
-def word_features(corpus: Corpus, config: TrainConfig, *, layers: int = 3, batch_size: int = 64, progress: ProgressCallback = _quiet) -> list[np.ndarray]:
+def word_features(corpus: Corpus, config: TrainConfig, *, layers: int = 4, batch_size: int = 64, progress: ProgressCallback = _quiet) -> list[np.ndarray]:
     """Frozen-encoder features per word: the last `layers` hidden states at the word's first
-    sub-word, concatenated with the last layer of the previous and next words.
+    sub-word, concatenated (the feature-based recipe of the BERT paper).
 
-    Returns per sentence an `(n_words, (layers + 2) * hidden)` float32 array.
+    Returns per sentence an `(n_words, layers * hidden)` float16 array (half the memory; the
+    head computes in float32).
     """
     from transformers import AutoModel
 
@@ -175,7 +182,8 @@ def word_features(corpus: Corpus, config: TrainConfig, *, layers: int = 3, batch
     limit = getattr(encoder.config, "max_position_embeddings", 512)
     windows = encode(tokenizer, [s.tokens for s in corpus.sentences], max_length=min(config.max_length, limit), stride=config.stride)
     hidden = encoder.config.hidden_size
-    out = [np.zeros((len(s), layers * hidden), dtype=np.float32) for s in corpus.sentences]
+    layers = min(layers, encoder.config.num_hidden_layers + 1)  # hidden_states include the embeddings
+    out = [np.zeros((len(s), layers * hidden), dtype=np.float16) for s in corpus.sentences]
     order = sorted(range(len(windows)), key=lambda i: -len(windows[i]))
     with torch.inference_mode():
         for start in range(0, len(order), batch_size):
@@ -188,32 +196,67 @@ def word_features(corpus: Corpus, config: TrainConfig, *, layers: int = 3, batch
                 for position, word in window.owned:
                     out[window.sentence][word] = stacked[row, position]
             progress("features", min(start + batch_size, len(order)), len(order), {})
-    result = []
-    for array in out:
-        last = array[:, -hidden:]
-        previous = np.vstack([np.zeros((1, hidden), np.float32), last[:-1]])
-        following = np.vstack([last[1:], np.zeros((1, hidden), np.float32)])
-        result.append(np.hstack([array, previous, following]))
-    return result
+    return out
 
 
-def _fit_head(features: list[np.ndarray], corpus: Corpus, tags: Sequence[str], train_idx: np.ndarray, test_idx: np.ndarray, *, seed: int, epochs: int = 30, lr: float = 5e-3) -> list[np.ndarray]:
-    """Train a softmax-regression head (L2, Adam) on the training sentences' word features and
-    return probabilities for the held-out sentences."""
+class _Head(torch.nn.Module):
+    """Dropout -> linear projection -> BiLSTM -> linear, over one sentence's word features:
+    the BiLSTM gives the frozen features the sentence context a linear head lacks (CV F1 on
+    2,004 NCBI sentences: 0.59 against 0.38 for a softmax head on the same features)."""
+
+    def __init__(self, n_features: int, n_tags: int, hidden: int, dropout: float) -> None:
+        super().__init__()
+        self.dropout = torch.nn.Dropout(dropout)
+        self.project = torch.nn.Linear(n_features, hidden)
+        self.lstm = torch.nn.LSTM(hidden, hidden // 2, batch_first=True, bidirectional=True)
+        self.out = torch.nn.Linear(hidden, n_tags)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (batch, words, features) -> (batch, words, tags)
+        h, _ = self.lstm(torch.relu(self.project(self.dropout(x))))
+        return self.out(self.dropout(h))
+
+
+def _fit_head(
+    features: list[np.ndarray], corpus: Corpus, tags: Sequence[str], train_idx: np.ndarray, test_idx: np.ndarray,
+    *, seed: int, epochs: int = 8, lr: float = 2e-3, hidden: int = 256, batch_size: int = 32, dropout: float = 0.3,
+) -> list[np.ndarray]:
+    """Train a BiLSTM head on the training sentences' word features (Adam, one-cycle lr) and
+    return `(n_words, n_tags)` probabilities for each held-out sentence.
+
+    Defaults chosen on bench/noise.py's NCBI subset: 8 epochs at hidden 256 reached sentence
+    AUPRC 0.645 (15 epochs: 0.637; hidden 128: 0.617) in a third of the time of 15 epochs.
+    """
     index = {t: i for i, t in enumerate(tags)}
-    x = torch.from_numpy(np.concatenate([features[i] for i in train_idx]))
-    y = torch.tensor([index[t] for i in train_idx for t in corpus.sentences[i].tags])
-    mean, std = x.mean(0), x.std(0) + 1e-5
-    x = (x - mean) / std
-    generator = torch.Generator().manual_seed(seed)
-    head = torch.nn.Linear(x.shape[1], len(tags))
     torch.manual_seed(seed)
-    optimizer = torch.optim.Adam(head.parameters(), lr=lr, weight_decay=1e-4)
+    generator = torch.Generator().manual_seed(seed)
+    sample = np.concatenate([features[i] for i in train_idx[:: max(1, len(train_idx) // 2000)]]).astype(np.float32)
+    mean, std = torch.from_numpy(sample.mean(0)), torch.from_numpy(sample.std(0) + 1e-5)
+    labels = {int(i): torch.tensor([index[t] for t in corpus.sentences[i].tags]) for i in train_idx}
+
+    def batch(ids: Sequence[int]) -> tuple[torch.Tensor, torch.Tensor]:
+        length = max(len(features[i]) for i in ids)
+        x = torch.zeros(len(ids), length, len(mean))
+        y = torch.full((len(ids), length), -100)
+        for row, i in enumerate(ids):
+            x[row, : len(features[i])] = (torch.from_numpy(features[i].astype(np.float32)) - mean) / std
+            y[row, : len(features[i])] = labels[i]
+        return x, y
+
+    # Length-sorted batches waste little on padding; their order is shuffled each epoch.
+    order = sorted((int(i) for i in train_idx), key=lambda i: len(features[i]))
+    batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+    head = _Head(len(mean), len(tags), hidden, dropout)
+    optimizer = torch.optim.Adam(head.parameters(), lr=lr)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=max(1, epochs * len(batches)))
+    head.train()
     for _ in range(epochs):
-        for batch in torch.randperm(len(x), generator=generator).split(1024):
-            loss = torch.nn.functional.cross_entropy(head(x[batch]), y[batch])
+        for b in torch.randperm(len(batches), generator=generator).tolist():
+            x, y = batch(batches[b])
+            loss = torch.nn.functional.cross_entropy(head(x).reshape(-1, len(tags)), y.reshape(-1), ignore_index=-100)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
+            schedule.step()
+    head.eval()
     with torch.no_grad():
-        return [torch.softmax(head((torch.from_numpy(features[i]) - mean) / std), -1).numpy() for i in test_idx]
+        return [torch.softmax(head(((torch.from_numpy(features[i].astype(np.float32)) - mean) / std)[None]), -1)[0].numpy() for i in test_idx]
