@@ -10,7 +10,7 @@ injected), sentence-level AUROC / AUPRC of nerqa's sentence score, and the same 
 cleanlab's sentence score on entity types and cleanlab's default sentence score (IOB tags,
 self-confidence, min) on the same pred_probs.
 
-    python bench/noise.py [--sentences 2000] [--modes full fast] [--folds 5] [--epochs 4] [--lr 1e-4]
+    python bench/noise.py [--sentences 2000] [--modes full fast] [--folds 5] [--epochs 6] [--lr 2e-4] [--cache DIR]
 """
 
 from __future__ import annotations
@@ -23,8 +23,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from nerqa.audit import audit
-from nerqa.config import TrainConfig
+from nerqa.audit import audit, fold_config
 from nerqa.corpus import Corpus, Document, Sentence
 from nerqa.formats import read_corpus
 from nerqa.issues import SPAN_TYPES, cleanlab_scores
@@ -129,8 +128,8 @@ def main() -> None:
     parser.add_argument("--sentences", type=int, default=2000)
     parser.add_argument("--modes", nargs="+", default=["full", "fast"])
     parser.add_argument("--folds", type=int, default=5)
-    parser.add_argument("--epochs", type=float, default=4)
-    parser.add_argument("--lr", type=float, default=1e-4)
+    parser.add_argument("--epochs", type=float, default=None, help="epochs per fold (default: the audit's)")
+    parser.add_argument("--lr", type=float, default=None, help="learning rate per fold (default: the audit's)")
     parser.add_argument("--corpora", nargs="+", default=["ncbi", "bc5cdr"])
     parser.add_argument("--cache", type=Path, default=None, help="fold cache folder: a rerun re-scores without training")
     args = parser.parse_args()
@@ -150,7 +149,7 @@ def main() -> None:
         full_auprc = None
         for mode in args.modes:
             started = time.perf_counter()
-            result = audit(noisy, TrainConfig(epochs=args.epochs, learning_rate=args.lr), k=args.folds, mode=mode, cache_dir=args.cache)
+            result = audit(noisy, fold_config(epochs=args.epochs, learning_rate=args.lr), k=args.folds, mode=mode, cache_dir=args.cache)
             seconds = time.perf_counter() - started
             m = measure(noisy, injected, result)
             cv_f1 = result.summary["cv_metrics"]["micro"]["f1"]

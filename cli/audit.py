@@ -29,8 +29,8 @@ def audit_cli(
     model: Annotated[Optional[Path], typer.Option(help="Encoder folder to fine-tune (default: the bundled MiniLM).")] = None,
     trained: Annotated[Optional[Path], typer.Option("--trained", help="Audit with this already trained model instead of cross-validation.")] = None,
     config: Annotated[Optional[Path], typer.Option(help="YAML training settings for the folds.")] = None,
-    epochs: Annotated[Optional[float], typer.Option(help="Epochs per fold.")] = None,
-    lr: Annotated[Optional[float], typer.Option("--lr", help="Learning rate per fold.")] = None,
+    epochs: Annotated[Optional[float], typer.Option(help="Epochs per fold (default 6).")] = None,
+    lr: Annotated[Optional[float], typer.Option("--lr", help="Learning rate per fold (default 2e-4).")] = None,
     seed: Annotated[Optional[int], typer.Option(help="Seed for folds and training.")] = None,
     level: Annotated[str, typer.Option(help="Score entity types (B/I merged) or iob tags.")] = "types",
     top: Annotated[int, typer.Option(help="Issues shown in the terminal.")] = 15,
@@ -42,13 +42,13 @@ def audit_cli(
 ) -> None:
     """Find the labels most likely wrong: typed span issues, inconsistent and sparse forms."""
     # Heavy imports (torch, transformers) happen here, so `nerqa --help` stays quick.
-    from nerqa.audit import audit, write_outputs
+    from nerqa.audit import audit, fold_config, write_outputs
     from nerqa.model import load_classifier
 
     with user_errors():
         options = read_options(scheme, repair, merge_types, entity_type, 0, -1)
         data = read_corpus(existing_path(corpus), format, options=options)
-        settings = TrainConfig.from_yaml(config) if config else TrainConfig(epochs=4)
+        settings = TrainConfig.from_yaml(config) if config else fold_config()
         settings = settings.replace(model=str(model) if model else None, epochs=epochs, learning_rate=lr, seed=seed, tensorboard=False)
         quiet_transformers()
         classifier = None
