@@ -4,19 +4,21 @@ Per corpus (NCBI disease with its four categories, from PubTator; BC5CDR-disease
 a fixed subset of sentences gets errors at 5 % of its entities, seeded, split evenly over
 the span types (no wrong_tag with a single type): wrong_tag (other type), missed_span (an
 entity's tags removed), ghost_span (a span labeled over untagged words), span_shift (one
-boundary moved by one token). The audit runs in each mode; printed per corpus and mode:
+boundary moved by one token). The audit runs in each mode (`both` averages the full and fast
+folds trained just before it, read back from the fold cache); printed per corpus and mode:
 recall and precision of the injected errors among the top-k span issues (k = number
 injected), sentence-level AUROC / AUPRC of nerqa's sentence score, and the same for
 cleanlab's sentence score on entity types and cleanlab's default sentence score (IOB tags,
 self-confidence, min) on the same pred_probs.
 
-    python bench/noise.py [--sentences 2000] [--modes full fast] [--folds 5] [--epochs 6] [--lr 2e-4] [--cache DIR]
+    python bench/noise.py [--sentences 2000] [--modes full fast both] [--folds 5] [--epochs 6] [--lr 2e-4] [--cache DIR]
 """
 
 from __future__ import annotations
 
 import argparse
 import random
+import tempfile
 import time
 from pathlib import Path
 
@@ -126,13 +128,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shared", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data")
     parser.add_argument("--sentences", type=int, default=2000)
-    parser.add_argument("--modes", nargs="+", default=["full", "fast"])
+    parser.add_argument("--modes", nargs="+", default=["full", "fast", "both"])
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--epochs", type=float, default=None, help="epochs per fold (default: the audit's)")
     parser.add_argument("--lr", type=float, default=None, help="learning rate per fold (default: the audit's)")
     parser.add_argument("--corpora", nargs="+", default=["ncbi", "bc5cdr"])
-    parser.add_argument("--cache", type=Path, default=None, help="fold cache folder: a rerun re-scores without training")
+    parser.add_argument("--cache", type=Path, default=None, help="fold cache folder (default: a temporary one); a rerun re-scores without training")
     args = parser.parse_args()
+    cache = args.cache or Path(tempfile.mkdtemp(prefix="nerqa-noise-"))
     from transformers.utils import logging
 
     logging.set_verbosity_error()
@@ -146,28 +149,31 @@ def main() -> None:
             for _, _, kind in items:
                 kinds[kind] = kinds.get(kind, 0) + 1
         print(f"\n{name}: {len(noisy):,} sentences, {sum(noisy.entity_counts().values()):,} entities, injected {kinds}")
-        full_auprc = None
+        auprc: dict[str, float] = {}
+        trained: dict[str, float] = {}  # seconds of the modes whose folds were trained in this run
         for mode in args.modes:
             started = time.perf_counter()
-            result = audit(noisy, fold_config(epochs=args.epochs, learning_rate=args.lr), k=args.folds, mode=mode, cache_dir=args.cache)
+            result = audit(noisy, fold_config(epochs=args.epochs, learning_rate=args.lr), k=args.folds, mode=mode, cache_dir=cache)
             seconds = time.perf_counter() - started
             m = measure(noisy, injected, result)
             cv_f1 = result.summary["cv_metrics"]["micro"]["f1"]
-            print(f"  {mode:5} {seconds:7.1f} s  CV F1 {cv_f1:.3f}  top-{m['k']}: recall {m['recall@k']:.3f} precision {m['precision@k']:.3f}")
+            cached = len(result.summary["timings"]["cached_folds"])
+            if not cached:
+                trained[mode] = seconds
+            elif mode == "both" and "full" in trained and "fast" in trained:
+                # both = the mean of the full and fast folds just trained (read back from the cache).
+                trained[mode] = trained["full"] + trained["fast"] + seconds
+            shown = f"{trained[mode]:7.1f} s" if mode in trained else f"{seconds:7.1f} s (folds from an earlier run's cache)"
+            print(f"  {mode:5} {shown}  CV F1 {cv_f1:.3f}  top-{m['k']}: recall {m['recall@k']:.3f} precision {m['precision@k']:.3f}")
             print("        recall by kind: " + ", ".join(f"{kind} {a}/{b}" for kind, (a, b) in sorted(m["by_kind"].items())))
-            if result.summary["timings"]["cached_folds"]:
-                print(f"        ({len(result.summary['timings']['cached_folds'])} folds read from the cache: the time is not a training time)")
             for score in ("nerqa", "cleanlab types", "cleanlab default"):
-                auroc, auprc = m[score]
-                print(f"        sentence score {score:17}: AUROC {auroc:.3f}  AUPRC {auprc:.3f}")
-            cached = bool(result.summary["timings"]["cached_folds"])
-            if mode == "full":
-                full_auprc, full_seconds = m["nerqa"][1], None if cached else seconds
-            elif full_auprc and (cached or full_seconds is None):
-                print(f"        fast/full: AUPRC {m['nerqa'][1] / full_auprc:.2f} (a mode was read from the cache: no time ratio)")
-            elif full_auprc and full_seconds:
-                print(f"        fast/full: AUPRC {m['nerqa'][1] / full_auprc:.2f}, time {seconds / full_seconds:.3f}")
-
+                auroc, value = m[score]
+                print(f"        sentence score {score:17}: AUROC {auroc:.3f}  AUPRC {value:.3f}")
+            auprc[mode] = m["nerqa"][1]
+        for slow in ("full", "both"):
+            if "fast" in auprc and slow in auprc:
+                ratio = f", time {trained['fast'] / trained[slow]:.3f}" if "fast" in trained and slow in trained else " (no time ratio: folds from an earlier run)"
+                print(f"  fast/{slow}: AUPRC {auprc['fast'] / auprc[slow]:.2f}{ratio}")
 
 if __name__ == "__main__":
     main()

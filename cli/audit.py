@@ -25,7 +25,7 @@ def audit_cli(
     corpus: Annotated[Path, typer.Argument(help="Corpus to audit.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the audit files (and the fold cache).")] = Path("audit"),
     folds: Annotated[int, typer.Option("--folds", "-k", min=2, help="Cross-validation folds (grouped by document).")] = 5,
-    mode: Annotated[str, typer.Option(help="full (fine-tune per fold) or fast (frozen encoder, head per fold).")] = "full",
+    mode: Annotated[str, typer.Option(help="both (the mean of full and fast), full (fine-tune per fold) or fast (frozen encoder, BiLSTM head per fold).")] = "both",
     model: Annotated[Optional[Path], typer.Option(help="Encoder folder to fine-tune (default: the bundled MiniLM).")] = None,
     trained: Annotated[Optional[Path], typer.Option("--trained", help="Audit with this already trained model instead of cross-validation.")] = None,
     config: Annotated[Optional[Path], typer.Option(help="YAML training settings for the folds.")] = None,

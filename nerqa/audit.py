@@ -58,7 +58,7 @@ def audit(
     config: TrainConfig,
     *,
     k: int = 5,
-    mode: str = "full",
+    mode: str = "both",
     level: str = "types",
     cache_dir: str | Path | None = None,
     classifier: Classifier | None = None,

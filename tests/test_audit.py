@@ -136,6 +136,19 @@ def test_fast_mode_gives_out_of_sample_probs(tiny_model: Path):
     np.testing.assert_allclose(np.concatenate(result.pred_probs).sum(axis=1), 1.0, atol=1e-5)
 
 
+def test_both_mode_averages_the_full_and_fast_folds_and_reuses_their_caches(tiny_model: Path, tmp_path: Path):
+    config = fast_config(tiny_model, epochs=1)
+    seen = []
+    both = cross_validate(TOY, config, k=3, mode="both", cache_dir=tmp_path, progress=lambda task, done, total, info: seen.append((done, total)) if task == "fold" else None)
+    assert seen == [(n, 6) for n in range(1, 7)]
+    full = cross_validate(TOY, config, k=3, mode="full", cache_dir=tmp_path)
+    fast = cross_validate(TOY, config, k=3, mode="fast", cache_dir=tmp_path)
+    assert full.cached_folds == fast.cached_folds == [0, 1, 2]
+    for mean, a, b in zip(both.pred_probs, full.pred_probs, fast.pred_probs):
+        np.testing.assert_allclose(mean, (a + b) / 2, rtol=1e-6)
+    assert not np.allclose(np.concatenate(full.pred_probs), np.concatenate(fast.pred_probs))
+
+
 def test_outputs_follow_the_contract_and_escape_hostile_text(tmp_path: Path):
     hostile = "<script>alert(1)</script>"
     label = "<img src=x onerror=alert(1)>"
