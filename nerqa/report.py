@@ -53,11 +53,13 @@ def _bars(title: str, counts: dict[str, float], *, fmt: str = "{:,.0f}", width: 
 
 
 def _histogram(title: str, values: np.ndarray, bins: int = 20) -> str:
+    """An SVG histogram of values in [0, 1]; bar heights on a log scale, because most
+    sentences score near 1 and the few suspicious ones would not show on a linear one."""
     counts, edges = np.histogram(values, bins=bins, range=(0.0, 1.0))
-    peak = counts.max() or 1
+    heights = 110 * np.log1p(counts) / (np.log1p(counts.max()) or 1)
     bars = "".join(
-        f'<rect x="{10 + 20 * i}" y="{130 - 110 * c / peak:.1f}" width="18" height="{110 * c / peak:.1f}" fill="#f58518"><title>{edges[i]:.2f}-{edges[i + 1]:.2f}: {c}</title></rect>'
-        for i, c in enumerate(counts)
+        f'<rect x="{10 + 20 * i}" y="{130 - h:.1f}" width="18" height="{h:.1f}" fill="#f58518"><title>{edges[i]:.2f}-{edges[i + 1]:.2f}: {c}</title></rect>'
+        for i, (c, h) in enumerate(zip(counts, heights))
     )
     return (f'<svg width="420" height="160" role="img"><text x="0" y="14" class="t">{html.escape(title)}</text>{bars}'
             f'<text x="10" y="150">0</text><text x="200" y="150">0.5</text><text x="395" y="150">1</text></svg>')
@@ -72,7 +74,7 @@ def render_html(result: AuditResult) -> str:
     by_type = Counter(i.type for i in result.issues)
     by_class = Counter(i.given if i.given != OUTSIDE else i.suggested for i in result.issues)
     charts = "".join([
-        _histogram("Sentence label-quality scores (lower = more suspicious)", np.asarray(result.sentence_scores)),
+        _histogram("Sentence scores (lower = more suspicious; log scale)", np.asarray(result.sentence_scores)),
         _bars("Issues per type", dict(by_type.most_common())),
         _bars("Issues per class", dict(by_class.most_common())),
         _bars("Cross-validated F1 per class", f1, fmt="{:.3f}"),
