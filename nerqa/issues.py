@@ -108,18 +108,18 @@ def span_issues(corpus: Corpus, pred_probs: Sequence[np.ndarray], tags: Sequence
     `(agree + model_weight * model_score) / (elsewhere + model_weight)`, where
     `model_score` is the mean cross-validated probability of the given labels over the
     disputed tokens, `elsewhere` counts the other occurrences of the given span's tokens
-    (labeled as an entity or untagged; for `span_shift`, also the labeled occurrences of the
-    model's span) and `agree` those read as here. So the model's probability counts as
-    `model_weight` occurrences: a form labeled alike in many other places is not suspicious
+    (labeled as an entity or untagged) and `agree` those read as here; for `span_shift`,
+    `elsewhere` also counts the labeled occurrences of the model's span. So the model's
+    probability counts as `model_weight` occurrences: a form labeled alike in many other places is not suspicious
     because a model fails on it, and one read otherwise everywhere else is suspicious even
     where the model is unsure. With no other occurrence, `score == model_score`.
-    (On the noise benchmark this raised recall among the top-k span issues from 0.41 to
-    0.53 on NCBI; see bench/noise.py.)
+    (On bench/noise.py's NCBI subset this raised recall among the top-k span issues from
+    0.34 to 0.50 with the same full-mode pred_probs.)
     """
     predicted = tags_from_probs(pred_probs, tags)
     classes, _, probs = type_level(tags, pred_probs, [s.tags for s in corpus.sentences])
     column = {c: i for i, c in enumerate(classes)}
-    drafts: list[tuple[Issue, tuple[str, ...] | None]] = []
+    drafts: list[Issue] = []
     for index, (sentence, doc_id, pred_tags, p) in enumerate(zip(corpus.sentences, corpus.sentence_doc_ids, predicted, probs)):
         given = sentence.spans
         guessed = spans_from_tags(pred_tags)
@@ -133,12 +133,12 @@ def span_issues(corpus: Corpus, pred_probs: Sequence[np.ndarray], tags: Sequence
 
         def add(kind: str, span: Span, given_label: str, suggested: str, tokens: Sequence[int], reason: str, other: Span | None = None) -> None:
             model_score = round(confidence(tokens), 6)
-            drafts.append((Issue(
+            drafts.append(Issue(
                 id="", index=index, doc_id=doc_id, start=span.start, end=span.end, type=kind, given=given_label,
                 suggested=suggested, score=model_score, text=sentence.span_text(span), reason=reason,
                 suggested_start=other.start if other else None, suggested_end=other.end if other else None,
                 cleanlab=any((index, t) in flagged for t in tokens), model_score=model_score,
-            ), sentence.tokens[other.start : other.end] if other else None))
+            ))
 
         by_bounds = {(s.start, s.end): s for s in guessed}
         for span in given:
@@ -161,16 +161,21 @@ def span_issues(corpus: Corpus, pred_probs: Sequence[np.ndarray], tags: Sequence
             if not any(s.start < guess.end and guess.start < s.end for s in given):
                 add("missed_span", guess, OUTSIDE, guess.label, range(guess.start, guess.end),
                     f"not labeled; the model reads {guess.label}")
-    keys = {tuple(corpus.sentences[i.index].tokens[i.start : i.end]) for i, _ in drafts}
+    keys = {tuple(corpus.sentences[i.index].tokens[i.start : i.end]) for i in drafts}
     forms = surface_forms(corpus, extra=keys)
     issues = []
-    for issue, model_tokens in drafts:
-        form = forms[tuple(corpus.sentences[issue.index].tokens[issue.start : issue.end])]
-        # This occurrence is one of the form's own counts: leave it out.
+    for issue in drafts:
+        tokens = corpus.sentences[issue.index].tokens
+        form = forms[tuple(tokens[issue.start : issue.end])]
+        # This occurrence is one of the form's own counts: leave it out. (For a span shift,
+        # `agree` counts the given words labeled with these very boundaries.)
         agree = (form.unlabeled if issue.given == OUTSIDE else form.types[issue.given]) - 1
         elsewhere = form.total - 1
-        if model_tokens is not None and model_tokens in forms:
-            elsewhere += forms[model_tokens].labeled
+        if issue.type == "span_shift":
+            # The model's span labeled elsewhere is evidence for its boundaries. (This covers
+            # the occurrences of the words both spans cover bounded as the model has them.)
+            model_form = forms.get(tuple(tokens[issue.suggested_start : issue.suggested_end]))
+            elsewhere += model_form.labeled if model_form else 0
         score = (agree + model_weight * issue.model_score) / (elsewhere + model_weight)  # type: ignore[operator]
         reason = issue.reason
         if elsewhere:
