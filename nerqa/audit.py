@@ -42,15 +42,16 @@ def fold_config(**changes) -> TrainConfig:
 @dataclass
 class AuditResult:
     """Everything an audit found: per-sentence scores in [0, 1] (lower = more suspicious),
-    issues most suspicious first, the pred_probs they came from, and a JSON-able summary."""
+    issues most suspicious first, the pred_probs they came from, cleanlab's own sentence
+    scores `(n_sentences,)`, and a JSON-able summary."""
 
     corpus: Corpus
     pred_probs: list[np.ndarray]
     tags: tuple[str, ...]
     sentence_scores: np.ndarray
     issues: list[Issue]
+    cleanlab_scores: np.ndarray
     summary: dict = field(default_factory=dict)
-    cleanlab_scores: np.ndarray | None = None
 
 
 def audit(
@@ -102,7 +103,7 @@ def score(corpus: Corpus, pred_probs: list[np.ndarray], tags: tuple[str, ...], *
             "feature_seconds": round(crossval.feature_seconds, 2) if crossval else 0.0,
         },
     }
-    return AuditResult(corpus, pred_probs, tags, sentence_scores, ranked, summary, cleanlab_sentence)
+    return AuditResult(corpus, pred_probs, tags, sentence_scores, ranked, cleanlab_sentence, summary)
 
 
 # cleanlab's score only orders sentences whose span issues tie (most often: those with none).
@@ -129,10 +130,9 @@ def write_outputs(result: AuditResult, out_dir: str | Path) -> list[Path]:
 
     out = Path(out_dir)
     counts = Counter(i.index for i in result.issues)
-    cleanlab = result.cleanlab_scores if result.cleanlab_scores is not None else result.sentence_scores
     sentences = "".join(
         json.dumps({"index": i, "doc_id": doc_id, "score": round(float(s), 6), "n_issues": counts.get(i, 0), "cleanlab_score": round(float(c), 6)}) + "\n"
-        for i, (doc_id, s, c) in enumerate(zip(result.corpus.sentence_doc_ids, result.sentence_scores, cleanlab))
+        for i, (doc_id, s, c) in enumerate(zip(result.corpus.sentence_doc_ids, result.sentence_scores, result.cleanlab_scores))
     )
     issues = "".join(json.dumps(issue.to_dict(), ensure_ascii=False) + "\n" for issue in result.issues)
     table = io.StringIO()

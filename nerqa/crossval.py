@@ -150,7 +150,9 @@ def _both(corpus: Corpus, config: TrainConfig, *, k: int, cache_dir: str | Path 
 
     def shifted(offset: int) -> ProgressCallback:
         def report(task: str, done: int, total: int, info: dict) -> None:
-            progress(task, done + offset, 2 * total, info) if task == "fold" else progress(task, done, total, info)
+            if task == "fold":
+                done, total = done + offset, 2 * total
+            progress(task, done, total, info)
 
         return report
 
@@ -260,12 +262,17 @@ def _fit_head(
     mean, std = torch.from_numpy(sample.mean(0)), torch.from_numpy(sample.std(0) + 1e-5)
     labels = {int(i): torch.tensor([index[t] for t in corpus.sentences[i].tags]) for i in train_idx}
 
+    def scaled(i: int) -> torch.Tensor:  # (n_words, n_features) float32, standardised
+        return (torch.from_numpy(features[i].astype(np.float32)) - mean) / std
+
+    # Batches are built per step rather than once, so the float32 copy of the training
+    # features never exists whole (the float16 features are the corpus's only copy).
     def batch(ids: Sequence[int]) -> tuple[torch.Tensor, torch.Tensor]:
         length = max(len(features[i]) for i in ids)
         x = torch.zeros(len(ids), length, len(mean))
         y = torch.full((len(ids), length), -100)
         for row, i in enumerate(ids):
-            x[row, : len(features[i])] = (torch.from_numpy(features[i].astype(np.float32)) - mean) / std
+            x[row, : len(features[i])] = scaled(i)
             y[row, : len(features[i])] = labels[i]
         return x, y
 
@@ -286,4 +293,4 @@ def _fit_head(
             schedule.step()
     head.eval()
     with torch.no_grad():
-        return [torch.softmax(head(((torch.from_numpy(features[i].astype(np.float32)) - mean) / std)[None]), -1)[0].numpy() for i in test_idx]
+        return [torch.softmax(head(scaled(i)[None]), -1)[0].numpy() for i in test_idx]

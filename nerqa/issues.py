@@ -161,8 +161,9 @@ def span_issues(corpus: Corpus, pred_probs: Sequence[np.ndarray], tags: Sequence
             if not any(s.start < guess.end and guess.start < s.end for s in given):
                 add("missed_span", guess, OUTSIDE, guess.label, range(guess.start, guess.end),
                     f"not labeled; the model reads {guess.label}")
-    keys = {tuple(corpus.sentences[i.index].tokens[i.start : i.end]) for i in drafts}
-    forms = surface_forms(corpus, extra=keys)
+    # Given spans are labeled forms already; a missed span's tokens may be labeled nowhere.
+    unlabeled = {tuple(corpus.sentences[i.index].tokens[i.start : i.end]) for i in drafts if i.given == OUTSIDE}
+    forms = surface_forms(corpus, extra=unlabeled)
     issues = []
     for issue in drafts:
         tokens = corpus.sentences[issue.index].tokens

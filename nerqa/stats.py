@@ -58,9 +58,9 @@ def surface_forms(corpus: Corpus, *, casefold: bool = False, extra: Iterable[tup
     """Every labeled surface form with its per-type counts and its untagged occurrences.
 
     `extra` adds token sequences that need not be labeled anywhere (e.g. spans a model
-    predicts), so their untagged occurrences are counted too. An occurrence is untagged when the same token sequence appears with every token tagged
-    `O` (occurrences overlapping another entity count as neither). With `casefold`, forms
-    are compared in lower case. Runs in O(tokens x forms starting with each token).
+    predicts), so their untagged occurrences are counted too. An occurrence is untagged when
+    the same token sequence appears with every token tagged `O` (occurrences overlapping
+    another entity count as neither). With `casefold`, forms are compared in lower case. Runs in O(tokens x forms starting with each token).
     """
     norm = (lambda t: t.casefold()) if casefold else (lambda t: t)
     forms: dict[tuple[str, ...], SurfaceForm] = {}
