@@ -1,21 +1,34 @@
-"""Shared CLI pieces: the consoles, the error display, and reusable options."""
+"""Shared CLI pieces: the consoles, the error display, the corpus-reader options that every
+reading command takes, and progress rendering (rich bars in a terminal, plain lines in logs)."""
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import functools
+import inspect
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import IO, Annotated, Literal, Optional, get_args
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
+from nerqa.config import check_choice
+from nerqa.corpus import Corpus
 from nerqa.errors import NerqaError
-from nerqa.formats import FORMATS, ReadOptions
+from nerqa.formats import FORMATS, ReadOptions, read_corpus, read_splits
+from nerqa.progress import ProgressCallback
 
 console = Console()
 err_console = Console(stderr=True)
+
+Scheme = Literal["auto", "iob1", "iob2", "bioes"]
+FormatName = Literal["conll", "ncbi", "pubtator", "nemo", "jsonl", "jsonl-tokens"]
+assert get_args(FormatName) == FORMATS, "FormatName must list nerqa.formats.FORMATS"
 
 
 @contextlib.contextmanager
@@ -37,27 +50,117 @@ def check_format(value: Optional[str]) -> Optional[str]:
     return value
 
 
-FormatOpt = Annotated[Optional[str], typer.Option("--format", "-f", help=f"Input format ({', '.join(FORMATS)}); detected from name and content if omitted.", callback=check_format)]
-SchemeOpt = Annotated[str, typer.Option(help="Tag scheme of token formats: auto, iob1, iob2 or bioes.")]
-RepairOpt = Annotated[bool, typer.Option("--repair", help="Read an I- tag that starts a span as B- instead of failing.")]
-MergeOpt = Annotated[Optional[str], typer.Option("--merge-types", metavar="TYPE", help="Rename every entity type to TYPE (e.g. Disease: merge the four NCBI categories).")]
-EntityTypeOpt = Annotated[str, typer.Option(help="Type given to bare B/I tags (NeMo labels files).")]
-TokenColOpt = Annotated[int, typer.Option(help="CoNLL token column (0-based; negative counts from the end).")]
-TagColOpt = Annotated[int, typer.Option(help="CoNLL tag column (0-based; negative counts from the end).")]
+def existing_path(path: Path) -> Path:
+    if not path.exists():
+        raise NerqaError(f"{path}: no such file or folder")
+    return path
 
 
-def read_options(scheme: str, repair: bool, merge_types: Optional[str], entity_type: str, token_column: int, tag_column: int) -> ReadOptions:
-    if scheme not in ("auto", "iob1", "iob2", "bioes"):
-        raise typer.BadParameter(f"--scheme must be auto, iob1, iob2 or bioes, not {scheme!r}")
-    return ReadOptions(scheme=scheme, repair=repair, token_column=token_column, tag_column=tag_column, entity_type=entity_type, merge_type=merge_types)
+# --- corpus reader options --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CorpusReader:
+    """How a command reads corpora: the `--format` (None: detected) and the reader options."""
+
+    format: Optional[str]
+    options: ReadOptions
+
+    def read(self, path: Path) -> Corpus:
+        return read_corpus(existing_path(path), self.format, options=self.options)
+
+    def read_splits(self, path: Path) -> dict[str, Corpus]:
+        return read_splits(existing_path(path), self.format, options=self.options)
+
+    def but(self, *, format: Optional[str] = None, merge_type: Optional[str] = None) -> CorpusReader:
+        """A copy with a format or type merge taken from elsewhere (a config file), when given."""
+        options = self.options if merge_type is None else ReadOptions(**{**self.options.__dict__, "merge_type": merge_type})
+        return CorpusReader(format or self.format, options)
+
+
+_READER_OPTIONS: list[tuple[str, object, object]] = [
+    ("format", Annotated[Optional[str], typer.Option("--format", "-f", help=f"Input format ({', '.join(FORMATS)}); detected from name and content if omitted.", rich_help_panel="Reading")], None),
+    ("scheme", Annotated[str, typer.Option(help="Tag scheme of token formats: auto, iob1, iob2 or bioes.", rich_help_panel="Reading")], "auto"),
+    ("repair", Annotated[bool, typer.Option("--repair", help="Read an I- tag that starts a span as B- instead of failing.", rich_help_panel="Reading")], False),
+    ("merge_types", Annotated[Optional[str], typer.Option("--merge-types", metavar="TYPE", help="Rename every entity type to TYPE (e.g. Disease: merge the four NCBI categories).", rich_help_panel="Reading")], None),
+    ("entity_type", Annotated[str, typer.Option(help="Type given to bare B/I tags (NeMo labels files).", rich_help_panel="Reading")], "ENT"),
+    ("token_column", Annotated[int, typer.Option(help="CoNLL token column (0-based; negative counts from the end).", rich_help_panel="Reading")], 0),
+    ("tag_column", Annotated[int, typer.Option(help="CoNLL tag column (0-based; negative counts from the end).", rich_help_panel="Reading")], -1),
+]
+
+
+def with_reader(command: Callable) -> Callable:
+    """Give a command the reader options (`--format`, `--scheme`, `--repair`, `--merge-types`,
+    `--entity-type`, `--token-column`, `--tag-column`) and pass them as one `reader:
+    CorpusReader` argument, so that no command repeats them."""
+    signature = inspect.signature(command, eval_str=True)
+    own = [p for name, p in signature.parameters.items() if name != "reader"]
+    added = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation) for name, annotation, default in _READER_OPTIONS]
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        values = {name: kwargs.pop(name) for name, _, _ in _READER_OPTIONS}
+        with user_errors():
+            check_choice("--scheme", values["scheme"], Scheme)
+            if values["format"] is not None:
+                check_choice("--format", values["format"], FormatName)
+        options = ReadOptions(scheme=values["scheme"], repair=values["repair"], token_column=values["token_column"],
+                              tag_column=values["tag_column"], entity_type=values["entity_type"], merge_type=values["merge_types"])
+        return command(*args, reader=CorpusReader(values["format"], options), **kwargs)
+
+    wrapper.__signature__ = signature.replace(parameters=own + added)  # type: ignore[attr-defined]
+    return wrapper
+
+
+# --- progress ---------------------------------------------------------------------------------
+
+_LABELS = {"train": "training steps", "epoch": "epochs", "predict": "predicting", "evaluate": "dev evaluation", "fold": "folds", "features": "encoder features"}
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m{seconds % 60:02d}s" if seconds >= 3600 else f"{seconds // 60}m{seconds % 60:02d}s"
+
+
+class LogLines:
+    """A progress callback that writes one plain line per fold, per epoch (loss, dev F1) and
+    per finished pass, with the time, the time elapsed and an ETA: for logs and CI, where bars
+    cannot redraw. ETAs assume the remaining folds (epochs) take as long as the done ones."""
+
+    def __init__(self, stream: IO[str], *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.stream = stream
+        self.clock = clock
+        self.origin = clock()
+        self.training_started = self.origin
+
+    def __call__(self, task: str, completed: int, total: int, info: dict) -> None:
+        now = self.clock()
+        if task == "train":
+            if completed <= 1:
+                self.training_started = now
+            return  # one line per epoch is enough
+        if task not in ("fold", "epoch") and (completed < total or task == "evaluate"):
+            return  # sentences and windows: only a finished pass; dev F1 is on the epoch line
+        text = f"{time.strftime('%H:%M:%S')} {_LABELS.get(task, task)} {completed}/{total}"
+        if task == "fold":
+            text += f" ({info.get('mode', '')}{', cached' if info.get('cached') else ''})"
+        if "loss" in info:
+            text += f" loss {info['loss']:.4f}"
+        if "dev_f1" in info:
+            text += f" dev F1 {info['dev_f1']:.3f}" + (" (stopped early)" if info.get("stopped_early") else "")
+        text += f" elapsed {_duration(now - self.origin)}"
+        start = {"fold": self.origin, "epoch": self.training_started}.get(task)
+        if start is not None and 0 < completed < total:
+            text += f" ETA {_duration((now - start) / completed * (total - completed))}"
+        self.stream.write(text + "\n")
+        self.stream.flush()
 
 
 @contextlib.contextmanager
-def progress_bars() -> Iterator:
-    """A rich progress display; yields a `ProgressCallback` that creates one bar per task."""
+def rich_bars() -> Iterator[ProgressCallback]:
+    """A rich progress display on stderr; yields a callback that creates one bar per task."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-    labels = {"train": "training steps", "epoch": "epochs", "predict": "predicting", "evaluate": "dev evaluation", "fold": "folds"}
     with Progress(
         TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
         TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), console=err_console, transient=False,
@@ -67,14 +170,40 @@ def progress_bars() -> Iterator:
 
         def callback(task: str, completed: int, total: int, info: dict) -> None:
             if task not in tasks:
-                tasks[task] = bars.add_task(labels.get(task, task), total=total, info="")
+                tasks[task] = bars.add_task(_LABELS.get(task, task), total=total, info="")
             text = ""
+            if "loss" in info:
+                text = f"loss {info['loss']:.4f}"
             if "dev_f1" in info:
-                text = f"dev F1 {info['dev_f1']:.3f}" + (" (stopped early)" if info.get("stopped_early") else "")
-            if completed < last.get(task, 0):  # a repeated pass (dev evaluation each epoch)
+                text += f" dev F1 {info['dev_f1']:.3f}" + (" (stopped early)" if info.get("stopped_early") else "")
+            if completed < last.get(task, 0):  # a repeated pass (the next fold's epochs)
                 bars.reset(tasks[task], total=total)
             last[task] = completed
-            bars.update(tasks[task], completed=completed, total=total, **({"info": text} if text else {}))
+            bars.update(tasks[task], completed=completed, total=total, **({"info": text.strip()} if text else {}))
+
+        yield callback
+
+
+@contextlib.contextmanager
+def progress_display(log_file: Optional[Path] = None) -> Iterator[ProgressCallback]:
+    """Progress for a long command: rich bars in a terminal, plain lines on stderr otherwise
+    (`nerqa audit ... > log 2>&1`), and the plain lines appended to `log_file` too."""
+    with contextlib.ExitStack() as stack:
+        callbacks: list[ProgressCallback] = []
+        if err_console.is_terminal:
+            callbacks.append(stack.enter_context(rich_bars()))
+        else:
+            callbacks.append(LogLines(sys.stderr))
+        if log_file is not None:
+            try:
+                log_file.parent.mkdir(parents=True, exist_ok=True)
+                callbacks.append(LogLines(stack.enter_context(log_file.open("a", encoding="utf-8"))))
+            except OSError as error:
+                raise NerqaError(f"{log_file}: cannot write the log: {error.strerror or error}") from None
+
+        def callback(task: str, completed: int, total: int, info: dict) -> None:
+            for each in callbacks:
+                each(task, completed, total, info)
 
         yield callback
 
@@ -85,9 +214,3 @@ def quiet_transformers() -> None:
 
     logging.set_verbosity_error()
     logging.disable_progress_bar()
-
-
-def existing_path(path: Path) -> Path:
-    if not path.exists():
-        raise NerqaError(f"{path}: no such file or folder")
-    return path

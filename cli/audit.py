@@ -3,60 +3,67 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
-from typing import TYPE_CHECKING
+from nerqa.config import AuditSettings, TrainConfig
+from nerqa.files import writable_folder
+from nerqa_cli._util import CorpusReader, console, err_console, progress_display, quiet_transformers, user_errors, with_reader
 
 if TYPE_CHECKING:
-    from nerqa.audit import AuditResult
-from nerqa.config import TrainConfig
-from nerqa.formats import read_corpus
-from nerqa_cli._util import (
-    EntityTypeOpt, FormatOpt, MergeOpt, RepairOpt, SchemeOpt, console, err_console, existing_path, progress_bars,
-    quiet_transformers, read_options, user_errors,
-)
+    from nerqa.outputs import AuditResult
+
+LOG_FILE = "audit.log"
 
 
+@with_reader
 def audit_cli(
     corpus: Annotated[Path, typer.Argument(help="Corpus to audit.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the audit files (and the fold cache).")] = Path("audit"),
-    folds: Annotated[int, typer.Option("--folds", "-k", min=2, help="Cross-validation folds (grouped by document).")] = 5,
-    mode: Annotated[str, typer.Option(help="both (the mean of full and fast), full (fine-tune per fold) or fast (frozen encoder, BiLSTM head per fold).")] = "both",
+    folds: Annotated[Optional[int], typer.Option("--folds", "-k", help="Cross-validation folds, grouped by document (default 5).")] = None,
+    mode: Annotated[Optional[str], typer.Option(help="both (default: the mean of full and fast), full (fine-tune per fold) or fast (frozen encoder, BiLSTM head per fold).")] = None,
     model: Annotated[Optional[Path], typer.Option(help="Encoder folder to fine-tune (default: the bundled MiniLM).")] = None,
     trained: Annotated[Optional[Path], typer.Option("--trained", help="Audit with this already trained model instead of cross-validation.")] = None,
     config: Annotated[Optional[Path], typer.Option(help="YAML training settings for the folds.")] = None,
     epochs: Annotated[Optional[float], typer.Option(help="Epochs per fold (default 6).")] = None,
     lr: Annotated[Optional[float], typer.Option("--lr", help="Learning rate per fold (default 2e-4).")] = None,
+    max_length: Annotated[Optional[int], typer.Option(help="Sub-words per window (default 128); longer sentences are windowed.")] = None,
     seed: Annotated[Optional[int], typer.Option(help="Seed for folds and training.")] = None,
-    level: Annotated[str, typer.Option(help="Score entity types (B/I merged) or iob tags.")] = "types",
-    top: Annotated[int, typer.Option(help="Issues shown in the terminal.")] = 15,
-    format: FormatOpt = None,
-    scheme: SchemeOpt = "auto",
-    repair: RepairOpt = False,
-    merge_types: MergeOpt = None,
-    entity_type: EntityTypeOpt = "ENT",
+    level: Annotated[str, typer.Option(help="Score entity types (B/I merged: types) or the IOB tags (iob).")] = "types",
+    top: Annotated[int, typer.Option(min=0, help="Issues shown in the terminal.")] = 15,
+    *,
+    reader: CorpusReader,
 ) -> None:
     """Find the labels most likely wrong: typed span issues, inconsistent and sparse forms."""
-    # Heavy imports (torch, transformers) happen here, so `nerqa --help` stays quick.
-    from nerqa.audit import audit, fold_config, write_outputs
-    from nerqa.model import load_classifier
-
     with user_errors():
-        options = read_options(scheme, repair, merge_types, entity_type, 0, -1)
-        data = read_corpus(existing_path(corpus), format, options=options)
-        settings = TrainConfig.from_yaml(config) if config else fold_config()
-        settings = settings.replace(model=str(model) if model else None, epochs=epochs, learning_rate=lr, seed=seed, tensorboard=False)
+        # Every setting is checked before the corpus is read or a model loaded.
+        settings = TrainConfig.from_yaml(config) if config else None
+        from nerqa.audit import fold_config  # light: torch is imported on first use inside
+
+        settings = (settings or fold_config()).replace(model=str(model) if model else None, epochs=epochs, learning_rate=lr, max_length=max_length, seed=seed, tensorboard=False)
+        if trained is not None:
+            plan = AuditSettings(level=level)  # type: ignore[arg-type]
+            ignored = [name for name, value in (("--mode", mode), ("-k", folds), ("--epochs", epochs), ("--lr", lr), ("--model", model), ("--config", config)) if value is not None]
+            if ignored:
+                err_console.print(f"[yellow]Note:[/] {', '.join(ignored)} not used with --trained (no cross-validation); not recorded.", highlight=False)
+        else:
+            plan = AuditSettings(k=folds if folds is not None else 5, mode=mode or "both", level=level)  # type: ignore[arg-type]
+        writable_folder(out)
+        data = reader.read(corpus)
         quiet_transformers()
+        from nerqa.audit import audit, write_outputs
+
         classifier = None
         if trained is not None:
+            from nerqa.model import load_classifier
+
             classifier = load_classifier(trained)
             err_console.print("[yellow]Warning:[/] --trained predictions are not out-of-sample for the sentences that model was trained on.")
-        with progress_bars() as progress:
-            result = audit(data, settings, k=folds, mode=mode, level=level, cache_dir=out / "cache", classifier=classifier, progress=progress)
+        with progress_display(out / LOG_FILE) as progress:
+            result = audit(data, settings, k=plan.k, mode=plan.mode, level=plan.level, cache_dir=out / "cache", classifier=classifier, progress=progress)
         written = write_outputs(result, out)
     render_summary(result, top)
     console.print(f"[green]Wrote[/] {', '.join(p.name for p in written)} to {out}", highlight=False)
@@ -78,6 +85,8 @@ def render_summary(result: AuditResult, top: int) -> None:
         f1 = per_type.get(name, {}).get("f1")
         classes.add_row(escape(name), f"{n:,}", f"{f1:.3f}" if f1 is not None else "")
     console.print(classes)
+    if top == 0:
+        return
     issues = Table(title=f"Top {min(top, len(result.issues))} issues (lowest score = most suspicious)", title_justify="left")
     for column in ("id", "type", "score", "given", "suggested", "sentence"):
         issues.add_column(column, overflow="fold")

@@ -4,45 +4,37 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
-from nerqa.formats import read_corpus
-from typing import TYPE_CHECKING
+from nerqa_cli._util import CorpusReader, console, progress_display, quiet_transformers, user_errors, with_reader
 
 if TYPE_CHECKING:
     from nerqa.metrics import Evaluation
-from nerqa_cli._util import (
-    EntityTypeOpt, FormatOpt, MergeOpt, RepairOpt, SchemeOpt, console, existing_path, progress_bars, quiet_transformers,
-    read_options, user_errors,
-)
 
 
+@with_reader
 def evaluate_cli(
     model_dir: Annotated[Path, typer.Argument(help="Trained model folder.")],
     corpus: Annotated[Path, typer.Argument(help="Labeled corpus to score against.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
-    format: FormatOpt = None,
-    scheme: SchemeOpt = "auto",
-    repair: RepairOpt = False,
-    merge_types: MergeOpt = None,
-    entity_type: EntityTypeOpt = "ENT",
+    *,
+    reader: CorpusReader,
 ) -> None:
     """Entity-level precision, recall and F1 per type (strict IOB2), token accuracy and span confusion."""
-    from nerqa.model import evaluate, load_classifier
-
     with user_errors():
-        options = read_options(scheme, repair, merge_types, entity_type, 0, -1)
-        data = read_corpus(existing_path(corpus), format, options=options)
+        data = reader.read(corpus)
         quiet_transformers()
+        from nerqa.model import evaluate, load_classifier
+
         classifier = load_classifier(model_dir)
         if as_json:
             result = evaluate(classifier, data)
         else:
-            with progress_bars() as progress:
+            with progress_display() as progress:
                 result = evaluate(classifier, data, progress=progress)
     if as_json:
         console.print_json(json.dumps(result.to_dict()))

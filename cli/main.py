@@ -1,4 +1,8 @@
-"""The `nerqa` command: one small module per subcommand, wired here."""
+"""The `nerqa` command: one small module per subcommand, wired here.
+
+Commands register in `COMMANDS`; a family of related subcommands goes into a group (a
+`typer.Typer` of its own, added with `add_group`), as spaCy's `debug` and `init` are.
+"""
 
 from __future__ import annotations
 
@@ -18,12 +22,25 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_show_locals=False,
 )
-app.command("convert")(convert_cli)
-app.command("stats")(stats_cli)
-app.command("train")(train_cli)
-app.command("evaluate")(evaluate_cli)
-app.command("predict")(predict_cli)
-app.command("audit")(audit_cli)
+
+COMMANDS = {
+    "convert": convert_cli,
+    "stats": stats_cli,
+    "train": train_cli,
+    "evaluate": evaluate_cli,
+    "predict": predict_cli,
+    "audit": audit_cli,
+}
+for _name, _command in COMMANDS.items():
+    app.command(_name)(_command)
+
+
+def add_group(name: str, help: str) -> typer.Typer:
+    """A command group `nerqa NAME ...`; register its subcommands with `group.command(...)`."""
+    group = typer.Typer(name=name, help=help, no_args_is_help=True, add_completion=False, pretty_exceptions_show_locals=False)
+    app.add_typer(group, name=name)
+    return group
+
 
 if __name__ == "__main__":  # pragma: no cover
     app()

@@ -11,33 +11,24 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from nerqa.formats import read_splits
 from nerqa.stats import CorpusStats, corpus_stats
-from nerqa_cli._util import (
-    EntityTypeOpt, FormatOpt, MergeOpt, RepairOpt, SchemeOpt, TagColOpt, TokenColOpt, console, existing_path,
-    read_options, user_errors,
-)
+from nerqa_cli._util import CorpusReader, console, user_errors, with_reader
 
 
+@with_reader
 def stats_cli(
     corpus: Annotated[Path, typer.Argument(help="Corpus file, or folder of splits.")],
-    format: FormatOpt = None,
     top: Annotated[int, typer.Option(min=1, help="Rows in each list of surface forms.")] = 10,
     rare_count: Annotated[int, typer.Option(min=0, help="A type with fewer entities is rare.")] = 50,
     casefold: Annotated[bool, typer.Option(help="Compare surface forms in lower case.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
-    scheme: SchemeOpt = "auto",
-    repair: RepairOpt = False,
-    merge_types: MergeOpt = None,
-    entity_type: EntityTypeOpt = "ENT",
-    token_column: TokenColOpt = 0,
-    tag_column: TagColOpt = -1,
+    *,
+    reader: CorpusReader,
 ) -> None:
     """Show documents, sentences, tokens, entities per type, sentence lengths, rare types and
     surface forms labeled inconsistently."""
     with user_errors():
-        options = read_options(scheme, repair, merge_types, entity_type, token_column, tag_column)
-        splits = read_splits(existing_path(corpus), format, options=options)
+        splits = reader.read_splits(corpus)
         results = {name: corpus_stats(c, top=top, rare_count=rare_count, casefold=casefold) for name, c in splits.items()}
     if as_json:
         console.print_json(json.dumps({name: _as_json(s) for name, s in results.items()}))

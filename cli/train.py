@@ -10,13 +10,11 @@ from rich.table import Table
 
 from nerqa.config import TrainConfig
 from nerqa.errors import NerqaError
-from nerqa.formats import read_corpus
-from nerqa_cli._util import (
-    EntityTypeOpt, FormatOpt, MergeOpt, RepairOpt, SchemeOpt, console, existing_path, progress_bars, quiet_transformers,
-    read_options, user_errors,
-)
+from nerqa.files import writable_folder
+from nerqa_cli._util import CorpusReader, console, progress_display, quiet_transformers, user_errors, with_reader
 
 
+@with_reader
 def train_cli(
     corpus: Annotated[Optional[Path], typer.Argument(help="Training corpus (or dataset.train in --config).")] = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the trained model.")] = Path("model"),
@@ -33,31 +31,30 @@ def train_cli(
     class_weights: Annotated[Optional[bool], typer.Option("--class-weights/--no-class-weights", help="Weight the loss by inverse tag frequency (rare types).")] = None,
     batching: Annotated[Optional[str], typer.Option(help="bucket (default), group_by_length or random.")] = None,
     precision: Annotated[Optional[str], typer.Option(help="auto (fp16/bf16 on GPUs), fp32, fp16 or bf16.")] = None,
-    format: FormatOpt = None,
-    scheme: SchemeOpt = "auto",
-    repair: RepairOpt = False,
-    merge_types: MergeOpt = None,
-    entity_type: EntityTypeOpt = "ENT",
+    *,
+    reader: CorpusReader,
 ) -> None:
     """Fine-tune a transformer token classifier on a corpus."""
-    from nerqa.model import evaluate, save_training, train
-
     with user_errors():
         settings = TrainConfig.from_yaml(config) if config else TrainConfig()
         settings = settings.replace(
             model=str(model) if model else None, train=str(corpus) if corpus else None, dev=str(dev) if dev else None,
-            format=format, merge_types=merge_types, epochs=epochs, learning_rate=lr, batch_size=batch_size,
+            format=reader.format, merge_types=reader.options.merge_type, epochs=epochs, learning_rate=lr, batch_size=batch_size,
             max_length=max_length, seed=seed, early_stopping_patience=patience, label_all_subwords=label_all_subwords,
             class_weights=class_weights, batching=batching, precision=precision,
         )
         if settings.train is None:
             raise NerqaError("name a training corpus (argument or dataset.train in --config)")
-        options = read_options(scheme, repair, settings.merge_types, entity_type, 0, -1)
-        train_corpus = read_corpus(existing_path(Path(settings.train)), settings.format, options=options)
-        dev_corpus = read_corpus(existing_path(Path(settings.dev)), settings.format, options=options) if settings.dev else None
+        reader = reader.but(format=settings.format, merge_type=settings.merge_types)
+        writable_folder(out.parent)  # fail now, not after training
+        train_corpus = reader.read(Path(settings.train))
+        dev_corpus = reader.read(Path(settings.dev)) if settings.dev else None
         quiet_transformers()
+        from nerqa.model import evaluate
+        from nerqa.training import save_training, train
+
         console.print(f"Training on {len(train_corpus):,} sentences ({train_corpus.n_tokens:,} words), types: {', '.join(train_corpus.entity_types)}", highlight=False)
-        with progress_bars() as progress:
+        with progress_display() as progress:
             result = train(train_corpus, settings, dev=dev_corpus, progress=progress, logging_dir=out / "runs")
             metrics: dict = {
                 "train_seconds": round(result.train_seconds, 1),

@@ -5,25 +5,31 @@ The public API, one plain function per arrow of the data flow:
     corpus = read_corpus("train.tsv")                       # any supported format
     result = train(corpus, TrainConfig(), dev=dev)          # fine-tune a token classifier
     probs = predict_probs(result.classifier, [s.tokens for s in corpus.sentences])
-    found = audit(corpus, TrainConfig(epochs=4), k=5)       # cross-validated label issues
-    write_outputs(found, "audit/")
+    found = audit(corpus, fold_config(), k=5)               # cross-validated label issues
+    write_outputs(found, "audit/")                          # the audit folder
+    again = load_audit("audit/", corpus)                    # ... read back
 """
 
 import importlib
 
 # Imported on first use: `import nerqa.formats` must not pay for torch and transformers.
 _HOME = {
-    "AuditResult": "audit", "audit": "audit", "score": "audit", "write_outputs": "audit",
-    "TrainConfig": "config",
+    "audit": "audit", "score": "audit", "write_outputs": "audit", "fold_config": "audit",
+    "AuditSettings": "config", "TrainConfig": "config",
     "Corpus": "corpus", "Document": "corpus", "Sentence": "corpus",
-    "cross_validate": "crossval", "document_folds": "crossval",
-    "CorpusFormatError": "errors", "ModelError": "errors", "NerqaError": "errors",
+    "CrossValResult": "crossval", "cross_validate": "crossval", "document_folds": "crossval",
+    "AuditFolderError": "errors", "ConfigError": "errors", "CorpusFormatError": "errors", "FormatDetectionError": "errors",
+    "ModelError": "errors", "NerqaError": "errors",
     "ReadOptions": "formats", "read_corpus": "formats", "read_splits": "formats", "write_corpus": "formats", "write_splits": "formats",
     "Issue": "issues",
     "Evaluation": "metrics", "evaluate_tags": "metrics",
-    "Classifier": "model", "evaluate": "model", "load_classifier": "model", "predict_probs": "model", "train": "model",
+    "Classifier": "model", "evaluate": "model", "load_classifier": "model", "predict_probs": "model", "tag_corpus": "model",
+    "AuditResult": "outputs", "load_audit": "outputs", "write_audit": "outputs",
+    "load_probs": "probs", "save_probs": "probs", "tags_from_probs": "probs",
+    "ProgressCallback": "progress",
     "corpus_stats": "stats", "surface_forms": "stats",
     "Span": "tags", "spans_from_tags": "tags", "tags_from_spans": "tags",
+    "TrainResult": "training", "save_training": "training", "train": "training",
 }
 
 
@@ -33,11 +39,5 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'nerqa' has no attribute {name!r}")
 
 
-__all__ = [
-    "AuditResult", "Classifier", "Corpus", "CorpusFormatError", "Document", "Evaluation", "Issue", "ModelError",
-    "NerqaError", "ReadOptions", "Sentence", "Span", "TrainConfig", "audit", "corpus_stats", "cross_validate",
-    "document_folds", "evaluate", "evaluate_tags", "load_classifier", "predict_probs", "read_corpus", "read_splits",
-    "score", "spans_from_tags", "surface_forms", "tags_from_spans", "train", "write_corpus", "write_splits",
-    "write_outputs",
-]
+__all__ = sorted(_HOME)
 __version__ = "0.1.0"

@@ -10,13 +10,39 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
 import yaml
 
-from nerqa.errors import NerqaError
+from nerqa.errors import ConfigError, NerqaError
 
 SECTIONS = ("model", "dataset", "optim", "schedule", "trainer")
+
+Precision = Literal["auto", "fp32", "fp16", "bf16"]
+Batching = Literal["bucket", "group_by_length", "random"]
+Mode = Literal["both", "full", "fast"]
+Level = Literal["types", "iob"]
+Scheduler = Literal["linear", "cosine", "cosine_with_restarts", "polynomial", "constant", "constant_with_warmup", "inverse_sqrt"]
+
+# The shortest window that leaves room for sub-words next to [CLS]/[SEP]-style specials.
+MIN_MAX_LENGTH = 8
+
+
+def check_choice(name: str, value: Any, choices: Any) -> None:
+    """Raise `ConfigError` unless `value` is one of the `Literal` type `choices`."""
+    allowed = get_args(choices)
+    if value not in allowed:
+        raise ConfigError(f"{name} must be one of {', '.join(allowed)}, not {value!r}")
+
+
+def check_range(name: str, value: Any, *, low: float | None = None, high: float | None = None, low_open: bool = False, integer: bool = False) -> None:
+    """Raise `ConfigError` unless `value` is a number in the range (or an integer with `integer`)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or (integer and not isinstance(value, int)):
+        raise ConfigError(f"{name} must be {'a whole number' if integer else 'a number'}, not {value!r}")
+    if low is not None and (value <= low if low_open else value < low):
+        raise ConfigError(f"{name} must be {'above' if low_open else 'at least'} {low}, not {value}")
+    if high is not None and value > high:
+        raise ConfigError(f"{name} must be at most {high}, not {value}")
 
 
 @dataclass
@@ -51,6 +77,24 @@ class TrainConfig:
     precision: str = field(default="auto", metadata={"section": "trainer", "help": "auto, fp32, fp16 or bf16"})
     tensorboard: bool = field(default=True, metadata={"section": "trainer"})
 
+    def __post_init__(self) -> None:
+        """Check every setting now, so a bad one fails before any corpus is read or model loaded."""
+        check_choice("precision", self.precision, Precision)
+        check_choice("batching", self.batching, Batching)
+        check_choice("scheduler", self.scheduler, Scheduler)
+        check_range("max_length", self.max_length, low=MIN_MAX_LENGTH, integer=True)
+        check_range("stride", self.stride, low=0, high=self.max_length // 2, integer=True)
+        check_range("learning_rate", self.learning_rate, low=0, high=1, low_open=True)
+        check_range("weight_decay", self.weight_decay, low=0)
+        check_range("warmup_ratio", self.warmup_ratio, low=0, high=1)
+        check_range("epochs", self.epochs, low=0, low_open=True)
+        check_range("batch_size", self.batch_size, low=1, integer=True)
+        check_range("seed", self.seed, low=0, integer=True)
+        if self.early_stopping_patience is not None:
+            check_range("early_stopping_patience", self.early_stopping_patience, low=1, integer=True)
+        if self.model is not None and not Path(self.model).is_dir():
+            raise ConfigError(f"{self.model}: model folder not found")
+
     def to_sections(self) -> dict[str, dict[str, Any]]:
         out: dict[str, dict[str, Any]] = {name: {} for name in SECTIONS}
         for f in fields(self):
@@ -63,6 +107,10 @@ class TrainConfig:
     def replace(self, **overrides: Any) -> TrainConfig:
         """A copy with the non-None `overrides` applied."""
         return dataclasses.replace(self, **{k: v for k, v in overrides.items() if v is not None})
+
+    def cache_settings(self) -> dict[str, Any]:
+        """The settings that change what a trained model predicts (not file names or logging)."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("train", "dev", "format", "tensorboard")}
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> TrainConfig:
@@ -87,4 +135,22 @@ class TrainConfig:
                 if key not in known or known[key].metadata["section"] != section:
                     raise NerqaError(f"{path}: unknown setting {section}.{key}")
                 values[key] = value
-        return cls(**values)
+        try:
+            return cls(**values)
+        except ConfigError as error:
+            raise ConfigError(f"{path}: {error}") from None
+
+
+@dataclass(frozen=True)
+class AuditSettings:
+    """How an audit gets and scores its pred_probs: `k` cross-validation folds, the fold
+    `mode` (`both`, `full` or `fast`) and the scoring `level` (`types`: B/I merged, `iob`)."""
+
+    k: int = 5
+    mode: Mode = "both"
+    level: Level = "types"
+
+    def __post_init__(self) -> None:
+        check_range("folds (-k)", self.k, low=2, integer=True)
+        check_choice("mode", self.mode, Mode)
+        check_choice("level", self.level, Level)

@@ -8,6 +8,8 @@ formats (CoNLL, NeMo, token JSONL) have neither.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -133,6 +135,19 @@ class Corpus:
     def entity_counts(self) -> Counter[str]:
         """Number of entities per type."""
         return Counter(span.label for s in self.sentences for span in s.spans)
+
+    def fingerprint(self) -> str:
+        """A hash (16 hex digits) of what an audit of this corpus depends on: every sentence's
+        tokens and tags, and the document each sentence belongs to (id and position).
+
+        Two corpora with one tag changed have different fingerprints; the corpus `name` and
+        character offsets do not count.
+        """
+        digest = hashlib.sha256()
+        for doc_index, doc_id, sentence in zip(self.sentence_doc_index, self.sentence_doc_ids, self.sentences):
+            digest.update(json.dumps([doc_index, doc_id, sentence.tokens, sentence.tags]).encode())
+            digest.update(b"\n")
+        return digest.hexdigest()[:16]
 
     def map_types(self, mapping: dict[str, str]) -> Corpus:
         """A copy with entity types renamed (`mapping` may merge several types into one)."""

@@ -30,3 +30,13 @@ class FormatDetectionError(NerqaError):
 
 class ModelError(NerqaError):
     """A model folder is missing, malformed or incompatible with the corpus."""
+
+
+class ConfigError(NerqaError):
+    """A setting is out of range or not one of its choices. Raised when settings are built,
+    before any corpus is read or any model is loaded."""
+
+
+class AuditFolderError(NerqaError):
+    """An audit folder is missing a file of the output contract, is damaged, or belongs to
+    another corpus."""

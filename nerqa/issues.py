@@ -17,19 +17,24 @@ disputed tokens, weighed against how the same tokens are labeled elsewhere in th
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, fields, replace
 
 import numpy as np
 
 from nerqa.corpus import Corpus
-from nerqa.model import tags_from_probs
+from nerqa.errors import ConfigError
+from nerqa.probs import tags_from_probs, type_level
 from nerqa.stats import surface_forms
-from nerqa.tags import OUTSIDE, Span, spans_from_tags, split_tag
+from nerqa.tags import OUTSIDE, Span, spans_from_tags
 
 SPAN_TYPES = ("wrong_tag", "missed_span", "ghost_span", "span_shift")
 ISSUE_TYPES = SPAN_TYPES + ("inconsistent", "sparse")
+# Readable prefixes of issue ids.
+_ID_PREFIX = {"wrong_tag": "wt", "missed_span": "ms", "ghost_span": "gs", "span_shift": "ss", "inconsistent": "in", "sparse": "sp"}
 
 
 @dataclass(frozen=True)
@@ -61,20 +66,40 @@ class Issue:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    @classmethod
+    def from_dict(cls, record: dict) -> Issue:
+        """The issue a `to_dict` record (an `issues.jsonl` line) describes; unknown keys are ignored."""
+        return cls(**{f.name: record[f.name] for f in fields(cls) if f.name in record})
 
-def type_level(tags: Sequence[str], pred_probs: Sequence[np.ndarray], labels: Sequence[Sequence[str]]) -> tuple[list[str], list[np.ndarray], list[np.ndarray]]:
-    """Merge B-X and I-X into X: the classes (`O` first), per-sentence label ids, and
-    `(n_words, n_classes)` probabilities (summed, clipped to [0, 1], renormalised)."""
-    classes = [OUTSIDE] + sorted({split_tag(t)[1] for t in tags if t != OUTSIDE})
-    column = np.array([classes.index(split_tag(t)[1] or OUTSIDE) for t in tags])
-    merge = np.zeros((len(tags), len(classes)), dtype=np.float32)
-    merge[np.arange(len(tags)), column] = 1.0
-    probs = []
-    for p in pred_probs:
-        q = np.clip(p @ merge, 0.0, 1.0)
-        probs.append(q / q.sum(axis=1, keepdims=True))
-    ids = [np.array([classes.index(split_tag(t)[1] or OUTSIDE) for t in sentence]) for sentence in labels]
-    return classes, ids, probs
+
+def sentence_keys(corpus: Corpus) -> list[str]:
+    """A content key per sentence `(n_sentences,)`: its document id, its text, and which
+    occurrence of that text in that document it is.
+
+    Keys do not depend on the sentence's tags or on its position in the corpus, so they
+    survive relabeling and the addition or removal of other documents.
+    """
+    seen: Counter[tuple[str | None, tuple[str, ...]]] = Counter()
+    keys = []
+    for doc_id, sentence in zip(corpus.sentence_doc_ids, corpus.sentences):
+        seen[(doc_id, sentence.tokens)] += 1
+        keys.append(json.dumps([doc_id, sentence.tokens, seen[(doc_id, sentence.tokens)]], ensure_ascii=False))
+    return keys
+
+
+def issue_id(sentence_key: str, kind: str, start: int, end: int, given: str) -> str:
+    """A stable issue id from the issue's content: its sentence (`sentence_keys`), type, token
+    span and given label. The same issue gets the same id in a re-audit, whatever its score
+    or rank; the model's suggestion is left out, since a retrained model may suggest another
+    type for the same suspicious span."""
+    digest = hashlib.sha256(json.dumps([sentence_key, kind, start, end, given], ensure_ascii=False).encode()).hexdigest()
+    return f"{_ID_PREFIX.get(kind, 'x')}-{digest[:12]}"
+
+
+def with_ids(issues: Sequence[Issue], corpus: Corpus) -> list[Issue]:
+    """The issues with their stable ids (`issue_id`) filled in."""
+    keys = sentence_keys(corpus)
+    return [replace(i, id=issue_id(keys[i.index], i.type, i.start, i.end, i.given)) for i in issues]
 
 
 def cleanlab_scores(corpus: Corpus, pred_probs: Sequence[np.ndarray], tags: Sequence[str], *, level: str = "types", method: str = "self_confidence") -> tuple[np.ndarray, list[np.ndarray], set[tuple[int, int]]]:
@@ -94,7 +119,7 @@ def cleanlab_scores(corpus: Corpus, pred_probs: Sequence[np.ndarray], tags: Sequ
         ids = [np.array([index[t] for t in s]) for s in labels]
         probs = [p / p.sum(axis=1, keepdims=True) for p in pred_probs]
     else:
-        raise ValueError(f"level must be 'types' or 'iob', not {level!r}")
+        raise ConfigError(f"level must be one of types, iob, not {level!r}")
     ids_list = [list(map(int, i)) for i in ids]
     sentence_scores, token_scores = get_label_quality_scores(ids_list, probs, token_score_method=method)
     flagged = set(map(tuple, find_label_issues(ids_list, probs)))
@@ -244,6 +269,5 @@ def sparse_issues(corpus: Corpus, pred_probs: Sequence[np.ndarray] | None = None
 
 
 def rank_issues(issues: Sequence[Issue]) -> list[Issue]:
-    """Most suspicious first (lowest score; span issues before corpus checks on ties), with ids."""
-    ordered = sorted(issues, key=lambda i: (i.score, ISSUE_TYPES.index(i.type), i.index, i.start))
-    return [replace(issue, id=f"i{n:05d}") for n, issue in enumerate(ordered, start=1)]
+    """Most suspicious first (lowest score; span issues before corpus checks on ties)."""
+    return sorted(issues, key=lambda i: (i.score, ISSUE_TYPES.index(i.type), i.index, i.start, i.id))

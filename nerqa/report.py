@@ -19,7 +19,7 @@ from spacy import displacy
 from nerqa.tags import OUTSIDE
 
 if TYPE_CHECKING:
-    from nerqa.audit import AuditResult
+    from nerqa.outputs import AuditResult
 
 MAX_ISSUES = 500
 

@@ -47,12 +47,6 @@ class SurfaceForm:
     def is_multi_type(self) -> bool:
         return len(self.types) > 1
 
-    @property
-    def majority_share(self) -> float:
-        """Share of the most common reading (a type, or untagged) among all occurrences, in [0, 1]."""
-        counts = list(self.types.values()) + [self.unlabeled]
-        return max(counts) / max(self.total, 1)
-
 
 def surface_forms(corpus: Corpus, *, casefold: bool = False, extra: Iterable[tuple[str, ...]] = ()) -> dict[tuple[str, ...], SurfaceForm]:
     """Every labeled surface form with its per-type counts and its untagged occurrences.

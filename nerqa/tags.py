@@ -144,7 +144,3 @@ def tags_from_spans(spans: Iterable[Span], length: int) -> list[str]:
             tags[position] = f"I-{span.label}"
     return tags
 
-
-def entity_type(tag: str) -> str | None:
-    """The entity type of a tag (`None` for `O`)."""
-    return split_tag(tag)[1]

@@ -102,16 +102,16 @@ def test_hd_is_inconsistent_in_ncbi_training_data():
 
 
 def test_killed_audit_resumes_at_the_next_fold(tiny_model: Path, tmp_path: Path, monkeypatch):
-    import nerqa.crossval as crossval
+    import nerqa.training as training
 
     calls = []
-    real_train = crossval.train
+    real_train = training.train
 
     def counting_train(*args, **kwargs):
         calls.append(1)
         return real_train(*args, **kwargs)
 
-    monkeypatch.setattr(crossval, "train", counting_train)
+    monkeypatch.setattr(training, "train", counting_train)
     config = fast_config(tiny_model, epochs=1)
 
     def kill_after_second(task, done, total, info):

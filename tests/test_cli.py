@@ -62,7 +62,9 @@ def test_missing_path_and_bad_format_option(tmp_path: Path):
     result = invoke("stats", tmp_path / "nope.tsv")
     assert result.exit_code == 1 and "no such file" in result.stderr
     result = invoke("stats", tmp_path, "--format", "xml")
-    assert result.exit_code == 2 and "xml" in result.output + result.stderr
+    assert result.exit_code == 1 and result.stderr.strip().splitlines() == ["Error: --format must be one of conll, ncbi, pubtator, nemo, jsonl, jsonl-tokens, not 'xml'"]
+    result = invoke("stats", tmp_path, "--scheme", "bilou")
+    assert result.exit_code == 1 and "--scheme must be one of auto, iob1, iob2, bioes, not 'bilou'" in result.stderr
 
 
 def test_stats_tables_and_json(write):

@@ -14,10 +14,9 @@ from nerqa.errors import ModelError, NerqaError
 from nerqa.features import encode, word_probabilities
 from nerqa.formats import parse_text
 from nerqa.metrics import MISSED, SPURIOUS, evaluate_tags
-from nerqa.model import (
-    Classifier, evaluate, load_classifier, load_probs, load_tokenizer, predict_probs, save_probs, save_training, tag_corpus,
-    tags_from_probs, train,
-)
+from nerqa.model import Classifier, evaluate, load_classifier, load_tokenizer, predict_probs, tag_corpus
+from nerqa.probs import load_probs, save_probs, tags_from_probs
+from nerqa.training import save_training, train
 
 # A corpus a tiny model learns in a few epochs: "cancer" and "syndrome" phrases are diseases.
 LINES = []

@@ -11,20 +11,19 @@ into place, so a failed write never leaves a half-written corpus.
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 from nerqa.corpus import Corpus
 from nerqa.errors import CorpusFormatError, FormatDetectionError, NerqaError
+from nerqa.files import atomic_write_text
 from nerqa.formats import conll, jsonl, ncbi, nemo, pubtator
 from nerqa.formats._common import ReadOptions
 
 __all__ = [
     "FORMATS", "ReadOptions", "detect_format", "read_corpus", "read_splits", "write_corpus",
-    "write_splits", "parse_text", "dump_text", "format_for_output", "atomic_write_text",
+    "write_splits", "parse_text", "dump_text", "format_for_output", "corpus_from_raw_text", "read_text",
 ]
 
 FORMATS = ("conll", "ncbi", "pubtator", "nemo", "jsonl", "jsonl-tokens")
@@ -207,22 +206,6 @@ def read_splits(path: str | Path, format: str | None = None, *, options: ReadOpt
     if not splits:
         raise NerqaError(f"{path}: the folder holds no corpus files")
     return splits
-
-
-def atomic_write_text(path: str | Path, text: str) -> None:
-    """Write `text` to `path` via a temporary file in the same folder and a rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as stream:
-            stream.write(text)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def _nemo_files(corpus: Corpus, folder: Path, split: str, options: ReadOptions) -> dict[Path, str]:

@@ -1,0 +1,64 @@
+"""Atomic file writes: a file is either its old self or completely new, never half-written.
+
+Every writer in nerqa goes through `atomic_write`: the content goes to a temporary file in the
+target's folder (same file system, so the final rename is atomic), is flushed to disk, and is
+renamed over the target. On any failure the temporary file is removed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO
+
+from nerqa.errors import NerqaError
+
+
+@contextlib.contextmanager
+def atomic_write(path: str | Path, *, binary: bool = False) -> Iterator[IO]:
+    """Open a temporary file beside `path` for writing; on a clean exit it replaces `path`.
+
+    Raises `NerqaError` (one line naming the folder) when the folder cannot be created or
+    written to, so the CLI reports an unwritable output folder without a traceback.
+    """
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as error:
+        raise NerqaError(f"{path.parent}: cannot write here: {error.strerror or error}") from None
+    try:
+        with os.fdopen(handle, "wb" if binary else "w", **({} if binary else {"encoding": "utf-8", "newline": "\n"})) as stream:
+            yield stream
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(path: str | Path, text: str) -> None:
+    """Write `text` (UTF-8, `\\n` line ends) to `path` atomically."""
+    with atomic_write(path) as stream:
+        stream.write(text)
+
+
+def writable_folder(folder: str | Path) -> Path:
+    """Create `folder` if needed and check that files can be written in it.
+
+    Called before long work, so that an unwritable output folder fails in the first second
+    rather than after an hour of training.
+    """
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        handle, probe = tempfile.mkstemp(dir=folder, prefix=".nerqa-write-check.")
+        os.close(handle)
+        os.unlink(probe)
+    except OSError as error:
+        raise NerqaError(f"{folder}: cannot write here: {error.strerror or error}") from None
+    return folder
