@@ -20,7 +20,8 @@ import torch
 
 from nerqa.config import TrainConfig
 from nerqa.formats import read_corpus
-from nerqa.model import default_model_path, train
+from nerqa.model import default_model_path
+from nerqa.training import train
 
 
 def raw_tokens_per_second(steps: int = 12, batch: int = 32, length: int = 64) -> float:

@@ -60,7 +60,8 @@ def make_tiny_model(folder: Path, *, words: list[str] | None = None, layers: int
     vocab += [f"##{c}" for c in "abcdefghijklmnopqrstuvwxyz0123456789"] + list("abcdefghijklmnopqrstuvwxyz0123456789")
     vocab = list(dict.fromkeys(vocab))
     (folder / "vocab.txt").write_text("\n".join(vocab) + "\n", encoding="utf-8")
-    tokenizer = BertTokenizerFast(vocab={token: i for i, token in enumerate(vocab)}, do_lower_case=True)
+    # Loaded from the folder's vocab.txt: the one way transformers 4.x and 5.x both accept.
+    tokenizer = BertTokenizerFast.from_pretrained(folder, do_lower_case=True, local_files_only=True)
     config = BertConfig(vocab_size=len(vocab), hidden_size=32, num_hidden_layers=layers, num_attention_heads=2,
                         intermediate_size=64, max_position_embeddings=max_positions)
     import torch

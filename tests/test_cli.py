@@ -79,10 +79,16 @@ def test_stats_tables_and_json(write):
     assert split["multi_type_forms"] == [{"text": "HD", "types": {"Modifier": 1, "SpecificDisease": 1}, "unlabeled": 0}]
 
 
-def test_stats_on_the_demo_corpus():
-    result = invoke("stats", DEMO / "abstracts.txt")
-    assert result.exit_code == 0, result.output
-    assert "entities" in result.output
+def test_stats_on_the_demo_corpus_agree_with_the_library():
+    from nerqa.stats import corpus_stats
+
+    expected = corpus_stats(read_corpus(DEMO / "abstracts.txt"))
+    data = json.loads(invoke("stats", DEMO / "abstracts.txt", "--json").output)["abstracts"]
+    assert (data["n_documents"], data["n_sentences"], data["n_entities"]) == (expected.n_documents, expected.n_sentences, expected.n_entities)
+    assert expected.n_documents == 60
+    result = runner.invoke(app, ["stats", str(DEMO / "abstracts.txt")], env={"COLUMNS": "200"})
+    row = next(line for line in result.output.splitlines() if "│ sentences" in line)
+    assert f"{expected.n_sentences:,}" in row
 
 
 @needs_shared

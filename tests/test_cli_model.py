@@ -27,9 +27,6 @@ def trained_dir(tiny_model: Path, tmp_path_factory) -> tuple[Path, Path]:
     corpus = folder / "toy.tsv"
     write_corpus(TOY, corpus)
     config = folder / "train.yaml"
-    config.write_text("model:\n  path_unused: 1\n")  # replaced below: unknown keys must fail
-    result = invoke("train", corpus, "--config", config, "--out", folder / "model")
-    assert result.exit_code == 1 and "unknown setting model.path_unused" in result.stderr
     config.write_text(f"model:\n  model: {tiny_model}\noptim:\n  learning_rate: 0.01\nschedule:\n  warmup_ratio: 0.0\ntrainer:\n  epochs: 12\n  batch_size: 8\n")
     result = invoke("train", corpus, "--dev", corpus, "--config", config, "--out", folder / "model", "--seed", "7")
     assert result.exit_code == 0, result.output + result.stderr
@@ -80,6 +77,20 @@ def test_model_errors_exit_cleanly(trained_dir, tmp_path: Path):
     empty.write_text("")
     result = invoke("train", empty, "--out", tmp_path / "m")
     assert result.exit_code == 1 and "empty" in result.stderr and not (tmp_path / "m").exists()
+
+
+def test_unknown_or_bad_config_settings_fail_before_training(tmp_path: Path):
+    write_corpus(TOY, tmp_path / "toy.tsv")
+    config = tmp_path / "train.yaml"
+    config.write_text("model:\n  path_unused: 1\n")
+    result = invoke("train", tmp_path / "toy.tsv", "--config", config, "--out", tmp_path / "model")
+    assert result.exit_code == 1 and result.stderr.strip() == f"Error: {config}: unknown setting model.path_unused"
+    config.write_text("trainer:\n  precision: fp8\n")
+    result = invoke("train", tmp_path / "toy.tsv", "--config", config, "--out", tmp_path / "model")
+    assert result.exit_code == 1 and result.stderr.strip() == f"Error: {config}: precision must be one of auto, fp32, fp16, bf16, not 'fp8'"
+    result = invoke("train", tmp_path / "toy.tsv", "--batching", "sorted", "--out", tmp_path / "model")
+    assert result.exit_code == 1 and "batching must be one of bucket, group_by_length, random, not 'sorted'" in result.stderr
+    assert not (tmp_path / "model").exists()
 
 
 def test_config_file_errors(tmp_path: Path):

@@ -145,10 +145,31 @@ def test_same_seed_same_model(tiny_model: Path):
         np.testing.assert_allclose(x, y, atol=1e-6)
 
 
-@pytest.mark.parametrize("batching", ["random", "group_by_length"])
-def test_other_batchings_and_class_weights_train(tiny_model: Path, batching):
-    result = train(Corpus(TOY.documents[:8]), fast_config(tiny_model, epochs=1, batching=batching, class_weights=True))
-    assert result.tokens_per_second > 0
+def test_bucket_batching_pads_least_and_every_batching_learns(tiny_model: Path):
+    # Sentences of 3 to 14 words: random batches mix lengths and pad; buckets hardly pad.
+    rows = []
+    for n in range(3, 15):
+        rows.append("\n".join([f"w{i % 7}x\tO" for i in range(n - 2)] + ["breast\tB-Disease", "cancer\tI-Disease"]) + "\n")
+    corpus = parse_text("\n".join(rows * 4), "conll")
+    padding = {}
+    for batching in ("bucket", "group_by_length", "random"):
+        result = train(corpus, fast_config(tiny_model, epochs=3, batching=batching))
+        padding[batching] = result.padded_tokens_per_second / result.tokens_per_second  # padded / real sub-words
+        losses = [h["loss"] for h in result.history]
+        assert len(losses) == 3 and losses[-1] < losses[0], (batching, losses)
+    assert padding["bucket"] < 1.1 < padding["random"], padding
+    assert padding["bucket"] <= padding["group_by_length"] <= padding["random"], padding
+
+
+def test_class_weights_change_the_model(tiny_model: Path):
+    small = Corpus(TOY.documents[:8])
+    plain = train(small, fast_config(tiny_model, epochs=1))
+    weighted = train(small, fast_config(tiny_model, epochs=1, class_weights=True))
+    words = [s.tokens for s in small.sentences]
+    a, b = predict_probs(plain.classifier, words), predict_probs(weighted.classifier, words)
+    # Rare entity tags weigh more: the weighted model gives them more probability.
+    entity = lambda probs: float(np.concatenate(probs)[:, 1:].sum(axis=1).mean())  # noqa: E731
+    assert entity(b) > entity(a)
 
 
 def test_errors_for_bad_models_and_corpora(tiny_model: Path, tmp_path: Path, trained):
