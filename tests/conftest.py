@@ -75,3 +75,35 @@ def make_tiny_model(folder: Path, *, words: list[str] | None = None, layers: int
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory) -> Path:
     return make_tiny_model(tmp_path_factory.mktemp("tiny-bert"))
+
+
+@pytest.fixture
+def read_only_folder(tmp_path_factory):
+    """A folder nobody can write to, root included (CI runs as root): chmod, and where that
+    does not stop the current user, the immutable attribute."""
+    import os
+    import subprocess
+
+    folder = tmp_path_factory.mktemp("read-only")
+    (folder / "existing.txt").write_text("x")
+    folder.chmod(0o555)
+    immutable = False
+
+    def writable() -> bool:
+        try:
+            (folder / ".probe").write_text("x")
+        except OSError:
+            return False
+        (folder / ".probe").unlink()
+        return True
+
+    if writable():
+        immutable = subprocess.run(["chattr", "+i", str(folder)], capture_output=True).returncode == 0
+    if writable():
+        if os.environ.get("CI"):
+            pytest.fail("cannot make a read-only folder in CI")
+        pytest.skip("cannot make a folder read-only for this user here")
+    yield folder
+    if immutable:
+        subprocess.run(["chattr", "-i", str(folder)], check=True)
+    folder.chmod(0o755)

@@ -1,0 +1,118 @@
+"""Decisions -> corrected corpus.
+
+`apply_decisions` replays the effective decisions in the order they were recorded. Each is
+found by its sentence's content key, checked against the sentence's labels as audited, and
+applied as a change (the spans it removes and adds), so two reviewers' decisions on other
+spans of one sentence both apply. A decision that cannot apply cleanly is a `Conflict`,
+reported and never applied: its sentence is not in the corpus (its text changed), the
+sentence's labels changed since the audit, or an earlier decision already changed its spans.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from nerqa.corpus import Corpus, Document, Sentence
+from nerqa.issues import sentence_keys
+from nerqa.review.decisions import Decision, sentence_hash
+from nerqa.review.spans import apply_change, overlaps
+from nerqa.tags import Span, tags_from_spans
+
+
+@dataclass(frozen=True)
+class Conflict:
+    """A decision that was not applied, and why."""
+
+    decision: Decision
+    reason: str
+
+
+@dataclass
+class ApplyResult:
+    """The corrected corpus, the decisions applied and not applied, and the span changes
+    counted per type: `changed` (same span with another type, or moved boundaries; counted
+    under the type it had), `added` and `removed`."""
+
+    corpus: Corpus
+    applied: list[Decision] = field(default_factory=list)
+    conflicts: list[Conflict] = field(default_factory=list)
+    changed: Counter[str] = field(default_factory=Counter)
+    added: Counter[str] = field(default_factory=Counter)
+    removed: Counter[str] = field(default_factory=Counter)
+    sentences_changed: int = 0
+
+    def summary(self) -> dict:
+        types = sorted(set(self.changed) | set(self.added) | set(self.removed))
+        return {
+            "decisions_applied": len(self.applied),
+            "conflicts": len(self.conflicts),
+            "sentences_changed": self.sentences_changed,
+            "spans": {t: {"changed": self.changed[t], "added": self.added[t], "removed": self.removed[t]} for t in types},
+            "total": {"changed": sum(self.changed.values()), "added": sum(self.added.values()), "removed": sum(self.removed.values())},
+        }
+
+
+def apply_decisions(corpus: Corpus, decisions: Sequence[Decision]) -> ApplyResult:
+    """The corpus with the decisions' changes made (the corpus itself is not modified).
+
+    `decisions` are the effective ones (`DecisionStore.effective()`), in recording order.
+    Applying the same decisions to the same corpus always gives the same result.
+    """
+    keys = {key: i for i, key in enumerate(sentence_keys(corpus))}
+    original = [tuple(s.spans) for s in corpus.sentences]
+    state = list(original)
+    audited_hash: dict[int, str] = {}
+    result = ApplyResult(corpus)
+    for decision in decisions:
+        index = keys.get(decision.sentence_key)
+        if index is None:
+            result.conflicts.append(Conflict(decision, "its sentence is not in this corpus (the text or the document changed)"))
+            continue
+        if index not in audited_hash:
+            audited_hash[index] = sentence_hash(corpus.sentences[index])
+        if decision.sentence_hash != audited_hash[index]:
+            result.conflicts.append(Conflict(decision, "the sentence's labels changed since the audit"))
+            continue
+        if not decision.changes:
+            result.applied.append(decision)  # keep and skip: nothing to change
+            continue
+        length = len(corpus.sentences[index])
+        if any(not 0 <= s.start < s.end <= length for s in decision.added):
+            result.conflicts.append(Conflict(decision, f"a span lies outside the sentence ({length} tokens)"))
+            continue
+        updated = apply_change(state[index], decision.removed, decision.added)
+        if updated is None:
+            result.conflicts.append(Conflict(decision, "an earlier decision already changed these spans"))
+            continue
+        state[index] = updated
+        result.applied.append(decision)
+    documents, n = [], 0
+    for doc in corpus.documents:
+        sentences = []
+        for sentence in doc.sentences:
+            if state[n] != original[n]:
+                result.sentences_changed += 1
+                _count(original[n], state[n], result)
+                sentence = Sentence(sentence.tokens, tuple(tags_from_spans(state[n], len(sentence))), sentence.offsets)
+            sentences.append(sentence)
+            n += 1
+        documents.append(Document(doc.id, tuple(sentences), doc.text, doc.sections))
+    result.corpus = Corpus(tuple(documents), name=corpus.name)
+    return result
+
+
+def _count(before: Sequence[Span], after: Sequence[Span], result: ApplyResult) -> None:
+    """Count a sentence's span changes: a removed span overlapping an added one is `changed`."""
+    removed = [s for s in before if s not in set(after)]
+    added = [s for s in after if s not in set(before)]
+    for span in removed:
+        partner = next((a for a in added if overlaps(a, span)), None)
+        if partner is not None:
+            added.remove(partner)
+            result.changed[span.label] += 1
+        else:
+            result.removed[span.label] += 1
+    for span in added:
+        result.added[span.label] += 1

@@ -1,0 +1,269 @@
+"""A review session: the queue of issues, the decisions on them, undo, and same-form
+propagation. The terminal app and the bulk command both drive this; it never prints.
+
+The sentence states the session shows are the audited spans with every effective decision
+replayed (`nerqa.review.apply`), re-read from the store after each write so that another
+reviewer's decisions appear too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import statistics
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from nerqa.issues import Issue, sentence_keys
+from nerqa.outputs import AuditResult
+from nerqa.review.decisions import SETTLING, Action, Decision, DecisionStore, latest_by_issue, sentence_hash
+from nerqa.review.spans import FormIndex, Occurrence, apply_change, change_of, check_spans, ordered, same_form, suggested_fix
+from nerqa.tags import OUTSIDE, Span
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Which issues the queue holds: issue `types` and entity `classes` (empty: all), and
+    scores at or below `max_score` (None: any)."""
+
+    types: frozenset[str] = frozenset()
+    classes: frozenset[str] = frozenset()
+    max_score: float | None = None
+
+    def admits(self, issue: Issue) -> bool:
+        klass = issue.given if issue.given != OUTSIDE else issue.suggested
+        return ((not self.types or issue.type in self.types) and (not self.classes or klass in self.classes)
+                and (self.max_score is None or issue.score <= self.max_score))
+
+    def describe(self) -> str:
+        parts = []
+        if self.types:
+            parts.append("type " + ",".join(sorted(self.types)))
+        if self.classes:
+            parts.append("class " + ",".join(sorted(self.classes)))
+        if self.max_score is not None:
+            parts.append(f"score <= {self.max_score:g}")
+        return "; ".join(parts) or "none"
+
+
+@dataclass(frozen=True)
+class Reading:
+    """How one occurrence of a surface form is labeled now: `label` is a type, `untagged`, or
+    `other` (a span with other boundaries covers some of it)."""
+
+    index: int
+    start: int
+    label: str
+
+
+@dataclass
+class ReviewSession:
+    """The review of one audit by one reviewer. Create with `ReviewSession.start(...)`."""
+
+    result: AuditResult
+    store: DecisionStore
+    reviewer: str
+    filters: Filters = field(default_factory=Filters)
+    clock: Callable[[], float] = time.monotonic
+
+    def __post_init__(self) -> None:
+        corpus = self.result.corpus
+        self.keys = sentence_keys(corpus)
+        self.hashes = [sentence_hash(s) for s in corpus.sentences]
+        self.original = [tuple(s.spans) for s in corpus.sentences]
+        self.forms = FormIndex([s.tokens for s in corpus.sentences])
+        self.by_key = {key: i for i, key in enumerate(self.keys)}
+        self.batches: list[list[Decision]] = []  # this session's own, for undo
+        self.decision_times: list[float] = []
+        self.started = self.clock()
+        self.refresh()
+
+    # --- state --------------------------------------------------------------------------------
+
+    def refresh(self) -> None:
+        """Re-read the store: every reviewer's effective decisions, replayed onto the audit."""
+        self.effective = self.store.effective()
+        self.latest = latest_by_issue(self.effective)
+        self.states = list(self.original)
+        for d in self.effective:
+            index = self.by_key.get(d.sentence_key)
+            if index is None or d.sentence_hash != self.hashes[index] or not d.changes:
+                continue
+            updated = apply_change(self.states[index], d.removed, d.added)
+            if updated is not None:
+                self.states[index] = updated
+
+    def status(self, issue: Issue) -> str | None:
+        """The latest effective action on the issue (None: not decided)."""
+        decision = self.latest.get(issue.id)
+        return decision.action if decision else None
+
+    @property
+    def issues(self) -> list[Issue]:
+        """The issues the filters admit, most suspicious first."""
+        return [i for i in self.result.issues if self.filters.admits(i)]
+
+    def queue(self) -> list[Issue]:
+        """What is left to review: undecided issues in rank order, then skipped ones."""
+        admitted = self.issues
+        fresh = [i for i in admitted if self.status(i) is None]
+        skipped = [i for i in admitted if self.status(i) == "skip"]
+        return fresh + skipped
+
+    def counts(self) -> Counter[str]:
+        """Issues of the filtered list per latest action (`pending` for undecided ones)."""
+        return Counter(self.status(i) or "pending" for i in self.issues)
+
+    def seconds_per_decision(self) -> float | None:
+        """The median time between this session's decisions (None before two)."""
+        times = [self.started] + self.decision_times
+        gaps = [b - a for a, b in zip(times, times[1:])]
+        return statistics.median(gaps) if gaps else None
+
+    def eta_seconds(self) -> float | None:
+        pace = self.seconds_per_decision()
+        return None if pace is None else pace * len(self.queue())
+
+    def spans(self, index: int) -> tuple[Span, ...]:
+        """Sentence `index`'s spans now (audited labels with the decisions made)."""
+        return self.states[index]
+
+    def suggestion(self, issue: Issue) -> tuple[Span, ...]:
+        """The sentence's spans now, with the issue's suggestion applied."""
+        return suggested_fix(self.states[issue.index], issue)
+
+    def readings(self, tokens: Sequence[str]) -> list[Reading]:
+        """Every occurrence of a token sequence in the corpus and how it is labeled now."""
+        out = []
+        n = len(tokens)
+        for index, at in self.forms.find(tokens):
+            spans = [s for s in self.states[index] if s.start < at + n and at < s.end]
+            if not spans:
+                label = "untagged"
+            elif len(spans) == 1 and (spans[0].start, spans[0].end) == (at, at + n):
+                label = spans[0].label
+            else:
+                label = "other"
+            out.append(Reading(index, at, label))
+        return out
+
+    # --- decisions ----------------------------------------------------------------------------
+
+    def _decision(self, issue_id: str, index: int, action: Action, after: Sequence[Span], source: str, batch: str, before: Sequence[Span] | None = None) -> Decision:
+        sentence = self.result.corpus.sentences[index]
+        after = ordered(after)
+        check_spans(after, len(sentence), where=f"sentence {index}")
+        return Decision(
+            issue_id=issue_id, sentence_key=self.keys[index], sentence_hash=self.hashes[index], action=action,
+            before=ordered(self.states[index] if before is None else before), after=after, reviewer=self.reviewer, source=source,
+            doc_id=self.result.corpus.sentence_doc_ids[index], index=index, batch=batch,
+        )
+
+    def decide(self, issue: Issue, action: Action, after: Sequence[Span] | None = None, *, source: str = "review") -> Decision:
+        """Record a decision on an issue and return it once it is stored.
+
+        accept: the suggestion; keep and skip: the spans as they are; edit: `after`.
+        """
+        if action == "accept":
+            after = self.suggestion(issue)
+        elif action in ("keep", "skip"):
+            after = self.states[issue.index]
+        elif action == "edit":
+            if after is None:
+                raise ValueError("an edit needs the spans after it")
+        else:
+            raise ValueError(f"decide() takes accept, keep, edit or skip, not {action!r}")
+        decision = self.store.record(self._decision(issue.id, issue.index, action, after, source, uuid.uuid4().hex[:12]))
+        self._recorded([decision])
+        return decision
+
+    def _recorded(self, decisions: list[Decision]) -> None:
+        self.batches.append(decisions)
+        self.decision_times.append(self.clock())
+        self.refresh()
+
+    def undo(self) -> list[Decision]:
+        """Retract this session's last decision (all of it, for a propagation); returns what
+        was undone (empty when nothing is left to undo)."""
+        while self.batches:
+            batch = self.batches.pop()
+            if self.decision_times:
+                self.decision_times.pop()
+            self.store.undo(batch, self.reviewer)
+            self.refresh()
+            return batch
+        return []
+
+    def propagation(self, decision: Decision) -> list[Occurrence]:
+        """The other occurrences of the changed words that read as they did before the
+        decision, each with the same change made (empty when the decision changed nothing)."""
+        index = self.by_key[decision.sentence_key]
+        change = change_of(decision.before, decision.after)
+        if change is None:
+            return []
+        return same_form(change, self.result.corpus.sentences[index].tokens, index, self.forms, self.states)
+
+    def propagate(self, decision: Decision, occurrences: Sequence[Occurrence]) -> list[Decision]:
+        """Record the change at each occurrence, one decision each (one batch for undo)."""
+        batch = uuid.uuid4().hex[:12]
+        recorded = []
+        for occurrence in occurrences:
+            # Made on the sentence as it is now: an earlier occurrence in the same sentence,
+            # or another reviewer, may have changed it since the occurrence was found.
+            removed = set(occurrence.before) - set(occurrence.after)
+            after = apply_change(self.states[occurrence.index], tuple(removed), tuple(set(occurrence.after) - set(occurrence.before)))
+            if after is None:
+                continue
+            issue_id = self._issue_at(occurrence) or _propagated_id(self.keys[occurrence.index], occurrence, decision)
+            action: Action = "edit" if decision.action == "edit" else "accept"
+            d = self.store.record(self._decision(issue_id, occurrence.index, action, after, "propagated", batch))
+            recorded.append(d)
+            self.states[occurrence.index] = d.after
+        if recorded:
+            self._recorded(recorded)
+        return recorded
+
+    def _issue_at(self, occurrence: Occurrence) -> str | None:
+        """The undecided issue of that sentence that the change settles: one whose span is a
+        changed span's, else one the change touches; span issues before `sparse` notes."""
+        before = set(occurrence.before)
+        touched = (before - set(occurrence.after)) | (set(occurrence.after) - before)
+        bounds = {(s.start, s.end) for s in touched}
+        candidates = [
+            i for i in self.result.issues
+            if i.index == occurrence.index and self.status(i) is None and any(s.start < i.end and i.start < s.end for s in touched)
+        ]
+        candidates.sort(key=lambda i: ((i.start, i.end) not in bounds, i.type == "sparse"))
+        return candidates[0].id if candidates else None
+
+    def bulk_accept(self, filters: Filters, *, dry_run: bool = False) -> list[Decision]:
+        """Accept the suggestion of every undecided issue the filters admit, in rank order
+        (one decision each; a suggestion that would change nothing is left alone).
+
+        With `dry_run`, the decisions are computed as they would be recorded, and none is.
+        """
+        batch = uuid.uuid4().hex[:12]
+        planned = []
+        states = list(self.states)
+        for issue in self.result.issues:
+            if not filters.admits(issue) or self.status(issue) is not None:
+                continue
+            after = suggested_fix(states[issue.index], issue)
+            if after == states[issue.index]:
+                continue
+            d = self._decision(issue.id, issue.index, "accept", after, "bulk", batch, before=states[issue.index])
+            states[issue.index] = after
+            planned.append(d)
+        if dry_run or not planned:
+            return planned
+        recorded = self.store.record_all(planned)
+        self._recorded(recorded)
+        return recorded
+
+
+def _propagated_id(sentence_key: str, occurrence: Occurrence, decision: Decision) -> str:
+    digest = hashlib.sha256(json.dumps([sentence_key, occurrence.at, decision.issue_id], ensure_ascii=False).encode()).hexdigest()
+    return f"pr-{digest[:12]}"

@@ -1,0 +1,42 @@
+"""A small audited corpus with known issues, for the review tests."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from nerqa.audit import score
+from nerqa.corpus import Corpus, Document, Sentence
+from nerqa.outputs import AuditResult
+
+TAGS = ("O", "B-D", "I-D", "B-C", "I-C")
+
+# (document, tokens, given tags, what the model reads)
+ROWS = [
+    ("d1", "HD patients had muscular dystrophy .", "B-D O O B-D I-D O", "B-C O O B-D I-D O"),
+    ("d1", "In HD the risk was high .", "O B-D O O O O O", "O B-C O O O O O"),
+    ("d2", "HD is frequent in families .", "B-D O O O O O", "B-C O O O O O"),
+    ("d2", "The tumour was large .", "O O O O O", "O B-D O O O"),
+    ("d3", "A tumour suppressor gene .", "O O O O O", "O O O O O"),
+    ("d3", "Breast cancer risk rose .", "B-D O O O O", "B-D I-D O O O"),
+    ("d4", "No cancer was found in the family .", "O B-D O O O O O O", "O O O O O O O O"),
+    ("d4", "Breast cancer again .", "B-D I-D O O", "B-D I-D O O"),
+]
+
+
+def one_hot(tags: list[str], confidence: float = 0.9) -> np.ndarray:
+    probs = np.full((len(tags), len(TAGS)), (1 - confidence) / (len(TAGS) - 1), dtype=np.float32)
+    for i, t in enumerate(tags):
+        probs[i, TAGS.index(t)] = confidence
+    return probs
+
+
+def review_corpus() -> Corpus:
+    documents: dict[str, list[Sentence]] = {}
+    for doc, text, given, _ in ROWS:
+        documents.setdefault(doc, []).append(Sentence(tuple(text.split()), tuple(given.split())))
+    return Corpus(tuple(Document(d, tuple(s)) for d, s in documents.items()))
+
+
+def review_audit() -> AuditResult:
+    corpus = review_corpus()
+    return score(corpus, [one_hot(model.split()) for *_, model in ROWS], TAGS)

@@ -1,0 +1,163 @@
+"""The review library: the decision store, the session (accept, keep, edit, skip, undo,
+propagation, bulk) and applying decisions to the corpus."""
+
+from __future__ import annotations
+
+import multiprocessing
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from nerqa.errors import NerqaError
+from nerqa.review.apply import apply_decisions
+from nerqa.review.decisions import Decision, DecisionStore
+from nerqa.review.session import Filters, ReviewSession
+from nerqa.tags import Span
+from review_helpers import review_audit, review_corpus
+
+
+@pytest.fixture
+def session(tmp_path: Path) -> ReviewSession:
+    return ReviewSession(review_audit(), DecisionStore.open(tmp_path), "alice")
+
+
+def issue_of(session: ReviewSession, kind: str, text: str):
+    return next(i for i in session.result.issues if i.type == kind and i.text == text)
+
+
+def spans_of(corpus, index):
+    return [(s.start, s.end, s.label) for s in corpus.sentences[index].spans]
+
+
+def test_the_audit_raises_the_issues_the_tests_rely_on(session):
+    kinds = {(i.type, i.index, i.text) for i in session.result.issues}
+    assert {("wrong_tag", 0, "HD"), ("wrong_tag", 1, "HD"), ("wrong_tag", 2, "HD"), ("missed_span", 3, "tumour"),
+            ("span_shift", 5, "Breast"), ("ghost_span", 6, "cancer")} <= kinds
+
+
+def test_accept_keep_edit_and_apply_make_exactly_the_decided_changes(session):
+    accept = session.decide(issue_of(session, "wrong_tag", "HD"), "accept")
+    assert accept.seq == 1 and accept.before == (Span(0, 1, "D"), Span(3, 5, "D")) and accept.after == (Span(0, 1, "C"), Span(3, 5, "D"))
+    session.decide(issue_of(session, "ghost_span", "cancer"), "keep")
+    shift = issue_of(session, "span_shift", "Breast")
+    session.decide(shift, "edit", [Span(0, 2, "C")])
+    decisions = session.store.effective()
+    assert [d.action for d in decisions] == ["accept", "keep", "edit"]
+    result = apply_decisions(session.result.corpus, decisions)
+    assert result.conflicts == [] and len(result.applied) == 3
+    corpus = session.result.corpus
+    changed = [i for i in range(len(corpus)) if corpus.sentences[i].tags != result.corpus.sentences[i].tags]
+    assert changed == [0, 5]
+    assert spans_of(result.corpus, 0) == [(0, 1, "C"), (3, 5, "D")] and spans_of(result.corpus, 5) == [(0, 2, "C")]
+    assert result.summary()["spans"] == {"D": {"changed": 2, "added": 0, "removed": 0}}
+    again = apply_decisions(session.result.corpus, session.store.effective())
+    assert again.corpus == result.corpus  # applying twice gives the same corpus
+
+
+def test_skip_goes_to_the_back_and_undo_retracts_the_last_decision(session):
+    first = session.queue()[0]
+    session.decide(first, "skip")
+    assert session.queue()[-1] == first and session.queue()[0] != first
+    second = session.queue()[0]
+    session.decide(second, "accept")
+    assert session.status(second) == "accept" and second not in session.queue()
+    undone = session.undo()
+    assert [d.issue_id for d in undone] == [second.id] and session.status(second) is None
+    assert session.spans(second.index) == tuple(session.result.corpus.sentences[second.index].spans)
+    assert [d.action for d in session.store.all()] == ["skip", "accept", "undo"]  # nothing is deleted
+
+
+def test_same_form_propagation_records_one_decision_per_occurrence(session):
+    decision = session.decide(issue_of(session, "wrong_tag", "HD"), "accept")
+    places = session.propagation(decision)
+    assert sorted((o.index, o.at) for o in places) == [(1, 1), (2, 0)]
+    recorded = session.propagate(decision, places)
+    assert len(recorded) == 2 and {d.source for d in recorded} == {"propagated"} and len({d.batch for d in recorded}) == 1
+    # The propagated decisions settle the wrong_tag issues at those places.
+    assert {session.status(i) for i in session.result.issues if i.text == "HD" and i.type == "wrong_tag"} == {"accept"}
+    assert [r.label for r in session.readings(("HD",))] == ["C", "C", "C"]
+    assert session.undo() == recorded and [r.label for r in session.readings(("HD",))] == ["C", "D", "D"]
+
+
+def test_adding_a_missed_span_propagates_to_untagged_occurrences_only(session):
+    decision = session.decide(issue_of(session, "missed_span", "tumour"), "accept")
+    places = session.propagation(decision)
+    assert [(o.index, o.at, o.after) for o in places] == [(4, 1, (Span(1, 2, "D"),))]
+
+
+def test_bulk_accept_dry_run_changes_nothing_then_records(session):
+    assert session.bulk_accept(Filters(types=frozenset({"wrong_tag"}), max_score=0.6), dry_run=True) == []
+    filters = Filters(types=frozenset({"wrong_tag"}), max_score=0.7)
+    planned = session.bulk_accept(filters, dry_run=True)
+    assert [(d.index, d.after[0].label) for d in planned] == [(0, "C"), (1, "C"), (2, "C")] and session.store.all() == []
+    recorded = session.bulk_accept(filters)
+    assert [d.after for d in recorded] == [d.after for d in planned] and {d.source for d in recorded} == {"bulk"}
+    assert session.bulk_accept(filters) == []  # decided issues are not decided again
+
+
+def test_two_reviewers_on_one_sentence_both_apply_and_clashes_are_conflicts(tmp_path: Path):
+    audit = review_audit()
+    alice = ReviewSession(audit, DecisionStore.open(tmp_path), "alice")
+    bob = ReviewSession(audit, DecisionStore.open(tmp_path), "bob")
+    hd = issue_of(alice, "wrong_tag", "HD")
+    alice.decide(hd, "accept")                                           # HD -> C
+    bob.decide(hd, "edit", [Span(0, 1, "D"), Span(3, 5, "C")])          # bob saw the old state: D HD, C dystrophy
+    result = apply_decisions(audit.corpus, DecisionStore.open(tmp_path).effective())
+    assert spans_of(result.corpus, 0) == [(0, 1, "C"), (3, 5, "C")] and result.conflicts == []
+    carol = ReviewSession(audit, DecisionStore.open(tmp_path), "carol")  # sees both; removes HD
+    carol.decide(hd, "edit", [Span(3, 5, "C")])
+    bob.decide(hd, "edit", [Span(0, 2, "D"), Span(3, 5, "D")])          # stale: HD already changed
+    result = apply_decisions(audit.corpus, DecisionStore.open(tmp_path).effective())
+    assert [c.decision.reviewer for c in result.conflicts] == ["bob"] and "already changed" in result.conflicts[0].reason
+    assert spans_of(result.corpus, 0) == [(3, 5, "C")]
+
+
+def test_a_decision_whose_sentence_changed_is_a_conflict_not_applied(session):
+    session.decide(issue_of(session, "wrong_tag", "HD"), "accept")
+    corpus = review_corpus()
+    from review_helpers import ROWS
+    from nerqa.corpus import Corpus, Document, Sentence
+
+    relabeled = Corpus((Document("d1", (Sentence(tuple(ROWS[0][1].split()), ("O",) * 6), corpus.documents[0].sentences[1])),) + corpus.documents[1:])
+    result = apply_decisions(relabeled, session.store.effective())
+    assert result.applied == [] and "labels changed since the audit" in result.conflicts[0].reason
+    assert result.corpus == relabeled
+    retokenised = Corpus((Document("d1", (Sentence(("HD", "patients"), ("B-D", "O")),)),))
+    assert "not in this corpus" in apply_decisions(retokenised, session.store.effective()).conflicts[0].reason
+
+
+def _write_many(folder: str, reviewer: str, n: int) -> None:
+    store = DecisionStore.open(folder)
+    for i in range(n):
+        store.record(Decision(f"x-{reviewer}-{i}", "k", "h", "keep", (), (), reviewer))
+
+
+def test_two_processes_writing_at_once_lose_nothing(tmp_path: Path):
+    DecisionStore.open(tmp_path).close()
+    context = multiprocessing.get_context("spawn")
+    workers = [context.Process(target=_write_many, args=(str(tmp_path), name, 150)) for name in ("alice", "bob")]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(120)
+        assert w.exitcode == 0
+    rows = DecisionStore.open(tmp_path, read_only=True).all()
+    assert len(rows) == 300 and len({d.seq for d in rows}) == 300
+    assert sorted(d.issue_id for d in rows if d.reviewer == "alice") == sorted(f"x-alice-{i}" for i in range(150))
+
+
+def test_read_only_folders_and_bad_spans_give_clear_errors(read_only_folder: Path, session):
+    with pytest.raises(NerqaError, match="cannot record decisions here: the audit folder is read-only"):
+        DecisionStore.open(read_only_folder)
+    assert sorted(p.name for p in read_only_folder.iterdir()) == ["existing.txt"]
+    with pytest.raises(NerqaError, match="outside the sentence"):
+        session.decide(issue_of(session, "wrong_tag", "HD"), "edit", [Span(4, 9, "D")])
+    with pytest.raises(NerqaError, match="overlap"):
+        session.decide(issue_of(session, "wrong_tag", "HD"), "edit", [Span(0, 2, "D"), Span(1, 3, "D")])
+    assert session.store.all() == []
+
+
+def test_the_database_is_sqlite_in_wal_mode(session):
+    connection = sqlite3.connect(session.store.path)
+    assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
