@@ -9,9 +9,11 @@ from __future__ import annotations
 import typer
 
 from nerqa_cli.audit import audit_cli
+from nerqa_cli.compare import compare_audits_cli, compare_models_cli
 from nerqa_cli.convert import convert_cli
 from nerqa_cli.evaluate import evaluate_cli
 from nerqa_cli.predict import predict_cli
+from nerqa_cli.relabel import apply_cli, relabel_cli
 from nerqa_cli.stats import stats_cli
 from nerqa_cli.train import train_cli
 
@@ -30,6 +32,8 @@ COMMANDS = {
     "evaluate": evaluate_cli,
     "predict": predict_cli,
     "audit": audit_cli,
+    "relabel": relabel_cli,
+    "apply": apply_cli,
 }
 for _name, _command in COMMANDS.items():
     app.command(_name)(_command)
@@ -41,6 +45,10 @@ def add_group(name: str, help: str) -> typer.Typer:
     app.add_typer(group, name=name)
     return group
 
+
+compare = add_group("compare", "Before and after: two models on one held-out corpus, or an audit and its re-audit.")
+compare.command("models")(compare_models_cli)
+compare.command("audits")(compare_audits_cli)
 
 if __name__ == "__main__":  # pragma: no cover
     app()

@@ -175,3 +175,8 @@ def load_audit(folder: str | Path, corpus: Corpus) -> AuditResult:
     except (KeyError, TypeError, ValueError) as error:
         raise AuditFolderError(f"{folder / SENTENCES_FILE}: a line lacks a numeric {error}") from None
     return AuditResult(corpus, pred_probs, tags, scores, issues, cleanlab, summary)
+
+
+def load_issue_records(folder: str | Path) -> list[dict]:
+    """An audit folder's `issues.jsonl` records, without the corpus (for comparing audits)."""
+    return _jsonl(Path(folder) / ISSUES_FILE)

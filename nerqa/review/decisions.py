@@ -182,6 +182,15 @@ class DecisionStore:
             raise NerqaError(f"{path}: cannot open the decisions database: {error}") from None
         return cls(path, connection, read_only=read_only)
 
+    @classmethod
+    def open_or_empty(cls, folder: str | Path) -> DecisionStore:
+        """The folder's decisions, read-only; an empty store when none were recorded yet."""
+        if (Path(folder) / DECISIONS_FILE).exists():
+            return cls.open(folder, read_only=True)
+        connection = sqlite3.connect(":memory:", isolation_level=None)
+        connection.executescript(_SCHEMA)
+        return cls(Path(folder) / DECISIONS_FILE, connection, read_only=True)
+
     def close(self) -> None:
         self.connection.close()
 

@@ -1,0 +1,162 @@
+"""`nerqa relabel`: review an audit's issues (full-screen app), decide in bulk, export the
+decisions, and exchange review tasks with annotation tools; `nerqa apply` writes the
+corrected corpus."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from nerqa.errors import ConfigError, NerqaError
+from nerqa.files import atomic_write_text
+from nerqa.formats import FORMATS, write_corpus
+from nerqa.issues import ISSUE_TYPES
+from nerqa_cli._util import CorpusReader, check_format, console, err_console, existing_path, user_errors, with_reader
+
+TOOLS = ("labelstudio", "prodigy", "doccano")
+
+
+def _names(values: Optional[list[str]]) -> frozenset[str]:
+    return frozenset(v.strip() for value in values or [] for v in value.split(",") if v.strip())
+
+
+@with_reader
+def relabel_cli(
+    corpus: Annotated[Path, typer.Argument(help="The corpus that was audited.")],
+    audit_dir: Annotated[Path, typer.Argument(help="The audit folder (decisions are stored in it, in decisions.sqlite).")],
+    reviewer: Annotated[Optional[str], typer.Option(help="Your name in the decision log (default: $NERQA_REVIEWER or your login).")] = None,
+    issue_type: Annotated[Optional[list[str]], typer.Option("--type", help=f"Only these issue types ({', '.join(ISSUE_TYPES)}); repeat or comma-separate.")] = None,
+    entity_class: Annotated[Optional[list[str]], typer.Option("--class", help="Only issues of these entity classes.")] = None,
+    max_score: Annotated[Optional[float], typer.Option(help="Only issues scoring at most this (lower = more suspicious).")] = None,
+    accept_suggestions: Annotated[bool, typer.Option("--accept-suggestions", help="No app: accept the suggestion of every undecided issue the filters admit.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="With --accept-suggestions: print what would change, record nothing.")] = False,
+    export_decisions: Annotated[Optional[Path], typer.Option(help="No app: write every decision (undo rows included) to this JSONL file.")] = None,
+    export_tasks: Annotated[Optional[Path], typer.Option(help="No app: write the filtered undecided issues as review tasks for --tool.")] = None,
+    import_results: Annotated[Optional[Path], typer.Option(help="No app: read --tool's exported results as decisions.")] = None,
+    tool: Annotated[str, typer.Option(help=f"Annotation tool for --export-tasks / --import-results: {', '.join(TOOLS)}.")] = "labelstudio",
+    top: Annotated[Optional[int], typer.Option(help="With --export-tasks: at most this many issues, most suspicious first.")] = None,
+    *,
+    reader: CorpusReader,
+) -> None:
+    """Review the audit's issues, most suspicious first, in a full-screen terminal app. Every
+    decision is saved in AUDIT_DIR/decisions.sqlite the moment you make it; run again to resume."""
+    with user_errors():
+        unknown = sorted(_names(issue_type) - set(ISSUE_TYPES))
+        if unknown:
+            raise ConfigError(f"--type: unknown issue types {', '.join(unknown)}; types are {', '.join(ISSUE_TYPES)}")
+        if tool not in TOOLS:
+            raise ConfigError(f"--tool must be one of {', '.join(TOOLS)}, not {tool!r}")
+        modes = [name for name, on in (("--accept-suggestions", accept_suggestions), ("--export-decisions", export_decisions), ("--export-tasks", export_tasks), ("--import-results", import_results)) if on]
+        if len(modes) > 1:
+            raise ConfigError(f"choose one of {', '.join(modes)}")
+        if dry_run and not accept_suggestions:
+            raise ConfigError("--dry-run goes with --accept-suggestions")
+        from nerqa.outputs import load_audit
+        from nerqa.review.decisions import DecisionStore, default_reviewer
+        from nerqa.review.session import Filters, ReviewSession
+
+        filters = Filters(_names(issue_type), _names(entity_class), max_score)
+        name = reviewer or default_reviewer()
+        if export_decisions is not None:
+            with DecisionStore.open(existing_path(audit_dir), read_only=True) as store:
+                rows = store.all()
+            atomic_write_text(export_decisions, "".join(json.dumps(d.to_dict(), ensure_ascii=False) + "\n" for d in rows))
+            console.print(f"[green]Wrote[/] {len(rows):,} decisions to {escape(str(export_decisions))}", highlight=False)
+            return
+        result = load_audit(existing_path(audit_dir), reader.read(corpus))
+        if export_tasks is not None:
+            from nerqa.review.tasks import export_tasks as export
+
+            # Read-only: exporting tasks records nothing (and works on a read-only audit folder).
+            with DecisionStore.open_or_empty(audit_dir) as store:
+                session = ReviewSession(result, store, name, filters=filters)
+                issues = session.queue()[: top] if top is not None else session.queue()
+                text = export(session, issues, tool)
+            atomic_write_text(export_tasks, text)
+            console.print(f"[green]Wrote[/] {len(issues):,} review tasks for {tool} to {escape(str(export_tasks))}", highlight=False)
+            return
+        store = DecisionStore.open(audit_dir)
+        try:
+            session = ReviewSession(result, store, name, filters=filters)
+            if import_results is not None:
+                from nerqa.review.tasks import import_results as read_results
+
+                decisions = read_results(session, existing_path(import_results), tool)
+                recorded = store.record_all(decisions)
+                console.print(f"[green]Recorded[/] {len(recorded):,} decisions from {escape(str(import_results))} ({tool})", highlight=False)
+                return
+            if accept_suggestions:
+                planned = session.bulk_accept(filters, dry_run=dry_run)
+                render_bulk(session, planned, dry_run)
+                return
+            if not session.issues:
+                raise NerqaError(f"no issue in {audit_dir} matches the filter ({filters.describe()})")
+            from nerqa_cli.review_app import ReviewApp
+
+            ReviewApp(session).run()
+            counts = session.counts()
+        finally:
+            store.close()
+    decided = sum(counts[a] for a in ("accept", "keep", "edit"))
+    console.print(f"{decided:,} of {sum(counts.values()):,} issues decided, {counts['skip']:,} skipped; decisions are in {escape(str(store.path))}. "
+                  f"Next: nerqa apply {escape(str(corpus))} {escape(str(audit_dir))} --out CORRECTED", highlight=False)
+
+
+def render_bulk(session, planned, dry_run: bool) -> None:
+    corpus = session.result.corpus
+    table = Table(title=("Would accept" if dry_run else "Accepted") + f" {len(planned):,} suggestions", title_justify="left")
+    for column in ("issue", "sentence", "before", "after"):
+        table.add_column(column, overflow="fold")
+    for d in planned:
+        tokens = corpus.sentences[d.index].tokens
+        show = lambda spans: "; ".join(f"{' '.join(tokens[s.start:s.end])} {s.label}" for s in spans) or "-"  # noqa: E731
+        table.add_row(d.issue_id, str(d.index), escape(show(d.removed)), escape(show(d.added)))
+    console.print(table)
+    if dry_run:
+        err_console.print("Dry run: nothing was recorded.")
+
+
+@with_reader
+def apply_cli(
+    corpus: Annotated[Path, typer.Argument(help="The corpus that was audited (it is never modified).")],
+    audit_dir: Annotated[Path, typer.Argument(help="The audit folder holding decisions.sqlite.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="The corrected corpus to write.")],
+    to: Annotated[Optional[str], typer.Option("--to", "-t", help=f"Output format ({', '.join(FORMATS)}); implied by --out's name if omitted.", callback=check_format)] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    *,
+    reader: CorpusReader,
+) -> None:
+    """Write the corpus with the review's decisions applied, and say what changed per type."""
+    with user_errors():
+        from nerqa.review.apply import apply_decisions
+        from nerqa.review.decisions import DecisionStore
+
+        if out.resolve() == existing_path(corpus).resolve():
+            raise NerqaError(f"{out}: that is the corpus itself; the original is never modified, choose another --out")
+        data = reader.read(corpus)
+        with DecisionStore.open(existing_path(audit_dir), read_only=True) as store:
+            decisions = store.effective()
+        result = apply_decisions(data, decisions)
+        written = write_corpus(result.corpus, out, to, options=reader.options)
+    summary = result.summary()
+    if as_json:
+        console.print_json(json.dumps({**summary, "written": [str(p) for p in written], "conflict_details": [
+            {"issue_id": c.decision.issue_id, "seq": c.decision.seq, "reviewer": c.decision.reviewer, "reason": c.reason} for c in result.conflicts]}))
+        return
+    table = Table(title=f"Applied {summary['decisions_applied']:,} decisions: {summary['sentences_changed']:,} sentences changed", title_justify="left")
+    for column in ("type", "changed", "added", "removed"):
+        table.add_column(column, justify="left" if column == "type" else "right")
+    for name, row in summary["spans"].items():
+        table.add_row(escape(name), *(f"{row[k]:,}" for k in ("changed", "added", "removed")))
+    table.add_section()
+    table.add_row("[bold]total[/]", *(f"{summary['total'][k]:,}" for k in ("changed", "added", "removed")))
+    console.print(table)
+    for conflict in result.conflicts:
+        d = conflict.decision
+        err_console.print(f"[yellow]Not applied:[/] decision #{d.seq} by {escape(d.reviewer)} on {d.issue_id} (sentence {d.index}): {escape(conflict.reason)}", highlight=False)
+    console.print(f"[green]Wrote[/] {', '.join(escape(str(p)) for p in written)}", highlight=False)

@@ -1,0 +1,469 @@
+"""The full-screen review app of `nerqa relabel` (Textual).
+
+It only renders a `nerqa.review.session.ReviewSession` and turns keys into its calls; every
+decision is stored by the session (one committed SQLite transaction) before the screen says
+it is saved. Screens: the review screen, the span editor, the same-form list, the filter form
+and the help.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+
+from rich.text import Text
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Footer, Input, Label, OptionList, Static
+from textual.widgets.option_list import Option
+
+from nerqa.issues import Issue
+from nerqa.review.decisions import Decision
+from nerqa.review.session import Filters, ReviewSession
+from nerqa.review.spans import Occurrence, ordered, overlaps
+from nerqa.tags import OUTSIDE, Span
+
+PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2"]
+HELP = """\
+Review keys
+  a  accept the suggestion          k  keep the given labels
+  e  edit the spans                 s  skip (come back to it at the end)
+  u  undo your last decision        p  apply the last change to the same form elsewhere
+  c  show the neighbouring sentences
+  f  the same form elsewhere in the corpus (choose one to jump to it)
+  /  filter by issue type, class and score
+  b  back to the previous issue     ?  this help      q  quit (every decision is already saved)
+
+Edit keys
+  left/right  move        shift+left/right  select       n  new span over the selection
+  t  next type            1-9  type by number             d  delete the span under the cursor
+  [ ]  move the span's start left/right      { }  move its end left/right
+  enter  save the edit    escape  cancel
+"""
+
+
+def _colour(types: Sequence[str], label: str) -> str:
+    return PALETTE[types.index(label) % len(PALETTE)] if label in types else "#777777"
+
+
+def render_spans(tokens: Sequence[str], spans: Sequence[Span], types: Sequence[str], *, disputed: set[int] = frozenset(), cursor: int | None = None, selection: tuple[int, int] | None = None) -> Text:  # type: ignore[assignment]
+    """Tokens with their spans coloured by type (the type in brackets after each span),
+    disputed tokens underlined, and an editing cursor and selection shown in reverse."""
+    text = Text()
+    label_at = {t: s for s in spans for t in range(s.start, s.end)}
+    for position, token in enumerate(tokens):
+        span = label_at.get(position)
+        style = f"bold white on {_colour(types, span.label)}" if span else ""
+        if position in disputed:
+            style += " underline"
+        if selection is not None and selection[0] <= position < selection[1]:
+            style += " reverse"
+        if cursor == position:
+            style += " blink reverse"
+        text.append(token, style=style.strip() or None)
+        if span is not None and position == span.end - 1:
+            text.append(f" {span.label}", style=f"italic {_colour(types, span.label)}")
+        text.append(" ")
+    return text
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS = [Binding("escape,q,question_mark", "dismiss", "Close")]
+
+    def compose(self) -> ComposeResult:
+        yield Static(HELP, id="help")
+
+
+class FormsScreen(ModalScreen[int | None]):
+    """The other occurrences of the issue's words; choosing one returns its sentence index."""
+
+    BINDINGS = [Binding("escape", "dismiss", "Close")]
+
+    def __init__(self, title: str, options: list[tuple[int, str]]) -> None:
+        super().__init__()
+        self.title_text = title
+        self.options = options
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="forms"):
+            yield Label(self.title_text)
+            yield OptionList(*[Option(text, id=str(index)) for index, text in self.options])
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(int(event.option.id))
+
+
+class FilterScreen(ModalScreen[Filters | None]):
+    """Issue types, classes (comma-separated) and a maximum score; enter applies."""
+
+    BINDINGS = [Binding("escape", "dismiss", "Cancel")]
+
+    def __init__(self, current: Filters) -> None:
+        super().__init__()
+        self.current = current
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="filter"):
+            yield Label("Filter (empty: all). Enter applies, escape cancels.")
+            yield Input(",".join(sorted(self.current.types)), placeholder="issue types, e.g. wrong_tag,missed_span", id="types")
+            yield Input(",".join(sorted(self.current.classes)), placeholder="classes, e.g. Disease", id="classes")
+            yield Input("" if self.current.max_score is None else f"{self.current.max_score:g}", placeholder="max score, e.g. 0.2", id="score")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        split = lambda widget: frozenset(p.strip() for p in self.query_one(widget, Input).value.split(",") if p.strip())  # noqa: E731
+        raw = self.query_one("#score", Input).value.strip()
+        try:
+            score = float(raw) if raw else None
+        except ValueError:
+            self.notify(f"not a score: {raw!r}", severity="error")
+            return
+        self.dismiss(Filters(split("#types"), split("#classes"), score))
+
+
+class EditScreen(ModalScreen[tuple[Span, ...] | None]):
+    """Edit a sentence's spans with the keyboard; returns the new spans (None: cancelled)."""
+
+    BINDINGS = [
+        Binding("left", "move(-1)", "Left", show=False), Binding("right", "move(1)", "Right", show=False),
+        Binding("shift+left", "select(-1)", "Select", show=False), Binding("shift+right", "select(1)", "Select", show=False),
+        Binding("n", "new", "New span"), Binding("t", "cycle_type", "Type"), Binding("d,delete", "delete", "Delete"),
+        Binding("left_square_bracket", "boundary('start', -1)", "Start left", show=False),
+        Binding("right_square_bracket", "boundary('start', 1)", "Start right", show=False),
+        Binding("left_curly_bracket", "boundary('end', -1)", "End left", show=False),
+        Binding("right_curly_bracket", "boundary('end', 1)", "End right", show=False),
+        *[Binding(str(n), f"set_type({n - 1})", show=False) for n in range(1, 10)],
+        Binding("enter", "save", "Save"), Binding("escape", "cancel", "Cancel"),
+    ]
+
+    def __init__(self, tokens: Sequence[str], spans: Sequence[Span], types: Sequence[str], cursor: int, default_type: str) -> None:
+        super().__init__()
+        self.tokens = list(tokens)
+        self.spans = list(ordered(spans))
+        self.types = list(types)
+        self.cursor = cursor
+        self.anchor: int | None = None
+        self.default_type = default_type if default_type in types else (types[0] if types else "ENT")
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="editor"):
+            yield Label("Edit spans: enter saves, escape cancels, ? in the review screen lists the keys")
+            yield Static(id="edit-sentence")
+            yield Static(" ".join(f"{n}={t}" for n, t in enumerate(self.types[:9], start=1)), id="edit-types")
+            yield Static(id="edit-status")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.redraw()
+
+    def selection(self) -> tuple[int, int]:
+        if self.anchor is None:
+            return self.cursor, self.cursor + 1
+        return min(self.anchor, self.cursor), max(self.anchor, self.cursor) + 1
+
+    def under_cursor(self) -> Span | None:
+        return next((s for s in self.spans if s.start <= self.cursor < s.end), None)
+
+    def redraw(self, message: str = "") -> None:
+        sentence = render_spans(self.tokens, self.spans, self.types, cursor=self.cursor, selection=self.selection() if self.anchor is not None else None)
+        self.query_one("#edit-sentence", Static).update(sentence)
+        span = self.under_cursor()
+        where = f"cursor on {self.tokens[self.cursor]!r}" + (f", in {span.label} span {span.start}-{span.end}" if span else "")
+        self.query_one("#edit-status", Static).update(Text(f"{where}  {message}"))
+
+    def action_move(self, step: int) -> None:
+        self.anchor = None
+        self.cursor = max(0, min(len(self.tokens) - 1, self.cursor + step))
+        self.redraw()
+
+    def action_select(self, step: int) -> None:
+        if self.anchor is None:
+            self.anchor = self.cursor
+        self.cursor = max(0, min(len(self.tokens) - 1, self.cursor + step))
+        self.redraw()
+
+    def _replace(self, old: Span | None, new: Span | None) -> bool:
+        rest = [s for s in self.spans if s != old]
+        if new is not None:
+            if new.start >= new.end or new.start < 0 or new.end > len(self.tokens):
+                self.redraw("a span needs at least one token")
+                return False
+            if any(overlaps(s, new) for s in rest):
+                self.redraw("that would overlap another span")
+                return False
+            rest.append(new)
+        self.spans = list(ordered(rest))
+        return True
+
+    def action_new(self) -> None:
+        start, end = self.selection()
+        self.spans = [s for s in self.spans if not overlaps(s, Span(start, end, self.default_type))]
+        self._replace(None, Span(start, end, self.default_type))
+        self.anchor = None
+        self.redraw(f"new {self.default_type} span")
+
+    def action_cycle_type(self) -> None:
+        span = self.under_cursor()
+        if span is None or not self.types:
+            self.redraw("no span under the cursor")
+            return
+        label = self.types[(self.types.index(span.label) + 1) % len(self.types)] if span.label in self.types else self.types[0]
+        self._replace(span, Span(span.start, span.end, label))
+        self.redraw()
+
+    def action_set_type(self, number: int) -> None:
+        span = self.under_cursor()
+        if span is None or number >= len(self.types):
+            self.redraw("no span under the cursor" if span is None else "no such type")
+            return
+        self._replace(span, Span(span.start, span.end, self.types[number]))
+        self.redraw()
+
+    def action_delete(self) -> None:
+        span = self.under_cursor()
+        if span is not None:
+            self._replace(span, None)
+        self.redraw("span deleted" if span else "no span under the cursor")
+
+    def action_boundary(self, side: str, step: int) -> None:
+        span = self.under_cursor()
+        if span is None:
+            self.redraw("no span under the cursor")
+            return
+        new = Span(span.start + step, span.end, span.label) if side == "start" else Span(span.start, span.end + step, span.label)
+        if self._replace(span, new):
+            self.cursor = max(new.start, min(self.cursor, new.end - 1))
+            self.redraw()
+
+    def action_save(self) -> None:
+        self.dismiss(tuple(self.spans))
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class ReviewApp(App):
+    """Review an audit's issues, most suspicious first; see `HELP` for the keys."""
+
+    TITLE = "nerqa relabel"
+    CSS = """
+    Screen { layout: vertical; }
+    #progress { background: $boost; padding: 0 1; height: 1; }
+    #issue { padding: 1 1 0 1; height: auto; }
+    #sentence { padding: 1 1; height: auto; border: round $primary; }
+    #context { padding: 0 1; height: auto; color: $text-muted; }
+    #forms-summary { padding: 0 1; height: auto; }
+    #message { padding: 0 1; height: auto; color: $success; }
+    HelpScreen, FormsScreen, FilterScreen, EditScreen { align: center middle; }
+    #help, #forms, #filter, #editor { width: 90%; height: auto; max-height: 90%; border: round $accent; background: $panel; padding: 1 2; }
+    """
+    BINDINGS = [
+        Binding("a", "decide('accept')", "Accept"), Binding("k", "decide('keep')", "Keep"), Binding("e", "edit", "Edit"),
+        Binding("s", "decide('skip')", "Skip"), Binding("u", "undo", "Undo"), Binding("p", "propagate", "Propagate"),
+        Binding("c", "context", "Context"), Binding("f", "forms", "Same form"), Binding("slash", "filter", "Filter"),
+        Binding("b", "back", "Back"), Binding("question_mark", "help", "Help"), Binding("q", "quit", "Quit"),
+    ]
+
+    def __init__(self, session: ReviewSession) -> None:
+        super().__init__()
+        self.session = session
+        # The corpus's types and the model's (a suggestion may name a type the corpus lacks).
+        model_types = {t.split("-", 1)[1] for t in session.result.tags if t != OUTSIDE and "-" in t}
+        self.types = sorted(set(session.result.corpus.entity_types) | model_types)
+        self.current: Issue | None = None
+        self.history: list[Issue] = []
+        self.show_context = False
+        self.offer: tuple[Decision, list[Occurrence]] | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="progress")
+        yield Static(id="issue")
+        yield Static(id="sentence")
+        yield Static(id="context")
+        yield Static(id="forms-summary")
+        yield Static(id="message")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        queue = self.session.queue()
+        self.current = queue[0] if queue else None
+        self.redraw()
+
+    # --- drawing ------------------------------------------------------------------------------
+
+    def progress_text(self) -> str:
+        counts = self.session.counts()
+        total = sum(counts.values())
+        decided = sum(counts[a] for a in ("accept", "keep", "edit"))
+        position = f"Issue {min(decided + 1, total)} of {total}" if self.current else f"All {total} issues decided"
+        eta = self.session.eta_seconds()
+        pace = "" if eta is None else f" · about {int(eta // 60)} min {int(eta % 60)} s left at your pace"
+        return (f"{position} · decided {decided} (accepted {counts['accept']}, kept {counts['keep']}, edited {counts['edit']})"
+                f" · skipped {counts['skip']}{pace} · filter: {self.session.filters.describe()} · reviewer {self.session.reviewer}")
+
+    def redraw(self) -> None:
+        self.query_one("#progress", Static).update(Text(self.progress_text()))
+        issue = self.current
+        if issue is None:
+            self.query_one("#issue", Static).update(Text("Nothing left to review with this filter. Press / to change it, q to quit; then run `nerqa apply`."))
+            for widget in ("#sentence", "#context", "#forms-summary"):
+                self.query_one(widget, Static).update("")
+            return
+        sentence = self.session.result.corpus.sentences[issue.index]
+        status = self.session.status(issue)
+        head = Text()
+        head.append(f"{issue.type}", style="bold")
+        head.append(f"  {issue.id}  score {issue.score:.3f}  sentence {issue.index} of document {issue.doc_id}  ")
+        head.append(f"{issue.given} → {issue.suggested}", style="bold")
+        if status:
+            head.append(f"  [{status}]", style="yellow")
+        head.append(f"\n{issue.reason}", style="italic")
+        self.query_one("#issue", Static).update(head)
+        now, suggested = self.session.spans(issue.index), self.session.suggestion(issue)
+        disputed = {t for s in set(now) ^ set(suggested) for t in range(s.start, s.end)}
+        block = Text("given      ", style="dim")
+        block.append_text(render_spans(sentence.tokens, now, self.types, disputed=disputed))
+        block.append("\nsuggested  ", style="dim")
+        block.append_text(render_spans(sentence.tokens, suggested, self.types, disputed=disputed))
+        self.query_one("#sentence", Static).update(block)
+        self.query_one("#context", Static).update(self.context_text(issue) if self.show_context else "")
+        self.query_one("#forms-summary", Static).update(self.forms_text(issue))
+
+    def context_text(self, issue: Issue) -> Text:
+        corpus = self.session.result.corpus
+        doc_index = corpus.sentence_doc_index
+        text = Text()
+        for other, label in ((issue.index - 1, "before"), (issue.index + 1, "after")):
+            if 0 <= other < len(corpus) and doc_index[other] == doc_index[issue.index]:
+                text.append(f"{label:<10} ", style="dim")
+                text.append_text(render_spans(corpus.sentences[other].tokens, self.session.spans(other), self.types))
+                text.append("\n")
+        return text or Text("(no neighbouring sentence in this document)")
+
+    def forms_text(self, issue: Issue) -> Text:
+        tokens = self.session.result.corpus.sentences[issue.index].tokens[issue.start : issue.end]
+        readings = [r for r in self.session.readings(tokens) if (r.index, r.start) != (issue.index, issue.start)]
+        if not readings:
+            return Text(f"{' '.join(tokens)!r} occurs nowhere else in the corpus", style="dim")
+        counts = Counter(r.label for r in readings)
+        return Text(f"{' '.join(tokens)!r} elsewhere: " + ", ".join(f"{label} {n}" for label, n in counts.most_common()) + "  (f: list)", style="dim")
+
+    def say(self, message: str) -> None:
+        self.query_one("#message", Static).update(Text(message))
+
+    # --- actions ------------------------------------------------------------------------------
+
+    def advance(self) -> None:
+        queue = [i for i in self.session.queue() if i != self.current] or self.session.queue()
+        if self.current is not None:
+            self.history.append(self.current)
+        self.current = queue[0] if queue else None
+        self.redraw()
+
+    def saved(self, decision: Decision) -> None:
+        message = f"Saved: {decision.action} {decision.issue_id} (#{decision.seq})."
+        occurrences = self.session.propagation(decision)
+        self.offer = (decision, occurrences) if occurrences else None
+        if occurrences:
+            words = " ".join(self.session.result.corpus.sentences[decision.index].tokens[min(s.start for s in (*decision.removed, *decision.added)) : max(s.end for s in (*decision.removed, *decision.added))])
+            message += f" {len(occurrences)} other occurrences of {words!r} read as this one did: press p to change them too."
+        self.say(message)
+
+    def action_decide(self, action: str) -> None:
+        if self.current is None:
+            return
+        decision = self.session.decide(self.current, action)  # type: ignore[arg-type]
+        self.advance()
+        self.saved(decision)
+
+    def action_edit(self) -> None:
+        if self.current is None:
+            return
+        issue = self.current
+        sentence = self.session.result.corpus.sentences[issue.index]
+        default = issue.suggested if issue.suggested != OUTSIDE else issue.given
+
+        def done(spans: tuple[Span, ...] | None) -> None:
+            if spans is None:
+                self.say("Edit cancelled.")
+                return
+            decision = self.session.decide(issue, "edit", spans)
+            self.advance()
+            self.saved(decision)
+
+        self.push_screen(EditScreen(sentence.tokens, self.session.spans(issue.index), self.types, issue.start, default), done)
+
+    def action_undo(self) -> None:
+        undone = self.session.undo()
+        if not undone:
+            self.say("Nothing of yours to undo in this session.")
+            return
+        self.offer = None
+        target = next((i for i in self.session.result.issues if i.id == undone[0].issue_id), None)
+        if target is not None:
+            self.current = target
+        self.redraw()
+        self.say(f"Undone: {undone[0].action} {undone[0].issue_id}" + (f" and {len(undone) - 1} more" if len(undone) > 1 else "") + " (saved).")
+
+    def action_propagate(self) -> None:
+        if self.offer is None:
+            self.say("No change to propagate: decide an issue first.")
+            return
+        decision, occurrences = self.offer
+        recorded = self.session.propagate(decision, occurrences)
+        self.offer = None
+        self.redraw()
+        self.say(f"Saved {len(recorded)} propagated decisions (u undoes them together).")
+
+    def action_context(self) -> None:
+        self.show_context = not self.show_context
+        self.redraw()
+
+    def action_forms(self) -> None:
+        if self.current is None:
+            return
+        issue = self.current
+        corpus = self.session.result.corpus
+        tokens = corpus.sentences[issue.index].tokens[issue.start : issue.end]
+        options = []
+        for r in self.session.readings(tokens):
+            words = corpus.sentences[r.index].tokens
+            snippet = " ".join(words[max(0, r.start - 5) : r.start + len(tokens) + 5])
+            options.append((r.index, f"{r.label:<12} sentence {r.index:>5} (document {corpus.sentence_doc_ids[r.index]}): {snippet}"))
+
+        def jump(index: int | None) -> None:
+            if index is None:
+                return
+            there = [i for i in self.session.result.issues if i.index == index and self.session.filters.admits(i)]
+            if not there:
+                self.say(f"Sentence {index} has no issue under this filter.")
+                return
+            if self.current is not None:
+                self.history.append(self.current)
+            self.current = there[0]
+            self.redraw()
+
+        self.push_screen(FormsScreen(f"{' '.join(tokens)!r}: {len(options)} occurrences (enter jumps to an issue there)", options), jump)
+
+    def action_filter(self) -> None:
+        def apply(filters: Filters | None) -> None:
+            if filters is None:
+                return
+            self.session.filters = filters
+            queue = self.session.queue()
+            self.current = queue[0] if queue else None
+            self.redraw()
+            self.say(f"Filter: {filters.describe()} ({len(self.session.issues)} issues).")
+
+        self.push_screen(FilterScreen(self.session.filters), apply)
+
+    def action_back(self) -> None:
+        if not self.history:
+            self.say("No earlier issue in this session.")
+            return
+        self.current = self.history.pop()
+        self.redraw()
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen())
