@@ -1,0 +1,159 @@
+"""The review app driven headless with Textual's Pilot: every action, and what it stores."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from nerqa.review.apply import apply_decisions
+from nerqa.review.decisions import DecisionStore
+from nerqa.review.session import ReviewSession
+from nerqa.tags import Span
+from nerqa_cli.review_app import EditScreen, FilterScreen, FormsScreen, HelpScreen, ReviewApp
+from review_helpers import review_audit
+
+
+def make_app(folder: Path) -> ReviewApp:
+    return ReviewApp(ReviewSession(review_audit(), DecisionStore.open(folder), "pilot"))
+
+
+def text_of(app: ReviewApp, widget: str) -> str:
+    return str(app.query_one(widget).render())
+
+
+def run(coroutine):
+    return asyncio.run(coroutine)
+
+
+def test_accept_keep_skip_and_undo_from_the_keyboard(tmp_path: Path):
+    async def scenario():
+        app = make_app(tmp_path)
+        async with app.run_test(size=(130, 40)) as pilot:
+            first = app.current
+            assert first.type == "span_shift" and "Issue 1 of 13" in text_of(app, "#progress")
+            assert "given" in text_of(app, "#sentence") and "Breast" in text_of(app, "#sentence")
+            await pilot.press("a")
+            assert app.session.status(first) == "accept" and f"Saved: accept {first.id}" in text_of(app, "#message")
+            second = app.current
+            await pilot.press("k")
+            assert app.session.status(second) == "keep"
+            third = app.current
+            await pilot.press("s")
+            assert app.session.status(third) == "skip" and app.session.queue()[-1] == third
+            await pilot.press("u")
+            assert app.session.status(third) is None and app.current == third and "Undone" in text_of(app, "#message")
+            assert "decided 2 (accepted 1, kept 1, edited 0)" in text_of(app, "#progress")
+        return app
+
+    app = run(scenario())
+    rows = app.session.store.all()
+    assert [r.action for r in rows] == ["accept", "keep", "skip", "undo"]
+
+
+def test_edit_moves_a_boundary_changes_a_type_and_adds_and_deletes_spans(tmp_path: Path):
+    async def scenario():
+        app = make_app(tmp_path)
+        async with app.run_test(size=(130, 40)) as pilot:
+            shift = app.current  # "Breast cancer risk rose ." with "Breast" labeled D
+            await pilot.press("e")
+            assert isinstance(app.screen, EditScreen)
+            await pilot.press("right_curly_bracket")        # end of "Breast" D -> "Breast cancer"
+            await pilot.press("t")                            # D -> next type
+            await pilot.press("right", "right", "right")      # cursor to "rose"
+            await pilot.press("n")                            # new span over "rose"
+            await pilot.press("d")                            # ... and delete it again
+            await pilot.press("right", "shift+left", "n")     # select "rose ." and add a span
+            await pilot.press("1")                            # type 1 (C)
+            await pilot.press("enter")
+            assert not isinstance(app.screen, EditScreen)
+            return app, shift
+
+    app, shift = run(scenario())
+    (decision,) = app.session.store.all()
+    assert decision.action == "edit" and decision.issue_id == shift.id
+    assert decision.after == (Span(0, 2, "C"), Span(3, 5, "C"))
+
+
+def test_escape_cancels_an_edit_and_records_nothing(tmp_path: Path):
+    async def scenario():
+        app = make_app(tmp_path)
+        async with app.run_test(size=(130, 40)) as pilot:
+            await pilot.press("e", "d", "escape")
+            assert "Edit cancelled" in text_of(app, "#message")
+        return app
+
+    assert run(scenario()).session.store.all() == []
+
+
+def test_propagation_after_a_decision_and_same_form_jump(tmp_path: Path):
+    async def scenario():
+        app = make_app(tmp_path)
+        async with app.run_test(size=(130, 40)) as pilot:
+            hd = next(i for i in app.session.result.issues if i.type == "wrong_tag" and i.index == 0)
+            app.current = hd
+            app.redraw()
+            assert "'HD' elsewhere: D 2" in text_of(app, "#forms-summary")
+            await pilot.press("a")
+            assert "2 other occurrences of 'HD' read as this one did" in text_of(app, "#message")
+            await pilot.press("p")
+            assert "Saved 2 propagated decisions" in text_of(app, "#message")
+            await pilot.press("b")  # back to the HD issue
+            assert app.current == hd and "'HD' elsewhere: C 2" in text_of(app, "#forms-summary")
+            await pilot.press("f")
+            assert isinstance(app.screen, FormsScreen)
+            await pilot.press("down", "enter")  # the second occurrence: sentence 1
+            assert app.current.index == 1
+            await pilot.press("c")
+            assert "before" in text_of(app, "#context") and "HD" in text_of(app, "#context")
+        return app
+
+    app = run(scenario())
+    rows = app.session.store.all()
+    assert [(r.source, r.index) for r in rows] == [("review", 0), ("propagated", 1), ("propagated", 2)]
+    fixed = apply_decisions(app.session.result.corpus, app.session.store.effective()).corpus
+    assert [s.spans[0].label for s in fixed.sentences[:3]] == ["C", "C", "C"]
+
+
+def test_filter_help_back_and_finishing(tmp_path: Path):
+    async def scenario():
+        app = make_app(tmp_path)
+        async with app.run_test(size=(130, 40)) as pilot:
+            await pilot.press("question_mark")
+            assert isinstance(app.screen, HelpScreen)
+            await pilot.press("escape", "slash")
+            assert isinstance(app.screen, FilterScreen)
+            app.screen.query_one("#types").value = "wrong_tag"
+            await pilot.press("enter")
+            assert app.current.type == "wrong_tag" and "Issue 1 of 3" in text_of(app, "#progress")
+            first = app.current
+            await pilot.press("k")
+            await pilot.press("b")
+            assert app.current == first
+            await pilot.press("k", "k", "k")
+            assert app.current is None and "All 3 issues decided" in text_of(app, "#progress")
+            await pilot.press("q")
+        return app
+
+    app = run(scenario())
+    # Going back and deciding again records a second decision on the same issue; the latest counts.
+    rows = app.session.store.effective()
+    assert [r.action for r in rows] == ["keep"] * 4 and len({r.issue_id for r in rows}) == 3 and rows[0].issue_id == rows[1].issue_id
+
+
+def test_a_second_session_resumes_where_the_first_stopped(tmp_path: Path):
+    async def first():
+        app = make_app(tmp_path)
+        async with app.run_test(size=(130, 40)) as pilot:
+            await pilot.press("a", "k")
+            return app.current
+
+    async def second():
+        app = make_app(tmp_path)
+        async with app.run_test(size=(130, 40)):
+            return app.current, app.query_one("#progress").render()
+
+    where = run(first())
+    current, progress = run(second())
+    assert current == where and "Issue 3 of 13" in str(progress)

@@ -1,0 +1,140 @@
+"""The review app in a real terminal (tmux): keys typed as a person types them, the screen
+read back, a restart that resumes, a kill -9 that loses nothing shown as saved, and the
+applied corpus holding exactly the decided changes."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from nerqa.audit import write_outputs
+from nerqa.formats import read_corpus, write_corpus
+from nerqa.review.decisions import DecisionStore
+from review_helpers import review_audit
+
+pytestmark = pytest.mark.skipif(shutil.which("tmux") is None and not os.environ.get("CI"), reason="tmux is not installed")
+
+
+class Terminal:
+    """One tmux session running a command, 130 x 40."""
+
+    def __init__(self, command: str, cwd: Path) -> None:
+        if shutil.which("tmux") is None:
+            pytest.fail("tmux is missing in CI: .ci/run should have installed it")
+        self.name = f"nerqa-{uuid.uuid4().hex[:8]}"
+        # A server of its own (-L), without any user configuration: the size given is the size.
+        self.tmux = ["tmux", "-L", self.name, "-f", "/dev/null"]
+        # COLUMNS/LINES (set by pytest's terminal) would override the terminal's real size.
+        env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
+        subprocess.run([*self.tmux, "new-session", "-d", "-s", self.name, "-x", "130", "-y", "40", "-c", str(cwd),
+                        "-e", "TERM=xterm-256color", command], check=True, env=env)
+
+    def screen(self) -> str:
+        return subprocess.run([*self.tmux, "capture-pane", "-p", "-t", self.name], capture_output=True, text=True).stdout
+
+    def wait_for(self, pattern: str, timeout: float = 30.0) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            screen = self.screen()
+            if re.search(pattern, screen):
+                return screen
+            time.sleep(0.2)
+        raise AssertionError(f"{pattern!r} never appeared; the screen:\n{self.screen()}")
+
+    def keys(self, *keys: str) -> None:
+        for key in keys:
+            subprocess.run([*self.tmux, "send-keys", "-t", self.name, key], check=True)
+            time.sleep(0.25)
+
+    def pid(self) -> int:
+        return int(subprocess.run([*self.tmux, "display-message", "-p", "-t", self.name, "#{pane_pid}"], capture_output=True, text=True).stdout)
+
+    def close(self) -> None:
+        subprocess.run([*self.tmux, "kill-server"], capture_output=True)
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    result = review_audit()
+    write_corpus(result.corpus, tmp_path / "corpus.jsonl")
+    write_outputs(result, tmp_path / "audit")
+    return tmp_path
+
+
+def relabel(project: Path, reviewer: str = "tmux") -> Terminal:
+    # exec: the pane's process is the app itself, so kill -9 hits it and nothing else.
+    return Terminal(f"exec {sys.executable} -m nerqa_cli.main relabel corpus.jsonl audit --reviewer {reviewer}", project)
+
+
+def spans(corpus) -> list[list[tuple[int, int, str]]]:
+    return [[(s.start, s.end, s.label) for s in sentence.spans] for sentence in corpus.sentences]
+
+
+def test_review_in_a_real_terminal_then_apply(project: Path):
+    term = relabel(project)
+    try:
+        term.wait_for(r"Issue 1 of 13")
+        term.keys("a")                                   # accept: "Breast" -> "Breast cancer" (sentence 5)
+        term.wait_for(r"Saved: accept ss-")
+        term.keys("k")                                   # keep the ghost span "cancer" (sentence 6)
+        term.wait_for(r"Saved: keep gs-")
+        term.keys("e", "Right", "Right", "Right", "]", "Enter")   # "muscular dystrophy" -> "dystrophy"
+        term.wait_for(r"Saved: edit sp-")
+        term.keys("u")
+        term.wait_for(r"Undone: edit sp-")
+        term.keys("e", "Right", "Right", "Right", "]", "Enter")   # the same edit again
+        term.wait_for(r"Saved: edit sp-.*\(#5\)")
+        term.keys("e", "t", "Enter")                     # sentence 1: HD D -> C
+        term.wait_for(r"2 other occurrences of 'HD' read as this one did")
+        term.keys("p")
+        term.wait_for(r"Saved 2 propagated decisions")
+        term.keys("q")
+        time.sleep(1.5)
+    finally:
+        term.close()
+    term = relabel(project)                              # restart: resumes
+    try:
+        screen = term.wait_for(r"Issue \d+ of 13")
+        assert "decided 6 (accepted 1, kept 1, edited 4)" in screen  # propagated edits count as edits
+        for _ in range(20):                              # finish: keep the rest
+            if "All 13 issues decided" in term.screen():
+                break
+            term.keys("k")
+        term.wait_for(r"All 13 issues decided")
+        term.keys("q")
+        time.sleep(1.5)
+    finally:
+        term.close()
+    done = subprocess.run([sys.executable, "-m", "nerqa_cli.main", "apply", "corpus.jsonl", "audit", "--out", "fixed.jsonl"],
+                          cwd=project, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    expected = spans(read_corpus(project / "corpus.jsonl"))
+    expected[5] = [(0, 2, "D")]
+    expected[0] = [(0, 1, "C"), (4, 5, "D")]
+    expected[1] = [(1, 2, "C")]
+    expected[2] = [(0, 1, "C")]
+    assert spans(read_corpus(project / "fixed.jsonl")) == expected
+
+
+def test_kill_9_loses_no_decision_the_screen_showed_as_saved(project: Path):
+    term = relabel(project, "killed")
+    try:
+        term.wait_for(r"Issue 1 of 13")
+        for key in ("a", "k", "s", "a", "k"):
+            term.keys(key)
+        screen = term.wait_for(r"\(#5\)")
+        shown = max(int(n) for n in re.findall(r"\(#(\d+)\)", screen))
+        os.kill(term.pid(), 9)
+        time.sleep(0.5)
+    finally:
+        term.close()
+    rows = DecisionStore.open(project / "audit", read_only=True).all()
+    assert len(rows) >= shown == 5 and [r.action for r in rows[:5]] == ["accept", "keep", "skip", "accept", "keep"]
