@@ -86,7 +86,7 @@ def relabel_cli(
             if import_results is not None:
                 from nerqa.review.tasks import import_results as read_results
 
-                decisions = read_results(session, existing_path(import_results), tool)
+                decisions = read_results(session, existing_path(import_results), tool, reviewer=reviewer)
                 recorded = store.record_all(decisions)
                 console.print(f"[green]Recorded[/] {len(recorded):,} decisions from {escape(str(import_results))} ({tool})", highlight=False)
                 return

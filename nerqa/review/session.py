@@ -152,7 +152,9 @@ class ReviewSession:
 
     # --- decisions ----------------------------------------------------------------------------
 
-    def _decision(self, issue_id: str, index: int, action: Action, after: Sequence[Span], source: str, batch: str, before: Sequence[Span] | None = None) -> Decision:
+    def make_decision(self, issue_id: str, index: int, action: Action, after: Sequence[Span], *, source: str, batch: str, before: Sequence[Span] | None = None) -> Decision:
+        """A decision on sentence `index` (not recorded): its spans now (or `before`) to `after`.
+        Raises `NerqaError` when `after` has spans outside the sentence or overlapping."""
         sentence = self.result.corpus.sentences[index]
         after = ordered(after)
         check_spans(after, len(sentence), where=f"sentence {index}")
@@ -176,7 +178,7 @@ class ReviewSession:
                 raise ValueError("an edit needs the spans after it")
         else:
             raise ValueError(f"decide() takes accept, keep, edit or skip, not {action!r}")
-        decision = self.store.record(self._decision(issue.id, issue.index, action, after, source, uuid.uuid4().hex[:12]))
+        decision = self.store.record(self.make_decision(issue.id, issue.index, action, after, source=source, batch=uuid.uuid4().hex[:12]))
         self._recorded([decision])
         return decision
 
@@ -219,7 +221,7 @@ class ReviewSession:
                 continue
             issue_id = self._issue_at(occurrence) or _propagated_id(self.keys[occurrence.index], occurrence, decision)
             action: Action = "edit" if decision.action == "edit" else "accept"
-            d = self.store.record(self._decision(issue_id, occurrence.index, action, after, "propagated", batch))
+            d = self.store.record(self.make_decision(issue_id, occurrence.index, action, after, source="propagated", batch=batch))
             recorded.append(d)
             self.states[occurrence.index] = d.after
         if recorded:
@@ -254,7 +256,7 @@ class ReviewSession:
             after = suggested_fix(states[issue.index], issue)
             if after == states[issue.index]:
                 continue
-            d = self._decision(issue.id, issue.index, "accept", after, "bulk", batch, before=states[issue.index])
+            d = self.make_decision(issue.id, issue.index, "accept", after, source="bulk", batch=batch, before=states[issue.index])
             states[issue.index] = after
             planned.append(d)
         if dry_run or not planned:

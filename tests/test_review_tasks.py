@@ -1,0 +1,156 @@
+"""Review tasks out to Label Studio, Prodigy and doccano, and their results back in as
+decisions: a round trip through each format loses no decision."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from typer.testing import CliRunner
+
+from nerqa.audit import write_outputs
+from nerqa.errors import NerqaError
+from nerqa.formats import write_corpus
+from nerqa.review.decisions import DecisionStore
+from nerqa.review.session import ReviewSession
+from nerqa.review.tasks import char_spans, export_tasks, import_results, label_config, token_spans
+from nerqa.tags import Span
+from nerqa_cli.main import app
+from review_helpers import review_audit
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def session(tmp_path: Path) -> ReviewSession:
+    return ReviewSession(review_audit(), DecisionStore.open(tmp_path), "alice")
+
+
+def what_each_reviewer_decides(session: ReviewSession) -> dict[str, tuple[str, tuple[Span, ...]]]:
+    """Per issue, the action and the spans a simulated reviewer chooses in the tool."""
+    wanted = {}
+    for n, issue in enumerate(session.queue()):
+        if n % 3 == 0:
+            wanted[issue.id] = ("accept", session.suggestion(issue))
+        elif n % 3 == 1:
+            wanted[issue.id] = ("keep", session.spans(issue.index))
+        else:
+            tokens = session.result.corpus.sentences[issue.index].tokens
+            wanted[issue.id] = ("edit", (Span(len(tokens) - 1, len(tokens), "C"),) + tuple(s for s in session.spans(issue.index) if s.end < len(tokens)))
+    return {k: (a, tuple(sorted(set(s), key=lambda x: x.start))) for k, (a, s) in wanted.items()}
+
+
+def annotate(tool: str, text: str, session: ReviewSession, wanted) -> str:
+    """What the tool's export looks like after the reviewer's work."""
+    if tool == "labelstudio":
+        tasks = json.loads(text)
+        for n, task in enumerate(tasks):
+            issue_id = task["data"]["nerqa"]["issue_id"]
+            tokens = task["data"]["text"].split(" ")
+            result = [{"from_name": "label", "to_name": "text", "type": "labels", "value": {"start": a, "end": b, "labels": [label]}}
+                      for a, b, label in char_spans(tokens, wanted[issue_id][1])]
+            task["id"] = n + 1
+            task["annotations"] = [{"id": 2 * n, "result": [], "was_cancelled": True, "completed_by": {"email": "bob@lab"}},
+                                   {"id": 2 * n + 1, "result": result, "was_cancelled": False, "completed_by": {"email": "bob@lab"}}]
+        return json.dumps(tasks)
+    lines = []
+    for line in text.splitlines():
+        task = json.loads(line)
+        tokens = task["text"].split(" ")
+        spans = char_spans(tokens, wanted[task["nerqa"]["issue_id"]][1])
+        if tool == "prodigy":
+            action = wanted[task["nerqa"]["issue_id"]][0]
+            task["answer"] = {"accept": "accept", "keep": "reject", "edit": "accept"}[action]
+            task["spans"] = [{"start": a, "end": b, "label": label} for a, b, label in spans]
+            task["_annotator_id"] = "prodigy-bob"
+        else:
+            task["label"] = [[a, b, label] for a, b, label in spans]
+        lines.append(json.dumps(task))
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize("tool", ["labelstudio", "prodigy", "doccano"])
+def test_round_trip_through_each_tool_loses_no_decision(session: ReviewSession, tmp_path: Path, tool: str):
+    issues = session.queue()
+    text = export_tasks(session, issues, tool)
+    wanted = what_each_reviewer_decides(session)
+    exported = tmp_path / f"{tool}-export.json"
+    exported.write_text(annotate(tool, text, session, wanted))
+    decisions = import_results(session, exported, tool)
+    assert [d.issue_id for d in decisions] == [i.id for i in issues]
+    for d in decisions:
+        action, after = wanted[d.issue_id]
+        assert d.after == after and d.source == f"import:{tool}"
+        # Accepting a suggestion that changes nothing (a sparse note) reads as keep.
+        issue = session.result.issue(d.issue_id)
+        assert d.action == action or (action == "accept" and d.action == "keep" and session.suggestion(issue) == session.spans(issue.index))
+    assert {d.reviewer for d in decisions} == {"labelstudio:bob@lab" if tool == "labelstudio" else "prodigy:prodigy-bob" if tool == "prodigy" else "alice"}
+    recorded = session.store.record_all(decisions)
+    assert [d.after for d in session.store.effective()] == [d.after for d in recorded]
+
+
+def test_label_studio_tasks_carry_both_versions_and_a_config(session: ReviewSession):
+    issue = next(i for i in session.queue() if i.type == "wrong_tag")
+    (task,) = json.loads(export_tasks(session, [issue], "labelstudio"))
+    given, suggested = task["predictions"]
+    assert given["model_version"] == "given" and suggested["model_version"] == "nerqa-suggestion"
+    assert [r["value"]["labels"] for r in given["result"]][0] == ["D"] and [r["value"]["labels"] for r in suggested["result"]][0] == ["C"]
+    assert task["data"]["text"][given["result"][0]["value"]["start"]:given["result"][0]["value"]["end"]] == "HD"
+    assert label_config(["C", "D"]) == '<View><Labels name="label" toName="text"><Label value="C"/><Label value="D"/></Labels><Text name="text" value="$text"/></View>'
+
+
+def test_bad_results_give_one_clear_error(session: ReviewSession, tmp_path: Path):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps({"text": "x", "label": [], "nerqa": {"issue_id": "wt-000000000000", "sentence_key": "k"}}) + "\n")
+    with pytest.raises(NerqaError, match=r"bad.jsonl, line 1: issue wt-000000000000 is not in this audit"):
+        import_results(session, bad, "doccano")
+    issue = session.queue()[0]
+    line = json.loads(export_tasks(session, [issue], "doccano"))
+    line["label"] = [[0, 3, "D"]]  # "Bre": not a token edge
+    bad.write_text(json.dumps(line) + "\n")
+    with pytest.raises(NerqaError, match=r"line 1: span 0-3 \(D\) does not start and end at token edges"):
+        import_results(session, bad, "doccano")
+    line["label"] = [[0, 999, "D"]]
+    bad.write_text(json.dumps(line) + "\n")
+    with pytest.raises(NerqaError, match=r"does not start and end at token edges"):
+        import_results(session, bad, "doccano")
+    bad.write_text("{not json\n")
+    with pytest.raises(NerqaError, match=r"line 1: not JSON"):
+        import_results(session, bad, "doccano")
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.text(alphabet="abcXY-.", min_size=1, max_size=5), min_size=1, max_size=12), st.data())
+def test_char_and_token_spans_are_inverse(tokens, data):
+    n = len(tokens)
+    cuts = sorted(set(data.draw(st.lists(st.integers(0, n), max_size=6))) | {0, n})
+    spans = [Span(a, b, "T") for a, b in zip(cuts, cuts[1:]) if b > a and data.draw(st.booleans())]
+    assert token_spans(tokens, char_spans(tokens, spans), where="x") == tuple(spans)
+
+
+def test_the_cli_exports_and_imports_tasks_and_refuses_bad_input(tmp_path: Path):
+    result = review_audit()
+    write_corpus(result.corpus, tmp_path / "corpus.jsonl")
+    write_outputs(result, tmp_path / "audit")
+    args = ["relabel", str(tmp_path / "corpus.jsonl"), str(tmp_path / "audit")]
+    done = runner.invoke(app, [*args, "--export-tasks", str(tmp_path / "tasks.jsonl"), "--tool", "doccano", "--type", "wrong_tag"])
+    assert done.exit_code == 0, done.output + done.stderr
+    tasks = [json.loads(line) for line in (tmp_path / "tasks.jsonl").read_text().splitlines()]
+    assert len(tasks) == 3 and {t["nerqa"]["type"] for t in tasks} == {"wrong_tag"}
+    (tmp_path / "done.jsonl").write_text("".join(json.dumps({**t, "label": []}) + "\n" for t in tasks))
+    done = runner.invoke(app, [*args, "--import-results", str(tmp_path / "done.jsonl"), "--tool", "doccano", "--reviewer", "carol"])
+    assert done.exit_code == 0 and "Recorded 3 decisions" in done.output
+    rows = DecisionStore.open(tmp_path / "audit", read_only=True).all()
+    assert [(r.action, r.reviewer, r.after) for r in rows] == [("edit", "carol", ())] * 3
+    done = runner.invoke(app, [*args, "--export-decisions", str(tmp_path / "log.jsonl")])
+    assert done.exit_code == 0 and len((tmp_path / "log.jsonl").read_text().splitlines()) == 3
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps({**tasks[0], "label": [[0, 500, "D"]]}) + "\n")
+    done = runner.invoke(app, [*args, "--import-results", str(bad), "--tool", "doccano"])
+    assert done.exit_code == 1 and "does not start and end at token edges" in done.stderr and "Traceback" not in done.output + done.stderr
+    assert len(DecisionStore.open(tmp_path / "audit", read_only=True).all()) == 3  # nothing written
+    done = runner.invoke(app, [*args, "--tool", "excel", "--export-tasks", str(tmp_path / "t")])
+    assert done.exit_code == 1 and "--tool must be one of labelstudio, prodigy, doccano" in done.stderr
