@@ -49,13 +49,17 @@ def _colour(types: Sequence[str], label: str) -> str:
 
 
 def render_spans(tokens: Sequence[str], spans: Sequence[Span], types: Sequence[str], *, disputed: set[int] = frozenset(), cursor: int | None = None, selection: tuple[int, int] | None = None) -> Text:  # type: ignore[assignment]
-    """Tokens with their spans coloured by type (the type in brackets after each span),
-    disputed tokens underlined, and an editing cursor and selection shown in reverse."""
+    """Tokens with each span in brackets, coloured by type and followed by its type
+    (`[muscular dystrophy]Disease`), disputed tokens underlined, and an editing cursor and
+    selection shown in reverse. The brackets keep spans readable without colour."""
     text = Text()
     label_at = {t: s for s in spans for t in range(s.start, s.end)}
     for position, token in enumerate(tokens):
         span = label_at.get(position)
-        style = f"bold white on {_colour(types, span.label)}" if span else ""
+        colour = _colour(types, span.label) if span else ""
+        if span is not None and position == span.start:
+            text.append("[", style=colour)
+        style = f"bold white on {colour}" if span else ""
         if position in disputed:
             style += " underline"
         if selection is not None and selection[0] <= position < selection[1]:
@@ -64,7 +68,8 @@ def render_spans(tokens: Sequence[str], spans: Sequence[Span], types: Sequence[s
             style += " blink reverse"
         text.append(token, style=style.strip() or None)
         if span is not None and position == span.end - 1:
-            text.append(f" {span.label}", style=f"italic {_colour(types, span.label)}")
+            text.append("]", style=colour)
+            text.append(span.label, style=f"italic {colour}")
         text.append(" ")
     return text
 
