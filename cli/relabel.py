@@ -38,6 +38,7 @@ def relabel_cli(
     export_decisions: Annotated[Optional[Path], typer.Option(help="No app: write every decision (undo rows included) to this JSONL file.")] = None,
     export_tasks: Annotated[Optional[Path], typer.Option(help="No app: write the filtered undecided issues as review tasks for --tool.")] = None,
     import_results: Annotated[Optional[Path], typer.Option(help="No app: read --tool's exported results as decisions.")] = None,
+    import_decisions: Annotated[Optional[Path], typer.Option(help="No app: record the decisions of another copy's --export-decisions file.")] = None,
     tool: Annotated[str, typer.Option(help=f"Annotation tool for --export-tasks / --import-results: {', '.join(TOOLS)}.")] = "labelstudio",
     top: Annotated[Optional[int], typer.Option(help="With --export-tasks: at most this many issues, most suspicious first.")] = None,
     *,
@@ -51,7 +52,7 @@ def relabel_cli(
             raise ConfigError(f"--type: unknown issue types {', '.join(unknown)}; types are {', '.join(ISSUE_TYPES)}")
         if tool not in TOOLS:
             raise ConfigError(f"--tool must be one of {', '.join(TOOLS)}, not {tool!r}")
-        modes = [name for name, on in (("--accept-suggestions", accept_suggestions), ("--export-decisions", export_decisions), ("--export-tasks", export_tasks), ("--import-results", import_results)) if on]
+        modes = [name for name, on in (("--accept-suggestions", accept_suggestions), ("--export-decisions", export_decisions), ("--export-tasks", export_tasks), ("--import-results", import_results), ("--import-decisions", import_decisions)) if on]
         if len(modes) > 1:
             raise ConfigError(f"choose one of {', '.join(modes)}")
         if dry_run and not accept_suggestions:
@@ -89,6 +90,12 @@ def relabel_cli(
                 decisions = read_results(session, existing_path(import_results), tool, reviewer=reviewer)
                 recorded = store.record_all(decisions)
                 console.print(f"[green]Recorded[/] {len(recorded):,} decisions from {escape(str(import_results))} ({tool})", highlight=False)
+                return
+            if import_decisions is not None:
+                from nerqa.review.tasks import import_decision_log
+
+                recorded = store.record_all(import_decision_log(session, existing_path(import_decisions)))
+                console.print(f"[green]Recorded[/] {len(recorded):,} decisions from {escape(str(import_decisions))}", highlight=False)
                 return
             if accept_suggestions:
                 planned = session.bulk_accept(filters, dry_run=dry_run)

@@ -78,18 +78,15 @@ def tiny_model(tmp_path_factory) -> Path:
 
 
 @pytest.fixture
-def read_only_folder(tmp_path_factory):
-    """A folder nobody can write to, root included (CI runs as root): chmod, and where that
-    does not stop the current user, the immutable attribute."""
+def make_read_only():
+    """Makes a folder read-only for everyone, root included (CI runs as root): chmod, and
+    where that does not stop the current user, the immutable attribute. Undone afterwards."""
     import os
     import subprocess
 
-    folder = tmp_path_factory.mktemp("read-only")
-    (folder / "existing.txt").write_text("x")
-    folder.chmod(0o555)
-    immutable = False
+    undo = []
 
-    def writable() -> bool:
+    def writable(folder: Path) -> bool:
         try:
             (folder / ".probe").write_text("x")
         except OSError:
@@ -97,13 +94,25 @@ def read_only_folder(tmp_path_factory):
         (folder / ".probe").unlink()
         return True
 
-    if writable():
-        immutable = subprocess.run(["chattr", "+i", str(folder)], capture_output=True).returncode == 0
-    if writable():
-        if os.environ.get("CI"):
-            pytest.fail("cannot make a read-only folder in CI")
-        pytest.skip("cannot make a folder read-only for this user here")
-    yield folder
-    if immutable:
-        subprocess.run(["chattr", "-i", str(folder)], check=True)
-    folder.chmod(0o755)
+    def make(folder: Path) -> Path:
+        folder.chmod(0o555)
+        undo.append(lambda: folder.chmod(0o755))
+        if writable(folder) and subprocess.run(["chattr", "+i", str(folder)], capture_output=True).returncode == 0:
+            undo.append(lambda: subprocess.run(["chattr", "-i", str(folder)], check=True))
+        if writable(folder):
+            if os.environ.get("CI"):
+                pytest.fail("cannot make a read-only folder in CI")
+            pytest.skip("cannot make a folder read-only for this user here")
+        return folder
+
+    yield make
+    for step in reversed(undo):
+        step()
+
+
+@pytest.fixture
+def read_only_folder(tmp_path_factory, make_read_only) -> Path:
+    """An empty-but-for-one-file folder nobody can write to."""
+    folder = tmp_path_factory.mktemp("read-only")
+    (folder / "existing.txt").write_text("x")
+    return make_read_only(folder)

@@ -214,3 +214,44 @@ def import_results(session: ReviewSession, path: Path, tool: str, *, reviewer: s
         decision = session.make_decision(issue.id, issue.index, action, after, source=f"import:{tool}", batch=f"import-{path.name}")
         decisions.append(replace(decision, reviewer=name))
     return decisions
+
+
+def import_decision_log(session: ReviewSession, path: Path) -> list[Decision]:
+    """Decisions from another copy's `--export-decisions` file (e.g. a second reviewer's),
+    checked against this audit: every issue id must be this audit's (or a propagated `pr-`
+    id), its sentence must be here with the same labels, and every span inside it. Undo rows
+    are dropped together with the rows they retract. Not recorded: the caller records them."""
+    rows = []
+    for where, record in _records(path, "log"):
+        try:
+            before = tuple(Span(int(a), int(b), str(c)) for a, b, c in record["before"])
+            after = tuple(Span(int(a), int(b), str(c)) for a, b, c in record["after"])
+            rows.append((where, record, before, after))
+        except (KeyError, TypeError, ValueError) as error:
+            raise NerqaError(f"{where}: not a nerqa decision record ({error})") from None
+    undone = {seq for _, r, _, _ in rows if r.get("action") == "undo" for seq in r.get("undoes", [])}
+    issues = {i.id: i for i in session.result.issues}
+    out = []
+    for where, record, before, after in rows:
+        if record.get("action") == "undo" or record.get("seq") in undone:
+            continue
+        issue_id = str(record.get("issue_id"))
+        if issue_id not in issues and not issue_id.startswith("pr-"):
+            raise NerqaError(f"{where}: issue {issue_id} is not in this audit")
+        index = session.by_key.get(record.get("sentence_key"))
+        if index is None:
+            raise NerqaError(f"{where}: its sentence is not in this audit's corpus")
+        if record.get("sentence_hash") != session.hashes[index]:
+            raise NerqaError(f"{where}: its sentence's labels differ from this audit's")
+        length = len(session.result.corpus.sentences[index])
+        check_spans(before, length, where=where)
+        check_spans(after, length, where=where)
+        if record.get("action") not in ("accept", "keep", "edit", "skip"):
+            raise NerqaError(f"{where}: unknown action {record.get('action')!r}")
+        out.append(Decision(
+            issue_id=issue_id, sentence_key=session.keys[index], sentence_hash=session.hashes[index], action=record["action"],
+            before=ordered(before), after=ordered(after), reviewer=str(record.get("reviewer") or session.reviewer),
+            source=str(record.get("source") or "review"), doc_id=session.result.corpus.sentence_doc_ids[index], index=index,
+            batch=record.get("batch"),
+        ))
+    return out

@@ -1,0 +1,105 @@
+"""`nerqa relabel` and `nerqa apply` on bad input: one clear line, exit 1, nothing written."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from nerqa.audit import write_outputs
+from nerqa.formats import write_corpus
+from nerqa.review.decisions import DecisionStore
+from nerqa.review.session import ReviewSession
+from nerqa_cli.main import app
+from review_helpers import review_audit
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    result = review_audit()
+    write_corpus(result.corpus, tmp_path / "corpus.jsonl")
+    write_outputs(result, tmp_path / "audit")
+    return tmp_path
+
+
+def fails(*args) -> str:
+    result = runner.invoke(app, [str(a) for a in args])
+    assert result.exit_code == 1, result.output + result.stderr
+    assert "Traceback" not in result.output + result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
+    return lines[0]
+
+
+def files(folder: Path) -> dict:
+    """The folder's files, with the decisions database as its rows (its WAL files come and go)."""
+    out: dict = {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file() and not p.name.startswith("decisions.sqlite")}
+    if (folder / "decisions.sqlite").exists():
+        with DecisionStore.open(folder, read_only=True) as store:
+            out["decisions"] = [d.to_dict() for d in store.all()]
+    return out
+
+
+def test_an_audit_of_another_corpus_is_refused(project: Path):
+    other = project / "other.jsonl"
+    text = (project / "corpus.jsonl").read_text().replace('"D"', '"C"', 1)
+    other.write_text(text)
+    before = files(project / "audit")
+    line = fails("relabel", other, project / "audit", "--accept-suggestions")
+    assert "not of the corpus given" in line and files(project / "audit") == before
+
+
+def test_a_decisions_file_with_unknown_ids_or_spans_outside_the_sentence(project: Path):
+    (project / "elsewhere").mkdir()
+    session = ReviewSession(review_audit(), DecisionStore.open(project / "elsewhere"), "bob")
+    issue = session.queue()[0]
+    session.decide(issue, "accept")
+    (record,) = [d.to_dict() for d in session.store.all()]
+    log = project / "log.jsonl"
+    args = ("relabel", project / "corpus.jsonl", project / "audit", "--import-decisions", log)
+    log.write_text(json.dumps(record) + "\n")
+    assert runner.invoke(app, [str(a) for a in args]).exit_code == 0
+    assert [d.issue_id for d in DecisionStore.open(project / "audit", read_only=True).all()] == [issue.id]
+    before = files(project / "audit")
+    log.write_text(json.dumps({**record, "issue_id": "wt-ffffffffffff"}) + "\n")
+    assert fails(*args) == f"Error: {log}, line 1: issue wt-ffffffffffff is not in this audit"
+    log.write_text(json.dumps(record) + "\n" + json.dumps({**record, "after": [[0, 99, "D"]]}) + "\n")
+    assert "line 2: span 0-99 is outside the sentence" in fails(*args)
+    assert files(project / "audit") == before  # the first, good line was not recorded either
+
+
+def test_a_read_only_audit_folder(project: Path, make_read_only):
+    make_read_only(project / "audit")
+    before = files(project / "audit")
+    line = fails("relabel", project / "corpus.jsonl", project / "audit", "--accept-suggestions")
+    assert "cannot record decisions here: the audit folder is read-only" in line
+    assert "read-only" in fails("relabel", project / "corpus.jsonl", project / "audit")  # the app does not start
+    # Reading works: tasks can still be exported from a read-only audit.
+    result = runner.invoke(app, ["relabel", str(project / "corpus.jsonl"), str(project / "audit"), "--export-tasks", str(project / "tasks.json")])
+    assert result.exit_code == 0 and len(json.loads((project / "tasks.json").read_text())) == 13
+    assert files(project / "audit") == before
+
+
+def test_apply_refuses_to_overwrite_the_corpus_and_needs_decisions(project: Path):
+    assert "no decisions recorded yet" in fails("apply", project / "corpus.jsonl", project / "audit", "--out", project / "fixed.jsonl")
+    assert not (project / "fixed.jsonl").exists()
+    ReviewSession(review_audit(), DecisionStore.open(project / "audit"), "x").decide(review_audit().issues[0], "accept")
+    assert "the original is never modified" in fails("apply", project / "corpus.jsonl", project / "audit", "--out", project / "corpus.jsonl")
+    blocker = project / "blocker"
+    blocker.write_text("")
+    assert "cannot write here" in fails("apply", project / "corpus.jsonl", project / "audit", "--out", blocker / "fixed.jsonl")
+
+
+def test_bad_relabel_options(project: Path):
+    args = ("relabel", project / "corpus.jsonl", project / "audit")
+    assert "unknown issue types typo" in fails(*args, "--type", "typo")
+    assert "--dry-run goes with --accept-suggestions" in fails(*args, "--dry-run")
+    assert "choose one of" in fails(*args, "--accept-suggestions", "--export-decisions", project / "x.jsonl")
+    assert "no issue in" in fails(*args, "--max-score", "-1")
+    shutil.rmtree(project / "audit")
+    assert "no such file or folder" in fails(*args, "--accept-suggestions")
