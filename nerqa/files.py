@@ -17,6 +17,17 @@ from typing import IO
 from nerqa.errors import NerqaError
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+# mkstemp makes 0600 files; a written file should get the mode any new file gets here (0644
+# under the usual umask), so that a second reviewer can read a shared audit folder.
+_FILE_MODE = 0o666 & ~_umask()
+
+
 @contextlib.contextmanager
 def atomic_write(path: str | Path, *, binary: bool = False) -> Iterator[IO]:
     """Open a temporary file beside `path` for writing; on a clean exit it replaces `path`.
@@ -31,6 +42,7 @@ def atomic_write(path: str | Path, *, binary: bool = False) -> Iterator[IO]:
     except OSError as error:
         raise NerqaError(f"{path.parent}: cannot write here: {error.strerror or error}") from None
     try:
+        os.chmod(temporary, path.stat().st_mode & 0o777 if path.exists() else _FILE_MODE)
         with os.fdopen(handle, "wb" if binary else "w", **({} if binary else {"encoding": "utf-8", "newline": "\n"})) as stream:
             yield stream
             stream.flush()

@@ -26,6 +26,18 @@ def test_a_failed_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path: Pat
     assert target.read_bytes() == b"new\n"
 
 
+def test_written_files_get_the_usual_mode_not_mkstemps(tmp_path: Path):
+    import os
+
+    mask = os.umask(0o022)
+    os.umask(mask)
+    atomic_write_text(tmp_path / "a.txt", "x")
+    assert (tmp_path / "a.txt").stat().st_mode & 0o777 == 0o666 & ~mask
+    (tmp_path / "a.txt").chmod(0o640)
+    atomic_write_text(tmp_path / "a.txt", "y")  # a file that exists keeps its mode
+    assert (tmp_path / "a.txt").stat().st_mode & 0o777 == 0o640
+
+
 def test_unwritable_places_give_one_clear_error(tmp_path: Path):
     blocker = tmp_path / "file"
     blocker.write_text("x")
