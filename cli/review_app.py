@@ -371,7 +371,9 @@ class ReviewApp(App):
         occurrences = self.session.propagation(decision)
         self.offer = (decision, occurrences) if occurrences else None
         if occurrences:
-            words = " ".join(self.session.result.corpus.sentences[decision.index].tokens[min(s.start for s in (*decision.removed, *decision.added)) : max(s.end for s in (*decision.removed, *decision.added))])
+            changed = (*decision.removed, *decision.added)
+            tokens = self.session.result.corpus.sentences[decision.index].tokens
+            words = " ".join(tokens[min(s.start for s in changed) : max(s.end for s in changed)])
             message += f" {len(occurrences)} other occurrences of {words!r} read as this one did: press p to change them too."
         self.say(message)
 

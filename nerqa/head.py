@@ -13,7 +13,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from nerqa.corpus import Corpus
 from nerqa.features import encode
 from nerqa.model import batched_forward, device, load_tokenizer, model_path, window_limit
 from nerqa.progress import ProgressCallback, quiet

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from nerqa.audit import score
@@ -40,3 +42,14 @@ def review_corpus() -> Corpus:
 def review_audit() -> AuditResult:
     corpus = review_corpus()
     return score(corpus, [one_hot(model.split()) for *_, model in ROWS], TAGS)
+
+
+def write_review_project(folder: Path) -> Path:
+    """`folder/corpus.jsonl` and its audit in `folder/audit`, as a user would have them."""
+    from nerqa.audit import write_outputs
+    from nerqa.formats import write_corpus
+
+    result = review_audit()
+    write_corpus(result.corpus, folder / "corpus.jsonl")
+    write_outputs(result, folder / "audit")
+    return folder

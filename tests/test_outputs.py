@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from conftest import DEMO, ROOT
+from conftest import DEMO
 from nerqa.audit import audit, score, write_outputs
 from nerqa.corpus import Corpus, Document, Sentence
 from nerqa.crossval import cross_validate

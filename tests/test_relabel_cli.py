@@ -9,22 +9,17 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from nerqa.audit import write_outputs
-from nerqa.formats import write_corpus
 from nerqa.review.decisions import DecisionStore
 from nerqa.review.session import ReviewSession
 from nerqa_cli.main import app
-from review_helpers import review_audit
+from review_helpers import review_audit, write_review_project
 
 runner = CliRunner()
 
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    result = review_audit()
-    write_corpus(result.corpus, tmp_path / "corpus.jsonl")
-    write_outputs(result, tmp_path / "audit")
-    return tmp_path
+    return write_review_project(tmp_path)
 
 
 def fails(*args) -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-import pytest
 
 from nerqa.review.apply import apply_decisions
 from nerqa.review.decisions import DecisionStore

@@ -15,10 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from nerqa.audit import write_outputs
-from nerqa.formats import read_corpus, write_corpus
+from nerqa.formats import read_corpus
 from nerqa.review.decisions import DecisionStore
-from review_helpers import review_audit
+from review_helpers import write_review_project
 
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None and not os.environ.get("CI"), reason="tmux is not installed")
 
@@ -63,10 +62,7 @@ class Terminal:
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    result = review_audit()
-    write_corpus(result.corpus, tmp_path / "corpus.jsonl")
-    write_outputs(result, tmp_path / "audit")
-    return tmp_path
+    return write_review_project(tmp_path)
 
 
 def relabel(project: Path, reviewer: str = "tmux") -> Terminal:

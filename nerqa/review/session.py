@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from nerqa.issues import Issue, sentence_keys
 from nerqa.outputs import AuditResult
-from nerqa.review.decisions import SETTLING, Action, Decision, DecisionStore, latest_by_issue, sentence_hash
+from nerqa.review.decisions import Action, Decision, DecisionStore, latest_by_issue, sentence_hash
 from nerqa.review.spans import FormIndex, Occurrence, apply_change, change_of, check_spans, ordered, same_form, suggested_fix
 from nerqa.tags import OUTSIDE, Span
 
@@ -190,14 +190,14 @@ class ReviewSession:
     def undo(self) -> list[Decision]:
         """Retract this session's last decision (all of it, for a propagation); returns what
         was undone (empty when nothing is left to undo)."""
-        while self.batches:
-            batch = self.batches.pop()
-            if self.decision_times:
-                self.decision_times.pop()
-            self.store.undo(batch, self.reviewer)
-            self.refresh()
-            return batch
-        return []
+        if not self.batches:
+            return []
+        batch = self.batches.pop()
+        if self.decision_times:
+            self.decision_times.pop()
+        self.store.undo(batch, self.reviewer)
+        self.refresh()
+        return batch
 
     def propagation(self, decision: Decision) -> list[Occurrence]:
         """The other occurrences of the changed words that read as they did before the
