@@ -7,6 +7,8 @@ sentence). The noisy corpus is audited; then two ways of acting on the audit are
 - a simulated reviewer looks at the top N issues (N = 2 x the injected errors), most
   suspicious first, and accepts a suggestion only where it makes the sentence read as the
   clean corpus does there; otherwise keeps the label;
+- the same reviewer filtering the queue to actionable issue types (`nerqa relabel --type`
+  with every type but the `sparse` notes, whose suggestion is to look, not to change);
 - blind bulk acceptance: every suggestion among the same top N is accepted, no reviewer.
 
 Each set of decisions is stored and applied as `nerqa relabel` / `nerqa apply` do. Printed:
@@ -38,9 +40,10 @@ from nerqa.corpus import Corpus  # noqa: E402
 from nerqa.model import evaluate  # noqa: E402
 from nerqa.review.apply import apply_decisions  # noqa: E402
 from nerqa.review.decisions import DecisionStore  # noqa: E402
-from nerqa.review.session import ReviewSession  # noqa: E402
+from nerqa.review.session import Filters, ReviewSession  # noqa: E402
 from nerqa.review.spans import change_of  # noqa: E402
 from nerqa.formats import read_corpus  # noqa: E402
+from nerqa.issues import ISSUE_TYPES  # noqa: E402
 from nerqa.training import train  # noqa: E402
 from transformers.utils import logging as hf_logging  # noqa: E402
 
@@ -59,11 +62,12 @@ def reads_as_clean(current, proposed, clean) -> bool:
     return clean_window is not None and not crossing and inside == tuple((s.start, s.end, s.label) for s in change.after)
 
 
-def review(result, folder: Path, clean: Corpus, n: int, *, blind: bool) -> tuple[ReviewSession, int]:
-    """Decide on the top `n` issues; returns the session and the number of issues looked at."""
-    session = ReviewSession(result, DecisionStore.open(folder), "blind-bulk" if blind else "simulated-reviewer")
+def review(result, folder: Path, clean: Corpus, n: int, *, blind: bool, types: frozenset[str] = frozenset()) -> tuple[ReviewSession, int]:
+    """Decide on the top `n` issues (of `types`, as `nerqa relabel --type` filters them; empty:
+    all); returns the session and the number of issues looked at."""
+    session = ReviewSession(result, DecisionStore.open(folder), "blind-bulk" if blind else "simulated-reviewer", filters=Filters(types))
     looked = 0
-    for issue in list(result.issues[:n]):
+    for issue in session.issues[:n]:
         if session.status(issue) is not None:
             continue  # settled by an earlier decision on the same sentence
         looked += 1
@@ -82,8 +86,7 @@ def disagreements(a: Corpus, b: Corpus) -> list[set]:
     return [set(x.spans) ^ set(y.spans) for x, y in zip(a.sentences, b.sentences)]
 
 
-def outcome(clean: Corpus, noisy: Corpus, corrected: Corpus, injected: dict, result, n: int) -> dict:
-    top = result.issues[:n]
+def outcome(clean: Corpus, noisy: Corpus, corrected: Corpus, injected: dict, top: list) -> dict:
     found = {i for i in injected if any(t.index == i and any(t.start < e and s < t.end for s, e, _ in injected[i]) for t in top)}
     fixed = {i for i in injected if set(corrected.sentences[i].spans) == set(clean.sentences[i].spans)}
     before, after = disagreements(noisy, clean), disagreements(corrected, clean)
@@ -101,6 +104,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--cache", type=Path, default=None, help="keep audit folds here (default: a temporary folder)")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures to this file")
+    parser.add_argument("--skip-training", action="store_true", help="review figures only: no clean/noisy/corrected models")
     args = parser.parse_args()
 
     ncbi = args.shared / "ncbi_disease" / "pubtator"
@@ -120,32 +124,37 @@ def main() -> None:
         figures["audit_seconds"] = round(time.perf_counter() - started, 1)
         print(f"audit ({args.mode}): {figures['audit_seconds']:,} s, {len(result.issues):,} issues, CV F1 {result.summary['cv_metrics']['micro']['f1']:.3f}", flush=True)
         corrected = {}
-        for name, blind in (("reviewer", False), ("bulk", True)):
-            audit_dir = folder / f"audit-{name}"
+        actionable = frozenset(t for t in ISSUE_TYPES if t != "sparse")
+        for name, blind, types in (("reviewer", False, frozenset()), ("reviewer, actionable types", False, actionable), ("bulk", True, frozenset())):
+            audit_dir = folder / f"audit-{len(corrected)}"
             write_outputs(result, audit_dir)
-            session, looked = review(result, audit_dir, clean, n, blind=blind)
+            session, looked = review(result, audit_dir, clean, n, blind=blind, types=types)
             applied = apply_decisions(noisy, session.store.effective())
             corrected[name] = applied.corpus
-            figures[name] = {**outcome(clean, noisy, applied.corpus, injected, result, n), "looked_at": looked, "conflicts": len(applied.conflicts), "spans": applied.summary()["total"]}
+            figures[name] = {**outcome(clean, noisy, applied.corpus, injected, session.issues[:n]), "looked_at": looked, "conflicts": len(applied.conflicts), "spans": applied.summary()["total"]}
             row = figures[name]
             effort = row["looked_at"] / row["fixed"] if row["fixed"] else float("inf")
             row["issues_per_fix"] = round(effort, 2)
-            print(f"{name:>8}: looked at {looked}, found {row['found']}/{len(injected)} ({row['found'] / len(injected):.0%}), "
+            print(f"{name}: looked at {looked}, found {row['found']}/{len(injected)} ({row['found'] / len(injected):.0%}), "
                   f"fixed {row['fixed']}/{len(injected)} ({row['fixed'] / len(injected):.0%}), labels wrongly changed {row['labels_wrongly_changed']}, "
                   f"{effort:.2f} issues looked at per error fixed", flush=True)
+        if args.skip_training:
+            if args.json:
+                args.json.write_text(json.dumps(figures, indent=2))
+            return
         config = TrainConfig(epochs=args.epochs, seed=42, early_stopping_patience=None, tensorboard=False)
         f1 = {}
-        for name, corpus in (("clean", clean), ("noisy", noisy), ("reviewer", corrected["reviewer"]), ("bulk", corrected["bulk"])):
+        for name, corpus in (("clean", clean), ("noisy", noisy), *corrected.items()):
             started = time.perf_counter()
             model = train(corpus, config, tags=clean.tag_set).classifier
             f1[name] = evaluate(model, test).micro.f1
-            print(f"test F1 trained on {name:>8}: {f1[name]:.4f} ({time.perf_counter() - started:,.0f} s)", flush=True)
+            print(f"test F1 trained on {name}: {f1[name]:.4f} ({time.perf_counter() - started:,.0f} s)", flush=True)
         lost = f1["clean"] - f1["noisy"]
         figures["test_f1"] = {k: round(v, 4) for k, v in f1.items()}
-        for name in ("reviewer", "bulk"):
+        for name in corrected:
             recovered = (f1[name] - f1["noisy"]) / lost if lost > 0 else float("nan")
             figures[name]["f1_recovered"] = round(recovered, 3)
-            print(f"{name:>8}: recovers {recovered:.0%} of the {lost:.4f} F1 lost to noise", flush=True)
+            print(f"{name}: recovers {recovered:.0%} of the {lost:.4f} F1 lost to noise", flush=True)
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2))
 

@@ -79,7 +79,10 @@ def test_escape_cancels_an_edit_and_records_nothing(tmp_path: Path):
     async def scenario():
         app = make_app(tmp_path)
         async with app.run_test(size=(130, 40)) as pilot:
-            await pilot.press("e", "d", "escape")
+            await pilot.press("e", "d")
+            await pilot.press("a", "k", "s", "u", "p", "q")  # review keys do nothing under the editor
+            assert isinstance(app.screen, EditScreen) and app.session.store.all() == []
+            await pilot.press("escape")
             assert "Edit cancelled" in text_of(app, "#message")
         return app
 
