@@ -16,9 +16,9 @@ from nerqa.errors import ConfigError, NerqaError
 from nerqa.files import atomic_write_text
 from nerqa.formats import FORMATS, write_corpus
 from nerqa.issues import ISSUE_TYPES
+from nerqa.review.tasks import TOOLS
 from nerqa_cli._util import CorpusReader, check_format, console, err_console, existing_path, user_errors, with_reader
 
-TOOLS = ("labelstudio", "prodigy", "doccano")
 
 
 def _names(values: Optional[list[str]]) -> frozenset[str]:
