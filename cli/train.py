@@ -51,10 +51,10 @@ def train_cli(
         dev_corpus = reader.read(Path(settings.dev)) if settings.dev else None
         quiet_transformers()
         from nerqa.model import evaluate
-        from nerqa.training import save_training, train
+        from nerqa.training import TRAIN_LOG, save_training, train
 
         console.print(f"Training on {len(train_corpus):,} sentences ({train_corpus.n_tokens:,} words), types: {', '.join(train_corpus.entity_types)}", highlight=False)
-        with progress_display() as progress:
+        with progress_display(out / TRAIN_LOG) as progress:
             result = train(train_corpus, settings, dev=dev_corpus, progress=progress, logging_dir=out / "runs")
             metrics: dict = {
                 "train_seconds": round(result.train_seconds, 1),

@@ -34,6 +34,7 @@ from nerqa.progress import ProgressCallback, quiet
 
 CONFIG_FILE = "nerqa_train.yaml"
 METRICS_FILE = "metrics.json"
+TRAIN_LOG = "train.log"
 
 
 @dataclass
@@ -323,6 +324,8 @@ def save_training(result: TrainResult, folder: str | Path, config: TrainConfig, 
         (staging / METRICS_FILE).write_text(json.dumps(metrics, indent=2), encoding="utf-8")
         if (folder / "runs").is_dir():  # TensorBoard logs written during training
             os.replace(folder / "runs", staging / "runs")
+        if (folder / TRAIN_LOG).is_file():  # the progress lines written during training
+            os.replace(folder / TRAIN_LOG, staging / TRAIN_LOG)
         if folder.exists():
             old = folder.with_name(f".{folder.name}.old")
             os.replace(folder, old)

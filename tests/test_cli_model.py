@@ -39,6 +39,9 @@ def test_train_writes_model_metrics_and_resolved_config(trained_dir):
     assert metrics["dev"]["micro"]["f1"] >= 0.9
     assert len(metrics["history"]) >= 1
     settings = TrainConfig.from_yaml(model / "nerqa_train.yaml")
+    log = (model / "train.log").read_text().splitlines()
+    epochs = [line.split(" epochs ")[1].split()[0] for line in log if " epochs " in line]
+    assert epochs == [f"{n}/12" for n in range(1, len(metrics["history"]) + 1)] and "dev F1" in log[0]
     assert settings.seed == 7 and settings.learning_rate == 0.01 and settings.batch_size == 8
 
 
