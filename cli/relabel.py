@@ -76,7 +76,7 @@ def relabel_cli(
             # Read-only: exporting tasks records nothing (and works on a read-only audit folder).
             with DecisionStore.open_or_empty(audit_dir) as store:
                 session = ReviewSession(result, store, name, filters=filters)
-                issues = session.queue()[: top] if top is not None else session.queue()
+                issues = session.queue()[:top]
                 text = export(session, issues, tool)
             atomic_write_text(export_tasks, text)
             console.print(f"[green]Wrote[/] {len(issues):,} review tasks for {tool} to {escape(str(export_tasks))}", highlight=False)

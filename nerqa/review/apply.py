@@ -54,47 +54,71 @@ class ApplyResult:
         }
 
 
+class Replay:
+    """A corpus's audited spans with decisions replayed onto them, in recording order: the one
+    place that says which decisions apply (the review session's screen and `apply` agree).
+
+    Sentences are found by content key; a sentence's label hash is computed on first use.
+    """
+
+    def __init__(self, corpus: Corpus) -> None:
+        self.corpus = corpus
+        self.keys = sentence_keys(corpus)
+        self.index = {key: i for i, key in enumerate(self.keys)}
+        self.original = [tuple(s.spans) for s in corpus.sentences]
+        self._hashes: dict[int, str] = {}
+
+    def hash(self, index: int) -> str:
+        """`sentence_hash` of sentence `index` as audited."""
+        if index not in self._hashes:
+            self._hashes[index] = sentence_hash(self.corpus.sentences[index])
+        return self._hashes[index]
+
+    def run(self, decisions: Sequence[Decision]) -> tuple[list[tuple[Span, ...]], list[Decision], list[Conflict]]:
+        """Each sentence's spans after the decisions, the decisions applied, and the conflicts."""
+        state = list(self.original)
+        applied: list[Decision] = []
+        conflicts: list[Conflict] = []
+        for decision in decisions:
+            index = self.index.get(decision.sentence_key)
+            if index is None:
+                conflicts.append(Conflict(decision, "its sentence is not in this corpus (the text or the document changed)"))
+                continue
+            if decision.sentence_hash != self.hash(index):
+                conflicts.append(Conflict(decision, "the sentence's labels changed since the audit"))
+                continue
+            if not decision.changes:
+                applied.append(decision)  # keep and skip: nothing to change
+                continue
+            length = len(self.corpus.sentences[index])
+            if any(not 0 <= s.start < s.end <= length for s in decision.added):
+                conflicts.append(Conflict(decision, f"a span lies outside the sentence ({length} tokens)"))
+                continue
+            updated = apply_change(state[index], decision.removed, decision.added)
+            if updated is None:
+                conflicts.append(Conflict(decision, "an earlier decision already changed these spans"))
+                continue
+            state[index] = updated
+            applied.append(decision)
+        return state, applied, conflicts
+
+
 def apply_decisions(corpus: Corpus, decisions: Sequence[Decision]) -> ApplyResult:
     """The corpus with the decisions' changes made (the corpus itself is not modified).
 
     `decisions` are the effective ones (`DecisionStore.effective()`), in recording order.
     Applying the same decisions to the same corpus always gives the same result.
     """
-    keys = {key: i for i, key in enumerate(sentence_keys(corpus))}
-    original = [tuple(s.spans) for s in corpus.sentences]
-    state = list(original)
-    audited_hash: dict[int, str] = {}
-    result = ApplyResult(corpus)
-    for decision in decisions:
-        index = keys.get(decision.sentence_key)
-        if index is None:
-            result.conflicts.append(Conflict(decision, "its sentence is not in this corpus (the text or the document changed)"))
-            continue
-        if index not in audited_hash:
-            audited_hash[index] = sentence_hash(corpus.sentences[index])
-        if decision.sentence_hash != audited_hash[index]:
-            result.conflicts.append(Conflict(decision, "the sentence's labels changed since the audit"))
-            continue
-        if not decision.changes:
-            result.applied.append(decision)  # keep and skip: nothing to change
-            continue
-        length = len(corpus.sentences[index])
-        if any(not 0 <= s.start < s.end <= length for s in decision.added):
-            result.conflicts.append(Conflict(decision, f"a span lies outside the sentence ({length} tokens)"))
-            continue
-        updated = apply_change(state[index], decision.removed, decision.added)
-        if updated is None:
-            result.conflicts.append(Conflict(decision, "an earlier decision already changed these spans"))
-            continue
-        state[index] = updated
-        result.applied.append(decision)
+    replay = Replay(corpus)
+    state, applied, conflicts = replay.run(decisions)
+    result = ApplyResult(corpus, applied=applied, conflicts=conflicts)
     documents, n = [], 0
     for doc in corpus.documents:
         sentences = []
         for sentence in doc.sentences:
-            if state[n] != original[n]:
+            if state[n] != replay.original[n]:
                 result.sentences_changed += 1
-                _count(original[n], state[n], result)
+                _count(replay.original[n], state[n], result)
                 sentence = Sentence(sentence.tokens, tuple(tags_from_spans(state[n], len(sentence))), sentence.offsets)
             sentences.append(sentence)
             n += 1
@@ -105,8 +129,9 @@ def apply_decisions(corpus: Corpus, decisions: Sequence[Decision]) -> ApplyResul
 
 def _count(before: Sequence[Span], after: Sequence[Span], result: ApplyResult) -> None:
     """Count a sentence's span changes: a removed span overlapping an added one is `changed`."""
-    removed = [s for s in before if s not in set(after)]
-    added = [s for s in after if s not in set(before)]
+    kept_before, kept_after = set(before), set(after)
+    removed = [s for s in before if s not in kept_after]
+    added = [s for s in after if s not in kept_before]
     for span in removed:
         partner = next((a for a in added if overlaps(a, span)), None)
         if partner is not None:

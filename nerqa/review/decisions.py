@@ -34,8 +34,6 @@ SCHEMA_VERSION = 1
 
 Action = Literal["accept", "keep", "edit", "skip", "undo"]
 ACTIONS: tuple[str, ...] = get_args(Action)
-# Actions that settle an issue (a skipped issue stays in the queue).
-SETTLING = ("accept", "keep", "edit")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS decisions (

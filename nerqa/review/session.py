@@ -17,9 +17,10 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from nerqa.issues import Issue, sentence_keys
+from nerqa.issues import Issue
 from nerqa.outputs import AuditResult
-from nerqa.review.decisions import Action, Decision, DecisionStore, latest_by_issue, sentence_hash
+from nerqa.review.apply import Replay
+from nerqa.review.decisions import Action, Decision, DecisionStore, latest_by_issue
 from nerqa.review.spans import FormIndex, Occurrence, apply_change, change_of, check_spans, ordered, same_form, suggested_fix
 from nerqa.tags import OUTSIDE, Span
 
@@ -71,11 +72,9 @@ class ReviewSession:
 
     def __post_init__(self) -> None:
         corpus = self.result.corpus
-        self.keys = sentence_keys(corpus)
-        self.hashes = [sentence_hash(s) for s in corpus.sentences]
-        self.original = [tuple(s.spans) for s in corpus.sentences]
+        self.replay = Replay(corpus)
+        self.keys, self.by_key = self.replay.keys, self.replay.index
         self.forms = FormIndex([s.tokens for s in corpus.sentences])
-        self.by_key = {key: i for i, key in enumerate(self.keys)}
         self.batches: list[list[Decision]] = []  # this session's own, for undo
         self.decision_times: list[float] = []
         self.started = self.clock()
@@ -87,14 +86,7 @@ class ReviewSession:
         """Re-read the store: every reviewer's effective decisions, replayed onto the audit."""
         self.effective = self.store.effective()
         self.latest = latest_by_issue(self.effective)
-        self.states = list(self.original)
-        for d in self.effective:
-            index = self.by_key.get(d.sentence_key)
-            if index is None or d.sentence_hash != self.hashes[index] or not d.changes:
-                continue
-            updated = apply_change(self.states[index], d.removed, d.added)
-            if updated is not None:
-                self.states[index] = updated
+        self.states, _, _ = self.replay.run(self.effective)
 
     def status(self, issue: Issue) -> str | None:
         """The latest effective action on the issue (None: not decided)."""
@@ -159,7 +151,7 @@ class ReviewSession:
         after = ordered(after)
         check_spans(after, len(sentence), where=f"sentence {index}")
         return Decision(
-            issue_id=issue_id, sentence_key=self.keys[index], sentence_hash=self.hashes[index], action=action,
+            issue_id=issue_id, sentence_key=self.keys[index], sentence_hash=self.replay.hash(index), action=action,
             before=ordered(self.states[index] if before is None else before), after=after, reviewer=self.reviewer, source=source,
             doc_id=self.result.corpus.sentence_doc_ids[index], index=index, batch=batch,
         )

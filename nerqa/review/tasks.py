@@ -113,7 +113,7 @@ def export_tasks(session: ReviewSession, issues: Sequence[Issue], tool: str) -> 
     return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
 
 
-def _records(path: Path, tool: str) -> list[tuple[str, dict]]:
+def _records(path: Path) -> list[tuple[str, dict]]:
     """(where, record) pairs from a tool's export: a JSON list or JSONL."""
     text = path.read_text(encoding="utf-8")
     stripped = text.lstrip()
@@ -163,7 +163,7 @@ def import_results(session: ReviewSession, path: Path, tool: str, *, reviewer: s
         raise NerqaError(f"unknown tool {tool!r}; tools are {', '.join(TOOLS)}")
     issues = {i.id: i for i in session.result.issues}
     decisions = []
-    for where, record in _records(path, tool):
+    for where, record in _records(path):
         if not isinstance(record, dict):
             raise NerqaError(f"{where}: expected a JSON object")
         meta = _nerqa_meta(record, where)
@@ -222,7 +222,7 @@ def import_decision_log(session: ReviewSession, path: Path) -> list[Decision]:
     id), its sentence must be here with the same labels, and every span inside it. Undo rows
     are dropped together with the rows they retract. Not recorded: the caller records them."""
     rows = []
-    for where, record in _records(path, "log"):
+    for where, record in _records(path):
         try:
             before = tuple(Span(int(a), int(b), str(c)) for a, b, c in record["before"])
             after = tuple(Span(int(a), int(b), str(c)) for a, b, c in record["after"])
@@ -241,7 +241,7 @@ def import_decision_log(session: ReviewSession, path: Path) -> list[Decision]:
         index = session.by_key.get(record.get("sentence_key"))
         if index is None:
             raise NerqaError(f"{where}: its sentence is not in this audit's corpus")
-        if record.get("sentence_hash") != session.hashes[index]:
+        if record.get("sentence_hash") != session.replay.hash(index):
             raise NerqaError(f"{where}: its sentence's labels differ from this audit's")
         length = len(session.result.corpus.sentences[index])
         check_spans(before, length, where=where)
@@ -249,7 +249,7 @@ def import_decision_log(session: ReviewSession, path: Path) -> list[Decision]:
         if record.get("action") not in ("accept", "keep", "edit", "skip"):
             raise NerqaError(f"{where}: unknown action {record.get('action')!r}")
         out.append(Decision(
-            issue_id=issue_id, sentence_key=session.keys[index], sentence_hash=session.hashes[index], action=record["action"],
+            issue_id=issue_id, sentence_key=session.keys[index], sentence_hash=session.replay.hash(index), action=record["action"],
             before=ordered(before), after=ordered(after), reviewer=str(record.get("reviewer") or session.reviewer),
             source=str(record.get("source") or "review"), doc_id=session.result.corpus.sentence_doc_ids[index], index=index,
             batch=record.get("batch"),
