@@ -114,7 +114,9 @@ def with_reader(command: Callable) -> Callable:
 
 # --- progress ---------------------------------------------------------------------------------
 
-_LABELS = {"train": "training steps", "epoch": "epochs", "predict": "predicting", "evaluate": "dev evaluation", "fold": "folds", "features": "encoder features"}
+_LABELS = {"train": "training steps", "epoch": "epochs", "predict": "predicting", "evaluate": "dev evaluation", "fold": "folds", "features": "encoder features", "select": "pool documents"}
+# Long streamed passes: the plain log gets a line at every tenth, not only at the end.
+_STEPPED = frozenset({"select"})
 
 
 def _duration(seconds: float) -> str:
@@ -132,6 +134,7 @@ class LogLines:
         self.clock = clock
         self.origin = clock()
         self.training_started = self.origin
+        self.tenths: dict[str, int] = {}
 
     def __call__(self, task: str, completed: int, total: int, info: dict) -> None:
         now = self.clock()
@@ -140,16 +143,21 @@ class LogLines:
                 self.training_started = now
             return  # one line per epoch is enough
         if task not in ("fold", "epoch") and (completed < total or task == "evaluate"):
-            return  # sentences and windows: only a finished pass; dev F1 is on the epoch line
+            tenth = completed * 10 // total if total else 0
+            if task not in _STEPPED or tenth <= self.tenths.get(task, 0):
+                return  # sentences and windows: only a finished pass; dev F1 is on the epoch line
+            self.tenths[task] = tenth
         text = f"{time.strftime('%H:%M:%S')} {_LABELS.get(task, task)} {completed}/{total}"
         if task == "fold":
             text += f" ({info.get('mode', '')}{', cached' if info.get('cached') else ''})"
         if "loss" in info:
             text += f" loss {info['loss']:.4f}"
+        if "sentences" in info:
+            text += f" ({info['sentences']:,} sentences scored)"
         if "dev_f1" in info:
             text += f" dev F1 {info['dev_f1']:.3f}" + (" (stopped early)" if info.get("stopped_early") else "")
         text += f" elapsed {_duration(now - self.origin)}"
-        start = {"fold": self.origin, "epoch": self.training_started}.get(task)
+        start = {"fold": self.origin, "epoch": self.training_started, "select": self.origin}.get(task)
         if start is not None and 0 < completed < total:
             text += f" ETA {_duration((now - start) / completed * (total - completed))}"
         self.stream.write(text + "\n")
@@ -176,6 +184,8 @@ def rich_bars() -> Iterator[ProgressCallback]:
                 text = f"loss {info['loss']:.4f}"
             if "dev_f1" in info:
                 text += f" dev F1 {info['dev_f1']:.3f}" + (" (stopped early)" if info.get("stopped_early") else "")
+            if "sentences" in info:
+                text = f"{info['sentences']:,} sentences scored"
             if completed < last.get(task, 0):  # a repeated pass (the next fold's epochs)
                 bars.reset(tasks[task], total=total)
             last[task] = completed

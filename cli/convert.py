@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from nerqa.errors import NerqaError
-from nerqa.formats import FORMATS, format_for_output, write_corpus, write_splits
+from nerqa.formats import FORMATS, format_for_output, read_corpus, write_corpus, write_splits
 from nerqa_cli._util import CorpusReader, check_format, console, existing_path, user_errors, with_reader
 
 
@@ -17,6 +17,7 @@ def convert_cli(
     source: Annotated[Path, typer.Argument(help="Corpus file, or folder of splits.")],
     target: Annotated[Path, typer.Argument(help="Output file, or folder when SOURCE is a folder.")],
     to: Annotated[Optional[str], typer.Option("--to", "-t", help=f"Output format ({', '.join(FORMATS)}); implied by TARGET's name if omitted.", callback=check_format)] = None,
+    merge: Annotated[Optional[list[Path]], typer.Option("--merge", "-m", help="Append this corpus (any format, detected; e.g. an annotation tool's export of a nerqa select batch); repeatable. Sentences already present are left out.")] = None,
     *,
     reader: CorpusReader,
 ) -> None:
@@ -25,6 +26,8 @@ def convert_cli(
         options = reader.options
         existing_path(source)
         if source.is_dir():
+            if merge:
+                raise NerqaError("--merge goes with a single corpus file, not a folder of splits")
             fmt = to or format_for_output(target)
             if fmt is None:
                 raise NerqaError(f"{target}: pass --to to choose the format of the output folder")
@@ -33,7 +36,14 @@ def convert_cli(
             counts = {name: len(c) for name, c in splits.items()}
         else:
             corpus = reader.read(source)
+            left_out = 0
+            if merge:
+                # Additions are detected on their own: a tool's export is JSON whatever SOURCE is.
+                added = [read_corpus(existing_path(path), options=options) for path in merge]
+                corpus, left_out = corpus.merged(*added)
             written = write_corpus(corpus, target, to, options=options)
             counts = {source.name: len(corpus)}
         sentences = ", ".join(f"{name}: {n:,} sentences" for name, n in counts.items())
+        if merge:
+            sentences += f" after merging {len(merge)} file{'s' * (len(merge) > 1)}; {left_out:,} sentences already present were left out"
         console.print(f"[green]Wrote[/] {', '.join(str(p) for p in written)} ({sentences})", highlight=False)

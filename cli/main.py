@@ -14,6 +14,7 @@ from nerqa_cli.convert import convert_cli
 from nerqa_cli.evaluate import evaluate_cli
 from nerqa_cli.predict import predict_cli
 from nerqa_cli.relabel import apply_cli, relabel_cli
+from nerqa_cli.select import select_cli
 from nerqa_cli.stats import stats_cli
 from nerqa_cli.train import train_cli
 
@@ -34,6 +35,7 @@ COMMANDS = {
     "audit": audit_cli,
     "relabel": relabel_cli,
     "apply": apply_cli,
+    "select": select_cli,
 }
 for _name, _command in COMMANDS.items():
     app.command(_name)(_command)

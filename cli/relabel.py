@@ -12,10 +12,12 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from nerqa.config import check_choice
 from nerqa.errors import ConfigError, NerqaError
 from nerqa.files import atomic_write_text
 from nerqa.formats import FORMATS, write_corpus
 from nerqa.issues import ISSUE_TYPES
+from nerqa.review.session import ORDERS
 from nerqa.review.tasks import TOOLS
 from nerqa_cli._util import CorpusReader, check_format, console, err_console, existing_path, user_errors, with_reader
 
@@ -41,6 +43,7 @@ def relabel_cli(
     import_decisions: Annotated[Optional[Path], typer.Option(help="No app: record the decisions of another copy's --export-decisions file.")] = None,
     tool: Annotated[str, typer.Option(help=f"Annotation tool for --export-tasks / --import-results: {', '.join(TOOLS)}.")] = "labelstudio",
     top: Annotated[Optional[int], typer.Option(help="With --export-tasks: at most this many issues, most suspicious first.")] = None,
+    order: Annotated[str, typer.Option(help="Queue order: score (most suspicious issue first) or uncertainty (sentences the model is least sure of first, as nerqa select ranks a pool).")] = "score",
     *,
     reader: CorpusReader,
 ) -> None:
@@ -50,6 +53,7 @@ def relabel_cli(
         unknown = sorted(_names(issue_type) - set(ISSUE_TYPES))
         if unknown:
             raise ConfigError(f"--type: unknown issue types {', '.join(unknown)}; types are {', '.join(ISSUE_TYPES)}")
+        check_choice("--order", order, ORDERS)
         if tool not in TOOLS:
             raise ConfigError(f"--tool must be one of {', '.join(TOOLS)}, not {tool!r}")
         modes = [name for name, on in (("--accept-suggestions", accept_suggestions), ("--export-decisions", export_decisions), ("--export-tasks", export_tasks), ("--import-results", import_results), ("--import-decisions", import_decisions)) if on]
@@ -75,7 +79,7 @@ def relabel_cli(
 
             # Read-only: exporting tasks records nothing (and works on a read-only audit folder).
             with DecisionStore.open_or_empty(audit_dir) as store:
-                session = ReviewSession(result, store, name, filters=filters)
+                session = ReviewSession(result, store, name, filters=filters, order=order)
                 issues = session.queue()[:top]
                 text = export(session, issues, tool)
             atomic_write_text(export_tasks, text)
@@ -83,7 +87,7 @@ def relabel_cli(
             return
         store = DecisionStore.open(audit_dir)
         try:
-            session = ReviewSession(result, store, name, filters=filters)
+            session = ReviewSession(result, store, name, filters=filters, order=order)
             if import_results is not None:
                 from nerqa.review.tasks import import_results as read_results
 

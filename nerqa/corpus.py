@@ -149,6 +149,33 @@ class Corpus:
             digest.update(b"\n")
         return digest.hexdigest()[:16]
 
+    def merged(self, *others: Corpus) -> tuple[Corpus, int]:
+        """This corpus with the documents of `others` appended (an annotated batch merged into
+        the labeled corpus). A sentence whose `text_key` is already here is left out (a batch
+        merged twice adds nothing), and so is a document left with no sentence.
+
+        Returns the merged corpus and the number of sentences left out.
+        """
+        seen = {text_key(s.tokens) for s in self.sentences}
+        documents = list(self.documents)
+        left_out = 0
+        for other in others:
+            for document in other.documents:
+                kept = []
+                for sentence in document.sentences:
+                    key = text_key(sentence.tokens)
+                    if key in seen:
+                        left_out += 1
+                    else:
+                        seen.add(key)
+                        kept.append(sentence)
+                if len(kept) == len(document.sentences):
+                    documents.append(document)
+                elif kept:
+                    # The document text no longer matches its sentences: keep tokens and offsets only.
+                    documents.append(Document(document.id, tuple(Sentence(s.tokens, s.tags) for s in kept)))
+        return Corpus(tuple(documents), name=self.name), left_out
+
     def map_types(self, mapping: dict[str, str]) -> Corpus:
         """A copy with entity types renamed (`mapping` may merge several types into one)."""
         def rename(tag: str) -> str:
@@ -160,6 +187,12 @@ class Corpus:
             for doc in self.documents
         )
         return Corpus(documents, name=self.name)
+
+
+def text_key(tokens: Sequence[str]) -> int:
+    """A 64-bit key of a sentence's characters without whitespace: equal for a repeated
+    sentence, and for one sentence tokenised two ways (a corpus's tokens and a tool's)."""
+    return int.from_bytes(hashlib.blake2b("".join(tokens).encode("utf-8"), digest_size=8).digest(), "big")
 
 
 def tag_set_for_types(types: Sequence[str]) -> tuple[str, ...]:

@@ -74,3 +74,31 @@ def writable_folder(folder: str | Path) -> Path:
     except OSError as error:
         raise NerqaError(f"{folder}: cannot write here: {error.strerror or error}") from None
     return folder
+
+
+def check_writable(folder: str | Path) -> Path:
+    """Check, creating nothing, that `folder` could be created (if missing) and written to:
+    the nearest folder that exists must take a new file. For commands that must leave
+    nothing behind when they fail later."""
+    folder = Path(folder)
+    existing = folder
+    while not existing.exists():
+        if existing.parent == existing:
+            break
+        existing = existing.parent
+    if existing.exists() and not existing.is_dir():
+        raise NerqaError(f"{folder}: cannot write here: {existing} is a file, not a folder")
+    try:
+        handle, probe = tempfile.mkstemp(dir=existing, prefix=".nerqa-write-check.")
+        os.close(handle)
+        os.unlink(probe)
+    except OSError as error:
+        raise NerqaError(f"{folder}: cannot write here: {error.strerror or error}") from None
+    return folder
+
+
+def write_files(files: dict[Path, str]) -> list[Path]:
+    """Write every `(path, text)` atomically, in order; returns the paths."""
+    for path, text in files.items():
+        atomic_write_text(path, text)
+    return list(files)

@@ -12,10 +12,10 @@ into place, so a failed write never leaves a half-written corpus.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from nerqa.corpus import Corpus
+from nerqa.corpus import Corpus, Document
 from nerqa.errors import CorpusFormatError, FormatDetectionError, NerqaError
 from nerqa.files import atomic_write_text
 from nerqa.formats import conll, jsonl, ncbi, nemo, pubtator
@@ -24,6 +24,7 @@ from nerqa.formats._common import ReadOptions
 __all__ = [
     "FORMATS", "ReadOptions", "detect_format", "read_corpus", "read_splits", "write_corpus",
     "write_splits", "parse_text", "dump_text", "format_for_output", "corpus_from_raw_text", "read_text",
+    "read_text_documents", "count_text_documents", "text_files",
 ]
 
 FORMATS = ("conll", "ncbi", "pubtator", "nemo", "jsonl", "jsonl-tokens")
@@ -106,7 +107,7 @@ def sniff_format(text: str) -> str | None:
     if not lines:
         return None
     first = lines[0].lstrip()
-    if first.startswith("{"):
+    if first.startswith(("{", "[")):
         return "jsonl"
     if _PUBTATOR_RE.match(first):
         return "pubtator"
@@ -208,7 +209,8 @@ def read_splits(path: str | Path, format: str | None = None, *, options: ReadOpt
     return splits
 
 
-def _nemo_files(corpus: Corpus, folder: Path, split: str, options: ReadOptions) -> dict[Path, str]:
+def nemo_files(corpus: Corpus, folder: Path, split: str, options: ReadOptions) -> dict[Path, str]:
+    """NeMo's three files for one split (`text_SPLIT.txt`, `labels_SPLIT.txt`, `label_ids.csv`), built in memory."""
     text, labels, label_ids = nemo.dump(corpus, entity_type=options.entity_type)
     return {folder / f"text_{split}.txt": text, folder / f"labels_{split}.txt": labels, folder / "label_ids.csv": label_ids}
 
@@ -226,7 +228,7 @@ def write_corpus(corpus: Corpus, path: str | Path, format: str | None = None, *,
     if format == "nemo":
         match = _NEMO_RE.match(path.name)
         split = match.group(2) if match else path.stem
-        files = _nemo_files(corpus, path.parent, split, options)
+        files = nemo_files(corpus, path.parent, split, options)
     else:
         files = {path: dump_text(corpus, format)}
     for target, content in files.items():
@@ -241,7 +243,7 @@ def write_splits(splits: dict[str, Corpus], folder: str | Path, format: str, *, 
     files: dict[Path, str] = {}
     for split, corpus in splits.items():
         if format == "nemo":
-            files.update(_nemo_files(corpus, folder, split, options))
+            files.update(nemo_files(corpus, folder, split, options))
         else:
             files[folder / f"{split}{EXTENSIONS[format]}"] = dump_text(corpus, format)
     if format == "nemo":
@@ -258,3 +260,59 @@ def corpus_from_raw_text(text: str, *, doc_id: str | None = None) -> Corpus:
     from nerqa.formats._common import document_from_text
 
     return Corpus((document_from_text(doc_id, text, [(0, len(text))], [], path=None, line=None),))
+
+
+def text_files(path: str | Path) -> list[Path]:
+    """The raw-text files of a pool: the file itself, or a folder's visible `.txt` files in name order."""
+    path = Path(path)
+    if not path.is_dir():
+        return [path]
+    files = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith(".") and p.suffix.lower() == ".txt")
+    if not files:
+        raise NerqaError(f"{path}: the folder holds no .txt files")
+    return files
+
+
+def count_text_documents(path: str | Path) -> int:
+    """How many documents `read_text_documents` will yield (non-blank lines of a file; files
+    of a folder), counted without decoding, for progress."""
+    path = Path(path)
+    if path.is_dir():
+        return len(text_files(path))
+    try:
+        with path.open("rb") as stream:
+            return sum(1 for line in stream if line.strip())
+    except OSError as error:
+        raise NerqaError(f"{path}: cannot read: {error.strerror}") from None
+
+
+def read_text_documents(path: str | Path) -> Iterator[Document]:
+    """Stream raw text as untagged documents, split into sentences and tokens by `nerqa.segment`.
+
+    A file holds one document a line (id `NAME:LINE`; blank lines are skipped) and is read a
+    line at a time, so a large pool never sits in memory whole; a folder holds one document
+    per `.txt` file (id: the file's stem). Undecodable bytes raise `CorpusFormatError` at
+    their line.
+    """
+    from nerqa.formats._common import document_from_text
+
+    path = Path(path)
+    if path.is_dir():
+        for file in text_files(path):
+            text = read_text(file)
+            yield document_from_text(file.stem, text, [(0, len(text))], [], path=str(file), line=None)
+        return
+    try:
+        stream = path.open("rb")
+    except FileNotFoundError:
+        raise NerqaError(f"{path}: no such file") from None
+    except OSError as error:
+        raise NerqaError(f"{path}: cannot read: {error.strerror}") from None
+    with stream:
+        for number, raw in enumerate(stream, start=1):
+            try:
+                line = raw.decode("utf-8-sig" if number == 1 else "utf-8").strip()
+            except UnicodeDecodeError as error:
+                raise CorpusFormatError(path, number, f"not valid UTF-8: byte 0x{raw[error.start]:02x} at column {error.start + 1}") from None
+            if line:
+                yield document_from_text(f"{path.name}:{number}", line, [(0, len(line))], [], path=str(path), line=number)

@@ -6,7 +6,11 @@ Character-span records (one document each; the text is split into sentences and 
 - doccano: `{"text": ..., "entities": [{"start_offset", "end_offset", "label"}]}` or
   `{"text": ..., "label": [[start, end, label], ...]}`
 - Label Studio: `{"data": {"text": ...}, "annotations": [{"result": [{"value":
-  {"start", "end", "labels": [...]}}]}]}` (the first annotation not cancelled)
+  {"start", "end", "labels": [...]}}]}]}` (the first annotation not cancelled), one task a
+  line or its JSON export (one list of tasks)
+
+Tasks nobody annotated are skipped: a Label Studio task whose annotations are all cancelled
+(or that has none), a Prodigy task answered `reject` or `ignore`.
 
 Token records (one sentence each): `{"tokens": [...], "tags": [...]}` (or `"ner_tags"`),
 consecutive records with the same `doc_id` forming one document.
@@ -28,7 +32,55 @@ from nerqa.errors import CorpusFormatError
 from nerqa.formats._common import ReadOptions, document_from_text, document_text, normalise_tags
 
 
+def _records(text: str, path: str | None) -> list[tuple[int, Any]]:
+    """`(line, record)` pairs: one JSON value a line, or one JSON list (Label Studio's export),
+    each record numbered by the line it starts on."""
+    stripped = text.lstrip()
+    if not stripped.startswith("["):
+        out = []
+        for number, raw in enumerate(text.splitlines(), start=1):
+            if raw.strip():
+                try:
+                    out.append((number, json.loads(raw)))
+                except json.JSONDecodeError as error:
+                    raise CorpusFormatError(path, number, f"invalid JSON: {error.msg} at column {error.colno}") from None
+        return out
+    decoder = json.JSONDecoder()
+    records = []
+    position = len(text) - len(stripped) + 1
+
+    def skip(position: int, separators: str) -> int:
+        while position < len(text) and (text[position].isspace() or text[position] in separators):
+            position += 1
+        return position
+
+    position = skip(position, "")
+    while position < len(text) and text[position] != "]":
+        line = text.count("\n", 0, position) + 1
+        try:
+            record, position = decoder.raw_decode(text, position)
+        except json.JSONDecodeError as error:
+            raise CorpusFormatError(path, error.lineno, f"invalid JSON: {error.msg} at column {error.colno}") from None
+        records.append((line, record))
+        position = skip(position, ",")
+    if position >= len(text):
+        raise CorpusFormatError(path, text.count("\n") + 1, "invalid JSON: the list is not closed with ]")
+    return records
+
+
+def _not_annotated(record: dict[str, Any]) -> bool:
+    """A tool's export record nobody annotated: a Label Studio task whose annotations are
+    empty or all cancelled, or a Prodigy task answered `reject` or `ignore`. Reading it as
+    a sentence without entities would teach a model that its entities are not entities."""
+    if isinstance(record.get("data"), dict) and isinstance(record.get("annotations"), list):
+        return not any(isinstance(a, dict) and not a.get("was_cancelled") for a in record["annotations"])
+    return record.get("answer") in ("reject", "ignore")
+
+
 def _doc_id(record: dict[str, Any]) -> str | None:
+    data = record.get("data")
+    if isinstance(data, dict) and isinstance(data.get("doc_id"), (str, int)) and not isinstance(data.get("doc_id"), bool):
+        return str(data["doc_id"])  # a Label Studio task's own id is the tool's, not the document's
     for key in ("doc_id", "id", "_id"):
         if isinstance(record.get(key), (str, int)) and not isinstance(record.get(key), bool):
             return str(record[key])
@@ -118,15 +170,11 @@ def parse(text: str, *, path: str | None = None, options: ReadOptions = ReadOpti
     documents: list[Document] = []
     # Token records are gathered so their tags are normalised together.
     token_sentences: list[tuple[int, str | None, tuple[str, ...], list[str], int]] = []
-    for number, raw in enumerate(text.splitlines(), start=1):
-        if not raw.strip():
-            continue
-        try:
-            record = json.loads(raw)
-        except json.JSONDecodeError as error:
-            raise CorpusFormatError(path, number, f"invalid JSON: {error.msg} at column {error.colno}") from None
+    for number, record in _records(text, path):
         if not isinstance(record, dict):
             raise CorpusFormatError(path, number, f"expected a JSON object, got {type(record).__name__}")
+        if _not_annotated(record):
+            continue
         doc_id = _doc_id(record)
         if "tokens" in record and ("tags" in record or "ner_tags" in record):
             tokens, tags = record["tokens"], record.get("tags", record.get("ner_tags"))
@@ -142,11 +190,13 @@ def parse(text: str, *, path: str | None = None, options: ReadOptions = ReadOpti
             documents.append(Document(doc_id, ()))  # placeholder, filled below
         else:
             content, spans = _char_spans(record, path, number)
-            sections = _char_ranges(record, "sections", len(content), path, number) or [(0, len(content))]
-            sentences = _char_ranges(record, "sentences", len(content), path, number)
+            # Label Studio keeps a task's own fields under `data`.
+            fields = record["data"] if isinstance(record.get("data"), dict) and "text" not in record else record
+            sections = _char_ranges(fields, "sections", len(content), path, number) or [(0, len(content))]
+            sentences = _char_ranges(fields, "sentences", len(content), path, number)
             documents.append(document_from_text(doc_id, content, sections, spans, path=path, line=number, sentences=sentences))
     if not documents:
-        raise CorpusFormatError(path, None, "no records found")
+        raise CorpusFormatError(path, None, "no annotated records found")
     if token_sentences:
         iob2 = normalise_tags([t[3] for t in token_sentences], [[t[4]] * len(t[3]) for t in token_sentences], path, options)
         for (slot, doc_id, tokens, _, _), tags in zip(token_sentences, iob2):

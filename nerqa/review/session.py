@@ -17,12 +17,16 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from nerqa.errors import NerqaError
 from nerqa.issues import Issue
 from nerqa.outputs import AuditResult
 from nerqa.review.apply import Replay
 from nerqa.review.decisions import Action, Decision, DecisionStore, latest_by_issue
 from nerqa.review.spans import FormIndex, Occurrence, apply_change, change_of, check_spans, ordered, same_form, suggested_fix
 from nerqa.tags import OUTSIDE, Span
+
+
+ORDERS = ("score", "uncertainty")
 
 
 @dataclass(frozen=True)
@@ -69,6 +73,9 @@ class ReviewSession:
     reviewer: str
     filters: Filters = field(default_factory=Filters)
     clock: Callable[[], float] = time.monotonic
+    # "score": most suspicious issue first; "uncertainty": issues of the sentences the model
+    # is least sure of first (the measure `nerqa select` ranks a pool by), rank order within one.
+    order: str = "score"
 
     def __post_init__(self) -> None:
         corpus = self.result.corpus
@@ -78,6 +85,13 @@ class ReviewSession:
         self.batches: list[list[Decision]] = []  # this session's own, for undo
         self.decision_times: list[float] = []
         self.started = self.clock()
+        if self.order not in ORDERS:
+            raise NerqaError(f"unknown order {self.order!r}; choose one of {', '.join(ORDERS)}")
+        self.uncertainty = None
+        if self.order == "uncertainty":
+            from nerqa.select import DEFAULT_STRATEGY, sentence_scores
+
+            self.uncertainty = sentence_scores(self.result.pred_probs, DEFAULT_STRATEGY)
         self.refresh()
 
     # --- state --------------------------------------------------------------------------------
@@ -95,8 +109,12 @@ class ReviewSession:
 
     @property
     def issues(self) -> list[Issue]:
-        """The issues the filters admit, most suspicious first."""
-        return [i for i in self.result.issues if self.filters.admits(i)]
+        """The issues the filters admit, in the session's order (default: most suspicious first)."""
+        admitted = [i for i in self.result.issues if self.filters.admits(i)]
+        if self.uncertainty is not None:
+            uncertainty = self.uncertainty
+            admitted.sort(key=lambda i: -uncertainty[i.index])  # stable: rank order within a sentence
+        return admitted
 
     def queue(self) -> list[Issue]:
         """What is left to review: undecided issues in rank order, then skipped ones."""

@@ -16,7 +16,6 @@ type, score and reason, and the sentence's content key, so the tool's export map
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -27,43 +26,9 @@ from nerqa.review.decisions import Action, Decision
 from nerqa.review.session import ReviewSession
 from nerqa.review.spans import check_spans, ordered
 from nerqa.tags import Span
+from nerqa.tools import TOOLS, char_spans, check_tool, dump_tasks, label_config, read_records, task_record, token_spans
 
-TOOLS = ("labelstudio", "prodigy", "doccano")
-FROM_NAME, TO_NAME = "label", "text"
-
-
-def token_starts(tokens: Sequence[str]) -> list[int]:
-    """Character offset of each token in `" ".join(tokens)`."""
-    starts, position = [], 0
-    for token in tokens:
-        starts.append(position)
-        position += len(token) + 1
-    return starts
-
-
-def char_spans(tokens: Sequence[str], spans: Sequence[Span]) -> list[tuple[int, int, str]]:
-    starts = token_starts(tokens)
-    return [(starts[s.start], starts[s.end - 1] + len(tokens[s.end - 1]), s.label) for s in spans]
-
-
-def token_spans(tokens: Sequence[str], spans: Sequence[tuple[int, int, str]], *, where: str) -> tuple[Span, ...]:
-    """Character spans over `" ".join(tokens)` back to token spans; a span that does not
-    start and end on token edges is an error naming `where`."""
-    starts = token_starts(tokens)
-    first = {c: i for i, c in enumerate(starts)}
-    last = {c + len(t): i for i, (c, t) in enumerate(zip(starts, tokens))}
-    out = []
-    for start, end, label in spans:
-        if start not in first or end not in last:
-            raise NerqaError(f"{where}: span {start}-{end} ({label}) does not start and end at token edges")
-        out.append(Span(first[start], last[end] + 1, label))
-    return ordered(out)
-
-
-def label_config(types: Sequence[str]) -> str:
-    """A Label Studio labeling config for the tasks: one `Labels` over the text."""
-    labels = "".join(f'<Label value="{t}"/>' for t in types)
-    return f'<View><Labels name="{FROM_NAME}" toName="{TO_NAME}">{labels}</Labels><Text name="{TO_NAME}" value="$text"/></View>'
+__all__ = ["TOOLS", "char_spans", "export_tasks", "import_decision_log", "import_results", "label_config", "token_spans"]
 
 
 def _meta(session: ReviewSession, issue: Issue) -> dict:
@@ -71,66 +36,18 @@ def _meta(session: ReviewSession, issue: Issue) -> dict:
             "reason": issue.reason, "sentence_key": session.keys[issue.index], "index": issue.index, "doc_id": issue.doc_id}
 
 
-def _ls_result(tokens: Sequence[str], spans: Sequence[Span], prefix: str) -> list[dict]:
-    text = " ".join(tokens)
-    return [{"id": f"{prefix}{n}", "from_name": FROM_NAME, "to_name": TO_NAME, "type": "labels",
-             "value": {"start": a, "end": b, "text": text[a:b], "labels": [label]}}
-            for n, (a, b, label) in enumerate(char_spans(tokens, spans))]
-
-
 def export_tasks(session: ReviewSession, issues: Sequence[Issue], tool: str) -> str:
     """The review tasks for `issues` as the tool imports them (a JSON list for Label
     Studio, JSONL for Prodigy and doccano)."""
+    check_tool(tool)
     corpus = session.result.corpus
     records = []
     for issue in issues:
         tokens = corpus.sentences[issue.index].tokens
-        given, suggested = session.spans(issue.index), session.suggestion(issue)
-        meta = _meta(session, issue)
-        text = " ".join(tokens)
-        if tool == "labelstudio":
-            records.append({"data": {"text": text, "nerqa": meta}, "predictions": [
-                {"model_version": "given", "result": _ls_result(tokens, given, "g")},
-                {"model_version": "nerqa-suggestion", "score": 1 - issue.score, "result": _ls_result(tokens, suggested, "s")},
-            ]})
-        elif tool == "prodigy":
-            starts = token_starts(tokens)
-            records.append({
-                "text": text,
-                "tokens": [{"text": t, "start": c, "end": c + len(t), "id": i, "ws": i < len(tokens) - 1} for i, (t, c) in enumerate(zip(tokens, starts))],
-                "spans": [{"start": a, "end": b, "token_start": s.start, "token_end": s.end - 1, "label": s.label}
-                          for s, (a, b, _) in zip(suggested, char_spans(tokens, suggested))],
-                "meta": {"issue": issue.id, "type": issue.type, "score": round(issue.score, 4), "given": issue.given, "suggested": issue.suggested},
-                "nerqa": {**meta, "given_spans": [[a, b, label] for a, b, label in char_spans(tokens, given)]},
-            })
-        elif tool == "doccano":
-            records.append({"text": text, "label": [[a, b, label] for a, b, label in char_spans(tokens, suggested)],
-                            "nerqa": {**meta, "given_spans": [[a, b, label] for a, b, label in char_spans(tokens, given)]}})
-        else:
-            raise NerqaError(f"unknown tool {tool!r}; tools are {', '.join(TOOLS)}")
-    if tool == "labelstudio":
-        return json.dumps(records, ensure_ascii=False, indent=1) + "\n"
-    return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
-
-
-def _records(path: Path) -> list[tuple[str, dict]]:
-    """(where, record) pairs from a tool's export: a JSON list or JSONL."""
-    text = path.read_text(encoding="utf-8")
-    stripped = text.lstrip()
-    if stripped.startswith("["):
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as error:
-            raise NerqaError(f"{path}, line {error.lineno}: not JSON: {error.msg}") from None
-        return [(f"{path}, task {n}", r) for n, r in enumerate(data, start=1)]
-    out = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if line.strip():
-            try:
-                out.append((f"{path}, line {number}", json.loads(line)))
-            except json.JSONDecodeError as error:
-                raise NerqaError(f"{path}, line {number}: not JSON: {error.msg}") from None
-    return out
+        predictions = [("given", session.spans(issue.index), None), ("nerqa-suggestion", session.suggestion(issue), 1 - issue.score)]
+        meta = {"issue": issue.id, "type": issue.type, "score": round(issue.score, 4), "given": issue.given, "suggested": issue.suggested}
+        records.append(task_record(tool, tokens, predictions, _meta(session, issue), meta=meta))
+    return dump_tasks(records, tool)
 
 
 def _nerqa_meta(record: dict, where: str) -> dict:
@@ -159,11 +76,10 @@ def import_results(session: ReviewSession, path: Path, tool: str, *, reviewer: s
     Every task must name an issue of this audit and its sentence; spans must lie on token
     edges inside the sentence. A task nobody annotated yields no decision.
     """
-    if tool not in TOOLS:
-        raise NerqaError(f"unknown tool {tool!r}; tools are {', '.join(TOOLS)}")
+    check_tool(tool)
     issues = {i.id: i for i in session.result.issues}
     decisions = []
-    for where, record in _records(path):
+    for where, record in read_records(path):
         if not isinstance(record, dict):
             raise NerqaError(f"{where}: expected a JSON object")
         meta = _nerqa_meta(record, where)
@@ -222,7 +138,7 @@ def import_decision_log(session: ReviewSession, path: Path) -> list[Decision]:
     id), its sentence must be here with the same labels, and every span inside it. Undo rows
     are dropped together with the rows they retract. Not recorded: the caller records them."""
     rows = []
-    for where, record in _records(path):
+    for where, record in read_records(path):
         try:
             before = tuple(Span(int(a), int(b), str(c)) for a, b, c in record["before"])
             after = tuple(Span(int(a), int(b), str(c)) for a, b, c in record["after"])

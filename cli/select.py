@@ -1,0 +1,105 @@
+"""`nerqa select`: the sentences of an unlabeled pool most worth annotating next, pre-annotated."""
+
+from __future__ import annotations
+
+import io
+import time
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from nerqa.config import check_choice, check_range
+from nerqa.errors import ConfigError, NerqaError
+from nerqa.files import check_writable, write_files
+from nerqa.formats import FORMATS
+from nerqa.select import DEFAULT_STRATEGY, STRATEGIES
+from nerqa.tools import TOOLS
+from nerqa_cli._util import CorpusReader, LogLines, console, err_console, progress_display, quiet_transformers, user_errors, with_reader
+
+LOG_FILE = "select.log"
+OUTPUTS = FORMATS + TOOLS
+
+
+@with_reader
+def select_cli(
+    pool: Annotated[Path, typer.Argument(help="Unlabeled text: a file of one document a line, a folder of .txt files, or a corpus in any format (its labels are ignored).")],
+    budget: Annotated[int, typer.Option("--budget", "-n", help="How many sentences to choose.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the batch, selection.jsonl (score and reason per sentence), summary.json and select.log.")],
+    model: Annotated[Optional[Path], typer.Option(help="Trained token classifier (nerqa train's folder). Without it: a cold start, chosen for coverage alone.")] = None,
+    strategy: Annotated[str, typer.Option(help=f"Uncertainty measure: {', '.join(STRATEGIES)}.")] = DEFAULT_STRATEGY,
+    diversity: Annotated[bool, typer.Option("--diversity/--no-diversity", help="One sentence per cluster of similar candidates, so a batch holds no near-copies.")] = True,
+    labeled: Annotated[Optional[Path], typer.Option(help="The labeled corpus: its sentences are never chosen.")] = None,
+    to: Annotated[str, typer.Option("--to", "-t", help=f"Batch format: a corpus format ({', '.join(FORMATS)}) or annotation-tool tasks ({', '.join(TOOLS)}).")] = "jsonl",
+    text: Annotated[bool, typer.Option("--text", help="POOL is raw text even if it looks like a corpus.")] = False,
+    encoder: Annotated[Optional[Path], typer.Option(help="Cold start: the encoder whose embeddings measure coverage (default: the bundled MiniLM).")] = None,
+    seed: Annotated[int, typer.Option(help="Seed for random choices (the random strategy, ties, clustering).")] = 0,
+    *,
+    reader: CorpusReader,
+) -> None:
+    """Choose the next sentences to annotate from an unlabeled pool and pre-annotate them.
+
+    Example: nerqa select abstracts.txt --model model --labeled train.tsv --budget 200 --to labelstudio --out batch1
+    """
+    with user_errors():
+        check_choice("--strategy", strategy, STRATEGIES)
+        check_choice("--to", to, OUTPUTS)
+        check_range("--budget", budget, low=1, integer=True)
+        if model is not None and encoder is not None:
+            raise ConfigError("--encoder is for a cold start (no --model); a trained model brings its own encoder")
+        if model is None and (strategy != DEFAULT_STRATEGY or not diversity):
+            raise ConfigError("without --model there are no uncertainty scores: a cold start chooses for coverage (drop --strategy and --no-diversity)")
+        check_writable(out)
+        quiet_transformers()
+        from nerqa.select import ClassifierPredictor, EncoderPredictor, batch_files, entity_types, labeled_keys, open_pool, select
+
+        started = time.perf_counter()
+        if model is not None:
+            from nerqa.model import load_classifier
+
+            predictor = ClassifierPredictor(load_classifier(model))
+        else:
+            predictor = EncoderPredictor(encoder)
+            err_console.print("[yellow]Note:[/] no --model: a cold start, choosing sentences that cover the pool.", highlight=False)
+        known = reader.read(labeled) if labeled is not None else None
+        documents, total = open_pool(pool, format=reader.format, options=reader.options, text=text)
+        log = out / LOG_FILE
+        # The log is written once the selection is made, so a failed run leaves no folder behind.
+        buffer = io.StringIO()
+        logged = LogLines(buffer)
+        with progress_display() as progress:
+            def both(task: str, completed: int, n: int, info: dict) -> None:
+                progress(task, completed, n, info)
+                logged(task, completed, n, info)
+
+            selection = select(documents, predictor, budget=budget, strategy=strategy, diversity=diversity,  # type: ignore[arg-type]
+                               skip=labeled_keys(known) if known is not None else frozenset(), seed=seed, total_documents=total, progress=both)
+        types = entity_types(selection.tags) or (list(known.entity_types) if known is not None else [])
+        summary = {"pool": str(pool), "model": str(model) if model else None, "encoder": str(encoder) if encoder else None,
+                   "labeled": str(labeled) if labeled else None, "seconds": round(time.perf_counter() - started, 1)}
+        files = batch_files(selection, out, to, types=types, summary=summary, options=reader.options)
+        written = write_files(files)
+        try:
+            with log.open("a", encoding="utf-8") as stream:
+                stream.write(buffer.getvalue())
+        except OSError as error:
+            raise NerqaError(f"{log}: cannot write the log: {error.strerror or error}") from None
+    _render(selection, written, log)
+
+
+def _render(selection, written: list[Path], log: Path) -> None:
+    counts = selection.counts
+    table = Table(title=f"Top of the batch ({selection.strategy}{' + diversity' if selection.diversity else ''})", title_justify="left")
+    for column, justify in (("rank", "right"), ("score", "right"), ("reason", "left"), ("sentence", "left")):
+        table.add_column(column, justify=justify, overflow="fold")  # type: ignore[arg-type]
+    for choice in selection.choices[:10]:
+        sentence = " ".join(choice.sentence.tokens)
+        table.add_row(str(choice.rank), f"{choice.score:.3f}", escape(choice.reason), escape(sentence if len(sentence) <= 90 else sentence[:87] + "..."))
+    console.print(table)
+    console.print(
+        f"[green]Chose[/] {len(selection.choices):,} of {counts['scored']:,} new sentences ({counts['read']:,} read, "
+        f"{counts['labeled']:,} already labeled, {counts['duplicates']:,} repeats); wrote {', '.join(escape(str(p)) for p in written)} and {escape(str(log))}",
+        highlight=False,
+    )
