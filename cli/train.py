@@ -57,6 +57,7 @@ def train_cli(
         with progress_display(out / TRAIN_LOG) as progress:
             result = train(train_corpus, settings, dev=dev_corpus, progress=progress, logging_dir=out / "runs")
             metrics: dict = {
+                "train_sentences": len(train_corpus),
                 "train_seconds": round(result.train_seconds, 1),
                 "tokens_per_second": round(result.tokens_per_second, 1),
                 "best_epoch": result.best_epoch,

@@ -29,8 +29,8 @@ MIN_MAX_LENGTH = 8
 
 
 def check_choice(name: str, value: Any, choices: Any) -> None:
-    """Raise `ConfigError` unless `value` is one of the `Literal` type `choices`."""
-    allowed = get_args(choices)
+    """Raise `ConfigError` unless `value` is one of `choices` (a `Literal` type or a tuple)."""
+    allowed = choices if isinstance(choices, tuple) else get_args(choices)
     if value not in allowed:
         raise ConfigError(f"{name} must be one of {', '.join(allowed)}, not {value!r}")
 

@@ -340,7 +340,7 @@ def diverse_picks(embeddings: np.ndarray, scores: np.ndarray, budget: int, *, se
     from sklearn.cluster import KMeans
 
     if len(embeddings) <= budget:
-        return [(i, i, 1) for i in np.argsort(-scores, kind="stable")]
+        return [(int(i), int(i), 1) for i in np.argsort(-scores, kind="stable")]
     means = KMeans(n_clusters=budget, n_init=1, random_state=seed).fit(embeddings)
     labels = means.labels_
     distances = np.linalg.norm(embeddings - means.cluster_centers_[labels], axis=1)

@@ -77,6 +77,23 @@ def tiny_model(tmp_path_factory) -> Path:
     return make_tiny_model(tmp_path_factory.mktemp("tiny-bert"))
 
 
+@pytest.fixture(scope="session")
+def tiny_classifier(tiny_model: Path, tmp_path_factory) -> Path:
+    """An untrained token classifier over the tiny encoder (tags O, B-Disease, I-Disease),
+    saved as `nerqa train` saves one: its predictions are arbitrary but deterministic."""
+    import torch
+    from transformers import AutoTokenizer, BertConfig, BertForTokenClassification
+
+    folder = tmp_path_factory.mktemp("tiny-classifier")
+    config = BertConfig.from_pretrained(tiny_model)
+    config.id2label = {0: "O", 1: "B-Disease", 2: "I-Disease"}
+    config.label2id = {tag: i for i, tag in config.id2label.items()}
+    torch.manual_seed(1)
+    BertForTokenClassification(config).save_pretrained(folder)
+    AutoTokenizer.from_pretrained(tiny_model).save_pretrained(folder)
+    return folder
+
+
 @pytest.fixture
 def make_read_only():
     """Makes a folder read-only for everyone, root included (CI runs as root): chmod, and
