@@ -180,7 +180,9 @@ class _EncoderPass:
         head = self.head
 
         def forward(batch: dict[str, torch.Tensor]) -> torch.Tensor:
-            hidden = self.model(**batch, output_hidden_states=True).hidden_states[-1]
+            # The encoder's last hidden state alone (not every layer's): `base_model` is the
+            # encoder inside a token classifier, and the model itself for a bare encoder.
+            hidden = self.model.base_model(**batch)[0]
             if head is None:
                 return hidden
             return torch.cat([hidden, torch.softmax(head(hidden).float(), dim=-1)], dim=-1)

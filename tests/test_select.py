@@ -445,3 +445,30 @@ def test_the_review_queue_can_follow_model_uncertainty(tmp_path: Path):
         assert by_doubt.queue()[0].index == 7 or 7 not in {i.index for i in by_doubt.issues}
         with pytest.raises(NerqaError, match="unknown order"):
             ReviewSession(result, store, "r", order="random")
+
+
+def test_relabel_exports_tasks_in_uncertainty_order(tmp_path: Path):
+    from review_helpers import review_audit
+
+    from nerqa.audit import write_outputs
+
+    result = review_audit()
+    # The model is unsure of every word of sentence 3 only; its issue is not the most suspicious.
+    result.pred_probs[3] = np.full_like(result.pred_probs[3], 1 / result.pred_probs[3].shape[1])
+    write_corpus(result.corpus, tmp_path / "corpus.jsonl")
+    write_outputs(result, tmp_path / "audit")
+    by_score = invoke("relabel", tmp_path / "corpus.jsonl", tmp_path / "audit", "--export-tasks", tmp_path / "score.jsonl", "--tool", "doccano")
+    by_doubt = invoke("relabel", tmp_path / "corpus.jsonl", tmp_path / "audit", "--export-tasks", tmp_path / "doubt.jsonl", "--tool", "doccano", "--order", "uncertainty")
+    assert by_score.exit_code == 0 and by_doubt.exit_code == 0, by_doubt.output
+    read = lambda name: [json.loads(line)["nerqa"] for line in (tmp_path / name).read_text().splitlines()]  # noqa: E731
+    from nerqa.outputs import load_audit
+
+    result = load_audit(tmp_path / "audit", read_corpus(tmp_path / "corpus.jsonl"))
+    doubt = sentence_scores(result.pred_probs, "margin")
+    score_order, doubt_order = read("score.jsonl"), read("doubt.jsonl")
+    assert sorted(t["issue_id"] for t in score_order) == sorted(t["issue_id"] for t in doubt_order)
+    assert [doubt[t["index"]] for t in doubt_order] == sorted((doubt[t["index"]] for t in doubt_order), reverse=True)
+    assert [t["score"] for t in score_order] == sorted(t["score"] for t in score_order)
+    assert doubt_order[0]["index"] == 3 and score_order[0]["index"] != 3
+    bad = invoke("relabel", tmp_path / "corpus.jsonl", tmp_path / "audit", "--order", "newest")
+    assert bad.exit_code == 1 and "--order must be one of score, uncertainty" in bad.stderr
