@@ -122,11 +122,13 @@ def reason(tokens: Sequence[str], probs: np.ndarray, tags: Sequence[str], strate
 @dataclass(frozen=True)
 class PoolSentence:
     """One unlabeled sentence: its tokens, its document's id and where it was read
-    (`position`: its number in the pool, counting from 0, repeats and labeled ones included)."""
+    (`position`: its number in the pool, counting from 0, repeats and labeled ones included;
+    `document`: its document's number in the pool)."""
 
     tokens: tuple[str, ...]
     doc_id: str | None
     position: int
+    document: int = 0
 
 
 def pool_sentences(documents: Iterable[Document]) -> Iterator[tuple[int, PoolSentence]]:
@@ -134,7 +136,7 @@ def pool_sentences(documents: Iterable[Document]) -> Iterator[tuple[int, PoolSen
     position = 0
     for number, document in enumerate(documents):
         for sentence in document.sentences:
-            yield number, PoolSentence(sentence.tokens, document.id, position)
+            yield number, PoolSentence(sentence.tokens, document.id, position, number)
             position += 1
 
 
@@ -285,9 +287,10 @@ class Selection:
         pool order), so folds grouped by document stay grouped after a merge."""
         ordered = sorted(self.choices, key=lambda c: c.sentence.position)
         documents: list[Document] = []
-        for doc_id, group in itertools.groupby(ordered, key=lambda c: c.sentence.doc_id):
-            sentences = tuple(Sentence(c.sentence.tokens, c.tags) for c in group)
-            documents.append(Document(doc_id, sentences))
+        # By document number, not id: id-less documents (CoNLL, NeMo) must stay apart.
+        for _, group in itertools.groupby(ordered, key=lambda c: c.sentence.document):
+            chosen = list(group)
+            documents.append(Document(chosen[0].sentence.doc_id, tuple(Sentence(c.sentence.tokens, c.tags) for c in chosen)))
         return Corpus(tuple(documents), name="batch")
 
     def records(self) -> list[dict]:

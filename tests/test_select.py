@@ -472,3 +472,19 @@ def test_relabel_exports_tasks_in_uncertainty_order(tmp_path: Path):
     assert doubt_order[0]["index"] == 3 and score_order[0]["index"] != 3
     bad = invoke("relabel", tmp_path / "corpus.jsonl", tmp_path / "audit", "--order", "newest")
     assert bad.exit_code == 1 and "--order must be one of score, uncertainty" in bad.stderr
+
+
+def test_the_batch_keeps_documents_apart_and_together():
+    rows = {f"s{i}": ([0.5, 0.3, 0.2], [1.0, float(i), 0.0]) for i in range(6)}
+    pool = [Document(None, (Sentence(("s0", "x"), ("O", "O")),)), Document(None, (Sentence(("s1", "x"), ("O", "O")),)),
+            Document("p9", tuple(Sentence((f"s{i}", "x"), ("O", "O")) for i in (2, 3, 4))), Document(None, (Sentence(("s5", "x"), ("O", "O")),))]
+    corpus = select(pool, Fixed(rows), budget=6, diversity=False).corpus()
+    assert [(d.id, [s.tokens[0] for s in d.sentences]) for d in corpus.documents] == [
+        (None, ["s0"]), (None, ["s1"]), ("p9", ["s2", "s3", "s4"]), (None, ["s5"])]
+    assert {t for s in corpus.sentences for t in s.tags} == {"O"}  # argmax of [0.5, 0.3, 0.2]
+
+
+def test_an_unwritable_output_folder_fails_before_any_work(tiny_classifier: Path, tmp_path: Path, read_only_folder: Path):
+    out = read_only_folder / "batch"
+    result = invoke("select", pool_file(tmp_path), "--model", tiny_classifier, "--budget", 2, "--out", out)
+    one_error_line(result, "cannot write here", out)
