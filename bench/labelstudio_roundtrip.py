@@ -1,5 +1,11 @@
-"""Review tasks through a real Label Studio: export, import into a project, annotate over the
-API as a reviewer would, export back, and read the result as nerqa decisions.
+"""Review tasks and a selected batch through a real Label Studio.
+
+Review: export the tasks, import them into a project, annotate over the API as a reviewer
+would, export back, and read the result as nerqa decisions. Select: import a `nerqa select`
+batch (pre-annotated tasks) into a second project, annotate all but one task (accept the
+pre-annotation, or draw other spans), export, and read the export as a corpus as `nerqa
+convert --merge` does: every annotated sentence must come back with the annotator's spans,
+and the task nobody annotated must be left out.
 
 Label Studio runs from its own virtual environment (its Django stack does not share nerqa's
 pins): `--label-studio PATH`, else `$LABEL_STUDIO`, else `bench/.cache/label-studio-venv`,
@@ -91,6 +97,7 @@ def main() -> None:
     parser.add_argument("--label-studio", help="path of the label-studio executable")
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--tasks", type=int, default=20, help="issues sent for review")
+    parser.add_argument("--skip-select", action="store_true", help="only the review round trip")
     args = parser.parse_args()
 
     from nerqa.review.decisions import DecisionStore
@@ -149,7 +156,73 @@ def main() -> None:
         print(f"lost decisions: {len(missing)}, decisions with other spans: {len(wrong)}")
         if missing or wrong or len(decisions) != len(issues):
             raise SystemExit(1)
+        if not args.skip_select:
+            checked = select_round_trip(binary, args.port + 1, folder)
+            print(f"select batch: {checked} annotated sentences read back with the annotator's spans, the unannotated task left out")
         print("round trip through Label Studio: OK")
+
+
+def select_round_trip(binary: Path, port: int, folder: Path) -> int:
+    """A selected batch through Label Studio and back as a corpus; returns sentences checked."""
+    import numpy as np
+
+    from nerqa.corpus import Document
+    from nerqa.formats import read_corpus
+    from nerqa.select import select, selection_tasks
+    from nerqa.tags import spans_from_tags
+    from nerqa.tools import label_config
+    from review_helpers import TAGS, one_hot, review_corpus
+
+    corpus = review_corpus()
+    guesses = {s.tokens: one_hot(list(s.tags), 0.6) for s in corpus.sentences}
+
+    class Model:  # the review corpus's own tags, at 0.6 confidence, as the pre-annotation
+        tags = TAGS
+
+        def __call__(self, sentences):
+            vectors = np.random.default_rng(len(sentences)).normal(size=(len(sentences), 8)).astype(np.float32)
+            return [guesses[tuple(s)] for s in sentences], vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+    selection = select([Document(d.id, d.sentences) for d in corpus.documents], Model(), budget=6, diversity=False)
+    tasks = json.loads(selection_tasks(selection, "labelstudio"))
+    types = sorted({t.split("-", 1)[1] for t in TAGS if "-" in t})
+    (folder / "select").mkdir(exist_ok=True)
+    server = Server(binary, port, folder / "select")
+    wanted = {}
+    try:
+        server.wait()
+        project = server.call("POST", "/api/projects", {"title": "nerqa select", "label_config": label_config(types)})
+        server.call("POST", f"/api/projects/{project['id']}/import", tasks)
+        listed = server.call("GET", f"/api/tasks?project={project['id']}&page_size=1000")
+        listed = listed["tasks"] if isinstance(listed, dict) else listed
+        for n, task in enumerate(listed[:-1]):  # the last task is left for later
+            text = task["data"]["text"]
+            predictions = server.call("GET", f"/api/predictions?task={task['id']}")
+            if n % 2 == 0:  # accept the pre-annotation as it is
+                result = predictions[0]["result"]
+                spans = [(r["value"]["start"], r["value"]["end"], r["value"]["labels"][0]) for r in result]
+            else:  # the annotator marks the first word as a C entity instead
+                first = text.split(" ")[0]
+                result = [{"from_name": "label", "to_name": "text", "type": "labels",
+                           "value": {"start": 0, "end": len(first), "text": first, "labels": ["C"]}}]
+                spans = [(0, len(first), "C")]
+            server.call("POST", f"/api/tasks/{task['id']}/annotations", {"result": result, "was_cancelled": False})
+            wanted[text] = sorted(spans)
+        exported = server.call("GET", f"/api/projects/{project['id']}/export?exportType=JSON&download_all_tasks=true")
+    finally:
+        server.stop()
+    path = folder / "select-export.json"
+    path.write_text(json.dumps(exported))
+    batch = read_corpus(path)
+    got = {}
+    for sentence in batch.sentences:
+        text = " ".join(sentence.tokens)
+        starts = np.cumsum([0] + [len(t) + 1 for t in sentence.tokens])
+        got[text] = sorted((int(starts[s.start]), int(starts[s.end - 1] + len(sentence.tokens[s.end - 1])), s.label) for s in spans_from_tags(sentence.tags))
+    if got != wanted:
+        print(f"select batch: expected {wanted}, read {got}")
+        raise SystemExit(1)
+    return len(got)
 
 
 if __name__ == "__main__":
