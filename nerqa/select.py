@@ -397,7 +397,9 @@ def select(
     cold = not predictor.tags
     used = "cold start" if cold else strategy
     draw = cold or strategy == "random"
-    per_pick = COLD_CANDIDATES_PER_PICK if cold else CANDIDATES_PER_PICK if diversity and strategy != "random" else 1
+    # Random stays a plain uniform sample: it is the baseline the other strategies must beat.
+    guarded = diversity and (cold or strategy != "random")
+    per_pick = COLD_CANDIDATES_PER_PICK if cold else CANDIDATES_PER_PICK if guarded else 1
     buffer = CandidateBuffer(budget * per_pick, seed)
     rng = np.random.default_rng(seed)
     seen: set[int] = set()
@@ -447,7 +449,7 @@ def select(
             f"{counts['duplicates']:,} repeats): fewer than the budget of {budget:,}"
         )
     candidates = buffer.best_first()
-    if diversity and not (draw and not cold):
+    if guarded:
         embeddings = np.stack([c.embedding for c in candidates])
         scores = np.array([c.score for c in candidates])
         picks = diverse_picks(embeddings, scores, budget, seed=seed, representative=cold)
@@ -456,15 +458,18 @@ def select(
             choice = candidates[index].choice
             choice.cluster, choice.cluster_size = cluster, size
             if cold:
+                # The share of the sample its cluster holds: big clusters are what the pool is most about.
+                choice.score = size / len(candidates)
                 choice.reason = f"cold start: nearest the centre of a cluster of {size} sampled sentences"
             choices.append(choice)
+        if cold:
+            choices.sort(key=lambda c: -c.score)
     else:
         choices = [c.choice for c in candidates[:budget]]
     for rank, choice in enumerate(choices, start=1):
         choice.rank = rank
-    settings = {"budget": budget, "strategy": used, "diversity": diversity and not (draw and not cold), "seed": seed,
-                "candidates": len(candidates)}
-    return Selection(choices, used, counts, tuple(predictor.tags), settings["diversity"], settings)
+    settings = {"budget": budget, "strategy": used, "diversity": guarded, "seed": seed, "candidates": len(candidates)}
+    return Selection(choices, used, counts, tuple(predictor.tags), guarded, settings)
 
 
 # --- reading the pool and writing the batch ---------------------------------------------------

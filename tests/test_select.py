@@ -221,6 +221,8 @@ def test_cold_start_chooses_representatives_without_labels(tiny_model: Path):
     selection = select(pool, EncoderPredictor(tiny_model), budget=2)
     assert selection.strategy == "cold start" and not selection.tags
     assert all(set(c.tags) == {"O"} and c.reason.startswith("cold start") for c in selection.choices)
+    assert [c.score for c in selection.choices] == sorted((c.score for c in selection.choices), reverse=True)
+    assert sum(c.cluster_size for c in selection.choices) == len({s.tokens for s in TOY.sentences})  # every distinct sentence sampled
     # TOY holds two kinds of sentence (a disease phrase, a family finding): one of each.
     assert {c.sentence.tokens[0] for c in selection.choices} == {"the", "we"}
 
