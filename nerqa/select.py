@@ -39,7 +39,7 @@ import numpy as np
 
 from nerqa.corpus import Corpus, Document, Sentence, text_key
 from nerqa.errors import NerqaError
-from nerqa.formats._common import ReadOptions
+from nerqa.formats import ReadOptions
 from nerqa.probs import tags_from_probs
 from nerqa.progress import ProgressCallback, quiet
 

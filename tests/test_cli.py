@@ -97,3 +97,12 @@ def test_stats_on_ncbi_training_shows_hd_with_counts():
     assert result.exit_code == 0
     row = next(line for line in result.output.splitlines() if "│ HD " in line and "labeled" not in line and "Modifier 29" in line)
     assert "SpecificDisease 24" in row
+
+
+def test_convert_one_file_to_a_nemo_folder_writes_into_the_folder(write, tmp_path: Path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = invoke("convert", write("train.tsv", CONLL), tmp_path / "out" / "nemo", "--to", "nemo")
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (tmp_path / "out" / "nemo").iterdir()) == ["label_ids.csv", "labels_train.txt", "text_train.txt"]
+    assert not list(tmp_path.glob("text_*")) and not (tmp_path / "label_ids.csv").exists()
+    assert read_corpus(tmp_path / "out" / "nemo" / "text_train.txt").sentences == read_corpus(tmp_path / "train.tsv").sentences

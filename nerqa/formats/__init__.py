@@ -218,8 +218,9 @@ def nemo_files(corpus: Corpus, folder: Path, split: str, options: ReadOptions) -
 def write_corpus(corpus: Corpus, path: str | Path, format: str | None = None, *, options: ReadOptions = ReadOptions()) -> list[Path]:
     """Write `corpus` to `path` in `format` (default: implied by the name). Returns the files written.
 
-    For NeMo, `path` is `text_SPLIT.txt` (or `labels_SPLIT.txt`); the pair and
-    `label_ids.csv` are written beside it. Every file's content is built before any is written.
+    For NeMo, `path` is `text_SPLIT.txt` (or `labels_SPLIT.txt`), and the pair and
+    `label_ids.csv` are written beside it; or a folder (an existing one, or a name without a
+    suffix), which gets the pair for a split named after the corpus. Every file's content is built before any is written.
     """
     path = Path(path)
     format = _check_format(format) if format else format_for_output(path)
@@ -227,8 +228,11 @@ def write_corpus(corpus: Corpus, path: str | Path, format: str | None = None, *,
         raise FormatDetectionError(f"{path}: cannot tell the output format from the name; pass --to ({', '.join(FORMATS)})")
     if format == "nemo":
         match = _NEMO_RE.match(path.name)
-        split = match.group(2) if match else path.stem
-        files = nemo_files(corpus, path.parent, split, options)
+        if match is None and (path.is_dir() or not path.suffix):
+            # A folder: the split is named after the corpus (its source file's stem).
+            files = nemo_files(corpus, path, corpus.name or "train", options)
+        else:
+            files = nemo_files(corpus, path.parent, match.group(2) if match else path.stem, options)
     else:
         files = {path: dump_text(corpus, format)}
     for target, content in files.items():
