@@ -19,6 +19,7 @@ from nerqa.errors import CorpusFormatError, NerqaError
 from nerqa.formats import read_corpus, read_text_documents, write_corpus
 from nerqa.select import (
     CANDIDATES_PER_PICK,
+    DEFAULT_STRATEGY,
     STRATEGIES,
     ClassifierPredictor,
     EncoderPredictor,
@@ -182,7 +183,7 @@ def test_a_large_pool_streams_through_a_bounded_buffer():
     assert watching.largest_call <= 256
     assert selection.settings["candidates"] == 20 * CANDIDATES_PER_PICK  # all that is kept
     # The buffer keeps the best: the chosen are among the pool's top candidates by score.
-    scores = {name: sentence_score(np.array([p] * 2), "margin") for name, (p, _) in rows.items()}
+    scores = {name: sentence_score(np.array([p] * 2), DEFAULT_STRATEGY) for name, (p, _) in rows.items()}
     cutoff = sorted(scores.values(), reverse=True)[20 * CANDIDATES_PER_PICK - 1]
     assert all(scores[c.sentence.tokens[0]] >= cutoff for c in selection.choices)
 
@@ -283,12 +284,12 @@ def test_select_writes_a_pre_annotated_batch_with_scores_and_reasons(tiny_classi
     assert sorted(p.name for p in folder.iterdir()) == ["batch.jsonl", "select.log", "selection.jsonl", "summary.json"]
     records = [json.loads(line) for line in (folder / "selection.jsonl").read_text().splitlines()]
     assert [r["rank"] for r in records] == [1, 2, 3]
-    assert all(r["strategy"] == "margin" and r["reason"].startswith("margin: ") for r in records)
+    assert all(r["strategy"] == DEFAULT_STRATEGY and r["reason"].startswith(f"{DEFAULT_STRATEGY}: ") for r in records)
     assert [r["score"] for r in records] == sorted((r["score"] for r in records), reverse=True)
     batch = read_corpus(folder / "batch.jsonl")
     assert sorted(" ".join(s.tokens) for s in batch.sentences) == sorted(r["text"] for r in records)
     summary = json.loads((folder / "summary.json").read_text())
-    assert summary["counts"]["duplicates"] == 3 and summary["counts"]["scored"] == 12 and summary["strategy"] == "margin"
+    assert summary["counts"]["duplicates"] == 3 and summary["counts"]["scored"] == 12 and summary["strategy"] == DEFAULT_STRATEGY
     assert "pool documents 15/15 (12 sentences scored)" in (folder / "select.log").read_text()
     assert "Chose 3 of 12 new sentences (15 read, 0 already labeled, 3 repeats)" in result.output
 
@@ -307,7 +308,7 @@ def test_select_writes_annotation_tool_tasks(tiny_classifier: Path, tmp_path: Pa
     else:
         tasks = [json.loads(line) for line in (folder / "tasks.jsonl").read_text().splitlines()]
         fields = [t["nerqa"] for t in tasks]
-    assert [f["rank"] for f in fields] == [1, 2, 3, 4] and all(f["reason"].startswith("margin") for f in fields)
+    assert [f["rank"] for f in fields] == [1, 2, 3, 4] and all(f["reason"].startswith(DEFAULT_STRATEGY) for f in fields)
     if tool == "prodigy":
         assert all(t["meta"]["reason"] == f["reason"] for t, f in zip(tasks, fields))
 
@@ -441,7 +442,7 @@ def test_the_review_queue_can_follow_model_uncertainty(tmp_path: Path):
     with DecisionStore.open(tmp_path) as store:
         by_score = ReviewSession(result, store, "r")
         by_doubt = ReviewSession(result, store, "r", order="uncertainty")
-        doubt = sentence_scores(result.pred_probs, "margin")
+        doubt = sentence_scores(result.pred_probs, DEFAULT_STRATEGY)
         assert sorted(i.id for i in by_score.issues) == sorted(i.id for i in by_doubt.issues)
         assert [doubt[i.index] for i in by_doubt.issues] == sorted((doubt[i.index] for i in by_doubt.issues), reverse=True)
         assert by_doubt.queue()[0].index == 7 or 7 not in {i.index for i in by_doubt.issues}
@@ -466,7 +467,7 @@ def test_relabel_exports_tasks_in_uncertainty_order(tmp_path: Path):
     from nerqa.outputs import load_audit
 
     result = load_audit(tmp_path / "audit", read_corpus(tmp_path / "corpus.jsonl"))
-    doubt = sentence_scores(result.pred_probs, "margin")
+    doubt = sentence_scores(result.pred_probs, DEFAULT_STRATEGY)
     score_order, doubt_order = read("score.jsonl"), read("doubt.jsonl")
     assert sorted(t["issue_id"] for t in score_order) == sorted(t["issue_id"] for t in doubt_order)
     assert [doubt[t["index"]] for t in doubt_order] == sorted((doubt[t["index"]] for t in doubt_order), reverse=True)
