@@ -136,10 +136,16 @@ def _can_start_sentence(word: str) -> bool:
 
 def nerqa_sentencizer(doc: Doc) -> Doc:
     """Set `is_sent_start` on every token; spans in `doc.spans["nerqa_protected"]` are never split."""
+    import numpy as np
+    from spacy.attrs import SENT_START
+
     protected = [(span.start, span.end) for span in doc.spans.get(PROTECTED_KEY, [])]
     starts = sentence_starts([t.text for t in doc], [bool(t.whitespace_) for t in doc], protected)
-    for token, start in zip(doc, starts):
-        token.is_sent_start = start
+    # One array write: setting `token.is_sent_start` token by token costs a pass over the
+    # whole document each time (spaCy checks the doc's annotation), quadratic in its length.
+    # spaCy reads attribute arrays as uint64; -1 ("not a start") wraps, as spaCy's own does.
+    values = np.array([1 if start else -1 for start in starts], dtype=np.int64).astype(np.uint64).reshape(-1, 1)
+    doc.from_array([SENT_START], values)
     return doc
 
 

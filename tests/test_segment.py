@@ -59,3 +59,21 @@ def test_tokens_cover_every_non_space_character_in_order(text):
     assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:]))
     flat = [span for sentence in segment(text) for span in sentence]
     assert flat == spans
+
+
+def test_a_very_long_single_document_is_read_in_linear_time(tmp_path):
+    """Probe: a 10 MB one-document JSONL made `nerqa stats` run for minutes, because setting
+    sentence starts token by token made spaCy re-scan the whole document each time. 600,000
+    characters now read in seconds; the old code needed minutes (so the bound is generous)."""
+    import json
+    import time
+
+    from nerqa.formats import read_corpus
+
+    sentence = "Patients with breast cancer ( n = 12 ) had a BRCA1 mutation . "
+    text = sentence * (600_000 // len(sentence))
+    (tmp_path / "big.jsonl").write_text(json.dumps({"text": text, "spans": [{"start": 14, "end": 27, "label": "Disease"}]}) + "\n")
+    started = time.perf_counter()
+    corpus = read_corpus(tmp_path / "big.jsonl")
+    assert time.perf_counter() - started < 60
+    assert len(corpus) == text.count(" . ") and corpus.sentences[0].tags[2:4] == ("B-Disease", "I-Disease")
