@@ -12,8 +12,9 @@ head (`nerqa.head.fit_head`, a fixed number of epochs), retrained from scratch e
 Sentence embeddings for the diversity guard are the mean of the encoder's last layer over
 the words, as `nerqa select` takes them from the trained model's last layer.
 
-Configurations: `random`; each uncertainty strategy with the diversity guard (the
-product's setting); `margin` and `mnlp` without it (`-plain`), to measure the guard.
+Configurations: `random`; each uncertainty strategy with the default diversity guard
+(near-duplicates); `STRATEGY-clusters` with the k-means guard and `STRATEGY-plain` with
+none (`--configs` to choose), to measure the guards.
 
 Printed: mean and spread (min-max over seeds) of test F1 per round; for each configuration
 the labels it needs to reach the F1 that random reaches with all 1,400; the curves are saved
@@ -44,7 +45,7 @@ from nerqa.corpus import text_key  # noqa: E402
 from nerqa.select import STRATEGIES, select  # noqa: E402
 
 DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "ncbi_disease" / "iob"
-CONFIGS = ["random"] + [s for s in STRATEGIES if s != "random"] + ["margin-plain", "mnlp-plain"]
+CONFIGS = ["random"] + [s for s in STRATEGIES if s != "random"]
 
 
 class Lookup:
@@ -59,7 +60,7 @@ class Lookup:
 
 def run(config: str, seed: int, args, pool, test, features, labels, embeddings, tags) -> dict:
     """One simulated annotation campaign; returns labels and test F1 per round."""
-    strategy, _, plain = config.partition("-")
+    strategy, _, guard = config.partition("-")
     rng = np.random.default_rng(seed)
     n_pool = len(pool)
     test_idx = list(range(n_pool, n_pool + len(test)))
@@ -81,7 +82,7 @@ def run(config: str, seed: int, args, pool, test, features, labels, embeddings, 
             predictor = Lookup(tags, {tuple(pool[i].tokens): p for i, p in zip(rest, probs)}, {tuple(pool[i].tokens): embeddings[i] for i in rest})
             skip = {text_key(pool[i].tokens) for i in labeled}
             documents = [Document(None, (Sentence(s.tokens, ("O",) * len(s)),)) for s in pool]
-            selection = select(documents, predictor, budget=args.step, strategy=strategy, diversity=not plain, skip=skip, seed=seed * 1000 + round_)
+            selection = select(documents, predictor, budget=args.step, strategy=strategy, diversity={"": "near-duplicates", "clusters": "clusters", "plain": "off"}[guard], skip=skip, seed=seed * 1000 + round_)
             for choice in selection.choices:
                 labeled.append(next(i for i in by_tokens[choice.sentence.tokens] if i not in chosen))
                 chosen.add(labeled[-1])

@@ -15,7 +15,7 @@ from nerqa.config import check_choice, check_range
 from nerqa.errors import ConfigError, NerqaError
 from nerqa.files import check_writable, write_files
 from nerqa.formats import FORMATS
-from nerqa.select import DEFAULT_STRATEGY, STRATEGIES
+from nerqa.select import DEFAULT_STRATEGY, DIVERSITY, STRATEGIES
 from nerqa.tools import TOOLS
 from nerqa_cli._util import CorpusReader, LogLines, console, err_console, progress_display, quiet_transformers, user_errors, with_reader
 
@@ -29,10 +29,10 @@ def select_cli(
     budget: Annotated[int, typer.Option("--budget", "-n", help="How many sentences to choose.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the batch, selection.jsonl (score and reason per sentence), summary.json and select.log.")],
     model: Annotated[Optional[Path], typer.Option(help="Trained token classifier (nerqa train's folder). Without it: a cold start, chosen for coverage alone.")] = None,
-    strategy: Annotated[str, typer.Option(help=f"Uncertainty measure: {', '.join(STRATEGIES)}.")] = DEFAULT_STRATEGY,
-    diversity: Annotated[bool, typer.Option("--diversity/--no-diversity", help="One sentence per cluster of similar candidates, so a batch holds no near-copies.")] = True,
+    strategy: Annotated[str, typer.Option(metavar="STRATEGY", help=f"Uncertainty measure: {', '.join(STRATEGIES)}.")] = DEFAULT_STRATEGY,
+    diversity: Annotated[str, typer.Option(metavar="GUARD", help="Diversity guard: near-duplicates (leave out near-copies of a sentence already chosen), clusters (one sentence per k-means cluster of the candidates) or off.")] = "near-duplicates",
     labeled: Annotated[Optional[Path], typer.Option(help="The labeled corpus: its sentences are never chosen.")] = None,
-    to: Annotated[str, typer.Option("--to", "-t", help=f"Batch format: a corpus format ({', '.join(FORMATS)}) or annotation-tool tasks ({', '.join(TOOLS)}).")] = "jsonl",
+    to: Annotated[str, typer.Option("--to", "-t", metavar="FORMAT", help=f"Batch format: a corpus format ({', '.join(FORMATS)}) or annotation-tool tasks ({', '.join(TOOLS)}).")] = "jsonl",
     text: Annotated[bool, typer.Option("--text", help="POOL is raw text even if it looks like a corpus.")] = False,
     encoder: Annotated[Optional[Path], typer.Option(help="Cold start: the encoder whose embeddings measure coverage (default: the bundled MiniLM).")] = None,
     seed: Annotated[int, typer.Option(help="Seed for random choices (the random strategy, ties, clustering).")] = 0,
@@ -45,12 +45,13 @@ def select_cli(
     """
     with user_errors():
         check_choice("--strategy", strategy, STRATEGIES)
+        check_choice("--diversity", diversity, DIVERSITY)
         check_choice("--to", to, OUTPUTS)
         check_range("--budget", budget, low=1, integer=True)
         if model is not None and encoder is not None:
             raise ConfigError("--encoder is for a cold start (no --model); a trained model brings its own encoder")
-        if model is None and (strategy != DEFAULT_STRATEGY or not diversity):
-            raise ConfigError("without --model there are no uncertainty scores: a cold start chooses for coverage (drop --strategy and --no-diversity)")
+        if model is None and (strategy != DEFAULT_STRATEGY or diversity != "near-duplicates"):
+            raise ConfigError("without --model there are no uncertainty scores: a cold start chooses for coverage (drop --strategy and --diversity)")
         check_writable(out)
         quiet_transformers()
         from nerqa.select import ClassifierPredictor, EncoderPredictor, batch_files, entity_types, labeled_keys, open_pool, select
@@ -91,7 +92,8 @@ def select_cli(
 
 def _render(selection, written: list[Path], log: Path) -> None:
     counts = selection.counts
-    table = Table(title=f"Top of the batch ({selection.strategy}{' + diversity' if selection.diversity else ''})", title_justify="left")
+    guard = "" if selection.diversity == "off" else f", diversity guard: {selection.diversity}"
+    table = Table(title=f"Top of the batch ({selection.strategy}{guard})", title_justify="left")
     for column, justify in (("rank", "right"), ("score", "right"), ("reason", "left"), ("sentence", "left")):
         table.add_column(column, justify=justify, overflow="fold")  # type: ignore[arg-type]
     for choice in selection.choices[:10]:

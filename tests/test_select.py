@@ -136,14 +136,20 @@ def test_the_diversity_guard_takes_one_of_many_near_copies():
     for i in range(30):  # varied sentences, a little less uncertain
         rows[f"other{i}"] = ([0.6, 0.3, 0.1], list(rng.normal(size=4)))
     names = list(rows)
-    plain = select(documents(names), Fixed(rows), budget=10, strategy="margin", diversity=False)
+    plain = select(documents(names), Fixed(rows), budget=10, strategy="margin", diversity="off")
     assert all(c.sentence.tokens[0].startswith("copy") for c in plain.choices)
-    guarded = select(documents(names), Fixed(rows), budget=10, strategy="margin")
-    copies = [c for c in guarded.choices if c.sentence.tokens[0].startswith("copy")]
-    assert len(copies) == 1 and len(guarded.choices) == 10
-    assert [c.rank for c in guarded.choices] == list(range(1, 11))
-    assert [c.score for c in guarded.choices] == sorted((c.score for c in guarded.choices), reverse=True)
-    assert guarded.choices[0].sentence.tokens[0].startswith("copy") and guarded.choices[0].cluster_size >= 30
+    for guard in ("near-duplicates", "clusters"):
+        guarded = select(documents(names), Fixed(rows), budget=10, strategy="margin", diversity=guard)
+        copies = [c for c in guarded.choices if c.sentence.tokens[0].startswith("copy")]
+        assert len(copies) == 1 and len(guarded.choices) == 10, guard
+        assert [c.rank for c in guarded.choices] == list(range(1, 11))
+        assert [c.score for c in guarded.choices] == sorted((c.score for c in guarded.choices), reverse=True)
+        assert guarded.choices[0].sentence.tokens[0].startswith("copy")
+    assert guarded.choices[0].cluster_size >= 30  # the k-means guard saw the copies as one cluster
+    # With too few distinct candidates, near-copies fill the batch rather than leaving it short.
+    only_copies = {name: row for name, row in rows.items() if name.startswith("copy")}
+    filled = select(documents(list(only_copies)), Fixed(only_copies), budget=5, strategy="margin")
+    assert len(filled.choices) == 5
 
 
 def test_labeled_and_repeated_sentences_are_never_chosen_and_are_counted():
@@ -195,7 +201,7 @@ def test_random_selection_is_a_seeded_uniform_sample():
     assert all(len(p) == 20 for p in picks)
     # Unlike margin, random does not take only the uncertain half.
     assert any(int(name[1:]) < 50 for name in picks[0]) and any(int(name[1:]) < 50 for name in picks[2])
-    margin = select(documents(list(rows)), Fixed(rows), budget=20, strategy="margin", diversity=False)
+    margin = select(documents(list(rows)), Fixed(rows), budget=20, strategy="margin", diversity="off")
     assert all(int(c.sentence.tokens[0][1:]) >= 50 for c in margin.choices)
 
 
@@ -285,7 +291,11 @@ def test_select_writes_a_pre_annotated_batch_with_scores_and_reasons(tiny_classi
     records = [json.loads(line) for line in (folder / "selection.jsonl").read_text().splitlines()]
     assert [r["rank"] for r in records] == [1, 2, 3]
     assert all(r["strategy"] == DEFAULT_STRATEGY and r["reason"].startswith(f"{DEFAULT_STRATEGY}: ") for r in records)
-    assert [r["score"] for r in records] == sorted((r["score"] for r in records), reverse=True)
+    # Ranks follow the guard's picks: most uncertain first, near-copies (if any had to fill
+    # the batch) after the sentences that are not.
+    summary = json.loads((folder / "summary.json").read_text())
+    if summary["settings"]["near_copies_used"] == 0:
+        assert [r["score"] for r in records] == sorted((r["score"] for r in records), reverse=True)
     batch = read_corpus(folder / "batch.jsonl")
     assert sorted(" ".join(s.tokens) for s in batch.sentences) == sorted(r["text"] for r in records)
     summary = json.loads((folder / "summary.json").read_text())
@@ -481,7 +491,7 @@ def test_the_batch_keeps_documents_apart_and_together():
     rows = {f"s{i}": ([0.5, 0.3, 0.2], [1.0, float(i), 0.0]) for i in range(6)}
     pool = [Document(None, (Sentence(("s0", "x"), ("O", "O")),)), Document(None, (Sentence(("s1", "x"), ("O", "O")),)),
             Document("p9", tuple(Sentence((f"s{i}", "x"), ("O", "O")) for i in (2, 3, 4))), Document(None, (Sentence(("s5", "x"), ("O", "O")),))]
-    corpus = select(pool, Fixed(rows), budget=6, diversity=False).corpus()
+    corpus = select(pool, Fixed(rows), budget=6, diversity="off").corpus()
     assert [(d.id, [s.tokens[0] for s in d.sentences]) for d in corpus.documents] == [
         (None, ["s0"]), (None, ["s1"]), ("p9", ["s2", "s3", "s4"]), (None, ["s5"])]
     assert {t for s in corpus.sentences for t in s.tags} == {"O"}  # argmax of [0.5, 0.3, 0.2]
