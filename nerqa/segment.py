@@ -9,6 +9,7 @@ splits inside a protected span (an annotated entity).
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Sequence
 from functools import lru_cache
@@ -180,6 +181,16 @@ def segment(text: str, *, sections: Sequence[CharSpan] | None = None, protected:
     nlp = biomedical_nlp()
     edges = [b for span in protected for b in span]
     sentences: list[list[CharSpan]] = []
+    # Every Doc adds its words to the shared vocabulary, which would grow with everything
+    # ever read (a 50,000-sentence pool: hundreds of MB). Only plain offsets leave this zone,
+    # so spaCy may drop the words again (memory zones: spaCy 3.8; older ones keep them).
+    zone = nlp.memory_zone() if hasattr(nlp, "memory_zone") else contextlib.nullcontext()
+    with zone:
+        _split_sections(nlp, text, sections, protected, edges, sentences)
+    return sentences
+
+
+def _split_sections(nlp: Language, text: str, sections: Sequence[CharSpan] | None, protected: Sequence[CharSpan], edges: list[int], sentences: list[list[CharSpan]]) -> None:
     for sec_start, sec_end in sections if sections is not None else [(0, len(text))]:
         spans = tokenize(text, boundaries=edges, start=sec_start, end=sec_end)
         if not spans:
@@ -195,4 +206,3 @@ def segment(text: str, *, sections: Sequence[CharSpan] | None = None, protected:
         doc = nlp(doc)
         for sent in doc.sents:
             sentences.append(list(spans[sent.start : sent.end]))
-    return sentences
