@@ -55,8 +55,10 @@ def _records(text: str, path: str | None) -> list[tuple[int, Any]]:
         return position
 
     position = skip(position, "")
+    line, counted = 1, 0
     while position < len(text) and text[position] != "]":
-        line = text.count("\n", 0, position) + 1
+        line += text.count("\n", counted, position)  # counted from the last record: linear
+        counted = position
         try:
             record, position = decoder.raw_decode(text, position)
         except json.JSONDecodeError as error:
