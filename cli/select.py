@@ -54,7 +54,8 @@ def select_cli(
             raise ConfigError("without --model there are no uncertainty scores: a cold start chooses for coverage (drop --strategy and --diversity)")
         check_writable(out)
         quiet_transformers()
-        from nerqa.select import ClassifierPredictor, EncoderPredictor, batch_files, entity_types, labeled_keys, open_pool, select
+        from nerqa.probs import type_classes
+        from nerqa.select import ClassifierPredictor, EncoderPredictor, batch_files, labeled_keys, open_pool, select
 
         started = time.perf_counter()
         if model is not None:
@@ -77,7 +78,7 @@ def select_cli(
 
             selection = select(documents, predictor, budget=budget, strategy=strategy, diversity=diversity,  # type: ignore[arg-type]
                                skip=labeled_keys(known) if known is not None else frozenset(), seed=seed, total_documents=total, progress=both)
-        types = entity_types(selection.tags) or (list(known.entity_types) if known is not None else [])
+        types = type_classes(selection.tags)[1:] or (list(known.entity_types) if known is not None else [])
         summary = {"pool": str(pool), "model": str(model) if model else None, "encoder": str(encoder) if encoder else None,
                    "labeled": str(labeled) if labeled else None, "seconds": round(time.perf_counter() - started, 1)}
         files = batch_files(selection, out, to, types=types, summary=summary, options=reader.options)

@@ -68,12 +68,21 @@ def writable_folder(folder: str | Path) -> Path:
     folder = Path(folder)
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        handle, probe = tempfile.mkstemp(dir=folder, prefix=".nerqa-write-check.")
+    except OSError as error:
+        raise NerqaError(f"{folder}: cannot write here: {error.strerror or error}") from None
+    _probe_write(folder, folder)
+    return folder
+
+
+def _probe_write(folder: Path, where: Path) -> None:
+    """Create and remove a file in `where`; an error names `folder`, the folder asked for.
+    A real write, because permission bits do not stop root."""
+    try:
+        handle, probe = tempfile.mkstemp(dir=where, prefix=".nerqa-write-check.")
         os.close(handle)
         os.unlink(probe)
     except OSError as error:
         raise NerqaError(f"{folder}: cannot write here: {error.strerror or error}") from None
-    return folder
 
 
 def check_writable(folder: str | Path) -> Path:
@@ -88,12 +97,7 @@ def check_writable(folder: str | Path) -> Path:
         existing = existing.parent
     if existing.exists() and not existing.is_dir():
         raise NerqaError(f"{folder}: cannot write here: {existing} is a file, not a folder")
-    try:
-        handle, probe = tempfile.mkstemp(dir=existing, prefix=".nerqa-write-check.")
-        os.close(handle)
-        os.unlink(probe)
-    except OSError as error:
-        raise NerqaError(f"{folder}: cannot write here: {error.strerror or error}") from None
+    _probe_write(folder, existing)
     return folder
 
 

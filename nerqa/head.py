@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from nerqa.features import encode
-from nerqa.model import batched_forward, device, load_tokenizer, model_path, window_limit
+from nerqa.model import batched_forward, device, load_encoder, window_limit
 from nerqa.progress import ProgressCallback, quiet
 
 # Part of the fast mode's cache key: change it when the head or its features change, so
@@ -29,12 +29,8 @@ def word_features(sentences: Sequence[Sequence[str]], model: str | Path | None, 
     Returns per sentence an `(n_words, layers * hidden)` float16 array (half the memory; the
     head computes in float32). Progress task `features`, in windows.
     """
-    from transformers import AutoModel
-
-    path = model_path(model)
-    tokenizer = load_tokenizer(path)
+    encoder, tokenizer = load_encoder(model)
     on = device()
-    encoder = AutoModel.from_pretrained(path, local_files_only=True).eval().to(on)
     windows = encode(tokenizer, sentences, max_length=window_limit(encoder, max_length), stride=stride)
     layers = min(layers, encoder.config.num_hidden_layers + 1)  # hidden_states include the embeddings
     out = [np.zeros((len(s), layers * encoder.config.hidden_size), dtype=np.float16) for s in sentences]

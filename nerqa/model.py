@@ -78,6 +78,20 @@ def window_limit(model: torch.nn.Module, wanted: int) -> int:
     return min(wanted, limit - 2 if getattr(model.config, "model_type", "") == "roberta" else limit)
 
 
+def load_encoder(model: str | Path | None):
+    """A bare encoder (no task head) in eval mode on `device()`, and its tokenizer, from a
+    local folder (`None`: the bundled MiniLM). Returns `(encoder, tokenizer)`."""
+    from transformers import AutoModel
+
+    path = model_path(model)
+    tokenizer = load_tokenizer(path)
+    try:
+        encoder = AutoModel.from_pretrained(path, local_files_only=True).eval().to(device())
+    except (OSError, ValueError, KeyError, RuntimeError) as error:
+        raise ModelError(f"{path}: cannot load the encoder: {str(error).splitlines()[0]}") from None
+    return encoder, tokenizer
+
+
 @dataclass
 class Classifier:
     """A token classifier in memory: the model, its tokenizer and its tag order (`tags[i]` is

@@ -173,7 +173,10 @@ def _normalised(vectors: np.ndarray) -> np.ndarray:
 
 
 class _EncoderPass:
-    """One forward pass over windows giving word-level outputs and word-mean embeddings."""
+    """One forward pass over windows giving word-level outputs and word-mean embeddings: the
+    `Predictor` that both predictors below are."""
+
+    tags: tuple[str, ...] = ()
 
     def __init__(self, model, tokenizer, max_length: int, stride: int, batch_size: int, head: Callable | None) -> None:
         self.model, self.tokenizer = model, tokenizer
@@ -219,45 +222,29 @@ class _EncoderPass:
         return word_probabilities(windows, [outputs[i] for i in range(len(windows))], [len(s) for s in sentences]), embeddings
 
 
-class ClassifierPredictor:
+class ClassifierPredictor(_EncoderPass):
     """A trained token classifier (`nerqa train`'s folder): probabilities and embeddings from
     one forward pass (the classification layer is applied to the last hidden state)."""
 
     def __init__(self, classifier: Classifier, *, batch_size: int = 64) -> None:
-        self.tags = classifier.tags
         model = classifier.model
         # Token classifiers apply dropout (a no-op in eval) then the linear layer to the last
         # hidden state; calling the layer ourselves gives the logits and the states at once.
         layer = getattr(model, "classifier", None)
         if layer is None:
             raise NerqaError(f"{type(model).__name__}: no `classifier` layer to score with")
-        self._pass = _EncoderPass(model, classifier.tokenizer, classifier.max_length, classifier.stride, batch_size, layer)
-
-    def __call__(self, sentences: Sequence[Sequence[str]]) -> tuple[list[np.ndarray] | None, np.ndarray]:
-        return self._pass(sentences)
+        super().__init__(model, classifier.tokenizer, classifier.max_length, classifier.stride, batch_size, layer)
+        self.tags = classifier.tags
 
 
-class EncoderPredictor:
+class EncoderPredictor(_EncoderPass):
     """An encoder alone (cold start, before any model is trained): embeddings, no probabilities."""
 
-    tags: tuple[str, ...] = ()
-
     def __init__(self, path: str | Path | None = None, *, max_length: int = 128, stride: int = 32, batch_size: int = 64) -> None:
-        from transformers import AutoModel
+        from nerqa.model import load_encoder, window_limit
 
-        from nerqa.errors import ModelError
-        from nerqa.model import device, load_tokenizer, model_path, window_limit
-
-        folder = model_path(path)
-        tokenizer = load_tokenizer(folder)
-        try:
-            encoder = AutoModel.from_pretrained(folder, local_files_only=True).eval().to(device())
-        except (OSError, ValueError, KeyError, RuntimeError) as error:
-            raise ModelError(f"{folder}: cannot load the encoder: {str(error).splitlines()[0]}") from None
-        self._pass = _EncoderPass(encoder, tokenizer, window_limit(encoder, max_length), stride, batch_size, None)
-
-    def __call__(self, sentences: Sequence[Sequence[str]]) -> tuple[list[np.ndarray] | None, np.ndarray]:
-        return self._pass(sentences)
+        encoder, tokenizer = load_encoder(path)
+        super().__init__(encoder, tokenizer, window_limit(encoder, max_length), stride, batch_size, None)
 
 
 # --- choosing ---------------------------------------------------------------------------------
@@ -548,10 +535,6 @@ def open_pool(path: str | Path, *, format: str | None = None, options: ReadOptio
 def labeled_keys(corpus: Corpus) -> set[int]:
     """The `text_key`s of a labeled corpus's sentences, for `select(skip=...)`."""
     return {text_key(s.tokens) for s in corpus.sentences}
-
-
-def entity_types(tags: Sequence[str]) -> list[str]:
-    return sorted({t.split("-", 1)[1] for t in tags if "-" in t})
 
 
 def selection_tasks(selection: Selection, tool: str) -> str:

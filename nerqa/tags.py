@@ -113,6 +113,11 @@ def to_iob2(tags: Sequence[str], scheme: str = "iob2", *, repair: bool = False) 
     return out
 
 
+def ordered(spans: Iterable[Span]) -> tuple[Span, ...]:
+    """Spans without repeats, sorted by start, end and type."""
+    return tuple(sorted(set(spans), key=lambda s: (s.start, s.end, s.label)))
+
+
 def spans_from_tags(tags: Sequence[str]) -> list[Span]:
     """Entity spans of an IOB2 sequence, in order. A stray `I-X` starts a new span (lenient)."""
     spans: list[Span] = []

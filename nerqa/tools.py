@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from nerqa.errors import NerqaError
-from nerqa.tags import Span
+from nerqa.tags import Span, ordered
 
 TOOLS = ("labelstudio", "prodigy", "doccano")
 FROM_NAME, TO_NAME = "label", "text"
@@ -55,12 +55,12 @@ def token_spans(tokens: Sequence[str], spans: Sequence[tuple[int, int, str]], *,
     starts = token_starts(tokens)
     first = {c: i for i, c in enumerate(starts)}
     last = {c + len(t): i for i, (c, t) in enumerate(zip(starts, tokens))}
-    out = set()
+    out = []
     for start, end, label in spans:
         if start not in first or end not in last:
             raise NerqaError(f"{where}: span {start}-{end} ({label}) does not start and end at token edges")
-        out.add(Span(first[start], last[end] + 1, label))
-    return tuple(sorted(out, key=lambda s: (s.start, s.end, s.label)))
+        out.append(Span(first[start], last[end] + 1, label))
+    return ordered(out)
 
 
 def label_config(types: Sequence[str]) -> str:

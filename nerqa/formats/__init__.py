@@ -17,7 +17,7 @@ from pathlib import Path
 
 from nerqa.corpus import Corpus, Document
 from nerqa.errors import CorpusFormatError, FormatDetectionError, NerqaError
-from nerqa.files import atomic_write_text
+from nerqa.files import write_files
 from nerqa.formats import conll, jsonl, ncbi, nemo, pubtator
 from nerqa.formats._common import ReadOptions
 
@@ -235,9 +235,7 @@ def write_corpus(corpus: Corpus, path: str | Path, format: str | None = None, *,
             files = nemo_files(corpus, path.parent, match.group(2) if match else path.stem, options)
     else:
         files = {path: dump_text(corpus, format)}
-    for target, content in files.items():
-        atomic_write_text(target, content)
-    return list(files)
+    return write_files(files)
 
 
 def write_splits(splits: dict[str, Corpus], folder: str | Path, format: str, *, options: ReadOptions = ReadOptions()) -> list[Path]:
@@ -254,9 +252,7 @@ def write_splits(splits: dict[str, Corpus], folder: str | Path, format: str, *, 
         # One label_ids.csv serves every split: the union of their tags, O first.
         tags = ["O"] + sorted({line for c in splits.values() for line in nemo.dump(c, entity_type=options.entity_type)[2].split() if line != "O"})
         files[folder / "label_ids.csv"] = "\n".join(tags) + "\n"
-    for target, content in files.items():
-        atomic_write_text(target, content)
-    return list(files)
+    return write_files(files)
 
 
 def corpus_from_raw_text(text: str, *, doc_id: str | None = None) -> Corpus:

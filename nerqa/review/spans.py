@@ -8,16 +8,12 @@ labels are a tuple of non-overlapping spans sorted by start.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from nerqa.errors import NerqaError
 from nerqa.issues import Issue
-from nerqa.tags import OUTSIDE, Span
-
-
-def ordered(spans: Iterable[Span]) -> tuple[Span, ...]:
-    return tuple(sorted(set(spans), key=lambda s: (s.start, s.end, s.label)))
+from nerqa.tags import OUTSIDE, Span, ordered
 
 
 def overlaps(a: Span, b: Span) -> bool:
