@@ -79,11 +79,11 @@ class CorpusReader:
 
 
 _READER_OPTIONS: list[tuple[str, object, object]] = [
-    ("format", Annotated[Optional[str], typer.Option("--format", "-f", help=f"Input format ({', '.join(FORMATS)}); detected from name and content if omitted.", rich_help_panel="Reading")], None),
-    ("scheme", Annotated[str, typer.Option(help="Tag scheme of token formats: auto, iob1, iob2 or bioes.", rich_help_panel="Reading")], "auto"),
+    ("format", Annotated[Optional[str], typer.Option("--format", "-f", metavar="FORMAT", help=f"Input format ({', '.join(FORMATS)}); detected from name and content if omitted.", rich_help_panel="Reading")], None),
+    ("scheme", Annotated[str, typer.Option(metavar="auto|iob1|iob2|bioes", help="Tag scheme of token formats (auto: detected).", rich_help_panel="Reading")], "auto"),
     ("repair", Annotated[bool, typer.Option("--repair", help="Read an I- tag that starts a span as B- instead of failing.", rich_help_panel="Reading")], False),
     ("merge_types", Annotated[Optional[str], typer.Option("--merge-types", metavar="TYPE", help="Rename every entity type to TYPE (e.g. Disease: merge the four NCBI categories).", rich_help_panel="Reading")], None),
-    ("entity_type", Annotated[str, typer.Option(help="Type given to bare B/I tags (NeMo labels files).", rich_help_panel="Reading")], "ENT"),
+    ("entity_type", Annotated[str, typer.Option(metavar="TYPE", help="Type given to bare B/I tags (NeMo labels files).", rich_help_panel="Reading")], "ENT"),
     ("token_column", Annotated[int, typer.Option(help="CoNLL token column (0-based; negative counts from the end).", rich_help_panel="Reading")], 0),
     ("tag_column", Annotated[int, typer.Option(help="CoNLL tag column (0-based; negative counts from the end).", rich_help_panel="Reading")], -1),
 ]
@@ -218,9 +218,31 @@ def progress_display(log_file: Optional[Path] = None) -> Iterator[ProgressCallba
         yield callback
 
 
+def readable_help() -> None:
+    """typer (0.2x) shows `<bool>` as the type of every flag, `--help` included, which reads as
+    if the flag took a value: show no type for flags. Other types, and the choices each
+    option lists as its metavar, are shown as typer has them."""
+    from typer.core import TyperOption
+
+    shown = getattr(TyperOption, "display_type_rich", None)
+    if shown is None or getattr(shown, "nerqa_flags", False):
+        return
+
+    def display_type_rich(self, ctx):
+        return None if getattr(self, "is_flag", False) and not getattr(self, "count", False) else shown(self, ctx)
+
+    display_type_rich.nerqa_flags = True  # type: ignore[attr-defined]
+    TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]
+
+
 def quiet_transformers() -> None:
-    """Silence transformers' own progress bars and load reports: nerqa draws its own."""
+    """Silence transformers' own progress bars and load reports (nerqa draws its own), and give
+    torch as many CPU threads as there are free cores (`nerqa.model.set_threads`)."""
     from transformers.utils import logging
+
+    from nerqa.model import set_threads
+
+    set_threads()
 
     logging.set_verbosity_error()
     logging.disable_progress_bar()

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional, get_args
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
-from nerqa.config import AuditSettings, TrainConfig
+from nerqa.config import AuditSettings, Mode, TrainConfig
 from nerqa.files import writable_folder
 from nerqa_cli._util import CorpusReader, console, err_console, progress_display, quiet_transformers, user_errors, with_reader
 
@@ -24,7 +24,7 @@ def audit_cli(
     corpus: Annotated[Path, typer.Argument(help="Corpus to audit.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the audit files (and the fold cache).")] = Path("audit"),
     folds: Annotated[Optional[int], typer.Option("--folds", "-k", help="Cross-validation folds, grouped by document (default 5).")] = None,
-    mode: Annotated[Optional[str], typer.Option(help="both (default: the mean of full and fast), full (fine-tune per fold) or fast (frozen encoder, BiLSTM head per fold).")] = None,
+    mode: Annotated[Optional[str], typer.Option(metavar="|".join(get_args(Mode)), help="How each fold is trained: full (fine-tune the encoder), fast (BiLSTM head on the frozen encoder), top (fine-tune the top layers over lower layers run once), or the mean of two: both (full and fast), top+fast. Default: both.")] = None,
     model: Annotated[Optional[Path], typer.Option(help="Encoder folder to fine-tune (default: the bundled MiniLM).")] = None,
     trained: Annotated[Optional[Path], typer.Option("--trained", help="Audit with this already trained model instead of cross-validation.")] = None,
     config: Annotated[Optional[Path], typer.Option(help="YAML training settings for the folds.")] = None,
@@ -32,7 +32,7 @@ def audit_cli(
     lr: Annotated[Optional[float], typer.Option("--lr", help="Learning rate per fold (default 2e-4).")] = None,
     max_length: Annotated[Optional[int], typer.Option(help="Sub-words per window (default 128); longer sentences are windowed.")] = None,
     seed: Annotated[Optional[int], typer.Option(help="Seed for folds and training.")] = None,
-    level: Annotated[str, typer.Option(help="Score entity types (B/I merged: types) or the IOB tags (iob).")] = "types",
+    level: Annotated[str, typer.Option(metavar="types|iob", help="Score entity types (B/I merged: types) or the IOB tags (iob).")] = "types",
     top: Annotated[int, typer.Option(min=0, help="Issues shown in the terminal.")] = 15,
     *,
     reader: CorpusReader,
@@ -87,13 +87,31 @@ def render_summary(result: AuditResult, top: int) -> None:
     console.print(classes)
     if top == 0:
         return
-    issues = Table(title=f"Top {min(top, len(result.issues))} issues (lowest score = most suspicious)", title_justify="left")
-    for column in ("id", "type", "score", "given", "suggested", "sentence"):
-        issues.add_column(column, overflow="fold")
-    for issue in result.issues[:top]:
+    console.print(issues_table(result, top, width=console.width))
+
+
+def issues_table(result: AuditResult, top: int, *, width: int) -> Table:
+    """The top issues as a table that reads at `width` columns (80 and up): one line per issue
+    at 80 (unless a span is long), the span whole in a column of its own; a few words of context
+    from 110 columns, the issue id from 140 (both are in issues.jsonl and the report)."""
+    table = Table(title=f"Top {min(top, len(result.issues))} issues (lowest score = most suspicious)", title_justify="left", padding=(0, 1), pad_edge=False)
+    table.add_column("#", justify="right", no_wrap=True)
+    table.add_column("score", no_wrap=True)
+    table.add_column("type", no_wrap=True)
+    table.add_column("given → suggested", no_wrap=True, overflow="ellipsis", max_width=34)
+    # The span is what the reviewer must see: it takes the room left and folds, never cut.
+    table.add_column("span", overflow="fold", min_width=12, ratio=1, style="bold red")
+    context, wide = width >= 110, width >= 140
+    if context:
+        table.add_column("in context", overflow="fold", ratio=1)
+    if wide:
+        table.add_column("id", no_wrap=True)
+    for rank, issue in enumerate(result.issues[:top], start=1):
         tokens = result.corpus.sentences[issue.index].tokens
-        left = " ".join(tokens[max(0, issue.start - 6) : issue.start])
-        right = " ".join(tokens[issue.end : issue.end + 6])
-        context = f"{escape(left)} [bold red]{escape(issue.text)}[/] {escape(right)}"
-        issues.add_row(issue.id, issue.type, f"{issue.score:.3f}", f"[red]{escape(issue.given)}[/]", f"[green]{escape(issue.suggested)}[/]", context)
-    console.print(issues)
+        left = " ".join(tokens[max(0, issue.start - 4) : issue.start])
+        right = " ".join(tokens[issue.end : issue.end + 4])
+        around = f"{'… ' if issue.start > 4 else ''}{escape(left)} [bold red]{escape(issue.text)}[/] {escape(right)}{' …' if issue.end + 4 < len(tokens) else ''}"
+        change = f"[red]{escape(issue.given)}[/] → [green]{escape(issue.suggested)}[/]"
+        row = [str(rank), f"{issue.score:.3f}", issue.type, change, escape(issue.text)]
+        table.add_row(*row, *([around.strip()] if context else []), *([issue.id] if wide else []))
+    return table

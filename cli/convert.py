@@ -16,7 +16,7 @@ from nerqa_cli._util import CorpusReader, check_format, console, existing_path, 
 def convert_cli(
     source: Annotated[Path, typer.Argument(help="Corpus file, or folder of splits.")],
     target: Annotated[Path, typer.Argument(help="Output file, or folder when SOURCE is a folder.")],
-    to: Annotated[Optional[str], typer.Option("--to", "-t", help=f"Output format ({', '.join(FORMATS)}); implied by TARGET's name if omitted.", callback=check_format)] = None,
+    to: Annotated[Optional[str], typer.Option("--to", "-t", metavar="FORMAT", help=f"Output format ({', '.join(FORMATS)}); implied by TARGET's name if omitted.", callback=check_format)] = None,
     merge: Annotated[Optional[list[Path]], typer.Option("--merge", "-m", help="Append this corpus (any format, detected; e.g. an annotation tool's export of a nerqa select batch); repeatable. Sentences already present are left out.")] = None,
     *,
     reader: CorpusReader,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import typer
 
+from nerqa_cli._util import readable_help
 from nerqa_cli.audit import audit_cli
 from nerqa_cli.compare import compare_audits_cli, compare_models_cli
 from nerqa_cli.convert import convert_cli
@@ -26,19 +27,22 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
 )
 
+readable_help()
+
+# Each command with an example of its use (shown at the end of its --help).
 COMMANDS = {
-    "convert": convert_cli,
-    "stats": stats_cli,
-    "train": train_cli,
-    "evaluate": evaluate_cli,
-    "predict": predict_cli,
-    "audit": audit_cli,
-    "relabel": relabel_cli,
-    "apply": apply_cli,
-    "select": select_cli,
+    "convert": (convert_cli, "nerqa convert NCBItrainset_corpus.txt train.tsv --merge-types Disease"),
+    "stats": (stats_cli, "nerqa stats train.tsv"),
+    "train": (train_cli, "nerqa train train.tsv --dev dev.tsv --out model"),
+    "evaluate": (evaluate_cli, "nerqa evaluate model test.tsv"),
+    "predict": (predict_cli, "nerqa predict model abstracts.txt --text --out tagged.jsonl"),
+    "audit": (audit_cli, "nerqa audit train.tsv --out audit"),
+    "relabel": (relabel_cli, "nerqa relabel train.tsv audit"),
+    "apply": (apply_cli, "nerqa apply train.tsv audit --out train.fixed.tsv"),
+    "select": (select_cli, "nerqa select abstracts.txt --model model --labeled train.tsv --budget 200 --to labelstudio --out batch1"),
 }
-for _name, _command in COMMANDS.items():
-    app.command(_name)(_command)
+for _name, (_command, _example) in COMMANDS.items():
+    app.command(_name, epilog=f"Example: {_example}")(_command)
 
 
 def add_group(name: str, help: str) -> typer.Typer:
@@ -49,8 +53,8 @@ def add_group(name: str, help: str) -> typer.Typer:
 
 
 compare = add_group("compare", "Before and after: two models on one held-out corpus, or an audit and its re-audit.")
-compare.command("models")(compare_models_cli)
-compare.command("audits")(compare_audits_cli)
+compare.command("models", epilog="Example: nerqa compare models model-before model-after test.tsv")(compare_models_cli)
+compare.command("audits", epilog="Example: nerqa compare audits audit audit-after")(compare_audits_cli)
 
 if __name__ == "__main__":  # pragma: no cover
     app()

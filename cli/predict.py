@@ -16,7 +16,7 @@ def predict_cli(
     model_dir: Annotated[Path, typer.Argument(help="Trained model folder.")],
     source: Annotated[Path, typer.Argument(help="Corpus file, or raw text with --text.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output corpus file.")],
-    to: Annotated[Optional[str], typer.Option("--to", "-t", help=f"Output format ({', '.join(FORMATS)}); implied by --out's name if omitted.", callback=check_format)] = None,
+    to: Annotated[Optional[str], typer.Option("--to", "-t", metavar="FORMAT", help=f"Output format ({', '.join(FORMATS)}); implied by --out's name if omitted.", callback=check_format)] = None,
     text: Annotated[bool, typer.Option("--text", help="SOURCE is raw text: split it into sentences and tokens.")] = False,
     probs: Annotated[Optional[Path], typer.Option(help="Also save word-level probabilities (.npz: s0, s1, ... and tags).")] = None,
     *,

@@ -29,20 +29,17 @@ def select_cli(
     budget: Annotated[int, typer.Option("--budget", "-n", help="How many sentences to choose.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the batch, selection.jsonl (score and reason per sentence), summary.json and select.log.")],
     model: Annotated[Optional[Path], typer.Option(help="Trained token classifier (nerqa train's folder). Without it: a cold start, chosen for coverage alone.")] = None,
-    strategy: Annotated[str, typer.Option(metavar="STRATEGY", help=f"Uncertainty measure: {', '.join(STRATEGIES)}.")] = DEFAULT_STRATEGY,
-    diversity: Annotated[str, typer.Option(metavar="GUARD", help="Diversity guard: near-duplicates (leave out near-copies of a sentence already chosen), clusters (one sentence per k-means cluster of the candidates) or off.")] = "near-duplicates",
+    strategy: Annotated[str, typer.Option(metavar="|".join(STRATEGIES), help=f"Uncertainty measure: {', '.join(STRATEGIES)}.")] = DEFAULT_STRATEGY,
+    diversity: Annotated[str, typer.Option(metavar="|".join(DIVERSITY), help="Diversity guard: near-duplicates (leave out near-copies of a sentence already chosen), clusters (one sentence per k-means cluster of the candidates) or off.")] = "near-duplicates",
     labeled: Annotated[Optional[Path], typer.Option(help="The labeled corpus: its sentences are never chosen.")] = None,
-    to: Annotated[str, typer.Option("--to", "-t", metavar="FORMAT", help=f"Batch format: a corpus format ({', '.join(FORMATS)}) or annotation-tool tasks ({', '.join(TOOLS)}).")] = "jsonl",
+    to: Annotated[str, typer.Option("--to", "-t", metavar="|".join(FORMATS + TOOLS), help=f"Batch format: a corpus format ({', '.join(FORMATS)}) or annotation-tool tasks ({', '.join(TOOLS)}).")] = "jsonl",
     text: Annotated[bool, typer.Option("--text", help="POOL is raw text even if it looks like a corpus.")] = False,
     encoder: Annotated[Optional[Path], typer.Option(help="Cold start: the encoder whose embeddings measure coverage (default: the bundled MiniLM).")] = None,
     seed: Annotated[int, typer.Option(help="Seed for random choices (the random strategy, ties, clustering).")] = 0,
     *,
     reader: CorpusReader,
 ) -> None:
-    """Choose the next sentences to annotate from an unlabeled pool and pre-annotate them.
-
-    Example: nerqa select abstracts.txt --model model --labeled train.tsv --budget 200 --to labelstudio --out batch1
-    """
+    """Choose the next sentences to annotate from an unlabeled pool and pre-annotate them."""
     with user_errors():
         check_choice("--strategy", strategy, STRATEGIES)
         check_choice("--diversity", diversity, DIVERSITY)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Optional, get_args
 
 import typer
 from rich.table import Table
 
-from nerqa.config import TrainConfig
+from nerqa.config import Batching, Precision, TrainConfig
 from nerqa.errors import NerqaError
 from nerqa.files import writable_folder
 from nerqa_cli._util import CorpusReader, console, progress_display, quiet_transformers, user_errors, with_reader
@@ -29,8 +29,8 @@ def train_cli(
     patience: Annotated[Optional[int], typer.Option(help="Epochs without dev F1 gain before stopping.")] = None,
     label_all_subwords: Annotated[Optional[bool], typer.Option("--label-all-subwords/--label-first-subword", help="Put the word's label on every sub-word.")] = None,
     class_weights: Annotated[Optional[bool], typer.Option("--class-weights/--no-class-weights", help="Weight the loss by inverse tag frequency (rare types).")] = None,
-    batching: Annotated[Optional[str], typer.Option(help="bucket (default), group_by_length or random.")] = None,
-    precision: Annotated[Optional[str], typer.Option(help="auto (fp16/bf16 on GPUs), fp32, fp16 or bf16.")] = None,
+    batching: Annotated[Optional[str], typer.Option(metavar="|".join(get_args(Batching)), help="bucket (default), group_by_length or random.")] = None,
+    precision: Annotated[Optional[str], typer.Option(metavar="|".join(get_args(Precision)), help="auto (fp16/bf16 on GPUs), fp32, fp16 or bf16.")] = None,
     *,
     reader: CorpusReader,
 ) -> None:

@@ -17,7 +17,7 @@ import numpy as np
 
 from nerqa.config import AuditSettings, TrainConfig
 from nerqa.corpus import Corpus
-from nerqa.issues import SPAN_TYPES, Issue, cleanlab_scores, inconsistent_issues, rank_issues, sparse_issues, span_issues, with_ids
+from nerqa.issues import SPAN_TYPES, Issue, cleanlab_scores, inconsistent_issues, merge_issues, rank_issues, sparse_issues, span_issues, with_ids
 from nerqa.metrics import evaluate_tags
 from nerqa.outputs import REPORT_FILE, AuditResult, write_audit
 from nerqa.probs import tags_from_probs
@@ -77,7 +77,7 @@ def score(corpus: Corpus, pred_probs: list[np.ndarray], tags: tuple[str, ...], *
     sentence_scores = sentence_quality(len(corpus), issues, cleanlab_sentence)
     issues += inconsistent_issues(corpus)
     issues += sparse_issues(corpus, pred_probs, tags)
-    ranked = rank_issues(with_ids(issues, corpus))
+    ranked = rank_issues(with_ids(merge_issues(issues), corpus))
     evaluation = evaluate_tags([s.tags for s in corpus.sentences], tags_from_probs(pred_probs, tags))
     summary = {
         "corpus": {
@@ -94,11 +94,20 @@ def score(corpus: Corpus, pred_probs: list[np.ndarray], tags: tuple[str, ...], *
             "fold_seconds": [round(s, 2) for s in crossval.seconds] if crossval else [],
             "cached_folds": crossval.cached_folds if crossval else [],
             "feature_seconds": round(crossval.feature_seconds, 2) if crossval else 0.0,
+            "threads": _torch_threads(),
         },
     }
     # As JSON has it, so that the summary read back from summary.json is equal to this one.
     summary = json.loads(json.dumps(summary, default=str))
     return AuditResult(corpus, pred_probs, tags, sentence_scores, ranked, np.asarray(cleanlab_sentence, dtype=float), summary)
+
+
+def _torch_threads() -> int | None:
+    """torch's CPU thread count when torch is loaded (it always is after training)."""
+    import sys
+
+    torch = sys.modules.get("torch")
+    return torch.get_num_threads() if torch is not None else None
 
 
 # cleanlab's score only orders sentences whose span issues tie (most often: those with none).

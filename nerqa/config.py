@@ -20,7 +20,7 @@ SECTIONS = ("model", "dataset", "optim", "schedule", "trainer")
 
 Precision = Literal["auto", "fp32", "fp16", "bf16"]
 Batching = Literal["bucket", "group_by_length", "random"]
-Mode = Literal["both", "full", "fast"]
+Mode = Literal["both", "full", "fast", "top", "top+fast"]
 Level = Literal["types", "iob"]
 Scheduler = Literal["linear", "cosine", "cosine_with_restarts", "polynomial", "constant", "constant_with_warmup", "inverse_sqrt"]
 

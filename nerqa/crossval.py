@@ -32,7 +32,6 @@ from nerqa.errors import ConfigError, NerqaError
 from nerqa.files import atomic_write
 from nerqa.progress import ProgressCallback, quiet
 
-MODES = ("both", "full", "fast")
 
 
 def document_folds(corpus: Corpus, k: int, *, seed: int = 42) -> np.ndarray:
@@ -92,15 +91,42 @@ class FullRunner:
         return predict_probs(classifier, [sentences[i].tokens for i in test_idx], progress=progress)
 
 
+class SharedPass:
+    """The corpus's frozen-encoder pass (`nerqa.top.frozen_pass`), run on first use and shared
+    by the fast and top runners of one cross-validation, so the encoder reads the corpus once."""
+
+    def __init__(self, config: TrainConfig, *, top_layers: int | None) -> None:
+        self.config = config
+        self.top_layers = top_layers
+        self.frozen = None
+        self.seconds = 0.0
+
+    def get(self, corpus: Corpus, progress: ProgressCallback):
+        from nerqa.top import frozen_pass
+
+        if self.frozen is None:
+            self.frozen = frozen_pass([s.tokens for s in corpus.sentences], self.config.model, max_length=self.config.max_length, stride=self.config.stride, top_layers=self.top_layers, progress=progress)
+            self.seconds = self.frozen.seconds
+        return self.frozen
+
+
+def _label_ids(corpus: Corpus, tags: tuple[str, ...]) -> list[list[int]]:
+    index = {t: i for i, t in enumerate(tags)}
+    return [[index[t] for t in s.tags] for s in corpus.sentences]
+
+
 class FastRunner:
-    """A BiLSTM head per fold over frozen-encoder features computed once for the corpus."""
+    """A BiLSTM head per fold over frozen-encoder features (and word shapes) computed once for the corpus."""
 
     mode = "fast"
 
-    def __init__(self, config: TrainConfig) -> None:
+    def __init__(self, config: TrainConfig, shared: SharedPass | None = None) -> None:
         self.config = config
-        self.features: list[np.ndarray] | None = None
-        self.feature_seconds = 0.0
+        self.shared = shared or SharedPass(config, top_layers=None)
+
+    @property
+    def feature_seconds(self) -> float:
+        return self.shared.seconds
 
     def key(self) -> dict:
         from nerqa.head import HEAD_VERSION
@@ -108,18 +134,45 @@ class FastRunner:
         return {"head": HEAD_VERSION}
 
     def run(self, corpus, tags, train_idx, test_idx, progress):
-        from nerqa.head import fit_head, word_features
+        from nerqa.head import fit_head
 
-        if self.features is None:
-            started = time.perf_counter()
-            self.features = word_features([s.tokens for s in corpus.sentences], self.config.model, max_length=self.config.max_length, stride=self.config.stride, progress=progress)
-            self.feature_seconds = time.perf_counter() - started
-        index = {t: i for i, t in enumerate(tags)}
-        labels = [[index[t] for t in s.tags] for s in corpus.sentences]
-        return fit_head(self.features, labels, train_idx, test_idx, len(tags), seed=self.config.seed)
+        frozen = self.shared.get(corpus, progress)
+        return fit_head(frozen.features, _label_ids(corpus, tags), train_idx, test_idx, len(tags), shapes=frozen.shapes, seed=self.config.seed)
 
 
-RUNNERS = {"full": FullRunner, "fast": FastRunner}
+class TopRunner:
+    """The encoder's top layers fine-tuned per fold over lower layers run once (`nerqa.top`)."""
+
+    mode = "top"
+
+    def __init__(self, config: TrainConfig, shared: SharedPass | None = None) -> None:
+        from nerqa.top import TOP_LAYERS
+
+        self.config = config
+        self.shared = shared or SharedPass(config, top_layers=TOP_LAYERS)
+
+    @property
+    def feature_seconds(self) -> float:
+        return self.shared.seconds
+
+    def key(self) -> dict:
+        from nerqa import top
+
+        return {"top": top.TOP_VERSION, "top_layers": self.shared.top_layers, "top_epochs": top.TOP_EPOCHS, "top_lr": top.TOP_LEARNING_RATE}
+
+    def run(self, corpus, tags, train_idx, test_idx, progress):
+        from nerqa import top
+
+        frozen = self.shared.get(corpus, progress)
+        return top.fit_top(
+            frozen, _label_ids(corpus, tags), corpus.sentence_doc_index, train_idx, test_idx, len(tags), model=self.config.model,
+            seed=self.config.seed, epochs=top.TOP_EPOCHS, lr=top.TOP_LEARNING_RATE, batch_size=self.config.batch_size, progress=progress,
+        )
+
+
+RUNNERS = {"full": FullRunner, "fast": FastRunner, "top": TopRunner}
+# What each mode averages.
+COMPONENTS = {"both": ("full", "fast"), "full": ("full",), "fast": ("fast",), "top": ("top",), "top+fast": ("top", "fast")}
 
 
 class FoldCache:
@@ -252,21 +305,25 @@ def cross_validate(
         bad = [f for f in folds if not 0 <= f < k]
         if bad:
             raise ConfigError(f"folds {bad} are outside 0..{k - 1}")
-    modes = ("full", "fast") if mode == "both" else (mode,)
+    modes = COMPONENTS[mode]
     n = len(set(range(k) if folds is None else folds))
+    shared = None
+    if "fast" in modes or "top" in modes:
+        from nerqa.top import TOP_LAYERS
+
+        shared = SharedPass(config, top_layers=TOP_LAYERS if "top" in modes else None)
     results = [
-        run_folds(corpus, config, RUNNERS[m](config), k=k, folds=folds, cache_dir=cache_dir, progress=progress, fold_offset=i * n, fold_total=n * len(modes))
+        run_folds(corpus, config, RUNNERS[m](config) if m == "full" else RUNNERS[m](config, shared), k=k, folds=folds, cache_dir=cache_dir, progress=progress, fold_offset=i * n, fold_total=n * len(modes))
         for i, m in enumerate(modes)
     ]
     if len(results) == 1:
         return results[0]
-    full, fast = results
     return CrossValResult(
-        pred_probs=[None if a is None or b is None else (a + b) / 2 for a, b in zip(full.pred_probs, fast.pred_probs)],  # type: ignore[misc]
-        tags=full.tags,
-        folds=full.folds,
-        seconds=[a + b for a, b in zip(full.seconds, fast.seconds)],
-        cached_folds=sorted(set(full.cached_folds) & set(fast.cached_folds)),
-        feature_seconds=fast.feature_seconds,
-        missing_folds=sorted(set(full.missing_folds) | set(fast.missing_folds)),
+        pred_probs=[None if any(r.pred_probs[i] is None for r in results) else sum(r.pred_probs[i] for r in results) / len(results) for i in range(len(corpus))],  # type: ignore[misc]
+        tags=results[0].tags,
+        folds=results[0].folds,
+        seconds=[sum(r.seconds[f] for r in results) for f in range(k)],
+        cached_folds=sorted(set.intersection(*(set(r.cached_folds) for r in results))),
+        feature_seconds=shared.seconds if shared else 0.0,
+        missing_folds=sorted(set().union(*(r.missing_folds for r in results))),
     )

@@ -13,37 +13,24 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from nerqa.features import encode
-from nerqa.model import batched_forward, device, load_encoder, window_limit
+from nerqa.model import device
 from nerqa.progress import ProgressCallback, quiet
 
 # Part of the fast mode's cache key: change it when the head or its features change, so
 # folds cached by an older head are not reused.
-HEAD_VERSION = "bilstm-4layers"
+HEAD_VERSION = "bilstm-4layers-shapes"
 
 
-def word_features(sentences: Sequence[Sequence[str]], model: str | Path | None, *, max_length: int = 128, stride: int = 32, layers: int = 4, batch_size: int = 64, progress: ProgressCallback = quiet) -> list[np.ndarray]:
-    """Frozen-encoder features per word: the last `layers` hidden states at the word's first
+def word_features(sentences: Sequence[Sequence[str]], model: str | Path | None, *, max_length: int = 128, stride: int = 32, batch_size: int = 64, progress: ProgressCallback = quiet) -> list[np.ndarray]:
+    """Frozen-encoder features per word: the last four hidden states at the word's first
     sub-word, concatenated (the feature-based recipe of the BERT paper).
 
-    Returns per sentence an `(n_words, layers * hidden)` float16 array (half the memory; the
+    Returns per sentence an `(n_words, 4 * hidden)` float16 array (half the memory; the
     head computes in float32). Progress task `features`, in windows.
     """
-    encoder, tokenizer = load_encoder(model)
-    on = device()
-    windows = encode(tokenizer, sentences, max_length=window_limit(encoder, max_length), stride=stride)
-    layers = min(layers, encoder.config.num_hidden_layers + 1)  # hidden_states include the embeddings
-    out = [np.zeros((len(s), layers * encoder.config.hidden_size), dtype=np.float16) for s in sentences]
+    from nerqa.top import frozen_pass
 
-    def forward(batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        return torch.cat(encoder(**batch, output_hidden_states=True).hidden_states[-layers:], dim=-1)
-
-    for chosen, stacked in batched_forward(windows, forward, pad_id=tokenizer.pad_token_id or 0, on=on, batch_size=batch_size, progress=progress, task="features"):
-        for row, index in enumerate(chosen):
-            window = windows[index]
-            for position, word in window.owned:
-                out[window.sentence][word] = stacked[row, position]
-    return out
+    return frozen_pass(sentences, model, max_length=max_length, stride=stride, top_layers=None, batch_size=batch_size, progress=progress).features
 
 
 class BiLSTMHead(torch.nn.Module):
@@ -65,13 +52,15 @@ class BiLSTMHead(torch.nn.Module):
 
 def fit_head(
     features: Sequence[np.ndarray], labels: Sequence[Sequence[int]], train_idx: Sequence[int], test_idx: Sequence[int], n_tags: int,
-    *, seed: int, epochs: int = 8, lr: float = 2e-3, hidden: int = 256, batch_size: int = 32, dropout: float = 0.3,
+    *, shapes: Sequence[np.ndarray] | None = None, seed: int, epochs: int = 8, lr: float = 2e-3, hidden: int = 256, batch_size: int = 32, dropout: float = 0.3,
 ) -> list[np.ndarray]:
     """Train a BiLSTM head on the training sentences (Adam, one-cycle lr) and predict the
     held-out ones.
 
     Args:
         features: per sentence, `(n_words, n_features)` word features (`word_features`).
+        shapes: per sentence, `(n_words, N_SHAPES)` word shapes (`nerqa.shape`), joined to
+            the features when given.
         labels: per sentence, a label id per word (only the training sentences' are read).
         train_idx, test_idx: sentence indices to train on and to predict.
 
@@ -85,12 +74,17 @@ def fit_head(
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
     train_idx = [int(i) for i in train_idx]
-    sample = np.concatenate([features[i] for i in train_idx[:: max(1, len(train_idx) // 2000)]]).astype(np.float32)
+
+    def joined(i: int) -> np.ndarray:  # (n_words, n_features [+ N_SHAPES]) float32
+        x = features[i].astype(np.float32)
+        return np.concatenate([x, shapes[i]], axis=1) if shapes is not None else x
+
+    sample = np.concatenate([joined(i) for i in train_idx[:: max(1, len(train_idx) // 2000)]])
     mean, std = torch.from_numpy(sample.mean(0)).to(on), torch.from_numpy(sample.std(0) + 1e-5).to(on)
     targets = {i: torch.tensor(list(labels[i])) for i in train_idx}
 
     def scaled(i: int) -> torch.Tensor:  # (n_words, n_features) float32, standardised
-        return (torch.from_numpy(features[i]).to(on).float() - mean) / std
+        return (torch.from_numpy(joined(i)).to(on) - mean) / std
 
     # Batches are built per step rather than once, so the float32 copy of the training
     # features never exists whole (the float16 features are the corpus's only copy).

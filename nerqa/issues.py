@@ -43,7 +43,8 @@ class Issue:
     exclusive); `given`/`suggested` are entity types or "O"; for `span_shift`,
     `suggested_start`/`suggested_end` hold the predicted boundaries. For span issues,
     `model_score` is the model's own evidence and `agree`/`elsewhere` the corpus's (see
-    `span_issues`)."""
+    `span_issues`). `evidence` names every check that flagged this span (`merge_issues`):
+    the issue's own type first."""
 
     id: str
     index: int
@@ -62,14 +63,20 @@ class Issue:
     model_score: float | None = None
     agree: int | None = None
     elsewhere: int | None = None
+    evidence: tuple[str, ...] = ()
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        record = asdict(self)
+        record["evidence"] = list(self.evidence)
+        return record
 
     @classmethod
     def from_dict(cls, record: dict) -> Issue:
         """The issue a `to_dict` record (an `issues.jsonl` line) describes; unknown keys are ignored."""
-        return cls(**{f.name: record[f.name] for f in fields(cls) if f.name in record})
+        values = {f.name: record[f.name] for f in fields(cls) if f.name in record}
+        if "evidence" in values:
+            values["evidence"] = tuple(values["evidence"] or ())
+        return cls(**values)
 
 
 def sentence_keys(corpus: Corpus) -> list[str]:
@@ -266,6 +273,30 @@ def sparse_issues(corpus: Corpus, pred_probs: Sequence[np.ndarray] | None = None
             issues.append(Issue(id="", index=index, doc_id=doc_id, start=span.start, end=span.end, type="sparse",
                                 given=span.label, suggested=span.label, score=round(score, 6), text=sentence.span_text(span), reason=reason))
     return issues
+
+
+def merge_issues(issues: Sequence[Issue]) -> list[Issue]:
+    """One issue per suspicious span: issues on the same tokens of the same sentence become one.
+
+    The model's issue (a span type, with its suggestion) leads, then `inconsistent`, then
+    `sparse`; the merged issue keeps the leader's type, suggestion and fields, takes the
+    lowest score of the group (it is ranked once, where its strongest evidence puts it), joins
+    the reasons, is flagged by cleanlab when any member was, and lists every check that
+    flagged it in `evidence`, e.g. `("ghost_span", "inconsistent", "sparse")`.
+    """
+    groups: dict[tuple[int, int, int], list[Issue]] = {}
+    for issue in issues:
+        groups.setdefault((issue.index, issue.start, issue.end), []).append(issue)
+    merged = []
+    for group in groups.values():
+        group.sort(key=lambda i: ISSUE_TYPES.index(i.type))
+        lead = group[0]
+        kinds = tuple(dict.fromkeys(k for i in group for k in (i.evidence or (i.type,))))
+        reasons = list(dict.fromkeys(i.reason for i in group))
+        merged.append(replace(
+            lead, score=min(i.score for i in group), reason="; ".join(reasons), cleanlab=any(i.cleanlab for i in group), evidence=kinds,
+        ))
+    return merged
 
 
 def rank_issues(issues: Sequence[Issue]) -> list[Issue]:

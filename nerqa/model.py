@@ -46,6 +46,51 @@ def device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
+THREADS_VARIABLE = "NERQA_THREADS"
+
+
+def free_cores() -> int:
+    """The CPU cores this process may use, less the ones other work keeps busy (the 1-minute
+    load average, rounded), and at least 1."""
+    import os
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    try:
+        busy = round(os.getloadavg()[0])
+    except OSError:
+        busy = 0
+    return max(1, min(cores, cores - busy))
+
+
+def set_threads(threads: int | None = None) -> int:
+    """Set torch's CPU thread count and return it: `threads`, else `$NERQA_THREADS`, else the
+    free cores (`free_cores`). With `$OMP_NUM_THREADS` set and no `threads`, torch keeps the
+    count it took from it.
+
+    Why: torch takes every core by default. Two jobs on one machine then each run as many
+    threads as there are cores, and their synchronised thread teams stall one another: an audit
+    beside a training run on 2 cores took 10x its time alone. Threads for the cores that are
+    free keep each job near its share.
+    """
+    import os
+
+    if threads is None:
+        value = os.environ.get(THREADS_VARIABLE, "").strip()
+        if value:
+            try:
+                threads = int(value)
+            except ValueError:
+                raise ModelError(f"${THREADS_VARIABLE} must be a whole number, not {value!r}") from None
+        elif os.environ.get("OMP_NUM_THREADS"):
+            return torch.get_num_threads()
+        else:
+            threads = free_cores()
+    if threads < 1:
+        raise ModelError(f"the thread count must be at least 1, not {threads}")
+    torch.set_num_threads(threads)
+    return threads
+
+
 def check_model_folder(path: Path) -> None:
     """Raise `ModelError` unless `path` is a folder with a Hugging Face `config.json`."""
     if not path.is_dir():

@@ -77,7 +77,7 @@ def audit_files(result: AuditResult) -> dict[str, str]:
     writer = csv.DictWriter(table, fieldnames=[f.name for f in fields(Issue)])
     writer.writeheader()
     for issue in result.issues:
-        writer.writerow(issue.to_dict())
+        writer.writerow({**issue.to_dict(), "evidence": "+".join(issue.evidence)})
     return {
         SENTENCES_FILE: sentences,
         ISSUES_FILE: issues,

@@ -22,9 +22,18 @@ if TYPE_CHECKING:
     from nerqa.outputs import AuditResult
 
 MAX_ISSUES = 500
+# Light, mutually distinct backgrounds for entity types (dark text stays readable on each);
+# displaCy would draw every label it does not know in one grey.
+PALETTE = ("#a6cee3", "#fdbf6f", "#b2df8a", "#fb9a99", "#cab2d6", "#ffff99", "#8dd3c7", "#fccde5", "#d9d9d9", "#bc80bd", "#ccebc5", "#ffed6f")
 
 
-def _sentence_html(tokens: Sequence[str], spans: Sequence[tuple[int, int, str]]) -> str:
+def entity_colors(types: Sequence[str]) -> dict[str, str]:
+    """A background colour per entity type (sorted, so one corpus gets the same colours in every
+    report): the palette's 12, then light hues a golden angle apart."""
+    return {html.escape(t): PALETTE[i] if i < len(PALETTE) else f"hsl({i * 137.508 % 360:.0f}, 70%, 82%)" for i, t in enumerate(sorted(set(types)))}
+
+
+def _sentence_html(tokens: Sequence[str], spans: Sequence[tuple[int, int, str]], colors: dict[str, str] | None = None) -> str:
     """displaCy markup of a sentence (tokens joined by spaces) with token-offset `spans`."""
     starts, position = [], 0
     for token in tokens:
@@ -32,7 +41,7 @@ def _sentence_html(tokens: Sequence[str], spans: Sequence[tuple[int, int, str]])
         position += len(token) + 1
     text = " ".join(tokens)
     ents = [{"start": starts[s], "end": starts[e - 1] + len(tokens[e - 1]), "label": html.escape(label)} for s, e, label in sorted(spans)]
-    return displacy.render({"text": text, "ents": ents, "title": None}, style="ent", manual=True, page=False, jupyter=False)
+    return displacy.render({"text": text, "ents": ents, "title": None}, style="ent", manual=True, page=False, jupyter=False, options={"colors": colors or {}})
 
 
 def _bars(title: str, counts: dict[str, float], *, fmt: str = "{:,.0f}", width: int = 420) -> str:
@@ -79,6 +88,7 @@ def render_html(result: AuditResult) -> str:
         _bars("Issues per class", dict(by_class.most_common())),
         _bars("Cross-validated F1 per class", f1, fmt="{:.3f}"),
     ])
+    colors = entity_colors([*corpus.entity_types, *(i.suggested for i in issues if i.suggested != OUTSIDE)])
     rows = []
     for issue in issues:
         sentence = corpus.sentences[issue.index]
@@ -95,8 +105,8 @@ def render_html(result: AuditResult) -> str:
             f'score {issue.score:.3f} &middot; sentence {issue.index} &middot; document {html.escape(str(issue.doc_id))} &middot; '
             f'<code>{html.escape(issue.text)}</code>: {html.escape(issue.given)} &rarr; {html.escape(issue.suggested)}'
             f'<div class="reason">{html.escape(issue.reason)}</div></div>'
-            f'<div class="pair"><div><i>given</i>{_sentence_html(sentence.tokens, given)}</div>'
-            f'<div><i>suggested</i>{_sentence_html(sentence.tokens, suggested)}</div></div></div>'
+            f'<div class="pair"><div><i>given</i>{_sentence_html(sentence.tokens, given, colors)}</div>'
+            f'<div><i>suggested</i>{_sentence_html(sentence.tokens, suggested, colors)}</div></div></div>'
         )
     options = lambda values: "".join(f'<option value="{html.escape(v)}">{html.escape(v)}</option>' for v in sorted(values))  # noqa: E731
     counts = summary.get("corpus", {})

@@ -95,6 +95,27 @@ def test_inconsistent_surface_forms_rank_by_lopsidedness():
     assert readings == [("B", "A", pytest.approx(1 / 12, abs=1e-6))] + [("O", "A", 0.25)] * 3
 
 
+def test_each_span_is_one_issue_with_all_its_evidence():
+    # "WAS" in sentence 0 is labeled D against the model (a ghost span) and against the corpus
+    # (untagged in the four other places: a minority reading), and D is a rare type: one issue.
+    rows = [("the WAS gene", ["O", "B-D", "O"])] + [("WAS patients", ["O", "O"])] * 4 + [("other text", ["B-C", "O"])] * 60
+    corpus = _sentences(*rows)
+    probs = [one_hot(["O", "O", "O"])] + [one_hot(["O", "O"])] * 4 + [one_hot(["B-C", "O"])] * 60
+    result = score(corpus, probs, TAGS)
+    on_was = [i for i in result.issues if i.index == 0]
+    assert len(on_was) == 1
+    issue = on_was[0]
+    assert issue.type == "ghost_span" and (issue.start, issue.end) == (1, 2) and issue.suggested == "O"
+    assert issue.evidence == ("ghost_span", "inconsistent", "sparse")
+    assert "the model sees no entity here" in issue.reason and "reads O 4, D 1 across the corpus" in issue.reason and "only 1 entities" in issue.reason
+    # Ranked once, at its strongest evidence; every span of the audit appears once.
+    parts = span_issues(corpus, probs, TAGS) + inconsistent_issues(corpus)
+    assert issue.score == min(i.score for i in parts if i.index == 0)
+    spans = [(i.index, i.start, i.end) for i in result.issues]
+    assert len(spans) == len(set(spans))
+    assert result.summary["issues"]["total"] == len(result.issues)
+
+
 @needs_shared
 def test_hd_is_inconsistent_in_ncbi_training_data():
     corpus = read_corpus(NCBI / "original/NCBI_corpus_training.txt")
@@ -216,3 +237,16 @@ def test_hostile_report_renders_as_text_in_headless_chromium(tmp_path: Path):
     assert "nerqa audit" in dom
     assert "<script>alert" not in dom and "<img src=x" not in dom
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in dom
+
+
+def test_report_draws_each_entity_type_in_its_own_colour():
+    import re
+
+    from nerqa.report import render_html
+
+    corpus = _sentences(("aspirin eases headache", ["B-C", "O", "B-D"]), ("aspirin eases pain", ["B-C", "O", "B-D"]))
+    result = score(corpus, [one_hot(["B-D", "O", "B-D"]), one_hot(["B-C", "O", "B-D"])], TAGS)
+    page = render_html(result)
+    colours = {label: set(re.findall(r'background: ([^;"]+);[^>]*>\s*[^<]*<span[^>]*>' + label + "<", page)) for label in ("C", "D")}
+    assert len(colours["C"]) == len(colours["D"]) == 1, colours
+    assert colours["C"] != colours["D"]

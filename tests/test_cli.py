@@ -106,3 +106,56 @@ def test_convert_one_file_to_a_nemo_folder_writes_into_the_folder(write, tmp_pat
     assert sorted(p.name for p in (tmp_path / "out" / "nemo").iterdir()) == ["label_ids.csv", "labels_train.txt", "text_train.txt"]
     assert not list(tmp_path.glob("text_*")) and not (tmp_path / "label_ids.csv").exists()
     assert read_corpus(tmp_path / "out" / "nemo" / "text_train.txt").sentences == read_corpus(tmp_path / "train.tsv").sentences
+
+
+def _help(*command: str, width: int = 100) -> str:
+    result = runner.invoke(app, [*command, "--help"], env={"COLUMNS": str(width), "TERMINAL_WIDTH": str(width)})
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_help_lists_choices_shows_no_bool_metavar_and_gives_an_example():
+    from nerqa_cli.main import COMMANDS
+
+    commands = [[name] for name in COMMANDS] + [["compare", "models"], ["compare", "audits"]]
+    for command in commands:
+        text = _help(*command)
+        assert "<bool>" not in text, command  # flags (--help, --repair, ...) take no value
+        assert f"Example: nerqa {' '.join(command)} " in " ".join(text.split()), command
+    audit = _help("audit")
+    assert "both|full|fast|top|top+fast" in audit and "types|iob" in audit and "auto|iob1|iob2|bioes" in audit
+    assert "--repair " in audit and "--help " in audit
+    for command in ("convert", "predict", "apply"):
+        flat = " ".join(_help(command, width=200).split())
+        assert "--to -t FORMAT Output format (conll, ncbi, pubtator, nemo, jsonl, jsonl-tokens)" in flat, command
+    import typer.main
+
+    select = {p.name: p.metavar for p in typer.main.get_command(app).commands["select"].params}
+    assert select["strategy"] == "entropy|least_confidence|mnlp|margin|random" and select["to"].endswith("|labelstudio|prodigy|doccano")
+
+
+def test_top_issues_table_shows_each_span_whole_at_80_columns():
+    from rich.console import Console
+
+    from nerqa.audit import score
+    from nerqa.corpus import Corpus, Document, Sentence
+    from nerqa_cli.audit import issues_table
+    from test_audit import TAGS, one_hot
+
+    words = "Patients with hereditary nonpolyposis colorectal cancer syndrome were screened for it again later".split()
+    given = ["O"] * len(words)
+    given[2:7] = ["B-D", "I-D", "I-D", "I-D", "I-D"]
+    corpus = Corpus((Document("d1", (Sentence(tuple(words), tuple(given)),)),))
+    result = score(corpus, [one_hot(["O"] * len(words))], TAGS)
+    console = Console(width=80, record=True, force_terminal=False)
+    console.print(issues_table(result, 5, width=80))
+    text = console.export_text()
+    lines = text.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    row = next(line for line in lines if "ghost_span" in line)
+    assert "hereditary nonpolyposis" in row and "D → O" in row  # the span starts on the issue's own line
+    assert "colorectal cancer syndrome" in text  # and is shown whole (folded, not cut)
+    wide = Console(width=160, record=True, force_terminal=False)
+    wide.print(issues_table(result, 5, width=160))
+    wide_text = wide.export_text()
+    assert "Patients with" in wide_text and result.issues[0].id in wide_text

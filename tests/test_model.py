@@ -196,3 +196,35 @@ def test_span_confusion_counts():
     result = evaluate_tags([["B-A", "I-A", "O", "B-B", "O"]], [["B-B", "I-B", "O", "O", "B-A"]])
     assert result.confusion == {("A", "B"): 1, ("B", MISSED): 1, (SPURIOUS, "A"): 1}
     assert result.micro.f1 == 0.0 and result.token_accuracy == pytest.approx(1 / 5)
+
+
+def test_torch_threads_follow_the_free_cores_unless_told(monkeypatch):
+    import os
+
+    import torch
+
+    from nerqa import model
+
+    before = torch.get_num_threads()
+    try:
+        cores = len(os.sched_getaffinity(0))
+        monkeypatch.delenv("NERQA_THREADS", raising=False)
+        monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+        monkeypatch.setattr(os, "getloadavg", lambda: (cores - 1 + 0.2, 0.0, 0.0))
+        assert model.free_cores() == 1  # every core but one busy
+        monkeypatch.setattr(os, "getloadavg", lambda: (cores * 3.0, 0.0, 0.0))
+        assert model.free_cores() == 1  # never fewer than one
+        monkeypatch.setattr(os, "getloadavg", lambda: (0.0, 0.0, 0.0))
+        assert model.free_cores() == cores
+        assert model.set_threads() == cores and torch.get_num_threads() == cores
+        monkeypatch.setenv("NERQA_THREADS", "1")
+        assert model.set_threads() == 1 and torch.get_num_threads() == 1
+        monkeypatch.setenv("NERQA_THREADS", "many")
+        with pytest.raises(ModelError, match="NERQA_THREADS must be a whole number"):
+            model.set_threads()
+        monkeypatch.delenv("NERQA_THREADS")
+        monkeypatch.setenv("OMP_NUM_THREADS", "1")
+        torch.set_num_threads(1)
+        assert model.set_threads() == 1  # the user's OpenMP setting is left alone
+    finally:
+        torch.set_num_threads(before)

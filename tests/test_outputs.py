@@ -145,7 +145,7 @@ def _nerqa(*args: str, cwd: Path) -> tuple[subprocess.CompletedProcess, float]:
 @pytest.mark.parametrize("option, message", [
     (("--level", "tokens"), "level must be one of types, iob, not 'tokens'"),
     (("--max-length", "4"), "max_length must be at least 8, not 4"),
-    (("--mode", "slow"), "mode must be one of both, full, fast, not 'slow'"),
+    (("--mode", "slow"), "mode must be one of both, full, fast, top, top+fast, not 'slow'"),
     (("-k", "1"), "folds (-k) must be at least 2, not 1"),
 ])
 def test_bad_audit_options_fail_at_once_before_any_model_loads(tmp_path: Path, option, message):
