@@ -10,7 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from nerqa.config import AuditSettings, Mode, TrainConfig
-from nerqa.files import writable_folder
+from nerqa.files import check_writable, writable_folder
 from nerqa_cli._util import CorpusReader, console, err_console, progress_display, quiet_transformers, user_errors, with_reader
 
 if TYPE_CHECKING:
@@ -27,6 +27,7 @@ def audit_cli(
     mode: Annotated[Optional[str], typer.Option(metavar="|".join(get_args(Mode)), help="How each fold is trained: full (fine-tune the encoder), fast (BiLSTM head on the frozen encoder), top (fine-tune the top layers over lower layers run once), or the mean of two: both (full and fast), top+fast. Default: both.")] = None,
     model: Annotated[Optional[Path], typer.Option(help="Encoder folder to fine-tune (default: the bundled MiniLM).")] = None,
     trained: Annotated[Optional[Path], typer.Option("--trained", help="Audit with this already trained model instead of cross-validation.")] = None,
+    reference: Annotated[Optional[Path], typer.Option("--reference", help="A trusted labeled corpus (read like CORPUS): in the training part of every fold, never audited itself. Audit a new batch with everything annotated so far behind the model.")] = None,
     config: Annotated[Optional[Path], typer.Option(help="YAML training settings for the folds.")] = None,
     epochs: Annotated[Optional[float], typer.Option(help="Epochs per fold (default 6).")] = None,
     lr: Annotated[Optional[float], typer.Option("--lr", help="Learning rate per fold (default 2e-4).")] = None,
@@ -46,13 +47,15 @@ def audit_cli(
         settings = (settings or fold_config()).replace(model=str(model) if model else None, epochs=epochs, learning_rate=lr, max_length=max_length, seed=seed, tensorboard=False)
         if trained is not None:
             plan = AuditSettings(level=level)  # type: ignore[arg-type]
-            ignored = [name for name, value in (("--mode", mode), ("-k", folds), ("--epochs", epochs), ("--lr", lr), ("--model", model), ("--config", config)) if value is not None]
+            ignored = [name for name, value in (("--mode", mode), ("-k", folds), ("--epochs", epochs), ("--lr", lr), ("--model", model), ("--config", config), ("--reference", reference)) if value is not None]
             if ignored:
                 err_console.print(f"[yellow]Note:[/] {', '.join(ignored)} not used with --trained (no cross-validation); not recorded.", highlight=False)
         else:
             plan = AuditSettings(k=folds if folds is not None else 5, mode=mode or "both", level=level)  # type: ignore[arg-type]
-        writable_folder(out)
+        check_writable(out)  # fails now, creating nothing; the folder is made once the input reads
         data = reader.read(corpus)
+        trusted = reader.read(reference) if reference is not None and trained is None else None
+        writable_folder(out)
         quiet_transformers()
         from nerqa.audit import audit, write_outputs
 
@@ -63,7 +66,7 @@ def audit_cli(
             classifier = load_classifier(trained)
             err_console.print("[yellow]Warning:[/] --trained predictions are not out-of-sample for the sentences that model was trained on.")
         with progress_display(out / LOG_FILE) as progress:
-            result = audit(data, settings, k=plan.k, mode=plan.mode, level=plan.level, cache_dir=out / "cache", classifier=classifier, progress=progress)
+            result = audit(data, settings, k=plan.k, mode=plan.mode, level=plan.level, cache_dir=out / "cache", classifier=classifier, reference=trusted, progress=progress)
         written = write_outputs(result, out)
     render_summary(result, top)
     console.print(f"[green]Wrote[/] {', '.join(p.name for p in written)} to {out}", highlight=False)

@@ -48,11 +48,13 @@ def audit(
     level: str = "types",
     cache_dir: str | Path | None = None,
     classifier: Classifier | None = None,
+    reference: Corpus | None = None,
     progress: ProgressCallback = quiet,
 ) -> AuditResult:
-    """Audit `corpus`: K-fold cross-validated pred_probs (`mode` full, fast or both), scored at
-    `level`. With `classifier`, its predictions replace cross-validation (not out-of-sample for
-    the data it was trained on), and `k` and `mode` are not used."""
+    """Audit `corpus`: K-fold cross-validated pred_probs (`mode`: see `nerqa.crossval`), scored
+    at `level`. With `classifier`, its predictions replace cross-validation (not out-of-sample
+    for the data it was trained on), and `k` and `mode` are not used. With `reference`, a
+    trusted corpus, its sentences are in the training part of every fold and are not audited."""
     started = time.perf_counter()
     if classifier is not None:
         from nerqa.model import predict_probs
@@ -63,8 +65,10 @@ def audit(
     from nerqa.crossval import cross_validate
 
     AuditSettings(k=k, mode=mode, level=level)  # type: ignore[arg-type]
-    crossval = cross_validate(corpus, config, k=k, mode=mode, cache_dir=cache_dir, progress=progress)  # type: ignore[arg-type]
+    crossval = cross_validate(corpus, config, k=k, mode=mode, cache_dir=cache_dir, progress=progress, reference=reference)  # type: ignore[arg-type]
     settings = {"k": k, "mode": mode, "level": level, **config.to_sections()}
+    if reference is not None:
+        settings["reference"] = {"name": reference.name, "sentences": len(reference), "fingerprint": reference.fingerprint()}
     return score(corpus, crossval.pred_probs, crossval.tags, level=level, crossval=crossval, settings=settings, started=started)
 
 

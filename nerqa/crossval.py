@@ -201,10 +201,13 @@ class FoldCache:
             np.savez(stream, sentences=held_out, lengths=np.array([len(p) for p in probs]), probs=np.concatenate(probs))
 
 
-def cache_key(corpus: Corpus, config: TrainConfig, *, k: int, runner: FoldRunner) -> str:
+def cache_key(corpus: Corpus, config: TrainConfig, *, k: int, runner: FoldRunner, audited: int | None = None) -> str:
     """A hash of the corpus (tokens, tags, document grouping), the folds, and every setting
-    that changes the runner's pred_probs."""
+    that changes the runner's pred_probs. `audited`: with a reference corpus, how many of
+    `corpus`'s sentences (the first ones) are audited; the rest is the reference."""
     key = {"corpus": corpus.fingerprint(), "k": k, "mode": runner.mode, "settings": config.cache_settings(), **runner.key()}
+    if audited is not None and audited < len(corpus):
+        key["audited"] = audited
     return hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
@@ -242,9 +245,13 @@ def run_folds(
     progress: ProgressCallback = quiet,
     fold_offset: int = 0,
     fold_total: int | None = None,
+    audited: int | None = None,
 ) -> CrossValResult:
     """Cross-validate with one runner: compute the chosen `folds` (default all) unless cached;
     read the others from the cache when they are there.
+
+    `audited`: only the first `audited` sentences of `corpus` are split into folds and get
+    pred_probs; the sentences after them (a reference corpus) are in every fold's training part.
 
     `progress("fold", done, total, {"fold", "mode", "cached"})` reports each computed or
     cached fold; `fold_offset`/`fold_total` place these folds in a longer run (`both`).
@@ -252,11 +259,19 @@ def run_folds(
     tags = corpus.tag_set
     if len(tags) < 2:
         raise NerqaError("the corpus has no entities: nothing to cross-validate")
-    assignment = document_folds(corpus, k, seed=config.seed)
+    audited = len(corpus) if audited is None else audited
+    documents = corpus.documents
+    if audited < len(corpus):
+        ends = np.cumsum([len(d.sentences) for d in documents])
+        documents = documents[: int(np.searchsorted(ends, audited)) + 1]
+        if ends[len(documents) - 1] != audited:
+            raise ValueError(f"{audited} audited sentences do not end at a document boundary")
+    own_folds = document_folds(Corpus(documents) if audited < len(corpus) else corpus, k, seed=config.seed)
+    assignment = np.concatenate([own_folds, np.full(len(corpus) - audited, -1, dtype=int)])  # -1: reference, always trained on
     wanted = sorted(set(range(k) if folds is None else folds))
-    cache = FoldCache(Path(cache_dir) / cache_key(corpus, config, k=k, runner=runner) if cache_dir else None)
-    pred_probs: list[np.ndarray | None] = [None] * len(corpus)
-    result = CrossValResult([], tags, assignment, [0.0] * k)
+    cache = FoldCache(Path(cache_dir) / cache_key(corpus, config, k=k, runner=runner, audited=audited) if cache_dir else None)
+    pred_probs: list[np.ndarray | None] = [None] * audited
+    result = CrossValResult([], tags, own_folds, [0.0] * k)
     total = fold_total if fold_total is not None else len(wanted)
     done = 0
     for fold in range(k):
@@ -291,8 +306,12 @@ def cross_validate(
     folds: Sequence[int] | None = None,
     cache_dir: str | Path | None = None,
     progress: ProgressCallback = quiet,
+    reference: Corpus | None = None,
 ) -> CrossValResult:
     """Out-of-sample `pred_probs` for every sentence of `corpus` by K-fold cross-validation.
+
+    `reference`: a trusted corpus whose sentences join the training part of every fold and
+    are never predicted (its tags join the tag set); only `corpus` is split into folds.
 
     `mode` picks the runner (`full`, `fast`) or `both` (the mean of the two, each cached as its
     own mode; the fold count in progress runs to 2 x the folds). `folds` restricts the work to
@@ -307,19 +326,22 @@ def cross_validate(
             raise ConfigError(f"folds {bad} are outside 0..{k - 1}")
     modes = COMPONENTS[mode]
     n = len(set(range(k) if folds is None else folds))
+    audited = len(corpus)
+    if reference is not None and len(reference):
+        corpus = Corpus(corpus.documents + reference.documents, name=corpus.name)
     shared = None
     if "fast" in modes or "top" in modes:
         from nerqa.top import TOP_LAYERS
 
         shared = SharedPass(config, top_layers=TOP_LAYERS if "top" in modes else None)
     results = [
-        run_folds(corpus, config, RUNNERS[m](config) if m == "full" else RUNNERS[m](config, shared), k=k, folds=folds, cache_dir=cache_dir, progress=progress, fold_offset=i * n, fold_total=n * len(modes))
+        run_folds(corpus, config, RUNNERS[m](config) if m == "full" else RUNNERS[m](config, shared), k=k, folds=folds, cache_dir=cache_dir, progress=progress, fold_offset=i * n, fold_total=n * len(modes), audited=audited)
         for i, m in enumerate(modes)
     ]
     if len(results) == 1:
         return results[0]
     return CrossValResult(
-        pred_probs=[None if any(r.pred_probs[i] is None for r in results) else sum(r.pred_probs[i] for r in results) / len(results) for i in range(len(corpus))],  # type: ignore[misc]
+        pred_probs=[None if any(r.pred_probs[i] is None for r in results) else sum(r.pred_probs[i] for r in results) / len(results) for i in range(audited)],  # type: ignore[misc]
         tags=results[0].tags,
         folds=results[0].folds,
         seconds=[sum(r.seconds[f] for r in results) for f in range(k)],

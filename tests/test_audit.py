@@ -250,3 +250,36 @@ def test_report_draws_each_entity_type_in_its_own_colour():
     colours = {label: set(re.findall(r'background: ([^;"]+);[^>]*>\s*[^<]*<span[^>]*>' + label + "<", page)) for label in ("C", "D")}
     assert len(colours["C"]) == len(colours["D"]) == 1, colours
     assert colours["C"] != colours["D"]
+
+
+def test_reference_sentences_train_every_fold_and_are_never_audited(tiny_model: Path, monkeypatch):
+    import nerqa.head
+
+    calls = []
+
+    def spy(features, labels, train_idx, test_idx, n_tags, **_):
+        calls.append((set(map(int, train_idx)), list(map(int, test_idx))))
+        return [np.full((len(features[i]), n_tags), 1 / n_tags, dtype=np.float32) for i in test_idx]
+
+    monkeypatch.setattr(nerqa.head, "fit_head", spy)
+    batch = Corpus(TOY.documents[:12])
+    trusted = Corpus(TOY.documents[12:])
+    result = cross_validate(batch, fast_config(tiny_model), k=3, mode="fast", reference=trusted)
+    assert len(result.pred_probs) == len(batch) and all(p is not None for p in result.pred_probs)
+    reference = set(range(len(batch), len(batch) + len(trusted)))
+    assert len(calls) == 3
+    for train, test in calls:
+        assert reference <= train  # the whole reference is behind every fold
+        assert all(i < len(batch) for i in test) and not set(test) & train
+    assert sorted(i for _, test in calls for i in test) == list(range(len(batch)))  # each batch sentence predicted once
+    # The summary says what the reference was.
+    audited = score(batch, result.pred_probs, result.tags)
+    assert len(audited.sentence_scores) == len(batch)
+
+
+def test_audit_reference_that_does_not_exist_is_one_line(tmp_path: Path):
+    corpus = tmp_path / "batch.conll"
+    corpus.write_text("HD\tB-D\n", encoding="utf-8")
+    result = CliRunner().invoke(app, ["audit", str(corpus), "--reference", str(tmp_path / "missing.conll"), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 1 and "missing.conll" in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "out").exists()

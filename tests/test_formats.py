@@ -161,6 +161,20 @@ def test_jsonl_token_records_group_by_doc_id_and_round_trip():
         assert doc_view(parse_text(dump_text(corpus, fmt), fmt)) == doc_view(corpus)
 
 
+def test_jsonl_records_always_carry_the_document_id_key():
+    # CoNLL without -DOCSTART- has no document ids: each record says so with null, and reading
+    # the file back (or converting it again) gives the same corpus, with no invented ids.
+    corpus = parse_text("HD\tB-D\ngene\tO\n\nmore\tO\n", "conll")
+    assert all(d.id is None for d in corpus.documents)
+    for fmt, key in (("jsonl", "id"), ("jsonl-tokens", "doc_id")):
+        records = [json.loads(line) for line in dump_text(corpus, fmt).splitlines()]
+        assert records and all(key in r and r[key] is None for r in records), records
+        again = parse_text(dump_text(corpus, fmt), fmt)
+        assert doc_view(again) == doc_view(corpus) and dump_text(again, "conll") == dump_text(corpus, "conll")
+    named = parse_text(dump_text(corpus, "jsonl").replace('"id": null', '"id": "pmid-1"', 1), "jsonl")
+    assert named.documents[0].id == "pmid-1"
+
+
 def test_detect_format_from_names_and_content(write):
     assert detect_format(write("a.conll", CONLL)) == "conll"
     assert detect_format(write("b.txt", NCBI)) == "ncbi"

@@ -219,12 +219,13 @@ def _merge_token_documents(documents: list[Document]) -> list[Document]:
 
 
 def dump(corpus: Corpus) -> str:
-    """Character-span records, one per document: `{"id"?, "text", "spans"}`."""
+    """Character-span records, one per document: `{"id", "text", "spans"}`. Every record has an
+    `id`: null where the corpus has no document ids (CoNLL without `-DOCSTART-` lines), since an
+    invented one would come back as a document id when the file is read or converted again."""
     lines = []
     for document in corpus.documents:
         text, sections, offsets = document_text(document)
-        record: dict[str, Any] = {"id": document.id} if document.id is not None else {}
-        record["text"] = text
+        record: dict[str, Any] = {"id": document.id, "text": text}
         record["spans"] = [
             {"start": o[span.start][0], "end": o[span.end - 1][1], "label": span.label}
             for sentence, o in zip(document.sentences, offsets) for span in sentence.spans
@@ -237,12 +238,10 @@ def dump(corpus: Corpus) -> str:
 
 
 def dump_tokens(corpus: Corpus) -> str:
-    """Token records, one per sentence: `{"doc_id"?, "tokens", "tags"}`."""
+    """Token records, one per sentence: `{"doc_id", "tokens", "tags"}` (`doc_id` null without document ids)."""
     lines = []
     for document in corpus.documents:
         for sentence in document.sentences:
-            record: dict[str, Any] = {"doc_id": document.id} if document.id is not None else {}
-            record["tokens"] = list(sentence.tokens)
-            record["tags"] = list(sentence.tags)
+            record: dict[str, Any] = {"doc_id": document.id, "tokens": list(sentence.tokens), "tags": list(sentence.tags)}
             lines.append(json.dumps(record, ensure_ascii=False))
     return "\n".join(lines) + ("\n" if lines else "")
