@@ -4,14 +4,19 @@ Per corpus (NCBI disease with its four categories, from PubTator; BC5CDR-disease
 a fixed subset of sentences gets errors at 5 % of its entities, seeded, split evenly over
 the span types (no wrong_tag with a single type): wrong_tag (other type), missed_span (an
 entity's tags removed), ghost_span (a span labeled over untagged words), span_shift (one
-boundary moved by one token). The audit runs in each mode (`both` averages the full and fast
-folds trained just before it, read back from the fold cache); printed per corpus and mode:
+boundary moved by one token). The audit runs in each mode; printed per corpus and mode:
 recall and precision of the injected errors among the top-k span issues (k = number
 injected), sentence-level AUROC / AUPRC of nerqa's sentence score, and the same for
 cleanlab's sentence score on entity types and cleanlab's default sentence score (IOB tags,
 self-confidence, min) on the same pred_probs.
 
-    python bench/noise.py [--sentences 2000] [--modes full fast both] [--folds 5] [--epochs 6] [--lr 2e-4] [--cache DIR]
+A realistic noise mode (`--noise realistic`, run beside the random one by default) makes
+errors the way annotators do (`inject_realistic`). `--reference` measures instead `nerqa
+audit --reference`: NCBI dev with errors, audited alone and with NCBI train behind every fold.
+Each mode is audited from an empty fold cache of its own, so its time is its whole cost; the
+first mode is the baseline the others are compared with (time ratio in one run).
+
+    python bench/noise.py [--sentences 2000|0] [--modes both top+fast] [--noise random realistic] [--reference] [--cache DIR]
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import argparse
 import random
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -100,6 +106,105 @@ def inject(corpus: Corpus, rate: float, seed: int) -> tuple[Corpus, dict[int, li
     return Corpus(tuple(documents), name=corpus.name), injected
 
 
+def _rebuild(corpus: Corpus, spans: list[list[Span]], changed: set[int]) -> Corpus:
+    documents, k = [], 0
+    for document in corpus.documents:
+        sentences = []
+        for sentence in document.sentences:
+            sentences.append(Sentence(sentence.tokens, tuple(tags_from_spans(sorted(spans[k], key=lambda s: s.start), len(sentence))), sentence.offsets) if k in changed else sentence)
+            k += 1
+        documents.append(Document(document.id, tuple(sentences), document.text, document.sections))
+    return Corpus(tuple(documents), name=corpus.name)
+
+
+def confusable(corpus: Corpus) -> dict[str, str]:
+    """Each type's most confusable other type: the one whose spans share the most head words
+    (last tokens) with it ("syndrome" heads both SpecificDisease and DiseaseClass spans)."""
+    heads: dict[str, Counter] = {}
+    for sentence in corpus.sentences:
+        for span in sentence.spans:
+            heads.setdefault(span.label, Counter())[sentence.tokens[span.end - 1].lower()] += 1
+    pairs = {}
+    for a in heads:
+        shared = {b: sum(min(n, heads[b][w]) for w, n in heads[a].items()) for b in heads if b != a}
+        if shared:
+            pairs[a] = max(shared, key=shared.get)
+    return pairs
+
+
+def inject_realistic(corpus: Corpus, rate: float, seed: int) -> tuple[Corpus, dict[int, list[tuple[int, int, str]]]]:
+    """Errors the way annotators make them, at `rate` of the entities, one per sentence:
+    - `consistent`: one surface form mislabeled the same way in 2-4 sentences (left untagged,
+      or given its confusable type), as an annotator with a wrong rule for that form does;
+    - `confusion`: a span given the type most confusable with its own (shared head words);
+      with one type, an entity left untagged instead;
+    - `modifier`: a boundary that takes in the word before the span (an adjective, a title)
+      or drops the span's first word ("acute leukemia" -> "leukemia").
+    Returns the noisy corpus and the injected (start, end, kind) per sentence."""
+    rng = random.Random(seed)
+    types = corpus.entity_types
+    partner = confusable(corpus)
+    spans = [list(s.spans) for s in corpus.sentences]
+    target = round(rate * sum(len(ss) for ss in spans))
+    injected: dict[int, list[tuple[int, int, str]]] = {}
+    where_form: dict[tuple[str, ...], list[tuple[int, int]]] = {}
+    for i, ss in enumerate(spans):
+        for j, span in enumerate(ss):
+            where_form.setdefault(tuple(t.lower() for t in corpus.sentences[i].tokens[span.start : span.end]), []).append((i, j))
+    forms = [f for f, places in where_form.items() if len({i for i, _ in places}) >= 3]
+    rng.shuffle(forms)
+    budget = {"consistent": target // 3, "confusion": target // 3, "modifier": target - 2 * (target // 3)}
+
+    def relabel(i: int, j: int, kind: str) -> bool:
+        span = spans[i][j]
+        if i in injected:
+            return False
+        if len(types) > 1 and span.label in partner:
+            spans[i][j] = Span(span.start, span.end, partner[span.label])
+        else:
+            del spans[i][j]
+        injected[i] = [(span.start, span.end, kind)]
+        return True
+
+    done = 0
+    for form in forms:  # consistent: the same wrong reading of one form, in 2-4 places
+        if done >= budget["consistent"]:
+            break
+        places = [(i, j) for i, j in where_form[form] if i not in injected]
+        by_sentence = {i: j for i, j in places}  # one place per sentence
+        chosen = rng.sample(sorted(by_sentence.items()), min(len(by_sentence) - 1, rng.randint(2, 4), budget["consistent"] - done))
+        for i, j in sorted(chosen, key=lambda p: -p[1]):
+            done += relabel(i, j, "consistent")
+    places = [(i, j) for i, ss in enumerate(spans) for j in range(len(ss))]
+    rng.shuffle(places)
+    done = 0
+    for i, j in places:  # confusion
+        if done >= budget["confusion"]:
+            break
+        if i not in injected and j < len(spans[i]):
+            done += relabel(i, j, "confusion")
+    rng.shuffle(places)
+    done = 0
+    for i, j in places:  # modifier
+        if done >= budget["modifier"]:
+            break
+        if i in injected or j >= len(spans[i]):
+            continue
+        span, tokens = spans[i][j], corpus.sentences[i].tokens
+        taken = {t for s in spans[i] for t in range(s.start, s.end)}
+        before = span.start - 1
+        if before >= 0 and before not in taken and tokens[before].isalpha() and rng.random() < 0.5:
+            spans[i][j] = Span(before, span.end, span.label)
+            injected[i] = [(before, span.end, "modifier")]
+        elif span.end - span.start > 1:
+            spans[i][j] = Span(span.start + 1, span.end, span.label)
+            injected[i] = [(span.start, span.end, "modifier")]
+        else:
+            continue
+        done += 1
+    return _rebuild(corpus, spans, set(injected)), injected
+
+
 def measure(noisy: Corpus, injected, result) -> dict:
     k = sum(len(v) for v in injected.values())
     span_issues = [i for i in result.issues if i.type in SPAN_TYPES][:k]
@@ -124,56 +229,75 @@ def measure(noisy: Corpus, injected, result) -> dict:
     return out
 
 
+def run_modes(name: str, noisy: Corpus, injected, modes: list[str], args, cache: Path, reference: Corpus | None = None) -> dict[str, dict]:
+    """Audit `noisy` in each mode, each from an empty fold cache of its own (so every mode's
+    time is its whole cost, measured in this run); print and return the figures per mode."""
+    out = {}
+    for mode in modes:
+        started = time.perf_counter()
+        result = audit(noisy, fold_config(epochs=args.epochs, learning_rate=args.lr), k=args.folds, mode=mode, cache_dir=cache / f"{name}-{mode}", reference=reference)
+        seconds = time.perf_counter() - started
+        m = measure(noisy, injected, result)
+        m["seconds"], m["cv_f1"] = seconds, result.summary["cv_metrics"]["micro"]["f1"]
+        cached = " (folds from an earlier run's cache)" if result.summary["timings"]["cached_folds"] else ""
+        print(f"  {mode:8} {seconds:7.1f} s{cached}  CV F1 {m['cv_f1']:.3f}  top-{m['k']}: recall {m['recall@k']:.3f} precision {m['precision@k']:.3f}")
+        print("        recall by kind: " + ", ".join(f"{kind} {a}/{b}" for kind, (a, b) in sorted(m["by_kind"].items())))
+        for score in ("nerqa", "cleanlab types", "cleanlab default"):
+            auroc, value = m[score]
+            print(f"        sentence score {score:17}: AUROC {auroc:.3f}  AUPRC {value:.3f}")
+        out[mode] = m
+    first = modes[0]
+    for mode in modes[1:]:
+        print(f"  {mode}/{first}: time {out[mode]['seconds'] / out[first]['seconds']:.3f}, recall {out[mode]['recall@k'] / max(out[first]['recall@k'], 1e-9):.2f}x, AUPRC {out[mode]['nerqa'][1] / out[first]['nerqa'][1]:.2f}x")
+    return out
+
+
+def describe(name: str, noisy: Corpus, injected) -> None:
+    kinds = Counter(kind for items in injected.values() for _, _, kind in items)
+    print(f"\n{name}: {len(noisy):,} sentences, {sum(noisy.entity_counts().values()):,} entities, injected {dict(kinds)}", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shared", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data")
-    parser.add_argument("--sentences", type=int, default=2000)
-    parser.add_argument("--modes", nargs="+", default=["full", "fast", "both"])
+    parser.add_argument("--sentences", type=int, default=2000, help="sentences per corpus (0: the whole corpus)")
+    parser.add_argument("--modes", nargs="+", default=["both", "top+fast"], help="the first is the baseline the others are compared with")
     parser.add_argument("--folds", type=int, default=5)
-    parser.add_argument("--epochs", type=float, default=None, help="epochs per fold (default: the audit's)")
-    parser.add_argument("--lr", type=float, default=None, help="learning rate per fold (default: the audit's)")
+    parser.add_argument("--epochs", type=float, default=None, help="epochs per full-mode fold (default: the audit's)")
+    parser.add_argument("--lr", type=float, default=None, help="learning rate per full-mode fold (default: the audit's)")
     parser.add_argument("--corpora", nargs="+", default=["ncbi", "bc5cdr"])
+    parser.add_argument("--noise", nargs="+", default=["random", "realistic"], choices=["random", "realistic"])
+    parser.add_argument("--reference", action="store_true", help="instead: NCBI dev with errors, audited alone and with NCBI train as --reference")
     parser.add_argument("--cache", type=Path, default=None, help="fold cache folder (default: a temporary one); a rerun re-scores without training")
     args = parser.parse_args()
     cache = args.cache or Path(tempfile.mkdtemp(prefix="nerqa-noise-"))
     from transformers.utils import logging
 
+    from nerqa.model import set_threads
+
     logging.set_verbosity_error()
     logging.disable_progress_bar()
+    print(f"torch threads: {set_threads()}")
+    injectors = {"random": inject, "realistic": inject_realistic}
+    if args.reference:
+        dev = read_corpus(args.shared / "ncbi_disease/pubtator/NCBIdevelopset_corpus.txt")
+        train = read_corpus(args.shared / "ncbi_disease/pubtator/NCBItrainset_corpus.txt")
+        for kind in args.noise:
+            noisy, injected = injectors[kind](dev, 0.05, seed=13)
+            describe(f"ncbi dev, {kind} errors, alone", noisy, injected)
+            run_modes(f"dev-{kind}", noisy, injected, args.modes, args, cache)
+            describe(f"ncbi dev, {kind} errors, NCBI train ({len(train):,} sentences) as --reference", noisy, injected)
+            run_modes(f"dev-ref-{kind}", noisy, injected, args.modes, args, cache, reference=train)
+        return
     sources = {"ncbi": args.shared / "ncbi_disease/pubtator/NCBItrainset_corpus.txt", "bc5cdr": args.shared / "bc5cdr_disease/train.tsv"}
     for name in args.corpora:
-        clean = subset(read_corpus(sources[name]), args.sentences)
-        noisy, injected = inject(clean, 0.05, seed=13)
-        kinds = {}
-        for items in injected.values():
-            for _, _, kind in items:
-                kinds[kind] = kinds.get(kind, 0) + 1
-        print(f"\n{name}: {len(noisy):,} sentences, {sum(noisy.entity_counts().values()):,} entities, injected {kinds}")
-        auprc: dict[str, float] = {}
-        trained: dict[str, float] = {}  # seconds of the modes whose folds were trained in this run
-        for mode in args.modes:
-            started = time.perf_counter()
-            result = audit(noisy, fold_config(epochs=args.epochs, learning_rate=args.lr), k=args.folds, mode=mode, cache_dir=cache)
-            seconds = time.perf_counter() - started
-            m = measure(noisy, injected, result)
-            cv_f1 = result.summary["cv_metrics"]["micro"]["f1"]
-            cached = len(result.summary["timings"]["cached_folds"])
-            if not cached:
-                trained[mode] = seconds
-            elif mode == "both" and "full" in trained and "fast" in trained:
-                # both = the mean of the full and fast folds just trained (read back from the cache).
-                trained[mode] = trained["full"] + trained["fast"] + seconds
-            shown = f"{trained[mode]:7.1f} s" if mode in trained else f"{seconds:7.1f} s (folds from an earlier run's cache)"
-            print(f"  {mode:5} {shown}  CV F1 {cv_f1:.3f}  top-{m['k']}: recall {m['recall@k']:.3f} precision {m['precision@k']:.3f}")
-            print("        recall by kind: " + ", ".join(f"{kind} {a}/{b}" for kind, (a, b) in sorted(m["by_kind"].items())))
-            for score in ("nerqa", "cleanlab types", "cleanlab default"):
-                auroc, value = m[score]
-                print(f"        sentence score {score:17}: AUROC {auroc:.3f}  AUPRC {value:.3f}")
-            auprc[mode] = m["nerqa"][1]
-        for slow in ("full", "both"):
-            if "fast" in auprc and slow in auprc:
-                ratio = f", time {trained['fast'] / trained[slow]:.3f}" if "fast" in trained and slow in trained else " (no time ratio: folds from an earlier run)"
-                print(f"  fast/{slow}: AUPRC {auprc['fast'] / auprc[slow]:.2f}{ratio}")
+        corpus = read_corpus(sources[name])
+        clean = subset(corpus, args.sentences) if args.sentences else corpus
+        for kind in args.noise:
+            noisy, injected = injectors[kind](clean, 0.05, seed=13)
+            describe(f"{name}, {kind} errors", noisy, injected)
+            run_modes(f"{name}-{len(clean)}-{kind}", noisy, injected, args.modes, args, cache)
+
 
 if __name__ == "__main__":
     main()

@@ -279,10 +279,12 @@ def merge_issues(issues: Sequence[Issue]) -> list[Issue]:
     """One issue per suspicious span: issues on the same tokens of the same sentence become one.
 
     The model's issue (a span type, with its suggestion) leads, then `inconsistent`, then
-    `sparse`; the merged issue keeps the leader's type, suggestion and fields, takes the
-    lowest score of the group (it is ranked once, where its strongest evidence puts it), joins
+    `sparse`; the merged issue keeps the leader's type, suggestion, fields and score, joins
     the reasons, is flagged by cleanlab when any member was, and lists every check that
-    flagged it in `evidence`, e.g. `("ghost_span", "inconsistent", "sparse")`.
+    flagged it in `evidence`, e.g. `("ghost_span", "inconsistent", "sparse")`. The leader's
+    score already weighs what the others measure (a span issue's score counts how the same
+    words read elsewhere, as `inconsistent` does, and the model's doubt, as `sparse` does), so
+    taking the lowest of them would count that evidence twice.
     """
     groups: dict[tuple[int, int, int], list[Issue]] = {}
     for issue in issues:
@@ -294,7 +296,7 @@ def merge_issues(issues: Sequence[Issue]) -> list[Issue]:
         kinds = tuple(dict.fromkeys(k for i in group for k in (i.evidence or (i.type,))))
         reasons = list(dict.fromkeys(i.reason for i in group))
         merged.append(replace(
-            lead, score=min(i.score for i in group), reason="; ".join(reasons), cleanlab=any(i.cleanlab for i in group), evidence=kinds,
+            lead, reason="; ".join(reasons), cleanlab=any(i.cleanlab for i in group), evidence=kinds,
         ))
     return merged
 

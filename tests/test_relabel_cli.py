@@ -76,7 +76,8 @@ def test_a_read_only_audit_folder(project: Path, make_read_only):
     assert "read-only" in fails("relabel", project / "corpus.jsonl", project / "audit")  # the app does not start
     # Reading works: tasks can still be exported from a read-only audit.
     result = runner.invoke(app, ["relabel", str(project / "corpus.jsonl"), str(project / "audit"), "--export-tasks", str(project / "tasks.json")])
-    assert result.exit_code == 0 and len(json.loads((project / "tasks.json").read_text())) == 13
+    issues = (project / "audit" / "issues.jsonl").read_text().splitlines()
+    assert result.exit_code == 0 and len(json.loads((project / "tasks.json").read_text())) == len(issues) > 0
     assert files(project / "audit") == before
 
 
