@@ -31,7 +31,7 @@ def test_accept_keep_skip_and_undo_from_the_keyboard(tmp_path: Path):
         app = make_app(tmp_path)
         async with app.run_test(size=(130, 40)) as pilot:
             first = app.current
-            assert first.type == "span_shift" and "Issue 1 of 13" in text_of(app, "#progress")
+            assert first.type == "span_shift" and "Issue 1 of 8" in text_of(app, "#progress")
             assert "given" in text_of(app, "#sentence") and "Breast" in text_of(app, "#sentence")
             await pilot.press("a")
             assert app.session.status(first) == "accept" and f"Saved: accept {first.id}" in text_of(app, "#message")
@@ -158,4 +158,4 @@ def test_a_second_session_resumes_where_the_first_stopped(tmp_path: Path):
 
     where = run(first())
     current, progress = run(second())
-    assert current == where and "Issue 3 of 13" in str(progress)
+    assert current == where and "Issue 3 of 8" in str(progress)
