@@ -49,17 +49,39 @@ def device() -> torch.device:
 THREADS_VARIABLE = "NERQA_THREADS"
 
 
+def busy_cores(interval: float = 0.3) -> float:
+    """How many cores other work keeps busy now: the machine's non-idle CPU time over
+    `interval` seconds (from /proc/stat), in cores. Where /proc/stat cannot be read, the
+    1-minute load average, which lags: it still counts a job that ended seconds ago."""
+    import os
+    import time
+
+    def sample() -> tuple[int, int]:
+        with open("/proc/stat", encoding="ascii") as stat:
+            values = [int(v) for v in stat.readline().split()[1:]]
+        idle = values[3] + (values[4] if len(values) > 4 else 0)  # idle + iowait
+        return sum(values[:8]), idle
+
+    try:
+        total0, idle0 = sample()
+        time.sleep(interval)
+        total1, idle1 = sample()
+    except (OSError, ValueError, IndexError):
+        try:
+            return os.getloadavg()[0]
+        except OSError:
+            return 0.0
+    spent = total1 - total0
+    return (spent - (idle1 - idle0)) / spent * (os.cpu_count() or 1) if spent > 0 else 0.0
+
+
 def free_cores() -> int:
-    """The CPU cores this process may use, less the ones other work keeps busy (the 1-minute
-    load average, rounded), and at least 1."""
+    """The CPU cores this process may use, less the ones other work keeps busy now
+    (`busy_cores`, rounded), and at least 1."""
     import os
 
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    try:
-        busy = round(os.getloadavg()[0])
-    except OSError:
-        busy = 0
-    return max(1, min(cores, cores - busy))
+    return max(1, min(cores, cores - round(busy_cores())))
 
 
 def set_threads(threads: int | None = None) -> int:
