@@ -5,9 +5,12 @@ split. A fold runner turns one fold's training part into probabilities for its h
 - `FullRunner` (`full`): fine-tune the encoder on the training part (`nerqa.training.train`).
 - `FastRunner` (`fast`): run the frozen encoder once over the corpus and train a small BiLSTM
   head per fold (`nerqa.head`).
-- `both`: the mean of the two runners' probabilities. The two err differently: on
+- `TopRunner` (`top`): fine-tune only the encoder's top layers per fold, over the states
+  the same frozen pass keeps (`nerqa.top`).
+- `both`: the mean of the full and fast runners' probabilities. The two err differently: on
   bench/noise.py, top-k recall of injected errors went from 0.50 (full) and 0.55 (fast) to
   0.58 on NCBI, and from 0.70 (each) to 0.76 on BC5CDR, for 11 % more time than `full`.
+  `top+fast` is the mean of the top and fast runners, over one frozen pass.
 
 Each finished fold is cached on disk (`FoldCache`) under a key of the corpus and the settings:
 a killed run resumes at the next fold, a finished one is re-read without training, and
@@ -93,11 +96,14 @@ class FullRunner:
 
 class SharedPass:
     """The corpus's frozen-encoder pass (`nerqa.top.frozen_pass`), run on first use and shared
-    by the fast and top runners of one cross-validation, so the encoder reads the corpus once."""
+    by the fast and top runners of one cross-validation, so the encoder reads the corpus once.
+    `states`: keep the states entering the top layers too (the top runner needs them)."""
 
-    def __init__(self, config: TrainConfig, *, top_layers: int | None) -> None:
+    def __init__(self, config: TrainConfig, *, states: bool) -> None:
+        from nerqa.top import TOP_LAYERS
+
         self.config = config
-        self.top_layers = top_layers
+        self.top_layers = TOP_LAYERS if states else None
         self.frozen = None
         self.seconds = 0.0
 
@@ -115,18 +121,25 @@ def _label_ids(corpus: Corpus, tags: tuple[str, ...]) -> list[list[int]]:
     return [[index[t] for t in s.tags] for s in corpus.sentences]
 
 
-class FastRunner:
-    """A BiLSTM head per fold over frozen-encoder features (and word shapes) computed once for the corpus."""
+class _PassRunner:
+    """A runner over the corpus's frozen pass: its own, or one `shared` with another runner."""
 
-    mode = "fast"
+    mode = ""
+    states = False  # whether it needs the states entering the top layers
 
     def __init__(self, config: TrainConfig, shared: SharedPass | None = None) -> None:
         self.config = config
-        self.shared = shared or SharedPass(config, top_layers=None)
+        self.shared = shared or SharedPass(config, states=self.states)
 
     @property
     def feature_seconds(self) -> float:
         return self.shared.seconds
+
+
+class FastRunner(_PassRunner):
+    """A BiLSTM head per fold over frozen-encoder features (and word shapes) computed once for the corpus."""
+
+    mode = "fast"
 
     def key(self) -> dict:
         from nerqa.head import HEAD_VERSION
@@ -140,20 +153,11 @@ class FastRunner:
         return fit_head(frozen.features, _label_ids(corpus, tags), train_idx, test_idx, len(tags), shapes=frozen.shapes, seed=self.config.seed)
 
 
-class TopRunner:
+class TopRunner(_PassRunner):
     """The encoder's top layers fine-tuned per fold over lower layers run once (`nerqa.top`)."""
 
     mode = "top"
-
-    def __init__(self, config: TrainConfig, shared: SharedPass | None = None) -> None:
-        from nerqa.top import TOP_LAYERS
-
-        self.config = config
-        self.shared = shared or SharedPass(config, top_layers=TOP_LAYERS)
-
-    @property
-    def feature_seconds(self) -> float:
-        return self.shared.seconds
+    states = True
 
     def key(self) -> dict:
         from nerqa import top
@@ -201,13 +205,12 @@ class FoldCache:
             np.savez(stream, sentences=held_out, lengths=np.array([len(p) for p in probs]), probs=np.concatenate(probs))
 
 
-def cache_key(corpus: Corpus, config: TrainConfig, *, k: int, runner: FoldRunner, audited: int | None = None) -> str:
-    """A hash of the corpus (tokens, tags, document grouping), the folds, and every setting
-    that changes the runner's pred_probs. `audited`: with a reference corpus, how many of
-    `corpus`'s sentences (the first ones) are audited; the rest is the reference."""
+def cache_key(corpus: Corpus, config: TrainConfig, *, k: int, runner: FoldRunner, reference: Corpus | None = None) -> str:
+    """A hash of the corpus (tokens, tags, document grouping), the folds, every setting that
+    changes the runner's pred_probs, and the reference corpus behind every fold, if any."""
     key = {"corpus": corpus.fingerprint(), "k": k, "mode": runner.mode, "settings": config.cache_settings(), **runner.key()}
-    if audited is not None and audited < len(corpus):
-        key["audited"] = audited
+    if reference is not None and len(reference):
+        key["reference"] = reference.fingerprint()
     return hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
@@ -245,32 +248,28 @@ def run_folds(
     progress: ProgressCallback = quiet,
     fold_offset: int = 0,
     fold_total: int | None = None,
-    audited: int | None = None,
+    reference: Corpus | None = None,
 ) -> CrossValResult:
     """Cross-validate with one runner: compute the chosen `folds` (default all) unless cached;
     read the others from the cache when they are there.
 
-    `audited`: only the first `audited` sentences of `corpus` are split into folds and get
-    pred_probs; the sentences after them (a reference corpus) are in every fold's training part.
+    `reference`: a trusted corpus in every fold's training part, never predicted; the runner
+    sees `corpus` with the reference's documents after its own.
 
     `progress("fold", done, total, {"fold", "mode", "cached"})` reports each computed or
     cached fold; `fold_offset`/`fold_total` place these folds in a longer run (`both`).
     """
+    own_folds = document_folds(corpus, k, seed=config.seed)
+    cache = FoldCache(Path(cache_dir) / cache_key(corpus, config, k=k, runner=runner, reference=reference) if cache_dir else None)
+    pred_probs: list[np.ndarray | None] = [None] * len(corpus)
+    assignment = own_folds
+    if reference is not None and len(reference):
+        corpus = Corpus(corpus.documents + reference.documents, name=corpus.name)
+        assignment = np.concatenate([own_folds, np.full(len(reference), -1, dtype=int)])  # -1: always trained on
     tags = corpus.tag_set
     if len(tags) < 2:
         raise NerqaError("the corpus has no entities: nothing to cross-validate")
-    audited = len(corpus) if audited is None else audited
-    documents = corpus.documents
-    if audited < len(corpus):
-        ends = np.cumsum([len(d.sentences) for d in documents])
-        documents = documents[: int(np.searchsorted(ends, audited)) + 1]
-        if ends[len(documents) - 1] != audited:
-            raise ValueError(f"{audited} audited sentences do not end at a document boundary")
-    own_folds = document_folds(Corpus(documents) if audited < len(corpus) else corpus, k, seed=config.seed)
-    assignment = np.concatenate([own_folds, np.full(len(corpus) - audited, -1, dtype=int)])  # -1: reference, always trained on
     wanted = sorted(set(range(k) if folds is None else folds))
-    cache = FoldCache(Path(cache_dir) / cache_key(corpus, config, k=k, runner=runner, audited=audited) if cache_dir else None)
-    pred_probs: list[np.ndarray | None] = [None] * audited
     result = CrossValResult([], tags, own_folds, [0.0] * k)
     total = fold_total if fold_total is not None else len(wanted)
     done = 0
@@ -313,8 +312,9 @@ def cross_validate(
     `reference`: a trusted corpus whose sentences join the training part of every fold and
     are never predicted (its tags join the tag set); only `corpus` is split into folds.
 
-    `mode` picks the runner (`full`, `fast`) or `both` (the mean of the two, each cached as its
-    own mode; the fold count in progress runs to 2 x the folds). `folds` restricts the work to
+    `mode` picks the runner (`full`, `fast`, `top`) or a mean of two (`both`: full and fast;
+    `top+fast`), each runner cached as its own mode; the fold count in progress then runs to
+    2 x the folds. `folds` restricts the work to
     some folds, e.g. one per process sharing `cache_dir`; a later call without `folds` reads
     them all from the cache. Training and prediction inside a fold report as
     `nerqa.training.train` does.
@@ -326,26 +326,19 @@ def cross_validate(
             raise ConfigError(f"folds {bad} are outside 0..{k - 1}")
     modes = COMPONENTS[mode]
     n = len(set(range(k) if folds is None else folds))
-    audited = len(corpus)
-    if reference is not None and len(reference):
-        corpus = Corpus(corpus.documents + reference.documents, name=corpus.name)
-    shared = None
-    if "fast" in modes or "top" in modes:
-        from nerqa.top import TOP_LAYERS
-
-        shared = SharedPass(config, top_layers=TOP_LAYERS if "top" in modes else None)
+    shared = SharedPass(config, states="top" in modes)  # runs only if a runner asks for it
     results = [
-        run_folds(corpus, config, RUNNERS[m](config) if m == "full" else RUNNERS[m](config, shared), k=k, folds=folds, cache_dir=cache_dir, progress=progress, fold_offset=i * n, fold_total=n * len(modes), audited=audited)
+        run_folds(corpus, config, RUNNERS[m](config) if m == "full" else RUNNERS[m](config, shared), k=k, folds=folds, cache_dir=cache_dir, progress=progress, fold_offset=i * n, fold_total=n * len(modes), reference=reference)
         for i, m in enumerate(modes)
     ]
     if len(results) == 1:
         return results[0]
     return CrossValResult(
-        pred_probs=[None if any(r.pred_probs[i] is None for r in results) else sum(r.pred_probs[i] for r in results) / len(results) for i in range(audited)],  # type: ignore[misc]
+        pred_probs=[None if any(r.pred_probs[i] is None for r in results) else sum(r.pred_probs[i] for r in results) / len(results) for i in range(len(corpus))],  # type: ignore[misc]
         tags=results[0].tags,
         folds=results[0].folds,
         seconds=[sum(r.seconds[f] for r in results) for f in range(k)],
         cached_folds=sorted(set.intersection(*(set(r.cached_folds) for r in results))),
-        feature_seconds=shared.seconds if shared else 0.0,
+        feature_seconds=shared.seconds,
         missing_folds=sorted(set().union(*(r.missing_folds for r in results))),
     )

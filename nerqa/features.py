@@ -28,14 +28,12 @@ class Window:
         labels: label id per position (-100 where no loss applies), or None when unlabeled.
         owned: `(position, word)` pairs: the positions whose output is word `word`'s prediction
             (its first sub-word, in the window that owns it).
-        words: the word index of every position (-1 for special tokens), or None.
     """
 
     sentence: int
     input_ids: list[int]
     labels: list[int] | None
     owned: list[tuple[int, int]]
-    words: list[int] | None = None
 
     def __len__(self) -> int:
         return len(self.input_ids)
@@ -112,8 +110,7 @@ def encode(
                 else:
                     for position, word in owned:
                         window_labels[position] = sentence_labels[word]
-            words = [-1] * offset + word_ids[s : s + room] + [-1] * len(suffix)
-            windows.append(Window(index, with_specials, window_labels, owned, words))
+            windows.append(Window(index, with_specials, window_labels, owned))
     return windows
 
 

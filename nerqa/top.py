@@ -272,7 +272,7 @@ def _log_loss(net: TopModel, frozen: FrozenPass, batches: Sequence[Sequence[int]
                 logits = net(states, mask, shapes)
             total += torch.nn.functional.cross_entropy(logits.float().reshape(-1, n_tags), targets.reshape(-1), ignore_index=-100, reduction="sum").item()
             count += int((targets != -100).sum())
-    return total / max(count, 1) if count else math.inf
+    return total / count if count else math.inf
 
 
 def predict_top(net: TopModel, frozen: FrozenPass, sentence_idx: Sequence[int], windows_of: dict[int, list[int]], on: torch.device) -> list[np.ndarray]:
