@@ -14,15 +14,21 @@ A realistic noise mode (`--noise realistic`, run beside the random one by defaul
 errors the way annotators do (`inject_realistic`). `--reference` measures instead `nerqa
 audit --reference`: NCBI dev with errors, audited alone and with NCBI train behind every fold.
 Each mode is audited from an empty fold cache of its own, so its time is its whole cost; the
-first mode is the baseline the others are compared with (time ratio in one run).
+first mode is the baseline the others are compared with (time ratio in one run). A mode is
+`MODE[:setting=value,...]` with TrainConfig settings and `folds` (`both:epochs=4,folds=4`);
+`before` is the audit's defaults before issue 11 (`both`, 6 epochs at 2e-4 in fp32). With
+`--cache DIR`, each finished mode's figures are kept there and a rerun resumes at the first
+unfinished mode (which starts over, so each time is one uninterrupted audit).
 
-    python bench/noise.py [--sentences 2000|0] [--modes both top+fast] [--noise random realistic] [--reference] [--cache DIR]
+    python bench/noise.py [--sentences 2000|0] [--modes before both] [--noise random realistic] [--reference] [--cache DIR]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import random
+import shutil
 import tempfile
 import time
 from collections import Counter
@@ -229,23 +235,52 @@ def measure(noisy: Corpus, injected, result) -> dict:
     return out
 
 
+# The audit's defaults before issue 11 (6 epochs at 2e-4 in fp32, five folds), for side-by-side runs.
+MODE_ALIASES = {"before": "both:epochs=6,learning_rate=2e-4,precision=fp32"}
+
+
+def parse_mode(spec: str) -> tuple[str, dict, int | None]:
+    """`MODE[:setting=value,...]` (or an alias in MODE_ALIASES) -> (mode, TrainConfig changes,
+    folds or None). Settings are TrainConfig fields plus `folds`, e.g. `both:epochs=4,folds=4`."""
+    mode, _, settings = MODE_ALIASES.get(spec, spec).partition(":")
+    changes: dict = {}
+    for item in filter(None, settings.split(",")):
+        key, _, value = item.partition("=")
+        try:
+            changes[key] = int(value) if key == "folds" else float(value) if key in ("epochs", "learning_rate", "warmup_ratio") else value
+        except ValueError:
+            raise SystemExit(f"--modes {spec}: {key} must be a number, not {value!r}") from None
+    return mode, changes, changes.pop("folds", None)
+
+
 def run_modes(name: str, noisy: Corpus, injected, modes: list[str], args, cache: Path, reference: Corpus | None = None) -> dict[str, dict]:
-    """Audit `noisy` in each mode, each from an empty fold cache of its own (so every mode's
-    time is its whole cost, measured in this run); print and return the figures per mode."""
+    """Audit `noisy` in each mode, each from an empty fold cache of its own, so every mode's
+    time is its whole cost; print and return the figures per mode. A finished mode's figures
+    are kept in `cache` (NAME-MODE.json): a run cut short resumes at the first unfinished mode,
+    which starts over (its partial folds are dropped, so its time stays one uninterrupted audit)."""
     out = {}
-    for mode in modes:
-        started = time.perf_counter()
-        result = audit(noisy, fold_config(epochs=args.epochs, learning_rate=args.lr), k=args.folds, mode=mode, cache_dir=cache / f"{name}-{mode}", reference=reference)
-        seconds = time.perf_counter() - started
-        m = measure(noisy, injected, result)
-        m["seconds"], m["cv_f1"] = seconds, result.summary["cv_metrics"]["micro"]["f1"]
-        cached = " (folds from an earlier run's cache)" if result.summary["timings"]["cached_folds"] else ""
-        print(f"  {mode:8} {seconds:7.1f} s{cached}  CV F1 {m['cv_f1']:.3f}  top-{m['k']}: recall {m['recall@k']:.3f} precision {m['precision@k']:.3f}")
+    for spec in modes:
+        mode, changes, folds = parse_mode(spec)
+        label = f"{name}-{spec.replace(':', '-').replace(',', '-')}"
+        saved = cache / f"{label}.json"
+        if saved.is_file():
+            m = json.loads(saved.read_text())
+            note = f" (measured {m['measured']})"
+        else:
+            shutil.rmtree(cache / label, ignore_errors=True)
+            config = fold_config(epochs=args.epochs, learning_rate=args.lr).replace(**changes)
+            started = time.perf_counter()
+            result = audit(noisy, config, k=folds or args.folds, mode=mode, cache_dir=cache / label, reference=reference)
+            m = measure(noisy, injected, result)
+            m.update(seconds=time.perf_counter() - started, cv_f1=result.summary["cv_metrics"]["micro"]["f1"], measured=time.strftime("%Y-%m-%d %H:%M"))
+            saved.write_text(json.dumps(m))
+            note = ""
+        print(f"  {spec:8} {m['seconds']:7.1f} s{note}  CV F1 {m['cv_f1']:.3f}  top-{m['k']}: recall {m['recall@k']:.3f} precision {m['precision@k']:.3f}")
         print("        recall by kind: " + ", ".join(f"{kind} {a}/{b}" for kind, (a, b) in sorted(m["by_kind"].items())))
         for score in ("nerqa", "cleanlab types", "cleanlab default"):
             auroc, value = m[score]
-            print(f"        sentence score {score:17}: AUROC {auroc:.3f}  AUPRC {value:.3f}")
-        out[mode] = m
+            print(f"        sentence score {score:17}: AUROC {auroc:.3f}  AUPRC {value:.3f}", flush=True)
+        out[spec] = m
     first = modes[0]
     for mode in modes[1:]:
         print(f"  {mode}/{first}: time {out[mode]['seconds'] / out[first]['seconds']:.3f}, recall {out[mode]['recall@k'] / max(out[first]['recall@k'], 1e-9):.2f}x, AUPRC {out[mode]['nerqa'][1] / out[first]['nerqa'][1]:.2f}x")
@@ -261,14 +296,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shared", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data")
     parser.add_argument("--sentences", type=int, default=2000, help="sentences per corpus (0: the whole corpus)")
-    parser.add_argument("--modes", nargs="+", default=["both", "top+fast"], help="the first is the baseline the others are compared with")
+    parser.add_argument("--modes", nargs="+", default=["before", "both"], help="the first is the baseline the others are compared with")
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--epochs", type=float, default=None, help="epochs per full-mode fold (default: the audit's)")
     parser.add_argument("--lr", type=float, default=None, help="learning rate per full-mode fold (default: the audit's)")
     parser.add_argument("--corpora", nargs="+", default=["ncbi", "bc5cdr"])
     parser.add_argument("--noise", nargs="+", default=["random", "realistic"], choices=["random", "realistic"])
     parser.add_argument("--reference", action="store_true", help="instead: NCBI dev with errors, audited alone and with NCBI train as --reference")
-    parser.add_argument("--cache", type=Path, default=None, help="fold cache folder (default: a temporary one); a rerun re-scores without training")
+    parser.add_argument("--cache", type=Path, default=None, help="folder for each finished mode's figures and folds (default: a temporary one); a rerun resumes at the first unfinished mode")
     args = parser.parse_args()
     cache = args.cache or Path(tempfile.mkdtemp(prefix="nerqa-noise-"))
     from transformers.utils import logging

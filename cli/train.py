@@ -30,7 +30,7 @@ def train_cli(
     label_all_subwords: Annotated[Optional[bool], typer.Option("--label-all-subwords/--label-first-subword", help="Put the word's label on every sub-word.")] = None,
     class_weights: Annotated[Optional[bool], typer.Option("--class-weights/--no-class-weights", help="Weight the loss by inverse tag frequency (rare types).")] = None,
     batching: Annotated[Optional[str], typer.Option(metavar="|".join(get_args(Batching)), help="bucket (default), group_by_length or random.")] = None,
-    precision: Annotated[Optional[str], typer.Option(metavar="|".join(get_args(Precision)), help="auto (fp16/bf16 on GPUs), fp32, fp16 or bf16.")] = None,
+    precision: Annotated[Optional[str], typer.Option(metavar="|".join(get_args(Precision)), help="auto (fp16/bf16 on GPUs, bf16 on CPUs that compute it natively), fp32, fp16 or bf16.")] = None,
     *,
     reader: CorpusReader,
 ) -> None:

@@ -207,8 +207,11 @@ class FoldCache:
 
 def cache_key(corpus: Corpus, config: TrainConfig, *, k: int, runner: FoldRunner, reference: Corpus | None = None) -> str:
     """A hash of the corpus (tokens, tags, document grouping), the folds, every setting that
-    changes the runner's pred_probs, and the reference corpus behind every fold, if any."""
-    key = {"corpus": corpus.fingerprint(), "k": k, "mode": runner.mode, "settings": config.cache_settings(), **runner.key()}
+    changes the runner's pred_probs (the number format it computes in among them: bf16 on one
+    machine, fp32 on another), and the reference corpus behind every fold, if any."""
+    from nerqa.model import compute_format, device
+
+    key = {"corpus": corpus.fingerprint(), "k": k, "mode": runner.mode, "settings": config.cache_settings(), "compute": compute_format(device()), **runner.key()}
     if reference is not None and len(reference):
         key["reference"] = reference.fingerprint()
     return hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:16]

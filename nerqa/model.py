@@ -207,11 +207,32 @@ def collate(windows: Sequence[Window], pad_id: int, to: torch.device) -> dict[st
     return {"input_ids": ids.to(to), "attention_mask": mask.to(to)}
 
 
+def native_bf16() -> bool:
+    """Whether this CPU computes in bf16 natively (AVX512-BF16 or AMX). On one that does
+    (this 2-core AMD EPYC), MiniLM trains 1.9x and predicts 1.8x faster under bf16 autocast
+    than in fp32; on one that does not, bf16 is emulated and slower than fp32."""
+    probes = [getattr(torch.cpu, name, None) for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported")]
+    try:
+        return any(probe() for probe in probes if probe is not None)
+    except RuntimeError:  # a probe that cannot read the CPU's features: assume none
+        return False
+
+
+def compute_format(on: torch.device) -> str:
+    """The number format `autocast` computes in on `on`: "bf16", "fp16" or "fp32"."""
+    if on.type == "cuda":
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    return "bf16" if native_bf16() else "fp32"
+
+
 def autocast(on: torch.device):
-    """bf16 (or fp16) autocast on CUDA; nothing on CPUs, where fp32 is faster here."""
-    if on.type != "cuda":
-        return contextlib.nullcontext()
-    return torch.autocast("cuda", dtype=torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16)
+    """bf16 (or fp16) autocast on CUDA; bf16 on a CPU with native bf16 (`native_bf16`);
+    nothing elsewhere."""
+    if on.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16)
+    if native_bf16():
+        return torch.autocast("cpu", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
 
 
 def batched_forward(
@@ -226,7 +247,7 @@ def batched_forward(
 ) -> Iterator[tuple[list[int], np.ndarray]]:
     """Run `forward` over windows in batches of similar length (longest first, so memory
     problems show at once); yields `(window indices, outputs)` with outputs a float32
-    `(batch, longest, dim)` array. Inference mode, autocast on CUDA."""
+    `(batch, longest, dim)` array. Inference mode, under `autocast`."""
     order = sorted(range(len(windows)), key=lambda i: -len(windows[i]))
     done = 0
     with torch.inference_mode():

@@ -29,7 +29,7 @@ from nerqa.config import TrainConfig
 from nerqa.corpus import Corpus
 from nerqa.errors import ModelError, NerqaError
 from nerqa.features import IGNORE, encode
-from nerqa.model import Classifier, evaluate, load_tokenizer, model_path, window_limit
+from nerqa.model import Classifier, evaluate, load_tokenizer, model_path, native_bf16, window_limit
 from nerqa.progress import ProgressCallback, quiet
 
 CONFIG_FILE = "nerqa_train.yaml"
@@ -185,10 +185,10 @@ def label_ids(corpus: Corpus, tags: Sequence[str], what: str) -> list[list[int]]
 def mixed_precision(config: TrainConfig) -> dict[str, bool]:
     """The Trainer's `bf16`/`fp16` flags for `config.precision` on this machine."""
     if config.precision == "auto":
-        # Mixed precision on GPUs only: this kind of CPU has no native bf16 and runs it 2.4x slower.
         if torch.cuda.is_available():
             return {"bf16": torch.cuda.is_bf16_supported(), "fp16": not torch.cuda.is_bf16_supported()}
-        return {}
+        # bf16 on a CPU only where it is native: emulated, it is slower than fp32.
+        return {"bf16": True} if native_bf16() else {}
     return {"fp16": config.precision == "fp16", "bf16": config.precision == "bf16"}
 
 

@@ -152,6 +152,31 @@ def test_killed_audit_resumes_at_the_next_fold(tiny_model: Path, tmp_path: Path,
     assert [len(p) for p in result.pred_probs] == [len(s) for s in TOY.sentences]
 
 
+def test_folds_computed_in_another_number_format_are_not_reused(tiny_model: Path, tmp_path: Path, monkeypatch):
+    import nerqa.model as model
+
+    config = fast_config(tiny_model, epochs=1, precision="fp32")
+    monkeypatch.setattr(model, "native_bf16", lambda: False)
+    first = cross_validate(TOY, config, k=3, mode="fast", cache_dir=tmp_path)
+    assert cross_validate(TOY, config, k=3, mode="fast", cache_dir=tmp_path).cached_folds == [0, 1, 2]
+    # The same settings on a CPU that computes in bf16: the fp32 folds are not its answer.
+    monkeypatch.setattr(model, "native_bf16", lambda: True)
+    bf16 = cross_validate(TOY, config, k=3, mode="fast", cache_dir=tmp_path)
+    assert first.cached_folds == bf16.cached_folds == []
+
+
+def test_auto_precision_is_bf16_on_cpus_that_compute_it_natively(monkeypatch):
+    import nerqa.training as training
+    from nerqa.config import TrainConfig
+
+    monkeypatch.setattr(training.torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(training, "native_bf16", lambda: True)
+    assert training.mixed_precision(TrainConfig()) == {"bf16": True}
+    assert training.mixed_precision(TrainConfig(precision="fp32")) == {"fp16": False, "bf16": False}
+    monkeypatch.setattr(training, "native_bf16", lambda: False)
+    assert training.mixed_precision(TrainConfig()) == {}
+
+
 def test_fast_mode_gives_out_of_sample_probs(tiny_model: Path):
     result = cross_validate(TOY, fast_config(tiny_model), k=3, mode="fast")
     assert [p.shape for p in result.pred_probs] == [(len(s), 3) for s in TOY.sentences]
