@@ -16,7 +16,7 @@ audit --reference`: NCBI dev with errors, audited alone and with NCBI train behi
 Each mode is audited from an empty fold cache of its own, so its time is its whole cost; the
 first mode is the baseline the others are compared with (time ratio in one run). A mode is
 `MODE[:setting=value,...]` with TrainConfig settings and `folds` (`both:epochs=4,folds=4`);
-`before` is the audit's defaults before issue 11 (`both`, 6 epochs at 2e-4 in fp32). With
+`before` is the audit's defaults before issue 11 (`both`, 6 epochs at 2e-4, all in fp32). With
 `--cache DIR`, each finished mode's figures are kept there and a rerun resumes at the first
 unfinished mode (which starts over, so each time is one uninterrupted audit).
 
@@ -33,10 +33,13 @@ import tempfile
 import time
 from collections import Counter
 from pathlib import Path
+from unittest import mock
 
 import numpy as np
 from sklearn.metrics import average_precision_score, roc_auc_score
 
+import nerqa.model
+import nerqa.training
 from nerqa.audit import audit, fold_config
 from nerqa.corpus import Corpus, Document, Sentence
 from nerqa.formats import read_corpus
@@ -235,13 +238,15 @@ def measure(noisy: Corpus, injected, result) -> dict:
     return out
 
 
-# The audit's defaults before issue 11 (6 epochs at 2e-4 in fp32, five folds), for side-by-side runs.
-MODE_ALIASES = {"before": "both:epochs=6,learning_rate=2e-4,precision=fp32"}
+# The audit's defaults before issue 11 (6 epochs at 2e-4, five folds, everything in fp32 on
+# a CPU), for side-by-side runs.
+MODE_ALIASES = {"before": "both:epochs=6,learning_rate=2e-4,cpu_bf16=0"}
 
 
 def parse_mode(spec: str) -> tuple[str, dict, int | None]:
     """`MODE[:setting=value,...]` (or an alias in MODE_ALIASES) -> (mode, TrainConfig changes,
-    folds or None). Settings are TrainConfig fields plus `folds`, e.g. `both:epochs=4,folds=4`."""
+    folds or None). Settings are TrainConfig fields plus `folds`, e.g. `both:epochs=4,folds=4`,
+    and `cpu_bf16=0` (kept in the changes): compute in fp32 on a CPU with native bf16."""
     mode, _, settings = MODE_ALIASES.get(spec, spec).partition(":")
     changes: dict = {}
     for item in filter(None, settings.split(",")):
@@ -268,9 +273,12 @@ def run_modes(name: str, noisy: Corpus, injected, modes: list[str], args, cache:
             note = f" (measured {m['measured']})"
         else:
             shutil.rmtree(cache / label, ignore_errors=True)
+            cpu_bf16 = changes.pop("cpu_bf16", "1") != "0"
             config = fold_config(epochs=args.epochs, learning_rate=args.lr).replace(**changes)
             started = time.perf_counter()
-            result = audit(noisy, config, k=folds or args.folds, mode=mode, cache_dir=cache / label, reference=reference)
+            chosen = lambda real=nerqa.model.native_bf16: cpu_bf16 and real()  # noqa: E731
+            with mock.patch.object(nerqa.model, "native_bf16", chosen), mock.patch.object(nerqa.training, "native_bf16", chosen):
+                result = audit(noisy, config, k=folds or args.folds, mode=mode, cache_dir=cache / label, reference=reference)
             m = measure(noisy, injected, result)
             m.update(seconds=time.perf_counter() - started, cv_f1=result.summary["cv_metrics"]["micro"]["f1"], measured=time.strftime("%Y-%m-%d %H:%M"))
             saved.write_text(json.dumps(m))
