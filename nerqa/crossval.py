@@ -78,8 +78,10 @@ class FullRunner:
 
     mode = "full"
 
-    def __init__(self, config: TrainConfig) -> None:
+    def __init__(self, config: TrainConfig, *, dynamics: bool = False) -> None:
         self.config = config
+        self.dynamics = dynamics
+        self._dynamics: list[np.ndarray] | None = None
 
     def key(self) -> dict:
         return {}
@@ -90,8 +92,15 @@ class FullRunner:
 
         sentences = corpus.sentences
         training = Corpus.from_sentences([sentences[i] for i in train_idx])
-        classifier = train(training, self.config, tags=tags, progress=progress).classifier
-        return predict_probs(classifier, [sentences[i].tokens for i in test_idx], progress=progress)
+        trained = train(training, self.config, tags=tags, progress=progress, dynamics=self.dynamics)
+        self._dynamics = trained.dynamics
+        return predict_probs(trained.classifier, [sentences[i].tokens for i in test_idx], progress=progress)
+
+    def take_dynamics(self) -> list[np.ndarray] | None:
+        """The last fold's training dynamics, per training sentence (`train_idx` order):
+        `(epochs, n_words, n_tags)` (`nerqa.training.TrainResult.dynamics`); None without."""
+        dynamics, self._dynamics = self._dynamics, None
+        return dynamics
 
 
 class SharedPass:
@@ -186,23 +195,35 @@ class FoldCache:
     def __init__(self, folder: Path | None) -> None:
         self.folder = folder
 
-    def read(self, fold: int, held_out: np.ndarray) -> list[np.ndarray] | None:
-        """The fold's probabilities, or None when absent, damaged or for other sentences."""
+    def read(self, fold: int, held_out: np.ndarray, *, dynamics: bool = False) -> tuple[list[np.ndarray], list[np.ndarray] | None] | None:
+        """The fold's probabilities and (with `dynamics`) its training dynamics per training
+        sentence; None when absent, damaged, for other sentences, or without the dynamics asked for."""
         if self.folder is None or not (self.folder / f"fold{fold}.npz").is_file():
             return None
         try:
             with np.load(self.folder / f"fold{fold}.npz") as data:
                 if not np.array_equal(data["sentences"], held_out):
                     return None
-                return np.split(data["probs"], np.cumsum(data["lengths"])[:-1])
+                probs = np.split(data["probs"], np.cumsum(data["lengths"])[:-1])
+                if not dynamics:
+                    return probs, None
+                if "dynamics" not in data:
+                    return None
+                shapes = data["dynamics_shapes"]
+                flat = np.split(data["dynamics"], np.cumsum(shapes[:, 0] * shapes[:, 1])[:-1])
+                return probs, [f.reshape(r, n, -1) for f, (r, n) in zip(flat, shapes)]
         except (OSError, ValueError, KeyError):
             return None  # a damaged cache file is recomputed, not trusted
 
-    def write(self, fold: int, held_out: np.ndarray, probs: Sequence[np.ndarray]) -> None:
+    def write(self, fold: int, held_out: np.ndarray, probs: Sequence[np.ndarray], dynamics: Sequence[np.ndarray] | None = None) -> None:
         if self.folder is None:
             return
+        arrays = {"sentences": held_out, "lengths": np.array([len(p) for p in probs]), "probs": np.concatenate(probs)}
+        if dynamics is not None:
+            arrays["dynamics_shapes"] = np.array([d.shape[:2] for d in dynamics]).reshape(-1, 2)
+            arrays["dynamics"] = np.concatenate([d.reshape(-1, d.shape[-1]) for d in dynamics])
         with atomic_write(self.folder / f"fold{fold}.npz", binary=True) as stream:
-            np.savez(stream, sentences=held_out, lengths=np.array([len(p) for p in probs]), probs=np.concatenate(probs))
+            np.savez(stream, **arrays)
 
 
 def cache_key(corpus: Corpus, config: TrainConfig, *, k: int, runner: FoldRunner, reference: Corpus | None = None) -> str:
@@ -234,6 +255,9 @@ class CrossValResult:
     cached_folds: list[int] = field(default_factory=list)
     feature_seconds: float = 0.0
     missing_folds: list[int] = field(default_factory=list)
+    # With `dynamics=True` (full runner): per sentence, `(records, n_words, n_tags)` float16,
+    # the tag probabilities while training on it, over the k-1 folds whose training part it is in.
+    dynamics: list[np.ndarray | None] | None = None
 
     @property
     def complete(self) -> bool:
@@ -276,26 +300,35 @@ def run_folds(
     result = CrossValResult([], tags, own_folds, [0.0] * k)
     total = fold_total if fold_total is not None else len(wanted)
     done = 0
+    with_dynamics = bool(getattr(runner, "dynamics", False))
+    dynamics: list[list[np.ndarray]] = [[] for _ in own_folds]
     for fold in range(k):
-        held_out = np.flatnonzero(assignment == fold)
-        probs = cache.read(fold, held_out)
-        if probs is not None:
+        held_out, trained_on = np.flatnonzero(assignment == fold), np.flatnonzero(assignment != fold)
+        cached = cache.read(fold, held_out, dynamics=with_dynamics)
+        if cached is not None:
+            probs, fold_dynamics = cached
             result.cached_folds.append(fold)
         elif fold in wanted:
             started = time.perf_counter()
-            probs = runner.run(corpus, tags, np.flatnonzero(assignment != fold), held_out, progress)
+            probs = runner.run(corpus, tags, trained_on, held_out, progress)
+            fold_dynamics = runner.take_dynamics() if with_dynamics else None  # type: ignore[attr-defined]
             result.seconds[fold] = time.perf_counter() - started
-            cache.write(fold, held_out, probs)
+            cache.write(fold, held_out, probs, fold_dynamics)
         else:
             result.missing_folds.append(fold)
             continue
         for index, p in zip(held_out, probs):
             pred_probs[index] = p
+        for index, d in zip(trained_on, fold_dynamics or []):
+            if index < len(own_folds):  # the reference's sentences are not audited
+                dynamics[index].append(d)
         if fold in wanted:
             done += 1
             progress("fold", fold_offset + done, total, {"fold": fold, "mode": runner.mode, "cached": fold in result.cached_folds})
     result.pred_probs = pred_probs  # type: ignore[assignment]
     result.feature_seconds = getattr(runner, "feature_seconds", 0.0)
+    if with_dynamics:
+        result.dynamics = [np.concatenate(d) if d else None for d in dynamics]
     return result
 
 
@@ -309,8 +342,11 @@ def cross_validate(
     cache_dir: str | Path | None = None,
     progress: ProgressCallback = quiet,
     reference: Corpus | None = None,
+    dynamics: bool = False,
 ) -> CrossValResult:
     """Out-of-sample `pred_probs` for every sentence of `corpus` by K-fold cross-validation.
+
+    `dynamics`: also keep the full runner's training dynamics (`CrossValResult.dynamics`).
 
     `reference`: a trusted corpus whose sentences join the training part of every fold and
     are never predicted (its tags join the tag set); only `corpus` is split into folds.
@@ -331,7 +367,7 @@ def cross_validate(
     n = len(set(range(k) if folds is None else folds))
     shared = SharedPass(config, states="top" in modes)  # runs only if a runner asks for it
     results = [
-        run_folds(corpus, config, RUNNERS[m](config) if m == "full" else RUNNERS[m](config, shared), k=k, folds=folds, cache_dir=cache_dir, progress=progress, fold_offset=i * n, fold_total=n * len(modes), reference=reference)
+        run_folds(corpus, config, FullRunner(config, dynamics=dynamics) if m == "full" else RUNNERS[m](config, shared), k=k, folds=folds, cache_dir=cache_dir, progress=progress, fold_offset=i * n, fold_total=n * len(modes), reference=reference)
         for i, m in enumerate(modes)
     ]
     if len(results) == 1:
@@ -344,4 +380,5 @@ def cross_validate(
         cached_folds=sorted(set.intersection(*(set(r.cached_folds) for r in results))),
         feature_seconds=shared.seconds,
         missing_folds=sorted(set().union(*(r.missing_folds for r in results))),
+        dynamics=results[0].dynamics,
     )

@@ -49,6 +49,9 @@ class TrainResult:
     train_seconds: float = 0.0
     tokens_per_second: float = 0.0
     padded_tokens_per_second: float = 0.0
+    # With `train(dynamics=True)`: per training sentence, `(epochs, n_words, n_tags)` float16,
+    # the tag probabilities the model gave each word in the step that trained on it.
+    dynamics: list[np.ndarray] | None = None
 
 
 class BucketBatchSampler(torch.utils.data.Sampler):
@@ -79,10 +82,12 @@ class BucketTrainer(Trainer):
     """The Trainer with nerqa's samplers (`batching`: `bucket`, `group_by_length` or
     `random`), counting real and padded sub-words, and summing each epoch's loss."""
 
-    def __init__(self, *args, lengths: Sequence[int], batching: str, **kwargs) -> None:
+    def __init__(self, *args, lengths: Sequence[int], batching: str, record: list[list[np.ndarray]] | None = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.lengths = list(lengths)
         self.batching = batching
+        # Per window, the probabilities of each step that trained on it (`record_dynamics`).
+        self.record = record
         self.real_subwords = 0
         self.padded_subwords = 0
         # Kept as a tensor: reading it every step would synchronise a GPU every step.
@@ -104,17 +109,35 @@ class BucketTrainer(Trainer):
         return self.accelerator.prepare(loader)
 
     def _count(self, features):
-        batch = self.data_collator(features)
+        windows = [f["window"] for f in features]
+        batch = self.data_collator([{k: v for k, v in f.items() if k != "window"} for f in features])
+        if self.record is not None:
+            batch["window"] = torch.tensor(windows)
         self.real_subwords += int(batch["attention_mask"].sum()) if "attention_mask" in batch else sum(len(f["input_ids"]) for f in features)
         self.padded_subwords += int(batch["input_ids"].numel())
         return batch
 
-    def compute_loss(self, model, inputs, *args, **kwargs):
-        result = super().compute_loss(model, inputs, *args, **kwargs)
+    def compute_loss(self, model, inputs, return_outputs=False, **kwargs):
+        windows = inputs.pop("window", None)
+        result = super().compute_loss(model, inputs, return_outputs=windows is not None or return_outputs, **kwargs)
+        if windows is not None:
+            loss, outputs = result
+            self.record_dynamics(windows, outputs["logits"] if isinstance(outputs, dict) else outputs.logits, inputs["attention_mask"])
+            result = (loss, outputs) if return_outputs else loss
         loss = result[0] if isinstance(result, tuple) else result
         self.epoch_loss = self.epoch_loss.to(loss.device) + loss.detach().float()
         self.epoch_batches += 1
         return result
+
+    def record_dynamics(self, windows: torch.Tensor, logits: torch.Tensor, mask: torch.Tensor) -> None:
+        """Keep the batch's tag probabilities `(batch, positions, n_tags)` per window: the
+        model's reading of each training sentence at this point of training, for free (the
+        logits are there already; one softmax and a copy to the host per step)."""
+        with torch.no_grad():
+            probs = torch.softmax(logits.detach().float(), dim=-1).to(torch.float16).cpu().numpy()
+        lengths = mask.sum(dim=1).tolist()
+        for row, window in enumerate(windows.tolist()):
+            self.record[window].append(probs[row, : lengths[row]])  # type: ignore[index]
 
     def take_epoch_loss(self) -> float | None:
         """The mean loss of the batches since the last call (None when there were none)."""
@@ -222,13 +245,15 @@ def train(
     tags: Sequence[str] | None = None,
     progress: ProgressCallback = quiet,
     logging_dir: str | Path | None = None,
+    dynamics: bool = False,
 ) -> TrainResult:
     """Fine-tune `config.model` (default: bundled MiniLM) on `corpus`.
 
     With `dev`, entity F1 on it is measured after every epoch; the best epoch's weights are
     kept and training stops after `early_stopping_patience` epochs without improvement.
     `tags` fixes the label set (default: the corpus's), e.g. so every cross-validation fold
-    shares one.
+    shares one. With `dynamics`, `TrainResult.dynamics` keeps the training dynamics: what the
+    model read in each training sentence each time it trained on it.
     """
     from transformers import AutoModelForTokenClassification, DataCollatorForTokenClassification, TrainingArguments, set_seed
     from transformers.trainer_callback import PrinterCallback
@@ -253,7 +278,8 @@ def train(
         raise ModelError(f"{encoder}: cannot load the model: {str(error).splitlines()[0]}") from None
     max_length = window_limit(model, config.max_length)
     windows = encode(tokenizer, [s.tokens for s in corpus.sentences], labels, max_length=max_length, stride=config.stride, label_all_subwords=config.label_all_subwords)
-    dataset = [{"input_ids": w.input_ids, "labels": w.labels} for w in windows]
+    dataset = [{"input_ids": w.input_ids, "labels": w.labels, "window": i} for i, w in enumerate(windows)]
+    record: list[list[np.ndarray]] | None = [[] for _ in windows] if dynamics else None
     result = TrainResult(Classifier(model, tokenizer, tags, max_length, config.stride))
     # Warmup as a whole number of steps, computed here: transformers versions disagree on
     # whether a ratio goes in `warmup_ratio` or as a fraction in `warmup_steps`.
@@ -286,7 +312,7 @@ def train(
         trainer = BucketTrainer(
             model=model, args=args, train_dataset=dataset, data_collator=collator, processing_class=tokenizer,
             callbacks=[ProgressReporter(progress), evaluation], compute_loss_func=weighted_loss(labels, len(tags)) if config.class_weights else None,
-            lengths=[len(w) for w in windows], batching=config.batching,
+            lengths=[len(w) for w in windows], batching=config.batching, record=record,
         )
         evaluation.trainer = trainer
         trainer.remove_callback(PrinterCallback)  # the library never prints
@@ -303,7 +329,30 @@ def train(
     model.eval()
     result.tokens_per_second = trainer.real_subwords / result.train_seconds
     result.padded_tokens_per_second = trainer.padded_subwords / result.train_seconds
+    if record is not None:
+        result.dynamics = word_dynamics(windows, record, [len(s) for s in corpus.sentences], len(tags))
     return result
+
+
+def word_dynamics(windows: Sequence, record: Sequence[Sequence[np.ndarray]], sentence_lengths: Sequence[int], n_tags: int) -> list[np.ndarray]:
+    """Per sentence, `(records, n_words, n_tags)` float16: each word's tag probabilities at its
+    first sub-word, once per time training read it (a sentence of several windows keeps as many
+    records as its least-read window had, for a fractional last epoch)."""
+    per_sentence: dict[int, list[int]] = {}
+    for i, window in enumerate(windows):
+        per_sentence.setdefault(window.sentence, []).append(i)
+    out = []
+    for sentence, n_words in enumerate(sentence_lengths):
+        chosen = per_sentence.get(sentence, [])
+        records = min((len(record[i]) for i in chosen), default=0)
+        array = np.zeros((records, n_words, n_tags), dtype=np.float16)
+        for i in chosen:
+            positions = [p for p, _ in windows[i].owned]
+            words = [w for _, w in windows[i].owned]
+            for r in range(records):
+                array[r, words] = record[i][r][positions]
+        out.append(array)
+    return out
 
 
 def save_training(result: TrainResult, folder: str | Path, config: TrainConfig, metrics: dict) -> None:

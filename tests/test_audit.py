@@ -177,6 +177,22 @@ def test_auto_precision_is_bf16_on_cpus_that_compute_it_natively(monkeypatch):
     assert training.mixed_precision(TrainConfig()) == {}
 
 
+def test_dynamics_cover_each_sentence_in_every_fold_it_trains_and_are_cached(tiny_model: Path, tmp_path: Path):
+    config = fast_config(tiny_model, epochs=2)
+    plain = cross_validate(TOY, config, k=3, mode="full", cache_dir=tmp_path)
+    assert plain.dynamics is None
+    # Folds cached without dynamics are computed again when dynamics are asked for.
+    first = cross_validate(TOY, config, k=3, mode="both", cache_dir=tmp_path, dynamics=True)
+    assert first.cached_folds == []
+    assert [d.shape for d in first.dynamics] == [(2 * 2, len(s), 3) for s in TOY.sentences]  # 2 folds x 2 epochs
+    again = cross_validate(TOY, config, k=3, mode="both", cache_dir=tmp_path, dynamics=True)
+    assert again.cached_folds == [0, 1, 2]
+    for a, b in zip(first.dynamics, again.dynamics):
+        np.testing.assert_array_equal(a, b)
+    for a, b in zip(plain.pred_probs, cross_validate(TOY, config, k=3, mode="full", cache_dir=tmp_path).pred_probs):
+        np.testing.assert_allclose(a, b, atol=1e-6)
+
+
 def test_fast_mode_gives_out_of_sample_probs(tiny_model: Path):
     result = cross_validate(TOY, fast_config(tiny_model), k=3, mode="fast")
     assert [p.shape for p in result.pred_probs] == [(len(s), 3) for s in TOY.sentences]

@@ -145,6 +145,26 @@ def test_same_seed_same_model(tiny_model: Path):
         np.testing.assert_allclose(x, y, atol=1e-6)
 
 
+def test_training_dynamics_are_the_probabilities_of_each_epoch_and_change_nothing(tiny_model: Path):
+    small = Corpus(TOY.documents[:8])
+    config = fast_config(tiny_model, epochs=3)
+    plain = train(small, config)
+    recorded = train(small, config, dynamics=True)
+    assert plain.dynamics is None
+    tags = recorded.classifier.tags
+    assert [d.shape for d in recorded.dynamics] == [(3, len(s), len(tags)) for s in small.sentences]
+    every = np.concatenate([d.reshape(-1, len(tags)) for d in recorded.dynamics]).astype(np.float32)
+    np.testing.assert_allclose(every.sum(axis=1), 1.0, atol=1e-2)
+    # The model learns the given tags as it trains: their probability rises epoch by epoch.
+    given = [np.array([tags.index(t) for t in s.tags]) for s in small.sentences]
+    by_epoch = np.mean([d[:, np.arange(len(g)), g].astype(np.float32).mean(axis=1) for d, g in zip(recorded.dynamics, given)], axis=0)
+    assert by_epoch[0] < by_epoch[1] < by_epoch[2]
+    # Recording reads the logits only: the trained model is the same.
+    words = [s.tokens for s in small.sentences]
+    for x, y in zip(predict_probs(plain.classifier, words), predict_probs(recorded.classifier, words)):
+        np.testing.assert_allclose(x, y, atol=1e-6)
+
+
 def test_bucket_batching_pads_least_and_every_batching_learns(tiny_model: Path):
     # Sentences of 3 to 14 words: random batches mix lengths and pad; buckets hardly pad.
     rows = []
