@@ -38,11 +38,13 @@ from unittest import mock
 import numpy as np
 from sklearn.metrics import average_precision_score, roc_auc_score
 
+import nerqa.crossval
 import nerqa.model
 import nerqa.training
 from nerqa.audit import audit, fold_config
 from nerqa.corpus import Corpus, Document, Sentence
 from nerqa.formats import read_corpus
+from nerqa.head import HEAD_VERSION
 from nerqa.issues import SPAN_TYPES, cleanlab_scores
 from nerqa.tags import Span, tags_from_spans
 
@@ -240,13 +242,14 @@ def measure(noisy: Corpus, injected, result) -> dict:
 
 # The audit's defaults before issue 11 (6 epochs at 2e-4, five folds, everything in fp32 on
 # a CPU), for side-by-side runs.
-MODE_ALIASES = {"before": "both:epochs=6,learning_rate=2e-4,cpu_bf16=0"}
+MODE_ALIASES = {"before": "both:epochs=6,learning_rate=2e-4,cpu_bf16=0,shapes=0"}
 
 
 def parse_mode(spec: str) -> tuple[str, dict, int | None]:
     """`MODE[:setting=value,...]` (or an alias in MODE_ALIASES) -> (mode, TrainConfig changes,
     folds or None). Settings are TrainConfig fields plus `folds`, e.g. `both:epochs=4,folds=4`,
-    and `cpu_bf16=0` (kept in the changes): compute in fp32 on a CPU with native bf16."""
+    `cpu_bf16=0`: compute in fp32 on a CPU with native bf16; `shapes=0|1`: the full runner's
+    models without or with word shapes (these two are kept in the changes, for `run_modes`)."""
     mode, _, settings = MODE_ALIASES.get(spec, spec).partition(":")
     changes: dict = {}
     for item in filter(None, settings.split(",")):
@@ -268,20 +271,23 @@ def run_modes(name: str, noisy: Corpus, injected, modes: list[str], args, cache:
         mode, changes, folds = parse_mode(spec)
         label = f"{name}-{spec.replace(':', '-').replace(',', '-')}"
         saved = cache / f"{label}.json"
-        if saved.is_file():
-            m = json.loads(saved.read_text())
+        cpu_bf16 = changes.pop("cpu_bf16", "1") != "0"
+        full_shapes = changes.pop("shapes", None)
+        shaped = nerqa.crossval.FULL_SHAPES if full_shapes is None else full_shapes != "0"
+        config = fold_config(epochs=args.epochs, learning_rate=args.lr).replace(**changes)
+        settings = {"mode": mode, "folds": folds or args.folds, "config": config.cache_settings(), "cpu_bf16": cpu_bf16, "full_shapes": shaped, "head": HEAD_VERSION}
+        m = json.loads(saved.read_text()) if saved.is_file() else None
+        if m is not None and m.get("settings", settings) == settings:
             note = f" (measured {m['measured']})"
         else:
             shutil.rmtree(cache / label, ignore_errors=True)
-            cpu_bf16 = changes.pop("cpu_bf16", "1") != "0"
-            config = fold_config(epochs=args.epochs, learning_rate=args.lr).replace(**changes)
-            started = time.perf_counter()
             chosen = lambda real=nerqa.model.native_bf16: cpu_bf16 and real()  # noqa: E731
-            with mock.patch.object(nerqa.model, "native_bf16", chosen), mock.patch.object(nerqa.training, "native_bf16", chosen):
+            started = time.perf_counter()
+            with mock.patch.object(nerqa.model, "native_bf16", chosen), mock.patch.object(nerqa.training, "native_bf16", chosen), mock.patch.object(nerqa.crossval, "FULL_SHAPES", shaped):
                 result = audit(noisy, config, k=folds or args.folds, mode=mode, cache_dir=cache / label, reference=reference)
             m = measure(noisy, injected, result)
-            m.update(seconds=time.perf_counter() - started, cv_f1=result.summary["cv_metrics"]["micro"]["f1"], measured=time.strftime("%Y-%m-%d %H:%M"))
-            saved.write_text(json.dumps(m))
+            m.update(seconds=time.perf_counter() - started, cv_f1=result.summary["cv_metrics"]["micro"]["f1"], measured=time.strftime("%Y-%m-%d %H:%M"), settings=settings)
+            saved.write_text(json.dumps(m, default=str))
             note = ""
         print(f"  {spec:8} {m['seconds']:7.1f} s{note}  CV F1 {m['cv_f1']:.3f}  top-{m['k']}: recall {m['recall@k']:.3f} precision {m['precision@k']:.3f}")
         print("        recall by kind: " + ", ".join(f"{kind} {a}/{b}" for kind, (a, b) in sorted(m["by_kind"].items())))

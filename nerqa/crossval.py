@@ -73,18 +73,25 @@ class FoldRunner(Protocol):
         """Per held-out sentence (in `test_idx` order), an `(n_words, n_tags)` array."""
 
 
+# Whether the full runner's models read word shapes (`nerqa.model.ShapedTokenClassifier`), and
+# the version of that model in the fold cache key.
+FULL_SHAPES = False
+SHAPES_VERSION = "shaped-v1"
+
+
 class FullRunner:
     """Fine-tune the encoder on the fold's training part, predict its held-out part."""
 
     mode = "full"
 
-    def __init__(self, config: TrainConfig, *, dynamics: bool = False) -> None:
+    def __init__(self, config: TrainConfig, *, dynamics: bool = False, shapes: bool | None = None) -> None:
         self.config = config
         self.dynamics = dynamics
+        self.shapes = FULL_SHAPES if shapes is None else shapes
         self._dynamics: list[np.ndarray] | None = None
 
     def key(self) -> dict:
-        return {}
+        return {"shapes": SHAPES_VERSION} if self.shapes else {}
 
     def run(self, corpus, tags, train_idx, test_idx, progress):
         from nerqa.model import predict_probs
@@ -92,7 +99,7 @@ class FullRunner:
 
         sentences = corpus.sentences
         training = Corpus.from_sentences([sentences[i] for i in train_idx])
-        trained = train(training, self.config, tags=tags, progress=progress, dynamics=self.dynamics)
+        trained = train(training, self.config, tags=tags, progress=progress, dynamics=self.dynamics, shapes=self.shapes)
         self._dynamics = trained.dynamics
         return predict_probs(trained.classifier, [sentences[i].tokens for i in test_idx], progress=progress)
 

@@ -3,9 +3,11 @@
 An uncased tokenizer lowercases every word before the model reads it, so "Apple" and "apple",
 "AIDS" and "aids" reach it as one string. Capitalisation, digits and punctuation are among
 the strongest signs of a named entity (general-domain names are capitalised; gene and
-chemical names mix case and digits), so both audit classifiers get them beside the encoder's
-features: the fast head concatenates them to each word's features, the top-layer model adds
-them into the sequence its fine-tuned layers read (`nerqa.top`).
+chemical names mix case and digits), so every audit classifier gets them beside the encoder's
+features: the fast head concatenates them to each word's features; the fine-tuned models
+(`full`, `nerqa.model.ShapedTokenClassifier`; `top`, `nerqa.top`) add them into the sequence
+the encoder reads, so attention sees the neighbours' capitalisation, and beside its output at
+the classifier.
 """
 
 from __future__ import annotations
@@ -45,6 +47,16 @@ def word_shape(word: str, first: bool = False) -> list[float]:
     punct = not any(c.isalnum() for c in word)
     inner = len(word) > 2 and any(not c.isalnum() for c in word[1:-1])
     return [float(v) for v in (lower, title, upper, mixed, has_digit, all_digits, punct, inner, len(word) == 1, first, len(word) > 12)]
+
+
+def window_shapes(owned: Sequence[tuple[int, int]], length: int, sentence_shapes: np.ndarray) -> np.ndarray:
+    """The shapes of a window's words at their first sub-words: `(length, N_SHAPES)` float32,
+    zeros elsewhere. `owned`: the window's `(position, word)` pairs (`nerqa.features.Window`)."""
+    out = np.zeros((length, N_SHAPES), dtype=np.float32)
+    if owned:
+        positions, words = zip(*owned)
+        out[list(positions)] = sentence_shapes[list(words)]
+    return out
 
 
 def word_shapes(words: Sequence[str]) -> np.ndarray:

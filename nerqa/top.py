@@ -34,7 +34,7 @@ from nerqa.errors import ModelError
 from nerqa.features import Window, encode
 from nerqa.model import autocast, batched_forward, device, load_encoder, model_path, window_limit
 from nerqa.progress import ProgressCallback, quiet
-from nerqa.shape import N_SHAPES, word_shapes
+from nerqa.shape import N_SHAPES, window_shapes, word_shapes
 
 # Part of the fold cache key: change it when the model or its training changes.
 TOP_VERSION = "top-v1"
@@ -162,11 +162,9 @@ def _batch(frozen: FrozenPass, ids: Sequence[int], labels: Sequence[Sequence[int
         window = frozen.windows[i]
         states[row, : len(window)] = torch.from_numpy(frozen.states[i].astype(np.float32))
         mask[row, : len(window)] = 1
-        sentence_shapes = frozen.shapes[window.sentence]
-        positions = [p for p, _ in window.owned]
-        words = [w for _, w in window.owned]
-        shapes[row, positions] = torch.from_numpy(sentence_shapes[words])
+        shapes[row, : len(window)] = torch.from_numpy(window_shapes(window.owned, len(window), frozen.shapes[window.sentence]))
         if labels is not None:
+            positions, words = [p for p, _ in window.owned], [w for _, w in window.owned]
             targets[row, positions] = torch.tensor([labels[window.sentence][w] for w in words], dtype=torch.long)
     return states.to(on), mask.to(on), shapes.to(on), targets.to(on)
 

@@ -29,7 +29,7 @@ from nerqa.config import TrainConfig
 from nerqa.corpus import Corpus
 from nerqa.errors import ModelError, NerqaError
 from nerqa.features import IGNORE, encode
-from nerqa.model import Classifier, evaluate, load_tokenizer, model_path, native_bf16, window_limit
+from nerqa.model import Classifier, ShapedTokenClassifier, evaluate, load_tokenizer, model_path, native_bf16, pad_shapes, window_limit
 from nerqa.progress import ProgressCallback, quiet
 
 CONFIG_FILE = "nerqa_train.yaml"
@@ -109,10 +109,12 @@ class BucketTrainer(Trainer):
         return self.accelerator.prepare(loader)
 
     def _count(self, features):
-        windows = [f["window"] for f in features]
-        batch = self.data_collator([{k: v for k, v in f.items() if k != "window"} for f in features])
+        # The collator pads sub-word lists only: the window numbers and word shapes go around it.
+        batch = self.data_collator([{k: v for k, v in f.items() if k not in ("window", "shapes")} for f in features])
         if self.record is not None:
-            batch["window"] = torch.tensor(windows)
+            batch["window"] = torch.tensor([f["window"] for f in features])
+        if "shapes" in features[0]:
+            batch["shapes"] = pad_shapes([f["shapes"] for f in features], batch["input_ids"].shape[1])
         self.real_subwords += int(batch["attention_mask"].sum()) if "attention_mask" in batch else sum(len(f["input_ids"]) for f in features)
         self.padded_subwords += int(batch["input_ids"].numel())
         return batch
@@ -246,6 +248,7 @@ def train(
     progress: ProgressCallback = quiet,
     logging_dir: str | Path | None = None,
     dynamics: bool = False,
+    shapes: bool = False,
 ) -> TrainResult:
     """Fine-tune `config.model` (default: bundled MiniLM) on `corpus`.
 
@@ -253,7 +256,9 @@ def train(
     kept and training stops after `early_stopping_patience` epochs without improvement.
     `tags` fixes the label set (default: the corpus's), e.g. so every cross-validation fold
     shares one. With `dynamics`, `TrainResult.dynamics` keeps the training dynamics: what the
-    model read in each training sentence each time it trained on it.
+    model read in each training sentence each time it trained on it. With `shapes`, the model
+    also reads word shapes (`nerqa.model.ShapedTokenClassifier`; it cannot be saved as a Hugging
+    Face folder).
     """
     from transformers import AutoModelForTokenClassification, DataCollatorForTokenClassification, TrainingArguments, set_seed
     from transformers.trainer_callback import PrinterCallback
@@ -279,6 +284,13 @@ def train(
     max_length = window_limit(model, config.max_length)
     windows = encode(tokenizer, [s.tokens for s in corpus.sentences], labels, max_length=max_length, stride=config.stride, label_all_subwords=config.label_all_subwords)
     dataset = [{"input_ids": w.input_ids, "labels": w.labels, "window": i} for i, w in enumerate(windows)]
+    if shapes:
+        from nerqa.shape import window_shapes, word_shapes
+
+        model = ShapedTokenClassifier(model)
+        sentence_shapes = [word_shapes(s.tokens) for s in corpus.sentences]
+        for item, window in zip(dataset, windows):
+            item["shapes"] = window_shapes(window.owned, len(window), sentence_shapes[window.sentence])
     record: list[list[np.ndarray]] | None = [[] for _ in windows] if dynamics else None
     result = TrainResult(Classifier(model, tokenizer, tags, max_length, config.stride))
     # Warmup as a whole number of steps, computed here: transformers versions disagree on

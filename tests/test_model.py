@@ -165,6 +165,32 @@ def test_training_dynamics_are_the_probabilities_of_each_epoch_and_change_nothin
         np.testing.assert_allclose(x, y, atol=1e-6)
 
 
+def test_word_shapes_give_an_uncased_model_the_capitals_it_cannot_see(tiny_model: Path, tmp_path: Path):
+    # The tiny tokenizer lowercases: "Colon" and "colon" reach the encoder as one string, and
+    # here only the capital says whether a word is a name.
+    words = ["colon", "cancer", "risk", "family", "normal", "mutation", "found", "patients"]
+    sentences = []
+    for repeat in range(3):
+        for word in words:
+            for name in (True, False):
+                sentences.append(Sentence(("we", "saw", word.title() if name else word, "today"), ("O", "O", "B-Name" if name else "O", "O")))
+    corpus = Corpus(tuple(Document(f"d{i}", (s,)) for i, s in enumerate(sentences)))
+    config = fast_config(tiny_model, epochs=8)
+    test = [("we", "saw", w.title(), "today") for w in words] + [("we", "saw", w, "today") for w in words]
+    truth = ["B-Name"] * len(words) + ["O"] * len(words)
+
+    def read(classifier) -> list[str]:
+        return [row[2] for row in tags_from_probs(predict_probs(classifier, test), classifier.tags)]
+
+    plain, shaped = train(corpus, config).classifier, train(corpus, config, shapes=True).classifier
+    plain_tags, shaped_tags = read(plain), read(shaped)
+    # Without shapes a capitalised word and its lowercase twin are read alike: half are wrong.
+    assert plain_tags[: len(words)] == plain_tags[len(words) :]
+    assert shaped_tags == truth
+    with pytest.raises(ModelError, match="word shapes"):
+        shaped.save(tmp_path / "model")
+
+
 def test_bucket_batching_pads_least_and_every_batching_learns(tiny_model: Path):
     # Sentences of 3 to 14 words: random batches mix lengths and pad; buckets hardly pad.
     rows = []
