@@ -2,14 +2,15 @@
 
 Folds are grouped by document, so sentences of one abstract never sit on both sides of a
 split. A fold runner turns one fold's training part into probabilities for its held-out part:
-- `FullRunner` (`full`): fine-tune the encoder on the training part (`nerqa.training.train`).
+- `FullRunner` (`full`): fine-tune the encoder, reading word shapes too, on the training part
+  (`nerqa.training.train`); it can keep the training dynamics of every training sentence.
 - `FastRunner` (`fast`): run the frozen encoder once over the corpus and train a small BiLSTM
   head per fold (`nerqa.head`).
 - `TopRunner` (`top`): fine-tune only the encoder's top layers per fold, over the states
   the same frozen pass keeps (`nerqa.top`).
 - `both`: the mean of the full and fast runners' probabilities. The two err differently: on
-  bench/noise.py, top-k recall of injected errors went from 0.50 (full) and 0.55 (fast) to
-  0.58 on NCBI, and from 0.70 (each) to 0.76 on BC5CDR, for 11 % more time than `full`.
+  bench/noise.py (subsets, fold settings of the time), top-k recall of injected errors went
+  from 0.50 (full) and 0.55 (fast) to 0.58 on NCBI, and from 0.70 (each) to 0.76 on BC5CDR.
   `top+fast` is the mean of the top and fast runners, over one frozen pass.
 
 Each finished fold is cached on disk (`FoldCache`) under a key of the corpus and the settings:
