@@ -38,6 +38,7 @@ from unittest import mock
 import numpy as np
 from sklearn.metrics import average_precision_score, roc_auc_score
 
+import nerqa.audit
 import nerqa.crossval
 import nerqa.model
 import nerqa.training
@@ -242,14 +243,15 @@ def measure(noisy: Corpus, injected, result) -> dict:
 
 # The audit's defaults before issue 11 (6 epochs at 2e-4, five folds, everything in fp32 on
 # a CPU), for side-by-side runs.
-MODE_ALIASES = {"before": "both:epochs=6,learning_rate=2e-4,cpu_bf16=0,shapes=0"}
+MODE_ALIASES = {"before": "both:epochs=6,learning_rate=2e-4,cpu_bf16=0,shapes=0,dynamics=0"}
 
 
 def parse_mode(spec: str) -> tuple[str, dict, int | None]:
     """`MODE[:setting=value,...]` (or an alias in MODE_ALIASES) -> (mode, TrainConfig changes,
     folds or None). Settings are TrainConfig fields plus `folds`, e.g. `both:epochs=4,folds=4`,
     `cpu_bf16=0`: compute in fp32 on a CPU with native bf16; `shapes=0|1`: the full runner's
-    models without or with word shapes (these two are kept in the changes, for `run_modes`)."""
+    models without or with word shapes; `dynamics=W`: the weight of the training dynamics in
+    the scores (these three are kept in the changes, for `run_modes`)."""
     mode, _, settings = MODE_ALIASES.get(spec, spec).partition(":")
     changes: dict = {}
     for item in filter(None, settings.split(",")):
@@ -273,9 +275,10 @@ def run_modes(name: str, noisy: Corpus, injected, modes: list[str], args, cache:
         saved = cache / f"{label}.json"
         cpu_bf16 = changes.pop("cpu_bf16", "1") != "0"
         full_shapes = changes.pop("shapes", None)
+        weight = float(changes.pop("dynamics", nerqa.audit.DYNAMICS_WEIGHT))
         shaped = nerqa.crossval.FULL_SHAPES if full_shapes is None else full_shapes != "0"
         config = fold_config(epochs=args.epochs, learning_rate=args.lr).replace(**changes)
-        settings = {"mode": mode, "folds": folds or args.folds, "config": config.cache_settings(), "cpu_bf16": cpu_bf16, "full_shapes": shaped, "head": HEAD_VERSION}
+        settings = {"mode": mode, "folds": folds or args.folds, "config": config.cache_settings(), "cpu_bf16": cpu_bf16, "full_shapes": shaped, "head": HEAD_VERSION, "dynamics": weight}
         m = json.loads(saved.read_text()) if saved.is_file() else None
         if m is not None and m.get("settings", settings) == settings:
             note = f" (measured {m['measured']})"
@@ -283,7 +286,7 @@ def run_modes(name: str, noisy: Corpus, injected, modes: list[str], args, cache:
             shutil.rmtree(cache / label, ignore_errors=True)
             chosen = lambda real=nerqa.model.native_bf16: cpu_bf16 and real()  # noqa: E731
             started = time.perf_counter()
-            with mock.patch.object(nerqa.model, "native_bf16", chosen), mock.patch.object(nerqa.training, "native_bf16", chosen), mock.patch.object(nerqa.crossval, "FULL_SHAPES", shaped):
+            with mock.patch.object(nerqa.model, "native_bf16", chosen), mock.patch.object(nerqa.training, "native_bf16", chosen), mock.patch.object(nerqa.crossval, "FULL_SHAPES", shaped), mock.patch.object(nerqa.audit, "DYNAMICS_WEIGHT", weight):
                 result = audit(noisy, config, k=folds or args.folds, mode=mode, cache_dir=cache / label, reference=reference)
             m = measure(noisy, injected, result)
             m.update(seconds=time.perf_counter() - started, cv_f1=result.summary["cv_metrics"]["micro"]["f1"], measured=time.strftime("%Y-%m-%d %H:%M"), settings=settings)

@@ -193,6 +193,24 @@ def test_dynamics_cover_each_sentence_in_every_fold_it_trains_and_are_cached(tin
         np.testing.assert_allclose(a, b, atol=1e-6)
 
 
+def test_scores_read_the_training_dynamics_beside_the_out_of_sample_probs(tiny_model: Path):
+    from nerqa.audit import DYNAMICS_WEIGHT, with_dynamics
+
+    probs, dynamics = [np.array([[0.8, 0.2]])], [np.array([[[0.2, 0.8]], [[0.4, 0.6]]], dtype=np.float16)]
+    np.testing.assert_allclose(with_dynamics(probs, dynamics, 0.25)[0], [[0.75 * 0.8 + 0.25 * 0.3, 0.75 * 0.2 + 0.25 * 0.7]], rtol=1e-3)
+    assert with_dynamics(probs, [None], 0.25)[0] is probs[0]
+
+    cv = cross_validate(TOY, fast_config(tiny_model, epochs=2), k=3, mode="full", dynamics=True)
+    plain = score(TOY, cv.pred_probs, cv.tags)
+    mixed = score(TOY, cv.pred_probs, cv.tags, crossval=cv)
+    by_hand = score(TOY, with_dynamics(cv.pred_probs, cv.dynamics, DYNAMICS_WEIGHT), cv.tags)
+    np.testing.assert_allclose(mixed.cleanlab_scores, by_hand.cleanlab_scores)
+    assert not np.allclose(mixed.cleanlab_scores, plain.cleanlab_scores)
+    # What is saved and measured stays out-of-sample.
+    assert all(a is b for a, b in zip(mixed.pred_probs, cv.pred_probs))
+    assert mixed.summary["cv_metrics"] == plain.summary["cv_metrics"]
+
+
 def test_fast_mode_gives_out_of_sample_probs(tiny_model: Path):
     result = cross_validate(TOY, fast_config(tiny_model), k=3, mode="fast")
     assert [p.shape for p in result.pred_probs] == [(len(s), 3) for s in TOY.sentences]
