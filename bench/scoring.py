@@ -1,0 +1,82 @@
+"""Sentence scores side by side on the same cross-validated pred_probs: which ranking of
+sentences finds the injected errors?
+
+The audit's sentence score is the lowest corpus-weighted span-issue score of the sentence,
+with cleanlab's as a tie-break (`nerqa.audit.sentence_quality`). It beats cleanlab's score on
+injected noise, but not on a benchmark of real, human-corrected errors in a general-domain
+corpus, where one surface form is often rightly read several ways (a place, a team), so the
+corpus's majority reading says less there. The variants here separate what each part adds:
+- `nerqa`: the audit's score (corpus weight: the model counts as 1 occurrence);
+- `model w=N`: span issues with the model counting as N occurrences (`span_issues(model_weight=)`);
+- `model only`: the span issues' model score alone, no corpus weighting;
+- `cleanlab types` / `cleanlab default`: cleanlab's sentence score (entity types; IOB tags);
+- `rank mean`: the mean of each sentence's rank under `nerqa` and under `cleanlab types`.
+Printed per corpus and noise kind: sentence AUROC and AUPRC against the injected errors.
+
+Every score reads the same `both` cross-validation with training dynamics (the audit's
+default), from the fold cache `bench/noise.py --cache DIR` leaves (folder NAME-N-KIND-both);
+folds not there are computed.
+
+    python bench/scoring.py --cache DIR [--sentences 2000|0] [--corpora ncbi bc5cdr] [--noise random realistic]
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+from scipy.stats import rankdata
+from sklearn.metrics import average_precision_score, roc_auc_score
+
+from nerqa.audit import DYNAMICS_WEIGHT, fold_config, score, sentence_quality, with_dynamics
+from nerqa.crossval import cross_validate
+from nerqa.formats import read_corpus
+from nerqa.issues import cleanlab_scores, span_issues
+from noise import inject, inject_realistic, subset
+
+
+def variants(noisy, crossval) -> dict[str, np.ndarray]:
+    """Name -> sentence scores `(n_sentences,)`, lower = more suspicious."""
+    result = score(noisy, crossval.pred_probs, crossval.tags, crossval=crossval)
+    scored = with_dynamics(crossval.pred_probs, crossval.dynamics, DYNAMICS_WEIGHT)
+    cleanlab, _, flagged = cleanlab_scores(noisy, scored, crossval.tags)
+    default, _, _ = cleanlab_scores(noisy, scored, crossval.tags, level="iob")
+    out = {"nerqa": np.asarray(result.sentence_scores)}
+    for weight in (3.0, 10.0):
+        out[f"model w={weight:g}"] = sentence_quality(len(noisy), span_issues(noisy, scored, crossval.tags, flagged=flagged, model_weight=weight), cleanlab)
+    out["model only"] = sentence_quality(len(noisy), span_issues(noisy, scored, crossval.tags, flagged=flagged, model_weight=1e9), cleanlab)
+    out["cleanlab types"] = np.asarray(cleanlab)
+    out["cleanlab default"] = np.asarray(default)
+    out["rank mean"] = (rankdata(out["nerqa"]) + rankdata(out["cleanlab types"])) / 2
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--shared", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data")
+    parser.add_argument("--sentences", type=int, default=0, help="sentences per corpus (0: the whole corpus)")
+    parser.add_argument("--corpora", nargs="+", default=["ncbi", "bc5cdr"])
+    parser.add_argument("--noise", nargs="+", default=["random", "realistic"], choices=["random", "realistic"])
+    parser.add_argument("--cache", type=Path, required=True, help="bench/noise.py's --cache folder")
+    args = parser.parse_args()
+    from transformers.utils import logging
+
+    logging.set_verbosity_error()
+    logging.disable_progress_bar()
+    sources = {"ncbi": args.shared / "ncbi_disease/pubtator/NCBItrainset_corpus.txt", "bc5cdr": args.shared / "bc5cdr_disease/train.tsv"}
+    injectors = {"random": inject, "realistic": inject_realistic}
+    for name in args.corpora:
+        corpus = read_corpus(sources[name])
+        clean = subset(corpus, args.sentences) if args.sentences else corpus
+        for kind in args.noise:
+            noisy, injected = injectors[kind](clean, 0.05, seed=13)
+            crossval = cross_validate(noisy, fold_config(), k=5, mode="both", cache_dir=args.cache / f"{name}-{len(clean)}-{kind}-both", dynamics=True)
+            truth = np.array([i in injected for i in range(len(noisy))], dtype=int)
+            print(f"\n{name}, {kind} errors: {len(noisy):,} sentences, {int(truth.sum())} with an injected error ({len(crossval.cached_folds)} of 5 folds cached)")
+            for label, scores in variants(noisy, crossval).items():
+                print(f"  {label:17} AUROC {roc_auc_score(truth, -scores):.3f}  AUPRC {average_precision_score(truth, -scores):.3f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
