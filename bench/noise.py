@@ -20,7 +20,7 @@ first mode is the baseline the others are compared with (time ratio in one run).
 `--cache DIR`, each finished mode's figures are kept there and a rerun resumes at the first
 unfinished mode (which starts over, so each time is one uninterrupted audit).
 
-    python bench/noise.py [--sentences 2000|0] [--modes before both] [--noise random realistic] [--reference] [--cache DIR]
+    python bench/noise.py [--sentences 2000|0] [--modes before both] [--noise random realistic] [--reference [--alone]] [--cache DIR]
 """
 
 from __future__ import annotations
@@ -320,6 +320,7 @@ def main() -> None:
     parser.add_argument("--corpora", nargs="+", default=["ncbi", "bc5cdr"])
     parser.add_argument("--noise", nargs="+", default=["random", "realistic"], choices=["random", "realistic"])
     parser.add_argument("--reference", action="store_true", help="instead: NCBI dev with errors, audited alone and with NCBI train as --reference")
+    parser.add_argument("--alone", action="store_true", help="with --reference: NCBI dev audited alone only")
     parser.add_argument("--cache", type=Path, default=None, help="folder for each finished mode's figures and folds (default: a temporary one); a rerun resumes at the first unfinished mode")
     args = parser.parse_args()
     cache = args.cache or Path(tempfile.mkdtemp(prefix="nerqa-noise-"))
@@ -338,6 +339,8 @@ def main() -> None:
             noisy, injected = injectors[kind](dev, 0.05, seed=13)
             describe(f"ncbi dev, {kind} errors, alone", noisy, injected)
             run_modes(f"dev-{kind}", noisy, injected, args.modes, args, cache)
+            if args.alone:
+                continue
             describe(f"ncbi dev, {kind} errors, NCBI train ({len(train):,} sentences) as --reference", noisy, injected)
             run_modes(f"dev-ref-{kind}", noisy, injected, args.modes, args, cache, reference=train)
         return
