@@ -27,8 +27,7 @@ import numpy as np
 
 from nerqa.audit import fold_config, score
 from nerqa.crossval import cross_validate
-from nerqa.formats import read_corpus
-from noise import inject, inject_realistic, measure, subset
+from noise import add_corpus_options, measure, noisy_corpora
 
 
 def given_ids(corpus, tags) -> list[np.ndarray]:
@@ -65,10 +64,7 @@ def variants(oos: list[np.ndarray], dynamics: list[np.ndarray | None], given: li
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--shared", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data")
-    parser.add_argument("--sentences", type=int, default=2000, help="sentences per corpus (0: the whole corpus)")
-    parser.add_argument("--corpora", nargs="+", default=["ncbi", "bc5cdr"])
-    parser.add_argument("--noise", nargs="+", default=["random", "realistic"], choices=["random", "realistic"])
+    add_corpus_options(parser)
     parser.add_argument("--cache", type=Path, default=None, help="fold cache folder (default: a temporary one)")
     args = parser.parse_args()
     cache = args.cache or Path(tempfile.mkdtemp(prefix="nerqa-dynamics-"))
@@ -80,22 +76,15 @@ def main() -> None:
     logging.disable_progress_bar()
     print(f"torch threads: {set_threads()}")
     config = fold_config()
-    sources = {"ncbi": args.shared / "ncbi_disease/pubtator/NCBItrainset_corpus.txt", "bc5cdr": args.shared / "bc5cdr_disease/train.tsv"}
-    injectors = {"random": inject, "realistic": inject_realistic}
-    for name in args.corpora:
-        corpus = read_corpus(sources[name])
-        clean = subset(corpus, args.sentences) if args.sentences else corpus
-        for kind in args.noise:
-            noisy, injected = injectors[kind](clean, 0.05, seed=13)
-            started = time.perf_counter()
-            crossval = cross_validate(noisy, config, k=5, mode="both", cache_dir=cache / f"{name}-{len(clean)}-{kind}", dynamics=True)
-            seconds = time.perf_counter() - started
-            print(f"\n{name}, {kind} errors: {len(noisy):,} sentences, {sum(len(v) for v in injected.values())} injected; both with dynamics {seconds:.0f} s", flush=True)
-            given = given_ids(noisy, crossval.tags)
-            for label, probs in variants(crossval.pred_probs, crossval.dynamics, given, int(config.epochs)).items():
-                m = measure(noisy, injected, score(noisy, probs, crossval.tags))
-                print(f"  {label:10} recall@{m['k']} {m['recall@k']:.3f}  AUROC {m['nerqa'][0]:.3f}  AUPRC {m['nerqa'][1]:.3f}  (cleanlab types {m['cleanlab types'][1]:.3f})", flush=True)
-
+    for corpus_label, noisy, injected in noisy_corpora(args):
+        started = time.perf_counter()
+        crossval = cross_validate(noisy, config, k=5, mode="both", cache_dir=cache / corpus_label, dynamics=True)
+        seconds = time.perf_counter() - started
+        print(f"\n{corpus_label}: {len(noisy):,} sentences, {sum(len(v) for v in injected.values())} injected; both with dynamics {seconds:.0f} s", flush=True)
+        given = given_ids(noisy, crossval.tags)
+        for label, probs in variants(crossval.pred_probs, crossval.dynamics, given, int(config.epochs)).items():
+            m = measure(noisy, injected, score(noisy, probs, crossval.tags))
+            print(f"  {label:10} recall@{m['k']} {m['recall@k']:.3f}  AUROC {m['nerqa'][0]:.3f}  AUPRC {m['nerqa'][1]:.3f}  (cleanlab types {m['cleanlab types'][1]:.3f})", flush=True)
 
 if __name__ == "__main__":
     main()

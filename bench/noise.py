@@ -309,16 +309,37 @@ def describe(name: str, noisy: Corpus, injected) -> None:
     print(f"\n{name}: {len(noisy):,} sentences, {sum(noisy.entity_counts().values()):,} entities, injected {dict(kinds)}", flush=True)
 
 
+INJECTORS = {"random": inject, "realistic": inject_realistic}
+# The benchmarks' corpora, under --shared.
+SOURCES = {"ncbi": "ncbi_disease/pubtator/NCBItrainset_corpus.txt", "bc5cdr": "bc5cdr_disease/train.tsv"}
+
+
+def add_corpus_options(parser: argparse.ArgumentParser, *, sentences: int = 2000) -> None:
+    """The options every noise benchmark shares: --shared, --sentences, --corpora, --noise."""
+    parser.add_argument("--shared", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data")
+    parser.add_argument("--sentences", type=int, default=sentences, help="sentences per corpus (0: the whole corpus)")
+    parser.add_argument("--corpora", nargs="+", default=list(SOURCES), choices=list(SOURCES))
+    parser.add_argument("--noise", nargs="+", default=list(INJECTORS), choices=list(INJECTORS))
+
+
+def noisy_corpora(args: argparse.Namespace):
+    """Per corpus and noise kind asked for: `(label, noisy, injected)`, the label
+    `NAME-SENTENCES-KIND` naming its cache folders; each corpus read once, errors at 5 %, seed 13."""
+    for name in args.corpora:
+        corpus = read_corpus(args.shared / SOURCES[name])
+        clean = subset(corpus, args.sentences) if args.sentences else corpus
+        for kind in args.noise:
+            noisy, injected = INJECTORS[kind](clean, 0.05, seed=13)
+            yield f"{name}-{len(clean)}-{kind}", noisy, injected
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--shared", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data")
-    parser.add_argument("--sentences", type=int, default=2000, help="sentences per corpus (0: the whole corpus)")
+    add_corpus_options(parser)
     parser.add_argument("--modes", nargs="+", default=["before", "both"], help="the first is the baseline the others are compared with")
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--epochs", type=float, default=None, help="epochs per full-mode fold (default: the audit's)")
     parser.add_argument("--lr", type=float, default=None, help="learning rate per full-mode fold (default: the audit's)")
-    parser.add_argument("--corpora", nargs="+", default=["ncbi", "bc5cdr"])
-    parser.add_argument("--noise", nargs="+", default=["random", "realistic"], choices=["random", "realistic"])
     parser.add_argument("--reference", action="store_true", help="instead: NCBI dev with errors, audited alone and with NCBI train as --reference")
     parser.add_argument("--alone", action="store_true", help="with --reference: NCBI dev audited alone only")
     parser.add_argument("--cache", type=Path, default=None, help="folder for each finished mode's figures and folds (default: a temporary one); a rerun resumes at the first unfinished mode")
@@ -331,12 +352,11 @@ def main() -> None:
     logging.set_verbosity_error()
     logging.disable_progress_bar()
     print(f"torch threads: {set_threads()}")
-    injectors = {"random": inject, "realistic": inject_realistic}
     if args.reference:
         dev = read_corpus(args.shared / "ncbi_disease/pubtator/NCBIdevelopset_corpus.txt")
         train = read_corpus(args.shared / "ncbi_disease/pubtator/NCBItrainset_corpus.txt")
         for kind in args.noise:
-            noisy, injected = injectors[kind](dev, 0.05, seed=13)
+            noisy, injected = INJECTORS[kind](dev, 0.05, seed=13)
             describe(f"ncbi dev, {kind} errors, alone", noisy, injected)
             run_modes(f"dev-{kind}", noisy, injected, args.modes, args, cache)
             if args.alone:
@@ -344,14 +364,10 @@ def main() -> None:
             describe(f"ncbi dev, {kind} errors, NCBI train ({len(train):,} sentences) as --reference", noisy, injected)
             run_modes(f"dev-ref-{kind}", noisy, injected, args.modes, args, cache, reference=train)
         return
-    sources = {"ncbi": args.shared / "ncbi_disease/pubtator/NCBItrainset_corpus.txt", "bc5cdr": args.shared / "bc5cdr_disease/train.tsv"}
-    for name in args.corpora:
-        corpus = read_corpus(sources[name])
-        clean = subset(corpus, args.sentences) if args.sentences else corpus
-        for kind in args.noise:
-            noisy, injected = injectors[kind](clean, 0.05, seed=13)
-            describe(f"{name}, {kind} errors", noisy, injected)
-            run_modes(f"{name}-{len(clean)}-{kind}", noisy, injected, args.modes, args, cache)
+    for label, noisy, injected in noisy_corpora(args):
+        name, _, kind = label.split("-")
+        describe(f"{name}, {kind} errors", noisy, injected)
+        run_modes(label, noisy, injected, args.modes, args, cache)
 
 
 if __name__ == "__main__":

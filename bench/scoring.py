@@ -31,9 +31,8 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 
 from nerqa.audit import DYNAMICS_WEIGHT, fold_config, score, sentence_quality, with_dynamics
 from nerqa.crossval import cross_validate
-from nerqa.formats import read_corpus
 from nerqa.issues import cleanlab_scores, span_issues
-from noise import inject, inject_realistic, subset
+from noise import add_corpus_options, noisy_corpora
 
 
 def variants(noisy, crossval) -> dict[str, np.ndarray]:
@@ -54,28 +53,19 @@ def variants(noisy, crossval) -> dict[str, np.ndarray]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--shared", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data")
-    parser.add_argument("--sentences", type=int, default=0, help="sentences per corpus (0: the whole corpus)")
-    parser.add_argument("--corpora", nargs="+", default=["ncbi", "bc5cdr"])
-    parser.add_argument("--noise", nargs="+", default=["random", "realistic"], choices=["random", "realistic"])
+    add_corpus_options(parser, sentences=0)
     parser.add_argument("--cache", type=Path, required=True, help="bench/noise.py's --cache folder")
     args = parser.parse_args()
     from transformers.utils import logging
 
     logging.set_verbosity_error()
     logging.disable_progress_bar()
-    sources = {"ncbi": args.shared / "ncbi_disease/pubtator/NCBItrainset_corpus.txt", "bc5cdr": args.shared / "bc5cdr_disease/train.tsv"}
-    injectors = {"random": inject, "realistic": inject_realistic}
-    for name in args.corpora:
-        corpus = read_corpus(sources[name])
-        clean = subset(corpus, args.sentences) if args.sentences else corpus
-        for kind in args.noise:
-            noisy, injected = injectors[kind](clean, 0.05, seed=13)
-            crossval = cross_validate(noisy, fold_config(), k=5, mode="both", cache_dir=args.cache / f"{name}-{len(clean)}-{kind}-both", dynamics=True)
-            truth = np.array([i in injected for i in range(len(noisy))], dtype=int)
-            print(f"\n{name}, {kind} errors: {len(noisy):,} sentences, {int(truth.sum())} with an injected error ({len(crossval.cached_folds)} of 5 folds cached)")
-            for label, scores in variants(noisy, crossval).items():
-                print(f"  {label:17} AUROC {roc_auc_score(truth, -scores):.3f}  AUPRC {average_precision_score(truth, -scores):.3f}", flush=True)
+    for label, noisy, injected in noisy_corpora(args):
+        crossval = cross_validate(noisy, fold_config(), k=5, mode="both", cache_dir=args.cache / f"{label}-both", dynamics=True)
+        truth = np.array([i in injected for i in range(len(noisy))], dtype=int)
+        print(f"\n{label}: {len(noisy):,} sentences, {int(truth.sum())} with an injected error ({len(crossval.cached_folds)} of 5 folds cached)")
+        for name, scores in variants(noisy, crossval).items():
+            print(f"  {name:17} AUROC {roc_auc_score(truth, -scores):.3f}  AUPRC {average_precision_score(truth, -scores):.3f}", flush=True)
 
 
 if __name__ == "__main__":
