@@ -96,21 +96,63 @@ def test_bulk_accept_dry_run_changes_nothing_then_records(session):
     assert session.bulk_accept(filters) == []  # decided issues are not decided again
 
 
-def test_two_reviewers_on_one_sentence_both_apply_and_clashes_are_conflicts(tmp_path: Path):
+def test_two_reviewers_on_other_issues_of_one_sentence_both_apply(tmp_path: Path):
+    audit = review_audit()
+    alice = ReviewSession(audit, DecisionStore.open(tmp_path), "alice")
+    bob = ReviewSession(audit, DecisionStore.open(tmp_path), "bob")
+    alice.decide(issue_of(alice, "wrong_tag", "HD"), "accept")                      # HD -> C
+    bob.decide(issue_of(bob, "sparse", "muscular dystrophy"), "edit", [Span(0, 1, "D"), Span(3, 5, "C")])  # bob saw HD as D
+    result = apply_decisions(audit.corpus, DecisionStore.open(tmp_path).effective())
+    assert spans_of(result.corpus, 0) == [(0, 1, "C"), (3, 5, "C")] and result.conflicts == []
+
+
+def test_a_changed_decision_replaces_the_earlier_one_in_the_screen_and_in_apply(session):
+    hd = issue_of(session, "wrong_tag", "HD")
+    first = session.decide(hd, "accept")
+    assert session.spans(0)[0] == Span(0, 1, "C")
+    kept = session.decide(hd, "keep")                    # the misclick corrected: b, then k
+    assert kept.supersedes == (first.uid,) and session.status(hd) == "keep" and session.spans(0)[0] == Span(0, 1, "D")
+    result = apply_decisions(session.result.corpus, session.store.effective())
+    assert spans_of(result.corpus, 0) == spans_of(session.result.corpus, 0) and result.sentences_changed == 0
+    session.undo()                                       # undoing the keep puts the accept back in force
+    assert session.status(hd) == "accept" and session.spans(0)[0] == Span(0, 1, "C")
+
+
+def test_reviewers_who_differ_on_an_issue_disagree_until_a_decision_resolves_it(tmp_path: Path):
     audit = review_audit()
     alice = ReviewSession(audit, DecisionStore.open(tmp_path), "alice")
     bob = ReviewSession(audit, DecisionStore.open(tmp_path), "bob")
     hd = issue_of(alice, "wrong_tag", "HD")
-    alice.decide(hd, "accept")                                           # HD -> C
-    bob.decide(hd, "edit", [Span(0, 1, "D"), Span(3, 5, "C")])          # bob saw the old state: D HD, C dystrophy
-    result = apply_decisions(audit.corpus, DecisionStore.open(tmp_path).effective())
-    assert spans_of(result.corpus, 0) == [(0, 1, "C"), (3, 5, "C")] and result.conflicts == []
-    carol = ReviewSession(audit, DecisionStore.open(tmp_path), "carol")  # sees both; removes HD
-    carol.decide(hd, "edit", [Span(3, 5, "C")])
-    bob.decide(hd, "edit", [Span(0, 2, "D"), Span(3, 5, "D")])          # stale: HD already changed
-    result = apply_decisions(audit.corpus, DecisionStore.open(tmp_path).effective())
-    assert [c.decision.reviewer for c in result.conflicts] == ["bob"] and "already changed" in result.conflicts[0].reason
-    assert spans_of(result.corpus, 0) == [(3, 5, "C")]
+    bob.bulk_accept(Filters(types=frozenset({"wrong_tag"})))                       # bob accepts HD -> C in bulk
+    alice.refresh()
+    alice.decide(hd, "keep")                                                        # alice saw it and keeps D
+    for session in (alice, bob):
+        session.refresh()
+        assert session.status(hd) == "disagreement" and session.counts()["disagreement"] == 1
+    store = DecisionStore.open(tmp_path)
+    assert spans_of(apply_decisions(audit.corpus, store.effective()).corpus, 0)[0] == (0, 1, "D")  # not applied
+    assert list(store.standing().disagreements) == [hd.id]
+    assert spans_of(apply_decisions(audit.corpus, store.effective(resolve="latest")).corpus, 0)[0] == (0, 1, "D")
+    assert spans_of(apply_decisions(audit.corpus, store.effective(resolve="bob")).corpus, 0)[0] == (0, 1, "C")
+    sides = {d.uid for d in store.standing().disagreements[hd.id].decisions}
+    agreeing = ReviewSession(audit, DecisionStore.open(tmp_path), "carol")
+    resolution = agreeing.decide(hd, "accept")                                      # carol decides on the disagreement
+    assert len(sides) == 2 and set(resolution.supersedes) == sides
+    assert store.standing().disagreements == {} and agreeing.status(hd) == "accept"
+    assert spans_of(apply_decisions(audit.corpus, store.effective()).corpus, 0)[0] == (0, 1, "C")
+
+
+def test_the_same_decision_by_two_reviewers_is_no_disagreement(tmp_path: Path):
+    audit = review_audit()
+    alice = ReviewSession(audit, DecisionStore.open(tmp_path), "alice")
+    bob = ReviewSession(audit, DecisionStore.open(tmp_path), "bob")
+    hd = issue_of(alice, "wrong_tag", "HD")
+    alice.decide(hd, "accept")
+    bob.decide(hd, "accept")
+    bob.decide(issue_of(bob, "ghost_span", "cancer"), "skip")
+    alice.decide(issue_of(alice, "ghost_span", "cancer"), "keep")                   # a skip never outvotes a decision
+    store = DecisionStore.open(tmp_path)
+    assert store.standing().disagreements == {} and [d.action for d in store.effective()] == ["accept", "keep"]
 
 
 def test_a_decision_whose_sentence_changed_is_a_conflict_not_applied(session):

@@ -139,9 +139,11 @@ def test_filter_help_back_and_finishing(tmp_path: Path):
         return app
 
     app = run(scenario())
-    # Going back and deciding again records a second decision on the same issue; the latest counts.
-    rows = app.session.store.effective()
+    # Going back and deciding again records a second decision on the same issue, which supersedes the first.
+    rows = app.session.store.all()
     assert [r.action for r in rows] == ["keep"] * 4 and len({r.issue_id for r in rows}) == 3 and rows[0].issue_id == rows[1].issue_id
+    assert rows[1].supersedes == (rows[0].uid,)
+    assert [r.seq for r in app.session.store.effective()] == [2, 3, 4]
 
 
 def test_a_second_session_resumes_where_the_first_stopped(tmp_path: Path):

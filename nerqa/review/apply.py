@@ -74,9 +74,13 @@ class Replay:
             self._hashes[index] = sentence_hash(self.corpus.sentences[index])
         return self._hashes[index]
 
-    def run(self, decisions: Sequence[Decision]) -> tuple[list[tuple[Span, ...]], list[Decision], list[Conflict]]:
-        """Each sentence's spans after the decisions, the decisions applied, and the conflicts."""
-        state = list(self.original)
+    def run(self, decisions: Sequence[Decision], *, only: int | None = None) -> tuple[list[tuple[Span, ...]], list[Decision], list[Conflict]]:
+        """Each sentence's spans after the decisions, the decisions applied, and the conflicts.
+
+        With `only`, the decisions are all on sentence `only`, and the states returned are the
+        audited ones but for it (no copy of the whole corpus's states per keystroke).
+        """
+        state: list[tuple[Span, ...]] | _Overlay = list(self.original) if only is None else _Overlay(self.original)
         applied: list[Decision] = []
         conflicts: list[Conflict] = []
         for decision in decisions:
@@ -100,7 +104,18 @@ class Replay:
                 continue
             state[index] = updated
             applied.append(decision)
-        return state, applied, conflicts
+        return state, applied, conflicts  # type: ignore[return-value]
+
+
+class _Overlay(dict):
+    """A list-like view of `original` with a few entries replaced."""
+
+    def __init__(self, original: Sequence[tuple[Span, ...]]) -> None:
+        super().__init__()
+        self.original = original
+
+    def __missing__(self, index: int) -> tuple[Span, ...]:
+        return self.original[index]
 
 
 def apply_decisions(corpus: Corpus, decisions: Sequence[Decision]) -> ApplyResult:

@@ -6,6 +6,18 @@ is told it is saved. Nothing is ever updated or deleted: an undo is a row of its
 names the rows it retracts. Several processes (two reviewers on one audit) can write at once;
 SQLite serialises their transactions and none is lost.
 
+What the log means (`standing`), the one reading that the review app, bulk acceptance,
+imports and `apply` share:
+- a decision is *live* unless an undo retracts it;
+- a live decision that names earlier ones in `supersedes` (by their `uid`) takes their place:
+  a reviewer's new decision on an issue supersedes their own earlier one, and a decision made
+  on a disagreement supersedes every side of it;
+- per issue, the live decisions nothing live supersedes are its *heads*. One head, or heads
+  that leave the sentence the same, is the decision in force. Heads of different reviewers
+  that differ are a `Disagreement`: listed, reported, and never applied until a decision
+  resolves it or `apply --resolve latest|REVIEWER` chooses. A skip never outvotes a decision.
+- Undoing a superseding decision puts the one it superseded back in force.
+
 A decision records the whole sentence's spans before and after it, so the change it makes is
 their difference; it is tied to its sentence by content (`sentence_key`: document id, tokens,
 occurrence) and to the sentence's labels as audited (`sentence_hash`), never by position.
@@ -19,8 +31,9 @@ import hashlib
 import json
 import os
 import sqlite3
+import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal, get_args
 
@@ -30,7 +43,7 @@ from nerqa.files import writable_folder
 from nerqa.tags import Span
 
 DECISIONS_FILE = "decisions.sqlite"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 Action = Literal["accept", "keep", "edit", "skip", "undo"]
 ACTIONS: tuple[str, ...] = get_args(Action)
@@ -50,10 +63,20 @@ CREATE TABLE IF NOT EXISTS decisions (
     source TEXT NOT NULL,
     batch TEXT,
     undoes TEXT NOT NULL DEFAULT '[]',
-    decided_at TEXT NOT NULL
+    decided_at TEXT NOT NULL,
+    uid TEXT,
+    supersedes TEXT NOT NULL DEFAULT '[]',
+    origin TEXT
 );
 CREATE INDEX IF NOT EXISTS decisions_issue ON decisions (issue_id);
 """
+# Created after the version-1 migration has added the columns they index.
+_INDEXES = """
+CREATE UNIQUE INDEX IF NOT EXISTS decisions_uid ON decisions (uid);
+CREATE UNIQUE INDEX IF NOT EXISTS decisions_origin ON decisions (origin);
+"""
+_COLUMNS = ("seq, issue_id, sentence_key, sentence_hash, doc_id, sentence_index, action, spans_before, spans_after, reviewer,"
+            " source, batch, undoes, decided_at, uid, supersedes, origin")
 
 
 def sentence_hash(sentence: Sentence) -> str:
@@ -91,6 +114,10 @@ class Decision:
         reviewer, source: who decided, and how (`review`, `bulk`, `propagated`, `import:TOOL`).
         batch: decisions made by one keystroke or one command share a batch id.
         undoes: for an undo, the `seq` numbers it retracts.
+        supersedes: the `uid`s of the earlier decisions on this issue that this one replaces.
+        uid: a global id (kept when a decision log is imported into another copy).
+        origin: where an imported decision came from (`labelstudio:task=3:annotation=7`, or
+            the exported decision's uid); a store holds each origin once.
         seq, decided_at: set by the store (order of recording; ISO 8601 UTC time).
     """
 
@@ -106,6 +133,9 @@ class Decision:
     index: int | None = None
     batch: str | None = None
     undoes: tuple[int, ...] = ()
+    supersedes: tuple[str, ...] = ()
+    uid: str = field(default_factory=lambda: uuid.uuid4().hex)
+    origin: str | None = None
     seq: int | None = None
     decided_at: str | None = None
 
@@ -126,13 +156,81 @@ class Decision:
         return bool(self.removed or self.added)
 
     def to_dict(self) -> dict:
-        """A JSON-able record (`--export-decisions` writes one per line)."""
+        """A JSON-able record (`nerqa decisions export` writes one per line)."""
         return {
-            "seq": self.seq, "issue_id": self.issue_id, "action": self.action, "reviewer": self.reviewer, "source": self.source,
-            "decided_at": self.decided_at, "doc_id": self.doc_id, "index": self.index, "sentence_key": self.sentence_key,
-            "sentence_hash": self.sentence_hash, "before": json.loads(spans_to_json(self.before)), "after": json.loads(spans_to_json(self.after)),
-            "batch": self.batch, "undoes": list(self.undoes),
+            "seq": self.seq, "uid": self.uid, "issue_id": self.issue_id, "action": self.action, "reviewer": self.reviewer,
+            "source": self.source, "decided_at": self.decided_at, "doc_id": self.doc_id, "index": self.index,
+            "sentence_key": self.sentence_key, "sentence_hash": self.sentence_hash,
+            "before": json.loads(spans_to_json(self.before)), "after": json.loads(spans_to_json(self.after)),
+            "batch": self.batch, "undoes": list(self.undoes), "supersedes": list(self.supersedes), "origin": self.origin,
         }
+
+
+@dataclass(frozen=True)
+class Disagreement:
+    """Reviewers' decisions on one issue that differ and that no decision has resolved:
+    `decisions` are its sides, oldest first."""
+
+    issue_id: str
+    decisions: tuple[Decision, ...]
+
+    @property
+    def reviewers(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(d.reviewer for d in self.decisions))
+
+
+@dataclass
+class Standing:
+    """The reading of a decision log.
+
+    Attributes:
+        in_force: one decision per decided issue (none for an open disagreement), in
+            recording order: what the screen shows and `apply` writes.
+        disagreements: the open disagreements, by issue, in the order they arose.
+        heads: every issue's live, unsuperseded decisions (one for most issues).
+        live: every decision no undo retracts, in recording order.
+    """
+
+    in_force: list[Decision]
+    disagreements: dict[str, Disagreement]
+    heads: dict[str, list[Decision]]
+    live: list[Decision]
+
+
+def standing(rows: Sequence[Decision], *, resolve: str | None = None) -> Standing:
+    """Read a log (`DecisionStore.all()`, in recording order) as the module docstring says.
+
+    `resolve` settles open disagreements instead of holding them back: `"latest"` takes the
+    most recent side, any other value is a reviewer whose side is taken (a disagreement that
+    reviewer has no side in stays open).
+    """
+    undone = {seq for d in rows if d.action == "undo" for seq in d.undoes}
+    live = [d for d in rows if d.action != "undo" and d.seq not in undone]
+    superseded = {uid for d in live for uid in d.supersedes}
+    heads: dict[str, list[Decision]] = {}
+    for d in live:
+        if d.uid not in superseded:
+            heads.setdefault(d.issue_id, []).append(d)
+    chosen: list[Decision] = []
+    disagreements: dict[str, Disagreement] = {}
+    for issue_id, sides in heads.items():
+        decided = [d for d in sides if d.action != "skip"] or sides
+        # One side per reviewer: the same reviewer in two windows at once means the later one.
+        latest = list({d.reviewer: d for d in decided}.values())
+        if len({d.after for d in latest}) <= 1:
+            chosen.append(max(latest, key=lambda d: d.seq or 0))
+            continue
+        pick = None
+        if resolve == "latest":
+            pick = max(latest, key=lambda d: d.seq or 0)
+        elif resolve is not None:
+            pick = next((d for d in latest if d.reviewer == resolve), None)
+        if pick is None:
+            disagreements[issue_id] = Disagreement(issue_id, tuple(sorted(latest, key=lambda d: d.seq or 0)))
+        else:
+            chosen.append(pick)
+    chosen.sort(key=lambda d: d.seq or 0)
+    return Standing(chosen, disagreements, heads, live)
 
 
 class DecisionStore:
@@ -158,6 +256,16 @@ class DecisionStore:
                 if not path.exists():
                     raise NerqaError(f"{path}: no decisions recorded yet")
                 connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=30, isolation_level=None)
+                version = connection.execute("PRAGMA user_version").fetchone()[0]
+                if version not in (1, SCHEMA_VERSION):
+                    raise NerqaError(f"{path}: decisions database version {version}; this nerqa reads version {SCHEMA_VERSION}")
+                if version == 1:
+                    # Read-only: migrate a copy in memory, leave the file as it is.
+                    memory = sqlite3.connect(":memory:", isolation_level=None)
+                    connection.backup(memory)
+                    connection.close()
+                    connection = memory
+                    _migrate(connection)
             else:
                 if not Path(folder).is_dir():
                     raise NerqaError(f"{folder}: no such audit folder")
@@ -169,12 +277,19 @@ class DecisionStore:
                 # WAL: readers never block the writer; FULL: a commit is on disk when it returns.
                 connection.execute("PRAGMA journal_mode=WAL")
                 connection.execute("PRAGMA synchronous=FULL")
-                connection.executescript(_SCHEMA)
-                version = connection.execute("PRAGMA user_version").fetchone()[0]
-                if version == 0:
-                    connection.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-                elif version != SCHEMA_VERSION:
-                    raise NerqaError(f"{path}: decisions database version {version}; this nerqa reads version {SCHEMA_VERSION}")
+                connection.execute("PRAGMA busy_timeout=30000")
+                connection.execute("BEGIN IMMEDIATE")
+                try:
+                    version = connection.execute("PRAGMA user_version").fetchone()[0]
+                    if version not in (0, 1, SCHEMA_VERSION):
+                        raise NerqaError(f"{path}: decisions database version {version}; this nerqa reads version {SCHEMA_VERSION}")
+                    if version == 0:
+                        _execute_all(connection, _SCHEMA)
+                    _migrate(connection)
+                    connection.execute("COMMIT")
+                except BaseException:
+                    connection.execute("ROLLBACK")
+                    raise
             connection.execute("PRAGMA busy_timeout=30000")
         except sqlite3.DatabaseError as error:
             raise NerqaError(f"{path}: cannot open the decisions database: {error}") from None
@@ -186,7 +301,7 @@ class DecisionStore:
         if (Path(folder) / DECISIONS_FILE).exists():
             return cls.open(folder, read_only=True)
         connection = sqlite3.connect(":memory:", isolation_level=None)
-        connection.executescript(_SCHEMA)
+        _execute_all(connection, _SCHEMA + _INDEXES)
         return cls(Path(folder) / DECISIONS_FILE, connection, read_only=True)
 
     def close(self) -> None:
@@ -200,54 +315,75 @@ class DecisionStore:
 
     def record(self, decision: Decision) -> Decision:
         """Store one decision in its own committed transaction; returns it with `seq` and time."""
+        recorded = self._insert([decision], ignore_known=False)
+        return recorded[0]
+
+    def record_all(self, decisions: Sequence[Decision]) -> list[Decision]:
+        """Store decisions in one committed transaction, in order (all or none)."""
+        return self._insert(decisions, ignore_known=False)
+
+    def record_new(self, decisions: Sequence[Decision]) -> tuple[list[Decision], int]:
+        """Store the decisions whose `uid` and `origin` the store does not hold yet, in one
+        transaction; returns those recorded and how many were already there (re-imports)."""
+        recorded = self._insert(decisions, ignore_known=True)
+        return recorded, len(decisions) - len(recorded)
+
+    def _insert(self, decisions: Sequence[Decision], *, ignore_known: bool) -> list[Decision]:
         if self.read_only:
             raise NerqaError(f"{self.path}: opened read-only")
-        if decision.action not in ACTIONS:
-            raise NerqaError(f"unknown action {decision.action!r}; actions are {', '.join(ACTIONS)}")
+        for decision in decisions:
+            if decision.action not in ACTIONS:
+                raise NerqaError(f"unknown action {decision.action!r}; actions are {', '.join(ACTIONS)}")
         now = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="milliseconds")
+        out = []
         try:
             # IMMEDIATE takes the write lock at once, so two writers queue instead of failing later.
             self.connection.execute("BEGIN IMMEDIATE")
             try:
-                cursor = self.connection.execute(
-                    "INSERT INTO decisions (issue_id, sentence_key, sentence_hash, doc_id, sentence_index, action, spans_before, spans_after,"
-                    " reviewer, source, batch, undoes, decided_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (decision.issue_id, decision.sentence_key, decision.sentence_hash, decision.doc_id, decision.index, decision.action,
-                     spans_to_json(decision.before), spans_to_json(decision.after), decision.reviewer, decision.source, decision.batch,
-                     json.dumps(list(decision.undoes)), now),
-                )
+                for decision in decisions:
+                    if ignore_known and self.connection.execute(
+                        "SELECT 1 FROM decisions WHERE uid = ? OR (origin IS NOT NULL AND origin = ?)", (decision.uid, decision.origin)
+                    ).fetchone():
+                        continue
+                    cursor = self.connection.execute(
+                        f"INSERT INTO decisions ({_COLUMNS.split(', ', 1)[1]}) VALUES ({', '.join('?' * 16)})",
+                        (decision.issue_id, decision.sentence_key, decision.sentence_hash, decision.doc_id, decision.index,
+                         decision.action, spans_to_json(decision.before), spans_to_json(decision.after), decision.reviewer,
+                         decision.source, decision.batch, json.dumps(list(decision.undoes)), now, decision.uid,
+                         json.dumps(list(decision.supersedes)), decision.origin),
+                    )
+                    out.append(replace(decision, seq=cursor.lastrowid, decided_at=now))
                 self.connection.execute("COMMIT")
             except BaseException:
                 self.connection.execute("ROLLBACK")
                 raise
+        except sqlite3.IntegrityError as error:
+            raise NerqaError(f"{self.path}: the decisions were not saved: one was recorded already ({error})") from None
         except sqlite3.DatabaseError as error:
             raise NerqaError(f"{self.path}: the decision was not saved: {error}") from None
-        return replace(decision, seq=cursor.lastrowid, decided_at=now)
-
-    def record_all(self, decisions: Sequence[Decision]) -> list[Decision]:
-        """Store decisions one transaction each, in order."""
-        return [self.record(d) for d in decisions]
+        return out
 
     def all(self) -> list[Decision]:
         """Every row, undo rows included, in the order recorded."""
         try:
-            rows = self.connection.execute(
-                "SELECT seq, issue_id, sentence_key, sentence_hash, doc_id, sentence_index, action, spans_before, spans_after,"
-                " reviewer, source, batch, undoes, decided_at FROM decisions ORDER BY seq"
-            ).fetchall()
+            rows = self.connection.execute(f"SELECT {_COLUMNS} FROM decisions ORDER BY seq").fetchall()
         except sqlite3.DatabaseError as error:
             raise NerqaError(f"{self.path}: cannot read the decisions: {error}") from None
         return [
-            Decision(issue_id=r[1], sentence_key=r[2], sentence_hash=r[3], doc_id=r[4], index=r[5], action=r[6], before=spans_from_json(r[7]),
-                     after=spans_from_json(r[8]), reviewer=r[9], source=r[10], batch=r[11], undoes=tuple(json.loads(r[12])), seq=r[0], decided_at=r[13])
+            Decision(issue_id=r[1], sentence_key=r[2], sentence_hash=r[3], doc_id=r[4], index=r[5], action=r[6],
+                     before=spans_from_json(r[7]), after=spans_from_json(r[8]), reviewer=r[9], source=r[10], batch=r[11],
+                     undoes=tuple(json.loads(r[12])), seq=r[0], decided_at=r[13], uid=r[14],
+                     supersedes=tuple(json.loads(r[15])), origin=r[16])
             for r in rows
         ]
 
-    def effective(self) -> list[Decision]:
-        """The decisions in force: every non-undo row no undo retracts, in recording order."""
-        rows = self.all()
-        undone = {seq for d in rows if d.action == "undo" for seq in d.undoes}
-        return [d for d in rows if d.action != "undo" and d.seq not in undone]
+    def standing(self, *, resolve: str | None = None) -> Standing:
+        """`standing(self.all(), resolve=resolve)`."""
+        return standing(self.all(), resolve=resolve)
+
+    def effective(self, *, resolve: str | None = None) -> list[Decision]:
+        """The decisions in force, in recording order (open disagreements left out)."""
+        return self.standing(resolve=resolve).in_force
 
     def undo(self, decisions: Sequence[Decision], reviewer: str) -> Decision:
         """Record one undo row that retracts `decisions` (already recorded ones)."""
@@ -261,9 +397,32 @@ class DecisionStore:
         ))
 
 
-def latest_by_issue(decisions: Iterable[Decision]) -> dict[str, Decision]:
-    """The latest of the given (effective) decisions for each issue id."""
-    out: dict[str, Decision] = {}
-    for d in decisions:
-        out[d.issue_id] = d
-    return out
+def _migrate(connection: sqlite3.Connection) -> None:
+    """Bring a version-1 log to version 2: every row gets a uid, and a reviewer's later decision
+    on an issue supersedes their earlier one (what version 1 meant, though its replay did not)."""
+    version = connection.execute("PRAGMA user_version").fetchone()[0]
+    if version < 2:
+        columns = {row[1] for row in connection.execute("PRAGMA table_info(decisions)")}
+        for name, kind in (("uid", "TEXT"), ("supersedes", "TEXT NOT NULL DEFAULT '[]'"), ("origin", "TEXT")):
+            if name not in columns:
+                connection.execute(f"ALTER TABLE decisions ADD COLUMN {name} {kind}")
+        last: dict[tuple[str, str], str] = {}
+        rows = connection.execute("SELECT seq, issue_id, reviewer, action FROM decisions ORDER BY seq").fetchall()
+        for seq, issue_id, reviewer, action in rows:
+            uid = f"v1-{uuid.uuid4().hex}"
+            supersedes: list[str] = []
+            if action != "undo":
+                if (issue_id, reviewer) in last:
+                    supersedes = [last[(issue_id, reviewer)]]
+                last[(issue_id, reviewer)] = uid
+            connection.execute("UPDATE decisions SET uid = ?, supersedes = ? WHERE seq = ?", (uid, json.dumps(supersedes), seq))
+    _execute_all(connection, _INDEXES)
+    connection.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+
+
+def _execute_all(connection: sqlite3.Connection, script: str) -> None:
+    """Run `;`-separated statements inside the caller's transaction (`executescript` would
+    commit it first)."""
+    for statement in script.split(";"):
+        if statement.strip():
+            connection.execute(statement)

@@ -1,9 +1,14 @@
 """A review session: the queue of issues, the decisions on them, undo, and same-form
 propagation. The terminal app and the bulk command both drive this; it never prints.
 
-The sentence states the session shows are the audited spans with every effective decision
-replayed (`nerqa.review.apply`), re-read from the store after each write so that another
-reviewer's decisions appear too.
+The sentence states the session shows are the audited spans with the decisions in force
+replayed (`nerqa.review.decisions.standing`, then `nerqa.review.apply.Replay`: the same two
+steps `apply` takes), re-read from the store after each write so that another reviewer's
+decisions appear too.
+
+A decision on an issue is made against the sentence as it reads without any decision on that
+issue (keep means the audited labels there, accept the suggestion on them), and supersedes the
+reviewer's own earlier decision on it, or, when the issue is in disagreement, every side.
 """
 
 from __future__ import annotations
@@ -15,28 +20,31 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from nerqa.errors import NerqaError
 from nerqa.issues import Issue
 from nerqa.outputs import AuditResult
 from nerqa.review.apply import Replay
-from nerqa.review.decisions import Action, Decision, DecisionStore, latest_by_issue
+from nerqa.review.decisions import Action, Decision, DecisionStore, Disagreement, standing
 from nerqa.review.spans import FormIndex, Occurrence, apply_change, change_of, check_spans, ordered, same_form, suggested_fix
 from nerqa.tags import OUTSIDE, Span
 
 
 ORDERS = ("score", "uncertainty")
+STATUSES = ("pending", "accept", "keep", "edit", "skip", "disagreement")
 
 
 @dataclass(frozen=True)
 class Filters:
-    """Which issues the queue holds: issue `types` and entity `classes` (empty: all), and
-    scores at or below `max_score` (None: any)."""
+    """Which issues the queue holds: issue `types` and entity `classes` (empty: all), scores
+    at or below `max_score` (None: any), and `statuses` (`pending`, `disagreement`, or an
+    action in force; empty: all)."""
 
     types: frozenset[str] = frozenset()
     classes: frozenset[str] = frozenset()
     max_score: float | None = None
+    statuses: frozenset[str] = frozenset()
 
     def admits(self, issue: Issue) -> bool:
         klass = issue.given if issue.given != OUTSIDE else issue.suggested
@@ -51,6 +59,8 @@ class Filters:
             parts.append("class " + ",".join(sorted(self.classes)))
         if self.max_score is not None:
             parts.append(f"score <= {self.max_score:g}")
+        if self.statuses:
+            parts.append("status " + ",".join(sorted(self.statuses)))
         return "; ".join(parts) or "none"
 
 
@@ -82,9 +92,9 @@ class ReviewSession:
         self.replay = Replay(corpus)
         self.keys, self.by_key = self.replay.keys, self.replay.index
         self.forms = FormIndex([s.tokens for s in corpus.sentences])
-        self.batches: list[list[Decision]] = []  # this session's own, for undo
         self.decision_times: list[float] = []
         self.started = self.clock()
+        self._issues_by_id = {i.id: i for i in self.result.issues}
         if self.order not in ORDERS:
             raise NerqaError(f"unknown order {self.order!r}; choose one of {', '.join(ORDERS)}")
         self.uncertainty = None
@@ -97,34 +107,47 @@ class ReviewSession:
     # --- state --------------------------------------------------------------------------------
 
     def refresh(self) -> None:
-        """Re-read the store: every reviewer's effective decisions, replayed onto the audit."""
-        self.effective = self.store.effective()
-        self.latest = latest_by_issue(self.effective)
-        self.states, _, _ = self.replay.run(self.effective)
+        """Re-read the store: every reviewer's decisions in force, replayed onto the audit."""
+        self.rows = self.store.all()
+        self.standing = standing(self.rows)
+        self.effective = self.standing.in_force
+        self.latest = {d.issue_id: d for d in self.effective}
+        self.states, _, self.conflicts = self.replay.run(self.effective)
 
     def status(self, issue: Issue) -> str | None:
-        """The latest effective action on the issue (None: not decided)."""
+        """The action in force on the issue, `disagreement` when reviewers' decisions on it
+        differ, or None when it is not decided."""
+        if issue.id in self.standing.disagreements:
+            return "disagreement"
         decision = self.latest.get(issue.id)
         return decision.action if decision else None
+
+    def disagreement(self, issue: Issue) -> Disagreement | None:
+        return self.standing.disagreements.get(issue.id)
 
     @property
     def issues(self) -> list[Issue]:
         """The issues the filters admit, in the session's order (default: most suspicious first)."""
         admitted = [i for i in self.result.issues if self.filters.admits(i)]
+        if self.filters.statuses:
+            admitted = [i for i in admitted if (self.status(i) or "pending") in self.filters.statuses]
         if self.uncertainty is not None:
             uncertainty = self.uncertainty
             admitted.sort(key=lambda i: -uncertainty[i.index])  # stable: rank order within a sentence
         return admitted
 
     def queue(self) -> list[Issue]:
-        """What is left to review: undecided issues in rank order, then skipped ones."""
+        """What is left to review: undecided issues in rank order, then disagreements, then
+        skipped ones."""
         admitted = self.issues
         fresh = [i for i in admitted if self.status(i) is None]
+        disputed = [i for i in admitted if self.status(i) == "disagreement"]
         skipped = [i for i in admitted if self.status(i) == "skip"]
-        return fresh + skipped
+        return fresh + disputed + skipped
 
     def counts(self) -> Counter[str]:
-        """Issues of the filtered list per latest action (`pending` for undecided ones)."""
+        """Issues of the filtered list per action in force (`pending` for undecided ones,
+        `disagreement` for those in disagreement)."""
         return Counter(self.status(i) or "pending" for i in self.issues)
 
     def seconds_per_decision(self) -> float | None:
@@ -174,40 +197,74 @@ class ReviewSession:
             doc_id=self.result.corpus.sentence_doc_ids[index], index=index, batch=batch,
         )
 
+    def base(self, issue: Issue) -> tuple[Span, ...]:
+        """The issue's sentence as it reads with every decision in force but those on this
+        issue: what a new decision on it starts from."""
+        others = [d for d in self.effective if d.issue_id != issue.id and d.sentence_key == self.keys[issue.index]]
+        states, _, _ = self.replay.run(others, only=issue.index)
+        return states[issue.index]
+
+    def replaces(self, issue: Issue) -> tuple[str, ...]:
+        """The uids a new decision of this reviewer on the issue supersedes: every side of a
+        disagreement (deciding on one resolves it), else the reviewer's own head."""
+        heads = self.standing.heads.get(issue.id, [])
+        if issue.id in self.standing.disagreements:
+            return tuple(d.uid for d in heads)
+        return tuple(d.uid for d in heads if d.reviewer == self.reviewer)
+
     def decide(self, issue: Issue, action: Action, after: Sequence[Span] | None = None, *, source: str = "review") -> Decision:
         """Record a decision on an issue and return it once it is stored.
 
-        accept: the suggestion; keep and skip: the spans as they are; edit: `after`.
+        accept: the suggestion; keep and skip: the labels as audited (with decisions on other
+        issues of the sentence); edit: `after`. It supersedes `replaces(issue)`.
         """
+        base = self.base(issue)
         if action == "accept":
-            after = self.suggestion(issue)
+            after = suggested_fix(base, issue)
         elif action in ("keep", "skip"):
-            after = self.states[issue.index]
+            after = base
         elif action == "edit":
             if after is None:
                 raise ValueError("an edit needs the spans after it")
         else:
             raise ValueError(f"decide() takes accept, keep, edit or skip, not {action!r}")
-        decision = self.store.record(self.make_decision(issue.id, issue.index, action, after, source=source, batch=uuid.uuid4().hex[:12]))
-        self._recorded([decision])
+        planned = self.make_decision(issue.id, issue.index, action, after, source=source, batch=uuid.uuid4().hex[:12], before=base)
+        decision = self.store.record(replace(planned, supersedes=self.replaces(issue)))
+        self._recorded()
         return decision
 
-    def _recorded(self, decisions: list[Decision]) -> None:
-        self.batches.append(decisions)
+    def _recorded(self) -> None:
         self.decision_times.append(self.clock())
         self.refresh()
 
+    def own_batches(self) -> list[list[Decision]]:
+        """This reviewer's live decisions (every session), grouped by batch, oldest first."""
+        batches: dict[str, list[Decision]] = {}
+        for d in self.standing.live:
+            if d.reviewer == self.reviewer:
+                batches.setdefault(d.batch or d.uid, []).append(d)
+        return sorted(batches.values(), key=lambda b: b[-1].seq or 0)
+
     def undo(self) -> list[Decision]:
-        """Retract this session's last decision (all of it, for a propagation); returns what
-        was undone (empty when nothing is left to undo)."""
-        if not self.batches:
+        """Retract this reviewer's last live decision, from this session or an earlier one (all
+        of it, for a propagation or a bulk acceptance); returns what was undone (empty when
+        nothing is left). A decision it superseded is in force again."""
+        batches = self.own_batches()
+        if not batches:
             return []
-        batch = self.batches.pop()
+        batch = batches[-1]
         if self.decision_times:
             self.decision_times.pop()
         self.store.undo(batch, self.reviewer)
         self.refresh()
         return batch
+
+    def history(self) -> list[Decision]:
+        """Every decision of the audit, every session and reviewer, newest first (undo rows included)."""
+        return sorted(self.rows, key=lambda d: -(d.seq or 0))
+
+    def issue(self, issue_id: str) -> Issue | None:
+        return self._issues_by_id.get(issue_id)
 
     def propagation(self, decision: Decision) -> list[Occurrence]:
         """The other occurrences of the changed words that read as they did before the
@@ -235,7 +292,7 @@ class ReviewSession:
             recorded.append(d)
             self.states[occurrence.index] = d.after
         if recorded:
-            self._recorded(recorded)
+            self._recorded()
         return recorded
 
     def _issue_at(self, occurrence: Occurrence) -> str | None:
@@ -272,7 +329,7 @@ class ReviewSession:
         if dry_run or not planned:
             return planned
         recorded = self.store.record_all(planned)
-        self._recorded(recorded)
+        self._recorded()
         return recorded
 
 
