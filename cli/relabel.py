@@ -41,7 +41,7 @@ def relabel_cli(
     export_tasks: Annotated[Optional[Path], typer.Option(help="No app: write the filtered undecided issues as review tasks for --tool.")] = None,
     import_results: Annotated[Optional[Path], typer.Option(help="No app: read --tool's exported results as decisions.")] = None,
     import_decisions: Annotated[Optional[Path], typer.Option(help="No app: record the decisions of another copy's --export-decisions file.")] = None,
-    tool: Annotated[str, typer.Option(metavar="|".join(TOOLS), help=f"Annotation tool for --export-tasks / --import-results: {', '.join(TOOLS)}.")] = "labelstudio",
+    tool: Annotated[Optional[str], typer.Option(metavar="|".join(TOOLS).upper(), help=f"Annotation tool for --export-tasks (default labelstudio); --import-results reads it from the file's shape. One of {', '.join(TOOLS)}.")] = None,
     top: Annotated[Optional[int], typer.Option(help="With --export-tasks: at most this many issues, most suspicious first.")] = None,
     order: Annotated[str, typer.Option(metavar="|".join(ORDERS), help="Queue order: score (most suspicious issue first) or uncertainty (sentences the model is least sure of first, as nerqa select ranks a pool).")] = "score",
     *,
@@ -54,7 +54,7 @@ def relabel_cli(
         if unknown:
             raise ConfigError(f"--type: unknown issue types {', '.join(unknown)}; types are {', '.join(ISSUE_TYPES)}")
         check_choice("--order", order, ORDERS)
-        if tool not in TOOLS:
+        if tool is not None and tool not in TOOLS:
             raise ConfigError(f"--tool must be one of {', '.join(TOOLS)}, not {tool!r}")
         modes = [name for name, on in (("--accept-suggestions", accept_suggestions), ("--export-decisions", export_decisions), ("--export-tasks", export_tasks), ("--import-results", import_results), ("--import-decisions", import_decisions)) if on]
         if len(modes) > 1:
@@ -81,9 +81,9 @@ def relabel_cli(
             with DecisionStore.open_or_empty(audit_dir) as store:
                 session = ReviewSession(result, store, name, filters=filters, order=order)
                 issues = session.queue()[:top]
-                text = export(session, issues, tool)
+                text = export(session, issues, tool or "labelstudio")
             atomic_write_text(export_tasks, text)
-            console.print(f"[green]Wrote[/] {len(issues):,} review tasks for {tool} to {escape(str(export_tasks))}", highlight=False)
+            console.print(f"[green]Wrote[/] {len(issues):,} review tasks for {tool or 'labelstudio'} to {escape(str(export_tasks))}", highlight=False)
             return
         store = DecisionStore.open(audit_dir)
         try:
@@ -92,14 +92,12 @@ def relabel_cli(
                 from nerqa.review.tasks import import_results as read_results
 
                 decisions = read_results(session, existing_path(import_results), tool, reviewer=reviewer)
-                recorded = store.record_all(decisions)
-                console.print(f"[green]Recorded[/] {len(recorded):,} decisions from {escape(str(import_results))} ({tool})", highlight=False)
+                render_import(store.record_new(decisions), import_results, decisions[0].source.split(":", 1)[1] if decisions else tool)
                 return
             if import_decisions is not None:
                 from nerqa.review.tasks import import_decision_log
 
-                recorded = store.record_all(import_decision_log(session, existing_path(import_decisions)))
-                console.print(f"[green]Recorded[/] {len(recorded):,} decisions from {escape(str(import_decisions))}", highlight=False)
+                render_import(store.record_new(import_decision_log(session, existing_path(import_decisions))), import_decisions, None)
                 return
             if accept_suggestions:
                 planned = session.bulk_accept(filters, dry_run=dry_run)
@@ -109,13 +107,26 @@ def relabel_cli(
                 raise NerqaError(f"no issue in {audit_dir} matches the filter ({filters.describe()})")
             from nerqa_cli.review_app import ReviewApp
 
-            ReviewApp(session).run()
+            app = ReviewApp(session, crash_log=Path(audit_dir) / "relabel-errors.log")
+            app.run()
             counts = session.counts()
+            if app.crash is not None or app.return_code:
+                n = len(store.all())
+                where = f"; the details are in {app.crash_log}" if app.crash_log is not None else ""
+                raise NerqaError(f"the review app stopped on an unexpected error ({type(app.crash).__name__}: {app.crash}); "
+                                 f"all {n:,} decisions recorded are saved in {store.path}{where}")
         finally:
             store.close()
     decided = sum(counts[a] for a in ("accept", "keep", "edit"))
     console.print(f"{decided:,} of {sum(counts.values()):,} issues decided, {counts['skip']:,} skipped; decisions are in {escape(str(store.path))}. "
                   f"Next: nerqa apply {escape(str(corpus))} {escape(str(audit_dir))} --out CORRECTED", highlight=False)
+
+
+def render_import(outcome: tuple[list, int], path: Path, tool: Optional[str]) -> None:
+    recorded, known = outcome
+    source = f" ({tool})" if tool else ""
+    again = f"; {known:,} were recorded by an earlier import and are not recorded again" if known else ""
+    console.print(f"[green]Recorded[/] {len(recorded):,} new decisions from {escape(str(path))}{source}{again}", highlight=False)
 
 
 def render_bulk(session, planned, dry_run: bool) -> None:

@@ -2,14 +2,19 @@
 
 It only renders a `nerqa.review.session.ReviewSession` and turns keys into its calls; every
 decision is stored by the session (one committed SQLite transaction) before the screen says
-it is saved. Screens: the review screen, the span editor, the same-form list, the filter form
-and the help.
+it is saved. Screens: the review screen, the span editor, the same-form list, the filter form,
+the decision history and the help.
+
+An unexpected error ends the app with return code 1 and its traceback in `crash_log` (not on
+the screen); the command then says where the decisions are, every one of them saved.
 """
 
 from __future__ import annotations
 
+import traceback
 from collections import Counter
 from collections.abc import Sequence
+from pathlib import Path
 
 from rich.text import Text
 from textual.app import App, ComposeResult
@@ -21,7 +26,7 @@ from textual.widgets.option_list import Option
 
 from nerqa.issues import Issue
 from nerqa.review.decisions import Decision
-from nerqa.review.session import Filters, ReviewSession
+from nerqa.review.session import STATUSES, Filters, ReviewSession
 from nerqa.review.spans import Occurrence, ordered, overlaps
 from nerqa.tags import OUTSIDE, Span
 
@@ -33,8 +38,14 @@ Review keys
   u  undo your last decision        p  apply the last change to the same form elsewhere
   c  show the neighbouring sentences
   f  the same form elsewhere in the corpus (choose one to jump to it)
-  /  filter by issue type, class and score
-  b  back to the previous issue     ?  this help      q  quit (every decision is already saved)
+  /  filter by issue type, class, score and status (e.g. disagreement)
+  h  history: every decision of this audit, newest first; choose one to decide its issue again
+  b  back to the issue you decided before (across sessions)
+  ?  this help      q  quit (every decision is already saved)
+
+A decision on an issue you decided before replaces your earlier one. Where reviewers'
+decisions on an issue differ, it is a disagreement (counted at the top, status filter
+`disagreement`): deciding it again resolves it for everyone.
 
 Edit keys
   left/right  move        shift+left/right  select       n  new span over the selection
@@ -94,20 +105,23 @@ class FormsScreen(ModalScreen[int | None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="forms"):
             yield Label(self.title_text)
-            yield OptionList(*[Option(text, id=str(index)) for index, text in self.options])
+            # No option ids: a form can occur twice in one sentence, and ids must be unique.
+            yield OptionList(*[Option(text) for _, text in self.options])
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
-        self.dismiss(int(event.option.id))
+        self.dismiss(self.options[event.option_index][0])
 
 
 class FilterScreen(ModalScreen[Filters | None]):
-    """Issue types, classes (comma-separated) and a maximum score; enter applies."""
+    """Issue types, classes, statuses (comma-separated) and a maximum score; enter applies.
+    A value that names no issue type, class or status is refused with a message."""
 
     BINDINGS = [Binding("escape", "dismiss", "Cancel")]
 
-    def __init__(self, current: Filters) -> None:
+    def __init__(self, current: Filters, types: Sequence[str], classes: Sequence[str]) -> None:
         super().__init__()
         self.current = current
+        self.known = {"#types": tuple(types), "#classes": tuple(classes), "#statuses": STATUSES}
 
     def compose(self) -> ComposeResult:
         with Vertical(id="filter"):
@@ -115,16 +129,54 @@ class FilterScreen(ModalScreen[Filters | None]):
             yield Input(",".join(sorted(self.current.types)), placeholder="issue types, e.g. wrong_tag,missed_span", id="types")
             yield Input(",".join(sorted(self.current.classes)), placeholder="classes, e.g. Disease", id="classes")
             yield Input("" if self.current.max_score is None else f"{self.current.max_score:g}", placeholder="max score, e.g. 0.2", id="score")
+            yield Input(",".join(sorted(self.current.statuses)), placeholder="statuses, e.g. disagreement,pending", id="statuses")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         split = lambda widget: frozenset(p.strip() for p in self.query_one(widget, Input).value.split(",") if p.strip())  # noqa: E731
+        for widget, known in self.known.items():
+            unknown = sorted(split(widget) - set(known))
+            if unknown:
+                what = widget.lstrip("#")[:-1] if widget != "#classes" else "class"
+                self.notify(f"no {what} {', '.join(unknown)}; choose from {', '.join(known)}", severity="error")
+                return
         raw = self.query_one("#score", Input).value.strip()
         try:
             score = float(raw) if raw else None
         except ValueError:
             self.notify(f"not a score: {raw!r}", severity="error")
             return
-        self.dismiss(Filters(split("#types"), split("#classes"), score))
+        self.dismiss(Filters(split("#types"), split("#classes"), score, split("#statuses")))
+
+
+class HistoryScreen(ModalScreen[Decision | None]):
+    """Every decision of the audit, newest first; typing filters (reviewer, action, words);
+    choosing one returns it."""
+
+    BINDINGS = [Binding("escape", "dismiss", "Close")]
+
+    def __init__(self, rows: list[tuple[Decision, str]]) -> None:
+        super().__init__()
+        self.rows = rows
+        self.shown = rows
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="history"):
+            yield Label(f"{len(self.rows)} decisions, newest first. Type to filter; enter on one decides its issue again.")
+            yield Input(placeholder="filter: reviewer, action or words", id="history-filter")
+            yield OptionList(*[Option(text) for _, text in self.rows], id="history-list")
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        words = event.value.lower().split()
+        self.shown = [(d, text) for d, text in self.rows if all(w in text.lower() for w in words)]
+        listing = self.query_one("#history-list", OptionList)
+        listing.clear_options()
+        listing.add_options([Option(text) for _, text in self.shown])
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.query_one("#history-list", OptionList).focus()
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(self.shown[event.option_index][0])
 
 
 class EditScreen(ModalScreen[tuple[Span, ...] | None]):
@@ -260,26 +312,68 @@ class ReviewApp(App):
     #context { padding: 0 1; height: auto; color: $text-muted; }
     #forms-summary { padding: 0 1; height: auto; }
     #message { padding: 0 1; height: auto; color: $success; }
-    HelpScreen, FormsScreen, FilterScreen, EditScreen { align: center middle; }
-    #help, #forms, #filter, #editor { width: 90%; height: auto; max-height: 90%; border: round $accent; background: $panel; padding: 1 2; }
+    HelpScreen, FormsScreen, FilterScreen, EditScreen, HistoryScreen { align: center middle; }
+    #help, #forms, #filter, #editor, #history { width: 90%; height: auto; max-height: 90%; border: round $accent; background: $panel; padding: 1 2; }
     """
+    # The footer shows the decision keys, help and quit (they fit 80 columns); the rest are in `?`.
     BINDINGS = [
         Binding("a", "decide('accept')", "Accept"), Binding("k", "decide('keep')", "Keep"), Binding("e", "edit", "Edit"),
-        Binding("s", "decide('skip')", "Skip"), Binding("u", "undo", "Undo"), Binding("p", "propagate", "Propagate"),
-        Binding("c", "context", "Context"), Binding("f", "forms", "Same form"), Binding("slash", "filter", "Filter"),
-        Binding("b", "back", "Back"), Binding("question_mark", "help", "Help"), Binding("q", "quit", "Quit"),
+        Binding("s", "decide('skip')", "Skip"), Binding("u", "undo", "Undo"),
+        Binding("question_mark", "help", "Help"), Binding("q", "quit", "Quit"),
+        Binding("p", "propagate", "Propagate", show=False), Binding("c", "context", "Context", show=False),
+        Binding("f", "forms", "Same form", show=False), Binding("slash", "filter", "Filter", show=False),
+        Binding("b", "back", "Back", show=False), Binding("h", "history", "History", show=False),
     ]
 
-    def __init__(self, session: ReviewSession) -> None:
+    def __init__(self, session: ReviewSession, *, crash_log: Path | None = None) -> None:
         super().__init__()
         self.session = session
+        self.crash_log = crash_log
+        self.crash: BaseException | None = None
         # The corpus's types and the model's (a suggestion may name a type the corpus lacks).
         model_types = {t.split("-", 1)[1] for t in session.result.tags if t != OUTSIDE and "-" in t}
         self.types = sorted(set(session.result.corpus.entity_types) | model_types)
         self.current: Issue | None = None
-        self.history: list[Issue] = []
+        # `b` steps back through the issues this reviewer decided, earlier sessions included.
+        self.history: list[Issue] = self._decided_before()
         self.show_context = False
         self.offer: tuple[Decision, list[Occurrence]] | None = None
+
+    def _decided_before(self) -> list[Issue]:
+        seen: dict[str, Issue] = {}
+        for d in self.session.rows:
+            issue = self.session.issue(d.issue_id)
+            if d.reviewer == self.session.reviewer and d.action != "undo" and issue is not None:
+                seen.pop(issue.id, None)
+                seen[issue.id] = issue
+        return list(seen.values())
+
+    def _handle_exception(self, error: Exception) -> None:
+        """An unexpected error: the traceback goes to `crash_log`, the app ends with code 1
+        (Textual would print the traceback over the terminal). Under Pilot it is raised."""
+        self.crash = error
+        if self.crash_log is not None:
+            try:
+                with self.crash_log.open("a", encoding="utf-8") as log:
+                    log.write("".join(traceback.format_exception(error)))
+            except OSError:
+                self.crash_log = None
+        if self.is_headless:
+            super()._handle_exception(error)
+            return
+        self.exit(return_code=1)
+
+    def describe(self, issue_id: str) -> str:
+        """An issue as a reviewer knows it: its type, words and labels (not its internal id)."""
+        issue = self.session.issue(issue_id)
+        if issue is None:
+            return "a propagated change"
+        start = issue.suggested_start if issue.suggested_start is not None else issue.start
+        end = issue.suggested_end if issue.suggested_end is not None else issue.end
+        if (start, end) != (issue.start, issue.end):
+            words = " ".join(self.session.result.corpus.sentences[issue.index].tokens[start:end])
+            return f"{issue.type} {issue.text!r} → {words!r} {issue.suggested}"
+        return f"{issue.type} {issue.text!r} ({issue.given} → {issue.suggested})"
 
     def compose(self) -> ComposeResult:
         yield Static(id="progress")
@@ -304,8 +398,9 @@ class ReviewApp(App):
         position = f"Issue {min(decided + 1, total)} of {total}" if self.current else f"All {total} issues decided"
         eta = self.session.eta_seconds()
         pace = "" if eta is None else f" · about {int(eta // 60)} min {int(eta % 60)} s left at your pace"
+        disputed = f" · disagreements {counts['disagreement']}" if counts["disagreement"] else ""
         return (f"{position} · decided {decided} (accepted {counts['accept']}, kept {counts['keep']}, edited {counts['edit']})"
-                f" · skipped {counts['skip']}{pace} · filter: {self.session.filters.describe()} · reviewer {self.session.reviewer}")
+                f" · skipped {counts['skip']}{disputed}{pace} · filter: {self.session.filters.describe()} · reviewer {self.session.reviewer}")
 
     def redraw(self) -> None:
         self.query_one("#progress", Static).update(Text(self.progress_text()))
@@ -319,10 +414,16 @@ class ReviewApp(App):
         status = self.session.status(issue)
         head = Text()
         head.append(f"{issue.type}", style="bold")
-        head.append(f"  {issue.id}  score {issue.score:.3f}  sentence {issue.index} of document {issue.doc_id}  ")
+        document = f" of document {issue.doc_id}" if issue.doc_id is not None else ""
+        head.append(f"  score {issue.score:.3f}  sentence {issue.index}{document}  ")
         head.append(f"{issue.given} → {issue.suggested}", style="bold")
-        if status:
-            head.append(f"  [{status}]", style="yellow")
+        disagreement = self.session.disagreement(issue)
+        if disagreement is not None:
+            sides = ", ".join(f"{d.reviewer} {d.action}" for d in disagreement.decisions)
+            head.append(f"  [disagreement: {sides}; deciding resolves it]", style="bold yellow")
+        elif status:
+            by = self.session.latest[issue.id].reviewer
+            head.append(f"  [{status}{'' if by == self.session.reviewer else ' by ' + by}]", style="yellow")
         head.append(f"\n{issue.reason}", style="italic")
         self.query_one("#issue", Static).update(head)
         now, suggested = self.session.spans(issue.index), self.session.suggestion(issue)
@@ -367,7 +468,7 @@ class ReviewApp(App):
         self.redraw()
 
     def saved(self, decision: Decision) -> None:
-        message = f"Saved: {decision.action} {decision.issue_id} (#{decision.seq})."
+        message = f"Saved: {decision.action} {self.describe(decision.issue_id)} (#{decision.seq})."
         occurrences = self.session.propagation(decision)
         self.offer = (decision, occurrences) if occurrences else None
         if occurrences:
@@ -404,14 +505,14 @@ class ReviewApp(App):
     def action_undo(self) -> None:
         undone = self.session.undo()
         if not undone:
-            self.say("Nothing of yours to undo in this session.")
+            self.say("Nothing of yours to undo.")
             return
         self.offer = None
         target = next((i for i in self.session.result.issues if i.id == undone[0].issue_id), None)
         if target is not None:
             self.current = target
         self.redraw()
-        self.say(f"Undone: {undone[0].action} {undone[0].issue_id}" + (f" and {len(undone) - 1} more" if len(undone) > 1 else "") + " (saved).")
+        self.say(f"Undone: {undone[0].action} {self.describe(undone[0].issue_id)}" + (f" and {len(undone) - 1} more" if len(undone) > 1 else "") + " (saved).")
 
     def action_propagate(self) -> None:
         if self.offer is None:
@@ -463,14 +564,41 @@ class ReviewApp(App):
             self.redraw()
             self.say(f"Filter: {filters.describe()} ({len(self.session.issues)} issues).")
 
-        self.push_screen(FilterScreen(self.session.filters), apply)
+        classes = sorted({i.given for i in self.session.result.issues} | {i.suggested for i in self.session.result.issues} - {OUTSIDE})
+        self.push_screen(FilterScreen(self.session.filters, sorted({i.type for i in self.session.result.issues}), classes), apply)
 
     def action_back(self) -> None:
+        while self.history and self.history[-1] == self.current:
+            self.history.pop()
         if not self.history:
-            self.say("No earlier issue in this session.")
+            self.say("No issue decided before this one.")
             return
         self.current = self.history.pop()
         self.redraw()
+
+    def action_history(self) -> None:
+        corpus = self.session.result.corpus
+        rows = []
+        for d in self.session.history():
+            what = "undo of " + ", ".join(f"#{seq}" for seq in d.undoes) if d.action == "undo" else d.action
+            words = " ".join(corpus.sentences[d.index].tokens) if d.index is not None and d.index < len(corpus) else ""
+            rows.append((d, f"#{d.seq:<5} {(d.decided_at or '')[:16].replace('T', ' ')}  {d.reviewer:<10} {what:<8} "
+                            f"{self.describe(d.issue_id)}  {words[:60]}"))
+
+        def reopen(decision: Decision | None) -> None:
+            if decision is None:
+                return
+            issue = self.session.issue(decision.issue_id)
+            if issue is None:
+                self.say("That decision is a propagated change: undo it with u, or decide again on the issue it came from.")
+                return
+            if self.current is not None:
+                self.history.append(self.current)
+            self.current = issue
+            self.redraw()
+            self.say(f"Decide again on {self.describe(issue.id)}: your decision replaces the earlier one.")
+
+        self.push_screen(HistoryScreen(rows), reopen)
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())

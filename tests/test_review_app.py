@@ -34,7 +34,7 @@ def test_accept_keep_skip_and_undo_from_the_keyboard(tmp_path: Path):
             assert first.type == "span_shift" and "Issue 1 of 8" in text_of(app, "#progress")
             assert "given" in text_of(app, "#sentence") and "Breast" in text_of(app, "#sentence")
             await pilot.press("a")
-            assert app.session.status(first) == "accept" and f"Saved: accept {first.id}" in text_of(app, "#message")
+            assert app.session.status(first) == "accept" and "Saved: accept span_shift 'Breast' → 'Breast cancer' D" in text_of(app, "#message")
             second = app.current
             await pilot.press("k")
             assert app.session.status(second) == "keep"

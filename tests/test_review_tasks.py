@@ -68,6 +68,7 @@ def annotate(tool: str, text: str, session: ReviewSession, wanted) -> str:
             task["_annotator_id"] = "prodigy-bob"
         else:
             task["label"] = [[a, b, label] for a, b, label in spans]
+            task["is_confirmed"] = True  # the reviewer ticked the example as done
         lines.append(json.dumps(task))
     return "\n".join(lines) + "\n"
 
@@ -142,7 +143,7 @@ def test_the_cli_exports_and_imports_tasks_and_refuses_bad_input(tmp_path: Path)
     assert len(tasks) == 3 and {t["nerqa"]["type"] for t in tasks} == {"wrong_tag"}
     (tmp_path / "done.jsonl").write_text("".join(json.dumps({**t, "label": []}) + "\n" for t in tasks))
     done = runner.invoke(app, [*args, "--import-results", str(tmp_path / "done.jsonl"), "--tool", "doccano", "--reviewer", "carol"])
-    assert done.exit_code == 0 and "Recorded 3 decisions" in done.output
+    assert done.exit_code == 0 and "Recorded 3 new decisions" in done.output
     rows = DecisionStore.open(tmp_path / "audit", read_only=True).all()
     assert [(r.action, r.reviewer, r.after) for r in rows] == [("edit", "carol", ())] * 3
     done = runner.invoke(app, [*args, "--export-decisions", str(tmp_path / "log.jsonl")])

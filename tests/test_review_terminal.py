@@ -79,17 +79,17 @@ def test_review_in_a_real_terminal_then_apply(project: Path):
     try:
         term.wait_for(r"Issue 1 of 8")
         term.keys("a")                                   # accept: "Breast" -> "Breast cancer" (sentence 5)
-        term.wait_for(r"Saved: accept ss-")
+        term.wait_for(r"Saved: accept span_shift")
         term.keys("k")                                   # keep the ghost span "cancer" (sentence 6)
-        term.wait_for(r"Saved: keep gs-")
+        term.wait_for(r"Saved: keep ghost_span")
         term.keys("s")                                   # skip the missed span "tumour": it comes back at the end
-        term.wait_for(r"wrong_tag  wt-")
+        term.wait_for(r"wrong_tag  score")
         term.keys("e", "Right", "Right", "Right", "]", "Enter")   # sentence 0: "muscular dystrophy" -> "dystrophy"
-        term.wait_for(r"Saved: edit wt-")
+        term.wait_for(r"Saved: edit wrong_tag")
         term.keys("u")
-        term.wait_for(r"Undone: edit wt-")
+        term.wait_for(r"Undone: edit wrong_tag")
         term.keys("e", "Right", "Right", "Right", "]", "Enter")   # the same edit again
-        term.wait_for(r"Saved: edit wt-.*\(#6\)")                   # the skip is a row of the log too
+        term.wait_for(r"Saved: edit wrong_tag.*\(#6\)")                   # the skip is a row of the log too
         term.keys("e", "t", "Enter")                     # sentence 1: HD D -> C
         term.wait_for(r"2 other occurrences of 'HD' read as this one did")
         term.keys("p")

@@ -204,13 +204,15 @@ class ReviewSession:
         states, _, _ = self.replay.run(others, only=issue.index)
         return states[issue.index]
 
-    def replaces(self, issue: Issue) -> tuple[str, ...]:
-        """The uids a new decision of this reviewer on the issue supersedes: every side of a
-        disagreement (deciding on one resolves it), else the reviewer's own head."""
+    def replaces(self, issue: Issue, *, reviewer: str | None = None) -> tuple[str, ...]:
+        """The uids a new decision of `reviewer` (default: the session's) on the issue
+        supersedes: every side of a disagreement (deciding on one resolves it), else the
+        reviewer's own head."""
         heads = self.standing.heads.get(issue.id, [])
         if issue.id in self.standing.disagreements:
             return tuple(d.uid for d in heads)
-        return tuple(d.uid for d in heads if d.reviewer == self.reviewer)
+        name = reviewer or self.reviewer
+        return tuple(d.uid for d in heads if d.reviewer == name)
 
     def decide(self, issue: Issue, action: Action, after: Sequence[Span] | None = None, *, source: str = "review") -> Decision:
         """Record a decision on an issue and return it once it is stored.

@@ -11,24 +11,35 @@ type, score and reason, and the sentence's content key, so the tool's export map
   inclusive as Prodigy has it) and the given spans under `nerqa`; `answer` accept takes the
   task's spans, reject keeps the given labels, ignore skips.
 - doccano (`doccano`): JSONL with `text` and `label` (`[start, end, type]`, the suggestion)
-  and the given spans under `nerqa`; its export's `label` is the decision.
+  and the given spans under `nerqa`; its export's `label` is the decision when it differs
+  from the suggestion exported or the example is marked confirmed (`is_confirmed`,
+  `confirmed` or `approved` true); an example left as exported is untouched.
+
+Importing is idempotent: each decision carries its source identity as `origin` (the tool,
+task and annotation ids, and the annotation's time), and the store holds each origin once, so
+a file imported twice records nothing new. A task nobody touched comes back as a skip. The
+tool is read from the file's shape (`detect_tool`).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from nerqa.errors import NerqaError
 from nerqa.issues import Issue
 from nerqa.review.decisions import Action, Decision
 from nerqa.review.session import ReviewSession
-from nerqa.review.spans import check_spans, ordered
+from nerqa.review.spans import check_spans, ordered, suggested_fix
 from nerqa.tags import Span
 from nerqa.tools import TOOLS, char_spans, check_tool, dump_tasks, label_config, read_records, task_record, token_spans
 
-__all__ = ["TOOLS", "char_spans", "export_tasks", "import_decision_log", "import_results", "label_config", "token_spans"]
+__all__ = ["TOOLS", "char_spans", "detect_tool", "export_tasks", "import_decision_log", "import_results", "label_config", "token_spans"]
+_CONFIRMED = ("is_confirmed", "isConfirmed", "confirmed", "approved")
 
 
 def _meta(session: ReviewSession, issue: Issue) -> dict:
@@ -70,18 +81,61 @@ def _ls_spans(result: list, where: str) -> list[tuple[int, int, str]]:
     return spans
 
 
-def import_results(session: ReviewSession, path: Path, tool: str, *, reviewer: str | None = None) -> list[Decision]:
-    """Decisions from the tool's exported results (not yet recorded: the caller records them).
+def _shape(record: Any) -> str | None:
+    """The tool whose export a record looks like, `decisions` for a nerqa decision log, else None."""
+    if not isinstance(record, dict):
+        return None
+    if {"action", "sentence_key", "before", "after"} <= record.keys():
+        return "decisions"
+    if isinstance(record.get("data"), dict) and ("annotations" in record or "predictions" in record):
+        return "labelstudio"
+    if "answer" in record or "_task_hash" in record or "_input_hash" in record:
+        return "prodigy"
+    if "text" in record and ("label" in record or "entities" in record):
+        return "doccano"
+    if "text" in record and "spans" in record and "tokens" in record:
+        return "prodigy"  # a Prodigy task not answered yet
+    return None
+
+
+def detect_tool(records: Sequence[tuple[str, Any]], path: Path | str) -> str:
+    """The tool whose export `records` are (`labelstudio`, `prodigy`, `doccano`) or `decisions`
+    (a nerqa decision log). Raises `NerqaError` in one line when the shapes are mixed or
+    unknown, or there is no record."""
+    if not records:
+        raise NerqaError(f"{path}: holds no task or decision")
+    shapes = {_shape(record) for _, record in records}
+    if None in shapes:
+        where = next(w for w, r in records if _shape(r) is None)
+        raise NerqaError(f"{where}: not a Label Studio, Prodigy or doccano task, nor a nerqa decision; cannot tell which tool exported it")
+    if len(shapes) > 1:
+        raise NerqaError(f"{path}: mixes records of {', '.join(sorted(shapes))}; import one tool's export at a time")
+    return shapes.pop()
+
+
+def _digest(value: Any) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True, ensure_ascii=False, default=str).encode()).hexdigest()[:16]
+
+
+def import_results(session: ReviewSession, path: Path, tool: str | None = None, *, reviewer: str | None = None,
+                   records: Sequence[tuple[str, Any]] | None = None) -> list[Decision]:
+    """Decisions from the tool's exported results (not yet recorded: the caller records them
+    with `DecisionStore.record_new`, which skips those an earlier import recorded).
 
     Every task must name an issue of this audit and its sentence; spans must lie on token
-    edges inside the sentence. A task nobody annotated yields no decision.
+    edges inside the sentence. A task nobody touched yields a skip. `tool` None: detected
+    from the records' shape; a `tool` the file's shape contradicts is an error.
     """
-    check_tool(tool)
+    records = read_records(path) if records is None else records
+    detected = detect_tool(records, path)
+    if detected == "decisions":
+        raise NerqaError(f"{path}: a nerqa decision log, not a tool's export; import it with nerqa decisions import")
+    if tool is not None and check_tool(tool) != detected:
+        raise NerqaError(f"{path}: looks like a {detected} export, not {tool}; leave out --tool to read it as {detected}")
+    tool = detected
     issues = {i.id: i for i in session.result.issues}
     decisions = []
-    for where, record in read_records(path):
-        if not isinstance(record, dict):
-            raise NerqaError(f"{where}: expected a JSON object")
+    for where, record in records:
         meta = _nerqa_meta(record, where)
         issue = issues.get(meta["issue_id"])
         if issue is None:
@@ -89,46 +143,54 @@ def import_results(session: ReviewSession, path: Path, tool: str, *, reviewer: s
         if session.keys[issue.index] != meta["sentence_key"]:
             raise NerqaError(f"{where}: issue {issue.id} belongs to another sentence than this audit's")
         tokens = session.result.corpus.sentences[issue.index].tokens
+        base = session.base(issue)
         name = reviewer or session.reviewer
         action: Action | None = None
+        after: tuple[Span, ...] = base
         if tool == "labelstudio":
             annotations = [a for a in record.get("annotations", []) if not a.get("was_cancelled")]
+            task = record.get("id", meta["issue_id"])
             if not annotations:
-                continue
-            latest = max(annotations, key=lambda a: (a.get("updated_at") or a.get("created_at") or "", a.get("id") or 0))
-            after = token_spans(tokens, _ls_spans(latest.get("result", []), where), where=where)
-            who = latest.get("completed_by")
-            name = reviewer or (f"labelstudio:{who.get('email', who.get('id'))}" if isinstance(who, dict) else f"labelstudio:{who}" if who is not None else name)
+                action, origin = "skip", f"labelstudio:task={task}:untouched"
+            else:
+                latest = max(annotations, key=lambda a: (a.get("updated_at") or a.get("created_at") or "", a.get("id") or 0))
+                after = token_spans(tokens, _ls_spans(latest.get("result", []), where), where=where)
+                who = latest.get("completed_by")
+                name = reviewer or (f"labelstudio:{who.get('email', who.get('id'))}" if isinstance(who, dict) else f"labelstudio:{who}" if who is not None else name)
+                stamp = latest.get("updated_at") or latest.get("created_at") or _digest(latest.get("result"))
+                origin = f"labelstudio:task={task}:annotation={latest.get('id')}:{stamp}"
         elif tool == "prodigy":
             answer = record.get("answer")
-            if answer is None:
-                continue
-            if answer == "ignore":
-                action, after = "skip", session.spans(issue.index)
+            if answer is None or answer == "ignore":
+                action = "skip"
             elif answer == "reject":
-                action, after = "keep", session.spans(issue.index)
+                action = "keep"
             elif answer == "accept":
                 after = token_spans(tokens, [(int(s["start"]), int(s["end"]), str(s["label"])) for s in record.get("spans", [])], where=where)
             else:
                 raise NerqaError(f"{where}: answer {answer!r} is not accept, reject or ignore")
             name = reviewer or (f"prodigy:{record['_annotator_id']}" if record.get("_annotator_id") else name)
+            identity = record.get("_task_hash", meta["issue_id"])
+            origin = f"prodigy:task={identity}:{record.get('_annotator_id')}:{record.get('_timestamp') or _digest([answer, record.get('spans')])}"
         else:
             labels = record.get("label", record.get("entities"))
-            if labels is None:
-                continue
             spans = []
-            for item in labels:
+            for item in labels or []:
                 if isinstance(item, dict):
                     spans.append((int(item["start_offset"]), int(item["end_offset"]), str(item["label"])))
                 else:
                     spans.append((int(item[0]), int(item[1]), str(item[2])))
             after = token_spans(tokens, spans, where=where)
+            exported = suggested_fix(base, issue)
+            confirmed = any(record.get(key) is True for key in _CONFIRMED)
+            if labels is None or (after == exported and not confirmed):
+                action, after = "skip", base  # left as exported: nobody looked at it
+            origin = f"doccano:example={record.get('id', meta['issue_id'])}:{_digest([labels, confirmed])}"
         check_spans(after, len(tokens), where=where)
         if action is None:
-            # No change reads as keep (also where the suggestion is to change nothing).
-            action = "keep" if after == session.spans(issue.index) else "accept" if after == session.suggestion(issue) else "edit"
-        decision = session.make_decision(issue.id, issue.index, action, after, source=f"import:{tool}", batch=f"import-{path.name}")
-        decisions.append(replace(decision, reviewer=name))
+            action = "keep" if after == base else "accept" if after == suggested_fix(base, issue) else "edit"
+        decision = session.make_decision(issue.id, issue.index, action, after, source=f"import:{tool}", batch=f"import-{path.name}", before=base)
+        decisions.append(replace(decision, reviewer=name, origin=origin, supersedes=session.replaces(issue, reviewer=name)))
     return decisions
 
 
@@ -145,6 +207,8 @@ def import_decision_log(session: ReviewSession, path: Path) -> list[Decision]:
             rows.append((where, record, before, after))
         except (KeyError, TypeError, ValueError) as error:
             raise NerqaError(f"{where}: not a nerqa decision record ({error})") from None
+    if not rows:
+        raise NerqaError(f"{path}: holds no decision")
     undone = {seq for _, r, _, _ in rows if r.get("action") == "undo" for seq in r.get("undoes", [])}
     issues = {i.id: i for i in session.result.issues}
     out = []
@@ -168,6 +232,8 @@ def import_decision_log(session: ReviewSession, path: Path) -> list[Decision]:
             issue_id=issue_id, sentence_key=session.keys[index], sentence_hash=session.replay.hash(index), action=record["action"],
             before=ordered(before), after=ordered(after), reviewer=str(record.get("reviewer") or session.reviewer),
             source=str(record.get("source") or "review"), doc_id=session.result.corpus.sentence_doc_ids[index], index=index,
-            batch=record.get("batch"),
+            batch=record.get("batch"), supersedes=tuple(str(u) for u in record.get("supersedes") or ()),
+            # The exported decision's own id: imported twice, it is recorded once.
+            uid=str(record.get("uid") or f"log-{_digest({k: record.get(k) for k in ('issue_id', 'action', 'reviewer', 'decided_at', 'after', 'seq')})}"),
         ))
     return out
