@@ -131,8 +131,9 @@ def load_summary(folder: str | Path) -> dict:
         raise AuditFolderError(f"{path}, line {error.lineno}: not JSON: {error.msg}") from None
 
 
-def check_audit_corpus(folder: str | Path, corpus: Corpus) -> dict:
-    """The folder's summary, after checking that it is an audit of `corpus` (same fingerprint)."""
+def check_audit_corpus(folder: str | Path, corpus: Corpus, *, hint: str = "; audit this corpus first") -> dict:
+    """The folder's summary, after checking that it is an audit of `corpus` (same fingerprint).
+    The error ends with `hint`."""
     summary = load_summary(folder)
     expected = summary.get("corpus", {}).get("fingerprint")
     if expected is None:
@@ -141,7 +142,7 @@ def check_audit_corpus(folder: str | Path, corpus: Corpus) -> dict:
         name = summary.get("corpus", {}).get("name") or "another corpus"
         raise AuditFolderError(
             f"{folder}: this audit is of {name} (fingerprint {expected}), not of the corpus given (fingerprint "
-            f"{corpus.fingerprint()}): its tokens, tags or documents differ; audit this corpus first"
+            f"{corpus.fingerprint()}): its tokens, tags or documents differ{hint}"
         )
     return summary
 

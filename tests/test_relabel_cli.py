@@ -99,3 +99,77 @@ def test_bad_relabel_options(project: Path):
     assert "no issue in" in fails(*args, "--max-score", "-1")
     shutil.rmtree(project / "audit")
     assert "no such file or folder" in fails(*args, "--accept-suggestions")
+
+
+def test_apply_refuses_an_audit_of_another_corpus_and_writes_nothing(project: Path):
+    other = project / "other.jsonl"
+    other.write_text((project / "corpus.jsonl").read_text().replace('"D"', '"C"', 1))
+    runner.invoke(app, ["relabel", str(project / "corpus.jsonl"), str(project / "audit"), "--accept-suggestions"])
+    line = fails("apply", other, project / "audit", "--out", project / "fixed.jsonl")
+    assert "not of the corpus given" in line and "fingerprint" in line and "--changed-corpus" in line
+    assert not (project / "fixed.jsonl").exists()
+
+
+def test_apply_on_an_edited_corpus_replays_by_content_and_says_how_many_found_their_sentence(project: Path):
+    assert runner.invoke(app, ["relabel", str(project / "corpus.jsonl"), str(project / "audit"), "--accept-suggestions"]).exit_code == 0
+    rows = [json.loads(line) for line in (project / "corpus.jsonl").read_text().splitlines()]
+    edited = project / "edited.jsonl"
+    edited.write_text("".join(json.dumps(r) + "\n" for r in rows[:2]))  # two of the four documents kept
+    result = runner.invoke(app, ["apply", str(edited), str(project / "audit"), "--out", str(project / "fixed.jsonl"), "--changed-corpus", "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output)
+    total = len(DecisionStore.open(project / "audit", read_only=True).effective())
+    assert 0 < summary["sentences_found"] < total and summary["decisions_applied"] == summary["sentences_found"]
+    unrelated = project / "unrelated.jsonl"
+    unrelated.write_text(json.dumps({"id": "x", "text": "Nothing here .", "spans": []}) + "\n")
+    line = fails("apply", unrelated, project / "audit", "--out", project / "none.jsonl", "--changed-corpus")
+    assert "none of the" in line and not (project / "none.jsonl").exists()
+
+
+def test_a_disagreement_is_reported_by_apply_and_settled_only_by_a_policy(project: Path):
+    corpus, audit = str(project / "corpus.jsonl"), str(project / "audit")
+    assert runner.invoke(app, ["relabel", corpus, audit, "--reviewer", "bob", "--accept-suggestions", "--type", "ghost_span"]).exit_code == 0
+    alice = ReviewSession(review_audit(), DecisionStore.open(project / "audit"), "alice")
+    ghost = next(i for i in alice.result.issues if i.type == "ghost_span")
+    alice.decide(ghost, "keep")
+    result = runner.invoke(app, ["apply", corpus, audit, "--out", str(project / "fixed.jsonl")])
+    assert result.exit_code == 0 and "Disagreement, not applied: ghost_span 'cancer'" in result.stderr
+    assert "bob accept" in result.stderr and "alice keep" in result.stderr and "ghost_span" in result.stderr
+    kept = [json.loads(line) for line in (project / "fixed.jsonl").read_text().splitlines()]
+    assert any(s["label"] == "D" and r["text"][s["start"]:s["end"]] == "cancer" for r in kept for s in r["spans"])
+    result = runner.invoke(app, ["apply", corpus, audit, "--out", str(project / "bob.jsonl"), "--resolve", "bob", "--json"])
+    assert json.loads(result.output)["disagreements"] == 0 and json.loads(result.output)["decisions_applied"] == 1
+
+
+def test_imports_count_once_and_detect_the_tool(project: Path):
+    corpus, audit = str(project / "corpus.jsonl"), str(project / "audit")
+    tasks = project / "tasks.json"
+    assert runner.invoke(app, ["relabel", corpus, audit, "--export-tasks", str(tasks)]).exit_code == 0
+    exported = json.loads(tasks.read_text())
+    for n, task in enumerate(exported):
+        task["id"] = n + 1
+        if n < 3:  # three annotated (the suggestion taken), the rest untouched
+            task["annotations"] = [{"id": 10 + n, "result": task["predictions"][1]["result"], "completed_by": {"email": "bob@lab"}}]
+    results = project / "results.json"
+    results.write_text(json.dumps(exported))
+    first = runner.invoke(app, ["relabel", corpus, audit, "--import-results", str(results)])
+    assert first.exit_code == 0 and f"Recorded {len(exported)} new decisions" in first.output and "(labelstudio)" in first.output
+    rows = DecisionStore.open(project / "audit", read_only=True).all()
+    assert [r.action for r in rows].count("skip") == len(exported) - 3 and "accept" not in [r.action for r in rows[3:]]
+    again = runner.invoke(app, ["relabel", corpus, audit, "--import-results", str(results)])
+    assert again.exit_code == 0 and "Recorded 0 new decisions" in again.output and f"{len(exported)} were recorded by an earlier import" in again.output
+    assert len(DecisionStore.open(project / "audit", read_only=True).all()) == len(rows)
+    line = fails("relabel", corpus, audit, "--import-results", results, "--tool", "doccano")
+    assert "looks like a labelstudio export, not doccano" in line
+    odd = project / "odd.jsonl"
+    odd.write_text('{"hello": 1}\n')
+    assert "cannot tell which tool" in fails("relabel", corpus, audit, "--import-results", odd)
+    log = project / "log.jsonl"
+    assert runner.invoke(app, ["relabel", corpus, audit, "--export-decisions", str(log)]).exit_code == 0
+    copy = project / "copy"
+    shutil.copytree(project / "audit", copy)
+    (copy / "decisions.sqlite").unlink()
+    for _ in range(2):
+        result = runner.invoke(app, ["relabel", corpus, str(copy), "--import-decisions", str(log)])
+        assert result.exit_code == 0, result.output
+    assert "Recorded 0 new decisions" in result.output and len(DecisionStore.open(copy, read_only=True).all()) == len(rows)

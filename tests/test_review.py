@@ -11,7 +11,7 @@ import pytest
 
 from nerqa.errors import NerqaError
 from nerqa.review.apply import apply_decisions
-from nerqa.review.decisions import Decision, DecisionStore
+from nerqa.review.decisions import Decision, DecisionStore, spans_to_json
 from nerqa.review.session import Filters, ReviewSession
 from nerqa.tags import Span
 from review_helpers import review_audit, review_corpus
@@ -203,3 +203,30 @@ def test_read_only_folders_and_bad_spans_give_clear_errors(read_only_folder: Pat
 def test_the_database_is_sqlite_in_wal_mode(session):
     connection = sqlite3.connect(session.store.path)
     assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_a_version_1_log_is_migrated_and_a_later_decision_replaces_the_earlier(tmp_path: Path):
+    v1 = """CREATE TABLE decisions (seq INTEGER PRIMARY KEY AUTOINCREMENT, issue_id TEXT NOT NULL, sentence_key TEXT NOT NULL,
+        sentence_hash TEXT NOT NULL, doc_id TEXT, sentence_index INTEGER, action TEXT NOT NULL, spans_before TEXT NOT NULL,
+        spans_after TEXT NOT NULL, reviewer TEXT NOT NULL, source TEXT NOT NULL, batch TEXT, undoes TEXT NOT NULL DEFAULT '[]',
+        decided_at TEXT NOT NULL); PRAGMA user_version=1;"""
+    session = ReviewSession(review_audit(), DecisionStore.open_or_empty(tmp_path / "none"), "alice")
+    hd = issue_of(session, "wrong_tag", "HD")
+    accept = session.make_decision(hd.id, 0, "accept", session.suggestion(hd), source="review", batch="a")
+    keep = session.make_decision(hd.id, 0, "keep", session.spans(0), source="review", batch="b")
+    connection = sqlite3.connect(tmp_path / "decisions.sqlite")
+    connection.executescript(v1)
+    for d in (accept, keep):
+        connection.execute("INSERT INTO decisions (issue_id, sentence_key, sentence_hash, doc_id, sentence_index, action, spans_before,"
+                           " spans_after, reviewer, source, batch, undoes, decided_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '[]', 'then')",
+                           (d.issue_id, d.sentence_key, d.sentence_hash, d.doc_id, d.index, d.action, spans_to_json(d.before),
+                            spans_to_json(d.after), d.reviewer, d.source, d.batch))
+    connection.commit()
+    connection.close()
+    read = DecisionStore.open(tmp_path, read_only=True)  # migrated in memory, the file left as it was
+    assert [d.action for d in read.effective()] == ["keep"]
+    assert sqlite3.connect(tmp_path / "decisions.sqlite").execute("PRAGMA user_version").fetchone()[0] == 1
+    store = DecisionStore.open(tmp_path)
+    rows = store.all()
+    assert [d.action for d in store.effective()] == ["keep"] and rows[1].supersedes == (rows[0].uid,)
+    assert sqlite3.connect(tmp_path / "decisions.sqlite").execute("PRAGMA user_version").fetchone()[0] == 2

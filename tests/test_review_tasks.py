@@ -155,3 +155,13 @@ def test_the_cli_exports_and_imports_tasks_and_refuses_bad_input(tmp_path: Path)
     assert len(DecisionStore.open(tmp_path / "audit", read_only=True).all()) == 3  # nothing written
     done = runner.invoke(app, [*args, "--tool", "excel", "--export-tasks", str(tmp_path / "t")])
     assert done.exit_code == 1 and "--tool must be one of labelstudio, prodigy, doccano" in done.stderr
+
+
+def test_a_doccano_example_left_as_exported_is_a_skip_not_an_accept(session: ReviewSession, tmp_path: Path):
+    issues = session.queue()[:2]
+    lines = [json.loads(line) for line in export_tasks(session, issues, "doccano").splitlines()]
+    lines[1]["is_confirmed"] = True  # the reviewer confirmed the suggestion as it was
+    exported = tmp_path / "doccano.jsonl"
+    exported.write_text("".join(json.dumps(r) + "\n" for r in lines))
+    decisions = import_results(session, exported)
+    assert [d.action for d in decisions] == ["skip", "accept"] and decisions[0].after == session.spans(issues[0].index)
