@@ -31,6 +31,7 @@ import hashlib
 import json
 import os
 import sqlite3
+import time
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -275,7 +276,9 @@ class DecisionStore:
                     raise NerqaError(f"{path}: cannot record decisions here: the audit folder is read-only") from None
                 connection = sqlite3.connect(path, timeout=30, isolation_level=None)
                 # WAL: readers never block the writer; FULL: a commit is on disk when it returns.
-                connection.execute("PRAGMA journal_mode=WAL")
+                # Switching to WAL needs a moment alone with the file and does not wait for
+                # another process opening it at once: retry.
+                _retry_locked(lambda: connection.execute("PRAGMA journal_mode=WAL"))
                 connection.execute("PRAGMA synchronous=FULL")
                 connection.execute("PRAGMA busy_timeout=30000")
                 connection.execute("BEGIN IMMEDIATE")
@@ -285,7 +288,8 @@ class DecisionStore:
                         raise NerqaError(f"{path}: decisions database version {version}; this nerqa reads version {SCHEMA_VERSION}")
                     if version == 0:
                         _execute_all(connection, _SCHEMA)
-                    _migrate(connection)
+                    if version < SCHEMA_VERSION:
+                        _migrate(connection)
                     connection.execute("COMMIT")
                 except BaseException:
                     connection.execute("ROLLBACK")
@@ -418,6 +422,18 @@ def _migrate(connection: sqlite3.Connection) -> None:
             connection.execute("UPDATE decisions SET uid = ?, supersedes = ? WHERE seq = ?", (uid, json.dumps(supersedes), seq))
     _execute_all(connection, _INDEXES)
     connection.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+
+
+def _retry_locked(step, seconds: float = 30.0):
+    """Run `step`, retrying while SQLite says the database is locked (up to `seconds`)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            return step()
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 def _execute_all(connection: sqlite3.Connection, script: str) -> None:
