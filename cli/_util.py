@@ -219,20 +219,40 @@ def progress_display(log_file: Optional[Path] = None) -> Iterator[ProgressCallba
 
 
 def readable_help() -> None:
-    """typer (0.2x) shows `<bool>` as the type of every flag, `--help` included, which reads as
-    if the flag took a value: show no type for flags. Other types, and the choices each
-    option lists as its metavar, are shown as typer has them."""
-    from typer.core import TyperOption
+    """Help that reads the same at 80 columns as at 200, in the conventions of Unix help:
+    arguments and value types in upper case (`CORPUS`, `PATH`, `INT`; typer writes `{corpus}`
+    and `<list[Path]>`), choices as `a|b`, no type after a flag (typer shows `<bool>`, which
+    reads as if the flag took a value), and no type after an argument (its name says it)."""
+    from typer.core import TyperArgument, TyperOption, _TyperParameter
 
-    shown = getattr(TyperOption, "display_type_rich", None)
-    if shown is None or getattr(shown, "nerqa_flags", False):
+    if getattr(_TyperParameter.display_type, "nerqa", False):
         return
+    typed = _TyperParameter.display_type
 
-    def display_type_rich(self, ctx):
-        return None if getattr(self, "is_flag", False) and not getattr(self, "count", False) else shown(self, ctx)
+    def display_type(self, ctx):
+        label = typed(self, ctx).strip("<>")
+        if label.startswith("list[") and label.endswith("]"):
+            label = label[5:-1] + "..."
+        return label if "|" in label else label.upper()
 
-    display_type_rich.nerqa_flags = True  # type: ignore[attr-defined]
-    TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]
+    def option_type(self, ctx):
+        if getattr(self, "is_flag", False) and not getattr(self, "count", False):
+            return None
+        if self.metavar is not None:
+            return self.metavar
+        return display_type(self, ctx) + ("..." if self.nargs != 1 else "")
+
+    def usage_name(self) -> str:
+        name = self.metavar or self.name.upper()
+        name = name if self.required else f"[{name}]"
+        return name + ("..." if self.nargs != 1 else "")
+
+    display_type.nerqa = True  # type: ignore[attr-defined]
+    _TyperParameter.display_type = display_type  # type: ignore[method-assign]
+    TyperOption.display_type_rich = option_type  # type: ignore[method-assign]
+    TyperArgument.display_type_rich = lambda self, ctx: None  # type: ignore[method-assign]
+    TyperArgument._rich_display_name = lambda self: self.metavar or self.name.upper()  # type: ignore[method-assign]
+    TyperArgument._usage_display_name = usage_name  # type: ignore[method-assign]
 
 
 def quiet_transformers() -> None:

@@ -25,6 +25,8 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_show_locals=False,
+    # Click's plain help: it never cuts an option name at 80 columns, as rich's tables did.
+    rich_markup_mode=None,
 )
 
 readable_help()
@@ -47,7 +49,8 @@ for _name, (_command, _example) in COMMANDS.items():
 
 def add_group(name: str, help: str) -> typer.Typer:
     """A command group `nerqa NAME ...`; register its subcommands with `group.command(...)`."""
-    group = typer.Typer(name=name, help=help, no_args_is_help=True, add_completion=False, pretty_exceptions_show_locals=False)
+    group = typer.Typer(name=name, help=help, no_args_is_help=True, add_completion=False, pretty_exceptions_show_locals=False,
+                        rich_markup_mode=None)
     app.add_typer(group, name=name)
     return group
 

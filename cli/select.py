@@ -32,7 +32,7 @@ def select_cli(
     strategy: Annotated[str, typer.Option(metavar="|".join(STRATEGIES), help=f"Uncertainty measure: {', '.join(STRATEGIES)}.")] = DEFAULT_STRATEGY,
     diversity: Annotated[str, typer.Option(metavar="|".join(DIVERSITY), help="Diversity guard: near-duplicates (leave out near-copies of a sentence already chosen), clusters (one sentence per k-means cluster of the candidates) or off.")] = "near-duplicates",
     labeled: Annotated[Optional[Path], typer.Option(help="The labeled corpus: its sentences are never chosen.")] = None,
-    to: Annotated[str, typer.Option("--to", "-t", metavar="|".join(FORMATS + TOOLS), help=f"Batch format: a corpus format ({', '.join(FORMATS)}) or annotation-tool tasks ({', '.join(TOOLS)}).")] = "jsonl",
+    to: Annotated[str, typer.Option("--to", "-t", metavar="FORMAT", help=f"Batch format: a corpus format ({', '.join(FORMATS)}) or annotation-tool tasks ({', '.join(TOOLS)}).")] = "jsonl",
     text: Annotated[bool, typer.Option("--text", help="POOL is raw text even if it looks like a corpus.")] = False,
     encoder: Annotated[Optional[Path], typer.Option(help="Cold start: the encoder whose embeddings measure coverage (default: the bundled MiniLM).")] = None,
     seed: Annotated[int, typer.Option(help="Seed for random choices (the random strategy, ties, clustering).")] = 0,

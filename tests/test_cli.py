@@ -127,11 +127,37 @@ def test_help_lists_choices_shows_no_bool_metavar_and_gives_an_example():
     assert "--repair " in audit and "--help " in audit
     for command in ("convert", "predict", "apply"):
         flat = " ".join(_help(command, width=200).split())
-        assert "--to -t FORMAT Output format (conll, ncbi, pubtator, nemo, jsonl, jsonl-tokens)" in flat, command
+        assert "-t, --to FORMAT Output format (conll, ncbi, pubtator, nemo, jsonl, jsonl-tokens)" in flat, command
     import typer.main
 
     select = {p.name: p.metavar for p in typer.main.get_command(app).commands["select"].params}
-    assert select["strategy"] == "entropy|least_confidence|mnlp|margin|random" and select["to"].endswith("|labelstudio|prodigy|doccano")
+    assert select["strategy"] == "entropy|least_confidence|mnlp|margin|random" and select["to"] == "FORMAT"
+    assert "(labelstudio, prodigy, doccano)" in " ".join(_help("select", width=80).split())
+
+
+def test_every_help_at_80_columns_shows_whole_option_names_choices_and_upper_case_usage():
+    import typer.main
+
+    from nerqa_cli.main import COMMANDS
+
+    root = typer.main.get_command(app)
+    commands = [([name], root.commands[name]) for name in COMMANDS]
+    commands += [(["compare", name], root.commands["compare"].commands[name]) for name in ("models", "audits")]
+    for words, command in commands:
+        text = _help(*words, width=80)
+        assert max(len(line) for line in text.splitlines()) <= 80, words
+        tokens = set(text.replace(",", " ").split())
+        usage = text.split("\n\n")[0]
+        assert "{" not in usage and "<" not in usage, usage
+        for param in command.params:
+            if param.param_type_name == "argument":
+                assert param.name.upper() in usage, (words, param.name)
+                continue
+            for name in param.opts + param.secondary_opts:
+                assert name in tokens, (words, name)  # whole, never cut with an ellipsis
+            if param.metavar:
+                assert param.metavar in tokens, (words, param.metavar)
+        assert "…" not in text and "<list" not in text and "<path>" not in text, words
 
 
 def test_top_issues_table_shows_each_span_whole_at_80_columns():

@@ -240,8 +240,8 @@ def test_undecodable_bytes_and_empty_files(write):
 def test_write_is_atomic_when_the_writer_fails(tmp_path: Path):
     target = tmp_path / "out.txt"
     target.write_text("previous content")
-    bad = Corpus((Document("1", (Sentence(("a b",), ("O",)),)),))  # a token with a space
-    with pytest.raises(NerqaError, match="holds whitespace"):
+    bad = Corpus((Document("1", (Sentence(("a\tb",), ("O",)),)),))  # a token with CoNLL's column separator
+    with pytest.raises(NerqaError, match="holds '\\\\t'"):
         write_corpus(bad, tmp_path / "out.tsv")
     assert not (tmp_path / "out.tsv").exists()
     assert target.read_text() == "previous content"

@@ -144,7 +144,15 @@ def entity_char_spans(document: Document) -> tuple[str, tuple[CharSpan, ...], li
     return text, sections, entities
 
 
-def check_token(token: str, where: str) -> None:
-    """Token formats cannot hold empty tokens or tokens with whitespace."""
-    if not token or any(c.isspace() for c in token):
-        raise NerqaError(f"{where}: token {token!r} is empty or holds whitespace, which this format cannot write")
+# What `str.splitlines` breaks lines at: no line-based format can hold these in a token.
+LINE_BREAKS = frozenset("\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029")
+
+
+def check_token(token: str, where: str, *, separators: str = "") -> None:
+    """Any non-empty token without a line break is valid, whatever else it holds (no-break and
+    zero-width spaces, joiners, combining marks); a format whose columns are split by
+    `separators` (CoNLL: a TAB; NeMo: a space) cannot hold those either."""
+    bad = next((c for c in token if c in LINE_BREAKS or c in separators), None)
+    if not token or bad is not None:
+        what = "is empty" if not token else f"holds {bad!r}"
+        raise NerqaError(f"{where}: token {token!r} {what}, which this format cannot write")

@@ -17,7 +17,8 @@ DOCSTART = "-DOCSTART-"
 
 
 def _columns(line: str) -> list[str]:
-    return line.split("\t") if "\t" in line else line.split()
+    # Only ASCII spaces separate columns in a file without TABs: a no-break space is text.
+    return line.split("\t") if "\t" in line else [c for c in line.split(" ") if c]
 
 
 def parse(text: str, *, path: str | None = None, options: ReadOptions = ReadOptions()) -> Corpus:
@@ -39,7 +40,7 @@ def parse(text: str, *, path: str | None = None, options: ReadOptions = ReadOpti
                  options.tag_column if options.tag_column >= 0 else -options.tag_column - 1) + 1
     for number, raw in enumerate(text.splitlines(), start=1):
         line = raw.rstrip("\r\n")
-        if not line.strip():
+        if not line.strip(" \t"):
             close_sentence()
             continue
         columns = _columns(line)
@@ -81,7 +82,7 @@ def dump(corpus: Corpus) -> str:
             out.append("")
         for s, sentence in enumerate(doc.sentences):
             for token, tag in zip(sentence.tokens, sentence.tags):
-                check_token(token, f"document {d + 1}, sentence {s + 1}")
+                check_token(token, f"document {d + 1}, sentence {s + 1}", separators="\t")
                 out.append(f"{token}\t{tag}")
             out.append("")
     return "\n".join(out) + ("\n" if out else "")

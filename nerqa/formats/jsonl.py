@@ -15,9 +15,13 @@ Tasks nobody annotated are skipped: a Label Studio task whose annotations are al
 Token records (one sentence each): `{"tokens": [...], "tags": [...]}` (or `"ner_tags"`),
 consecutive records with the same `doc_id` forming one document.
 
-nerqa also writes `"sentences": [[start, end], ...]`, the character spans of the sentences,
-and, for documents of several passages (a title and an abstract), `"sections"`; when a record
-has them, the reader keeps those boundaries instead of splitting the text again.
+nerqa also writes `"tokens": [{"text", "start", "end", "id"}, ...]` (as Prodigy does: the
+character span of every token), `"sentences": [[start, end], ...]`, the character spans of the
+sentences, and, for documents of several passages (a title and an abstract), `"sections"`.
+When a record has them, the reader keeps those tokens and boundaries instead of splitting the
+text again, so a corpus read from any token format comes back with the same tokens. A span
+must start and end on token edges: with `tokens`, on the tokens given; without, it may not
+cut a word (`Asp|irin`), an error that names the line rather than a silent split.
 
 Document ids are read from `id`, `doc_id`, `_id` or `meta.id` / `meta.doc_id` / `meta.pmid`.
 """
@@ -30,6 +34,7 @@ from typing import Any
 from nerqa.corpus import Corpus, Document, Sentence
 from nerqa.errors import CorpusFormatError
 from nerqa.formats._common import ReadOptions, document_from_text, document_text, normalise_tags
+from nerqa.segment import segment
 
 
 def _records(text: str, path: str | None) -> list[tuple[int, Any]]:
@@ -106,7 +111,7 @@ def _label(value: Any, path: str | None, number: int) -> str:
     return value
 
 
-def _char_spans(record: dict[str, Any], path: str | None, number: int) -> tuple[str, list[tuple[int, int, str]]]:
+def _char_spans(record: dict[str, Any], path: str | None, number: int, *, tokenised: bool = False) -> tuple[str, list[tuple[int, int, str]]]:
     """Text and `(start, end, label)` spans of a character-span record, whatever its tool."""
     text = record.get("text")
     raw_spans: list[tuple[Any, Any, Any]] = []
@@ -145,7 +150,7 @@ def _char_spans(record: dict[str, Any], path: str | None, number: int) -> tuple[
         s, e = _int(start, "span start", path, number), _int(end, "span end", path, number)
         if not 0 <= s < e <= len(text):
             raise CorpusFormatError(path, number, f"span {s}-{e} lies outside the text ({len(text)} characters)")
-        if not text[s:e].strip():
+        if not tokenised and not text[s:e].strip():
             raise CorpusFormatError(path, number, f"span {s}-{e} covers only whitespace")
         spans.append((s, e, _label(label, path, number)))
     return text, spans
@@ -191,12 +196,17 @@ def parse(text: str, *, path: str | None = None, options: ReadOptions = ReadOpti
             token_sentences.append((len(documents), doc_id, tuple(tokens), tags, number))
             documents.append(Document(doc_id, ()))  # placeholder, filled below
         else:
-            content, spans = _char_spans(record, path, number)
             # Label Studio keeps a task's own fields under `data`.
             fields = record["data"] if isinstance(record.get("data"), dict) and "text" not in record else record
+            tokenised = isinstance(fields.get("tokens"), list) and all(isinstance(t, dict) for t in fields["tokens"])
+            content, spans = _char_spans(record, path, number, tokenised=tokenised)
             sections = _char_ranges(fields, "sections", len(content), path, number) or [(0, len(content))]
             sentences = _char_ranges(fields, "sentences", len(content), path, number)
-            documents.append(document_from_text(doc_id, content, sections, spans, path=path, line=number, sentences=sentences))
+            if tokenised:
+                documents.append(_tokenised_document(doc_id, content, fields["tokens"], spans, sections, sentences, path, number))
+            else:
+                _check_word_edges(content, spans, path, number)
+                documents.append(document_from_text(doc_id, content, sections, spans, path=path, line=number, sentences=sentences))
     if not documents:
         raise CorpusFormatError(path, None, "no annotated records found")
     if token_sentences:
@@ -204,6 +214,59 @@ def parse(text: str, *, path: str | None = None, options: ReadOptions = ReadOpti
         for (slot, doc_id, tokens, _, _), tags in zip(token_sentences, iob2):
             documents[slot] = Document(doc_id, (Sentence(tokens, tags),))
     return Corpus(tuple(_merge_token_documents(documents)))
+
+
+def _check_word_edges(text: str, spans: list[tuple[int, int, str]], path: str | None, number: int) -> None:
+    """A span edge between two letters or digits would cut a word in two: refuse it."""
+    for start, end, label in spans:
+        for edge in (start, end):
+            if 0 < edge < len(text) and text[edge - 1].isalnum() and text[edge].isalnum():
+                lo, hi = edge, edge
+                while lo > 0 and text[lo - 1].isalnum():
+                    lo -= 1
+                while hi < len(text) and text[hi].isalnum():
+                    hi += 1
+                side = "starts" if edge == start else "ends"
+                raise CorpusFormatError(path, number, f"span {start}-{end} ({label} {text[start:end]!r}) {side} inside the word {text[lo:hi]!r}")
+
+
+def _tokenised_document(doc_id: str | None, text: str, raw_tokens: list[dict[str, Any]], spans: list[tuple[int, int, str]],
+                        sections: list[tuple[int, int]], sentences: list[tuple[int, int]] | None, path: str | None, number: int) -> Document:
+    """A document whose tokens the record gives (`tokens` with character offsets): no tokenising."""
+    offsets: list[tuple[int, int]] = []
+    for n, token in enumerate(raw_tokens):
+        start, end = _int(token.get("start"), f"token {n} start", path, number), _int(token.get("end"), f"token {n} end", path, number)
+        if not (offsets[-1][1] if offsets else 0) <= start < end <= len(text):
+            raise CorpusFormatError(path, number, f"token {n} ({start}-{end}) is empty, out of order or outside the text")
+        if "text" in token and token["text"] != text[start:end]:
+            raise CorpusFormatError(path, number, f"token {n} reads {token['text']!r}, but the text at {start}-{end} is {text[start:end]!r}")
+        offsets.append((start, end))
+    if sentences is None:
+        # No sentence boundaries given: the text's own sentences, each holding the tokens that start in it.
+        sentences = [(s[0][0], s[-1][1]) for s in segment(text, sections=sections, protected=[(a, b) for a, b, _ in spans]) if s]
+    groups: list[list[tuple[int, int]]] = [[] for _ in sentences]
+    where = 0
+    for offset in offsets:
+        while where < len(sentences) - 1 and offset[0] >= sentences[where + 1][0]:
+            where += 1
+        if not sentences or not sentences[where][0] <= offset[0]:
+            raise CorpusFormatError(path, number, f"token at {offset[0]}-{offset[1]} lies outside every sentence")
+        groups[where].append(offset)
+    first = {o[0]: (g, i) for g, group in enumerate(groups) for i, o in enumerate(group)}
+    last = {o[1]: (g, i) for g, group in enumerate(groups) for i, o in enumerate(group)}
+    tags = [["O"] * len(group) for group in groups]
+    for start, end, label in sorted(spans):
+        if start not in first or end not in last or first[start][0] != last[end][0]:
+            inside = next((text[a:b] for a, b in offsets if a < start < b or a < end < b), None)
+            cut = f" cuts the token {inside!r}" if inside is not None else " does not start and end on token edges in one sentence"
+            raise CorpusFormatError(path, number, f"span {start}-{end} ({label} {text[start:end]!r}){cut}")
+        g, a = first[start]
+        b = last[end][1]
+        if any(t != "O" for t in tags[g][a : b + 1]):
+            raise CorpusFormatError(path, number, f"span {start}-{end} ({label}) overlaps another span; IOB tags cannot hold nested spans")
+        tags[g][a : b + 1] = [f"B-{label}"] + [f"I-{label}"] * (b - a)
+    out = tuple(Sentence(tuple(text[a:b] for a, b in group), tuple(t), tuple(group)) for group, t in zip(groups, tags) if group)
+    return Document(doc_id, out, text, tuple(sections))
 
 
 def _merge_token_documents(documents: list[Document]) -> list[Document]:
@@ -226,13 +289,19 @@ def dump(corpus: Corpus) -> str:
     for document in corpus.documents:
         text, sections, offsets = document_text(document)
         record: dict[str, Any] = {"id": document.id, "text": text}
+        first_id = [0]
+        for o in offsets:
+            first_id.append(first_id[-1] + len(o))
         record["spans"] = [
-            {"start": o[span.start][0], "end": o[span.end - 1][1], "label": span.label}
-            for sentence, o in zip(document.sentences, offsets) for span in sentence.spans
+            {"start": o[span.start][0], "end": o[span.end - 1][1], "label": span.label,
+             "token_start": first + span.start, "token_end": first + span.end - 1}  # inclusive, as Prodigy has it
+            for sentence, o, first in zip(document.sentences, offsets, first_id) for span in sentence.spans
         ]
         if len(sections) > 1:
             record["sections"] = [list(section) for section in sections]
         record["sentences"] = [[o[0][0], o[-1][1]] for o in offsets if o]
+        record["tokens"] = [{"text": text[a:b], "start": a, "end": b, "id": n}
+                            for n, (a, b) in enumerate(pair for o in offsets for pair in o)]
         lines.append(json.dumps(record, ensure_ascii=False))
     return "\n".join(lines) + ("\n" if lines else "")
 

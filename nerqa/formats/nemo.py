@@ -53,7 +53,7 @@ def parse(
         raise CorpusFormatError(labels_path, shorter, f"{len(label_lines)} label lines but {len(text_lines)} text lines in {text_path}")
     sequences, tokens_per_line, lines = [], [], []
     for number, (text_line, label_line) in enumerate(zip(text_lines, label_lines), start=1):
-        tokens, tags = text_line.split(), label_line.split()
+        tokens, tags = [t for t in text_line.split(" ") if t], label_line.split()
         if not tokens:
             raise CorpusFormatError(text_path, number, "empty sentence")
         if len(tokens) != len(tags):
@@ -77,7 +77,7 @@ def dump(corpus: Corpus, *, entity_type: str = "ENT") -> tuple[str, str, str]:
     text_lines, label_lines = [], []
     for index, sentence in enumerate(corpus.sentences, start=1):
         for token in sentence.tokens:
-            check_token(token, f"sentence {index}")
+            check_token(token, f"sentence {index}", separators=" \t")
         text_lines.append(" ".join(sentence.tokens))
         tags = [split_tag(t)[0] if bare else t for t in sentence.tags]
         label_lines.append(" ".join(tags))
