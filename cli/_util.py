@@ -23,8 +23,17 @@ from nerqa.errors import NerqaError
 from nerqa.formats import FORMATS, ReadOptions, read_corpus, read_splits
 from nerqa.progress import ProgressCallback
 
-console = Console()
-err_console = Console(stderr=True)
+class _Console(Console):
+    def on_broken_pipe(self) -> None:
+        """The reader closed the pipe (`nerqa stats | head`): nothing is wrong, exit 0 (rich exits 1)."""
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise SystemExit(0)
+
+
+console = _Console()
+err_console = _Console(stderr=True)
 
 Scheme = Literal["auto", "iob1", "iob2", "bioes"]
 FormatName = Literal["conll", "ncbi", "pubtator", "nemo", "jsonl", "jsonl-tokens"]

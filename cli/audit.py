@@ -55,15 +55,17 @@ def audit_cli(
         check_writable(out)  # fails now, creating nothing; the folder is made once the input reads
         data = reader.read(corpus)
         trusted = reader.read(reference) if reference is not None and trained is None else None
-        writable_folder(out)
         quiet_transformers()
-        from nerqa.audit import audit, write_outputs
+        from nerqa.audit import audit, check_model_types, write_outputs
 
         classifier = None
         if trained is not None:
             from nerqa.model import load_classifier
 
             classifier = load_classifier(trained)
+            check_model_types(data, classifier.tags, trained)  # before the audit folder is made
+        writable_folder(out)
+        if classifier is not None:
             err_console.print("[yellow]Warning:[/] --trained predictions are not out-of-sample for the sentences that model was trained on.")
         with progress_display(out / LOG_FILE) as progress:
             result = audit(data, settings, k=plan.k, mode=plan.mode, level=plan.level, cache_dir=out / "cache", classifier=classifier, reference=trusted, progress=progress)

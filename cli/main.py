@@ -59,5 +59,22 @@ compare = add_group("compare", "Before and after: two models on one held-out cor
 compare.command("models", epilog="Example: nerqa compare models model-before model-after test.tsv")(compare_models_cli)
 compare.command("audits", epilog="Example: nerqa compare audits audit audit-after")(compare_audits_cli)
 
+
+def main() -> None:
+    """The `nerqa` entry point. A reader that closes the pipe early (`nerqa stats | head`) is
+    no error: exit 0, as `head` leaves the rest unread on purpose. Click reports a closed pipe
+    as exit 1 after swapping in its `PacifyFlushWrapper`, which is how it is recognised here."""
+    import sys
+
+    from click.utils import PacifyFlushWrapper
+
+    try:
+        app()
+    except SystemExit as exit:
+        if exit.code == 1 and isinstance(sys.stdout, PacifyFlushWrapper):
+            sys.exit(0)
+        raise
+
+
 if __name__ == "__main__":  # pragma: no cover
-    app()
+    main()

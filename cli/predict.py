@@ -7,7 +7,9 @@ from typing import Annotated, Optional
 
 import typer
 
-from nerqa.formats import FORMATS, corpus_from_raw_text, read_text, write_corpus
+from nerqa.errors import NerqaError
+from nerqa.files import check_writable
+from nerqa.formats import FORMATS, corpus_from_raw_text, format_for_output, read_text, write_corpus
 from nerqa_cli._util import CorpusReader, check_format, console, existing_path, progress_display, quiet_transformers, user_errors, with_reader
 
 
@@ -25,7 +27,14 @@ def predict_cli(
     """Tag a corpus (or raw text) and write it in any supported format."""
     with user_errors():
         existing_path(source)
-        corpus = corpus_from_raw_text(read_text(source)) if text else reader.read(source)
+        # Fail now, not after predicting: the output's format and folders must be usable.
+        if to is None and format_for_output(out) is None:
+            raise NerqaError(f"{out}: cannot tell the output format from the name; pass --to ({', '.join(FORMATS)})")
+        for target in (out, probs):
+            if target is not None:
+                check_writable(target if (to == "nemo" and not target.suffix) else target.parent)
+        # Raw text: the file's name is the document's id (a JSONL record's "id").
+        corpus = corpus_from_raw_text(read_text(source), doc_id=source.stem) if text else reader.read(source)
         quiet_transformers()
         from nerqa.model import load_classifier, tag_corpus
         from nerqa.probs import save_probs

@@ -74,6 +74,10 @@ def relabel_cli(
             console.print(f"[green]Wrote[/] {len(rows):,} decisions to {escape(str(export_decisions))}", highlight=False)
             return
         result = load_audit(existing_path(audit_dir), reader.read(corpus))
+        known = sorted({t for i in result.issues for t in (i.given, i.suggested)} - {"O"})
+        unknown = sorted(filters.classes - set(known))
+        if unknown:
+            raise ConfigError(f"--class: no issue has the class {', '.join(unknown)}; classes are {', '.join(known) or 'none'}")
         if export_tasks is not None:
             from nerqa.review.tasks import export_tasks as export
 

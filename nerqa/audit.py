@@ -18,6 +18,7 @@ import numpy as np
 
 from nerqa.config import AuditSettings, TrainConfig
 from nerqa.corpus import Corpus
+from nerqa.errors import NerqaError
 from nerqa.issues import SPAN_TYPES, Issue, cleanlab_scores, inconsistent_issues, merge_issues, rank_issues, sparse_issues, span_issues, with_ids
 from nerqa.metrics import evaluate_tags
 from nerqa.outputs import REPORT_FILE, AuditResult, write_audit
@@ -62,6 +63,15 @@ def fold_config(**changes) -> TrainConfig:
     return TrainConfig(epochs=FOLD_EPOCHS, learning_rate=FOLD_LEARNING_RATE).replace(**changes)
 
 
+def check_model_types(corpus: Corpus, tags: tuple[str, ...], model: str | Path) -> None:
+    """Raise `NerqaError` unless the model's IOB `tags` cover every entity type of `corpus`."""
+    known = {t.split("-", 1)[1] for t in tags if "-" in t}
+    missing = sorted(set(corpus.entity_types) - known)
+    if missing:
+        raise NerqaError(f"{model}: the model cannot tag {', '.join(missing)} (its types: {', '.join(sorted(known)) or 'none'}); "
+                         "audit with a model trained on this corpus's types, or leave out --trained to cross-validate")
+
+
 def audit(
     corpus: Corpus,
     config: TrainConfig,
@@ -83,6 +93,7 @@ def audit(
         from nerqa.model import predict_probs
 
         AuditSettings(level=level)  # type: ignore[arg-type]
+        check_model_types(corpus, classifier.tags, "the model")
         probs = predict_probs(classifier, [s.tokens for s in corpus.sentences], progress=progress)
         return score(corpus, probs, classifier.tags, level=level, settings={"mode": "model", "level": level}, started=started)
     from nerqa.crossval import COMPONENTS, cross_validate

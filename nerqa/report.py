@@ -102,7 +102,7 @@ def render_html(result: AuditResult) -> str:
         rows.append(
             f'<div class="issue" data-type="{html.escape(issue.type)}" data-class="{html.escape(klass)}">'
             f'<div class="head"><b>{html.escape(issue.id)}</b> <span class="tag">{html.escape(issue.type)}</span> '
-            f'score {issue.score:.3f} &middot; sentence {issue.index} &middot; document {html.escape(str(issue.doc_id))} &middot; '
+            f'score {issue.score:.3f} &middot; sentence {issue.index}{_document(issue.doc_id)} &middot; '
             f'<code>{html.escape(issue.text)}</code>: {html.escape(issue.given)} &rarr; {html.escape(issue.suggested)}'
             f'<div class="reason">{html.escape(issue.reason)}</div></div>'
             f'<div class="pair"><div><i>given</i>{_sentence_html(sentence.tokens, given, colors)}</div>'
@@ -131,6 +131,17 @@ document.querySelectorAll('.issue').forEach(function(e){{var ok=(!t||e.dataset.t
 document.getElementById('shown').textContent=n+' shown';}}
 document.getElementById('ft').onchange=apply;document.getElementById('fc').onchange=apply;apply();
 </script>
-<script type="application/json" id="summary">{html.escape(json.dumps(summary, default=str))}</script>
+<script type="application/json" id="summary">{_script_json(summary)}</script>
 </body></html>
 """
+
+
+def _script_json(data: dict) -> str:
+    """JSON for a `<script type="application/json">` element: its text is not HTML-unescaped,
+    so it is written as is, with every `<` escaped (no `</script>` or `<!--` can end it)."""
+    return json.dumps(data, default=str, ensure_ascii=False).replace("<", "\\u003c")
+
+
+def _document(doc_id: str | None) -> str:
+    """` · document ID`, or nothing for a corpus without document ids (CoNLL without ids)."""
+    return "" if doc_id is None else f" &middot; document {html.escape(str(doc_id))}"
