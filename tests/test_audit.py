@@ -247,6 +247,9 @@ def test_outputs_follow_the_contract_and_escape_hostile_text(tmp_path: Path):
     page = (tmp_path / "report.html").read_text()
     assert "<script>alert" not in page and "<img src=x" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page and "&lt;img src=x onerror=alert(1)&gt;" in page
+    embedded = page.split('<script type="application/json" id="summary">')[1].split("</script>")[0]
+    assert json.loads(embedded) == json.loads((tmp_path / "summary.json").read_text())  # parses, as a browser's JSON.parse reads it
+    assert "document d&lt;1&gt;" in page and "document None" not in page
 
 
 def test_audit_command_on_a_small_corpus(tiny_model: Path, tmp_path: Path):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import json
 from pathlib import Path
 
@@ -185,3 +187,15 @@ def test_top_issues_table_shows_each_span_whole_at_80_columns():
     wide.print(issues_table(result, 5, width=160))
     wide_text = wide.export_text()
     assert "Patients with" in wide_text and result.issues[0].id in wide_text
+
+
+def test_stats_into_a_pipe_that_closes_early_exits_0(write):
+    import subprocess
+    import sys
+
+    corpus = write("many.tsv", "".join(f"w{n}\tB-D\nx\tO\n\n" for n in range(4000)))
+    for extra in ([], ["--json"]):
+        process = subprocess.Popen([sys.executable, "-m", "nerqa_cli.main", "stats", str(corpus), *extra],
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, "COLUMNS": "80"})
+        process.stdout.close()  # the reader is gone before nerqa writes: its first write meets a closed pipe
+        assert process.wait(60) == 0, process.stderr.read().decode()

@@ -107,3 +107,26 @@ def test_config_file_errors(tmp_path: Path):
     round_trip = tmp_path / "ok.yaml"
     round_trip.write_text(TrainConfig(epochs=3, seed=1).to_yaml())
     assert TrainConfig.from_yaml(round_trip) == TrainConfig(epochs=3, seed=1)
+
+
+def test_audit_with_a_model_that_lacks_a_type_fails_in_one_line_before_making_the_folder(trained_dir, tmp_path: Path):
+    model, _ = trained_dir
+    other = tmp_path / "people.tsv"
+    other.write_text("Ann\tB-PER\nsaw\tO\n\nBob\tB-PER\n\n")
+    result = invoke("audit", other, "--trained", model, "--out", tmp_path / "audit")
+    assert result.exit_code == 1 and "Traceback" not in result.output + result.stderr
+    assert result.stderr.strip().count("\n") == 0 and "cannot tag PER (its types: Disease)" in " ".join(result.stderr.split())
+    assert not (tmp_path / "audit").exists()
+
+
+def test_predict_checks_its_output_before_predicting_and_names_raw_text_documents(trained_dir, tmp_path: Path, read_only_folder: Path):
+    model, corpus = trained_dir
+    result = invoke("predict", model, corpus, "--out", read_only_folder / "tagged.jsonl")
+    assert result.exit_code == 1 and "Traceback" not in result.output and "predicting" not in result.stderr.lower()
+    assert str(read_only_folder) in " ".join(result.stderr.split())
+    result = invoke("predict", model, corpus, "--out", tmp_path / "tagged.unknown")
+    assert result.exit_code == 1 and "cannot tell the output format" in result.stderr
+    raw = tmp_path / "note-17.txt"
+    raw.write_text("We found breast cancer risk was normal.")
+    assert invoke("predict", model, raw, "--text", "--out", tmp_path / "raw.jsonl").exit_code == 0
+    assert json.loads((tmp_path / "raw.jsonl").read_text().splitlines()[0])["id"] == "note-17"
