@@ -32,24 +32,28 @@ def one_hot(tags: list[str], confidence: float = 0.9) -> np.ndarray:
     return probs
 
 
-def review_corpus() -> Corpus:
+# The same rows, with a form ("HD") twice in one sentence.
+TWICE = ROWS[:1] + [("d1", "In HD , as in other HD families , risk was high .", "O B-D O O O O B-D O O O O O O", "O B-C O O O O B-C O O O O O O")] + ROWS[2:]
+
+
+def review_corpus(rows=ROWS) -> Corpus:
     documents: dict[str, list[Sentence]] = {}
-    for doc, text, given, _ in ROWS:
+    for doc, text, given, _ in rows:
         documents.setdefault(doc, []).append(Sentence(tuple(text.split()), tuple(given.split())))
     return Corpus(tuple(Document(d, tuple(s)) for d, s in documents.items()))
 
 
-def review_audit() -> AuditResult:
-    corpus = review_corpus()
-    return score(corpus, [one_hot(model.split()) for *_, model in ROWS], TAGS)
+def review_audit(rows=ROWS) -> AuditResult:
+    corpus = review_corpus(rows)
+    return score(corpus, [one_hot(model.split()) for *_, model in rows], TAGS)
 
 
-def write_review_project(folder: Path) -> Path:
+def write_review_project(folder: Path, rows=ROWS) -> Path:
     """`folder/corpus.jsonl` and its audit in `folder/audit`, as a user would have them."""
     from nerqa.audit import write_outputs
     from nerqa.formats import write_corpus
 
-    result = review_audit()
+    result = review_audit(rows)
     write_corpus(result.corpus, folder / "corpus.jsonl")
     write_outputs(result, folder / "audit")
     return folder

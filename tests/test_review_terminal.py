@@ -17,15 +17,15 @@ import pytest
 
 from nerqa.formats import read_corpus
 from nerqa.review.decisions import DecisionStore
-from review_helpers import write_review_project
+from review_helpers import TWICE, write_review_project
 
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None and not os.environ.get("CI"), reason="tmux is not installed")
 
 
 class Terminal:
-    """One tmux session running a command, 130 x 40."""
+    """One tmux session running a command, 130 x 40 unless told."""
 
-    def __init__(self, command: str, cwd: Path) -> None:
+    def __init__(self, command: str, cwd: Path, *, size: tuple[int, int] = (130, 40)) -> None:
         if shutil.which("tmux") is None:
             pytest.fail("tmux is missing in CI: .ci/run should have installed it")
         self.name = f"nerqa-{uuid.uuid4().hex[:8]}"
@@ -33,7 +33,7 @@ class Terminal:
         self.tmux = ["tmux", "-L", self.name, "-f", "/dev/null"]
         # COLUMNS/LINES (set by pytest's terminal) would override the terminal's real size.
         env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
-        subprocess.run([*self.tmux, "new-session", "-d", "-s", self.name, "-x", "130", "-y", "40", "-c", str(cwd),
+        subprocess.run([*self.tmux, "new-session", "-d", "-s", self.name, "-x", str(size[0]), "-y", str(size[1]), "-c", str(cwd),
                         "-e", "TERM=xterm-256color", command], check=True, env=env)
 
     def screen(self) -> str:
@@ -65,9 +65,9 @@ def project(tmp_path: Path) -> Path:
     return write_review_project(tmp_path)
 
 
-def relabel(project: Path, reviewer: str = "tmux") -> Terminal:
+def relabel(project: Path, reviewer: str = "tmux", *, size: tuple[int, int] = (130, 40)) -> Terminal:
     # exec: the pane's process is the app itself, so kill -9 hits it and nothing else.
-    return Terminal(f"exec {sys.executable} -m nerqa_cli.main relabel corpus.jsonl audit --reviewer {reviewer}", project)
+    return Terminal(f"exec {sys.executable} -m nerqa_cli.main relabel corpus.jsonl audit --reviewer {reviewer}", project, size=size)
 
 
 def spans(corpus) -> list[list[tuple[int, int, str]]]:
@@ -138,3 +138,132 @@ def test_kill_9_loses_no_decision_the_screen_showed_as_saved(project: Path):
         term.close()
     rows = DecisionStore.open(project / "audit", read_only=True).all()
     assert len(rows) >= shown == 5 and [r.action for r in rows[:5]] == ["accept", "keep", "skip", "accept", "keep"]
+
+
+def test_same_form_list_of_a_form_twice_in_one_sentence(tmp_path: Path):
+    project = write_review_project(tmp_path, TWICE)
+    term = relabel(project)
+    try:
+        term.wait_for(r"Issue 1 of")
+        for _ in range(10):  # to the wrong_tag issue on "HD"
+            if re.search(r"wrong_tag\s+score", term.screen()) and "'HD' elsewhere" in term.screen():
+                break
+            term.keys("s")
+        term.keys("f")
+        screen = term.wait_for(r"'HD': 4 occurrences")
+        assert len(re.findall(r"sentence\s+1 \(document d1\)", screen)) == 2  # the form twice in sentence 1, listed twice
+        term.keys("Down", "Enter")
+        term.wait_for(r"sentence 1 of document d1")
+        term.keys("q")
+        time.sleep(1.0)
+        assert "Traceback" not in term.screen() and "DuplicateID" not in term.screen()
+    finally:
+        term.close()
+
+
+def test_the_footer_shows_help_and_quit_at_80_by_24(project: Path):
+    term = relabel(project, size=(80, 24))
+    try:
+        screen = term.wait_for(r"Issue 1 of 8")
+        footer = screen.rstrip().splitlines()[-1]
+        assert "? Help" in footer and "q Quit" in footer, footer
+        term.keys("?")
+        term.wait_for(r"history: every decision")
+        term.keys("Escape", "q")
+        time.sleep(1.0)
+    finally:
+        term.close()
+
+
+def test_history_re_decides_an_issue_from_an_earlier_session_and_apply_writes_it(project: Path):
+    term = relabel(project, "ann")
+    try:
+        term.wait_for(r"Issue 1 of 8")
+        term.keys("a")                                   # accept "Breast" -> "Breast cancer"
+        term.wait_for(r"Saved: accept span_shift")
+        term.keys("q")
+        time.sleep(1.0)
+    finally:
+        term.close()
+    term = relabel(project, "ann")                      # the next day: a new session
+    try:
+        term.wait_for(r"Issue \d+ of 8")
+        term.keys("h")
+        term.wait_for(r"1 decisions, newest first")
+        term.keys("Tab", "Enter")                        # the list, then the one decision there
+        term.wait_for(r"Decide again on span_shift 'Breast'")
+        term.keys("k")                                   # keep the given labels instead
+        term.wait_for(r"Saved: keep span_shift 'Breast'")
+        screen = term.wait_for(r"kept 1")
+        assert "accepted 0" in screen
+        term.keys("q")
+        time.sleep(1.0)
+    finally:
+        term.close()
+    done = subprocess.run([sys.executable, "-m", "nerqa_cli.main", "apply", "corpus.jsonl", "audit", "--out", "fixed.jsonl"],
+                          cwd=project, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert spans(read_corpus(project / "fixed.jsonl")) == spans(read_corpus(project / "corpus.jsonl"))  # the keep, not the accept
+    rows = DecisionStore.open(project / "audit", read_only=True).all()
+    assert [r.action for r in rows] == ["accept", "keep"] and rows[1].supersedes == (rows[0].uid,)
+
+
+def test_back_goes_to_an_issue_decided_in_an_earlier_session(project: Path):
+    term = relabel(project, "ann")
+    try:
+        term.wait_for(r"Issue 1 of 8")
+        term.keys("a")
+        term.wait_for(r"Saved: accept span_shift")
+        term.keys("q")
+        time.sleep(1.0)
+    finally:
+        term.close()
+    term = relabel(project, "ann")
+    try:
+        term.wait_for(r"Issue 2 of 8")
+        term.keys("b")
+        screen = term.wait_for(r"span_shift\s+score")
+        assert "[accept]" in screen
+        term.keys("u")                                   # undo reaches the earlier session's decision too
+        term.wait_for(r"Undone: accept span_shift")
+        term.keys("q")
+        time.sleep(1.0)
+    finally:
+        term.close()
+    assert DecisionStore.open(project / "audit", read_only=True).effective() == []
+
+
+def test_an_unexpected_error_exits_1_says_where_the_decisions_are_and_logs_the_traceback(project: Path):
+    # The app as installed, with one fault planted: the third decision raises.
+    script = project / "faulty.py"
+    script.write_text(
+        "import sys\n"
+        "from nerqa.review import session\n"
+        "real = session.ReviewSession.decide\n"
+        "calls = []\n"
+        "def decide(self, *args, **kwargs):\n"
+        "    calls.append(1)\n"
+        "    if len(calls) == 3:\n"
+        "        raise RuntimeError('planted fault')\n"
+        "    return real(self, *args, **kwargs)\n"
+        "session.ReviewSession.decide = decide\n"
+        "from nerqa_cli.main import main\n"
+        "sys.argv = ['nerqa', 'relabel', 'corpus.jsonl', 'audit', '--reviewer', 'crash']\n"
+        "main()\n"
+    )
+    term = Terminal(f"{sys.executable} {script}; echo exit=$?; sleep 30", project)
+    try:
+        term.wait_for(r"Issue 1 of 8")
+        term.keys("a")
+        term.wait_for(r"Saved: accept")
+        term.keys("k")
+        term.wait_for(r"Saved: keep")
+        term.keys("a")
+        err = term.wait_for(r"exit=\d")
+    finally:
+        term.close()
+    assert "exit=1" in err and "Traceback" not in err
+    assert "planted fault" in err and "all 2 decisions recorded are saved in" in " ".join(err.split())
+    log = (project / "audit" / "relabel-errors.log").read_text()
+    assert "Traceback" in log and "RuntimeError: planted fault" in log
+    assert len(DecisionStore.open(project / "audit", read_only=True).all()) == 2
