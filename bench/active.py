@@ -150,6 +150,8 @@ def report(results: dict, configs: list[str], out: Path) -> None:
 
 
 def main() -> None:
+    from smoke import add_smoke, parse
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--rounds", type=int, default=6)
@@ -157,14 +159,18 @@ def main() -> None:
     parser.add_argument("--start", type=int, default=200)
     parser.add_argument("--epochs", type=int, default=15, help="head epochs per retraining (one fixed setting)")
     parser.add_argument("--configs", default=",".join(CONFIGS))
+    parser.add_argument("--pool", type=int, default=0, help="the first N pool and test sentences only (0: all)")
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results" / "active")
-    args = parser.parse_args()
+    add_smoke(parser, seeds=1, rounds=1, step=20, start=20, epochs=2, configs="random", pool=200, out=Path(__import__("tempfile").gettempdir()) / "nerqa-smoke-active")
+    args = parse(parser)
     configs = args.configs.split(",")
     args.out.mkdir(parents=True, exist_ok=True)
     runs_file = args.out / "runs.json"
     results = json.loads(runs_file.read_text()) if runs_file.exists() else {}
     pool = read_corpus(DATA / "train.tsv").sentences
     test = read_corpus(DATA / "test.tsv").sentences
+    if args.pool:
+        pool, test = pool[: args.pool], test[: args.pool]
     tags = sorted({t for s in pool for t in s.tags})
     index = {t: i for i, t in enumerate(tags)}
     labels = [[index[t] for t in s.tags] for s in pool] + [[index[t] for t in s.tags] for s in test]

@@ -63,10 +63,15 @@ def variants(oos: list[np.ndarray], dynamics: list[np.ndarray | None], given: li
 
 
 def main() -> None:
+    from smoke import add_smoke, parse
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_corpus_options(parser)
     parser.add_argument("--cache", type=Path, default=None, help="fold cache folder (default: a temporary one)")
-    args = parser.parse_args()
+    parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--epochs", type=float, default=None, help="epochs per full-mode fold (default: the audit's)")
+    add_smoke(parser, sentences=60, corpora=["ncbi"], noise=["random"], folds=2, epochs=1)
+    args = parse(parser)
     cache = args.cache or Path(tempfile.mkdtemp(prefix="nerqa-dynamics-"))
     from transformers.utils import logging
 
@@ -75,10 +80,10 @@ def main() -> None:
     logging.set_verbosity_error()
     logging.disable_progress_bar()
     print(f"torch threads: {set_threads()}")
-    config = fold_config()
+    config = fold_config(epochs=args.epochs)
     for corpus_label, noisy, injected in noisy_corpora(args):
         started = time.perf_counter()
-        crossval = cross_validate(noisy, config, k=5, mode="both", cache_dir=cache / corpus_label, dynamics=True)
+        crossval = cross_validate(noisy, config, k=args.folds, mode="both", cache_dir=cache / corpus_label, dynamics=True)
         seconds = time.perf_counter() - started
         print(f"\n{corpus_label}: {len(noisy):,} sentences, {sum(len(v) for v in injected.values())} injected; both with dynamics {seconds:.0f} s", flush=True)
         given = given_ids(noisy, crossval.tags)

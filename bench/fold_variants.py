@@ -39,12 +39,15 @@ TOP_VARIANTS = {"top, lr 1e-3": dict(lr=1e-3), "top, lr 3e-4": dict(lr=3e-4)}
 
 
 def main() -> None:
+    from smoke import add_smoke, parse
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shared", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data")
     parser.add_argument("--corpus", choices=["ncbi", "bc5cdr"], default="ncbi")
     parser.add_argument("--sentences", type=int, default=2000)
     parser.add_argument("--top", action="store_true", help="also the top-layer variants (slow)")
-    args = parser.parse_args()
+    add_smoke(parser, sentences=60, top=False)
+    args = parse(parser)
     from transformers.utils import logging
 
     logging.set_verbosity_error()

@@ -32,10 +32,13 @@ def classify(missing: tuple[tuple[str, ...], ...], ours: Corpus) -> Counter[str]
 
 
 def main() -> None:
+    from smoke import add_smoke, parse
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shared", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data")
     parser.add_argument("--examples", type=int, default=3)
-    args = parser.parse_args()
+    add_smoke(parser, examples=1)
+    args = parse(parser)
     base = args.shared / "ncbi_disease"
     merge = ReadOptions(merge_type="Disease")
     print(f"{'split':6} {'source':9} {'official':>8} {'nerqa':>6} {'identical':>9} {'rate':>7}  misses by cause")

@@ -93,12 +93,15 @@ class Server:
 
 
 def main() -> None:
+    from smoke import add_smoke, parse
+
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--label-studio", help="path of the label-studio executable")
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--tasks", type=int, default=20, help="issues sent for review")
     parser.add_argument("--skip-select", action="store_true", help="only the review round trip")
-    args = parser.parse_args()
+    add_smoke(parser, tasks=8)
+    args = parse(parser)
 
     from nerqa.review.decisions import DecisionStore
     from nerqa.review.session import ReviewSession
@@ -183,7 +186,7 @@ def select_round_trip(binary: Path, port: int, folder: Path) -> int:
             vectors = np.random.default_rng(len(sentences)).normal(size=(len(sentences), 8)).astype(np.float32)
             return [guesses[tuple(s)] for s in sentences], vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
 
-    selection = select([Document(d.id, d.sentences) for d in corpus.documents], Model(), budget=6, diversity=False)
+    selection = select([Document(d.id, d.sentences) for d in corpus.documents], Model(), budget=6, diversity="off")
     tasks = json.loads(selection_tasks(selection, "labelstudio"))
     types = sorted({t.split("-", 1)[1] for t in TAGS if "-" in t})
     (folder / "select").mkdir(exist_ok=True)

@@ -95,6 +95,8 @@ def outcome(clean: Corpus, noisy: Corpus, corrected: Corpus, injected: dict, top
 
 
 def main() -> None:
+    from smoke import add_smoke, parse
+
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--shared", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data")
     parser.add_argument("--sentences", type=int, default=0, help="first documents holding this many sentences (0: all of train)")
@@ -105,7 +107,8 @@ def main() -> None:
     parser.add_argument("--cache", type=Path, default=None, help="keep audit folds here (default: a temporary folder)")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures to this file")
     parser.add_argument("--skip-training", action="store_true", help="review figures only: no clean/noisy/corrected models")
-    args = parser.parse_args()
+    add_smoke(parser, sentences=60, folds=2, epochs=1, mode="fast")
+    args = parse(parser)
 
     ncbi = args.shared / "ncbi_disease" / "pubtator"
     clean = read_corpus(ncbi / "NCBItrainset_corpus.txt")

@@ -334,6 +334,8 @@ def noisy_corpora(args: argparse.Namespace):
 
 
 def main() -> None:
+    from smoke import add_smoke, parse
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_corpus_options(parser)
     parser.add_argument("--modes", nargs="+", default=["before", "both"], help="the first is the baseline the others are compared with")
@@ -343,7 +345,8 @@ def main() -> None:
     parser.add_argument("--reference", action="store_true", help="instead: NCBI dev with errors, audited alone and with NCBI train as --reference")
     parser.add_argument("--alone", action="store_true", help="with --reference: NCBI dev audited alone only")
     parser.add_argument("--cache", type=Path, default=None, help="folder for each finished mode's figures and folds (default: a temporary one); a rerun resumes at the first unfinished mode")
-    args = parser.parse_args()
+    add_smoke(parser, sentences=60, corpora=["ncbi"], noise=["random"], modes=["both"], folds=2, epochs=1)
+    args = parse(parser)
     cache = args.cache or Path(tempfile.mkdtemp(prefix="nerqa-noise-"))
     from transformers.utils import logging
 

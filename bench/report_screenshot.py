@@ -47,9 +47,12 @@ def chromium_command() -> list[str]:
 
 
 def main() -> None:
+    from smoke import add_smoke, parse
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "nerqa-report")
-    args = parser.parse_args()
+    add_smoke(parser)
+    args = parse(parser)
     page = hostile_report(args.out)
     base = chromium_command()
     dom = subprocess.run(base + ["--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120).stdout

@@ -52,18 +52,24 @@ def variants(noisy, crossval) -> dict[str, np.ndarray]:
 
 
 def main() -> None:
+    from smoke import add_smoke, parse
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_corpus_options(parser, sentences=0)
-    parser.add_argument("--cache", type=Path, required=True, help="bench/noise.py's --cache folder")
-    args = parser.parse_args()
+    parser.add_argument("--cache", type=Path, default=None, help="bench/noise.py's --cache folder (default: a temporary one, computed here)")
+    parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--epochs", type=float, default=None, help="epochs per full-mode fold (default: the audit's)")
+    add_smoke(parser, sentences=60, corpora=["ncbi"], noise=["random"], folds=2, epochs=1)
+    args = parse(parser)
     from transformers.utils import logging
 
     logging.set_verbosity_error()
     logging.disable_progress_bar()
     for label, noisy, injected in noisy_corpora(args):
-        crossval = cross_validate(noisy, fold_config(), k=5, mode="both", cache_dir=args.cache / f"{label}-both", dynamics=True)
+        cache = args.cache or Path(__import__("tempfile").mkdtemp(prefix="nerqa-scoring-"))
+        crossval = cross_validate(noisy, fold_config(epochs=args.epochs), k=args.folds, mode="both", cache_dir=cache / f"{label}-both", dynamics=True)
         truth = np.array([i in injected for i in range(len(noisy))], dtype=int)
-        print(f"\n{label}: {len(noisy):,} sentences, {int(truth.sum())} with an injected error ({len(crossval.cached_folds)} of 5 folds cached)")
+        print(f"\n{label}: {len(noisy):,} sentences, {int(truth.sum())} with an injected error ({len(crossval.cached_folds)} of {args.folds} folds cached)")
         for name, scores in variants(noisy, crossval).items():
             print(f"  {name:17} AUROC {roc_auc_score(truth, -scores):.3f}  AUPRC {average_precision_score(truth, -scores):.3f}", flush=True)
 

@@ -87,11 +87,14 @@ def measure(pool: Path, model: Path, budget: int, out: Path) -> dict:
 
 
 def main() -> None:
+    from smoke import add_smoke, parse
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="5000,50000")
     parser.add_argument("--budget", type=int, default=200)
     parser.add_argument("--work", type=Path, default=None)
-    args = parser.parse_args()
+    add_smoke(parser, sizes="300", budget=20)
+    args = parse(parser)
     sizes = [int(s) for s in args.sizes.split(",")]
     work = args.work or Path(tempfile.mkdtemp(prefix="nerqa-select-bench-"))
     work.mkdir(parents=True, exist_ok=True)

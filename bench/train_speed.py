@@ -44,10 +44,13 @@ def raw_tokens_per_second(steps: int = 12, batch: int = 32, length: int = 64) ->
 
 
 def main() -> None:
+    from smoke import add_smoke, parse
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shared", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data")
     parser.add_argument("--limit", type=int, default=None, help="use the first N sentences only")
-    args = parser.parse_args()
+    add_smoke(parser, limit=64)
+    args = parse(parser)
     from transformers.utils import logging
 
     logging.set_verbosity_error()
