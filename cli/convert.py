@@ -43,7 +43,7 @@ def convert_cli(
                 corpus, left_out = corpus.merged(*added)
             written = write_corpus(corpus, target, to, options=options)
             counts = {source.name: len(corpus)}
-        sentences = ", ".join(f"{name}: {n:,} sentences" for name, n in counts.items())
+        sentences = ", ".join(f"{name}: {n:,} sentence{'s' * (n != 1)}" for name, n in counts.items())
         if merge:
             sentences += f" after merging {len(merge)} file{'s' * (len(merge) > 1)}; {left_out:,} sentences already present were left out"
         console.print(f"[green]Wrote[/] {', '.join(str(p) for p in written)} ({sentences})", highlight=False)

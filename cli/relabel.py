@@ -5,6 +5,7 @@ corrected corpus."""
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -129,8 +130,11 @@ def relabel_cli(
 def render_import(outcome: tuple[list, int], path: Path, tool: Optional[str]) -> None:
     recorded, known = outcome
     source = f" ({tool})" if tool else ""
+    actions = Counter(d.action for d in recorded)
+    kinds = f": {', '.join(f'{a} {n:,}' for a, n in sorted(actions.items()))}" if recorded else ""
+    untouched = " (a skip is a task nobody touched)" if actions["skip"] and tool else ""
     again = f"; {known:,} were recorded by an earlier import and are not recorded again" if known else ""
-    console.print(f"[green]Recorded[/] {len(recorded):,} new decisions from {escape(str(path))}{source}{again}", highlight=False)
+    console.print(f"[green]Recorded[/] {len(recorded):,} new decisions from {escape(str(path))}{source}{kinds}{untouched}{again}", highlight=False)
 
 
 def render_bulk(session, planned, dry_run: bool) -> None:
