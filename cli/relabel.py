@@ -145,7 +145,8 @@ def render_bulk(session, planned, dry_run: bool) -> None:
     for d in planned:
         tokens = corpus.sentences[d.index].tokens
         show = lambda spans: "; ".join(f"{' '.join(tokens[s.start:s.end])} {s.label}" for s in spans) or "-"  # noqa: E731
-        table.add_row(d.issue_id, str(d.index), escape(show(d.removed)), escape(show(d.added)))
+        issue = session.issue(d.issue_id)
+        table.add_row(escape(f"{issue.type} {issue.text!r}" if issue else "propagated"), str(d.index), escape(show(d.removed)), escape(show(d.added)))
     console.print(table)
     if dry_run:
         err_console.print("Dry run: nothing was recorded.")
