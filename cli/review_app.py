@@ -171,9 +171,12 @@ class HistoryScreen(ModalScreen[Decision | None]):
         listing = self.query_one("#history-list", OptionList)
         listing.clear_options()
         listing.add_options([Option(text) for _, text in self.shown])
+        listing.highlighted = 0 if self.shown else None
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
-        self.query_one("#history-list", OptionList).focus()
+        """Enter in the filter: the first decision shown is chosen (tab reaches the list)."""
+        if self.shown:
+            self.dismiss(self.shown[0][0])
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         self.dismiss(self.shown[event.option_index][0])
