@@ -599,7 +599,13 @@ class ReviewApp(App):
                 self.history.append(self.current)
             self.current = issue
             self.redraw()
-            self.say(f"Decide again on {self.describe(issue.id)}: your decision replaces the earlier one.")
+            if self.session.disagreement(issue) is not None:
+                after = "your decision resolves the disagreement"
+            elif decision.reviewer == self.session.reviewer:
+                after = "your decision replaces your earlier one"
+            else:
+                after = f"a decision other than {decision.reviewer}'s is a disagreement until it is resolved"
+            self.say(f"Decide again on {self.describe(issue.id)}: {after}.")
 
         self.push_screen(HistoryScreen(rows), reopen)
 
