@@ -123,7 +123,8 @@ def relabel_cli(
         finally:
             store.close()
     decided = sum(counts[a] for a in ("accept", "keep", "edit"))
-    console.print(f"{decided:,} of {sum(counts.values()):,} issues decided, {counts['skip']:,} skipped; decisions are in {escape(str(store.path))}. "
+    disputed = f", {counts['disagreement']:,} in disagreement" if counts["disagreement"] else ""
+    console.print(f"{decided:,} of {sum(counts.values()):,} issues decided, {counts['skip']:,} skipped{disputed}; decisions are in {escape(str(store.path))}. "
                   f"Next: nerqa apply {escape(str(corpus))} {escape(str(audit_dir))} --out CORRECTED", highlight=False)
 
 
