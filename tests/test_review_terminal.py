@@ -70,6 +70,13 @@ def relabel(project: Path, reviewer: str = "tmux", *, size: tuple[int, int] = (1
     return Terminal(f"exec {sys.executable} -m nerqa_cli.main relabel corpus.jsonl audit --reviewer {reviewer}", project, size=size)
 
 
+def applied(project: Path) -> None:
+    """`nerqa apply` as a user runs it, into `fixed.jsonl`."""
+    done = subprocess.run([sys.executable, "-m", "nerqa_cli.main", "apply", "corpus.jsonl", "audit", "--out", "fixed.jsonl"],
+                          cwd=project, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+
+
 def spans(corpus) -> list[list[tuple[int, int, str]]]:
     return [[(s.start, s.end, s.label) for s in sentence.spans] for sentence in corpus.sentences]
 
@@ -113,9 +120,7 @@ def test_review_in_a_real_terminal_then_apply(project: Path):
         time.sleep(1.5)
     finally:
         term.close()
-    done = subprocess.run([sys.executable, "-m", "nerqa_cli.main", "apply", "corpus.jsonl", "audit", "--out", "fixed.jsonl"],
-                          cwd=project, capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
+    applied(project)
     expected = spans(read_corpus(project / "corpus.jsonl"))
     expected[5] = [(0, 2, "D")]
     expected[0] = [(0, 1, "C"), (4, 5, "D")]
@@ -200,9 +205,7 @@ def test_history_re_decides_an_issue_from_an_earlier_session_and_apply_writes_it
         time.sleep(1.0)
     finally:
         term.close()
-    done = subprocess.run([sys.executable, "-m", "nerqa_cli.main", "apply", "corpus.jsonl", "audit", "--out", "fixed.jsonl"],
-                          cwd=project, capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
+    applied(project)
     assert spans(read_corpus(project / "fixed.jsonl")) == spans(read_corpus(project / "corpus.jsonl"))  # the keep, not the accept
     rows = DecisionStore.open(project / "audit", read_only=True).all()
     assert [r.action for r in rows] == ["accept", "keep"] and rows[1].supersedes == (rows[0].uid,)

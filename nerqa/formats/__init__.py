@@ -76,7 +76,7 @@ def read_text(path: Path) -> str:
     except UnicodeDecodeError as error:
         line = data.count(b"\n", 0, error.start) + 1
         raise CorpusFormatError(path, line, f"not valid UTF-8: byte 0x{data[error.start]:02x} at offset {error.start}") from None
-    if not text.strip():
+    if not text.strip(" \t\r\n"):  # a file of one no-break or ideographic space holds a token
         raise CorpusFormatError(path, None, "the file is empty")
     return text
 

@@ -44,9 +44,10 @@ def parse(
     text_lines = text.splitlines()
     label_lines = labels.splitlines()
     # Trailing blank lines are harmless; anything else must pair up line by line.
-    while text_lines and not text_lines[-1].strip():
+    # Only ASCII blanks make a blank line: a sentence of one ideographic space is a sentence.
+    while text_lines and not text_lines[-1].strip(" \t"):
         text_lines.pop()
-    while label_lines and not label_lines[-1].strip():
+    while label_lines and not label_lines[-1].strip(" \t"):
         label_lines.pop()
     if len(text_lines) != len(label_lines):
         shorter = min(len(text_lines), len(label_lines)) + 1
