@@ -161,3 +161,30 @@ def test_a_second_session_resumes_where_the_first_stopped(tmp_path: Path):
     where = run(first())
     current, progress = run(second())
     assert current == where and "Issue 3 of 8" in str(progress)
+
+
+def test_the_filter_refuses_unknown_values_and_lists_disagreements(tmp_path: Path):
+    bob = ReviewSession(review_audit(), DecisionStore.open(tmp_path), "bob")
+    hd = next(i for i in bob.result.issues if i.type == "wrong_tag" and i.index == 0)
+    bob.decide(hd, "accept")
+
+    async def scenario():
+        app = make_app(tmp_path)
+        async with app.run_test(size=(130, 40)) as pilot:
+            app.session.decide(hd, "keep")                    # pilot keeps what bob accepted: a disagreement
+            app.redraw()
+            assert "disagreements 1" in text_of(app, "#progress")
+            await pilot.press("slash")
+            app.screen.query_one("#classes").value = "Chemical"
+            await pilot.press("enter")
+            assert isinstance(app.screen, FilterScreen)       # refused, with a message naming the classes there are
+            app.screen.query_one("#classes").value = ""
+            app.screen.query_one("#statuses").value = "disagreement"
+            await pilot.press("enter")
+            assert not isinstance(app.screen, FilterScreen) and app.current == hd
+            assert [i.id for i in app.session.issues] == [hd.id] and "disagreement: bob accept, pilot keep" in text_of(app, "#issue")
+            await pilot.press("a")                            # deciding again resolves it for everyone
+            assert app.session.status(hd) == "accept" and app.session.standing.disagreements == {}
+            await pilot.press("q")
+
+    run(scenario())
