@@ -2,13 +2,13 @@
 
 NCBI train (IOB, 5,432 sentences) is the pool, its labels hidden until a sentence is
 selected. Each run starts from a random seed set (200 sentences), then 6 rounds each select
-200 more with `nerqa.select.select` (the library function `nerqa select` calls, with the
+200 more with `nerqa.active.select.select` (the library function `nerqa select` calls, with the
 labeled sentences passed as `skip`, as `--labeled` does) and retrain. Every round's model is
 evaluated on NCBI test (940 sentences, strict entity F1).
 
 The learner is one fixed fast setting, so that 3 seeds x every strategy x 7 trainings fit on
 a laptop CPU: the frozen bundled encoder's word features (computed once) and nerqa's BiLSTM
-head (`nerqa.head.fit_head`, a fixed number of epochs), retrained from scratch each round.
+head (`nerqa.models.head.fit_head`, a fixed number of epochs), retrained from scratch each round.
 Sentence embeddings for the diversity guard are the mean of the encoder's last layer over
 the words, as `nerqa select` takes them from the trained model's last layer.
 
@@ -36,20 +36,23 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from nerqa.corpus import Document, Sentence  # noqa: E402
-from nerqa.formats import read_corpus  # noqa: E402
-from nerqa.head import fit_head, word_features  # noqa: E402
-from nerqa.metrics import evaluate_tags  # noqa: E402
-from nerqa.probs import tags_from_probs  # noqa: E402
-from nerqa.corpus import text_key  # noqa: E402
-from nerqa.select import STRATEGIES, select  # noqa: E402
+from nerqa.active.select import STRATEGIES, select  # noqa: E402
+from nerqa.data.corpus import (  # noqa: E402
+    Document,
+    Sentence,
+    text_key,  # noqa: E402
+)
+from nerqa.data.formats import read_corpus  # noqa: E402
+from nerqa.data.metrics import evaluate_tags  # noqa: E402
+from nerqa.data.probs import tags_from_probs  # noqa: E402
+from nerqa.models.head import fit_head, word_features  # noqa: E402
 
 DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "ncbi_disease" / "iob"
 CONFIGS = ["random"] + [s for s in STRATEGIES if s != "random"]
 
 
 class Lookup:
-    """A `nerqa.select.Predictor` over this round's precomputed probabilities and embeddings."""
+    """A `nerqa.active.select.Predictor` over this round's precomputed probabilities and embeddings."""
 
     def __init__(self, tags, probs: dict, embeddings: dict) -> None:
         self.tags, self.probs, self.embeddings = tuple(tags), probs, embeddings

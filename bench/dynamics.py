@@ -24,10 +24,10 @@ import time
 from pathlib import Path
 
 import numpy as np
+from noise import add_corpus_options, measure, noisy_corpora
 
 from nerqa.audit import fold_config, score
-from nerqa.crossval import cross_validate
-from noise import add_corpus_options, measure, noisy_corpora
+from nerqa.audit.crossval import cross_validate
 
 
 def given_ids(corpus, tags) -> list[np.ndarray]:
@@ -75,7 +75,7 @@ def main() -> None:
     cache = args.cache or Path(tempfile.mkdtemp(prefix="nerqa-dynamics-"))
     from transformers.utils import logging
 
-    from nerqa.model import set_threads
+    from nerqa.models.runtime import set_threads
 
     logging.set_verbosity_error()
     logging.disable_progress_bar()

@@ -1,6 +1,6 @@
 """Fold-runner variants on one corpus with injected errors, over one frozen encoder pass.
 
-The fast head (`nerqa.head.fit_head`) and the top-layer model (`nerqa.top.fit_top`) are
+The fast head (`nerqa.models.head.fit_head`) and the top-layer model (`nerqa.models.top.fit_top`) are
 trained per fold with other settings than the audit's, without rerunning the encoder; each
 variant prints its fold training time, CV F1, top-k recall of the injected errors and the
 sentence AUPRC of nerqa's and cleanlab's scores (as `bench/noise.py` measures them).
@@ -18,11 +18,13 @@ from pathlib import Path
 import numpy as np
 
 from nerqa.audit import score
-from nerqa.crossval import document_folds
-from nerqa.formats import read_corpus
-from nerqa.head import fit_head
-from nerqa.model import set_threads
-from nerqa.top import TOP_LAYERS, fit_top, frozen_pass
+from nerqa.audit.crossval import document_folds
+from nerqa.data.formats import read_corpus
+from nerqa.models.frozen import frozen_pass
+from nerqa.models.head import fit_head
+from nerqa.models.runtime import set_threads
+from nerqa.models.frozen import TOP_LAYERS
+from nerqa.models.top import fit_top
 
 _spec = importlib.util.spec_from_file_location("noise", Path(__file__).with_name("noise.py"))
 noise = importlib.util.module_from_spec(_spec)

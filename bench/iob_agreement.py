@@ -14,9 +14,9 @@ import argparse
 from collections import Counter
 from pathlib import Path
 
-from nerqa.compare import sentence_agreement
-from nerqa.corpus import Corpus
-from nerqa.formats import ReadOptions, read_corpus
+from nerqa.audit.compare import sentence_agreement
+from nerqa.data.corpus import Corpus
+from nerqa.data.formats import ReadOptions, read_corpus
 
 SPLITS = [
     ("train", "pubtator/NCBItrainset_corpus.txt", "original/NCBI_corpus_training.txt", "iob/train.tsv"),

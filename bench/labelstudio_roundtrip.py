@@ -103,11 +103,12 @@ def main() -> None:
     add_smoke(parser, tasks=8)
     args = parse(parser)
 
+    from review_helpers import review_audit
+
+    from nerqa.data.tags import Span
     from nerqa.review.decisions import DecisionStore
     from nerqa.review.session import ReviewSession
     from nerqa.review.tasks import export_tasks, import_results, label_config
-    from nerqa.tags import Span
-    from review_helpers import review_audit
 
     binary = label_studio_binary(args.label_studio)
     with tempfile.TemporaryDirectory(prefix="nerqa-ls-") as scratch:
@@ -168,13 +169,13 @@ def main() -> None:
 def select_round_trip(binary: Path, port: int, folder: Path) -> int:
     """A selected batch through Label Studio and back as a corpus; returns sentences checked."""
     import numpy as np
-
-    from nerqa.corpus import Document
-    from nerqa.formats import read_corpus
-    from nerqa.select import select, selection_tasks
-    from nerqa.tags import spans_from_tags
-    from nerqa.tools import label_config
     from review_helpers import TAGS, one_hot, review_corpus
+
+    from nerqa.active.select import select, selection_tasks
+    from nerqa.data.corpus import Document
+    from nerqa.data.formats import read_corpus
+    from nerqa.data.tags import spans_from_tags
+    from nerqa.interop.tasks import label_config
 
     corpus = review_corpus()
     guesses = {s.tokens: one_hot(list(s.tags), 0.6) for s in corpus.sentences}

@@ -39,15 +39,15 @@ import numpy as np
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 import nerqa.audit
-import nerqa.crossval
-import nerqa.model
-import nerqa.training
+import nerqa.audit.crossval
+import nerqa.models.runtime
+import nerqa.models.training
 from nerqa.audit import audit, fold_config
-from nerqa.corpus import Corpus, Document, Sentence
-from nerqa.formats import read_corpus
-from nerqa.head import HEAD_VERSION
-from nerqa.issues import SPAN_TYPES, cleanlab_scores
-from nerqa.tags import Span, tags_from_spans
+from nerqa.audit.issues import SPAN_TYPES, cleanlab_scores
+from nerqa.data.corpus import Corpus, Document, Sentence
+from nerqa.data.formats import read_corpus
+from nerqa.data.tags import Span, tags_from_spans
+from nerqa.models.head import HEAD_VERSION
 
 
 def subset(corpus: Corpus, sentences: int) -> Corpus:
@@ -276,7 +276,7 @@ def run_modes(name: str, noisy: Corpus, injected, modes: list[str], args, cache:
         cpu_bf16 = changes.pop("cpu_bf16", "1") != "0"
         full_shapes = changes.pop("shapes", None)
         weight = float(changes.pop("dynamics", nerqa.audit.DYNAMICS_WEIGHT))
-        shaped = nerqa.crossval.FULL_SHAPES if full_shapes is None else full_shapes != "0"
+        shaped = nerqa.audit.crossval.FULL_SHAPES if full_shapes is None else full_shapes != "0"
         config = fold_config(epochs=args.epochs, learning_rate=args.lr).replace(**changes)
         settings = {"mode": mode, "folds": folds or args.folds, "config": config.cache_settings(), "cpu_bf16": cpu_bf16, "full_shapes": shaped, "head": HEAD_VERSION, "dynamics": weight}
         m = json.loads(saved.read_text()) if saved.is_file() else None
@@ -284,9 +284,9 @@ def run_modes(name: str, noisy: Corpus, injected, modes: list[str], args, cache:
             note = f" (measured {m['measured']})"
         else:
             shutil.rmtree(cache / label, ignore_errors=True)
-            chosen = lambda real=nerqa.model.native_bf16: cpu_bf16 and real()  # noqa: E731
+            chosen = lambda real=nerqa.models.runtime.native_bf16: cpu_bf16 and real()  # noqa: E731
             started = time.perf_counter()
-            with mock.patch.object(nerqa.model, "native_bf16", chosen), mock.patch.object(nerqa.training, "native_bf16", chosen), mock.patch.object(nerqa.crossval, "FULL_SHAPES", shaped), mock.patch.object(nerqa.audit, "DYNAMICS_WEIGHT", weight):
+            with mock.patch.object(nerqa.models.runtime, "native_bf16", chosen), mock.patch.object(nerqa.models.training, "native_bf16", chosen), mock.patch.object(nerqa.audit.crossval, "FULL_SHAPES", shaped), mock.patch.object(nerqa.audit.run, "DYNAMICS_WEIGHT", weight):
                 result = audit(noisy, config, k=folds or args.folds, mode=mode, cache_dir=cache / label, reference=reference)
             m = measure(noisy, injected, result)
             m.update(seconds=time.perf_counter() - started, cv_f1=result.summary["cv_metrics"]["micro"]["f1"], measured=time.strftime("%Y-%m-%d %H:%M"), settings=settings)
@@ -350,7 +350,7 @@ def main() -> None:
     cache = args.cache or Path(tempfile.mkdtemp(prefix="nerqa-noise-"))
     from transformers.utils import logging
 
-    from nerqa.model import set_threads
+    from nerqa.models.runtime import set_threads
 
     logging.set_verbosity_error()
     logging.disable_progress_bar()

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from nerqa.audit import score, write_outputs
-from nerqa.corpus import Corpus, Document, Sentence
+from nerqa.data.corpus import Corpus, Document, Sentence
 
 HOSTILE_TOKEN = "<script>alert(1)</script>"
 HOSTILE_LABEL = "<img src=x onerror=alert(1)>"

@@ -26,13 +26,19 @@ import argparse
 from pathlib import Path
 
 import numpy as np
+from noise import add_corpus_options, noisy_corpora
 from scipy.stats import rankdata
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from nerqa.audit import DYNAMICS_WEIGHT, fold_config, score, sentence_quality, with_dynamics
-from nerqa.crossval import cross_validate
-from nerqa.issues import cleanlab_scores, span_issues
-from noise import add_corpus_options, noisy_corpora
+from nerqa.audit import (
+    DYNAMICS_WEIGHT,
+    fold_config,
+    score,
+    sentence_quality,
+    with_dynamics,
+)
+from nerqa.audit.crossval import cross_validate
+from nerqa.audit.issues import cleanlab_scores, span_issues
 
 
 def variants(noisy, crossval) -> dict[str, np.ndarray]:

@@ -27,8 +27,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from nerqa.corpus import text_key  # noqa: E402
-from nerqa.formats import read_corpus  # noqa: E402
+from nerqa.data.corpus import text_key  # noqa: E402
+from nerqa.data.formats import read_corpus  # noqa: E402
 
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 SOURCES = [SHARED / "ncbi_disease" / "iob" / f"{s}.tsv" for s in ("train", "devel", "test")] + [
@@ -62,7 +62,7 @@ def pool_lines(n: int) -> list[str]:
 def untrained_classifier(folder: Path) -> Path:
     from transformers import AutoModelForTokenClassification, AutoTokenizer
 
-    from nerqa.model import default_model_path
+    from nerqa.models.runtime import default_model_path
 
     tags = ["O", "B-Disease", "I-Disease"]
     base = default_model_path()

@@ -19,9 +19,9 @@ from pathlib import Path
 import torch
 
 from nerqa.config import TrainConfig
-from nerqa.formats import read_corpus
-from nerqa.model import default_model_path
-from nerqa.training import train
+from nerqa.data.formats import read_corpus
+from nerqa.models.runtime import default_model_path
+from nerqa.models.training import train
 
 
 def raw_tokens_per_second(steps: int = 12, batch: int = 32, length: int = 64) -> float:
@@ -57,7 +57,7 @@ def main() -> None:
     logging.disable_progress_bar()
     corpus = read_corpus(args.shared / "ncbi_disease/iob/train.tsv")
     if args.limit:
-        from nerqa.corpus import Corpus
+        from nerqa.data.corpus import Corpus
 
         corpus = Corpus(corpus.documents[: args.limit])
     common = dict(epochs=1, batch_size=32, learning_rate=5e-5, max_length=128, early_stopping_patience=None, tensorboard=False)

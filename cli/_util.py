@@ -18,10 +18,11 @@ from rich.console import Console
 from rich.markup import escape
 
 from nerqa.config import check_choice
-from nerqa.corpus import Corpus
+from nerqa.data.corpus import Corpus
+from nerqa.data.formats import FORMATS, ReadOptions, read_corpus, read_splits
 from nerqa.errors import NerqaError
-from nerqa.formats import FORMATS, ReadOptions, read_corpus, read_splits
 from nerqa.progress import ProgressCallback
+
 
 class _Console(Console):
     def on_broken_pipe(self) -> None:
@@ -37,7 +38,7 @@ err_console = _Console(stderr=True)
 
 Scheme = Literal["auto", "iob1", "iob2", "bioes"]
 FormatName = Literal["conll", "ncbi", "pubtator", "nemo", "jsonl", "jsonl-tokens"]
-assert get_args(FormatName) == FORMATS, "FormatName must list nerqa.formats.FORMATS"
+assert get_args(FormatName) == FORMATS, "FormatName must list nerqa.data.formats.FORMATS"
 
 
 @contextlib.contextmanager
@@ -176,7 +177,14 @@ class LogLines:
 @contextlib.contextmanager
 def rich_bars() -> Iterator[ProgressCallback]:
     """A rich progress display on stderr; yields a callback that creates one bar per task."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     with Progress(
         TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
@@ -266,10 +274,10 @@ def readable_help() -> None:
 
 def quiet_transformers() -> None:
     """Silence transformers' own progress bars and load reports (nerqa draws its own), and give
-    torch as many CPU threads as there are free cores (`nerqa.model.set_threads`)."""
+    torch as many CPU threads as there are free cores (`nerqa.models.runtime.set_threads`)."""
     from transformers.utils import logging
 
-    from nerqa.model import set_threads
+    from nerqa.models.runtime import set_threads
 
     set_threads()
 

@@ -6,15 +6,23 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional, get_args
 
 import typer
+from nerqa_cli._util import (
+    CorpusReader,
+    console,
+    err_console,
+    progress_display,
+    quiet_transformers,
+    user_errors,
+    with_reader,
+)
 from rich.markup import escape
 from rich.table import Table
 
 from nerqa.config import AuditSettings, Mode, TrainConfig
 from nerqa.files import check_writable, writable_folder
-from nerqa_cli._util import CorpusReader, console, err_console, progress_display, quiet_transformers, user_errors, with_reader
 
 if TYPE_CHECKING:
-    from nerqa.outputs import AuditResult
+    from nerqa.audit.folder import AuditResult
 
 LOG_FILE = "audit.log"
 
@@ -42,7 +50,9 @@ def audit_cli(
     with user_errors():
         # Every setting is checked before the corpus is read or a model loaded.
         settings = TrainConfig.from_yaml(config) if config else None
-        from nerqa.audit import fold_config  # light: torch is imported on first use inside
+        from nerqa.audit import (
+            fold_config,  # light: torch is imported on first use inside
+        )
 
         settings = (settings or fold_config()).replace(model=str(model) if model else None, epochs=epochs, learning_rate=lr, max_length=max_length, seed=seed, tensorboard=False)
         if trained is not None:
@@ -60,7 +70,7 @@ def audit_cli(
 
         classifier = None
         if trained is not None:
-            from nerqa.model import load_classifier
+            from nerqa.models.classifier import load_classifier
 
             classifier = load_classifier(trained)
             check_model_types(data, classifier.tags, trained)  # before the audit folder is made

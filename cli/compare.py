@@ -8,10 +8,17 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from nerqa_cli._util import (
+    CorpusReader,
+    console,
+    existing_path,
+    progress_display,
+    quiet_transformers,
+    user_errors,
+    with_reader,
+)
 from rich.markup import escape
 from rich.table import Table
-
-from nerqa_cli._util import CorpusReader, console, existing_path, progress_display, quiet_transformers, user_errors, with_reader
 
 
 @with_reader
@@ -27,8 +34,9 @@ def compare_models_cli(
     with user_errors():
         data = reader.read(corpus)
         quiet_transformers()
-        from nerqa.compare import compare_evaluations
-        from nerqa.model import evaluate, load_classifier
+        from nerqa.audit.compare import compare_evaluations
+        from nerqa.models.classifier import load_classifier
+        from nerqa.models.predict import evaluate
 
         with progress_display() as progress:
             a = evaluate(load_classifier(existing_path(before)), data, progress=progress)
@@ -55,8 +63,8 @@ def compare_audits_cli(
 ) -> None:
     """Which of the earlier audit's issues are resolved, which remain, and which are new."""
     with user_errors():
-        from nerqa.compare import compare_audits
-        from nerqa.outputs import load_issue_records
+        from nerqa.audit.compare import compare_audits
+        from nerqa.audit.folder import load_issue_records
 
         diff = compare_audits(load_issue_records(existing_path(before)), load_issue_records(existing_path(after)))
     if as_json:

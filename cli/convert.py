@@ -6,10 +6,23 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from nerqa_cli._util import (
+    CorpusReader,
+    check_format,
+    console,
+    existing_path,
+    user_errors,
+    with_reader,
+)
 
+from nerqa.data.formats import (
+    FORMATS,
+    format_for_output,
+    read_corpus,
+    write_corpus,
+    write_splits,
+)
 from nerqa.errors import NerqaError
-from nerqa.formats import FORMATS, format_for_output, read_corpus, write_corpus, write_splits
-from nerqa_cli._util import CorpusReader, check_format, console, existing_path, user_errors, with_reader
 
 
 @with_reader

@@ -7,13 +7,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from nerqa_cli._util import (
+    CorpusReader,
+    console,
+    progress_display,
+    quiet_transformers,
+    user_errors,
+    with_reader,
+)
 from rich.markup import escape
 from rich.table import Table
 
-from nerqa_cli._util import CorpusReader, console, progress_display, quiet_transformers, user_errors, with_reader
-
 if TYPE_CHECKING:
-    from nerqa.metrics import Evaluation
+    from nerqa.data.metrics import Evaluation
 
 
 @with_reader
@@ -28,7 +34,8 @@ def evaluate_cli(
     with user_errors():
         data = reader.read(corpus)
         quiet_transformers()
-        from nerqa.model import evaluate, load_classifier
+        from nerqa.models.classifier import load_classifier
+        from nerqa.models.predict import evaluate
 
         classifier = load_classifier(model_dir)
         if as_json:

@@ -7,7 +7,6 @@ Commands register in `COMMANDS`; a family of related subcommands goes into a gro
 from __future__ import annotations
 
 import typer
-
 from nerqa_cli._util import readable_help
 from nerqa_cli.audit import audit_cli
 from nerqa_cli.compare import compare_audits_cli, compare_models_cli

@@ -6,11 +6,26 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from nerqa_cli._util import (
+    CorpusReader,
+    check_format,
+    console,
+    existing_path,
+    progress_display,
+    quiet_transformers,
+    user_errors,
+    with_reader,
+)
 
+from nerqa.data.formats import (
+    FORMATS,
+    corpus_from_raw_text,
+    format_for_output,
+    read_text,
+    write_corpus,
+)
 from nerqa.errors import NerqaError
 from nerqa.files import check_writable
-from nerqa.formats import FORMATS, corpus_from_raw_text, format_for_output, read_text, write_corpus
-from nerqa_cli._util import CorpusReader, check_format, console, existing_path, progress_display, quiet_transformers, user_errors, with_reader
 
 
 @with_reader
@@ -36,8 +51,9 @@ def predict_cli(
         # Raw text: the file's name is the document's id (a JSONL record's "id").
         corpus = corpus_from_raw_text(read_text(source), doc_id=source.stem) if text else reader.read(source)
         quiet_transformers()
-        from nerqa.model import load_classifier, tag_corpus
-        from nerqa.probs import save_probs
+        from nerqa.data.probs import save_probs
+        from nerqa.models.classifier import load_classifier
+        from nerqa.models.predict import tag_corpus
 
         classifier = load_classifier(model_dir)
         with progress_display() as progress:

@@ -10,18 +10,25 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from nerqa_cli._util import (
+    CorpusReader,
+    check_format,
+    console,
+    err_console,
+    existing_path,
+    user_errors,
+    with_reader,
+)
 from rich.markup import escape
 from rich.table import Table
 
+from nerqa.audit.issues import ISSUE_TYPES
 from nerqa.config import check_choice
+from nerqa.data.formats import FORMATS, write_corpus
 from nerqa.errors import ConfigError, NerqaError
 from nerqa.files import atomic_write_text
-from nerqa.formats import FORMATS, write_corpus
-from nerqa.issues import ISSUE_TYPES
 from nerqa.review.session import ORDERS
 from nerqa.review.tasks import TOOLS
-from nerqa_cli._util import CorpusReader, check_format, console, err_console, existing_path, user_errors, with_reader
-
 
 
 def _names(values: Optional[list[str]]) -> frozenset[str]:
@@ -62,7 +69,7 @@ def relabel_cli(
             raise ConfigError(f"choose one of {', '.join(modes)}")
         if dry_run and not accept_suggestions:
             raise ConfigError("--dry-run goes with --accept-suggestions")
-        from nerqa.outputs import load_audit
+        from nerqa.audit.folder import load_audit
         from nerqa.review.decisions import DecisionStore, default_reviewer
         from nerqa.review.session import Filters, ReviewSession
 
@@ -167,7 +174,7 @@ def apply_cli(
 ) -> None:
     """Write the corpus with the review's decisions applied, and say what changed per type."""
     with user_errors():
-        from nerqa.outputs import check_audit_corpus
+        from nerqa.audit.folder import check_audit_corpus
         from nerqa.review.apply import apply_decisions
         from nerqa.review.decisions import DecisionStore
 
@@ -219,7 +226,7 @@ def apply_cli(
 
 
 def _issue_records(audit_dir: Path) -> list[dict]:
-    from nerqa.outputs import load_issue_records
+    from nerqa.audit.folder import load_issue_records
 
     try:
         return load_issue_records(audit_dir)

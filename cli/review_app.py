@@ -24,11 +24,11 @@ from textual.screen import ModalScreen
 from textual.widgets import Footer, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
-from nerqa.issues import Issue
+from nerqa.audit.issues import Issue
+from nerqa.data.tags import OUTSIDE, Span
 from nerqa.review.decisions import Decision
 from nerqa.review.session import STATUSES, Filters, ReviewSession
 from nerqa.review.spans import Occurrence, ordered, overlaps
-from nerqa.tags import OUTSIDE, Span
 
 PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2"]
 HELP = """\

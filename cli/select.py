@@ -8,16 +8,25 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from nerqa_cli._util import (
+    CorpusReader,
+    LogLines,
+    console,
+    err_console,
+    progress_display,
+    quiet_transformers,
+    user_errors,
+    with_reader,
+)
 from rich.markup import escape
 from rich.table import Table
 
+from nerqa.active.select import DEFAULT_STRATEGY, DIVERSITY, STRATEGIES
 from nerqa.config import check_choice, check_range
+from nerqa.data.formats import FORMATS
 from nerqa.errors import ConfigError, NerqaError
 from nerqa.files import check_writable, write_files
-from nerqa.formats import FORMATS
-from nerqa.select import DEFAULT_STRATEGY, DIVERSITY, STRATEGIES
-from nerqa.tools import TOOLS
-from nerqa_cli._util import CorpusReader, LogLines, console, err_console, progress_display, quiet_transformers, user_errors, with_reader
+from nerqa.interop.tasks import TOOLS
 
 LOG_FILE = "select.log"
 OUTPUTS = FORMATS + TOOLS
@@ -51,12 +60,19 @@ def select_cli(
             raise ConfigError("without --model there are no uncertainty scores: a cold start chooses for coverage (drop --strategy and --diversity)")
         check_writable(out)
         quiet_transformers()
-        from nerqa.probs import type_classes
-        from nerqa.select import ClassifierPredictor, EncoderPredictor, batch_files, labeled_keys, open_pool, select
+        from nerqa.active.select import (
+            ClassifierPredictor,
+            EncoderPredictor,
+            batch_files,
+            labeled_keys,
+            open_pool,
+            select,
+        )
+        from nerqa.data.probs import type_classes
 
         started = time.perf_counter()
         if model is not None:
-            from nerqa.model import load_classifier
+            from nerqa.models.classifier import load_classifier
 
             predictor = ClassifierPredictor(load_classifier(model))
         else:

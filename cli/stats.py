@@ -8,11 +8,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from nerqa_cli._util import CorpusReader, console, user_errors, with_reader
 from rich.markup import escape
 from rich.table import Table
 
-from nerqa.stats import CorpusStats, corpus_stats
-from nerqa_cli._util import CorpusReader, console, user_errors, with_reader
+from nerqa.data.stats import CorpusStats, corpus_stats
 
 
 @with_reader

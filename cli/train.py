@@ -6,12 +6,19 @@ from pathlib import Path
 from typing import Annotated, Optional, get_args
 
 import typer
+from nerqa_cli._util import (
+    CorpusReader,
+    console,
+    progress_display,
+    quiet_transformers,
+    user_errors,
+    with_reader,
+)
 from rich.table import Table
 
 from nerqa.config import Batching, Precision, TrainConfig
 from nerqa.errors import NerqaError
 from nerqa.files import writable_folder
-from nerqa_cli._util import CorpusReader, console, progress_display, quiet_transformers, user_errors, with_reader
 
 
 @with_reader
@@ -50,8 +57,8 @@ def train_cli(
         train_corpus = reader.read(Path(settings.train))
         dev_corpus = reader.read(Path(settings.dev)) if settings.dev else None
         quiet_transformers()
-        from nerqa.model import evaluate
-        from nerqa.training import TRAIN_LOG, save_training, train
+        from nerqa.models.predict import evaluate
+        from nerqa.models.training import TRAIN_LOG, save_training, train
 
         console.print(f"Training on {len(train_corpus):,} sentences ({train_corpus.n_tokens:,} words), types: {', '.join(train_corpus.entity_types)}", highlight=False)
         with progress_display(out / TRAIN_LOG) as progress:

@@ -12,24 +12,25 @@ The public API, one plain function per arrow of the data flow:
 
 import importlib
 
-# Imported on first use: `import nerqa.formats` must not pay for torch and transformers.
+# Imported on first use: `import nerqa.data.formats` must not pay for torch and transformers.
 _HOME = {
     "audit": "audit", "score": "audit", "write_outputs": "audit", "fold_config": "audit",
     "AuditSettings": "config", "TrainConfig": "config",
-    "Corpus": "corpus", "Document": "corpus", "Sentence": "corpus",
-    "CrossValResult": "crossval", "cross_validate": "crossval", "document_folds": "crossval",
+    "Corpus": "data.corpus", "Document": "data.corpus", "Sentence": "data.corpus",
+    "CrossValResult": "audit.crossval", "cross_validate": "audit.crossval", "document_folds": "audit.crossval",
     "AuditFolderError": "errors", "ConfigError": "errors", "CorpusFormatError": "errors", "FormatDetectionError": "errors",
     "ModelError": "errors", "NerqaError": "errors",
-    "ReadOptions": "formats", "read_corpus": "formats", "read_splits": "formats", "write_corpus": "formats", "write_splits": "formats",
-    "Issue": "issues",
-    "Evaluation": "metrics", "evaluate_tags": "metrics",
-    "Classifier": "model", "evaluate": "model", "load_classifier": "model", "predict_probs": "model", "tag_corpus": "model",
-    "AuditResult": "outputs", "load_audit": "outputs", "write_audit": "outputs",
-    "load_probs": "probs", "save_probs": "probs", "tags_from_probs": "probs",
+    "ReadOptions": "data.formats", "read_corpus": "data.formats", "read_splits": "data.formats", "write_corpus": "data.formats", "write_splits": "data.formats",
+    "Issue": "audit.issues",
+    "Evaluation": "data.metrics", "evaluate_tags": "data.metrics",
+    "Classifier": "models.classifier", "load_classifier": "models.classifier",
+    "evaluate": "models.predict", "predict_probs": "models.predict", "tag_corpus": "models.predict",
+    "AuditResult": "audit.folder", "load_audit": "audit.folder", "write_audit": "audit.folder",
+    "load_probs": "data.probs", "save_probs": "data.probs", "tags_from_probs": "data.probs",
     "ProgressCallback": "progress",
-    "corpus_stats": "stats", "surface_forms": "stats",
-    "Span": "tags", "spans_from_tags": "tags", "tags_from_spans": "tags",
-    "TrainResult": "training", "save_training": "training", "train": "training",
+    "corpus_stats": "data.stats", "surface_forms": "data.stats",
+    "Span": "data.tags", "spans_from_tags": "data.tags", "tags_from_spans": "data.tags",
+    "TrainResult": "models.training", "save_training": "models.training", "train": "models.training",
 }
 
 

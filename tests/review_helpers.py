@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 
 from nerqa.audit import score
-from nerqa.corpus import Corpus, Document, Sentence
-from nerqa.outputs import AuditResult
+from nerqa.audit.folder import AuditResult
+from nerqa.data.corpus import Corpus, Document, Sentence
 
 TAGS = ("O", "B-D", "I-D", "B-C", "I-C")
 
@@ -51,7 +51,7 @@ def review_audit(rows=ROWS) -> AuditResult:
 def write_review_project(folder: Path, rows=ROWS) -> Path:
     """`folder/corpus.jsonl` and its audit in `folder/audit`, as a user would have them."""
     from nerqa.audit import write_outputs
-    from nerqa.formats import write_corpus
+    from nerqa.data.formats import write_corpus
 
     result = review_audit(rows)
     write_corpus(result.corpus, folder / "corpus.jsonl")

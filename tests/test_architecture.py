@@ -35,7 +35,7 @@ def _graph() -> dict[str, set[str]]:
     graph: dict[str, set[str]] = {name: set() for name in modules}
     for name, path in modules.items():
         for target, names in _imports(path):
-            # `from nerqa.formats import conll` imports the submodule nerqa.formats.conll.
+            # `from nerqa.data.formats import conll` imports the submodule nerqa.data.formats.conll.
             targets = [f"{target}.{n}" if f"{target}.{n}" in modules else target for n in names] or [target]
             graph[name] |= {t for t in targets if t in modules and t != name}
     return graph
@@ -63,7 +63,7 @@ def test_the_library_import_graph_has_no_cycle():
     for node in sorted(graph):
         if node not in state:
             visit(node)
-    assert "nerqa.report" not in graph["nerqa.outputs"] and "nerqa.audit" not in graph["nerqa.outputs"]
+    assert "nerqa.audit.report" not in graph["nerqa.audit.folder"] and "nerqa.audit" not in graph["nerqa.audit.folder"]
 
 
 def test_no_module_imports_another_modules_private_names():
@@ -76,7 +76,7 @@ def test_no_module_imports_another_modules_private_names():
 
 
 def test_probs_and_outputs_import_without_torch():
-    code = "import sys, nerqa.probs, nerqa.outputs, nerqa.issues; print('torch' in sys.modules, 'transformers' in sys.modules)"
+    code = "import sys, nerqa.data.probs, nerqa.audit.folder, nerqa.audit.issues; print('torch' in sys.modules, 'transformers' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert out == ["False", "False"]
 

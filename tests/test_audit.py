@@ -8,16 +8,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
-
 from conftest import NCBI, needs_shared
-from nerqa.audit import score, write_outputs
-from nerqa.corpus import Corpus, Document, Sentence
-from nerqa.crossval import cross_validate, document_folds
-from nerqa.formats import parse_text, read_corpus
-from nerqa.issues import inconsistent_issues, span_issues
 from nerqa_cli.main import app
 from test_model import TOY, fast_config
+from typer.testing import CliRunner
+
+from nerqa.audit import score, write_outputs
+from nerqa.audit.crossval import cross_validate, document_folds
+from nerqa.audit.issues import inconsistent_issues, span_issues
+from nerqa.data.corpus import Corpus, Document, Sentence
+from nerqa.data.formats import parse_text, read_corpus
 
 TAGS = ("O", "B-D", "I-D", "B-C", "I-C")
 
@@ -78,7 +78,7 @@ def test_span_scores_weigh_the_model_against_the_rest_of_the_corpus():
 
 def test_sentence_scores_rank_by_the_worst_span_issue_then_cleanlab():
     from nerqa.audit import sentence_quality
-    from nerqa.issues import Issue
+    from nerqa.audit.issues import Issue
 
     def issue(index: int, score: float, kind: str = "ghost_span") -> Issue:
         return Issue(id="", index=index, doc_id=None, start=0, end=1, type=kind, given="D", suggested="O", score=score, text="x", reason="")
@@ -124,7 +124,7 @@ def test_hd_is_inconsistent_in_ncbi_training_data():
 
 
 def test_killed_audit_resumes_at_the_next_fold(tiny_model: Path, tmp_path: Path, monkeypatch):
-    import nerqa.training as training
+    import nerqa.models.training as training
 
     calls = []
     real_train = training.train
@@ -153,7 +153,7 @@ def test_killed_audit_resumes_at_the_next_fold(tiny_model: Path, tmp_path: Path,
 
 
 def test_folds_computed_in_another_number_format_are_not_reused(tiny_model: Path, tmp_path: Path, monkeypatch):
-    import nerqa.model as model
+    import nerqa.models.runtime as model
 
     config = fast_config(tiny_model, epochs=1, precision="fp32")
     monkeypatch.setattr(model, "native_bf16", lambda: False)
@@ -166,7 +166,7 @@ def test_folds_computed_in_another_number_format_are_not_reused(tiny_model: Path
 
 
 def test_auto_precision_is_bf16_on_cpus_that_compute_it_natively(monkeypatch):
-    import nerqa.training as training
+    import nerqa.models.training as training
     from nerqa.config import TrainConfig
 
     monkeypatch.setattr(training.torch.cuda, "is_available", lambda: False)
@@ -253,7 +253,7 @@ def test_outputs_follow_the_contract_and_escape_hostile_text(tmp_path: Path):
 
 
 def test_audit_command_on_a_small_corpus(tiny_model: Path, tmp_path: Path):
-    from nerqa.formats import write_corpus
+    from nerqa.data.formats import write_corpus
 
     write_corpus(TOY, tmp_path / "toy.tsv")
     result = CliRunner().invoke(app, ["audit", str(tmp_path / "toy.tsv"), "--model", str(tiny_model), "-k", "3", "--epochs", "1", "--out", str(tmp_path / "out")])
@@ -304,7 +304,7 @@ def test_hostile_report_renders_as_text_in_headless_chromium(tmp_path: Path):
 def test_report_draws_each_entity_type_in_its_own_colour():
     import re
 
-    from nerqa.report import render_html
+    from nerqa.audit.report import render_html
 
     corpus = _sentences(("aspirin eases headache", ["B-C", "O", "B-D"]), ("aspirin eases pain", ["B-C", "O", "B-D"]))
     result = score(corpus, [one_hot(["B-D", "O", "B-D"]), one_hot(["B-C", "O", "B-D"])], TAGS)
@@ -315,7 +315,7 @@ def test_report_draws_each_entity_type_in_its_own_colour():
 
 
 def test_reference_sentences_train_every_fold_and_are_never_audited(tiny_model: Path, monkeypatch):
-    import nerqa.head
+    import nerqa.models.head
 
     calls = []
 
@@ -323,7 +323,7 @@ def test_reference_sentences_train_every_fold_and_are_never_audited(tiny_model: 
         calls.append((set(map(int, train_idx)), list(map(int, test_idx))))
         return [np.full((len(features[i]), n_tags), 1 / n_tags, dtype=np.float32) for i in test_idx]
 
-    monkeypatch.setattr(nerqa.head, "fit_head", spy)
+    monkeypatch.setattr(nerqa.models.head, "fit_head", spy)
     batch = Corpus(TOY.documents[:12])
     trusted = Corpus(TOY.documents[12:])
     result = cross_validate(batch, fast_config(tiny_model), k=3, mode="fast", reference=trusted)

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import os
-
 import json
+import os
 from pathlib import Path
 
+from conftest import DEMO, NCBI, needs_shared
+from nerqa_cli.main import app
+from test_formats import CONLL
+from test_formats import NCBI as NCBI_SAMPLE
 from typer.testing import CliRunner
 
-from conftest import DEMO, NCBI, needs_shared
-from nerqa.formats import read_corpus
-from nerqa_cli.main import app
-from test_formats import CONLL, NCBI as NCBI_SAMPLE
+from nerqa.data.formats import read_corpus
 
 runner = CliRunner()
 
@@ -82,7 +82,7 @@ def test_stats_tables_and_json(write):
 
 
 def test_stats_on_the_demo_corpus_agree_with_the_library():
-    from nerqa.stats import corpus_stats
+    from nerqa.data.stats import corpus_stats
 
     expected = corpus_stats(read_corpus(DEMO / "abstracts.txt"))
     data = json.loads(invoke("stats", DEMO / "abstracts.txt", "--json").output)["abstracts"]
@@ -139,7 +139,6 @@ def test_help_lists_choices_shows_no_bool_metavar_and_gives_an_example():
 
 def test_every_help_at_80_columns_shows_whole_option_names_choices_and_upper_case_usage():
     import typer.main
-
     from nerqa_cli.main import COMMANDS
 
     root = typer.main.get_command(app)
@@ -163,12 +162,12 @@ def test_every_help_at_80_columns_shows_whole_option_names_choices_and_upper_cas
 
 
 def test_top_issues_table_shows_each_span_whole_at_80_columns():
+    from nerqa_cli.audit import issues_table
     from rich.console import Console
+    from test_audit import TAGS, one_hot
 
     from nerqa.audit import score
-    from nerqa.corpus import Corpus, Document, Sentence
-    from nerqa_cli.audit import issues_table
-    from test_audit import TAGS, one_hot
+    from nerqa.data.corpus import Corpus, Document, Sentence
 
     words = "Patients with hereditary nonpolyposis colorectal cancer syndrome were screened for it again later".split()
     given = ["O"] * len(words)

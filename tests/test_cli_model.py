@@ -6,13 +6,13 @@ import json
 from pathlib import Path
 
 import pytest
+from nerqa_cli.main import app
+from test_model import TOY
 from typer.testing import CliRunner
 
 from nerqa.config import TrainConfig
+from nerqa.data.formats import read_corpus, write_corpus
 from nerqa.errors import NerqaError
-from nerqa.formats import read_corpus, write_corpus
-from nerqa_cli.main import app
-from test_model import TOY
 
 runner = CliRunner()
 

@@ -21,13 +21,13 @@ import time
 from pathlib import Path
 
 import pytest
+from review_helpers import review_audit
 
+from nerqa.data.tags import Span
 from nerqa.review.apply import apply_decisions
 from nerqa.review.decisions import DecisionStore
 from nerqa.review.session import Filters, ReviewSession
 from nerqa.review.tasks import import_decision_log
-from nerqa.tags import Span
-from review_helpers import review_audit
 
 SEEDS = range(24)
 

@@ -9,10 +9,20 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from nerqa.corpus import Corpus, Document, Sentence
+from nerqa.data.corpus import Corpus, Document, Sentence
+from nerqa.data.formats import (
+    FORMATS,
+    ReadOptions,
+    detect_format,
+    dump_text,
+    parse_text,
+    read_corpus,
+    read_splits,
+    write_corpus,
+    write_splits,
+)
+from nerqa.data.tags import to_iob2
 from nerqa.errors import CorpusFormatError, FormatDetectionError, NerqaError
-from nerqa.tags import to_iob2
-from nerqa.formats import FORMATS, ReadOptions, detect_format, dump_text, parse_text, read_corpus, read_splits, write_corpus, write_splits
 
 CONLL = """-DOCSTART-\t111
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from conftest import NCBI, SHARED
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from test_formats import BAD, CONLL, PUBTATOR
+from test_formats import NCBI as NCBI_SAMPLE
 
-from conftest import NCBI, SHARED
+from nerqa.data.formats import ReadOptions, parse_text, read_corpus
 from nerqa.errors import NerqaError
-from nerqa.formats import ReadOptions, parse_text, read_corpus
-from test_formats import BAD, CONLL, NCBI as NCBI_SAMPLE, PUBTATOR
 
 TEXT_FORMATS = ["conll", "ncbi", "pubtator", "jsonl"]
 

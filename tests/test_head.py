@@ -1,10 +1,10 @@
-"""The fast mode's BiLSTM head (`nerqa.head.fit_head`)."""
+"""The fast mode's BiLSTM head (`nerqa.models.head.fit_head`)."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from nerqa.head import fit_head
+from nerqa.models.head import fit_head
 
 
 def test_a_held_out_prediction_does_not_depend_on_what_is_predicted_with_it():

@@ -7,13 +7,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from typer.testing import CliRunner
-
-from nerqa.formats import read_corpus, write_corpus
-from nerqa.review.decisions import DecisionStore
 from nerqa_cli.main import app
 from test_model import TOY
 from test_outputs import relabel, with_doc_ids
+from typer.testing import CliRunner
+
+from nerqa.data.formats import read_corpus, write_corpus
+from nerqa.review.decisions import DecisionStore
 
 runner = CliRunner()
 

@@ -9,14 +9,16 @@ import numpy as np
 import pytest
 
 from nerqa.config import TrainConfig
-from nerqa.corpus import Corpus, Document, Sentence
+from nerqa.data.corpus import Corpus, Document, Sentence
+from nerqa.data.formats import parse_text
+from nerqa.data.metrics import MISSED, SPURIOUS, evaluate_tags
+from nerqa.data.probs import load_probs, save_probs, tags_from_probs
 from nerqa.errors import ModelError, NerqaError
-from nerqa.features import encode, word_probabilities
-from nerqa.formats import parse_text
-from nerqa.metrics import MISSED, SPURIOUS, evaluate_tags
-from nerqa.model import Classifier, evaluate, load_classifier, load_tokenizer, predict_probs, tag_corpus
-from nerqa.probs import load_probs, save_probs, tags_from_probs
-from nerqa.training import save_training, train
+from nerqa.models.classifier import Classifier, load_classifier
+from nerqa.models.loading import load_tokenizer
+from nerqa.models.predict import evaluate, predict_probs, tag_corpus
+from nerqa.models.training import save_training, train
+from nerqa.models.windows import encode, word_probabilities
 
 # A corpus a tiny model learns in a few epochs: "cancer" and "syndrome" phrases are diseases.
 LINES = []
@@ -249,7 +251,7 @@ def test_torch_threads_follow_the_free_cores_unless_told(monkeypatch):
 
     import torch
 
-    from nerqa import model
+    from nerqa.models import runtime as model
 
     before = torch.get_num_threads()
     try:

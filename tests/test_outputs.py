@@ -13,18 +13,18 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
-
 from conftest import DEMO
-from nerqa.audit import audit, score, write_outputs
-from nerqa.corpus import Corpus, Document, Sentence
-from nerqa.crossval import cross_validate
-from nerqa.errors import AuditFolderError
-from nerqa.formats import write_corpus
-from nerqa.issues import sentence_keys
-from nerqa.outputs import load_audit
 from nerqa_cli.main import app
 from test_model import TOY, fast_config
+from typer.testing import CliRunner
+
+from nerqa.audit import audit, score, write_outputs
+from nerqa.audit.crossval import cross_validate
+from nerqa.audit.folder import load_audit
+from nerqa.audit.issues import sentence_keys
+from nerqa.data.corpus import Corpus, Document, Sentence
+from nerqa.data.formats import write_corpus
+from nerqa.errors import AuditFolderError
 
 runner = CliRunner()
 
@@ -120,7 +120,7 @@ def test_issue_ids_do_not_depend_on_the_sentence_position(audited):
 
 
 def test_separate_fold_runs_meet_at_the_cache(tiny_model: Path, tmp_path: Path, monkeypatch):
-    import nerqa.training as training
+    import nerqa.models.training as training
 
     config = fast_config(tiny_model, epochs=1)
     corpus = with_doc_ids(TOY)
@@ -173,7 +173,7 @@ def test_audit_without_a_terminal_logs_plain_lines_and_trained_ignores_folds(tin
     log = (tmp_path / "out" / "audit.log").read_text()
     assert log.count(" folds ") == 3
     # A trained model replaces cross-validation: -k and --mode are said to be unused and not recorded.
-    from nerqa.training import save_training, train
+    from nerqa.models.training import save_training, train
 
     save_training(train(TOY, fast_config(tiny_model, epochs=1)), tmp_path / "model", fast_config(tiny_model), {})
     result = runner.invoke(app, ["audit", str(tmp_path / "toy.jsonl"), "--trained", str(tmp_path / "model"), "-k", "4", "--mode", "fast", "--out", str(tmp_path / "out2")])

@@ -7,12 +7,12 @@ import shutil
 from pathlib import Path
 
 import pytest
+from nerqa_cli.main import app
+from review_helpers import review_audit, write_review_project
 from typer.testing import CliRunner
 
 from nerqa.review.decisions import DecisionStore
 from nerqa.review.session import ReviewSession
-from nerqa_cli.main import app
-from review_helpers import review_audit, write_review_project
 
 runner = CliRunner()
 

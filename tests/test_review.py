@@ -8,13 +8,13 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from review_helpers import review_audit, review_corpus
 
+from nerqa.data.tags import Span
 from nerqa.errors import NerqaError
 from nerqa.review.apply import apply_decisions
 from nerqa.review.decisions import Decision, DecisionStore, spans_to_json
 from nerqa.review.session import Filters, ReviewSession
-from nerqa.tags import Span
-from review_helpers import review_audit, review_corpus
 
 
 @pytest.fixture
@@ -159,7 +159,8 @@ def test_a_decision_whose_sentence_changed_is_a_conflict_not_applied(session):
     session.decide(issue_of(session, "wrong_tag", "HD"), "accept")
     corpus = review_corpus()
     from review_helpers import ROWS
-    from nerqa.corpus import Corpus, Document, Sentence
+
+    from nerqa.data.corpus import Corpus, Document, Sentence
 
     relabeled = Corpus((Document("d1", (Sentence(tuple(ROWS[0][1].split()), ("O",) * 6), corpus.documents[0].sentences[1])),) + corpus.documents[1:])
     result = apply_decisions(relabeled, session.store.effective())

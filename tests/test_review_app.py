@@ -5,13 +5,19 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from nerqa_cli.review_app import (
+    EditScreen,
+    FilterScreen,
+    FormsScreen,
+    HelpScreen,
+    ReviewApp,
+)
+from review_helpers import review_audit
 
+from nerqa.data.tags import Span
 from nerqa.review.apply import apply_decisions
 from nerqa.review.decisions import DecisionStore
 from nerqa.review.session import ReviewSession
-from nerqa.tags import Span
-from nerqa_cli.review_app import EditScreen, FilterScreen, FormsScreen, HelpScreen, ReviewApp
-from review_helpers import review_audit
 
 
 def make_app(folder: Path) -> ReviewApp:

@@ -9,17 +9,23 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from nerqa_cli.main import app
+from review_helpers import review_audit
 from typer.testing import CliRunner
 
 from nerqa.audit import write_outputs
+from nerqa.data.formats import write_corpus
+from nerqa.data.tags import Span
 from nerqa.errors import NerqaError
-from nerqa.formats import write_corpus
 from nerqa.review.decisions import DecisionStore
 from nerqa.review.session import ReviewSession
-from nerqa.review.tasks import char_spans, export_tasks, import_results, label_config, token_spans
-from nerqa.tags import Span
-from nerqa_cli.main import app
-from review_helpers import review_audit
+from nerqa.review.tasks import (
+    char_spans,
+    export_tasks,
+    import_results,
+    label_config,
+    token_spans,
+)
 
 runner = CliRunner()
 

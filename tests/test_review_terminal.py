@@ -14,10 +14,10 @@ import uuid
 from pathlib import Path
 
 import pytest
-
-from nerqa.formats import read_corpus
-from nerqa.review.decisions import DecisionStore
 from review_helpers import TWICE, write_review_project
+
+from nerqa.data.formats import read_corpus
+from nerqa.review.decisions import DecisionStore
 
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None and not os.environ.get("CI"), reason="tmux is not installed")
 
@@ -169,7 +169,8 @@ def test_same_form_list_of_a_form_twice_in_one_sentence(tmp_path: Path):
 def test_the_footer_shows_help_and_quit_at_80_by_24(project: Path):
     term = relabel(project, size=(80, 24))
     try:
-        screen = term.wait_for(r"Issue 1 of 8")
+        term.wait_for(r"Issue 1 of 8")
+        screen = term.wait_for(r"q Quit")  # the footer draws a moment after the first screen
         footer = screen.rstrip().splitlines()[-1]
         assert "? Help" in footer and "q Quit" in footer, footer
         term.keys("?")

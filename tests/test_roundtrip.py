@@ -10,9 +10,15 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from nerqa.corpus import Corpus, Document, Sentence
-from nerqa.formats import ReadOptions, dump_text, parse_text, read_corpus, write_corpus
-from nerqa.formats._common import LINE_BREAKS
+from nerqa.data.corpus import Corpus, Document, Sentence
+from nerqa.data.formats import (
+    ReadOptions,
+    dump_text,
+    parse_text,
+    read_corpus,
+    write_corpus,
+)
+from nerqa.data.formats._common import LINE_BREAKS
 
 # Tokens people meet: emoji ZWJ sequences, combining marks, right-to-left text, no-break,
 # zero-width and ideographic spaces, joiners, bidi controls, hyphenated names.

@@ -3,7 +3,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from nerqa.segment import biomedical_nlp, segment, tokenize
+from nerqa.data.segment import biomedical_nlp, segment, tokenize
 
 
 def words(text: str, **kwargs) -> list[list[str]]:
@@ -68,7 +68,7 @@ def test_a_very_long_single_document_is_read_in_linear_time(tmp_path):
     import json
     import time
 
-    from nerqa.formats import read_corpus
+    from nerqa.data.formats import read_corpus
 
     sentence = "Patients with breast cancer ( n = 12 ) had a BRCA1 mutation . "
     text = sentence * (600_000 // len(sentence))

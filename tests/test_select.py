@@ -1,4 +1,4 @@
-"""Active learning (`nerqa.select`, `nerqa select`): scores, the candidate buffer, the
+"""Active learning (`nerqa.active.select`, `nerqa select`): scores, the candidate buffer, the
 diversity guard, pools, batches in every output, bad input, and the loop end to end."""
 
 from __future__ import annotations
@@ -12,12 +12,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
+from nerqa_cli.main import app
+from test_model import TOY
 from typer.testing import CliRunner
 
-from nerqa.corpus import Corpus, Document, Sentence, text_key
-from nerqa.errors import CorpusFormatError, NerqaError
-from nerqa.formats import read_corpus, read_text_documents, write_corpus
-from nerqa.select import (
+from nerqa.active.select import (
     CANDIDATES_PER_PICK,
     DEFAULT_STRATEGY,
     STRATEGIES,
@@ -30,8 +29,9 @@ from nerqa.select import (
     sentence_score,
     sentence_scores,
 )
-from nerqa_cli.main import app
-from test_model import TOY
+from nerqa.data.corpus import Corpus, Document, Sentence, text_key
+from nerqa.data.formats import read_corpus, read_text_documents, write_corpus
+from nerqa.errors import CorpusFormatError, NerqaError
 
 runner = CliRunner()
 TAGS = ("O", "B-D", "I-D")
@@ -209,7 +209,8 @@ def test_random_selection_is_a_seeded_uniform_sample():
 
 
 def test_the_classifier_predictor_agrees_with_predict_probs(tiny_classifier: Path):
-    from nerqa.model import load_classifier, predict_probs
+    from nerqa.models.classifier import load_classifier
+    from nerqa.models.predict import predict_probs
 
     classifier = load_classifier(tiny_classifier)
     classifier.max_length = 16  # the long sentence is cut into windows
@@ -369,7 +370,7 @@ def test_bad_input_is_one_line_and_writes_nothing(tiny_model: Path, tiny_classif
 def annotate_in_label_studio(tasks: list[dict], gold: dict[str, Sentence]) -> list[dict]:
     """What Label Studio's JSON export holds once a person has annotated every task: the
     task, its predictions, and an annotation whose result has the gold spans."""
-    from nerqa.tools import _ls_result
+    from nerqa.interop.tasks import _ls_result
 
     exported = []
     for number, task in enumerate(tasks, start=1):
@@ -474,7 +475,7 @@ def test_relabel_exports_tasks_in_uncertainty_order(tmp_path: Path):
     by_doubt = invoke("relabel", tmp_path / "corpus.jsonl", tmp_path / "audit", "--export-tasks", tmp_path / "doubt.jsonl", "--tool", "doccano", "--order", "uncertainty")
     assert by_score.exit_code == 0 and by_doubt.exit_code == 0, by_doubt.output
     read = lambda name: [json.loads(line)["nerqa"] for line in (tmp_path / name).read_text().splitlines()]  # noqa: E731
-    from nerqa.outputs import load_audit
+    from nerqa.audit.folder import load_audit
 
     result = load_audit(tmp_path / "audit", read_corpus(tmp_path / "corpus.jsonl"))
     doubt = sentence_scores(result.pred_probs, DEFAULT_STRATEGY)

@@ -6,11 +6,11 @@ import re
 from pathlib import Path
 
 import pytest
-
 from conftest import NCBI, needs_shared, shared_corpus_files
-from nerqa.compare import sentence_agreement
-from nerqa.formats import ReadOptions, detect_format, read_corpus, write_corpus
-from nerqa.stats import corpus_stats, surface_forms
+
+from nerqa.audit.compare import sentence_agreement
+from nerqa.data.formats import ReadOptions, detect_format, read_corpus, write_corpus
+from nerqa.data.stats import corpus_stats, surface_forms
 
 pytestmark = needs_shared
 

@@ -4,7 +4,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from nerqa.tags import Span, TagError, detect_scheme, spans_from_tags, tags_from_spans, to_iob2
+from nerqa.data.tags import (
+    Span,
+    TagError,
+    detect_scheme,
+    spans_from_tags,
+    tags_from_spans,
+    to_iob2,
+)
 
 
 def test_spans_from_tags_reads_adjacent_and_typed_spans():

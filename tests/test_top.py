@@ -1,4 +1,4 @@
-"""The `top` fold mode (`nerqa.top`), word shapes (`nerqa.shape`) and the shared frozen pass."""
+"""The `top` fold mode (`nerqa.models.top`), word shapes (`nerqa.data.shape`) and the shared frozen pass."""
 
 from __future__ import annotations
 
@@ -7,13 +7,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-
-from nerqa.crossval import cross_validate
-from nerqa.metrics import evaluate_tags
-from nerqa.probs import tags_from_probs
-from nerqa.shape import SHAPES, word_shapes
-from nerqa.top import TopModel, frozen_pass, inner_split
 from test_model import TOY, fast_config
+
+from nerqa.audit.crossval import cross_validate
+from nerqa.data.metrics import evaluate_tags
+from nerqa.data.probs import tags_from_probs
+from nerqa.data.shape import SHAPES, word_shapes
+from nerqa.models.frozen import frozen_pass
+from nerqa.models.top import TopModel, inner_split
 
 
 def _on(words: list[str]) -> list[set[str]]:
@@ -38,7 +39,8 @@ def test_word_shapes_see_what_an_uncased_encoder_loses():
 def test_top_layers_over_the_cached_states_compute_what_the_whole_encoder_does(tiny_model: Path):
     # The frozen pass keeps the states entering the last layer; the top model, before any
     # training (its shape input starts at zero), must turn them into the encoder's own output.
-    from nerqa.model import collate, load_encoder
+    from nerqa.models.classifier import collate
+    from nerqa.models.loading import load_encoder
 
     sentences = [s.tokens for s in TOY.sentences[:6]]
     frozen = frozen_pass(sentences, tiny_model, top_layers=1)
@@ -60,10 +62,11 @@ def test_top_layers_over_the_cached_states_compute_what_the_whole_encoder_does(t
 @pytest.fixture
 def quick_top(monkeypatch):
     """The tiny test encoder learns at a rate that would wreck a real one."""
-    import nerqa.top
+    import nerqa.models.frozen
+    import nerqa.models.top
 
-    monkeypatch.setattr(nerqa.top, "TOP_LEARNING_RATE", 1e-2)
-    monkeypatch.setattr(nerqa.top, "TOP_EPOCHS", 10)
+    monkeypatch.setattr(nerqa.models.top, "TOP_LEARNING_RATE", 1e-2)
+    monkeypatch.setattr(nerqa.models.top, "TOP_EPOCHS", 10)
 
 
 def test_top_mode_learns_the_toy_corpus_out_of_sample(tiny_model: Path, quick_top):
@@ -78,17 +81,18 @@ def test_top_mode_learns_the_toy_corpus_out_of_sample(tiny_model: Path, quick_to
 
 
 def test_top_plus_fast_reads_the_corpus_once_and_averages_the_two(tiny_model: Path, tmp_path: Path, monkeypatch, quick_top):
-    import nerqa.top
+    import nerqa.models.frozen
+    import nerqa.models.top
 
     passes = []
-    real = nerqa.top.frozen_pass
-    monkeypatch.setattr(nerqa.top, "frozen_pass", lambda *a, **k: passes.append(k.get("top_layers")) or real(*a, **k))
+    real = nerqa.models.frozen.frozen_pass
+    monkeypatch.setattr(nerqa.models.frozen, "frozen_pass", lambda *a, **k: passes.append(k.get("top_layers")) or real(*a, **k))
     config = fast_config(tiny_model, batch_size=8)
     both = cross_validate(TOY, config, k=3, mode="top+fast", cache_dir=tmp_path)
-    assert passes == [nerqa.top.TOP_LAYERS]  # one pass serves both runners
+    assert passes == [nerqa.models.frozen.TOP_LAYERS]  # one pass serves both runners
     top = cross_validate(TOY, config, k=3, mode="top", cache_dir=tmp_path)
     fast = cross_validate(TOY, config, k=3, mode="fast", cache_dir=tmp_path)
-    assert top.cached_folds == fast.cached_folds == [0, 1, 2] and passes == [nerqa.top.TOP_LAYERS]
+    assert top.cached_folds == fast.cached_folds == [0, 1, 2] and passes == [nerqa.models.frozen.TOP_LAYERS]
     for mean, a, b in zip(both.pred_probs, top.pred_probs, fast.pred_probs):
         np.testing.assert_allclose(mean, (a + b) / 2, rtol=1e-6)
 

@@ -14,11 +14,11 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from nerqa.corpus import Corpus, Document, Sentence
-from nerqa.issues import sentence_keys
+from nerqa.audit.issues import sentence_keys
+from nerqa.data.corpus import Corpus, Document, Sentence
+from nerqa.data.tags import Span, tags_from_spans
 from nerqa.review.decisions import Decision, sentence_hash
 from nerqa.review.spans import apply_change, overlaps
-from nerqa.tags import Span, tags_from_spans
 
 
 @dataclass(frozen=True)

@@ -38,10 +38,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal, get_args
 
-from nerqa.corpus import Sentence
+from nerqa.data.corpus import Sentence
+from nerqa.data.tags import Span
 from nerqa.errors import NerqaError
 from nerqa.files import writable_folder
-from nerqa.tags import Span
 
 DECISIONS_FILE = "decisions.sqlite"
 SCHEMA_VERSION = 2
@@ -108,7 +108,7 @@ class Decision:
     Attributes:
         issue_id: the stable id of the issue decided (a synthetic `pr-...` id for a
             propagated change where the audit raised no issue).
-        sentence_key: the sentence's content key (`nerqa.issues.sentence_keys`).
+        sentence_key: the sentence's content key (`nerqa.audit.issues.sentence_keys`).
         sentence_hash: `sentence_hash` of the sentence as audited (before any decision).
         action: accept (the suggestion), keep (the given labels), edit, skip, or undo.
         before, after: the sentence's spans (token offsets, end exclusive) before and after.

@@ -22,14 +22,28 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
+from nerqa.audit.folder import AuditResult
+from nerqa.audit.issues import Issue
+from nerqa.data.tags import OUTSIDE, Span
 from nerqa.errors import NerqaError
-from nerqa.issues import Issue
-from nerqa.outputs import AuditResult
 from nerqa.review.apply import Replay
-from nerqa.review.decisions import Action, Decision, DecisionStore, Disagreement, standing
-from nerqa.review.spans import FormIndex, Occurrence, apply_change, change_of, check_spans, ordered, same_form, suggested_fix
-from nerqa.tags import OUTSIDE, Span
-
+from nerqa.review.decisions import (
+    Action,
+    Decision,
+    DecisionStore,
+    Disagreement,
+    standing,
+)
+from nerqa.review.spans import (
+    FormIndex,
+    Occurrence,
+    apply_change,
+    change_of,
+    check_spans,
+    ordered,
+    same_form,
+    suggested_fix,
+)
 
 ORDERS = ("score", "uncertainty")
 STATUSES = ("pending", "accept", "keep", "edit", "skip", "disagreement")
@@ -99,7 +113,7 @@ class ReviewSession:
             raise NerqaError(f"unknown order {self.order!r}; choose one of {', '.join(ORDERS)}")
         self.uncertainty = None
         if self.order == "uncertainty":
-            from nerqa.select import DEFAULT_STRATEGY, sentence_scores
+            from nerqa.active.select import DEFAULT_STRATEGY, sentence_scores
 
             self.uncertainty = sentence_scores(self.result.pred_probs, DEFAULT_STRATEGY)
         self.refresh()

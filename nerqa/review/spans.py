@@ -1,7 +1,7 @@
 """Pure span arithmetic for the review loop: an issue's suggested fix, a decision's change
 applied to a sentence, and the other places a change could be propagated to.
 
-Spans are `nerqa.tags.Span(start, end, label)` in token offsets (end exclusive); a sentence's
+Spans are `nerqa.data.tags.Span(start, end, label)` in token offsets (end exclusive); a sentence's
 labels are a tuple of non-overlapping spans sorted by start.
 """
 
@@ -11,9 +11,9 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from nerqa.audit.issues import Issue
+from nerqa.data.tags import OUTSIDE, Span, ordered
 from nerqa.errors import NerqaError
-from nerqa.issues import Issue
-from nerqa.tags import OUTSIDE, Span, ordered
 
 
 def overlaps(a: Span, b: Span) -> bool:

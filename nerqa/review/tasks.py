@@ -30,13 +30,22 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from nerqa.audit.issues import Issue
+from nerqa.data.tags import Span
 from nerqa.errors import NerqaError
-from nerqa.issues import Issue
+from nerqa.interop.tasks import (
+    TOOLS,
+    char_spans,
+    check_tool,
+    dump_tasks,
+    label_config,
+    read_records,
+    task_record,
+    token_spans,
+)
 from nerqa.review.decisions import Action, Decision
 from nerqa.review.session import ReviewSession
 from nerqa.review.spans import check_spans, ordered, suggested_fix
-from nerqa.tags import Span
-from nerqa.tools import TOOLS, char_spans, check_tool, dump_tasks, label_config, read_records, task_record, token_spans
 
 __all__ = ["TOOLS", "char_spans", "detect_tool", "export_tasks", "import_decision_log", "import_results", "label_config", "token_spans"]
 _CONFIRMED = ("is_confirmed", "isConfirmed", "confirmed", "approved")

@@ -1,0 +1,2 @@
+"""Active learning: which unlabeled sentences to annotate next (`select`): uncertainty
+strategies, a diversity guard, streamed pools and pre-annotated batches."""

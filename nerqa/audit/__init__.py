@@ -1,0 +1,23 @@
+"""The audit: K-fold cross-validated pred_probs (`crossval`), typed span issues and their scores
+(`issues`, `run`), the audit folder other tools read (`folder`), the HTML report (`report`),
+and comparisons of two audits (`compare`).
+
+`from nerqa.audit import audit, score, write_outputs` keeps working: the pipeline's public names
+(`nerqa.audit.run`) are re-exported here.
+"""
+
+from nerqa.audit.run import (
+    DYNAMICS_WEIGHT,
+    FOLD_EPOCHS,
+    FOLD_LEARNING_RATE,
+    audit,
+    check_model_types,
+    fold_config,
+    score,
+    sentence_quality,
+    with_dynamics,
+    write_outputs,
+)
+
+__all__ = ["DYNAMICS_WEIGHT", "FOLD_EPOCHS", "FOLD_LEARNING_RATE", "audit", "check_model_types", "fold_config", "score",
+           "sentence_quality", "with_dynamics", "write_outputs"]

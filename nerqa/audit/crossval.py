@@ -1,0 +1,394 @@
+"""K-fold cross-validation: out-of-sample word-level `pred_probs` for every sentence.
+
+Folds are grouped by document, so sentences of one abstract never sit on both sides of a
+split. A fold runner turns one fold's training part into probabilities for its held-out part:
+- `FullRunner` (`full`): fine-tune the encoder, reading word shapes too, on the training part
+  (`nerqa.models.training.train`); it can keep the training dynamics of every training sentence.
+- `FastRunner` (`fast`): run the frozen encoder once over the corpus and train a small BiLSTM
+  head per fold (`nerqa.models.head`).
+- `TopRunner` (`top`): fine-tune only the encoder's top layers per fold, over the states
+  the same frozen pass keeps (`nerqa.models.top`).
+- `both`: the mean of the full and fast runners' probabilities. The two err differently: on
+  bench/noise.py (subsets, fold settings of the time), top-k recall of injected errors went
+  from 0.50 (full) and 0.55 (fast) to 0.58 on NCBI, and from 0.70 (each) to 0.76 on BC5CDR.
+  `top+fast` is the mean of the top and fast runners, over one frozen pass.
+
+Each finished fold is cached on disk (`FoldCache`) under a key of the corpus and the settings:
+a killed run resumes at the next fold, a finished one is re-read without training, and
+separate processes can each compute some folds (`folds=[i]`) and meet at the cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from nerqa.config import AuditSettings, Mode, TrainConfig
+from nerqa.data.corpus import Corpus
+from nerqa.errors import ConfigError, NerqaError
+from nerqa.files import atomic_write
+from nerqa.progress import ProgressCallback, quiet
+
+
+def document_folds(corpus: Corpus, k: int, *, seed: int = 42) -> np.ndarray:
+    """Fold number (0..k-1) of each sentence `(n_sentences,)`; a document's sentences share one fold.
+
+    Documents are shuffled with `seed`, then each goes to the fold with the fewest sentences
+    so far, largest documents first, which keeps folds within one document of equal size.
+    """
+    n_docs = len(corpus.documents)
+    if k < 2:
+        raise ConfigError(f"cross-validation needs at least 2 folds, not {k}")
+    if n_docs < k:
+        raise NerqaError(f"{n_docs} documents cannot fill {k} folds")
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(n_docs)
+    sizes = np.array([len(corpus.documents[i].sentences) for i in order])
+    order = order[np.argsort(-sizes, kind="stable")]
+    fill = np.zeros(k, dtype=int)
+    doc_fold = np.zeros(n_docs, dtype=int)
+    for doc in order:
+        fold = int(fill.argmin())
+        doc_fold[doc] = fold
+        fill[fold] += len(corpus.documents[doc].sentences)
+    return np.array([doc_fold[i] for i in corpus.sentence_doc_index], dtype=int)
+
+
+class FoldRunner(Protocol):
+    """Turns one fold's training sentences into probabilities for its held-out sentences."""
+
+    mode: str
+
+    def key(self) -> dict:
+        """What besides the corpus and the training settings changes this runner's output."""
+
+    def run(self, corpus: Corpus, tags: tuple[str, ...], train_idx: np.ndarray, test_idx: np.ndarray, progress: ProgressCallback) -> list[np.ndarray]:
+        """Per held-out sentence (in `test_idx` order), an `(n_words, n_tags)` array."""
+
+
+# Whether the full runner's models read word shapes (`nerqa.models.classifier.ShapedTokenClassifier`), and
+# the version of that model in the fold cache key. On by default for what an uncased encoder
+# loses in general-domain text (names are capitalised); on the biomedical 2,000-sentence
+# subsets of bench/noise.py (`both`, random errors) it is neutral to slightly worse: BC5CDR
+# recall@86 0.744 -> 0.756, AUPRC 0.835 -> 0.838; NCBI 0.593 -> 0.570, AUPRC 0.678 -> 0.650.
+FULL_SHAPES = True
+SHAPES_VERSION = "shaped-v1"
+
+
+class FullRunner:
+    """Fine-tune the encoder on the fold's training part, predict its held-out part."""
+
+    mode = "full"
+
+    def __init__(self, config: TrainConfig, *, dynamics: bool = False, shapes: bool | None = None) -> None:
+        self.config = config
+        self.dynamics = dynamics
+        self.shapes = FULL_SHAPES if shapes is None else shapes
+        self._dynamics: list[np.ndarray] | None = None
+
+    def key(self) -> dict:
+        return {"shapes": SHAPES_VERSION} if self.shapes else {}
+
+    def run(self, corpus, tags, train_idx, test_idx, progress):
+        from nerqa.models.predict import predict_probs
+        from nerqa.models.training import train
+
+        sentences = corpus.sentences
+        training = Corpus.from_sentences([sentences[i] for i in train_idx])
+        trained = train(training, self.config, tags=tags, progress=progress, dynamics=self.dynamics, shapes=self.shapes)
+        self._dynamics = trained.dynamics
+        return predict_probs(trained.classifier, [sentences[i].tokens for i in test_idx], progress=progress)
+
+    def take_dynamics(self) -> list[np.ndarray] | None:
+        """The last fold's training dynamics, per training sentence (`train_idx` order):
+        `(epochs, n_words, n_tags)` (`nerqa.models.training.TrainResult.dynamics`); None without."""
+        dynamics, self._dynamics = self._dynamics, None
+        return dynamics
+
+
+class SharedPass:
+    """The corpus's frozen-encoder pass (`nerqa.models.frozen.frozen_pass`), run on first use and shared
+    by the fast and top runners of one cross-validation, so the encoder reads the corpus once.
+    `states`: keep the states entering the top layers too (the top runner needs them)."""
+
+    def __init__(self, config: TrainConfig, *, states: bool) -> None:
+        from nerqa.models.frozen import TOP_LAYERS
+
+        self.config = config
+        self.top_layers = TOP_LAYERS if states else None
+        self.frozen = None
+        self.seconds = 0.0
+
+    def get(self, corpus: Corpus, progress: ProgressCallback):
+        from nerqa.models.frozen import frozen_pass
+
+        if self.frozen is None:
+            self.frozen = frozen_pass([s.tokens for s in corpus.sentences], self.config.model, max_length=self.config.max_length, stride=self.config.stride, top_layers=self.top_layers, progress=progress)
+            self.seconds = self.frozen.seconds
+        return self.frozen
+
+
+def _label_ids(corpus: Corpus, tags: tuple[str, ...]) -> list[list[int]]:
+    index = {t: i for i, t in enumerate(tags)}
+    return [[index[t] for t in s.tags] for s in corpus.sentences]
+
+
+class _PassRunner:
+    """A runner over the corpus's frozen pass: its own, or one `shared` with another runner."""
+
+    mode = ""
+    states = False  # whether it needs the states entering the top layers
+
+    def __init__(self, config: TrainConfig, shared: SharedPass | None = None) -> None:
+        self.config = config
+        self.shared = shared or SharedPass(config, states=self.states)
+
+    @property
+    def feature_seconds(self) -> float:
+        return self.shared.seconds
+
+
+class FastRunner(_PassRunner):
+    """A BiLSTM head per fold over frozen-encoder features (and word shapes) computed once for the corpus."""
+
+    mode = "fast"
+
+    def key(self) -> dict:
+        from nerqa.models.head import HEAD_VERSION
+
+        return {"head": HEAD_VERSION}
+
+    def run(self, corpus, tags, train_idx, test_idx, progress):
+        from nerqa.models.head import fit_head
+
+        frozen = self.shared.get(corpus, progress)
+        return fit_head(frozen.features, _label_ids(corpus, tags), train_idx, test_idx, len(tags), shapes=frozen.shapes, seed=self.config.seed)
+
+
+class TopRunner(_PassRunner):
+    """The encoder's top layers fine-tuned per fold over lower layers run once (`nerqa.models.top`)."""
+
+    mode = "top"
+    states = True
+
+    def key(self) -> dict:
+        from nerqa.models import top
+
+        return {"top": top.TOP_VERSION, "top_layers": self.shared.top_layers, "top_epochs": top.TOP_EPOCHS, "top_lr": top.TOP_LEARNING_RATE}
+
+    def run(self, corpus, tags, train_idx, test_idx, progress):
+        from nerqa.models import top
+
+        frozen = self.shared.get(corpus, progress)
+        return top.fit_top(
+            frozen, _label_ids(corpus, tags), corpus.sentence_doc_index, train_idx, test_idx, len(tags), model=self.config.model,
+            seed=self.config.seed, epochs=top.TOP_EPOCHS, lr=top.TOP_LEARNING_RATE, batch_size=self.config.batch_size, progress=progress,
+        )
+
+
+RUNNERS = {"full": FullRunner, "fast": FastRunner, "top": TopRunner}
+# What each mode averages.
+COMPONENTS = {"both": ("full", "fast"), "full": ("full",), "fast": ("fast",), "top": ("top",), "top+fast": ("top", "fast")}
+
+
+class FoldCache:
+    """Finished folds on disk: `FOLDER/foldN.npz` with the held-out sentence indices, their
+    lengths and their concatenated probabilities. `folder=None` caches nothing."""
+
+    def __init__(self, folder: Path | None) -> None:
+        self.folder = folder
+
+    def read(self, fold: int, held_out: np.ndarray, *, dynamics: bool = False) -> tuple[list[np.ndarray], list[np.ndarray] | None] | None:
+        """The fold's probabilities and (with `dynamics`) its training dynamics per training
+        sentence; None when absent, damaged, for other sentences, or without the dynamics asked for."""
+        if self.folder is None or not (self.folder / f"fold{fold}.npz").is_file():
+            return None
+        try:
+            with np.load(self.folder / f"fold{fold}.npz") as data:
+                if not np.array_equal(data["sentences"], held_out):
+                    return None
+                probs = np.split(data["probs"], np.cumsum(data["lengths"])[:-1])
+                if not dynamics:
+                    return probs, None
+                if "dynamics" not in data:
+                    return None
+                shapes = data["dynamics_shapes"]
+                flat = np.split(data["dynamics"], np.cumsum(shapes[:, 0] * shapes[:, 1])[:-1])
+                return probs, [f.reshape(r, n, -1) for f, (r, n) in zip(flat, shapes)]
+        except (OSError, ValueError, KeyError):
+            return None  # a damaged cache file is recomputed, not trusted
+
+    def write(self, fold: int, held_out: np.ndarray, probs: Sequence[np.ndarray], dynamics: Sequence[np.ndarray] | None = None) -> None:
+        if self.folder is None:
+            return
+        arrays = {"sentences": held_out, "lengths": np.array([len(p) for p in probs]), "probs": np.concatenate(probs)}
+        if dynamics is not None:
+            arrays["dynamics_shapes"] = np.array([d.shape[:2] for d in dynamics]).reshape(-1, 2)
+            arrays["dynamics"] = np.concatenate([d.reshape(-1, d.shape[-1]) for d in dynamics])
+        with atomic_write(self.folder / f"fold{fold}.npz", binary=True) as stream:
+            np.savez(stream, **arrays)
+
+
+def cache_key(corpus: Corpus, config: TrainConfig, *, k: int, runner: FoldRunner, reference: Corpus | None = None) -> str:
+    """A hash of the corpus (tokens, tags, document grouping), the folds, every setting that
+    changes the runner's pred_probs (the number format it computes in among them: bf16 on one
+    machine, fp32 on another), and the reference corpus behind every fold, if any."""
+    from nerqa.models.runtime import compute_format, device
+
+    key = {"corpus": corpus.fingerprint(), "k": k, "mode": runner.mode, "settings": config.cache_settings(), "compute": compute_format(device()), **runner.key()}
+    if reference is not None and len(reference):
+        key["reference"] = reference.fingerprint()
+    return hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+@dataclass
+class CrossValResult:
+    """`pred_probs[i]` is an `(n_words, n_tags)` array for sentence i (corpus order), columns in
+    `tags` order, predicted by a model that never saw sentence i's document. `folds[i]` is its
+    fold; `seconds[f]` the wall time of fold f (0 when read from the cache).
+
+    When only some folds were asked for (`folds=`) and others are not in the cache yet,
+    `missing_folds` lists them and their sentences' `pred_probs` entries are None.
+    """
+
+    pred_probs: list[np.ndarray]
+    tags: tuple[str, ...]
+    folds: np.ndarray
+    seconds: list[float] = field(default_factory=list)
+    cached_folds: list[int] = field(default_factory=list)
+    feature_seconds: float = 0.0
+    missing_folds: list[int] = field(default_factory=list)
+    # With `dynamics=True` (full runner): per sentence, `(records, n_words, n_tags)` float16,
+    # the tag probabilities while training on it, over the k-1 folds whose training part it is in.
+    dynamics: list[np.ndarray | None] | None = None
+
+    @property
+    def complete(self) -> bool:
+        return not self.missing_folds
+
+
+def run_folds(
+    corpus: Corpus,
+    config: TrainConfig,
+    runner: FoldRunner,
+    *,
+    k: int,
+    folds: Sequence[int] | None = None,
+    cache_dir: str | Path | None = None,
+    progress: ProgressCallback = quiet,
+    fold_offset: int = 0,
+    fold_total: int | None = None,
+    reference: Corpus | None = None,
+) -> CrossValResult:
+    """Cross-validate with one runner: compute the chosen `folds` (default all) unless cached;
+    read the others from the cache when they are there.
+
+    `reference`: a trusted corpus in every fold's training part, never predicted; the runner
+    sees `corpus` with the reference's documents after its own.
+
+    `progress("fold", done, total, {"fold", "mode", "cached"})` reports each computed or
+    cached fold; `fold_offset`/`fold_total` place these folds in a longer run (`both`).
+    """
+    own_folds = document_folds(corpus, k, seed=config.seed)
+    cache = FoldCache(Path(cache_dir) / cache_key(corpus, config, k=k, runner=runner, reference=reference) if cache_dir else None)
+    pred_probs: list[np.ndarray | None] = [None] * len(corpus)
+    assignment = own_folds
+    if reference is not None and len(reference):
+        corpus = Corpus(corpus.documents + reference.documents, name=corpus.name)
+        assignment = np.concatenate([own_folds, np.full(len(reference), -1, dtype=int)])  # -1: always trained on
+    tags = corpus.tag_set
+    if len(tags) < 2:
+        raise NerqaError("the corpus has no entities: nothing to cross-validate")
+    wanted = sorted(set(range(k) if folds is None else folds))
+    result = CrossValResult([], tags, own_folds, [0.0] * k)
+    total = fold_total if fold_total is not None else len(wanted)
+    done = 0
+    with_dynamics = bool(getattr(runner, "dynamics", False))
+    dynamics: list[list[np.ndarray]] = [[] for _ in own_folds]
+    for fold in range(k):
+        held_out, trained_on = np.flatnonzero(assignment == fold), np.flatnonzero(assignment != fold)
+        cached = cache.read(fold, held_out, dynamics=with_dynamics)
+        if cached is not None:
+            probs, fold_dynamics = cached
+            result.cached_folds.append(fold)
+        elif fold in wanted:
+            started = time.perf_counter()
+            probs = runner.run(corpus, tags, trained_on, held_out, progress)
+            fold_dynamics = runner.take_dynamics() if with_dynamics else None  # type: ignore[attr-defined]
+            result.seconds[fold] = time.perf_counter() - started
+            cache.write(fold, held_out, probs, fold_dynamics)
+        else:
+            result.missing_folds.append(fold)
+            continue
+        for index, p in zip(held_out, probs):
+            pred_probs[index] = p
+        for index, d in zip(trained_on, fold_dynamics or []):
+            if index < len(own_folds):  # the reference's sentences are not audited
+                dynamics[index].append(d)
+        if fold in wanted:
+            done += 1
+            progress("fold", fold_offset + done, total, {"fold": fold, "mode": runner.mode, "cached": fold in result.cached_folds})
+    result.pred_probs = pred_probs  # type: ignore[assignment]
+    result.feature_seconds = getattr(runner, "feature_seconds", 0.0)
+    if with_dynamics:
+        result.dynamics = [np.concatenate(d) if d else None for d in dynamics]
+    return result
+
+
+def cross_validate(
+    corpus: Corpus,
+    config: TrainConfig,
+    *,
+    k: int = 5,
+    mode: Mode = "full",
+    folds: Sequence[int] | None = None,
+    cache_dir: str | Path | None = None,
+    progress: ProgressCallback = quiet,
+    reference: Corpus | None = None,
+    dynamics: bool = False,
+) -> CrossValResult:
+    """Out-of-sample `pred_probs` for every sentence of `corpus` by K-fold cross-validation.
+
+    `dynamics`: also keep the full runner's training dynamics (`CrossValResult.dynamics`).
+
+    `reference`: a trusted corpus whose sentences join the training part of every fold and
+    are never predicted (its tags join the tag set); only `corpus` is split into folds.
+
+    `mode` picks the runner (`full`, `fast`, `top`) or a mean of two (`both`: full and fast;
+    `top+fast`), each runner cached as its own mode; the fold count in progress then runs to
+    2 x the folds. `folds` restricts the work to
+    some folds, e.g. one per process sharing `cache_dir`; a later call without `folds` reads
+    them all from the cache. Training and prediction inside a fold report as
+    `nerqa.models.training.train` does.
+    """
+    AuditSettings(k=k, mode=mode)  # checks k and mode
+    if folds is not None:
+        bad = [f for f in folds if not 0 <= f < k]
+        if bad:
+            raise ConfigError(f"folds {bad} are outside 0..{k - 1}")
+    modes = COMPONENTS[mode]
+    n = len(set(range(k) if folds is None else folds))
+    shared = SharedPass(config, states="top" in modes)  # runs only if a runner asks for it
+    results = [
+        run_folds(corpus, config, FullRunner(config, dynamics=dynamics) if m == "full" else RUNNERS[m](config, shared), k=k, folds=folds, cache_dir=cache_dir, progress=progress, fold_offset=i * n, fold_total=n * len(modes), reference=reference)
+        for i, m in enumerate(modes)
+    ]
+    if len(results) == 1:
+        return results[0]
+    return CrossValResult(
+        pred_probs=[None if any(r.pred_probs[i] is None for r in results) else sum(r.pred_probs[i] for r in results) / len(results) for i in range(len(corpus))],  # type: ignore[misc]
+        tags=results[0].tags,
+        folds=results[0].folds,
+        seconds=[sum(r.seconds[f] for r in results) for f in range(k)],
+        cached_folds=sorted(set.intersection(*(set(r.cached_folds) for r in results))),
+        feature_seconds=shared.seconds,
+        missing_folds=sorted(set().union(*(r.missing_folds for r in results))),
+        dynamics=results[0].dynamics,
+    )

@@ -1,0 +1,306 @@
+"""Label issues: cleanlab scores, typed span issues, and model-free corpus checks.
+
+Span issue types (the model is the cross-validated one; "given" spans are the corpus labels):
+- `wrong_tag`: a given span and a predicted span with the same boundaries, other type;
+- `missed_span`: the model predicts an entity where the labels have none (the annotator
+  probably missed it);
+- `ghost_span`: a given entity no predicted span overlaps (the model does not support it);
+- `span_shift`: a given span overlapped by a predicted span with other boundaries.
+Corpus checks: `inconsistent` (one surface form, several readings: types, or tagged and
+untagged) and `sparse` (entities of rare types, and one-off forms the model doubts).
+
+Every issue's `score` is in [0, 1], lower = more likely a label error: for span issues, the
+mean cross-validated probability of the given labels (entity types, B/I merged) over the
+disputed tokens, weighed against how the same tokens are labeled elsewhere in the corpus
+(`span_issues`); for `inconsistent`, the share of the occurrences that read this way.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, fields, replace
+
+import numpy as np
+
+from nerqa.data.corpus import Corpus
+from nerqa.data.probs import tags_from_probs, type_level
+from nerqa.data.stats import surface_forms
+from nerqa.data.tags import OUTSIDE, Span, spans_from_tags
+from nerqa.errors import ConfigError
+
+SPAN_TYPES = ("wrong_tag", "missed_span", "ghost_span", "span_shift")
+ISSUE_TYPES = SPAN_TYPES + ("inconsistent", "sparse")
+# Readable prefixes of issue ids.
+_ID_PREFIX = {"wrong_tag": "wt", "missed_span": "ms", "ghost_span": "gs", "span_shift": "ss", "inconsistent": "in", "sparse": "sp"}
+
+
+@dataclass(frozen=True)
+class Issue:
+    """One suspected label error. `start`/`end` are token offsets in sentence `index` (end
+    exclusive); `given`/`suggested` are entity types or "O"; for `span_shift`,
+    `suggested_start`/`suggested_end` hold the predicted boundaries. For span issues,
+    `model_score` is the model's own evidence and `agree`/`elsewhere` the corpus's (see
+    `span_issues`). `evidence` names every check that flagged this span (`merge_issues`):
+    the issue's own type first."""
+
+    id: str
+    index: int
+    doc_id: str | None
+    start: int
+    end: int
+    type: str
+    given: str
+    suggested: str
+    score: float
+    text: str
+    reason: str
+    suggested_start: int | None = None
+    suggested_end: int | None = None
+    cleanlab: bool = False
+    model_score: float | None = None
+    agree: int | None = None
+    elsewhere: int | None = None
+    evidence: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict:
+        record = asdict(self)
+        record["evidence"] = list(self.evidence)
+        return record
+
+    @classmethod
+    def from_dict(cls, record: dict) -> Issue:
+        """The issue a `to_dict` record (an `issues.jsonl` line) describes; unknown keys are ignored."""
+        values = {f.name: record[f.name] for f in fields(cls) if f.name in record}
+        if "evidence" in values:
+            values["evidence"] = tuple(values["evidence"] or ())
+        return cls(**values)
+
+
+def sentence_keys(corpus: Corpus) -> list[str]:
+    """A content key per sentence `(n_sentences,)`: its document id, its text, and which
+    occurrence of that text in that document it is.
+
+    Keys do not depend on the sentence's tags or on its position in the corpus, so they
+    survive relabeling and the addition or removal of other documents.
+    """
+    seen: Counter[tuple[str | None, tuple[str, ...]]] = Counter()
+    keys = []
+    for doc_id, sentence in zip(corpus.sentence_doc_ids, corpus.sentences):
+        seen[(doc_id, sentence.tokens)] += 1
+        keys.append(json.dumps([doc_id, sentence.tokens, seen[(doc_id, sentence.tokens)]], ensure_ascii=False))
+    return keys
+
+
+def issue_id(sentence_key: str, kind: str, start: int, end: int, given: str) -> str:
+    """A stable issue id from the issue's content: its sentence (`sentence_keys`), type, token
+    span and given label. The same issue gets the same id in a re-audit, whatever its score
+    or rank; the model's suggestion is left out, since a retrained model may suggest another
+    type for the same suspicious span."""
+    digest = hashlib.sha256(json.dumps([sentence_key, kind, start, end, given], ensure_ascii=False).encode()).hexdigest()
+    return f"{_ID_PREFIX.get(kind, 'x')}-{digest[:12]}"
+
+
+def with_ids(issues: Sequence[Issue], corpus: Corpus) -> list[Issue]:
+    """The issues with their stable ids (`issue_id`) filled in."""
+    keys = sentence_keys(corpus)
+    return [replace(i, id=issue_id(keys[i.index], i.type, i.start, i.end, i.given)) for i in issues]
+
+
+def cleanlab_scores(corpus: Corpus, pred_probs: Sequence[np.ndarray], tags: Sequence[str], *, level: str = "types", method: str = "self_confidence") -> tuple[np.ndarray, list[np.ndarray], set[tuple[int, int]]]:
+    """cleanlab's sentence scores `(n_sentences,)`, token scores, and flagged `(sentence, token)` pairs.
+
+    `level="types"` merges B/I into entity types first (as cleanlab's tutorial advises);
+    `level="iob"` scores the IOB tags themselves.
+    """
+    from cleanlab.token_classification.filter import find_label_issues
+    from cleanlab.token_classification.rank import get_label_quality_scores
+
+    labels = [s.tags for s in corpus.sentences]
+    if level == "types":
+        _, ids, probs = type_level(tags, pred_probs, labels)
+    elif level == "iob":
+        index = {t: i for i, t in enumerate(tags)}
+        ids = [np.array([index[t] for t in s]) for s in labels]
+        probs = [p / p.sum(axis=1, keepdims=True) for p in pred_probs]
+    else:
+        raise ConfigError(f"level must be one of types, iob, not {level!r}")
+    ids_list = [list(map(int, i)) for i in ids]
+    sentence_scores, token_scores = get_label_quality_scores(ids_list, probs, token_score_method=method)
+    flagged = set(map(tuple, find_label_issues(ids_list, probs)))
+    return np.asarray(sentence_scores), [np.asarray(t) for t in token_scores], flagged  # type: ignore[arg-type]
+
+
+def span_issues(corpus: Corpus, pred_probs: Sequence[np.ndarray], tags: Sequence[str], *, flagged: set[tuple[int, int]] = frozenset(), model_weight: float = 1.0) -> list[Issue]:  # type: ignore[assignment]
+    """Typed span issues from the disagreements between given and predicted spans.
+
+    Each issue's `score` weighs the model against the corpus itself:
+    `(agree + model_weight * model_score) / (elsewhere + model_weight)`, where
+    `model_score` is the mean cross-validated probability of the given labels over the
+    disputed tokens, `elsewhere` counts the other occurrences of the given span's tokens
+    (labeled as an entity or untagged) and `agree` those read as here; for `span_shift`,
+    `elsewhere` also counts the labeled occurrences of the model's span. So the model's
+    probability counts as `model_weight` occurrences: a form labeled alike in many other places is not suspicious
+    because a model fails on it, and one read otherwise everywhere else is suspicious even
+    where the model is unsure. With no other occurrence, `score == model_score`.
+    (On bench/noise.py's NCBI subset this raised recall among the top-k span issues from
+    0.34 to 0.50 with the same full-mode pred_probs.)
+    """
+    predicted = tags_from_probs(pred_probs, tags)
+    classes, _, probs = type_level(tags, pred_probs, [s.tags for s in corpus.sentences])
+    column = {c: i for i, c in enumerate(classes)}
+    drafts: list[Issue] = []
+    for index, (sentence, doc_id, pred_tags, p) in enumerate(zip(corpus.sentences, corpus.sentence_doc_ids, predicted, probs)):
+        given = sentence.spans
+        guessed = spans_from_tags(pred_tags)
+        given_type = [OUTSIDE] * len(sentence)
+        for span in given:
+            for t in range(span.start, span.end):
+                given_type[t] = span.label
+
+        def confidence(tokens: Sequence[int]) -> float:
+            return float(np.mean([p[t, column[given_type[t]]] for t in tokens])) if tokens else 1.0
+
+        def add(kind: str, span: Span, given_label: str, suggested: str, tokens: Sequence[int], reason: str, other: Span | None = None) -> None:
+            model_score = round(confidence(tokens), 6)
+            drafts.append(Issue(
+                id="", index=index, doc_id=doc_id, start=span.start, end=span.end, type=kind, given=given_label,
+                suggested=suggested, score=model_score, text=sentence.span_text(span), reason=reason,
+                suggested_start=other.start if other else None, suggested_end=other.end if other else None,
+                cleanlab=any((index, t) in flagged for t in tokens), model_score=model_score,
+            ))
+
+        by_bounds = {(s.start, s.end): s for s in guessed}
+        for span in given:
+            twin = by_bounds.get((span.start, span.end))
+            if twin is not None:
+                if twin.label != span.label:
+                    add("wrong_tag", span, span.label, twin.label, range(span.start, span.end),
+                        f"labeled {span.label}; the model reads {twin.label} ({1 - confidence(range(span.start, span.end)):.0%} against the label)")
+                continue
+            overlapping = [g for g in guessed if g.start < span.end and span.start < g.end]
+            if overlapping:
+                best = max(overlapping, key=lambda g: min(g.end, span.end) - max(g.start, span.start))
+                disputed = sorted(set(range(span.start, span.end)) ^ set(range(best.start, best.end)))
+                add("span_shift", span, span.label, best.label, disputed,
+                    f"the model's span is {' '.join(sentence.tokens[best.start:best.end])!r}", best)
+            else:
+                add("ghost_span", span, span.label, OUTSIDE, range(span.start, span.end),
+                    f"labeled {span.label}; the model sees no entity here")
+        for guess in guessed:
+            if not any(s.start < guess.end and guess.start < s.end for s in given):
+                add("missed_span", guess, OUTSIDE, guess.label, range(guess.start, guess.end),
+                    f"not labeled; the model reads {guess.label}")
+    # Given spans are labeled forms already; a missed span's tokens may be labeled nowhere.
+    unlabeled = {tuple(corpus.sentences[i.index].tokens[i.start : i.end]) for i in drafts if i.given == OUTSIDE}
+    forms = surface_forms(corpus, extra=unlabeled)
+    issues = []
+    for issue in drafts:
+        tokens = corpus.sentences[issue.index].tokens
+        form = forms[tuple(tokens[issue.start : issue.end])]
+        # This occurrence is one of the form's own counts: leave it out. (For a span shift,
+        # `agree` counts the given words labeled with these very boundaries.)
+        agree = (form.unlabeled if issue.given == OUTSIDE else form.types[issue.given]) - 1
+        elsewhere = form.total - 1
+        if issue.type == "span_shift":
+            # The model's span labeled elsewhere is evidence for its boundaries. (This covers
+            # the occurrences of the words both spans cover bounded as the model has them.)
+            model_form = forms.get(tuple(tokens[issue.suggested_start : issue.suggested_end]))
+            elsewhere += model_form.labeled if model_form else 0
+        score = (agree + model_weight * issue.model_score) / (elsewhere + model_weight)  # type: ignore[operator]
+        reason = issue.reason
+        if elsewhere:
+            reading = "untagged" if issue.given == OUTSIDE else issue.given
+            reason += f"; elsewhere in the corpus read {reading} {agree} of {elsewhere} times"
+        issues.append(replace(issue, score=round(score, 6), reason=reason, agree=agree, elsewhere=elsewhere))
+    return issues
+
+
+def inconsistent_issues(corpus: Corpus, *, casefold: bool = False) -> list[Issue]:
+    """Occurrences of a surface form that read otherwise than its most common reading."""
+    issues: list[Issue] = []
+    doc_ids = corpus.sentence_doc_ids
+    forms = surface_forms(corpus, casefold=casefold)
+    # Where each labeled occurrence is, by form and type.
+    places: dict[tuple[str, ...], list[tuple[int, Span]]] = {}
+    for index, sentence in enumerate(corpus.sentences):
+        for span in sentence.spans:
+            key = tuple(t.casefold() if casefold else t for t in sentence.tokens[span.start : span.end])
+            places.setdefault(key, []).append((index, span))
+    for key, form in forms.items():
+        readings = Counter(form.types)
+        if form.unlabeled:
+            readings[OUTSIDE] = form.unlabeled
+        if len(readings) < 2:
+            continue
+        majority, top = readings.most_common(1)[0]
+        summary = ", ".join(f"{t} {n}" for t, n in readings.most_common())
+        minority = [(index, span) for index, span in places[key] if readings[span.label] < top]
+        if readings.get(OUTSIDE, top) < top:
+            minority += [(index, Span(start, start + len(key), OUTSIDE)) for index, start in form.unlabeled_at]
+        for index, span in minority:
+            issues.append(Issue(
+                id="", index=index, doc_id=doc_ids[index], start=span.start, end=span.end, type="inconsistent",
+                given=span.label, suggested=majority, score=round(readings[span.label] / form.total, 6),
+                text=form.text, reason=f"{form.text!r} reads {summary} across the corpus",
+            ))
+    return issues
+
+
+def sparse_issues(corpus: Corpus, pred_probs: Sequence[np.ndarray] | None = None, tags: Sequence[str] = (), *, rare_count: int = 50, rare_share: float = 0.02) -> list[Issue]:
+    """Entities of rare types, and one-off surface forms the model gives < 0.5 probability."""
+    counts = corpus.entity_counts()
+    total = sum(counts.values()) or 1
+    rare = {t for t, n in counts.items() if n < rare_count or n / total < rare_share}
+    forms = surface_forms(corpus)
+    probs = None
+    if pred_probs is not None:
+        classes, _, probs = type_level(tags, pred_probs, [s.tags for s in corpus.sentences])
+    issues = []
+    for index, (sentence, doc_id) in enumerate(zip(corpus.sentences, corpus.sentence_doc_ids)):
+        for span in sentence.spans:
+            key = sentence.tokens[span.start : span.end]
+            confidence = float(probs[index][span.start : span.end, classes.index(span.label)].mean()) if probs is not None else None
+            if span.label in rare:
+                reason = f"{span.label} has only {counts[span.label]} entities ({counts[span.label] / total:.1%})"
+                score = confidence if confidence is not None else counts[span.label] / total
+            elif forms[key].total == 1 and confidence is not None and confidence < 0.5:
+                reason, score = f"{sentence.span_text(span)!r} occurs once and the model doubts it", confidence
+            else:
+                continue
+            issues.append(Issue(id="", index=index, doc_id=doc_id, start=span.start, end=span.end, type="sparse",
+                                given=span.label, suggested=span.label, score=round(score, 6), text=sentence.span_text(span), reason=reason))
+    return issues
+
+
+def merge_issues(issues: Sequence[Issue]) -> list[Issue]:
+    """One issue per suspicious span: issues on the same tokens of the same sentence become one.
+
+    The model's issue (a span type, with its suggestion) leads, then `inconsistent`, then
+    `sparse`; the merged issue keeps the leader's type, suggestion, fields and score, joins
+    the reasons, is flagged by cleanlab when any member was, and lists every check that
+    flagged it in `evidence`, e.g. `("ghost_span", "inconsistent", "sparse")`. The leader's
+    score already weighs what the others measure (a span issue's score counts how the same
+    words read elsewhere, as `inconsistent` does, and the model's doubt, as `sparse` does), so
+    taking the lowest of them would count that evidence twice.
+    """
+    groups: dict[tuple[int, int, int], list[Issue]] = {}
+    for issue in issues:
+        groups.setdefault((issue.index, issue.start, issue.end), []).append(issue)
+    merged = []
+    for group in groups.values():
+        group.sort(key=lambda i: ISSUE_TYPES.index(i.type))
+        lead = group[0]
+        kinds = tuple(dict.fromkeys(k for i in group for k in (i.evidence or (i.type,))))
+        reasons = list(dict.fromkeys(i.reason for i in group))
+        merged.append(replace(
+            lead, reason="; ".join(reasons), cleanlab=any(i.cleanlab for i in group), evidence=kinds,
+        ))
+    return merged
+
+
+def rank_issues(issues: Sequence[Issue]) -> list[Issue]:
+    """Most suspicious first (lowest score; span issues before corpus checks on ties)."""
+    return sorted(issues, key=lambda i: (i.score, ISSUE_TYPES.index(i.type), i.index, i.start, i.id))

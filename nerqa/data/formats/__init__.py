@@ -1,0 +1,318 @@
+"""Reading and writing corpora in every supported format, with format detection.
+
+Formats: `conll` (CoNLL / IOB token-per-line), `ncbi` (NCBI inline-tag abstracts),
+`pubtator`, `nemo` (text_*.txt / labels_*.txt pairs), `jsonl` (character-span records; reads
+token records too) and `jsonl-tokens` (token records).
+
+A path is a file or a folder of splits (`train.tsv`, `dev.tsv`, ... or NeMo's
+`text_train.txt` + `labels_train.txt`, ...). Writes go to a temporary file that is renamed
+into place, so a failed write never leaves a half-written corpus.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from nerqa.data.corpus import Corpus, Document
+from nerqa.data.formats import conll, jsonl, ncbi, nemo, pubtator
+from nerqa.data.formats._common import ReadOptions
+from nerqa.errors import CorpusFormatError, FormatDetectionError, NerqaError
+from nerqa.files import write_files
+
+__all__ = [
+    "FORMATS", "ReadOptions", "detect_format", "read_corpus", "read_splits", "write_corpus",
+    "write_splits", "parse_text", "dump_text", "format_for_output", "corpus_from_raw_text", "read_text",
+    "read_text_documents", "count_text_documents", "text_files",
+]
+
+FORMATS = ("conll", "ncbi", "pubtator", "nemo", "jsonl", "jsonl-tokens")
+
+# Text parsers of the one-file formats: (text, path, options) -> Corpus.
+READERS: dict[str, Callable[..., Corpus]] = {
+    "conll": conll.parse,
+    "ncbi": ncbi.parse,
+    "pubtator": pubtator.parse,
+    "jsonl": jsonl.parse,
+    "jsonl-tokens": jsonl.parse,
+}
+# Text writers of the one-file formats: Corpus -> text.
+WRITERS: dict[str, Callable[[Corpus], str]] = {
+    "conll": conll.dump,
+    "ncbi": ncbi.dump,
+    "pubtator": pubtator.dump,
+    "jsonl": jsonl.dump,
+    "jsonl-tokens": jsonl.dump_tokens,
+}
+EXTENSIONS = {"conll": ".tsv", "ncbi": ".txt", "pubtator": ".pubtator", "jsonl": ".jsonl", "jsonl-tokens": ".jsonl"}
+_OUTPUT_SUFFIXES = {
+    ".conll": "conll", ".tsv": "conll", ".iob": "conll", ".bio": "conll", ".conllu": "conll",
+    ".pubtator": "pubtator", ".jsonl": "jsonl", ".json": "jsonl",
+}
+_NEMO_RE = re.compile(r"^(text|labels)_(.+)\.txt$")
+_PUBTATOR_RE = re.compile(r"^[^|\t]+\|[ta]\|")
+_TAG_RE = re.compile(r"^(O|[BIESLU](-\S.*)?)$")
+
+
+def _check_format(name: str) -> str:
+    if name not in FORMATS:
+        raise NerqaError(f"unknown format {name!r}; choose one of {', '.join(FORMATS)}")
+    return name
+
+
+def read_text(path: Path) -> str:
+    """The UTF-8 text of `path`; undecodable bytes and empty files raise `CorpusFormatError`."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise NerqaError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise NerqaError(f"{path}: is a folder, expected a file") from None
+    except OSError as error:
+        raise NerqaError(f"{path}: cannot read: {error.strerror}") from None
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        raise CorpusFormatError(path, line, f"not valid UTF-8: byte 0x{data[error.start]:02x} at offset {error.start}") from None
+    if not text.strip(" \t\r\n"):  # a file of one no-break or ideographic space holds a token
+        raise CorpusFormatError(path, None, "the file is empty")
+    return text
+
+
+def _merge_types(corpus: Corpus, options: ReadOptions) -> Corpus:
+    """Apply `options.merge_type` (every entity type renamed to one), if set."""
+    return corpus.map_types({t: options.merge_type for t in corpus.entity_types}) if options.merge_type else corpus
+
+
+def parse_text(text: str, format: str, *, path: str | None = None, options: ReadOptions = ReadOptions()) -> Corpus:
+    """Parse the content of a one-file format; `merge_type` is applied here."""
+    if format == "nemo":
+        raise NerqaError("NeMo corpora are pairs of files: use read_corpus on text_*.txt or its folder")
+    corpus = READERS[_check_format(format)](text, path=path, options=options)
+    return _merge_types(corpus, options)
+
+
+def dump_text(corpus: Corpus, format: str) -> str:
+    """The content of a one-file format for `corpus`."""
+    if format == "nemo":
+        raise NerqaError("NeMo corpora are pairs of files: use write_corpus")
+    return WRITERS[_check_format(format)](corpus)
+
+
+def sniff_format(text: str) -> str | None:
+    """Guess a one-file format from content; `None` when nothing fits."""
+    lines = [line for line in text.splitlines()[:50] if line.strip()]
+    if not lines:
+        return None
+    first = lines[0].lstrip()
+    if first.startswith(("{", "[")):
+        return "jsonl"
+    if _PUBTATOR_RE.match(first):
+        return "pubtator"
+    if '<category="' in text[:100_000] or all(len(line.split("\t")) >= 3 and line.split("\t")[0].strip().isdigit() for line in lines[:5]):
+        return "ncbi"
+    token_lines = [line for line in lines if not line.startswith("-DOCSTART-")]
+    columns = [(line.split("\t") if "\t" in line else line.split()) for line in token_lines]
+    if columns and sum(len(c) >= 2 and bool(_TAG_RE.match(c[-1])) for c in columns) >= 0.9 * len(columns):
+        return "conll"
+    return None
+
+
+def detect_format(path: str | Path) -> str:
+    """The format of a corpus file or folder, from its name and then its content."""
+    path = Path(path)
+    if path.is_dir():
+        if any(_NEMO_RE.match(p.name) for p in path.iterdir()):
+            return "nemo"
+        files = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
+        kinds = {detect_format(p) for p in files if p.name != "label_ids.csv"}
+        if len(kinds) == 1:
+            return kinds.pop()
+        raise FormatDetectionError(f"{path}: cannot tell the format of the folder (found {sorted(kinds) or 'no corpus files'}); pass --format")
+    if _NEMO_RE.match(path.name):
+        return "nemo"
+    if path.suffix.lower() in (".jsonl", ".json"):
+        return "jsonl"
+    if not path.exists():
+        raise NerqaError(f"{path}: no such file or folder")
+    detected = sniff_format(read_text(path))
+    if detected is None:
+        raise FormatDetectionError(f"{path}: cannot tell the corpus format from its name or content; pass --format ({', '.join(FORMATS)})")
+    return detected
+
+
+def format_for_output(path: str | Path) -> str | None:
+    """The format an output path's name implies (`None` when it implies none)."""
+    path = Path(path)
+    if _NEMO_RE.match(path.name):
+        return "nemo"
+    return _OUTPUT_SUFFIXES.get(path.suffix.lower())
+
+
+def _nemo_pair(path: Path) -> tuple[Path, Path]:
+    match = _NEMO_RE.match(path.name)
+    if match is None:
+        raise NerqaError(f"{path}: a NeMo corpus is named text_SPLIT.txt or labels_SPLIT.txt")
+    return path.with_name(f"text_{match.group(2)}.txt"), path.with_name(f"labels_{match.group(2)}.txt")
+
+
+def _read_nemo(path: Path, options: ReadOptions) -> Corpus:
+    text_path, labels_path = _nemo_pair(path)
+    ids_path = path.with_name("label_ids.csv")
+    label_ids = nemo.parse_label_ids(read_text(ids_path), path=str(ids_path)) if ids_path.exists() else None
+    corpus = nemo.parse(
+        read_text(text_path), read_text(labels_path), text_path=str(text_path), labels_path=str(labels_path),
+        label_ids=label_ids, options=options,
+    )
+    return _merge_types(corpus, options)
+
+
+def read_corpus(path: str | Path, format: str | None = None, *, options: ReadOptions = ReadOptions()) -> Corpus:
+    """Read one corpus file (for NeMo: either file of a pair). `format=None` detects it."""
+    path = Path(path)
+    if path.is_dir():
+        splits = read_splits(path, format, options=options)
+        if len(splits) != 1:
+            raise NerqaError(f"{path}: a folder of {len(splits)} splits ({', '.join(splits)}); name one file")
+        return next(iter(splits.values()))
+    format = _check_format(format) if format else detect_format(path)
+    if format == "nemo":
+        corpus = _read_nemo(path, options)
+    else:
+        corpus = parse_text(read_text(path), format, path=str(path), options=options)
+    return Corpus(corpus.documents, name=path.stem)
+
+
+def read_splits(path: str | Path, format: str | None = None, *, options: ReadOptions = ReadOptions()) -> dict[str, Corpus]:
+    """Read a file (one split, named by its stem) or a folder of splits, in name order."""
+    path = Path(path)
+    if not path.is_dir():
+        corpus = read_corpus(path, format, options=options)
+        match = _NEMO_RE.match(path.name)
+        return {match.group(2) if match else path.stem: corpus}
+    format = _check_format(format) if format else detect_format(path)
+    splits: dict[str, Corpus] = {}
+    for child in sorted(path.iterdir()):
+        if not child.is_file() or child.name.startswith(".") or child.name == "label_ids.csv":
+            continue
+        if format == "nemo":
+            match = _NEMO_RE.match(child.name)
+            if match is None or match.group(1) != "text":
+                continue
+            splits[match.group(2)] = Corpus(_read_nemo(child, options).documents, name=match.group(2))
+        else:
+            splits[child.stem] = read_corpus(child, format, options=options)
+    if not splits:
+        raise NerqaError(f"{path}: the folder holds no corpus files")
+    return splits
+
+
+def nemo_files(corpus: Corpus, folder: Path, split: str, options: ReadOptions) -> dict[Path, str]:
+    """NeMo's three files for one split (`text_SPLIT.txt`, `labels_SPLIT.txt`, `label_ids.csv`), built in memory."""
+    text, labels, label_ids = nemo.dump(corpus, entity_type=options.entity_type)
+    return {folder / f"text_{split}.txt": text, folder / f"labels_{split}.txt": labels, folder / "label_ids.csv": label_ids}
+
+
+def write_corpus(corpus: Corpus, path: str | Path, format: str | None = None, *, options: ReadOptions = ReadOptions()) -> list[Path]:
+    """Write `corpus` to `path` in `format` (default: implied by the name). Returns the files written.
+
+    For NeMo, `path` is `text_SPLIT.txt` (or `labels_SPLIT.txt`), and the pair and
+    `label_ids.csv` are written beside it; or a folder (an existing one, or a name without a
+    suffix), which gets the pair for a split named after the corpus. Every file's content is built before any is written.
+    """
+    path = Path(path)
+    format = _check_format(format) if format else format_for_output(path)
+    if format is None:
+        raise FormatDetectionError(f"{path}: cannot tell the output format from the name; pass --to ({', '.join(FORMATS)})")
+    if format == "nemo":
+        match = _NEMO_RE.match(path.name)
+        if match is None and (path.is_dir() or not path.suffix):
+            # A folder: the split is named after the corpus (its source file's stem).
+            files = nemo_files(corpus, path, corpus.name or "train", options)
+        else:
+            files = nemo_files(corpus, path.parent, match.group(2) if match else path.stem, options)
+    else:
+        files = {path: dump_text(corpus, format)}
+    return write_files(files)
+
+
+def write_splits(splits: dict[str, Corpus], folder: str | Path, format: str, *, options: ReadOptions = ReadOptions()) -> list[Path]:
+    """Write each split into `folder` (`SPLIT.EXT`, or NeMo's `text_SPLIT.txt` pairs)."""
+    folder = Path(folder)
+    _check_format(format)
+    files: dict[Path, str] = {}
+    for split, corpus in splits.items():
+        if format == "nemo":
+            files.update(nemo_files(corpus, folder, split, options))
+        else:
+            files[folder / f"{split}{EXTENSIONS[format]}"] = dump_text(corpus, format)
+    if format == "nemo":
+        # One label_ids.csv serves every split: the union of their tags, O first.
+        tags = ["O"] + sorted({line for c in splits.values() for line in nemo.dump(c, entity_type=options.entity_type)[2].split() if line != "O"})
+        files[folder / "label_ids.csv"] = "\n".join(tags) + "\n"
+    return write_files(files)
+
+
+def corpus_from_raw_text(text: str, *, doc_id: str | None = None) -> Corpus:
+    """An untagged corpus from raw text, split into sentences and tokens by `nerqa.data.segment`."""
+    from nerqa.data.formats._common import document_from_text
+
+    return Corpus((document_from_text(doc_id, text, [(0, len(text))], [], path=None, line=None),))
+
+
+def text_files(path: str | Path) -> list[Path]:
+    """The raw-text files of a pool: the file itself, or a folder's visible `.txt` files in name order."""
+    path = Path(path)
+    if not path.is_dir():
+        return [path]
+    files = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith(".") and p.suffix.lower() == ".txt")
+    if not files:
+        raise NerqaError(f"{path}: the folder holds no .txt files")
+    return files
+
+
+def count_text_documents(path: str | Path) -> int:
+    """How many documents `read_text_documents` will yield (non-blank lines of a file; files
+    of a folder), counted without decoding, for progress."""
+    path = Path(path)
+    if path.is_dir():
+        return len(text_files(path))
+    try:
+        with path.open("rb") as stream:
+            return sum(1 for line in stream if line.strip())
+    except OSError as error:
+        raise NerqaError(f"{path}: cannot read: {error.strerror}") from None
+
+
+def read_text_documents(path: str | Path) -> Iterator[Document]:
+    """Stream raw text as untagged documents, split into sentences and tokens by `nerqa.data.segment`.
+
+    A file holds one document a line (id `NAME:LINE`; blank lines are skipped) and is read a
+    line at a time, so a large pool never sits in memory whole; a folder holds one document
+    per `.txt` file (id: the file's stem). Undecodable bytes raise `CorpusFormatError` at
+    their line.
+    """
+    from nerqa.data.formats._common import document_from_text
+
+    path = Path(path)
+    if path.is_dir():
+        for file in text_files(path):
+            text = read_text(file)
+            yield document_from_text(file.stem, text, [(0, len(text))], [], path=str(file), line=None)
+        return
+    try:
+        stream = path.open("rb")
+    except FileNotFoundError:
+        raise NerqaError(f"{path}: no such file") from None
+    except OSError as error:
+        raise NerqaError(f"{path}: cannot read: {error.strerror}") from None
+    with stream:
+        for number, raw in enumerate(stream, start=1):
+            try:
+                line = raw.decode("utf-8-sig" if number == 1 else "utf-8").strip()
+            except UnicodeDecodeError as error:
+                raise CorpusFormatError(path, number, f"not valid UTF-8: byte 0x{raw[error.start]:02x} at column {error.start + 1}") from None
+            if line:
+                yield document_from_text(f"{path.name}:{number}", line, [(0, len(line))], [], path=str(path), line=number)
