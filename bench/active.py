@@ -77,15 +77,27 @@ def run(config: str, seed: int, args, pool, test, features, labels, embeddings, 
         chosen = set(labeled)
         rest = [i for i in range(n_pool) if i not in chosen]
         probs = fit_head(features, labels, labeled, rest + test_idx, len(tags), seed=seed, epochs=args.epochs)
-        test_tags = tags_from_probs(probs[len(rest):], tags)
+        test_tags = tags_from_probs(probs[len(rest) :], tags)
         f1 = evaluate_tags([s.tags for s in test], test_tags).micro.f1
         sizes.append(len(labeled))
         f1s.append(round(f1, 4))
         if round_ < args.rounds:
-            predictor = Lookup(tags, {tuple(pool[i].tokens): p for i, p in zip(rest, probs)}, {tuple(pool[i].tokens): embeddings[i] for i in rest})
+            predictor = Lookup(
+                tags,
+                {tuple(pool[i].tokens): p for i, p in zip(rest, probs)},
+                {tuple(pool[i].tokens): embeddings[i] for i in rest},
+            )
             skip = {text_key(pool[i].tokens) for i in labeled}
             documents = [Document(None, (Sentence(s.tokens, ("O",) * len(s)),)) for s in pool]
-            selection = select(documents, predictor, budget=args.step, strategy=strategy, diversity={"": "near-duplicates", "clusters": "clusters", "plain": "off"}[guard], skip=skip, seed=seed * 1000 + round_)
+            selection = select(
+                documents,
+                predictor,
+                budget=args.step,
+                strategy=strategy,
+                diversity={"": "near-duplicates", "clusters": "clusters", "plain": "off"}[guard],
+                skip=skip,
+                seed=seed * 1000 + round_,
+            )
             for choice in selection.choices:
                 labeled.append(next(i for i in by_tokens[choice.sentence.tokens] if i not in chosen))
                 chosen.add(labeled[-1])
@@ -123,17 +135,29 @@ def report(results: dict, configs: list[str], out: Path) -> None:
     print("\nTest F1 (NCBI test), mean [min-max] over seeds:")
     print(f"{'labels':>8} " + " ".join(f"{c:>22}" for c in curves))
     for k, size in enumerate(sizes):
-        print(f"{size:>8,} " + " ".join(f"{m[k]:.4f} [{lo[k]:.3f}-{hi[k]:.3f}]".rjust(22) for _, m, lo, hi, _ in curves.values()))
+        print(
+            f"{size:>8,} "
+            + " ".join(f"{m[k]:.4f} [{lo[k]:.3f}-{hi[k]:.3f}]".rjust(22) for _, m, lo, hi, _ in curves.values())
+        )
     target = curves["random"][1][-1]
     print(f"\nLabels needed to reach random's F1 with {sizes[-1]:,} labels ({target:.4f}):")
     summary = {}
     for config, (s, mean, lo, hi, n) in curves.items():
         reach = labels_to_reach(s, list(mean), target)
         above = [bool(m > r) for m, r in zip(mean[1:], curves["random"][1][1:])]
-        summary[config] = {"labels": s, "mean": [round(float(x), 4) for x in mean], "min": [round(float(x), 4) for x in lo],
-                           "max": [round(float(x), 4) for x in hi], "seeds": n, "reach": reach, "above_random_after_seed": above}
-        print(f"  {config:>18}: {'not reached' if reach is None else f'{reach:,.0f}'}"
-              f"   above random at rounds 1-{len(above)}: {''.join('+' if a else '-' for a in above)}   ({n} seeds)")
+        summary[config] = {
+            "labels": s,
+            "mean": [round(float(x), 4) for x in mean],
+            "min": [round(float(x), 4) for x in lo],
+            "max": [round(float(x), 4) for x in hi],
+            "seeds": n,
+            "reach": reach,
+            "above_random_after_seed": above,
+        }
+        print(
+            f"  {config:>18}: {'not reached' if reach is None else f'{reach:,.0f}'}"
+            f"   above random at rounds 1-{len(above)}: {''.join('+' if a else '-' for a in above)}   ({n} seeds)"
+        )
     (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
     figure, axis = plt.subplots(figsize=(7, 4.5))
     for config, (s, mean, lo, hi, _) in curves.items():
@@ -164,7 +188,17 @@ def main() -> None:
     parser.add_argument("--configs", default=",".join(CONFIGS))
     parser.add_argument("--pool", type=int, default=0, help="the first N pool and test sentences only (0: all)")
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results" / "active")
-    add_smoke(parser, seeds=1, rounds=1, step=20, start=20, epochs=2, configs="random", pool=200, out=Path(__import__("tempfile").gettempdir()) / "nerqa-smoke-active")
+    add_smoke(
+        parser,
+        seeds=1,
+        rounds=1,
+        step=20,
+        start=20,
+        epochs=2,
+        configs="random",
+        pool=200,
+        out=Path(__import__("tempfile").gettempdir()) / "nerqa-smoke-active",
+    )
     args = parse(parser)
     configs = args.configs.split(",")
     args.out.mkdir(parents=True, exist_ok=True)
@@ -182,7 +216,10 @@ def main() -> None:
     hidden = features[0].shape[1] // 4
     embeddings = np.stack([f[:, -hidden:].astype(np.float32).mean(0) for f in features[: len(pool)]])
     embeddings /= np.linalg.norm(embeddings, axis=1, keepdims=True)
-    print(f"pool {len(pool):,} sentences, test {len(test):,}; encoder features in {time.perf_counter() - started:.0f} s", flush=True)
+    print(
+        f"pool {len(pool):,} sentences, test {len(test):,}; encoder features in {time.perf_counter() - started:.0f} s",
+        flush=True,
+    )
     for seed in range(1, args.seeds + 1):
         for config in configs:
             key = f"{config}/{seed}/{args.start}+{args.rounds}x{args.step}/e{args.epochs}"
@@ -190,7 +227,11 @@ def main() -> None:
                 continue
             results[key] = run(config, seed, args, pool, test, features, labels, embeddings, tags)
             runs_file.write_text(json.dumps(results, indent=1) + "\n")
-    report({k: v for k, v in results.items() if k.endswith(f"{args.start}+{args.rounds}x{args.step}/e{args.epochs}")}, configs, args.out)
+    report(
+        {k: v for k, v in results.items() if k.endswith(f"{args.start}+{args.rounds}x{args.step}/e{args.epochs}")},
+        configs,
+        args.out,
+    )
 
 
 if __name__ == "__main__":

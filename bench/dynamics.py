@@ -35,7 +35,9 @@ def given_ids(corpus, tags) -> list[np.ndarray]:
     return [np.array([index[t] for t in s.tags]) for s in corpus.sentences]
 
 
-def variants(oos: list[np.ndarray], dynamics: list[np.ndarray | None], given: list[np.ndarray], epochs: int) -> dict[str, list[np.ndarray]]:
+def variants(
+    oos: list[np.ndarray], dynamics: list[np.ndarray | None], given: list[np.ndarray], epochs: int
+) -> dict[str, list[np.ndarray]]:
     """Name -> pred_probs to score. `dynamics[i]`: `(records, n_words, n_tags)`, `epochs` records per fold."""
     out = {"oos": oos}
     mean = [d.astype(np.float32).mean(0) if d is not None and len(d) else p for d, p in zip(dynamics, oos)]
@@ -83,13 +85,24 @@ def main() -> None:
     config = fold_config(epochs=args.epochs)
     for corpus_label, noisy, injected in noisy_corpora(args):
         started = time.perf_counter()
-        crossval = cross_validate(noisy, config, k=args.folds, mode="both", cache_dir=cache / corpus_label, dynamics=True)
+        crossval = cross_validate(
+            noisy, config, k=args.folds, mode="both", cache_dir=cache / corpus_label, dynamics=True
+        )
         seconds = time.perf_counter() - started
-        print(f"\n{corpus_label}: {len(noisy):,} sentences, {sum(len(v) for v in injected.values())} injected; both with dynamics {seconds:.0f} s", flush=True)
+        print(
+            f"\n{corpus_label}: {len(noisy):,} sentences, {sum(len(v) for v in injected.values())} injected; "
+            f"both with dynamics {seconds:.0f} s",
+            flush=True,
+        )
         given = given_ids(noisy, crossval.tags)
         for label, probs in variants(crossval.pred_probs, crossval.dynamics, given, int(config.epochs)).items():
             m = measure(noisy, injected, score(noisy, probs, crossval.tags))
-            print(f"  {label:10} recall@{m['k']} {m['recall@k']:.3f}  AUROC {m['nerqa'][0]:.3f}  AUPRC {m['nerqa'][1]:.3f}  (cleanlab types {m['cleanlab types'][1]:.3f})", flush=True)
+            print(
+                f"  {label:10} recall@{m['k']} {m['recall@k']:.3f}  AUROC {m['nerqa'][0]:.3f}  AUPRC "
+                f"{m['nerqa'][1]:.3f}  (cleanlab types {m['cleanlab types'][1]:.3f})",
+                flush=True,
+            )
+
 
 if __name__ == "__main__":
     main()

@@ -20,10 +20,9 @@ import numpy as np
 from nerqa.audit import score
 from nerqa.audit.crossval import document_folds
 from nerqa.data.formats import read_corpus
-from nerqa.models.frozen import frozen_pass
+from nerqa.models.frozen import TOP_LAYERS, frozen_pass
 from nerqa.models.head import fit_head
 from nerqa.models.runtime import set_threads
-from nerqa.models.frozen import TOP_LAYERS
 from nerqa.models.top import fit_top
 
 _spec = importlib.util.spec_from_file_location("noise", Path(__file__).with_name("noise.py"))
@@ -55,7 +54,9 @@ def main() -> None:
     logging.set_verbosity_error()
     logging.disable_progress_bar()
     print(f"torch threads: {set_threads()}")
-    source = {"ncbi": "ncbi_disease/pubtator/NCBItrainset_corpus.txt", "bc5cdr": "bc5cdr_disease/train.tsv"}[args.corpus]
+    source = {"ncbi": "ncbi_disease/pubtator/NCBItrainset_corpus.txt", "bc5cdr": "bc5cdr_disease/train.tsv"}[
+        args.corpus
+    ]
     noisy, injected = noise.inject(noise.subset(read_corpus(args.shared / source), args.sentences), 0.05, seed=13)
     tags = noisy.tag_set
     labels = [[tags.index(t) for t in s.tags] for s in noisy.sentences]
@@ -66,8 +67,12 @@ def main() -> None:
     def report(name: str, probs, seconds: float) -> None:
         result = score(noisy, probs, tags)
         m = noise.measure(noisy, injected, result)
-        print(f"{name}: {seconds:.0f} s  CV F1 {result.summary['cv_metrics']['micro']['f1']:.3f}  recall@{m['k']} {m['recall@k']:.3f}  "
-              f"AUPRC nerqa {m['nerqa'][1]:.3f} / cleanlab {m['cleanlab types'][1]:.3f}", flush=True)
+        print(
+            f"{name}: {seconds:.0f} s  CV F1 {result.summary['cv_metrics']['micro']['f1']:.3f}  recall@{m['k']} "
+            f"{m['recall@k']:.3f}  "
+            f"AUPRC nerqa {m['nerqa'][1]:.3f} / cleanlab {m['cleanlab types'][1]:.3f}",
+            flush=True,
+        )
 
     for name, settings in HEAD_VARIANTS.items():
         settings = dict(settings)
@@ -75,7 +80,19 @@ def main() -> None:
         started, probs = time.perf_counter(), [None] * len(noisy)
         for fold in range(5):
             train, test = np.flatnonzero(folds != fold), np.flatnonzero(folds == fold)
-            outs = [fit_head(frozen.features, labels, train, test, len(tags), shapes=frozen.shapes if shapes else None, seed=seed, **settings) for seed in seeds]
+            outs = [
+                fit_head(
+                    frozen.features,
+                    labels,
+                    train,
+                    test,
+                    len(tags),
+                    shapes=frozen.shapes if shapes else None,
+                    seed=seed,
+                    **settings,
+                )
+                for seed in seeds
+            ]
             for n, i in enumerate(test):
                 probs[i] = sum(o[n] for o in outs) / len(outs)
         report(name, probs, time.perf_counter() - started)
@@ -84,7 +101,20 @@ def main() -> None:
             started, probs = time.perf_counter(), [None] * len(noisy)
             for fold in range(5):
                 train, test = np.flatnonzero(folds != fold), np.flatnonzero(folds == fold)
-                for i, p in zip(test, fit_top(frozen, labels, noisy.sentence_doc_index, train, test, len(tags), model=None, seed=42, **settings)):
+                for i, p in zip(
+                    test,
+                    fit_top(
+                        frozen,
+                        labels,
+                        noisy.sentence_doc_index,
+                        train,
+                        test,
+                        len(tags),
+                        model=None,
+                        seed=42,
+                        **settings,
+                    ),
+                ):
                     probs[i] = p
             report(name, probs, time.perf_counter() - started)
 

@@ -48,7 +48,10 @@ def main() -> None:
             ours = read_corpus(base / path, options=merge)
             agreement = sentence_agreement(official, ours, with_tags=True)
             causes = classify(agreement.only_reference, ours)
-            print(f"{split:6} {source:9} {agreement.total:8,} {len(ours):6,} {agreement.matched:9,} {agreement.rate:7.2%}  {dict(causes)}")
+            print(
+                f"{split:6} {source:9} {agreement.total:8,} {len(ours):6,} {agreement.matched:9,} "
+                f"{agreement.rate:7.2%}  {dict(causes)}"
+            )
             for tokens in agreement.only_reference[: args.examples]:
                 print(f"{'':17} official: {' '.join(tokens)[:150]}")
 

@@ -55,10 +55,33 @@ class Server:
         env = {**os.environ, "LABEL_STUDIO_DISABLE_SIGNUP_WITHOUT_LINK": "true", "DJANGO_DB": "sqlite"}
         self.log = (folder / "label-studio.log").open("w")
         self.process = subprocess.Popen(
-            [str(binary), "start", "--no-browser", "--host", "127.0.0.1", "--internal-host", "127.0.0.1", "--port", str(port),
-             "--data-dir", str(folder / "data"), "--username", "reviewer@nerqa.test", "--password", secrets.token_hex(8),
-             "--user-token", self.token, "--enable-legacy-api-token", "--agree-fix-sqlite", "--log-level", "WARNING"],
-            stdout=self.log, stderr=subprocess.STDOUT, env=env, start_new_session=True,
+            [
+                str(binary),
+                "start",
+                "--no-browser",
+                "--host",
+                "127.0.0.1",
+                "--internal-host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--data-dir",
+                str(folder / "data"),
+                "--username",
+                "reviewer@nerqa.test",
+                "--password",
+                secrets.token_hex(8),
+                "--user-token",
+                self.token,
+                "--enable-legacy-api-token",
+                "--agree-fix-sqlite",
+                "--log-level",
+                "WARNING",
+            ],
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
         )
 
     def wait(self, timeout: float = 300) -> None:
@@ -77,8 +100,12 @@ class Server:
 
     def call(self, method: str, path: str, body=None):
         data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(f"{self.url}{path}", data=data, method=method,
-                                         headers={"Authorization": f"Token {self.token}", "Content-Type": "application/json"})
+        request = urllib.request.Request(
+            f"{self.url}{path}",
+            data=data,
+            method=method,
+            headers={"Authorization": f"Token {self.token}", "Content-Type": "application/json"},
+        )
         with urllib.request.urlopen(request, timeout=120) as response:
             payload = response.read()
         return json.loads(payload) if payload else None
@@ -122,7 +149,9 @@ def main() -> None:
         try:
             server.wait()
             print(f"Label Studio up in {time.perf_counter() - started:.0f} s at {server.url}")
-            project = server.call("POST", "/api/projects", {"title": "nerqa review", "label_config": label_config(types)})
+            project = server.call(
+                "POST", "/api/projects", {"title": "nerqa review", "label_config": label_config(types)}
+            )
             server.call("POST", f"/api/projects/{project['id']}/import", tasks)
             listed = server.call("GET", f"/api/tasks?project={project['id']}&page_size=1000")
             listed = listed["tasks"] if isinstance(listed, dict) else listed
@@ -132,7 +161,9 @@ def main() -> None:
                 issue_id = task["data"]["nerqa"]["issue_id"]
                 issue = session.result.issue(issue_id)
                 tokens = session.result.corpus.sentences[issue.index].tokens
-                predictions = {p["model_version"]: p["result"] for p in server.call("GET", f"/api/predictions?task={task['id']}")}
+                predictions = {
+                    p["model_version"]: p["result"] for p in server.call("GET", f"/api/predictions?task={task['id']}")
+                }
                 # The reviewer accepts the suggestion, keeps the given labels, or draws one span.
                 if n % 3 == 0:
                     result, after = predictions["nerqa-suggestion"], session.suggestion(issue)
@@ -140,8 +171,19 @@ def main() -> None:
                     result, after = predictions["given"], session.spans(issue.index)
                 else:
                     last = len(" ".join(tokens[:-1])) + (1 if len(tokens) > 1 else 0)
-                    result = [{"from_name": "label", "to_name": "text", "type": "labels",
-                               "value": {"start": last, "end": last + len(tokens[-1]), "text": tokens[-1], "labels": [types[0]]}}]
+                    result = [
+                        {
+                            "from_name": "label",
+                            "to_name": "text",
+                            "type": "labels",
+                            "value": {
+                                "start": last,
+                                "end": last + len(tokens[-1]),
+                                "text": tokens[-1],
+                                "labels": [types[0]],
+                            },
+                        }
+                    ]
                     after = (Span(len(tokens) - 1, len(tokens), types[0]),)
                 server.call("POST", f"/api/tasks/{task['id']}/annotations", {"result": result, "was_cancelled": False})
                 wanted[issue_id] = tuple(sorted(after, key=lambda s: s.start))
@@ -154,15 +196,20 @@ def main() -> None:
         got = {d.issue_id: d.after for d in decisions}
         missing = sorted(set(wanted) - set(got))
         wrong = sorted(i for i in wanted if i in got and got[i] != wanted[i])
-        print(f"Exported {len(exported)} tasks back; nerqa read {len(decisions)} decisions "
-              f"({', '.join(f'{a} {sum(d.action == a for d in decisions)}' for a in ('accept', 'keep', 'edit'))}); "
-              f"reviewers: {sorted({d.reviewer for d in decisions})}")
+        print(
+            f"Exported {len(exported)} tasks back; nerqa read {len(decisions)} decisions "
+            f"({', '.join(f'{a} {sum(d.action == a for d in decisions)}' for a in ('accept', 'keep', 'edit'))}); "
+            f"reviewers: {sorted({d.reviewer for d in decisions})}"
+        )
         print(f"lost decisions: {len(missing)}, decisions with other spans: {len(wrong)}")
         if missing or wrong or len(decisions) != len(issues):
             raise SystemExit(1)
         if not args.skip_select:
             checked = select_round_trip(binary, args.port + 1, folder)
-            print(f"select batch: {checked} annotated sentences read back with the annotator's spans, the unannotated task left out")
+            print(
+                f"select batch: {checked} annotated sentences read back with the annotator's spans, the "
+                "unannotated task left out"
+            )
         print("round trip through Label Studio: OK")
 
 
@@ -207,8 +254,14 @@ def select_round_trip(binary: Path, port: int, folder: Path) -> int:
                 spans = [(r["value"]["start"], r["value"]["end"], r["value"]["labels"][0]) for r in result]
             else:  # the annotator marks the first word as a C entity instead
                 first = text.split(" ")[0]
-                result = [{"from_name": "label", "to_name": "text", "type": "labels",
-                           "value": {"start": 0, "end": len(first), "text": first, "labels": ["C"]}}]
+                result = [
+                    {
+                        "from_name": "label",
+                        "to_name": "text",
+                        "type": "labels",
+                        "value": {"start": 0, "end": len(first), "text": first, "labels": ["C"]},
+                    }
+                ]
                 spans = [(0, len(first), "C")]
             server.call("POST", f"/api/tasks/{task['id']}/annotations", {"result": result, "was_cancelled": False})
             wanted[text] = sorted(spans)
@@ -222,7 +275,10 @@ def select_round_trip(binary: Path, port: int, folder: Path) -> int:
     for sentence in batch.sentences:
         text = " ".join(sentence.tokens)
         starts = np.cumsum([0] + [len(t) + 1 for t in sentence.tokens])
-        got[text] = sorted((int(starts[s.start]), int(starts[s.end - 1] + len(sentence.tokens[s.end - 1])), s.label) for s in spans_from_tags(sentence.tags))
+        got[text] = sorted(
+            (int(starts[s.start]), int(starts[s.end - 1] + len(sentence.tokens[s.end - 1])), s.label)
+            for s in spans_from_tags(sentence.tags)
+        )
     if got != wanted:
         print(f"select batch: expected {wanted}, read {got}")
         raise SystemExit(1)

@@ -57,15 +57,29 @@ def reads_as_clean(current, proposed, clean) -> bool:
     if change is None:
         return False
     clean_window = change_of(current, clean)
-    inside = tuple(sorted((s.start - change.lo, s.end - change.lo, s.label) for s in clean if change.lo <= s.start and s.end <= change.hi))
-    crossing = any(s.start < change.hi and change.lo < s.end and (s.start < change.lo or s.end > change.hi) for s in clean)
-    return clean_window is not None and not crossing and inside == tuple((s.start, s.end, s.label) for s in change.after)
+    inside = tuple(
+        sorted(
+            (s.start - change.lo, s.end - change.lo, s.label)
+            for s in clean
+            if change.lo <= s.start and s.end <= change.hi
+        )
+    )
+    crossing = any(
+        s.start < change.hi and change.lo < s.end and (s.start < change.lo or s.end > change.hi) for s in clean
+    )
+    return (
+        clean_window is not None and not crossing and inside == tuple((s.start, s.end, s.label) for s in change.after)
+    )
 
 
-def review(result, folder: Path, clean: Corpus, n: int, *, blind: bool, types: frozenset[str] = frozenset()) -> tuple[ReviewSession, int]:
+def review(
+    result, folder: Path, clean: Corpus, n: int, *, blind: bool, types: frozenset[str] = frozenset()
+) -> tuple[ReviewSession, int]:
     """Decide on the top `n` issues (of `types`, as `nerqa relabel --type` filters them; empty:
     all); returns the session and the number of issues looked at."""
-    session = ReviewSession(result, DecisionStore.open(folder), "blind-bulk" if blind else "simulated-reviewer", filters=Filters(types))
+    session = ReviewSession(
+        result, DecisionStore.open(folder), "blind-bulk" if blind else "simulated-reviewer", filters=Filters(types)
+    )
     looked = 0
     for issue in session.issues[:n]:
         if session.status(issue) is not None:
@@ -87,7 +101,11 @@ def disagreements(a: Corpus, b: Corpus) -> list[set]:
 
 
 def outcome(clean: Corpus, noisy: Corpus, corrected: Corpus, injected: dict, top: list) -> dict:
-    found = {i for i in injected if any(t.index == i and any(t.start < e and s < t.end for s, e, _ in injected[i]) for t in top)}
+    found = {
+        i
+        for i in injected
+        if any(t.index == i and any(t.start < e and s < t.end for s, e, _ in injected[i]) for t in top)
+    }
     fixed = {i for i in injected if set(corrected.sentences[i].spans) == set(clean.sentences[i].spans)}
     before, after = disagreements(noisy, clean), disagreements(corrected, clean)
     wrong = sum(len(a - b) for a, b in zip(after, before))
@@ -99,14 +117,18 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--shared", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data")
-    parser.add_argument("--sentences", type=int, default=0, help="first documents holding this many sentences (0: all of train)")
+    parser.add_argument(
+        "--sentences", type=int, default=0, help="first documents holding this many sentences (0: all of train)"
+    )
     parser.add_argument("--mode", default="both", choices=["both", "full", "fast"])
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--epochs", type=float, default=4, help="epochs of the clean/noisy/corrected models")
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--cache", type=Path, default=None, help="keep audit folds here (default: a temporary folder)")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures to this file")
-    parser.add_argument("--skip-training", action="store_true", help="review figures only: no clean/noisy/corrected models")
+    parser.add_argument(
+        "--skip-training", action="store_true", help="review figures only: no clean/noisy/corrected models"
+    )
     add_smoke(parser, sentences=60, folds=2, epochs=1, mode="fast")
     args = parse(parser)
 
@@ -117,7 +139,11 @@ def main() -> None:
     test = read_corpus(ncbi / "NCBItestset_corpus.txt")
     noisy, injected = inject(clean, 0.05, args.seed)
     n = 2 * len(injected)
-    print(f"NCBI train: {len(clean):,} sentences, {sum(clean.entity_counts().values()):,} entities; injected {len(injected)} errors; reviewing the top {n} issues", flush=True)
+    print(
+        f"NCBI train: {len(clean):,} sentences, {sum(clean.entity_counts().values()):,} entities; injected "
+        f"{len(injected)} errors; reviewing the top {n} issues",
+        flush=True,
+    )
     figures: dict = {"sentences": len(clean), "injected": len(injected), "top_n": n, "mode": args.mode}
     with tempfile.TemporaryDirectory(prefix="nerqa-loop-") as scratch:
         folder = Path(scratch)
@@ -125,22 +151,40 @@ def main() -> None:
         result = audit(noisy, fold_config(), k=args.folds, mode=args.mode, cache_dir=args.cache or folder / "cache")
         write_outputs(result, folder / "audit")
         figures["audit_seconds"] = round(time.perf_counter() - started, 1)
-        print(f"audit ({args.mode}): {figures['audit_seconds']:,} s, {len(result.issues):,} issues, CV F1 {result.summary['cv_metrics']['micro']['f1']:.3f}", flush=True)
+        print(
+            f"audit ({args.mode}): {figures['audit_seconds']:,} s, {len(result.issues):,} issues, CV F1 "
+            f"{result.summary['cv_metrics']['micro']['f1']:.3f}",
+            flush=True,
+        )
         corrected = {}
         actionable = frozenset(t for t in ISSUE_TYPES if t != "sparse")
-        for name, blind, types in (("reviewer", False, frozenset()), ("reviewer, actionable types", False, actionable), ("bulk", True, frozenset())):
+        for name, blind, types in (
+            ("reviewer", False, frozenset()),
+            ("reviewer, actionable types", False, actionable),
+            ("bulk", True, frozenset()),
+        ):
             audit_dir = folder / f"audit-{len(corrected)}"
             write_outputs(result, audit_dir)
             session, looked = review(result, audit_dir, clean, n, blind=blind, types=types)
             applied = apply_decisions(noisy, session.store.effective())
             corrected[name] = applied.corpus
-            figures[name] = {**outcome(clean, noisy, applied.corpus, injected, session.issues[:n]), "looked_at": looked, "conflicts": len(applied.conflicts), "spans": applied.summary()["total"]}
+            figures[name] = {
+                **outcome(clean, noisy, applied.corpus, injected, session.issues[:n]),
+                "looked_at": looked,
+                "conflicts": len(applied.conflicts),
+                "spans": applied.summary()["total"],
+            }
             row = figures[name]
             effort = row["looked_at"] / row["fixed"] if row["fixed"] else float("inf")
             row["issues_per_fix"] = round(effort, 2)
-            print(f"{name}: looked at {looked}, found {row['found']}/{len(injected)} ({row['found'] / len(injected):.0%}), "
-                  f"fixed {row['fixed']}/{len(injected)} ({row['fixed'] / len(injected):.0%}), labels wrongly changed {row['labels_wrongly_changed']}, "
-                  f"{effort:.2f} issues looked at per error fixed", flush=True)
+            print(
+                f"{name}: looked at {looked}, found {row['found']}/{len(injected)} "
+                f"({row['found'] / len(injected):.0%}), "
+                f"fixed {row['fixed']}/{len(injected)} ({row['fixed'] / len(injected):.0%}), labels wrongly "
+                f"changed {row['labels_wrongly_changed']}, "
+                f"{effort:.2f} issues looked at per error fixed",
+                flush=True,
+            )
         if args.skip_training:
             if args.json:
                 args.json.write_text(json.dumps(figures, indent=2))

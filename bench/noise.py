@@ -20,7 +20,8 @@ first mode is the baseline the others are compared with (time ratio in one run).
 `--cache DIR`, each finished mode's figures are kept there and a rerun resumes at the first
 unfinished mode (which starts over, so each time is one uninterrupted audit).
 
-    python bench/noise.py [--sentences 2000|0] [--modes before both] [--noise random realistic] [--reference [--alone]] [--cache DIR]
+    python bench/noise.py [--sentences 2000|0] [--modes before both] [--noise random realistic]
+        [--reference [--alone]] [--cache DIR]
 """
 
 from __future__ import annotations
@@ -86,7 +87,11 @@ def inject(corpus: Corpus, rate: float, seed: int) -> tuple[Corpus, dict[int, li
             del spans[i][j]
             where = (span.start, span.end)
         elif kind == "ghost_span":
-            free = [t for t in range(length) if all(not (s.start <= t < s.end) for s in spans[i]) and corpus.sentences[i].tokens[t].isalpha()]
+            free = [
+                t
+                for t in range(length)
+                if all(not (s.start <= t < s.end) for s in spans[i]) and corpus.sentences[i].tokens[t].isalpha()
+            ]
             if not free:
                 continue
             start = rng.choice(free)
@@ -112,7 +117,11 @@ def inject(corpus: Corpus, rate: float, seed: int) -> tuple[Corpus, dict[int, li
     for document in corpus.documents:
         sentences = []
         for sentence in document.sentences:
-            sentences.append(Sentence(sentence.tokens, tuple(tags_from_spans(spans[k], len(sentence))), sentence.offsets) if k in injected else sentence)
+            sentences.append(
+                Sentence(sentence.tokens, tuple(tags_from_spans(spans[k], len(sentence))), sentence.offsets)
+                if k in injected
+                else sentence
+            )
             k += 1
         documents.append(Document(document.id, tuple(sentences), document.text, document.sections))
     return Corpus(tuple(documents), name=corpus.name), injected
@@ -123,7 +132,15 @@ def _rebuild(corpus: Corpus, spans: list[list[Span]], changed: set[int]) -> Corp
     for document in corpus.documents:
         sentences = []
         for sentence in document.sentences:
-            sentences.append(Sentence(sentence.tokens, tuple(tags_from_spans(sorted(spans[k], key=lambda s: s.start), len(sentence))), sentence.offsets) if k in changed else sentence)
+            sentences.append(
+                Sentence(
+                    sentence.tokens,
+                    tuple(tags_from_spans(sorted(spans[k], key=lambda s: s.start), len(sentence))),
+                    sentence.offsets,
+                )
+                if k in changed
+                else sentence
+            )
             k += 1
         documents.append(Document(document.id, tuple(sentences), document.text, document.sections))
     return Corpus(tuple(documents), name=corpus.name)
@@ -162,7 +179,9 @@ def inject_realistic(corpus: Corpus, rate: float, seed: int) -> tuple[Corpus, di
     where_form: dict[tuple[str, ...], list[tuple[int, int]]] = {}
     for i, ss in enumerate(spans):
         for j, span in enumerate(ss):
-            where_form.setdefault(tuple(t.lower() for t in corpus.sentences[i].tokens[span.start : span.end]), []).append((i, j))
+            where_form.setdefault(
+                tuple(t.lower() for t in corpus.sentences[i].tokens[span.start : span.end]), []
+            ).append((i, j))
     forms = [f for f, places in where_form.items() if len({i for i, _ in places}) >= 3]
     rng.shuffle(forms)
     budget = {"consistent": target // 3, "confusion": target // 3, "modifier": target - 2 * (target // 3)}
@@ -184,7 +203,9 @@ def inject_realistic(corpus: Corpus, rate: float, seed: int) -> tuple[Corpus, di
             break
         places = [(i, j) for i, j in where_form[form] if i not in injected]
         by_sentence = {i: j for i, j in places}  # one place per sentence
-        chosen = rng.sample(sorted(by_sentence.items()), min(len(by_sentence) - 1, rng.randint(2, 4), budget["consistent"] - done))
+        chosen = rng.sample(
+            sorted(by_sentence.items()), min(len(by_sentence) - 1, rng.randint(2, 4), budget["consistent"] - done)
+        )
         for i, j in sorted(chosen, key=lambda p: -p[1]):
             done += relabel(i, j, "consistent")
     places = [(i, j) for i, ss in enumerate(spans) for j in range(len(ss))]
@@ -236,7 +257,11 @@ def measure(noisy: Corpus, injected, result) -> dict:
             by_kind.setdefault(kind, [0, 0])[1] += 1
             by_kind[kind][0] += index in found
     out = {"k": k, "recall@k": recall, "precision@k": precision, "by_kind": by_kind}
-    for name, scores in (("nerqa", nerqa_scores), ("cleanlab types", result.cleanlab_scores), ("cleanlab default", baseline)):
+    for name, scores in (
+        ("nerqa", nerqa_scores),
+        ("cleanlab types", result.cleanlab_scores),
+        ("cleanlab default", baseline),
+    ):
         out[name] = (roc_auc_score(truth, -scores), average_precision_score(truth, -scores))
     return out
 
@@ -257,13 +282,21 @@ def parse_mode(spec: str) -> tuple[str, dict, int | None]:
     for item in filter(None, settings.split(",")):
         key, _, value = item.partition("=")
         try:
-            changes[key] = int(value) if key == "folds" else float(value) if key in ("epochs", "learning_rate", "warmup_ratio") else value
+            changes[key] = (
+                int(value)
+                if key == "folds"
+                else float(value)
+                if key in ("epochs", "learning_rate", "warmup_ratio")
+                else value
+            )
         except ValueError:
             raise SystemExit(f"--modes {spec}: {key} must be a number, not {value!r}") from None
     return mode, changes, changes.pop("folds", None)
 
 
-def run_modes(name: str, noisy: Corpus, injected, modes: list[str], args, cache: Path, reference: Corpus | None = None) -> dict[str, dict]:
+def run_modes(
+    name: str, noisy: Corpus, injected, modes: list[str], args, cache: Path, reference: Corpus | None = None
+) -> dict[str, dict]:
     """Audit `noisy` in each mode, each from an empty fold cache of its own, so every mode's
     time is its whole cost; print and return the figures per mode. A finished mode's figures
     are kept in `cache` (NAME-MODE.json): a run cut short resumes at the first unfinished mode,
@@ -278,7 +311,15 @@ def run_modes(name: str, noisy: Corpus, injected, modes: list[str], args, cache:
         weight = float(changes.pop("dynamics", nerqa.audit.DYNAMICS_WEIGHT))
         shaped = nerqa.audit.crossval.FULL_SHAPES if full_shapes is None else full_shapes != "0"
         config = fold_config(epochs=args.epochs, learning_rate=args.lr).replace(**changes)
-        settings = {"mode": mode, "folds": folds or args.folds, "config": config.cache_settings(), "cpu_bf16": cpu_bf16, "full_shapes": shaped, "head": HEAD_VERSION, "dynamics": weight}
+        settings = {
+            "mode": mode,
+            "folds": folds or args.folds,
+            "config": config.cache_settings(),
+            "cpu_bf16": cpu_bf16,
+            "full_shapes": shaped,
+            "head": HEAD_VERSION,
+            "dynamics": weight,
+        }
         m = json.loads(saved.read_text()) if saved.is_file() else None
         if m is not None and m.get("settings", settings) == settings:
             note = f" (measured {m['measured']})"
@@ -286,27 +327,51 @@ def run_modes(name: str, noisy: Corpus, injected, modes: list[str], args, cache:
             shutil.rmtree(cache / label, ignore_errors=True)
             chosen = lambda real=nerqa.models.runtime.native_bf16: cpu_bf16 and real()  # noqa: E731
             started = time.perf_counter()
-            with mock.patch.object(nerqa.models.runtime, "native_bf16", chosen), mock.patch.object(nerqa.models.training, "native_bf16", chosen), mock.patch.object(nerqa.audit.crossval, "FULL_SHAPES", shaped), mock.patch.object(nerqa.audit.run, "DYNAMICS_WEIGHT", weight):
-                result = audit(noisy, config, k=folds or args.folds, mode=mode, cache_dir=cache / label, reference=reference)
+            with (
+                mock.patch.object(nerqa.models.runtime, "native_bf16", chosen),
+                mock.patch.object(nerqa.models.training, "native_bf16", chosen),
+                mock.patch.object(nerqa.audit.crossval, "FULL_SHAPES", shaped),
+                mock.patch.object(nerqa.audit.run, "DYNAMICS_WEIGHT", weight),
+            ):
+                result = audit(
+                    noisy, config, k=folds or args.folds, mode=mode, cache_dir=cache / label, reference=reference
+                )
             m = measure(noisy, injected, result)
-            m.update(seconds=time.perf_counter() - started, cv_f1=result.summary["cv_metrics"]["micro"]["f1"], measured=time.strftime("%Y-%m-%d %H:%M"), settings=settings)
+            m.update(
+                seconds=time.perf_counter() - started,
+                cv_f1=result.summary["cv_metrics"]["micro"]["f1"],
+                measured=time.strftime("%Y-%m-%d %H:%M"),
+                settings=settings,
+            )
             saved.write_text(json.dumps(m, default=str))
             note = ""
-        print(f"  {spec:8} {m['seconds']:7.1f} s{note}  CV F1 {m['cv_f1']:.3f}  top-{m['k']}: recall {m['recall@k']:.3f} precision {m['precision@k']:.3f}")
-        print("        recall by kind: " + ", ".join(f"{kind} {a}/{b}" for kind, (a, b) in sorted(m["by_kind"].items())))
+        print(
+            f"  {spec:8} {m['seconds']:7.1f} s{note}  CV F1 {m['cv_f1']:.3f}  top-{m['k']}: recall "
+            f"{m['recall@k']:.3f} precision {m['precision@k']:.3f}"
+        )
+        print(
+            "        recall by kind: " + ", ".join(f"{kind} {a}/{b}" for kind, (a, b) in sorted(m["by_kind"].items()))
+        )
         for score in ("nerqa", "cleanlab types", "cleanlab default"):
             auroc, value = m[score]
             print(f"        sentence score {score:17}: AUROC {auroc:.3f}  AUPRC {value:.3f}", flush=True)
         out[spec] = m
     first = modes[0]
     for mode in modes[1:]:
-        print(f"  {mode}/{first}: time {out[mode]['seconds'] / out[first]['seconds']:.3f}, recall {out[mode]['recall@k'] / max(out[first]['recall@k'], 1e-9):.2f}x, AUPRC {out[mode]['nerqa'][1] / out[first]['nerqa'][1]:.2f}x")
+        print(
+            f"  {mode}/{first}: time {out[mode]['seconds'] / out[first]['seconds']:.3f}, recall "
+            f"{out[mode]['recall@k'] / max(out[first]['recall@k'], 1e-9):.2f}x, AUPRC "
+            f"{out[mode]['nerqa'][1] / out[first]['nerqa'][1]:.2f}x"
+        )
     return out
 
 
 def describe(name: str, noisy: Corpus, injected) -> None:
     kinds = Counter(kind for items in injected.values() for _, _, kind in items)
-    print(f"\n{name}: {len(noisy):,} sentences, {sum(noisy.entity_counts().values()):,} entities, injected {dict(kinds)}", flush=True)
+    print(
+        f"\n{name}: {len(noisy):,} sentences, {sum(noisy.entity_counts().values()):,} entities, injected {dict(kinds)}",
+        flush=True,
+    )
 
 
 INJECTORS = {"random": inject, "realistic": inject_realistic}
@@ -338,13 +403,27 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_corpus_options(parser)
-    parser.add_argument("--modes", nargs="+", default=["before", "both"], help="the first is the baseline the others are compared with")
+    parser.add_argument(
+        "--modes", nargs="+", default=["before", "both"], help="the first is the baseline the others are compared with"
+    )
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--epochs", type=float, default=None, help="epochs per full-mode fold (default: the audit's)")
-    parser.add_argument("--lr", type=float, default=None, help="learning rate per full-mode fold (default: the audit's)")
-    parser.add_argument("--reference", action="store_true", help="instead: NCBI dev with errors, audited alone and with NCBI train as --reference")
+    parser.add_argument(
+        "--lr", type=float, default=None, help="learning rate per full-mode fold (default: the audit's)"
+    )
+    parser.add_argument(
+        "--reference",
+        action="store_true",
+        help="instead: NCBI dev with errors, audited alone and with NCBI train as --reference",
+    )
     parser.add_argument("--alone", action="store_true", help="with --reference: NCBI dev audited alone only")
-    parser.add_argument("--cache", type=Path, default=None, help="folder for each finished mode's figures and folds (default: a temporary one); a rerun resumes at the first unfinished mode")
+    parser.add_argument(
+        "--cache",
+        type=Path,
+        default=None,
+        help="folder for each finished mode's figures and folds (default: a temporary one); a rerun resumes at "
+        "the first unfinished mode",
+    )
     add_smoke(parser, sentences=60, corpora=["ncbi"], noise=["random"], modes=["both"], folds=2, epochs=1)
     args = parse(parser)
     cache = args.cache or Path(tempfile.mkdtemp(prefix="nerqa-noise-"))

@@ -42,8 +42,18 @@ def chromium_command() -> list[str]:
     if binary is None:
         raise SystemExit("chromium not found: apt-get install chromium")
     profile = tempfile.mkdtemp(prefix="nerqa-chromium-")
-    return [binary, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync", f"--user-data-dir={profile}"]
+    return [
+        binary,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={profile}",
+    ]
 
 
 def main() -> None:
@@ -57,7 +67,9 @@ def main() -> None:
     base = chromium_command()
     dom = subprocess.run(base + ["--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120).stdout
     png = args.out / "report.png"
-    subprocess.run(base + [f"--screenshot={png}", "--window-size=1200,900", page.as_uri()], capture_output=True, timeout=120)
+    subprocess.run(
+        base + [f"--screenshot={png}", "--window-size=1200,900", page.as_uri()], capture_output=True, timeout=120
+    )
     print(f"DOM has a live <script>alert: {'<script>alert' in dom}; live <img src=x: {'<img src=x' in dom}")
     print(f"hostile token shown as text: {'&lt;script&gt;alert(1)&lt;/script&gt;' in dom}")
     print(f"screenshot: {png} ({png.stat().st_size if png.exists() else 0} bytes)")

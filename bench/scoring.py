@@ -49,8 +49,12 @@ def variants(noisy, crossval) -> dict[str, np.ndarray]:
     default, _, _ = cleanlab_scores(noisy, scored, crossval.tags, level="iob")
     out = {"nerqa": np.asarray(result.sentence_scores)}
     for weight in (3.0, 10.0):
-        out[f"model w={weight:g}"] = sentence_quality(len(noisy), span_issues(noisy, scored, crossval.tags, flagged=flagged, model_weight=weight), cleanlab)
-    out["model only"] = sentence_quality(len(noisy), span_issues(noisy, scored, crossval.tags, flagged=flagged, model_weight=1e9), cleanlab)
+        out[f"model w={weight:g}"] = sentence_quality(
+            len(noisy), span_issues(noisy, scored, crossval.tags, flagged=flagged, model_weight=weight), cleanlab
+        )
+    out["model only"] = sentence_quality(
+        len(noisy), span_issues(noisy, scored, crossval.tags, flagged=flagged, model_weight=1e9), cleanlab
+    )
     out["cleanlab types"] = np.asarray(cleanlab)
     out["cleanlab default"] = np.asarray(default)
     out["rank mean"] = (rankdata(out["nerqa"]) + rankdata(out["cleanlab types"])) / 2
@@ -62,7 +66,12 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_corpus_options(parser, sentences=0)
-    parser.add_argument("--cache", type=Path, default=None, help="bench/noise.py's --cache folder (default: a temporary one, computed here)")
+    parser.add_argument(
+        "--cache",
+        type=Path,
+        default=None,
+        help="bench/noise.py's --cache folder (default: a temporary one, computed here)",
+    )
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--epochs", type=float, default=None, help="epochs per full-mode fold (default: the audit's)")
     add_smoke(parser, sentences=60, corpora=["ncbi"], noise=["random"], folds=2, epochs=1)
@@ -73,11 +82,25 @@ def main() -> None:
     logging.disable_progress_bar()
     for label, noisy, injected in noisy_corpora(args):
         cache = args.cache or Path(__import__("tempfile").mkdtemp(prefix="nerqa-scoring-"))
-        crossval = cross_validate(noisy, fold_config(epochs=args.epochs), k=args.folds, mode="both", cache_dir=cache / f"{label}-both", dynamics=True)
+        crossval = cross_validate(
+            noisy,
+            fold_config(epochs=args.epochs),
+            k=args.folds,
+            mode="both",
+            cache_dir=cache / f"{label}-both",
+            dynamics=True,
+        )
         truth = np.array([i in injected for i in range(len(noisy))], dtype=int)
-        print(f"\n{label}: {len(noisy):,} sentences, {int(truth.sum())} with an injected error ({len(crossval.cached_folds)} of {args.folds} folds cached)")
+        print(
+            f"\n{label}: {len(noisy):,} sentences, {int(truth.sum())} with an injected error "
+            f"({len(crossval.cached_folds)} of {args.folds} folds cached)"
+        )
         for name, scores in variants(noisy, crossval).items():
-            print(f"  {name:17} AUROC {roc_auc_score(truth, -scores):.3f}  AUPRC {average_precision_score(truth, -scores):.3f}", flush=True)
+            print(
+                f"  {name:17} AUROC {roc_auc_score(truth, -scores):.3f}  AUPRC "
+                f"{average_precision_score(truth, -scores):.3f}",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

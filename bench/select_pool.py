@@ -32,7 +32,8 @@ from nerqa.data.formats import read_corpus  # noqa: E402
 
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 SOURCES = [SHARED / "ncbi_disease" / "iob" / f"{s}.tsv" for s in ("train", "devel", "test")] + [
-    SHARED / "bc5cdr_disease" / f"{s}.tsv" for s in ("train", "devel", "test")]
+    SHARED / "bc5cdr_disease" / f"{s}.tsv" for s in ("train", "devel", "test")
+]
 
 
 def pool_lines(n: int) -> list[str]:
@@ -66,15 +67,30 @@ def untrained_classifier(folder: Path) -> Path:
 
     tags = ["O", "B-Disease", "I-Disease"]
     base = default_model_path()
-    model = AutoModelForTokenClassification.from_pretrained(base, num_labels=3, id2label=dict(enumerate(tags)),
-                                                            label2id={t: i for i, t in enumerate(tags)}, local_files_only=True)
+    model = AutoModelForTokenClassification.from_pretrained(
+        base,
+        num_labels=3,
+        id2label=dict(enumerate(tags)),
+        label2id={t: i for i, t in enumerate(tags)},
+        local_files_only=True,
+    )
     model.save_pretrained(folder)
     AutoTokenizer.from_pretrained(base, local_files_only=True).save_pretrained(folder)
     return folder
 
 
 def measure(pool: Path, model: Path, budget: int, out: Path) -> dict:
-    command = [str(Path(sys.executable).parent / "nerqa"), "select", str(pool), "--model", str(model), "--budget", str(budget), "--out", str(out)]
+    command = [
+        str(Path(sys.executable).parent / "nerqa"),
+        "select",
+        str(pool),
+        "--model",
+        str(model),
+        "--budget",
+        str(budget),
+        "--out",
+        str(out),
+    ]
     started = time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     _, status, usage = os.wait4(process.pid, 0)
@@ -108,11 +124,17 @@ def main() -> None:
         shutil.rmtree(work / f"batch-{size}", ignore_errors=True)
         results[size] = measure(pool, model, args.budget, work / f"batch-{size}")
         r = results[size]
-        print(f"pool {size:>6,} lines: {r['counts']['scored']:,} sentences scored, {r['seconds']:,.1f} s "
-              f"({r['counts']['scored'] / r['seconds']:,.0f} sentences/s), peak RSS {r['peak_rss_mb']:,.0f} MB", flush=True)
+        print(
+            f"pool {size:>6,} lines: {r['counts']['scored']:,} sentences scored, {r['seconds']:,.1f} s "
+            f"({r['counts']['scored'] / r['seconds']:,.0f} sentences/s), peak RSS {r['peak_rss_mb']:,.0f} MB",
+            flush=True,
+        )
     if len(sizes) == 2:
         small, large = (results[s] for s in sizes)
-        print(f"ratio {sizes[1]:,}/{sizes[0]:,}: time {large['seconds'] / small['seconds']:.2f}x, peak RSS {large['peak_rss_mb'] / small['peak_rss_mb']:.2f}x")
+        print(
+            f"ratio {sizes[1]:,}/{sizes[0]:,}: time {large['seconds'] / small['seconds']:.2f}x, peak RSS "
+            f"{large['peak_rss_mb'] / small['peak_rss_mb']:.2f}x"
+        )
     print(json.dumps({str(k): v for k, v in results.items()}))
 
 

@@ -9,7 +9,11 @@ import argparse
 
 def add_smoke(parser: argparse.ArgumentParser, **small: object) -> None:
     """Add `--smoke`: with it, `parse` sets each option in `small` to its tiny value."""
-    parser.add_argument("--smoke", action="store_true", help="run through on tiny data in seconds (what CI runs); the figures mean nothing")
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="run through on tiny data in seconds (what CI runs); the figures mean nothing",
+    )
     parser.set_defaults(smoke_values=small)
 
 

@@ -60,15 +60,26 @@ def main() -> None:
         from nerqa.data.corpus import Corpus
 
         corpus = Corpus(corpus.documents[: args.limit])
-    common = dict(epochs=1, batch_size=32, learning_rate=5e-5, max_length=128, early_stopping_patience=None, tensorboard=False)
+    common = dict(
+        epochs=1, batch_size=32, learning_rate=5e-5, max_length=128, early_stopping_patience=None, tensorboard=False
+    )
     print(f"NCBI train: {len(corpus):,} sentences, {corpus.n_tokens:,} words; torch threads {torch.get_num_threads()}")
     plain = train(corpus, TrainConfig(batching="random", optimizer="adamw_torch", **common))
-    print(f"plain Trainer loop (random batches, AdamW): {plain.train_seconds:7.1f} s  real {plain.tokens_per_second:6.0f} sub-words/s, padded {plain.padded_tokens_per_second:6.0f}/s")
+    print(
+        f"plain Trainer loop (random batches, AdamW): {plain.train_seconds:7.1f} s  real "
+        f"{plain.tokens_per_second:6.0f} sub-words/s, padded {plain.padded_tokens_per_second:6.0f}/s"
+    )
     ours = train(corpus, TrainConfig(batching="bucket", optimizer="adamw_torch_fused", **common))
-    print(f"nerqa (bucketed batches, fused AdamW):     {ours.train_seconds:7.1f} s  real {ours.tokens_per_second:6.0f} sub-words/s, padded {ours.padded_tokens_per_second:6.0f}/s")
+    print(
+        f"nerqa (bucketed batches, fused AdamW):     {ours.train_seconds:7.1f} s  real "
+        f"{ours.tokens_per_second:6.0f} sub-words/s, padded {ours.padded_tokens_per_second:6.0f}/s"
+    )
     print(f"speed-up: {plain.train_seconds / ours.train_seconds:.2f}x (target >= 2.0x)")
     raw = raw_tokens_per_second()
-    print(f"raw speed on full 32x64 batches: {raw:.0f} sub-words/s; nerqa real / raw = {ours.tokens_per_second / raw:.2f} (target >= 0.85)")
+    print(
+        f"raw speed on full 32x64 batches: {raw:.0f} sub-words/s; nerqa real / raw = "
+        f"{ours.tokens_per_second / raw:.2f} (target >= 0.85)"
+    )
 
 
 if __name__ == "__main__":

@@ -84,18 +84,90 @@ class CorpusReader:
 
     def but(self, *, format: Optional[str] = None, merge_type: Optional[str] = None) -> CorpusReader:
         """A copy with a format or type merge taken from elsewhere (a config file), when given."""
-        options = self.options if merge_type is None else ReadOptions(**{**self.options.__dict__, "merge_type": merge_type})
+        options = (
+            self.options if merge_type is None else ReadOptions(**{**self.options.__dict__, "merge_type": merge_type})
+        )
         return CorpusReader(format or self.format, options)
 
 
 _READER_OPTIONS: list[tuple[str, object, object]] = [
-    ("format", Annotated[Optional[str], typer.Option("--format", "-f", metavar="FORMAT", help=f"Input format ({', '.join(FORMATS)}); detected from name and content if omitted.", rich_help_panel="Reading")], None),
-    ("scheme", Annotated[str, typer.Option(metavar="auto|iob1|iob2|bioes", help="Tag scheme of token formats (auto: detected).", rich_help_panel="Reading")], "auto"),
-    ("repair", Annotated[bool, typer.Option("--repair", help="Read an I- tag that starts a span as B- instead of failing.", rich_help_panel="Reading")], False),
-    ("merge_types", Annotated[Optional[str], typer.Option("--merge-types", metavar="TYPE", help="Rename every entity type to TYPE (e.g. Disease: merge the four NCBI categories).", rich_help_panel="Reading")], None),
-    ("entity_type", Annotated[str, typer.Option(metavar="TYPE", help="Type given to bare B/I tags (NeMo labels files).", rich_help_panel="Reading")], "ENT"),
-    ("token_column", Annotated[int, typer.Option(help="CoNLL token column (0-based; negative counts from the end).", rich_help_panel="Reading")], 0),
-    ("tag_column", Annotated[int, typer.Option(help="CoNLL tag column (0-based; negative counts from the end).", rich_help_panel="Reading")], -1),
+    (
+        "format",
+        Annotated[
+            Optional[str],
+            typer.Option(
+                "--format",
+                "-f",
+                metavar="FORMAT",
+                help=f"Input format ({', '.join(FORMATS)}); detected from name and content if omitted.",
+                rich_help_panel="Reading",
+            ),
+        ],
+        None,
+    ),
+    (
+        "scheme",
+        Annotated[
+            str,
+            typer.Option(
+                metavar="auto|iob1|iob2|bioes",
+                help="Tag scheme of token formats (auto: detected).",
+                rich_help_panel="Reading",
+            ),
+        ],
+        "auto",
+    ),
+    (
+        "repair",
+        Annotated[
+            bool,
+            typer.Option(
+                "--repair",
+                help="Read an I- tag that starts a span as B- instead of failing.",
+                rich_help_panel="Reading",
+            ),
+        ],
+        False,
+    ),
+    (
+        "merge_types",
+        Annotated[
+            Optional[str],
+            typer.Option(
+                "--merge-types",
+                metavar="TYPE",
+                help="Rename every entity type to TYPE (e.g. Disease: merge the four NCBI categories).",
+                rich_help_panel="Reading",
+            ),
+        ],
+        None,
+    ),
+    (
+        "entity_type",
+        Annotated[
+            str,
+            typer.Option(
+                metavar="TYPE", help="Type given to bare B/I tags (NeMo labels files).", rich_help_panel="Reading"
+            ),
+        ],
+        "ENT",
+    ),
+    (
+        "token_column",
+        Annotated[
+            int,
+            typer.Option(help="CoNLL token column (0-based; negative counts from the end).", rich_help_panel="Reading"),
+        ],
+        0,
+    ),
+    (
+        "tag_column",
+        Annotated[
+            int,
+            typer.Option(help="CoNLL tag column (0-based; negative counts from the end).", rich_help_panel="Reading"),
+        ],
+        -1,
+    ),
 ]
 
 
@@ -105,7 +177,10 @@ def with_reader(command: Callable) -> Callable:
     CorpusReader` argument, so that no command repeats them."""
     signature = inspect.signature(command, eval_str=True)
     own = [p for name, p in signature.parameters.items() if name != "reader"]
-    added = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation) for name, annotation, default in _READER_OPTIONS]
+    added = [
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation)
+        for name, annotation, default in _READER_OPTIONS
+    ]
 
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
@@ -114,8 +189,14 @@ def with_reader(command: Callable) -> Callable:
             check_choice("--scheme", values["scheme"], Scheme)
             if values["format"] is not None:
                 check_choice("--format", values["format"], FormatName)
-        options = ReadOptions(scheme=values["scheme"], repair=values["repair"], token_column=values["token_column"],
-                              tag_column=values["tag_column"], entity_type=values["entity_type"], merge_type=values["merge_types"])
+        options = ReadOptions(
+            scheme=values["scheme"],
+            repair=values["repair"],
+            token_column=values["token_column"],
+            tag_column=values["tag_column"],
+            entity_type=values["entity_type"],
+            merge_type=values["merge_types"],
+        )
         return command(*args, reader=CorpusReader(values["format"], options), **kwargs)
 
     wrapper.__signature__ = signature.replace(parameters=own + added)  # type: ignore[attr-defined]
@@ -124,14 +205,26 @@ def with_reader(command: Callable) -> Callable:
 
 # --- progress ---------------------------------------------------------------------------------
 
-_LABELS = {"train": "training steps", "epoch": "epochs", "predict": "predicting", "evaluate": "dev evaluation", "fold": "folds", "features": "encoder features", "select": "pool documents"}
+_LABELS = {
+    "train": "training steps",
+    "epoch": "epochs",
+    "predict": "predicting",
+    "evaluate": "dev evaluation",
+    "fold": "folds",
+    "features": "encoder features",
+    "select": "pool documents",
+}
 # Long streamed passes: the plain log gets a line at every tenth, not only at the end.
 _STEPPED = frozenset({"select"})
 
 
 def _duration(seconds: float) -> str:
     seconds = int(round(seconds))
-    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m{seconds % 60:02d}s" if seconds >= 3600 else f"{seconds // 60}m{seconds % 60:02d}s"
+    return (
+        f"{seconds // 3600}h{seconds % 3600 // 60:02d}m{seconds % 60:02d}s"
+        if seconds >= 3600
+        else f"{seconds // 60}m{seconds % 60:02d}s"
+    )
 
 
 class LogLines:
@@ -187,8 +280,15 @@ def rich_bars() -> Iterator[ProgressCallback]:
     )
 
     with Progress(
-        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
-        TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), console=err_console, transient=False,
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[info]}"),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        console=err_console,
+        transient=False,
     ) as bars:
         tasks: dict[str, int] = {}
         last: dict[str, int] = {}

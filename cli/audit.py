@@ -6,6 +6,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional, get_args
 
 import typer
+from rich.markup import escape
+from rich.table import Table
+
+from nerqa.config import AuditSettings, Mode, TrainConfig
+from nerqa.files import check_writable, writable_folder
 from nerqa_cli._util import (
     CorpusReader,
     console,
@@ -15,11 +20,6 @@ from nerqa_cli._util import (
     user_errors,
     with_reader,
 )
-from rich.markup import escape
-from rich.table import Table
-
-from nerqa.config import AuditSettings, Mode, TrainConfig
-from nerqa.files import check_writable, writable_folder
 
 if TYPE_CHECKING:
     from nerqa.audit.folder import AuditResult
@@ -30,18 +30,46 @@ LOG_FILE = "audit.log"
 @with_reader
 def audit_cli(
     corpus: Annotated[Path, typer.Argument(help="Corpus to audit.")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the audit files (and the fold cache).")] = Path("audit"),
-    folds: Annotated[Optional[int], typer.Option("--folds", "-k", help="Cross-validation folds, grouped by document (default 5).")] = None,
-    mode: Annotated[Optional[str], typer.Option(metavar="|".join(get_args(Mode)), help="How each fold is trained: full (fine-tune the encoder), fast (BiLSTM head on the frozen encoder), top (fine-tune the top layers over lower layers run once), or the mean of two: both (full and fast), top+fast. Default: both.")] = None,
-    model: Annotated[Optional[Path], typer.Option(help="Encoder folder to fine-tune (default: the bundled MiniLM).")] = None,
-    trained: Annotated[Optional[Path], typer.Option("--trained", help="Audit with this already trained model instead of cross-validation.")] = None,
-    reference: Annotated[Optional[Path], typer.Option("--reference", help="A trusted labeled corpus (read like CORPUS): in the training part of every fold, never audited itself. Audit a new batch with everything annotated so far behind the model.")] = None,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the audit files (and the fold cache).")] = Path(
+        "audit"
+    ),
+    folds: Annotated[
+        Optional[int], typer.Option("--folds", "-k", help="Cross-validation folds, grouped by document (default 5).")
+    ] = None,
+    mode: Annotated[
+        Optional[str],
+        typer.Option(
+            metavar="|".join(get_args(Mode)),
+            help="How each fold is trained: full (fine-tune the encoder), fast (BiLSTM head on the frozen "
+            "encoder), top (fine-tune the top layers over lower layers run once), or the mean of two: both "
+            "(full and fast), top+fast. Default: both.",
+        ),
+    ] = None,
+    model: Annotated[
+        Optional[Path], typer.Option(help="Encoder folder to fine-tune (default: the bundled MiniLM).")
+    ] = None,
+    trained: Annotated[
+        Optional[Path],
+        typer.Option("--trained", help="Audit with this already trained model instead of cross-validation."),
+    ] = None,
+    reference: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--reference",
+            help="A trusted labeled corpus (read like CORPUS): in the training part of every fold, never "
+            "audited itself. Audit a new batch with everything annotated so far behind the model.",
+        ),
+    ] = None,
     config: Annotated[Optional[Path], typer.Option(help="YAML training settings for the folds.")] = None,
     epochs: Annotated[Optional[float], typer.Option(help="Epochs per fold (default 3).")] = None,
     lr: Annotated[Optional[float], typer.Option("--lr", help="Learning rate per fold (default 3e-4).")] = None,
-    max_length: Annotated[Optional[int], typer.Option(help="Sub-words per window (default 128); longer sentences are windowed.")] = None,
+    max_length: Annotated[
+        Optional[int], typer.Option(help="Sub-words per window (default 128); longer sentences are windowed.")
+    ] = None,
     seed: Annotated[Optional[int], typer.Option(help="Seed for folds and training.")] = None,
-    level: Annotated[str, typer.Option(metavar="types|iob", help="Score entity types (B/I merged: types) or the IOB tags (iob).")] = "types",
+    level: Annotated[
+        str, typer.Option(metavar="types|iob", help="Score entity types (B/I merged: types) or the IOB tags (iob).")
+    ] = "types",
     top: Annotated[int, typer.Option(min=0, help="Issues shown in the terminal.")] = 15,
     *,
     reader: CorpusReader,
@@ -54,12 +82,35 @@ def audit_cli(
             fold_config,  # light: torch is imported on first use inside
         )
 
-        settings = (settings or fold_config()).replace(model=str(model) if model else None, epochs=epochs, learning_rate=lr, max_length=max_length, seed=seed, tensorboard=False)
+        settings = (settings or fold_config()).replace(
+            model=str(model) if model else None,
+            epochs=epochs,
+            learning_rate=lr,
+            max_length=max_length,
+            seed=seed,
+            tensorboard=False,
+        )
         if trained is not None:
             plan = AuditSettings(level=level)  # type: ignore[arg-type]
-            ignored = [name for name, value in (("--mode", mode), ("-k", folds), ("--epochs", epochs), ("--lr", lr), ("--model", model), ("--config", config), ("--reference", reference)) if value is not None]
+            ignored = [
+                name
+                for name, value in (
+                    ("--mode", mode),
+                    ("-k", folds),
+                    ("--epochs", epochs),
+                    ("--lr", lr),
+                    ("--model", model),
+                    ("--config", config),
+                    ("--reference", reference),
+                )
+                if value is not None
+            ]
             if ignored:
-                err_console.print(f"[yellow]Note:[/] {', '.join(ignored)} not used with --trained (no cross-validation); not recorded.", highlight=False)
+                err_console.print(
+                    f"[yellow]Note:[/] {', '.join(ignored)} not used with --trained (no cross-validation); "
+                    "not recorded.",
+                    highlight=False,
+                )
         else:
             plan = AuditSettings(k=folds if folds is not None else 5, mode=mode or "both", level=level)  # type: ignore[arg-type]
         check_writable(out)  # fails now, creating nothing; the folder is made once the input reads
@@ -76,9 +127,22 @@ def audit_cli(
             check_model_types(data, classifier.tags, trained)  # before the audit folder is made
         writable_folder(out)
         if classifier is not None:
-            err_console.print("[yellow]Warning:[/] --trained predictions are not out-of-sample for the sentences that model was trained on.")
+            err_console.print(
+                "[yellow]Warning:[/] --trained predictions are not out-of-sample for the sentences that model "
+                "was trained on."
+            )
         with progress_display(out / LOG_FILE) as progress:
-            result = audit(data, settings, k=plan.k, mode=plan.mode, level=plan.level, cache_dir=out / "cache", classifier=classifier, reference=trusted, progress=progress)
+            result = audit(
+                data,
+                settings,
+                k=plan.k,
+                mode=plan.mode,
+                level=plan.level,
+                cache_dir=out / "cache",
+                classifier=classifier,
+                reference=trusted,
+                progress=progress,
+            )
         written = write_outputs(result, out)
     render_summary(result, top)
     console.print(f"[green]Wrote[/] {', '.join(p.name for p in written)} to {out}", highlight=False)
@@ -109,7 +173,12 @@ def issues_table(result: AuditResult, top: int, *, width: int) -> Table:
     """The top issues as a table that reads at `width` columns (80 and up): one line per issue
     at 80 (unless a span is long), the span whole in a column of its own; a few words of context
     from 110 columns, the issue id from 140 (both are in issues.jsonl and the report)."""
-    table = Table(title=f"Top {min(top, len(result.issues))} issues (lowest score = most suspicious)", title_justify="left", padding=(0, 1), pad_edge=False)
+    table = Table(
+        title=f"Top {min(top, len(result.issues))} issues (lowest score = most suspicious)",
+        title_justify="left",
+        padding=(0, 1),
+        pad_edge=False,
+    )
     table.add_column("#", justify="right", no_wrap=True)
     table.add_column("score", no_wrap=True)
     table.add_column("type", no_wrap=True)
@@ -125,7 +194,10 @@ def issues_table(result: AuditResult, top: int, *, width: int) -> Table:
         tokens = result.corpus.sentences[issue.index].tokens
         left = " ".join(tokens[max(0, issue.start - 4) : issue.start])
         right = " ".join(tokens[issue.end : issue.end + 4])
-        around = f"{'… ' if issue.start > 4 else ''}{escape(left)} [bold red]{escape(issue.text)}[/] {escape(right)}{' …' if issue.end + 4 < len(tokens) else ''}"
+        around = (
+            f"{'… ' if issue.start > 4 else ''}{escape(left)} [bold red]{escape(issue.text)}[/] "
+            f"{escape(right)}{' …' if issue.end + 4 < len(tokens) else ''}"
+        )
         change = f"[red]{escape(issue.given)}[/] → [green]{escape(issue.suggested)}[/]"
         row = [str(rank), f"{issue.score:.3f}", issue.type, change, escape(issue.text)]
         table.add_row(*row, *([around.strip()] if context else []), *([issue.id] if wide else []))

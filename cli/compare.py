@@ -8,6 +8,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
+from rich.table import Table
+
 from nerqa_cli._util import (
     CorpusReader,
     console,
@@ -17,8 +20,6 @@ from nerqa_cli._util import (
     user_errors,
     with_reader,
 )
-from rich.markup import escape
-from rich.table import Table
 
 
 @with_reader
@@ -43,7 +44,11 @@ def compare_models_cli(
             b = evaluate(load_classifier(existing_path(after)), data, progress=progress)
         rows = compare_evaluations(a, b)
     if as_json:
-        console.print_json(json.dumps([{"name": r.name, "f1_a": r.f1_a, "f1_b": r.f1_b, "delta": r.delta, "support": r.support} for r in rows]))
+        console.print_json(
+            json.dumps(
+                [{"name": r.name, "f1_a": r.f1_a, "f1_b": r.f1_b, "delta": r.delta, "support": r.support} for r in rows]
+            )
+        )
         return
     table = Table(title=f"Entity F1 on {escape(str(corpus))} (strict IOB2)", title_justify="left")
     for column in ("type", escape(str(before)), escape(str(after)), "change", "support"):
@@ -52,7 +57,9 @@ def compare_models_cli(
         if r.name == "micro":
             table.add_section()
         colour = "green" if r.delta > 0 else "red" if r.delta < 0 else "white"
-        table.add_row(escape(r.name), f"{r.f1_a:.4f}", f"{r.f1_b:.4f}", f"[{colour}]{r.delta:+.4f}[/]", f"{r.support:,}")
+        table.add_row(
+            escape(r.name), f"{r.f1_a:.4f}", f"{r.f1_b:.4f}", f"[{colour}]{r.delta:+.4f}[/]", f"{r.support:,}"
+        )
     console.print(table)
 
 
@@ -68,10 +75,21 @@ def compare_audits_cli(
 
         diff = compare_audits(load_issue_records(existing_path(before)), load_issue_records(existing_path(after)))
     if as_json:
-        console.print_json(json.dumps({"resolved": [r["id"] for r in diff.resolved], "remaining": [r["id"] for r in diff.remaining],
-                                       "new": [r["id"] for r in diff.new], "by_type": diff.by_type()}))
+        console.print_json(
+            json.dumps(
+                {
+                    "resolved": [r["id"] for r in diff.resolved],
+                    "remaining": [r["id"] for r in diff.remaining],
+                    "new": [r["id"] for r in diff.new],
+                    "by_type": diff.by_type(),
+                }
+            )
+        )
         return
-    table = Table(title=f"Issues: {len(diff.resolved):,} resolved, {len(diff.remaining):,} remaining, {len(diff.new):,} new", title_justify="left")
+    table = Table(
+        title=f"Issues: {len(diff.resolved):,} resolved, {len(diff.remaining):,} remaining, {len(diff.new):,} new",
+        title_justify="left",
+    )
     for column in ("type", "resolved", "remaining", "new"):
         table.add_column(column, justify="left" if column == "type" else "right")
     for kind, row in diff.by_type().items():

@@ -6,14 +6,6 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from nerqa_cli._util import (
-    CorpusReader,
-    check_format,
-    console,
-    existing_path,
-    user_errors,
-    with_reader,
-)
 
 from nerqa.data.formats import (
     FORMATS,
@@ -23,14 +15,39 @@ from nerqa.data.formats import (
     write_splits,
 )
 from nerqa.errors import NerqaError
+from nerqa_cli._util import (
+    CorpusReader,
+    check_format,
+    console,
+    existing_path,
+    user_errors,
+    with_reader,
+)
 
 
 @with_reader
 def convert_cli(
     source: Annotated[Path, typer.Argument(help="Corpus file, or folder of splits.")],
     target: Annotated[Path, typer.Argument(help="Output file, or folder when SOURCE is a folder.")],
-    to: Annotated[Optional[str], typer.Option("--to", "-t", metavar="FORMAT", help=f"Output format ({', '.join(FORMATS)}); implied by TARGET's name if omitted.", callback=check_format)] = None,
-    merge: Annotated[Optional[list[Path]], typer.Option("--merge", "-m", help="Append this corpus (any format, detected; e.g. an annotation tool's export of a nerqa select batch); repeatable. Sentences already present are left out.")] = None,
+    to: Annotated[
+        Optional[str],
+        typer.Option(
+            "--to",
+            "-t",
+            metavar="FORMAT",
+            help=f"Output format ({', '.join(FORMATS)}); implied by TARGET's name if omitted.",
+            callback=check_format,
+        ),
+    ] = None,
+    merge: Annotated[
+        Optional[list[Path]],
+        typer.Option(
+            "--merge",
+            "-m",
+            help="Append this corpus (any format, detected; e.g. an annotation tool's export of a nerqa select "
+            "batch); repeatable. Sentences already present are left out.",
+        ),
+    ] = None,
     *,
     reader: CorpusReader,
 ) -> None:
@@ -58,5 +75,8 @@ def convert_cli(
             counts = {source.name: len(corpus)}
         sentences = ", ".join(f"{name}: {n:,} sentence{'s' * (n != 1)}" for name, n in counts.items())
         if merge:
-            sentences += f" after merging {len(merge)} file{'s' * (len(merge) > 1)}; {left_out:,} sentences already present were left out"
+            sentences += (
+                f" after merging {len(merge)} file{'s' * (len(merge) > 1)}; {left_out:,} sentences "
+                "already present were left out"
+            )
         console.print(f"[green]Wrote[/] {', '.join(str(p) for p in written)} ({sentences})", highlight=False)

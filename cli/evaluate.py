@@ -7,6 +7,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.markup import escape
+from rich.table import Table
+
 from nerqa_cli._util import (
     CorpusReader,
     console,
@@ -15,8 +18,6 @@ from nerqa_cli._util import (
     user_errors,
     with_reader,
 )
-from rich.markup import escape
-from rich.table import Table
 
 if TYPE_CHECKING:
     from nerqa.data.metrics import Evaluation
@@ -57,12 +58,17 @@ def render_evaluation(result: Evaluation) -> None:
         table.add_row(escape(name), f"{s.precision:.4f}", f"{s.recall:.4f}", f"{s.f1:.4f}", f"{s.support:,}")
     table.add_section()
     for name, s in (("micro", result.micro), ("macro", result.macro)):
-        table.add_row(f"[bold]{name}[/]", f"{s.precision:.4f}", f"{s.recall:.4f}", f"[bold]{s.f1:.4f}[/]", f"{s.support:,}")
+        table.add_row(
+            f"[bold]{name}[/]", f"{s.precision:.4f}", f"{s.recall:.4f}", f"[bold]{s.f1:.4f}[/]", f"{s.support:,}"
+        )
     console.print(table)
     console.print(f"token accuracy {result.token_accuracy:.4f}")
     gold = sorted({g for g, _ in result.confusion})
     predicted = sorted({p for _, p in result.confusion})
-    confusion = Table(title="Span confusion (rows: gold span type, columns: predicted type at the same boundaries)", title_justify="left")
+    confusion = Table(
+        title="Span confusion (rows: gold span type, columns: predicted type at the same boundaries)",
+        title_justify="left",
+    )
     confusion.add_column("gold \\ predicted")
     for p in predicted:
         confusion.add_column(escape(p), justify="right")

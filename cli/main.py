@@ -7,6 +7,7 @@ Commands register in `COMMANDS`; a family of related subcommands goes into a gro
 from __future__ import annotations
 
 import typer
+
 from nerqa_cli._util import readable_help
 from nerqa_cli.audit import audit_cli
 from nerqa_cli.compare import compare_audits_cli, compare_models_cli
@@ -40,7 +41,10 @@ COMMANDS = {
     "audit": (audit_cli, "nerqa audit train.tsv --out audit"),
     "relabel": (relabel_cli, "nerqa relabel train.tsv audit"),
     "apply": (apply_cli, "nerqa apply train.tsv audit --out train.fixed.tsv"),
-    "select": (select_cli, "nerqa select abstracts.txt --model model --labeled train.tsv --budget 200 --to labelstudio --out batch1"),
+    "select": (
+        select_cli,
+        "nerqa select abstracts.txt --model model --labeled train.tsv --budget 200 --to labelstudio --out batch1",
+    ),
 }
 for _name, (_command, _example) in COMMANDS.items():
     app.command(_name, epilog=f"Example: {_example}")(_command)
@@ -48,8 +52,14 @@ for _name, (_command, _example) in COMMANDS.items():
 
 def add_group(name: str, help: str) -> typer.Typer:
     """A command group `nerqa NAME ...`; register its subcommands with `group.command(...)`."""
-    group = typer.Typer(name=name, help=help, no_args_is_help=True, add_completion=False, pretty_exceptions_show_locals=False,
-                        rich_markup_mode=None)
+    group = typer.Typer(
+        name=name,
+        help=help,
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_show_locals=False,
+        rich_markup_mode=None,
+    )
     app.add_typer(group, name=name)
     return group
 

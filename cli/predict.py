@@ -6,6 +6,16 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+
+from nerqa.data.formats import (
+    FORMATS,
+    corpus_from_raw_text,
+    format_for_output,
+    read_text,
+    write_corpus,
+)
+from nerqa.errors import NerqaError
+from nerqa.files import check_writable
 from nerqa_cli._util import (
     CorpusReader,
     check_format,
@@ -17,25 +27,28 @@ from nerqa_cli._util import (
     with_reader,
 )
 
-from nerqa.data.formats import (
-    FORMATS,
-    corpus_from_raw_text,
-    format_for_output,
-    read_text,
-    write_corpus,
-)
-from nerqa.errors import NerqaError
-from nerqa.files import check_writable
-
 
 @with_reader
 def predict_cli(
     model_dir: Annotated[Path, typer.Argument(help="Trained model folder.")],
     source: Annotated[Path, typer.Argument(help="Corpus file, or raw text with --text.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output corpus file.")],
-    to: Annotated[Optional[str], typer.Option("--to", "-t", metavar="FORMAT", help=f"Output format ({', '.join(FORMATS)}); implied by --out's name if omitted.", callback=check_format)] = None,
-    text: Annotated[bool, typer.Option("--text", help="SOURCE is raw text: split it into sentences and tokens.")] = False,
-    probs: Annotated[Optional[Path], typer.Option(help="Also save word-level probabilities (.npz: s0, s1, ... and tags).")] = None,
+    to: Annotated[
+        Optional[str],
+        typer.Option(
+            "--to",
+            "-t",
+            metavar="FORMAT",
+            help=f"Output format ({', '.join(FORMATS)}); implied by --out's name if omitted.",
+            callback=check_format,
+        ),
+    ] = None,
+    text: Annotated[
+        bool, typer.Option("--text", help="SOURCE is raw text: split it into sentences and tokens.")
+    ] = False,
+    probs: Annotated[
+        Optional[Path], typer.Option(help="Also save word-level probabilities (.npz: s0, s1, ... and tags).")
+    ] = None,
     *,
     reader: CorpusReader,
 ) -> None:
@@ -63,4 +76,7 @@ def predict_cli(
             save_probs(probs, word_probs, classifier.tags)
             written.append(probs)
     n = sum(len(s.spans) for s in tagged.sentences)
-    console.print(f"[green]Tagged[/] {len(tagged):,} sentences, {n:,} entities; wrote {', '.join(map(str, written))}", highlight=False)
+    console.print(
+        f"[green]Tagged[/] {len(tagged):,} sentences, {n:,} entities; wrote {', '.join(map(str, written))}",
+        highlight=False,
+    )

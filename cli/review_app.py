@@ -59,7 +59,15 @@ def _colour(types: Sequence[str], label: str) -> str:
     return PALETTE[types.index(label) % len(PALETTE)] if label in types else "#777777"
 
 
-def render_spans(tokens: Sequence[str], spans: Sequence[Span], types: Sequence[str], *, disputed: set[int] = frozenset(), cursor: int | None = None, selection: tuple[int, int] | None = None) -> Text:  # type: ignore[assignment]
+def render_spans(
+    tokens: Sequence[str],
+    spans: Sequence[Span],
+    types: Sequence[str],
+    *,
+    disputed: set[int] = frozenset(),
+    cursor: int | None = None,
+    selection: tuple[int, int] | None = None,
+) -> Text:  # type: ignore[assignment]
     """Tokens with each span in brackets, coloured by type and followed by its type
     (`[muscular dystrophy]Disease`), disputed tokens underlined, and an editing cursor and
     selection shown in reverse. The brackets keep spans readable without colour."""
@@ -126,10 +134,20 @@ class FilterScreen(ModalScreen[Filters | None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="filter"):
             yield Label("Filter (empty: all). Enter applies, escape cancels.")
-            yield Input(",".join(sorted(self.current.types)), placeholder="issue types, e.g. wrong_tag,missed_span", id="types")
+            yield Input(
+                ",".join(sorted(self.current.types)), placeholder="issue types, e.g. wrong_tag,missed_span", id="types"
+            )
             yield Input(",".join(sorted(self.current.classes)), placeholder="classes, e.g. Disease", id="classes")
-            yield Input("" if self.current.max_score is None else f"{self.current.max_score:g}", placeholder="max score, e.g. 0.2", id="score")
-            yield Input(",".join(sorted(self.current.statuses)), placeholder="statuses, e.g. disagreement,pending", id="statuses")
+            yield Input(
+                "" if self.current.max_score is None else f"{self.current.max_score:g}",
+                placeholder="max score, e.g. 0.2",
+                id="score",
+            )
+            yield Input(
+                ",".join(sorted(self.current.statuses)),
+                placeholder="statuses, e.g. disagreement,pending",
+                id="statuses",
+            )
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         split = lambda widget: frozenset(p.strip() for p in self.query_one(widget, Input).value.split(",") if p.strip())  # noqa: E731
@@ -161,7 +179,9 @@ class HistoryScreen(ModalScreen[Decision | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="history"):
-            yield Label(f"{len(self.rows)} decisions, newest first. Type to filter; enter on one decides its issue again.")
+            yield Label(
+                f"{len(self.rows)} decisions, newest first. Type to filter; enter on one decides its issue again."
+            )
             yield Input(placeholder="filter: reviewer, action or words", id="history-filter")
             yield OptionList(*[Option(text) for _, text in self.rows], id="history-list")
 
@@ -186,18 +206,25 @@ class EditScreen(ModalScreen[tuple[Span, ...] | None]):
     """Edit a sentence's spans with the keyboard; returns the new spans (None: cancelled)."""
 
     BINDINGS = [
-        Binding("left", "move(-1)", "Left", show=False), Binding("right", "move(1)", "Right", show=False),
-        Binding("shift+left", "select(-1)", "Select", show=False), Binding("shift+right", "select(1)", "Select", show=False),
-        Binding("n", "new", "New span"), Binding("t", "cycle_type", "Type"), Binding("d,delete", "delete", "Delete"),
+        Binding("left", "move(-1)", "Left", show=False),
+        Binding("right", "move(1)", "Right", show=False),
+        Binding("shift+left", "select(-1)", "Select", show=False),
+        Binding("shift+right", "select(1)", "Select", show=False),
+        Binding("n", "new", "New span"),
+        Binding("t", "cycle_type", "Type"),
+        Binding("d,delete", "delete", "Delete"),
         Binding("left_square_bracket", "boundary('start', -1)", "Start left", show=False),
         Binding("right_square_bracket", "boundary('start', 1)", "Start right", show=False),
         Binding("left_curly_bracket", "boundary('end', -1)", "End left", show=False),
         Binding("right_curly_bracket", "boundary('end', 1)", "End right", show=False),
         *[Binding(str(n), f"set_type({n - 1})", show=False) for n in range(1, 10)],
-        Binding("enter", "save", "Save"), Binding("escape", "cancel", "Cancel"),
+        Binding("enter", "save", "Save"),
+        Binding("escape", "cancel", "Cancel"),
     ]
 
-    def __init__(self, tokens: Sequence[str], spans: Sequence[Span], types: Sequence[str], cursor: int, default_type: str) -> None:
+    def __init__(
+        self, tokens: Sequence[str], spans: Sequence[Span], types: Sequence[str], cursor: int, default_type: str
+    ) -> None:
         super().__init__()
         self.tokens = list(tokens)
         self.spans = list(ordered(spans))
@@ -226,10 +253,18 @@ class EditScreen(ModalScreen[tuple[Span, ...] | None]):
         return next((s for s in self.spans if s.start <= self.cursor < s.end), None)
 
     def redraw(self, message: str = "") -> None:
-        sentence = render_spans(self.tokens, self.spans, self.types, cursor=self.cursor, selection=self.selection() if self.anchor is not None else None)
+        sentence = render_spans(
+            self.tokens,
+            self.spans,
+            self.types,
+            cursor=self.cursor,
+            selection=self.selection() if self.anchor is not None else None,
+        )
         self.query_one("#edit-sentence", Static).update(sentence)
         span = self.under_cursor()
-        where = f"cursor on {self.tokens[self.cursor]!r}" + (f", in {span.label} span {span.start}-{span.end}" if span else "")
+        where = f"cursor on {self.tokens[self.cursor]!r}" + (
+            f", in {span.label} span {span.start}-{span.end}" if span else ""
+        )
         self.query_one("#edit-status", Static).update(Text(f"{where}  {message}"))
 
     def action_move(self, step: int) -> None:
@@ -268,7 +303,11 @@ class EditScreen(ModalScreen[tuple[Span, ...] | None]):
         if span is None or not self.types:
             self.redraw("no span under the cursor")
             return
-        label = self.types[(self.types.index(span.label) + 1) % len(self.types)] if span.label in self.types else self.types[0]
+        label = (
+            self.types[(self.types.index(span.label) + 1) % len(self.types)]
+            if span.label in self.types
+            else self.types[0]
+        )
         self._replace(span, Span(span.start, span.end, label))
         self.redraw()
 
@@ -291,7 +330,11 @@ class EditScreen(ModalScreen[tuple[Span, ...] | None]):
         if span is None:
             self.redraw("no span under the cursor")
             return
-        new = Span(span.start + step, span.end, span.label) if side == "start" else Span(span.start, span.end + step, span.label)
+        new = (
+            Span(span.start + step, span.end, span.label)
+            if side == "start"
+            else Span(span.start, span.end + step, span.label)
+        )
         if self._replace(span, new):
             self.cursor = max(new.start, min(self.cursor, new.end - 1))
             self.redraw()
@@ -316,16 +359,25 @@ class ReviewApp(App):
     #forms-summary { padding: 0 1; height: auto; }
     #message { padding: 0 1; height: auto; color: $success; }
     HelpScreen, FormsScreen, FilterScreen, EditScreen, HistoryScreen { align: center middle; }
-    #help, #forms, #filter, #editor, #history { width: 90%; height: auto; max-height: 90%; border: round $accent; background: $panel; padding: 1 2; }
+    #help, #forms, #filter, #editor, #history {
+        width: 90%; height: auto; max-height: 90%; border: round $accent; background: $panel; padding: 1 2;
+    }
     """
     # The footer shows the decision keys, help and quit (they fit 80 columns); the rest are in `?`.
     BINDINGS = [
-        Binding("a", "decide('accept')", "Accept"), Binding("k", "decide('keep')", "Keep"), Binding("e", "edit", "Edit"),
-        Binding("s", "decide('skip')", "Skip"), Binding("u", "undo", "Undo"),
-        Binding("question_mark", "help", "Help"), Binding("q", "quit", "Quit"),
-        Binding("p", "propagate", "Propagate", show=False), Binding("c", "context", "Context", show=False),
-        Binding("f", "forms", "Same form", show=False), Binding("slash", "filter", "Filter", show=False),
-        Binding("b", "back", "Back", show=False), Binding("h", "history", "History", show=False),
+        Binding("a", "decide('accept')", "Accept"),
+        Binding("k", "decide('keep')", "Keep"),
+        Binding("e", "edit", "Edit"),
+        Binding("s", "decide('skip')", "Skip"),
+        Binding("u", "undo", "Undo"),
+        Binding("question_mark", "help", "Help"),
+        Binding("q", "quit", "Quit"),
+        Binding("p", "propagate", "Propagate", show=False),
+        Binding("c", "context", "Context", show=False),
+        Binding("f", "forms", "Same form", show=False),
+        Binding("slash", "filter", "Filter", show=False),
+        Binding("b", "back", "Back", show=False),
+        Binding("h", "history", "History", show=False),
     ]
 
     def __init__(self, session: ReviewSession, *, crash_log: Path | None = None) -> None:
@@ -402,14 +454,22 @@ class ReviewApp(App):
         eta = self.session.eta_seconds()
         pace = "" if eta is None else f" · about {int(eta // 60)} min {int(eta % 60)} s left at your pace"
         disputed = f" · disagreements {counts['disagreement']}" if counts["disagreement"] else ""
-        return (f"{position} · decided {decided} (accepted {counts['accept']}, kept {counts['keep']}, edited {counts['edit']})"
-                f" · skipped {counts['skip']}{disputed}{pace} · filter: {self.session.filters.describe()} · reviewer {self.session.reviewer}")
+        return (
+            f"{position} · decided {decided} (accepted {counts['accept']}, kept {counts['keep']}, edited "
+            f"{counts['edit']})"
+            f" · skipped {counts['skip']}{disputed}{pace} · filter: {self.session.filters.describe()} · reviewer "
+            f"{self.session.reviewer}"
+        )
 
     def redraw(self) -> None:
         self.query_one("#progress", Static).update(Text(self.progress_text()))
         issue = self.current
         if issue is None:
-            self.query_one("#issue", Static).update(Text("Nothing left to review with this filter. Press / to change it, q to quit; then run `nerqa apply`."))
+            self.query_one("#issue", Static).update(
+                Text(
+                    "Nothing left to review with this filter. Press / to change it, q to quit; then run `nerqa apply`."
+                )
+            )
             for widget in ("#sentence", "#context", "#forms-summary"):
                 self.query_one(widget, Static).update("")
             return
@@ -456,7 +516,12 @@ class ReviewApp(App):
         if not readings:
             return Text(f"{' '.join(tokens)!r} occurs nowhere else in the corpus", style="dim")
         counts = Counter(r.label for r in readings)
-        return Text(f"{' '.join(tokens)!r} elsewhere: " + ", ".join(f"{label} {n}" for label, n in counts.most_common()) + "  (f: list)", style="dim")
+        return Text(
+            f"{' '.join(tokens)!r} elsewhere: "
+            + ", ".join(f"{label} {n}" for label, n in counts.most_common())
+            + "  (f: list)",
+            style="dim",
+        )
 
     def say(self, message: str) -> None:
         self.query_one("#message", Static).update(Text(message))
@@ -478,7 +543,9 @@ class ReviewApp(App):
             changed = (*decision.removed, *decision.added)
             tokens = self.session.result.corpus.sentences[decision.index].tokens
             words = " ".join(tokens[min(s.start for s in changed) : max(s.end for s in changed)])
-            message += f" {len(occurrences)} other occurrences of {words!r} read as this one did: press p to change them too."
+            message += (
+                f" {len(occurrences)} other occurrences of {words!r} read as this one did: press p to change them too."
+            )
         self.say(message)
 
     def action_decide(self, action: str) -> None:
@@ -503,7 +570,9 @@ class ReviewApp(App):
             self.advance()
             self.saved(decision)
 
-        self.push_screen(EditScreen(sentence.tokens, self.session.spans(issue.index), self.types, issue.start, default), done)
+        self.push_screen(
+            EditScreen(sentence.tokens, self.session.spans(issue.index), self.types, issue.start, default), done
+        )
 
     def action_undo(self) -> None:
         undone = self.session.undo()
@@ -515,7 +584,11 @@ class ReviewApp(App):
         if target is not None:
             self.current = target
         self.redraw()
-        self.say(f"Undone: {undone[0].action} {self.describe(undone[0].issue_id)}" + (f" and {len(undone) - 1} more" if len(undone) > 1 else "") + " (saved).")
+        self.say(
+            f"Undone: {undone[0].action} {self.describe(undone[0].issue_id)}"
+            + (f" and {len(undone) - 1} more" if len(undone) > 1 else "")
+            + " (saved)."
+        )
 
     def action_propagate(self) -> None:
         if self.offer is None:
@@ -541,7 +614,12 @@ class ReviewApp(App):
         for r in self.session.readings(tokens):
             words = corpus.sentences[r.index].tokens
             snippet = " ".join(words[max(0, r.start - 5) : r.start + len(tokens) + 5])
-            options.append((r.index, f"{r.label:<12} sentence {r.index:>5} (document {corpus.sentence_doc_ids[r.index]}): {snippet}"))
+            options.append(
+                (
+                    r.index,
+                    f"{r.label:<12} sentence {r.index:>5} (document {corpus.sentence_doc_ids[r.index]}): {snippet}",
+                )
+            )
 
         def jump(index: int | None) -> None:
             if index is None:
@@ -555,7 +633,10 @@ class ReviewApp(App):
             self.current = there[0]
             self.redraw()
 
-        self.push_screen(FormsScreen(f"{' '.join(tokens)!r}: {len(options)} occurrences (enter jumps to an issue there)", options), jump)
+        self.push_screen(
+            FormsScreen(f"{' '.join(tokens)!r}: {len(options)} occurrences (enter jumps to an issue there)", options),
+            jump,
+        )
 
     def action_filter(self) -> None:
         def apply(filters: Filters | None) -> None:
@@ -567,8 +648,13 @@ class ReviewApp(App):
             self.redraw()
             self.say(f"Filter: {filters.describe()} ({len(self.session.issues)} issues).")
 
-        classes = sorted({i.given for i in self.session.result.issues} | {i.suggested for i in self.session.result.issues} - {OUTSIDE})
-        self.push_screen(FilterScreen(self.session.filters, sorted({i.type for i in self.session.result.issues}), classes), apply)
+        classes = sorted(
+            {i.given for i in self.session.result.issues}
+            | {i.suggested for i in self.session.result.issues} - {OUTSIDE}
+        )
+        self.push_screen(
+            FilterScreen(self.session.filters, sorted({i.type for i in self.session.result.issues}), classes), apply
+        )
 
     def action_back(self) -> None:
         while self.history and self.history[-1] == self.current:
@@ -585,15 +671,22 @@ class ReviewApp(App):
         for d in self.session.history():
             what = "undo of " + ", ".join(f"#{seq}" for seq in d.undoes) if d.action == "undo" else d.action
             words = " ".join(corpus.sentences[d.index].tokens) if d.index is not None and d.index < len(corpus) else ""
-            rows.append((d, f"#{d.seq:<5} {(d.decided_at or '')[:16].replace('T', ' ')}  {d.reviewer:<10} {what:<8} "
-                            f"{self.describe(d.issue_id)}  {words[:60]}"))
+            rows.append(
+                (
+                    d,
+                    f"#{d.seq:<5} {(d.decided_at or '')[:16].replace('T', ' ')}  {d.reviewer:<10} {what:<8} "
+                    f"{self.describe(d.issue_id)}  {words[:60]}",
+                )
+            )
 
         def reopen(decision: Decision | None) -> None:
             if decision is None:
                 return
             issue = self.session.issue(decision.issue_id)
             if issue is None:
-                self.say("That decision is a propagated change: undo it with u, or decide again on the issue it came from.")
+                self.say(
+                    "That decision is a propagated change: undo it with u, or decide again on the issue it came from."
+                )
                 return
             if self.current is not None:
                 self.history.append(self.current)

@@ -8,6 +8,15 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from rich.markup import escape
+from rich.table import Table
+
+from nerqa.active.select import DEFAULT_STRATEGY, DIVERSITY, STRATEGIES
+from nerqa.config import check_choice, check_range
+from nerqa.data.formats import FORMATS
+from nerqa.errors import ConfigError, NerqaError
+from nerqa.files import check_writable, write_files
+from nerqa.interop.tasks import TOOLS
 from nerqa_cli._util import (
     CorpusReader,
     LogLines,
@@ -18,15 +27,6 @@ from nerqa_cli._util import (
     user_errors,
     with_reader,
 )
-from rich.markup import escape
-from rich.table import Table
-
-from nerqa.active.select import DEFAULT_STRATEGY, DIVERSITY, STRATEGIES
-from nerqa.config import check_choice, check_range
-from nerqa.data.formats import FORMATS
-from nerqa.errors import ConfigError, NerqaError
-from nerqa.files import check_writable, write_files
-from nerqa.interop.tasks import TOOLS
 
 LOG_FILE = "select.log"
 OUTPUTS = FORMATS + TOOLS
@@ -34,16 +34,54 @@ OUTPUTS = FORMATS + TOOLS
 
 @with_reader
 def select_cli(
-    pool: Annotated[Path, typer.Argument(help="Unlabeled text: a file of one document a line, a folder of .txt files, or a corpus in any format (its labels are ignored).")],
+    pool: Annotated[
+        Path,
+        typer.Argument(
+            help="Unlabeled text: a file of one document a line, a folder of .txt files, or a corpus in any "
+            "format (its labels are ignored)."
+        ),
+    ],
     budget: Annotated[int, typer.Option("--budget", "-n", help="How many sentences to choose.")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the batch, selection.jsonl (score and reason per sentence), summary.json and select.log.")],
-    model: Annotated[Optional[Path], typer.Option(help="Trained token classifier (nerqa train's folder). Without it: a cold start, chosen for coverage alone.")] = None,
-    strategy: Annotated[str, typer.Option(metavar="|".join(STRATEGIES), help=f"Uncertainty measure: {', '.join(STRATEGIES)}.")] = DEFAULT_STRATEGY,
-    diversity: Annotated[str, typer.Option(metavar="|".join(DIVERSITY), help="Diversity guard: near-duplicates (leave out near-copies of a sentence already chosen), clusters (one sentence per k-means cluster of the candidates) or off.")] = "near-duplicates",
+    out: Annotated[
+        Path,
+        typer.Option(
+            "--out",
+            "-o",
+            help="Folder for the batch, selection.jsonl (score and reason per sentence), summary.json and select.log.",
+        ),
+    ],
+    model: Annotated[
+        Optional[Path],
+        typer.Option(
+            help="Trained token classifier (nerqa train's folder). Without it: a cold start, chosen for coverage alone."
+        ),
+    ] = None,
+    strategy: Annotated[
+        str, typer.Option(metavar="|".join(STRATEGIES), help=f"Uncertainty measure: {', '.join(STRATEGIES)}.")
+    ] = DEFAULT_STRATEGY,
+    diversity: Annotated[
+        str,
+        typer.Option(
+            metavar="|".join(DIVERSITY),
+            help="Diversity guard: near-duplicates (leave out near-copies of a sentence already chosen), "
+            "clusters (one sentence per k-means cluster of the candidates) or off.",
+        ),
+    ] = "near-duplicates",
     labeled: Annotated[Optional[Path], typer.Option(help="The labeled corpus: its sentences are never chosen.")] = None,
-    to: Annotated[str, typer.Option("--to", "-t", metavar="FORMAT", help=f"Batch format: a corpus format ({', '.join(FORMATS)}) or annotation-tool tasks ({', '.join(TOOLS)}).")] = "jsonl",
+    to: Annotated[
+        str,
+        typer.Option(
+            "--to",
+            "-t",
+            metavar="FORMAT",
+            help=f"Batch format: a corpus format ({', '.join(FORMATS)}) or annotation-tool tasks ({', '.join(TOOLS)}).",
+        ),
+    ] = "jsonl",
     text: Annotated[bool, typer.Option("--text", help="POOL is raw text even if it looks like a corpus.")] = False,
-    encoder: Annotated[Optional[Path], typer.Option(help="Cold start: the encoder whose embeddings measure coverage (default: the bundled MiniLM).")] = None,
+    encoder: Annotated[
+        Optional[Path],
+        typer.Option(help="Cold start: the encoder whose embeddings measure coverage (default: the bundled MiniLM)."),
+    ] = None,
     seed: Annotated[int, typer.Option(help="Seed for random choices (the random strategy, ties, clustering).")] = 0,
     *,
     reader: CorpusReader,
@@ -57,7 +95,10 @@ def select_cli(
         if model is not None and encoder is not None:
             raise ConfigError("--encoder is for a cold start (no --model); a trained model brings its own encoder")
         if model is None and (strategy != DEFAULT_STRATEGY or diversity != "near-duplicates"):
-            raise ConfigError("without --model there are no uncertainty scores: a cold start chooses for coverage (drop --strategy and --diversity)")
+            raise ConfigError(
+                "without --model there are no uncertainty scores: a cold start chooses for coverage (drop "
+                "--strategy and --diversity)"
+            )
         check_writable(out)
         quiet_transformers()
         from nerqa.active.select import (
@@ -77,7 +118,9 @@ def select_cli(
             predictor = ClassifierPredictor(load_classifier(model))
         else:
             predictor = EncoderPredictor(encoder)
-            err_console.print("[yellow]Note:[/] no --model: a cold start, choosing sentences that cover the pool.", highlight=False)
+            err_console.print(
+                "[yellow]Note:[/] no --model: a cold start, choosing sentences that cover the pool.", highlight=False
+            )
         known = reader.read(labeled) if labeled is not None else None
         documents, total = open_pool(pool, format=reader.format, options=reader.options, text=text)
         log = out / LOG_FILE
@@ -85,15 +128,30 @@ def select_cli(
         buffer = io.StringIO()
         logged = LogLines(buffer)
         with progress_display() as progress:
+
             def both(task: str, completed: int, n: int, info: dict) -> None:
                 progress(task, completed, n, info)
                 logged(task, completed, n, info)
 
-            selection = select(documents, predictor, budget=budget, strategy=strategy, diversity=diversity,  # type: ignore[arg-type]
-                               skip=labeled_keys(known) if known is not None else frozenset(), seed=seed, total_documents=total, progress=both)
+            selection = select(
+                documents,
+                predictor,
+                budget=budget,
+                strategy=strategy,
+                diversity=diversity,  # type: ignore[arg-type]
+                skip=labeled_keys(known) if known is not None else frozenset(),
+                seed=seed,
+                total_documents=total,
+                progress=both,
+            )
         types = type_classes(selection.tags)[1:] or (list(known.entity_types) if known is not None else [])
-        summary = {"pool": str(pool), "model": str(model) if model else None, "encoder": str(encoder) if encoder else None,
-                   "labeled": str(labeled) if labeled else None, "seconds": round(time.perf_counter() - started, 1)}
+        summary = {
+            "pool": str(pool),
+            "model": str(model) if model else None,
+            "encoder": str(encoder) if encoder else None,
+            "labeled": str(labeled) if labeled else None,
+            "seconds": round(time.perf_counter() - started, 1),
+        }
         files = batch_files(selection, out, to, types=types, summary=summary, options=reader.options)
         written = write_files(files)
         try:
@@ -112,10 +170,16 @@ def _render(selection, written: list[Path], log: Path) -> None:
         table.add_column(column, justify=justify, overflow="fold")  # type: ignore[arg-type]
     for choice in selection.choices[:10]:
         sentence = " ".join(choice.sentence.tokens)
-        table.add_row(str(choice.rank), f"{choice.score:.3f}", escape(choice.reason), escape(sentence if len(sentence) <= 90 else sentence[:87] + "..."))
+        table.add_row(
+            str(choice.rank),
+            f"{choice.score:.3f}",
+            escape(choice.reason),
+            escape(sentence if len(sentence) <= 90 else sentence[:87] + "..."),
+        )
     console.print(table)
     console.print(
         f"[green]Chose[/] {len(selection.choices):,} of {counts['scored']:,} new sentences ({counts['read']:,} read, "
-        f"{counts['labeled']:,} already labeled, {counts['duplicates']:,} repeats); wrote {', '.join(escape(str(p)) for p in written)} and {escape(str(log))}",
+        f"{counts['labeled']:,} already labeled, {counts['duplicates']:,} repeats); wrote "
+        f"{', '.join(escape(str(p)) for p in written)} and {escape(str(log))}",
         highlight=False,
     )

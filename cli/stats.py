@@ -8,11 +8,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from nerqa_cli._util import CorpusReader, console, user_errors, with_reader
 from rich.markup import escape
 from rich.table import Table
 
 from nerqa.data.stats import CorpusStats, corpus_stats
+from nerqa_cli._util import CorpusReader, console, user_errors, with_reader
 
 
 @with_reader
@@ -29,7 +29,9 @@ def stats_cli(
     surface forms labeled inconsistently."""
     with user_errors():
         splits = reader.read_splits(corpus)
-        results = {name: corpus_stats(c, top=top, rare_count=rare_count, casefold=casefold) for name, c in splits.items()}
+        results = {
+            name: corpus_stats(c, top=top, rare_count=rare_count, casefold=casefold) for name, c in splits.items()
+        }
     if as_json:
         console.print_json(json.dumps({name: _as_json(s) for name, s in results.items()}))
         return
@@ -47,7 +49,13 @@ def _as_json(stats: CorpusStats) -> dict:
 def render_stats(name: str, stats: CorpusStats) -> None:
     """Print the tables of one split."""
     overview = Table(title=f"[bold]{escape(name)}[/]", show_header=False, title_justify="left")
-    for label, value in (("documents", stats.n_documents), ("sentences", stats.n_sentences), ("tokens", stats.n_tokens), ("entities", stats.n_entities), ("entity types", len(stats.types))):
+    for label, value in (
+        ("documents", stats.n_documents),
+        ("sentences", stats.n_sentences),
+        ("tokens", stats.n_tokens),
+        ("entities", stats.n_entities),
+        ("entity types", len(stats.types)),
+    ):
         overview.add_row(label, f"{value:,}")
     console.print(overview)
 
@@ -57,7 +65,9 @@ def render_stats(name: str, stats: CorpusStats) -> None:
         types.add_column(column, justify="right")
     for t in stats.types:
         flag = " [yellow](rare)[/]" if t.rare else ""
-        types.add_row(escape(t.name) + flag, f"{t.count:,}", f"{t.share:.1%}", f"{t.mean_tokens:.2f}", f"{t.distinct_forms:,}")
+        types.add_row(
+            escape(t.name) + flag, f"{t.count:,}", f"{t.share:.1%}", f"{t.mean_tokens:.2f}", f"{t.distinct_forms:,}"
+        )
     console.print(types)
 
     if stats.types:
@@ -66,15 +76,20 @@ def render_stats(name: str, stats: CorpusStats) -> None:
             frequent.add_column(escape(t.name), overflow="fold")
         depth = max(len(t.top_forms) for t in stats.types)
         for rank in range(depth):
-            frequent.add_row(*(
-                f"{escape(t.top_forms[rank][0])} [dim]{t.top_forms[rank][1]}[/]" if rank < len(t.top_forms) else ""
-                for t in stats.types
-            ))
+            frequent.add_row(
+                *(
+                    f"{escape(t.top_forms[rank][0])} [dim]{t.top_forms[rank][1]}[/]" if rank < len(t.top_forms) else ""
+                    for t in stats.types
+                )
+            )
         console.print(frequent)
 
     rare = [t for t in stats.types if t.rare]
     if rare:
-        console.print("[yellow]Rare types[/] (too little support to trust): " + ", ".join(f"{escape(t.name)} {t.count}" for t in rare))
+        console.print(
+            "[yellow]Rare types[/] (too little support to trust): "
+            + ", ".join(f"{escape(t.name)} {t.count}" for t in rare)
+        )
 
     lengths = Table(title="Sentence length (tokens)", title_justify="left")
     for key in stats.length_percentiles:
@@ -93,7 +108,9 @@ def render_stats(name: str, stats: CorpusStats) -> None:
         multi.add_column("labeled as")
         multi.add_column("untagged", justify="right")
         for f in stats.multi_type_forms:
-            multi.add_row(escape(f.text), ", ".join(f"{escape(t)} {n}" for t, n in f.types.most_common()), str(f.unlabeled))
+            multi.add_row(
+                escape(f.text), ", ".join(f"{escape(t)} {n}" for t, n in f.types.most_common()), str(f.unlabeled)
+            )
         console.print(multi)
     if stats.partly_unlabeled_forms:
         partly = Table(title="Surface forms labeled in some places and untagged in others", title_justify="left")

@@ -6,6 +6,11 @@ from pathlib import Path
 from typing import Annotated, Optional, get_args
 
 import typer
+from rich.table import Table
+
+from nerqa.config import Batching, Precision, TrainConfig
+from nerqa.errors import NerqaError
+from nerqa.files import writable_folder
 from nerqa_cli._util import (
     CorpusReader,
     console,
@@ -14,30 +19,50 @@ from nerqa_cli._util import (
     user_errors,
     with_reader,
 )
-from rich.table import Table
-
-from nerqa.config import Batching, Precision, TrainConfig
-from nerqa.errors import NerqaError
-from nerqa.files import writable_folder
 
 
 @with_reader
 def train_cli(
     corpus: Annotated[Optional[Path], typer.Argument(help="Training corpus (or dataset.train in --config).")] = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the trained model.")] = Path("model"),
-    dev: Annotated[Optional[Path], typer.Option(help="Dev corpus: entity F1 each epoch, best epoch kept, early stopping.")] = None,
-    model: Annotated[Optional[Path], typer.Option(help="Local HF encoder folder (default: the bundled MiniLM).")] = None,
-    config: Annotated[Optional[Path], typer.Option(help="YAML file of settings (model/dataset/optim/schedule/trainer sections).")] = None,
+    dev: Annotated[
+        Optional[Path], typer.Option(help="Dev corpus: entity F1 each epoch, best epoch kept, early stopping.")
+    ] = None,
+    model: Annotated[
+        Optional[Path], typer.Option(help="Local HF encoder folder (default: the bundled MiniLM).")
+    ] = None,
+    config: Annotated[
+        Optional[Path], typer.Option(help="YAML file of settings (model/dataset/optim/schedule/trainer sections).")
+    ] = None,
     epochs: Annotated[Optional[float], typer.Option(help="Training epochs.")] = None,
     lr: Annotated[Optional[float], typer.Option("--lr", help="Peak learning rate.")] = None,
     batch_size: Annotated[Optional[int], typer.Option(help="Windows per batch.")] = None,
-    max_length: Annotated[Optional[int], typer.Option(help="Sub-words per window; longer sentences are windowed.")] = None,
+    max_length: Annotated[
+        Optional[int], typer.Option(help="Sub-words per window; longer sentences are windowed.")
+    ] = None,
     seed: Annotated[Optional[int], typer.Option(help="Random seed: same seed, same model.")] = None,
     patience: Annotated[Optional[int], typer.Option(help="Epochs without dev F1 gain before stopping.")] = None,
-    label_all_subwords: Annotated[Optional[bool], typer.Option("--label-all-subwords/--label-first-subword", help="Put the word's label on every sub-word.")] = None,
-    class_weights: Annotated[Optional[bool], typer.Option("--class-weights/--no-class-weights", help="Weight the loss by inverse tag frequency (rare types).")] = None,
-    batching: Annotated[Optional[str], typer.Option(metavar="|".join(get_args(Batching)), help="bucket (default), group_by_length or random.")] = None,
-    precision: Annotated[Optional[str], typer.Option(metavar="|".join(get_args(Precision)), help="auto (fp16/bf16 on GPUs, bf16 on CPUs that compute it natively), fp32, fp16 or bf16.")] = None,
+    label_all_subwords: Annotated[
+        Optional[bool],
+        typer.Option("--label-all-subwords/--label-first-subword", help="Put the word's label on every sub-word."),
+    ] = None,
+    class_weights: Annotated[
+        Optional[bool],
+        typer.Option(
+            "--class-weights/--no-class-weights", help="Weight the loss by inverse tag frequency (rare types)."
+        ),
+    ] = None,
+    batching: Annotated[
+        Optional[str],
+        typer.Option(metavar="|".join(get_args(Batching)), help="bucket (default), group_by_length or random."),
+    ] = None,
+    precision: Annotated[
+        Optional[str],
+        typer.Option(
+            metavar="|".join(get_args(Precision)),
+            help="auto (fp16/bf16 on GPUs, bf16 on CPUs that compute it natively), fp32, fp16 or bf16.",
+        ),
+    ] = None,
     *,
     reader: CorpusReader,
 ) -> None:
@@ -45,10 +70,21 @@ def train_cli(
     with user_errors():
         settings = TrainConfig.from_yaml(config) if config else TrainConfig()
         settings = settings.replace(
-            model=str(model) if model else None, train=str(corpus) if corpus else None, dev=str(dev) if dev else None,
-            format=reader.format, merge_types=reader.options.merge_type, epochs=epochs, learning_rate=lr, batch_size=batch_size,
-            max_length=max_length, seed=seed, early_stopping_patience=patience, label_all_subwords=label_all_subwords,
-            class_weights=class_weights, batching=batching, precision=precision,
+            model=str(model) if model else None,
+            train=str(corpus) if corpus else None,
+            dev=str(dev) if dev else None,
+            format=reader.format,
+            merge_types=reader.options.merge_type,
+            epochs=epochs,
+            learning_rate=lr,
+            batch_size=batch_size,
+            max_length=max_length,
+            seed=seed,
+            early_stopping_patience=patience,
+            label_all_subwords=label_all_subwords,
+            class_weights=class_weights,
+            batching=batching,
+            precision=precision,
         )
         if settings.train is None:
             raise NerqaError("name a training corpus (argument or dataset.train in --config)")
@@ -60,7 +96,11 @@ def train_cli(
         from nerqa.models.predict import evaluate
         from nerqa.models.training import TRAIN_LOG, save_training, train
 
-        console.print(f"Training on {len(train_corpus):,} sentences ({train_corpus.n_tokens:,} words), types: {', '.join(train_corpus.entity_types)}", highlight=False)
+        console.print(
+            f"Training on {len(train_corpus):,} sentences ({train_corpus.n_tokens:,} words), types: "
+            f"{', '.join(train_corpus.entity_types)}",
+            highlight=False,
+        )
         with progress_display(out / TRAIN_LOG) as progress:
             result = train(train_corpus, settings, dev=dev_corpus, progress=progress, logging_dir=out / "runs")
             metrics: dict = {

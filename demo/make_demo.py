@@ -14,16 +14,58 @@ import random
 from pathlib import Path
 
 SPECIFIC = [
-    "Marfan syndrome", "cystic fibrosis", "Huntington disease", "phenylketonuria", "Duchenne muscular dystrophy",
-    "hemochromatosis", "Tay-Sachs disease", "Gaucher disease", "Fabry disease", "Wilson disease", "retinoblastoma",
-    "neurofibromatosis type 1", "sickle cell anemia", "beta thalassemia", "Fanconi anemia", "ataxia telangiectasia",
-    "Lesch-Nyhan syndrome", "Prader-Willi syndrome", "fragile X syndrome", "familial hypercholesterolemia",
+    "Marfan syndrome",
+    "cystic fibrosis",
+    "Huntington disease",
+    "phenylketonuria",
+    "Duchenne muscular dystrophy",
+    "hemochromatosis",
+    "Tay-Sachs disease",
+    "Gaucher disease",
+    "Fabry disease",
+    "Wilson disease",
+    "retinoblastoma",
+    "neurofibromatosis type 1",
+    "sickle cell anemia",
+    "beta thalassemia",
+    "Fanconi anemia",
+    "ataxia telangiectasia",
+    "Lesch-Nyhan syndrome",
+    "Prader-Willi syndrome",
+    "fragile X syndrome",
+    "familial hypercholesterolemia",
 ]
 CLASSES = [
-    "cancer", "tumours", "neurodegenerative disorder", "metabolic disease", "muscular dystrophy", "anemia",
-    "connective tissue disorder", "cardiomyopathy", "immunodeficiency", "skeletal dysplasia",
+    "cancer",
+    "tumours",
+    "neurodegenerative disorder",
+    "metabolic disease",
+    "muscular dystrophy",
+    "anemia",
+    "connective tissue disorder",
+    "cardiomyopathy",
+    "immunodeficiency",
+    "skeletal dysplasia",
 ]
-GENES = ["FBN1", "CFTR", "HTT", "PAH", "DMD", "HFE", "HEXA", "GBA", "GLA", "ATP7B", "RB1", "NF1", "HBB", "FANCA", "ATM", "HPRT1", "LDLR"]
+GENES = [
+    "FBN1",
+    "CFTR",
+    "HTT",
+    "PAH",
+    "DMD",
+    "HFE",
+    "HEXA",
+    "GBA",
+    "GLA",
+    "ATP7B",
+    "RB1",
+    "NF1",
+    "HBB",
+    "FANCA",
+    "ATM",
+    "HPRT1",
+    "LDLR",
+]
 TEMPLATES = [
     "Mutations in {gene} cause {S} .",
     "We studied {n} patients with {S} and {m} unaffected relatives .",
@@ -66,7 +108,9 @@ def main() -> None:
         documents.append((f"D{number + 1:03d}", sentences))
     planted = []
     # Corrupt a handful of labels, each in a different document.
-    for doc_index, action in zip(rng.sample(range(len(documents)), 12), ["missed_span", "wrong_tag", "ghost_span", "span_shift"] * 3):
+    for doc_index, action in zip(
+        rng.sample(range(len(documents)), 12), ["missed_span", "wrong_tag", "ghost_span", "span_shift"] * 3
+    ):
         doc_id, sentences = documents[doc_index]
         candidates = [(i, j) for i, (_, ents) in enumerate(sentences) for j in range(len(ents))]
         i, j = rng.choice(candidates)

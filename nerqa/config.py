@@ -22,7 +22,9 @@ Precision = Literal["auto", "fp32", "fp16", "bf16"]
 Batching = Literal["bucket", "group_by_length", "random"]
 Mode = Literal["both", "full", "fast", "top", "top+fast"]
 Level = Literal["types", "iob"]
-Scheduler = Literal["linear", "cosine", "cosine_with_restarts", "polynomial", "constant", "constant_with_warmup", "inverse_sqrt"]
+Scheduler = Literal[
+    "linear", "cosine", "cosine_with_restarts", "polynomial", "constant", "constant_with_warmup", "inverse_sqrt"
+]
 
 # The shortest window that leaves room for sub-words next to [CLS]/[SEP]-style specials.
 MIN_MAX_LENGTH = 8
@@ -35,7 +37,15 @@ def check_choice(name: str, value: Any, choices: Any) -> None:
         raise ConfigError(f"{name} must be one of {', '.join(allowed)}, not {value!r}")
 
 
-def check_range(name: str, value: Any, *, low: float | None = None, high: float | None = None, low_open: bool = False, integer: bool = False) -> None:
+def check_range(
+    name: str,
+    value: Any,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    low_open: bool = False,
+    integer: bool = False,
+) -> None:
     """Raise `ConfigError` unless `value` is a number in the range (or an integer with `integer`)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or (integer and not isinstance(value, int)):
         raise ConfigError(f"{name} must be {'a whole number' if integer else 'a number'}, not {value!r}")
@@ -51,7 +61,9 @@ class TrainConfig:
     as a share of all steps; `batch_size` in windows (sentences)."""
 
     # model
-    model: str | None = field(default=None, metadata={"section": "model", "help": "local HF model folder; None = the bundled MiniLM"})
+    model: str | None = field(
+        default=None, metadata={"section": "model", "help": "local HF model folder; None = the bundled MiniLM"}
+    )
     max_length: int = field(default=128, metadata={"section": "model"})
     stride: int = field(default=32, metadata={"section": "model"})
     label_all_subwords: bool = field(default=False, metadata={"section": "model"})
@@ -63,8 +75,12 @@ class TrainConfig:
     # optim
     learning_rate: float = field(default=1e-4, metadata={"section": "optim"})
     weight_decay: float = field(default=0.01, metadata={"section": "optim"})
-    optimizer: str = field(default="adamw_torch_fused", metadata={"section": "optim", "help": "a transformers optimizer name"})
-    class_weights: bool = field(default=False, metadata={"section": "optim", "help": "weight the loss by inverse tag frequency"})
+    optimizer: str = field(
+        default="adamw_torch_fused", metadata={"section": "optim", "help": "a transformers optimizer name"}
+    )
+    class_weights: bool = field(
+        default=False, metadata={"section": "optim", "help": "weight the loss by inverse tag frequency"}
+    )
     # schedule
     warmup_ratio: float = field(default=0.1, metadata={"section": "schedule"})
     scheduler: str = field(default="linear", metadata={"section": "schedule"})
@@ -73,7 +89,9 @@ class TrainConfig:
     batch_size: int = field(default=32, metadata={"section": "trainer"})
     seed: int = field(default=42, metadata={"section": "trainer"})
     early_stopping_patience: int | None = field(default=2, metadata={"section": "trainer"})
-    batching: str = field(default="bucket", metadata={"section": "trainer", "help": "bucket, group_by_length or random"})
+    batching: str = field(
+        default="bucket", metadata={"section": "trainer", "help": "bucket, group_by_length or random"}
+    )
     precision: str = field(default="auto", metadata={"section": "trainer", "help": "auto, fp32, fp16 or bf16"})
     tensorboard: bool = field(default=True, metadata={"section": "trainer"})
 
@@ -110,7 +128,11 @@ class TrainConfig:
 
     def cache_settings(self) -> dict[str, Any]:
         """The settings that change what a trained model predicts (not file names or logging)."""
-        return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("train", "dev", "format", "tensorboard")}
+        return {
+            f.name: getattr(self, f.name)
+            for f in fields(self)
+            if f.name not in ("train", "dev", "format", "tensorboard")
+        }
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> TrainConfig:

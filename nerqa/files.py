@@ -43,7 +43,9 @@ def atomic_write(path: str | Path, *, binary: bool = False) -> Iterator[IO]:
         raise NerqaError(f"{path.parent}: cannot write here: {error.strerror or error}") from None
     try:
         os.chmod(temporary, path.stat().st_mode & 0o777 if path.exists() else _FILE_MODE)
-        with os.fdopen(handle, "wb" if binary else "w", **({} if binary else {"encoding": "utf-8", "newline": "\n"})) as stream:
+        with os.fdopen(
+            handle, "wb" if binary else "w", **({} if binary else {"encoding": "utf-8", "newline": "\n"})
+        ) as stream:
             yield stream
             stream.flush()
             os.fsync(stream.fileno())

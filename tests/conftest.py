@@ -62,8 +62,14 @@ def make_tiny_model(folder: Path, *, words: list[str] | None = None, layers: int
     (folder / "vocab.txt").write_text("\n".join(vocab) + "\n", encoding="utf-8")
     # Loaded from the folder's vocab.txt: the one way transformers 4.x and 5.x both accept.
     tokenizer = BertTokenizerFast.from_pretrained(folder, do_lower_case=True, local_files_only=True)
-    config = BertConfig(vocab_size=len(vocab), hidden_size=32, num_hidden_layers=layers, num_attention_heads=2,
-                        intermediate_size=64, max_position_embeddings=max_positions)
+    config = BertConfig(
+        vocab_size=len(vocab),
+        hidden_size=32,
+        num_hidden_layers=layers,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=max_positions,
+    )
     import torch
 
     torch.manual_seed(0)

@@ -33,7 +33,18 @@ def one_hot(tags: list[str], confidence: float = 0.9) -> np.ndarray:
 
 
 # The same rows, with a form ("HD") twice in one sentence.
-TWICE = ROWS[:1] + [("d1", "In HD , as in other HD families , risk was high .", "O B-D O O O O B-D O O O O O O", "O B-C O O O O B-C O O O O O O")] + ROWS[2:]
+TWICE = (
+    ROWS[:1]
+    + [
+        (
+            "d1",
+            "In HD , as in other HD families , risk was high .",
+            "O B-D O O O O B-D O O O O O O",
+            "O B-C O O O O B-C O O O O O O",
+        )
+    ]
+    + ROWS[2:]
+)
 
 
 def review_corpus(rows=ROWS) -> Corpus:

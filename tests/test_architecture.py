@@ -23,7 +23,12 @@ def _imports(path: Path) -> list[tuple[str, list[str]]]:
     TYPE_CHECKING alike): (module, names imported from it)."""
     found = []
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0 and node.module.split(".")[0] in ("nerqa", "nerqa_cli"):
+        if (
+            isinstance(node, ast.ImportFrom)
+            and node.module
+            and node.level == 0
+            and node.module.split(".")[0] in ("nerqa", "nerqa_cli")
+        ):
             found.append((node.module, [a.name for a in node.names]))
         elif isinstance(node, ast.Import):
             found += [(a.name, []) for a in node.names if a.name.split(".")[0] == "nerqa"]
@@ -54,7 +59,7 @@ def test_the_library_import_graph_has_no_cycle():
         path.append(node)
         for nxt in sorted(graph[node]):
             if state.get(nxt) == 1:
-                raise AssertionError("import cycle: " + " -> ".join(path[path.index(nxt):] + [nxt]))
+                raise AssertionError("import cycle: " + " -> ".join(path[path.index(nxt) :] + [nxt]))
             if nxt not in state:
                 visit(nxt)
         path.pop()
@@ -70,13 +75,22 @@ def test_no_module_imports_another_modules_private_names():
     offenders = []
     for path in list(PACKAGE.rglob("*.py")) + list((ROOT / "cli").glob("*.py")):
         for module, names in _imports(path):
-            own_package = module.startswith(_module_name(path).rsplit(".", 1)[0] + ".") and path.parent.name == "formats"
-            offenders += [f"{path.name}: {module}.{n}" for n in names if n.startswith("_") and n != "__version__" and not own_package]
+            own_package = (
+                module.startswith(_module_name(path).rsplit(".", 1)[0] + ".") and path.parent.name == "formats"
+            )
+            offenders += [
+                f"{path.name}: {module}.{n}"
+                for n in names
+                if n.startswith("_") and n != "__version__" and not own_package
+            ]
     assert offenders == []
 
 
 def test_probs_and_outputs_import_without_torch():
-    code = "import sys, nerqa.data.probs, nerqa.audit.folder, nerqa.audit.issues; print('torch' in sys.modules, 'transformers' in sys.modules)"
+    code = (
+        "import sys, nerqa.data.probs, nerqa.audit.folder, nerqa.audit.issues; print('torch' in sys.modules, "
+        "'transformers' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert out == ["False", "False"]
 
@@ -85,8 +99,17 @@ def test_the_library_never_prints():
     offenders = []
     for path in PACKAGE.rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("print", "input", "exit"):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Name)
+                and node.func.id in ("print", "input", "exit")
+            ):
                 offenders.append(f"{path.name}:{node.lineno} {node.func.id}()")
-            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "sys" and node.attr in ("exit", "stdout", "stderr"):
+            if (
+                isinstance(node, ast.Attribute)
+                and isinstance(node.value, ast.Name)
+                and node.value.id == "sys"
+                and node.attr in ("exit", "stdout", "stderr")
+            ):
                 offenders.append(f"{path.name}:{node.lineno} sys.{node.attr}")
     assert offenders == []

@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import NCBI, needs_shared
-from nerqa_cli.main import app
 from test_model import TOY, fast_config
 from typer.testing import CliRunner
 
@@ -18,6 +17,7 @@ from nerqa.audit.crossval import cross_validate, document_folds
 from nerqa.audit.issues import inconsistent_issues, span_issues
 from nerqa.data.corpus import Corpus, Document, Sentence
 from nerqa.data.formats import parse_text, read_corpus
+from nerqa_cli.main import app
 
 TAGS = ("O", "B-D", "I-D", "B-C", "I-C")
 
@@ -52,7 +52,9 @@ def test_span_issue_types():
 
 
 def _sentences(*rows: tuple[str, list[str]]) -> Corpus:
-    return Corpus(tuple(Document(f"d{n}", (Sentence(tuple(text.split()), tuple(tags)),)) for n, (text, tags) in enumerate(rows)))
+    return Corpus(
+        tuple(Document(f"d{n}", (Sentence(tuple(text.split()), tuple(tags)),)) for n, (text, tags) in enumerate(rows))
+    )
 
 
 def test_span_scores_weigh_the_model_against_the_rest_of_the_corpus():
@@ -62,7 +64,12 @@ def test_span_scores_weigh_the_model_against_the_rest_of_the_corpus():
     rows = [("the WAS gene", ["O", "B-D", "O"])] + [("WAS patients", ["B-D", "O"])] * 4
     rows += [("a number here", ["O", "B-D", "O"])] + [("a number", ["O", "O"])] * 4
     corpus = _sentences(*rows)
-    probs = [one_hot(["O", "O", "O"])] + [one_hot(["B-D", "O"])] * 4 + [one_hot(["O", "O", "O"], 0.6)] + [one_hot(["O", "O"])] * 4
+    probs = (
+        [one_hot(["O", "O", "O"])]
+        + [one_hot(["B-D", "O"])] * 4
+        + [one_hot(["O", "O", "O"], 0.6)]
+        + [one_hot(["O", "O"])] * 4
+    )
     issues = {i.index: i for i in span_issues(corpus, probs, TAGS)}
     assert set(issues) == {0, 5}
     was, number = issues[0], issues[5]
@@ -81,7 +88,19 @@ def test_sentence_scores_rank_by_the_worst_span_issue_then_cleanlab():
     from nerqa.audit.issues import Issue
 
     def issue(index: int, score: float, kind: str = "ghost_span") -> Issue:
-        return Issue(id="", index=index, doc_id=None, start=0, end=1, type=kind, given="D", suggested="O", score=score, text="x", reason="")
+        return Issue(
+            id="",
+            index=index,
+            doc_id=None,
+            start=0,
+            end=1,
+            type=kind,
+            given="D",
+            suggested="O",
+            score=score,
+            text="x",
+            reason="",
+        )
 
     issues = [issue(0, 0.3), issue(0, 0.1), issue(1, 0.2), issue(2, 0.0, "inconsistent")]
     scores = sentence_quality(4, issues, np.array([0.9, 0.1, 0.5, 0.2]))
@@ -98,7 +117,9 @@ def test_inconsistent_surface_forms_rank_by_lopsidedness():
 def test_each_span_is_one_issue_with_all_its_evidence():
     # "WAS" in sentence 0 is labeled D against the model (a ghost span) and against the corpus
     # (untagged in the four other places: a minority reading), and D is a rare type: one issue.
-    rows = [("the WAS gene", ["O", "B-D", "O"])] + [("WAS patients", ["O", "O"])] * 4 + [("other text", ["B-C", "O"])] * 60
+    rows = (
+        [("the WAS gene", ["O", "B-D", "O"])] + [("WAS patients", ["O", "O"])] * 4 + [("other text", ["B-C", "O"])] * 60
+    )
     corpus = _sentences(*rows)
     probs = [one_hot(["O", "O", "O"])] + [one_hot(["O", "O"])] * 4 + [one_hot(["B-C", "O"])] * 60
     result = score(corpus, probs, TAGS)
@@ -107,7 +128,11 @@ def test_each_span_is_one_issue_with_all_its_evidence():
     issue = on_was[0]
     assert issue.type == "ghost_span" and (issue.start, issue.end) == (1, 2) and issue.suggested == "O"
     assert issue.evidence == ("ghost_span", "inconsistent", "sparse")
-    assert "the model sees no entity here" in issue.reason and "reads O 4, D 1 across the corpus" in issue.reason and "only 1 entities" in issue.reason
+    assert (
+        "the model sees no entity here" in issue.reason
+        and "reads O 4, D 1 across the corpus" in issue.reason
+        and "only 1 entities" in issue.reason
+    )
     # Ranked once, by the model issue's score (which already counts the other readings); every
     # span of the audit appears once.
     assert issue.score == next(i.score for i in span_issues(corpus, probs, TAGS) if i.index == 0)
@@ -197,7 +222,9 @@ def test_scores_read_the_training_dynamics_beside_the_out_of_sample_probs(tiny_m
     from nerqa.audit import DYNAMICS_WEIGHT, with_dynamics
 
     probs, dynamics = [np.array([[0.8, 0.2]])], [np.array([[[0.2, 0.8]], [[0.4, 0.6]]], dtype=np.float16)]
-    np.testing.assert_allclose(with_dynamics(probs, dynamics, 0.25)[0], [[0.75 * 0.8 + 0.25 * 0.3, 0.75 * 0.2 + 0.25 * 0.7]], rtol=1e-3)
+    np.testing.assert_allclose(
+        with_dynamics(probs, dynamics, 0.25)[0], [[0.75 * 0.8 + 0.25 * 0.3, 0.75 * 0.2 + 0.25 * 0.7]], rtol=1e-3
+    )
     assert with_dynamics(probs, [None], 0.25)[0] is probs[0]
 
     cv = cross_validate(TOY, fast_config(tiny_model, epochs=2), k=3, mode="full", dynamics=True)
@@ -220,7 +247,14 @@ def test_fast_mode_gives_out_of_sample_probs(tiny_model: Path):
 def test_both_mode_averages_the_full_and_fast_folds_and_reuses_their_caches(tiny_model: Path, tmp_path: Path):
     config = fast_config(tiny_model, epochs=1)
     seen = []
-    both = cross_validate(TOY, config, k=3, mode="both", cache_dir=tmp_path, progress=lambda task, done, total, info: seen.append((done, total)) if task == "fold" else None)
+    both = cross_validate(
+        TOY,
+        config,
+        k=3,
+        mode="both",
+        cache_dir=tmp_path,
+        progress=lambda task, done, total, info: seen.append((done, total)) if task == "fold" else None,
+    )
     assert seen == [(n, 6) for n in range(1, 7)]
     full = cross_validate(TOY, config, k=3, mode="full", cache_dir=tmp_path)
     fast = cross_validate(TOY, config, k=3, mode="fast", cache_dir=tmp_path)
@@ -238,7 +272,14 @@ def test_outputs_follow_the_contract_and_escape_hostile_text(tmp_path: Path):
     probs = [np.array([[0.9, 0.05, 0.05], [0.9, 0.05, 0.05], [0.9, 0.05, 0.05]], dtype=np.float32)]
     result = score(corpus, probs, tags)
     written = write_outputs(result, tmp_path)
-    assert {p.name for p in written} == {"sentences.jsonl", "issues.jsonl", "issues.csv", "summary.json", "report.html", "pred_probs.npz"}
+    assert {p.name for p in written} == {
+        "sentences.jsonl",
+        "issues.jsonl",
+        "issues.csv",
+        "summary.json",
+        "report.html",
+        "pred_probs.npz",
+    }
     sentence = json.loads((tmp_path / "sentences.jsonl").read_text())
     assert set(sentence) == {"index", "doc_id", "score", "n_issues", "cleanlab_score"} and 0 <= sentence["score"] <= 1
     issue = json.loads((tmp_path / "issues.jsonl").read_text().splitlines()[0])
@@ -248,7 +289,9 @@ def test_outputs_follow_the_contract_and_escape_hostile_text(tmp_path: Path):
     assert "<script>alert" not in page and "<img src=x" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page and "&lt;img src=x onerror=alert(1)&gt;" in page
     embedded = page.split('<script type="application/json" id="summary">')[1].split("</script>")[0]
-    assert json.loads(embedded) == json.loads((tmp_path / "summary.json").read_text())  # parses, as a browser's JSON.parse reads it
+    assert json.loads(embedded) == json.loads(
+        (tmp_path / "summary.json").read_text()
+    )  # parses, as a browser's JSON.parse reads it
     assert "document d&lt;1&gt;" in page and "document None" not in page
 
 
@@ -256,7 +299,21 @@ def test_audit_command_on_a_small_corpus(tiny_model: Path, tmp_path: Path):
     from nerqa.data.formats import write_corpus
 
     write_corpus(TOY, tmp_path / "toy.tsv")
-    result = CliRunner().invoke(app, ["audit", str(tmp_path / "toy.tsv"), "--model", str(tiny_model), "-k", "3", "--epochs", "1", "--out", str(tmp_path / "out")])
+    result = CliRunner().invoke(
+        app,
+        [
+            "audit",
+            str(tmp_path / "toy.tsv"),
+            "--model",
+            str(tiny_model),
+            "-k",
+            "3",
+            "--epochs",
+            "1",
+            "--out",
+            str(tmp_path / "out"),
+        ],
+    )
     assert result.exit_code == 0, result.output + result.stderr
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert summary["corpus"]["sentences"] == len(TOY) and len(summary["timings"]["fold_seconds"]) == 3
@@ -274,7 +331,11 @@ def test_demo_audit_with_the_real_model_finds_the_planted_errors(tmp_path: Path)
     planted = json.loads((DEMO / "planted.json").read_text())
     issues = [json.loads(line) for line in (tmp_path / "issues.jsonl").read_text().splitlines()]
     top = issues[: 3 * len(planted)]
-    found = [p for p in planted if any(i["doc_id"] == p["doc_id"] and p["text"] in i["text"] + " " + i["reason"] for i in top)]
+    found = [
+        p
+        for p in planted
+        if any(i["doc_id"] == p["doc_id"] and p["text"] in i["text"] + " " + i["reason"] for i in top)
+    ]
     assert len(found) >= 0.8 * len(planted), (found, top[:10])
 
 
@@ -292,9 +353,19 @@ def test_hostile_report_renders_as_text_in_headless_chromium(tmp_path: Path):
     corpus = Corpus((Document("d", (Sentence(("a", hostile, "b"), ("O", "B-<img src=x onerror=alert(1)>", "O")),)),))
     tags = ("O", "B-<img src=x onerror=alert(1)>", "I-<img src=x onerror=alert(1)>")
     write_outputs(score(corpus, [np.full((3, 3), 1 / 3, dtype=np.float32)], tags), tmp_path)
-    command = [binary, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-               "--disable-component-update", "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom",
-               (tmp_path / "report.html").as_uri()]
+    command = [
+        binary,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp_path / 'profile'}",
+        "--dump-dom",
+        (tmp_path / "report.html").as_uri(),
+    ]
     dom = subprocess.run(command, capture_output=True, text=True, timeout=120).stdout
     assert "nerqa audit" in dom
     assert "<script>alert" not in dom and "<img src=x" not in dom
@@ -309,7 +380,10 @@ def test_report_draws_each_entity_type_in_its_own_colour():
     corpus = _sentences(("aspirin eases headache", ["B-C", "O", "B-D"]), ("aspirin eases pain", ["B-C", "O", "B-D"]))
     result = score(corpus, [one_hot(["B-D", "O", "B-D"]), one_hot(["B-C", "O", "B-D"])], TAGS)
     page = render_html(result)
-    colours = {label: set(re.findall(r'background: ([^;"]+);[^>]*>\s*[^<]*<span[^>]*>' + label + "<", page)) for label in ("C", "D")}
+    colours = {
+        label: set(re.findall(r'background: ([^;"]+);[^>]*>\s*[^<]*<span[^>]*>' + label + "<", page))
+        for label in ("C", "D")
+    }
     assert len(colours["C"]) == len(colours["D"]) == 1, colours
     assert colours["C"] != colours["D"]
 
@@ -342,6 +416,8 @@ def test_reference_sentences_train_every_fold_and_are_never_audited(tiny_model: 
 def test_audit_reference_that_does_not_exist_is_one_line(tmp_path: Path):
     corpus = tmp_path / "batch.conll"
     corpus.write_text("HD\tB-D\n", encoding="utf-8")
-    result = CliRunner().invoke(app, ["audit", str(corpus), "--reference", str(tmp_path / "missing.conll"), "--out", str(tmp_path / "out")])
+    result = CliRunner().invoke(
+        app, ["audit", str(corpus), "--reference", str(tmp_path / "missing.conll"), "--out", str(tmp_path / "out")]
+    )
     assert result.exit_code == 1 and "missing.conll" in result.output and "Traceback" not in result.output
     assert not (tmp_path / "out").exists()

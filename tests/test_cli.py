@@ -7,12 +7,12 @@ import os
 from pathlib import Path
 
 from conftest import DEMO, NCBI, needs_shared
-from nerqa_cli.main import app
 from test_formats import CONLL
 from test_formats import NCBI as NCBI_SAMPLE
 from typer.testing import CliRunner
 
 from nerqa.data.formats import read_corpus
+from nerqa_cli.main import app
 
 runner = CliRunner()
 
@@ -64,7 +64,9 @@ def test_missing_path_and_bad_format_option(tmp_path: Path):
     result = invoke("stats", tmp_path / "nope.tsv")
     assert result.exit_code == 1 and "no such file" in result.stderr
     result = invoke("stats", tmp_path, "--format", "xml")
-    assert result.exit_code == 1 and result.stderr.strip().splitlines() == ["Error: --format must be one of conll, ncbi, pubtator, nemo, jsonl, jsonl-tokens, not 'xml'"]
+    assert result.exit_code == 1 and result.stderr.strip().splitlines() == [
+        "Error: --format must be one of conll, ncbi, pubtator, nemo, jsonl, jsonl-tokens, not 'xml'"
+    ]
     result = invoke("stats", tmp_path, "--scheme", "bilou")
     assert result.exit_code == 1 and "--scheme must be one of auto, iob1, iob2, bioes, not 'bilou'" in result.stderr
 
@@ -86,7 +88,11 @@ def test_stats_on_the_demo_corpus_agree_with_the_library():
 
     expected = corpus_stats(read_corpus(DEMO / "abstracts.txt"))
     data = json.loads(invoke("stats", DEMO / "abstracts.txt", "--json").output)["abstracts"]
-    assert (data["n_documents"], data["n_sentences"], data["n_entities"]) == (expected.n_documents, expected.n_sentences, expected.n_entities)
+    assert (data["n_documents"], data["n_sentences"], data["n_entities"]) == (
+        expected.n_documents,
+        expected.n_sentences,
+        expected.n_entities,
+    )
     assert expected.n_documents == 60
     result = runner.invoke(app, ["stats", str(DEMO / "abstracts.txt")], env={"COLUMNS": "200"})
     row = next(line for line in result.output.splitlines() if "│ sentences" in line)
@@ -97,7 +103,11 @@ def test_stats_on_the_demo_corpus_agree_with_the_library():
 def test_stats_on_ncbi_training_shows_hd_with_counts():
     result = runner.invoke(app, ["stats", str(NCBI / "original/NCBI_corpus_training.txt")], env={"COLUMNS": "200"})
     assert result.exit_code == 0
-    row = next(line for line in result.output.splitlines() if "│ HD " in line and "labeled" not in line and "Modifier 29" in line)
+    row = next(
+        line
+        for line in result.output.splitlines()
+        if "│ HD " in line and "labeled" not in line and "Modifier 29" in line
+    )
     assert "SpecificDisease 24" in row
 
 
@@ -105,9 +115,16 @@ def test_convert_one_file_to_a_nemo_folder_writes_into_the_folder(write, tmp_pat
     monkeypatch.chdir(tmp_path)
     result = invoke("convert", write("train.tsv", CONLL), tmp_path / "out" / "nemo", "--to", "nemo")
     assert result.exit_code == 0, result.output
-    assert sorted(p.name for p in (tmp_path / "out" / "nemo").iterdir()) == ["label_ids.csv", "labels_train.txt", "text_train.txt"]
+    assert sorted(p.name for p in (tmp_path / "out" / "nemo").iterdir()) == [
+        "label_ids.csv",
+        "labels_train.txt",
+        "text_train.txt",
+    ]
     assert not list(tmp_path.glob("text_*")) and not (tmp_path / "label_ids.csv").exists()
-    assert read_corpus(tmp_path / "out" / "nemo" / "text_train.txt").sentences == read_corpus(tmp_path / "train.tsv").sentences
+    assert (
+        read_corpus(tmp_path / "out" / "nemo" / "text_train.txt").sentences
+        == read_corpus(tmp_path / "train.tsv").sentences
+    )
 
 
 def _help(*command: str, width: int = 100) -> str:
@@ -139,6 +156,7 @@ def test_help_lists_choices_shows_no_bool_metavar_and_gives_an_example():
 
 def test_every_help_at_80_columns_shows_whole_option_names_choices_and_upper_case_usage():
     import typer.main
+
     from nerqa_cli.main import COMMANDS
 
     root = typer.main.get_command(app)
@@ -162,12 +180,12 @@ def test_every_help_at_80_columns_shows_whole_option_names_choices_and_upper_cas
 
 
 def test_top_issues_table_shows_each_span_whole_at_80_columns():
-    from nerqa_cli.audit import issues_table
     from rich.console import Console
     from test_audit import TAGS, one_hot
 
     from nerqa.audit import score
     from nerqa.data.corpus import Corpus, Document, Sentence
+    from nerqa_cli.audit import issues_table
 
     words = "Patients with hereditary nonpolyposis colorectal cancer syndrome were screened for it again later".split()
     given = ["O"] * len(words)
@@ -194,7 +212,11 @@ def test_stats_into_a_pipe_that_closes_early_exits_0(write):
 
     corpus = write("many.tsv", "".join(f"w{n}\tB-D\nx\tO\n\n" for n in range(4000)))
     for extra in ([], ["--json"]):
-        process = subprocess.Popen([sys.executable, "-m", "nerqa_cli.main", "stats", str(corpus), *extra],
-                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, "COLUMNS": "80"})
+        process = subprocess.Popen(
+            [sys.executable, "-m", "nerqa_cli.main", "stats", str(corpus), *extra],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env={**os.environ, "COLUMNS": "80"},
+        )
         process.stdout.close()  # the reader is gone before nerqa writes: its first write meets a closed pipe
         assert process.wait(60) == 0, process.stderr.read().decode()

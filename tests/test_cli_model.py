@@ -6,13 +6,13 @@ import json
 from pathlib import Path
 
 import pytest
-from nerqa_cli.main import app
 from test_model import TOY
 from typer.testing import CliRunner
 
 from nerqa.config import TrainConfig
 from nerqa.data.formats import read_corpus, write_corpus
 from nerqa.errors import NerqaError
+from nerqa_cli.main import app
 
 runner = CliRunner()
 
@@ -27,7 +27,10 @@ def trained_dir(tiny_model: Path, tmp_path_factory) -> tuple[Path, Path]:
     corpus = folder / "toy.tsv"
     write_corpus(TOY, corpus)
     config = folder / "train.yaml"
-    config.write_text(f"model:\n  model: {tiny_model}\noptim:\n  learning_rate: 0.01\nschedule:\n  warmup_ratio: 0.0\ntrainer:\n  epochs: 12\n  batch_size: 8\n")
+    config.write_text(
+        f"model:\n  model: {tiny_model}\noptim:\n  learning_rate: 0.01\nschedule:\n  warmup_ratio: "
+        "0.0\ntrainer:\n  epochs: 12\n  batch_size: 8\n"
+    )
     result = invoke("train", corpus, "--dev", corpus, "--config", config, "--out", folder / "model", "--seed", "7")
     assert result.exit_code == 0, result.output + result.stderr
     return folder / "model", corpus
@@ -90,9 +93,15 @@ def test_unknown_or_bad_config_settings_fail_before_training(tmp_path: Path):
     assert result.exit_code == 1 and result.stderr.strip() == f"Error: {config}: unknown setting model.path_unused"
     config.write_text("trainer:\n  precision: fp8\n")
     result = invoke("train", tmp_path / "toy.tsv", "--config", config, "--out", tmp_path / "model")
-    assert result.exit_code == 1 and result.stderr.strip() == f"Error: {config}: precision must be one of auto, fp32, fp16, bf16, not 'fp8'"
+    assert (
+        result.exit_code == 1
+        and result.stderr.strip() == f"Error: {config}: precision must be one of auto, fp32, fp16, bf16, not 'fp8'"
+    )
     result = invoke("train", tmp_path / "toy.tsv", "--batching", "sorted", "--out", tmp_path / "model")
-    assert result.exit_code == 1 and "batching must be one of bucket, group_by_length, random, not 'sorted'" in result.stderr
+    assert (
+        result.exit_code == 1
+        and "batching must be one of bucket, group_by_length, random, not 'sorted'" in result.stderr
+    )
     assert not (tmp_path / "model").exists()
 
 
@@ -115,11 +124,15 @@ def test_audit_with_a_model_that_lacks_a_type_fails_in_one_line_before_making_th
     other.write_text("Ann\tB-PER\nsaw\tO\n\nBob\tB-PER\n\n")
     result = invoke("audit", other, "--trained", model, "--out", tmp_path / "audit")
     assert result.exit_code == 1 and "Traceback" not in result.output + result.stderr
-    assert result.stderr.strip().count("\n") == 0 and "cannot tag PER (its types: Disease)" in " ".join(result.stderr.split())
+    assert result.stderr.strip().count("\n") == 0 and "cannot tag PER (its types: Disease)" in " ".join(
+        result.stderr.split()
+    )
     assert not (tmp_path / "audit").exists()
 
 
-def test_predict_checks_its_output_before_predicting_and_names_raw_text_documents(trained_dir, tmp_path: Path, read_only_folder: Path):
+def test_predict_checks_its_output_before_predicting_and_names_raw_text_documents(
+    trained_dir, tmp_path: Path, read_only_folder: Path
+):
     model, corpus = trained_dir
     result = invoke("predict", model, corpus, "--out", read_only_folder / "tagged.jsonl")
     assert result.exit_code == 1 and "Traceback" not in result.output and "predicting" not in result.stderr.lower()

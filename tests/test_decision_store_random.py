@@ -60,7 +60,11 @@ def _worker(folder: str, reviewer: str, seed: int, journal: str, log: str, steps
             elif roll < 0.75:
                 session.undo()
             elif roll < 0.88:
-                saved(session.bulk_accept(Filters(types=frozenset({rng.choice(["wrong_tag", "ghost_span", "missed_span"])}))))
+                saved(
+                    session.bulk_accept(
+                        Filters(types=frozenset({rng.choice(["wrong_tag", "ghost_span", "missed_span"])}))
+                    )
+                )
             else:
                 recorded, _ = session.store.record_new(import_decision_log(session, Path(log)))
                 saved(recorded)
@@ -132,8 +136,10 @@ def test_two_processes_and_a_kill_agree_with_the_model(tmp_path: Path, seed: int
     folder.mkdir()
     context = multiprocessing.get_context("fork")
     journals = [tmp_path / "alice.txt", tmp_path / "bob.txt"]
-    workers = [context.Process(target=_worker, args=(str(folder), name, seed * 10 + n, str(journal), str(log), 40))
-               for n, (name, journal) in enumerate(zip(("alice", "bob"), journals))]
+    workers = [
+        context.Process(target=_worker, args=(str(folder), name, seed * 10 + n, str(journal), str(log), 40))
+        for n, (name, journal) in enumerate(zip(("alice", "bob"), journals))
+    ]
     for worker in workers:
         worker.start()
     victim = workers[rng.randrange(2)]

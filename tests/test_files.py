@@ -6,10 +6,10 @@ import io
 from pathlib import Path
 
 import pytest
-from nerqa_cli._util import LogLines
 
 from nerqa.errors import NerqaError
 from nerqa.files import atomic_write, atomic_write_text, writable_folder
+from nerqa_cli._util import LogLines
 
 
 def test_a_failed_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path: Path):
@@ -61,7 +61,11 @@ def test_log_lines_report_folds_and_epochs_with_an_eta():
         log("fold", fold, 4, {"fold": fold - 1, "mode": "full", "cached": False})
     lines = stream.getvalue().splitlines()
     assert [line.split(" ", 1)[1].split(" elapsed")[0] for line in lines] == [
-        "predicting 4/4", "epochs 1/1 loss 0.2500 dev F1 0.500", "folds 1/4 (full)",
-        "predicting 4/4", "epochs 1/1 loss 0.2500 dev F1 0.500", "folds 2/4 (full)",
+        "predicting 4/4",
+        "epochs 1/1 loss 0.2500 dev F1 0.500",
+        "folds 1/4 (full)",
+        "predicting 4/4",
+        "epochs 1/1 loss 0.2500 dev F1 0.500",
+        "folds 2/4 (full)",
     ]
     assert lines[2].endswith("elapsed 0m50s ETA 2m30s") and lines[5].endswith("elapsed 1m40s ETA 1m40s")

@@ -40,7 +40,9 @@ risk\tO
 
 NCBI = (
     '111\tThe <category="SpecificDisease">Huntington disease</category> gene.\t'
-    'Patients with <category="Modifier">HD</category> (ref. 3) and <category="DiseaseClass">tumours</category>-like lesions were seen. No cases of <category="SpecificDisease">HD</category> remained.\n'
+    'Patients with <category="Modifier">HD</category> (ref. 3) and '
+    '<category="DiseaseClass">tumours</category>-like lesions were seen. No cases of '
+    '<category="SpecificDisease">HD</category> remained.\n'
 )
 
 PUBTATOR = """111|t|The Huntington disease gene.
@@ -68,7 +70,10 @@ def test_conll_reads_documents_ids_and_tags():
 
 
 def test_conll_picks_columns_and_converts_iob1():
-    text = "EU NNP B-NP I-ORG\nrejects VBZ B-VP O\nGerman JJ B-NP I-MISC\n\nPeter NNP B-NP I-PER\nBlackburn NNP B-NP I-PER\n"
+    text = (
+        "EU NNP B-NP I-ORG\nrejects VBZ B-VP O\nGerman JJ B-NP I-MISC\n\nPeter NNP B-NP I-PER\nBlackburn NNP "
+        "B-NP I-PER\n"
+    )
     # IOB1 is detected from its evidence: a B- that separates two adjacent spans of one type.
     separator = "\nin IN B-PP O\nGermany NNP B-NP I-LOC\nFrance NNP B-NP B-LOC\n"
     corpus = parse_text(text + separator, "conll")
@@ -90,7 +95,12 @@ def test_ncbi_inline_keeps_categories_offsets_and_sections():
     (document,) = corpus.documents
     assert document.id == "111"
     spans = [(s.span_text(span), span.label) for s in corpus.sentences for span in s.spans]
-    assert spans == [("Huntington disease", "SpecificDisease"), ("HD", "Modifier"), ("tumours", "DiseaseClass"), ("HD", "SpecificDisease")]
+    assert spans == [
+        ("Huntington disease", "SpecificDisease"),
+        ("HD", "Modifier"),
+        ("tumours", "DiseaseClass"),
+        ("HD", "SpecificDisease"),
+    ]
     # Title is its own sentence; "( ref . 3 )" does not split; two abstract sentences.
     assert len(corpus.sentences) == 3
     first = corpus.sentences[1]
@@ -143,13 +153,32 @@ def test_nemo_typed_tags_are_written_typed(tmp_path: Path):
 @pytest.mark.parametrize(
     "record",
     [
-        {"id": "7", "text": "Colon cancer and HD.", "spans": [{"start": 0, "end": 12, "label": "Disease"}, {"start": 17, "end": 19, "label": "Disease"}]},
-        {"id": "7", "text": "Colon cancer and HD.", "entities": [{"start_offset": 0, "end_offset": 12, "label": "Disease"}, {"start_offset": 17, "end_offset": 19, "label": "Disease"}]},
+        {
+            "id": "7",
+            "text": "Colon cancer and HD.",
+            "spans": [{"start": 0, "end": 12, "label": "Disease"}, {"start": 17, "end": 19, "label": "Disease"}],
+        },
+        {
+            "id": "7",
+            "text": "Colon cancer and HD.",
+            "entities": [
+                {"start_offset": 0, "end_offset": 12, "label": "Disease"},
+                {"start_offset": 17, "end_offset": 19, "label": "Disease"},
+            ],
+        },
         {"id": "7", "text": "Colon cancer and HD.", "label": [[0, 12, "Disease"], [17, 19, "Disease"]]},
-        {"id": 7, "data": {"text": "Colon cancer and HD."}, "annotations": [{"result": [
-            {"value": {"start": 0, "end": 12, "labels": ["Disease"]}, "type": "labels"},
-            {"value": {"start": 17, "end": 19, "labels": ["Disease"]}, "type": "labels"},
-        ]}]},
+        {
+            "id": 7,
+            "data": {"text": "Colon cancer and HD."},
+            "annotations": [
+                {
+                    "result": [
+                        {"value": {"start": 0, "end": 12, "labels": ["Disease"]}, "type": "labels"},
+                        {"value": {"start": 17, "end": 19, "labels": ["Disease"]}, "type": "labels"},
+                    ]
+                }
+            ],
+        },
     ],
     ids=["spacy-prodigy", "doccano", "doccano-old", "label-studio"],
 )
@@ -160,11 +189,14 @@ def test_jsonl_character_span_records_from_each_tool(record):
 
 
 def test_jsonl_token_records_group_by_doc_id_and_round_trip():
-    text = "\n".join(json.dumps(r) for r in [
-        {"doc_id": "a", "tokens": ["HD", "gene"], "tags": ["B-D", "O"]},
-        {"doc_id": "a", "tokens": ["More", "."], "ner_tags": ["O", "O"]},
-        {"tokens": ["x"], "tags": ["O"]},
-    ])
+    text = "\n".join(
+        json.dumps(r)
+        for r in [
+            {"doc_id": "a", "tokens": ["HD", "gene"], "tags": ["B-D", "O"]},
+            {"doc_id": "a", "tokens": ["More", "."], "ner_tags": ["O", "O"]},
+            {"tokens": ["x"], "tags": ["O"]},
+        ]
+    )
     corpus = parse_text(text, "jsonl")
     assert [(d.id, len(d.sentences)) for d in corpus.documents] == [("a", 2), (None, 1)]
     for fmt in ("jsonl", "jsonl-tokens"):
@@ -208,7 +240,12 @@ BAD = [
     ("pubtator", "1|t|Short title\n1|a|Text.\n1\t0\t5\tLong\tDisease\t-\n", 3, "does not match the text"),
     ("pubtator", "1|t|T\n1\tx\ty\tz\tDisease\n", 2, "must be integers"),
     ("pubtator", "1|t|Colon cancer\n1\t0\t12\tColon cancer\tA\n1\t6\t12\tcancer\tB\n", 1, "entities overlap"),
-    ("jsonl", '{"text": "ab", "spans": []}\n{"text": "ab", "spans": [{"start": 0, "end": 9, "label": "X"}]}\n', 2, "outside the text"),
+    (
+        "jsonl",
+        '{"text": "ab", "spans": []}\n{"text": "ab", "spans": [{"start": 0, "end": 9, "label": "X"}]}\n',
+        2,
+        "outside the text",
+    ),
     ("jsonl", '{"text": "ab"}\n{not json}\n', 2, "invalid JSON"),
     ("jsonl", '{"tokens": ["a", "b"], "tags": ["O"]}\n', 1, "1 tags for 2 tokens"),
 ]

@@ -19,9 +19,16 @@ TEXT_FORMATS = ["conll", "ncbi", "pubtator", "jsonl"]
 
 def _real_lines() -> list[str]:
     lines = CONLL.splitlines() + NCBI_SAMPLE.splitlines() + PUBTATOR.splitlines() + [b[1] for b in BAD]
-    lines += ['{"text": "Colon cancer.", "spans": [{"start": 0, "end": 12, "label": "D"}]}', '{"tokens": ["a"], "tags": ["B-X"]}']
+    lines += [
+        '{"text": "Colon cancer.", "spans": [{"start": 0, "end": 12, "label": "D"}]}',
+        '{"tokens": ["a"], "tags": ["B-X"]}',
+    ]
     if SHARED.is_dir():
-        for path in (NCBI / "original/NCBI_corpus_development.txt", NCBI / "pubtator/NCBIdevelopset_corpus.txt", NCBI / "iob/devel.tsv"):
+        for path in (
+            NCBI / "original/NCBI_corpus_development.txt",
+            NCBI / "pubtator/NCBIdevelopset_corpus.txt",
+            NCBI / "iob/devel.tsv",
+        ):
             lines += path.read_text(encoding="utf-8").splitlines()[:40]
     return lines
 
@@ -45,7 +52,33 @@ def mutated(draw) -> str:
             break
         position = draw(st.integers(0, len(text) - 1))
         action = draw(st.sampled_from(["insert", "delete", "replace", "truncate"]))
-        piece = draw(st.sampled_from(["\t", "\n", "|", "<", ">", '"', "{", "}", "[", "]", ",", "-", "O", "I-X", "B-", "</category>", '<category="X">', "99999", " ", "\u00e9", "\x00"]))
+        piece = draw(
+            st.sampled_from(
+                [
+                    "\t",
+                    "\n",
+                    "|",
+                    "<",
+                    ">",
+                    '"',
+                    "{",
+                    "}",
+                    "[",
+                    "]",
+                    ",",
+                    "-",
+                    "O",
+                    "I-X",
+                    "B-",
+                    "</category>",
+                    '<category="X">',
+                    "99999",
+                    " ",
+                    "\u00e9",
+                    "\x00",
+                ]
+            )
+        )
         if action == "insert":
             text = text[:position] + piece + text[position:]
         elif action == "delete":

@@ -7,13 +7,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from nerqa_cli.main import app
 from test_model import TOY
 from test_outputs import relabel, with_doc_ids
 from typer.testing import CliRunner
 
 from nerqa.data.formats import read_corpus, write_corpus
 from nerqa.review.decisions import DecisionStore
+from nerqa_cli.main import app
 
 runner = CliRunner()
 
@@ -37,24 +37,38 @@ def test_the_documented_loop_end_to_end(tiny_model: Path, tmp_path: Path):
     # A team that trusts the model on boundaries: accept its confident span shifts.
     bulk = ["--type", "span_shift", "--max-score", "0.5", "--accept-suggestions"]
     dry = invoke("relabel", tmp_path / "train.jsonl", tmp_path / "audit", *bulk, "--dry-run")
-    assert "Would accept" in dry and not (tmp_path / "audit" / "decisions.sqlite").exists() or DecisionStore.open(tmp_path / "audit", read_only=True).all() == []
+    assert (
+        "Would accept" in dry
+        and not (tmp_path / "audit" / "decisions.sqlite").exists()
+        or DecisionStore.open(tmp_path / "audit", read_only=True).all() == []
+    )
     invoke("relabel", tmp_path / "train.jsonl", tmp_path / "audit", *bulk)
     decisions = DecisionStore.open(tmp_path / "audit", read_only=True).effective()
     assert decisions and {d.source for d in decisions} == {"bulk"}
     before = (tmp_path / "train.jsonl").read_bytes()
-    summary = json.loads(invoke("apply", tmp_path / "train.jsonl", tmp_path / "audit", "--out", tmp_path / "fixed.jsonl", "--json"))
+    summary = json.loads(
+        invoke("apply", tmp_path / "train.jsonl", tmp_path / "audit", "--out", tmp_path / "fixed.jsonl", "--json")
+    )
     assert (tmp_path / "train.jsonl").read_bytes() == before  # the original is never modified
     assert summary["decisions_applied"] == len(decisions) and summary["sentences_changed"] >= 1
     fixed = read_corpus(tmp_path / "fixed.jsonl")
     changed = sum(a.tags != b.tags for a, b in zip(fixed.sentences, noisy.sentences))
     assert changed == summary["sentences_changed"]
-    again = json.loads(invoke("apply", tmp_path / "train.jsonl", tmp_path / "audit", "--out", tmp_path / "fixed2.jsonl", "--json"))
-    assert (tmp_path / "fixed2.jsonl").read_text() == (tmp_path / "fixed.jsonl").read_text() and again["spans"] == summary["spans"]
+    again = json.loads(
+        invoke("apply", tmp_path / "train.jsonl", tmp_path / "audit", "--out", tmp_path / "fixed2.jsonl", "--json")
+    )
+    assert (tmp_path / "fixed2.jsonl").read_text() == (tmp_path / "fixed.jsonl").read_text() and again[
+        "spans"
+    ] == summary["spans"]
     train = ["--model", tiny_model, "--epochs", "6", "--lr", "0.01", "--patience", "10"]
     invoke("train", tmp_path / "train.jsonl", "--out", tmp_path / "before", *train)
     invoke("train", tmp_path / "fixed.jsonl", "--out", tmp_path / "after", *train)
-    rows = json.loads(invoke("compare", "models", tmp_path / "before", tmp_path / "after", tmp_path / "test.jsonl", "--json"))
-    assert [r["name"] for r in rows] == ["Disease", "micro", "macro"] and all(0 <= r["f1_a"] <= 1 and 0 <= r["f1_b"] <= 1 for r in rows)
+    rows = json.loads(
+        invoke("compare", "models", tmp_path / "before", tmp_path / "after", tmp_path / "test.jsonl", "--json")
+    )
+    assert [r["name"] for r in rows] == ["Disease", "micro", "macro"] and all(
+        0 <= r["f1_a"] <= 1 and 0 <= r["f1_b"] <= 1 for r in rows
+    )
     table = invoke("compare", "models", tmp_path / "before", tmp_path / "after", tmp_path / "test.jsonl")
     assert f"{rows[1]['f1_a']:.4f}" in table and f"{rows[1]['f1_b']:.4f}" in table
     invoke("audit", tmp_path / "fixed.jsonl", "--out", tmp_path / "audit-after", *fold)

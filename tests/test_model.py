@@ -22,14 +22,24 @@ from nerqa.models.windows import encode, word_probabilities
 
 # A corpus a tiny model learns in a few epochs: "cancer" and "syndrome" phrases are diseases.
 LINES = []
-for i, (first, second) in enumerate([("breast", "cancer"), ("colon", "cancer"), ("marfan", "syndrome"), ("ovarian", "cancer")] * 6):
+for i, (first, second) in enumerate(
+    [("breast", "cancer"), ("colon", "cancer"), ("marfan", "syndrome"), ("ovarian", "cancer")] * 6
+):
     LINES.append(f"the\tO\n{first}\tB-Disease\n{second}\tI-Disease\nrisk\tO\nwas\tO\nnormal\tO\n.\tO\n")
     LINES.append("we\tO\nfound\tO\nno\tO\nmutation\tO\nin\tO\nthe\tO\nfamily\tO\n.\tO\n")
 TOY = parse_text("\n".join(LINES), "conll")
 
 
 def fast_config(model: Path, **overrides) -> TrainConfig:
-    settings = dict(model=str(model), epochs=12, batch_size=8, learning_rate=1e-2, warmup_ratio=0.0, early_stopping_patience=None, tensorboard=False)
+    settings = dict(
+        model=str(model),
+        epochs=12,
+        batch_size=8,
+        learning_rate=1e-2,
+        warmup_ratio=0.0,
+        early_stopping_patience=None,
+        tensorboard=False,
+    )
     settings.update(overrides)
     return TrainConfig(**settings)
 
@@ -69,7 +79,7 @@ def test_predictions_belong_to_their_sentences(trained):
 
 def test_a_600_word_sentence_gets_600_predictions(tiny_model: Path):
     classifier = load_classifier_from_base(tiny_model)
-    words = (["the", "breast", "cancer", "risk", "was", "normal"] * 100)
+    words = ["the", "breast", "cancer", "risk", "was", "normal"] * 100
     probs = predict_probs(classifier, [words, ["short"]])
     assert probs[0].shape == (600, 3) and probs[1].shape == (1, 3)
     np.testing.assert_allclose(probs[0].sum(axis=1), 1.0, atol=1e-5)
@@ -103,7 +113,7 @@ def test_label_all_subwords_labels_continuations(tiny_model: Path):
     (window,) = encode(tokenizer, [["zq9", "the"]], [[1, 0]], label_all_subwords=True)
     n_subwords = len(window.input_ids) - 2
     assert n_subwords > 2
-    assert window.labels[1 : n_subwords] == [1] * (n_subwords - 1)
+    assert window.labels[1:n_subwords] == [1] * (n_subwords - 1)
 
 
 def test_words_the_tokenizer_drops_still_get_predictions(tiny_model: Path):
@@ -159,7 +169,9 @@ def test_training_dynamics_are_the_probabilities_of_each_epoch_and_change_nothin
     np.testing.assert_allclose(every.sum(axis=1), 1.0, atol=1e-2)
     # The model learns the given tags as it trains: their probability rises epoch by epoch.
     given = [np.array([tags.index(t) for t in s.tags]) for s in small.sentences]
-    by_epoch = np.mean([d[:, np.arange(len(g)), g].astype(np.float32).mean(axis=1) for d, g in zip(recorded.dynamics, given)], axis=0)
+    by_epoch = np.mean(
+        [d[:, np.arange(len(g)), g].astype(np.float32).mean(axis=1) for d, g in zip(recorded.dynamics, given)], axis=0
+    )
     assert by_epoch[0] < by_epoch[1] < by_epoch[2]
     # Recording reads the logits only: the trained model is the same.
     words = [s.tokens for s in small.sentences]
@@ -175,7 +187,12 @@ def test_word_shapes_give_an_uncased_model_the_capitals_it_cannot_see(tiny_model
     for repeat in range(3):
         for word in words:
             for name in (True, False):
-                sentences.append(Sentence(("we", "saw", word.title() if name else word, "today"), ("O", "O", "B-Name" if name else "O", "O")))
+                sentences.append(
+                    Sentence(
+                        ("we", "saw", word.title() if name else word, "today"),
+                        ("O", "O", "B-Name" if name else "O", "O"),
+                    )
+                )
     corpus = Corpus(tuple(Document(f"d{i}", (s,)) for i, s in enumerate(sentences)))
     config = fast_config(tiny_model, epochs=8)
     test = [("we", "saw", w.title(), "today") for w in words] + [("we", "saw", w, "today") for w in words]
@@ -197,7 +214,9 @@ def test_bucket_batching_pads_least_and_every_batching_learns(tiny_model: Path):
     # Sentences of 3 to 14 words: random batches mix lengths and pad; buckets hardly pad.
     rows = []
     for n in range(3, 15):
-        rows.append("\n".join([f"w{i % 7}x\tO" for i in range(n - 2)] + ["breast\tB-Disease", "cancer\tI-Disease"]) + "\n")
+        rows.append(
+            "\n".join([f"w{i % 7}x\tO" for i in range(n - 2)] + ["breast\tB-Disease", "cancer\tI-Disease"]) + "\n"
+        )
     corpus = parse_text("\n".join(rows * 4), "conll")
     padding = {}
     for batching in ("bucket", "group_by_length", "random"):

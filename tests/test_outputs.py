@@ -14,7 +14,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import DEMO
-from nerqa_cli.main import app
 from test_model import TOY, fast_config
 from typer.testing import CliRunner
 
@@ -25,6 +24,7 @@ from nerqa.audit.issues import sentence_keys
 from nerqa.data.corpus import Corpus, Document, Sentence
 from nerqa.data.formats import write_corpus
 from nerqa.errors import AuditFolderError
+from nerqa_cli.main import app
 
 runner = CliRunner()
 
@@ -132,22 +132,33 @@ def test_separate_fold_runs_meet_at_the_cache(tiny_model: Path, tmp_path: Path, 
     monkeypatch.setattr(training, "train", lambda *a, **k: pytest.fail("every fold should come from the cache"))
     whole = cross_validate(corpus, config, k=3, mode="full", cache_dir=tmp_path)
     assert whole.complete and whole.cached_folds == [0, 1, 2]
-    np.testing.assert_array_equal(np.concatenate([p for p, f in zip(whole.pred_probs, whole.folds) if f == 1]),
-                                  np.concatenate([p for p in partial.pred_probs if p is not None]))
+    np.testing.assert_array_equal(
+        np.concatenate([p for p, f in zip(whole.pred_probs, whole.folds) if f == 1]),
+        np.concatenate([p for p in partial.pred_probs if p is not None]),
+    )
 
 
 def _nerqa(*args: str, cwd: Path) -> tuple[subprocess.CompletedProcess, float]:
     started = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "nerqa_cli.main", *args], capture_output=True, text=True, cwd=cwd, env={**os.environ, "COLUMNS": "200"})
+    done = subprocess.run(
+        [sys.executable, "-m", "nerqa_cli.main", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={**os.environ, "COLUMNS": "200"},
+    )
     return done, time.perf_counter() - started
 
 
-@pytest.mark.parametrize("option, message", [
-    (("--level", "tokens"), "level must be one of types, iob, not 'tokens'"),
-    (("--max-length", "4"), "max_length must be at least 8, not 4"),
-    (("--mode", "slow"), "mode must be one of both, full, fast, top, top+fast, not 'slow'"),
-    (("-k", "1"), "folds (-k) must be at least 2, not 1"),
-])
+@pytest.mark.parametrize(
+    "option, message",
+    [
+        (("--level", "tokens"), "level must be one of types, iob, not 'tokens'"),
+        (("--max-length", "4"), "max_length must be at least 8, not 4"),
+        (("--mode", "slow"), "mode must be one of both, full, fast, top, top+fast, not 'slow'"),
+        (("-k", "1"), "folds (-k) must be at least 2, not 1"),
+    ],
+)
 def test_bad_audit_options_fail_at_once_before_any_model_loads(tmp_path: Path, option, message):
     done, seconds = _nerqa("audit", str(DEMO / "abstracts.txt"), "--out", str(tmp_path / "out"), *option, cwd=tmp_path)
     assert done.returncode == 1
@@ -160,23 +171,59 @@ def test_unwritable_output_folder_fails_before_training(tmp_path: Path):
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
     result = runner.invoke(app, ["audit", str(DEMO / "abstracts.txt"), "--out", str(blocker / "audit")])
-    assert result.exit_code == 1 and "cannot write here" in result.stderr and "Traceback" not in result.output + result.stderr
+    assert (
+        result.exit_code == 1
+        and "cannot write here" in result.stderr
+        and "Traceback" not in result.output + result.stderr
+    )
 
 
 def test_audit_without_a_terminal_logs_plain_lines_and_trained_ignores_folds(tiny_model: Path, tmp_path: Path):
     write_corpus(with_doc_ids(TOY), tmp_path / "toy.jsonl")
-    result = runner.invoke(app, ["audit", str(tmp_path / "toy.jsonl"), "--model", str(tiny_model), "-k", "3", "--epochs", "1", "--mode", "full", "--out", str(tmp_path / "out")])
+    result = runner.invoke(
+        app,
+        [
+            "audit",
+            str(tmp_path / "toy.jsonl"),
+            "--model",
+            str(tiny_model),
+            "-k",
+            "3",
+            "--epochs",
+            "1",
+            "--mode",
+            "full",
+            "--out",
+            str(tmp_path / "out"),
+        ],
+    )
     assert result.exit_code == 0, result.output + result.stderr
     fold_lines = [line for line in result.stderr.splitlines() if " folds " in line]
     assert [line.split(" folds ")[1].split()[0] for line in fold_lines] == ["1/3", "2/3", "3/3"]
-    assert "ETA" in fold_lines[0] and "loss" in next(line for line in result.stderr.splitlines() if " epochs 1/1" in line)
+    assert "ETA" in fold_lines[0] and "loss" in next(
+        line for line in result.stderr.splitlines() if " epochs 1/1" in line
+    )
     log = (tmp_path / "out" / "audit.log").read_text()
     assert log.count(" folds ") == 3
     # A trained model replaces cross-validation: -k and --mode are said to be unused and not recorded.
     from nerqa.models.training import save_training, train
 
     save_training(train(TOY, fast_config(tiny_model, epochs=1)), tmp_path / "model", fast_config(tiny_model), {})
-    result = runner.invoke(app, ["audit", str(tmp_path / "toy.jsonl"), "--trained", str(tmp_path / "model"), "-k", "4", "--mode", "fast", "--out", str(tmp_path / "out2")])
+    result = runner.invoke(
+        app,
+        [
+            "audit",
+            str(tmp_path / "toy.jsonl"),
+            "--trained",
+            str(tmp_path / "model"),
+            "-k",
+            "4",
+            "--mode",
+            "fast",
+            "--out",
+            str(tmp_path / "out2"),
+        ],
+    )
     assert result.exit_code == 0, result.output + result.stderr
     assert "-k" in result.stderr and "--mode" in result.stderr and "not used with --trained" in result.stderr
     settings = json.loads((tmp_path / "out2" / "summary.json").read_text())["settings"]

@@ -7,12 +7,12 @@ import shutil
 from pathlib import Path
 
 import pytest
-from nerqa_cli.main import app
 from review_helpers import review_audit, write_review_project
 from typer.testing import CliRunner
 
 from nerqa.review.decisions import DecisionStore
 from nerqa.review.session import ReviewSession
+from nerqa_cli.main import app
 
 runner = CliRunner()
 
@@ -33,7 +33,11 @@ def fails(*args) -> str:
 
 def files(folder: Path) -> dict:
     """The folder's files, with the decisions database as its rows (its WAL files come and go)."""
-    out: dict = {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file() and not p.name.startswith("decisions.sqlite")}
+    out: dict = {
+        p.name: p.read_bytes()
+        for p in sorted(folder.iterdir())
+        if p.is_file() and not p.name.startswith("decisions.sqlite")
+    }
     if (folder / "decisions.sqlite").exists():
         with DecisionStore.open(folder, read_only=True) as store:
             out["decisions"] = [d.to_dict() for d in store.all()]
@@ -75,20 +79,35 @@ def test_a_read_only_audit_folder(project: Path, make_read_only):
     assert "cannot record decisions here: the audit folder is read-only" in line
     assert "read-only" in fails("relabel", project / "corpus.jsonl", project / "audit")  # the app does not start
     # Reading works: tasks can still be exported from a read-only audit.
-    result = runner.invoke(app, ["relabel", str(project / "corpus.jsonl"), str(project / "audit"), "--export-tasks", str(project / "tasks.json")])
+    result = runner.invoke(
+        app,
+        [
+            "relabel",
+            str(project / "corpus.jsonl"),
+            str(project / "audit"),
+            "--export-tasks",
+            str(project / "tasks.json"),
+        ],
+    )
     issues = (project / "audit" / "issues.jsonl").read_text().splitlines()
     assert result.exit_code == 0 and len(json.loads((project / "tasks.json").read_text())) == len(issues) > 0
     assert files(project / "audit") == before
 
 
 def test_apply_refuses_to_overwrite_the_corpus_and_needs_decisions(project: Path):
-    assert "no decisions recorded yet" in fails("apply", project / "corpus.jsonl", project / "audit", "--out", project / "fixed.jsonl")
+    assert "no decisions recorded yet" in fails(
+        "apply", project / "corpus.jsonl", project / "audit", "--out", project / "fixed.jsonl"
+    )
     assert not (project / "fixed.jsonl").exists()
     ReviewSession(review_audit(), DecisionStore.open(project / "audit"), "x").decide(review_audit().issues[0], "accept")
-    assert "the original is never modified" in fails("apply", project / "corpus.jsonl", project / "audit", "--out", project / "corpus.jsonl")
+    assert "the original is never modified" in fails(
+        "apply", project / "corpus.jsonl", project / "audit", "--out", project / "corpus.jsonl"
+    )
     blocker = project / "blocker"
     blocker.write_text("")
-    assert "cannot write here" in fails("apply", project / "corpus.jsonl", project / "audit", "--out", blocker / "fixed.jsonl")
+    assert "cannot write here" in fails(
+        "apply", project / "corpus.jsonl", project / "audit", "--out", blocker / "fixed.jsonl"
+    )
 
 
 def test_bad_relabel_options(project: Path):
@@ -111,11 +130,27 @@ def test_apply_refuses_an_audit_of_another_corpus_and_writes_nothing(project: Pa
 
 
 def test_apply_on_an_edited_corpus_replays_by_content_and_says_how_many_found_their_sentence(project: Path):
-    assert runner.invoke(app, ["relabel", str(project / "corpus.jsonl"), str(project / "audit"), "--accept-suggestions"]).exit_code == 0
+    assert (
+        runner.invoke(
+            app, ["relabel", str(project / "corpus.jsonl"), str(project / "audit"), "--accept-suggestions"]
+        ).exit_code
+        == 0
+    )
     rows = [json.loads(line) for line in (project / "corpus.jsonl").read_text().splitlines()]
     edited = project / "edited.jsonl"
     edited.write_text("".join(json.dumps(r) + "\n" for r in rows[:2]))  # two of the four documents kept
-    result = runner.invoke(app, ["apply", str(edited), str(project / "audit"), "--out", str(project / "fixed.jsonl"), "--changed-corpus", "--json"])
+    result = runner.invoke(
+        app,
+        [
+            "apply",
+            str(edited),
+            str(project / "audit"),
+            "--out",
+            str(project / "fixed.jsonl"),
+            "--changed-corpus",
+            "--json",
+        ],
+    )
     assert result.exit_code == 0, result.output
     summary = json.loads(result.output)
     total = len(DecisionStore.open(project / "audit", read_only=True).effective())
@@ -128,7 +163,12 @@ def test_apply_on_an_edited_corpus_replays_by_content_and_says_how_many_found_th
 
 def test_a_disagreement_is_reported_by_apply_and_settled_only_by_a_policy(project: Path):
     corpus, audit = str(project / "corpus.jsonl"), str(project / "audit")
-    assert runner.invoke(app, ["relabel", corpus, audit, "--reviewer", "bob", "--accept-suggestions", "--type", "ghost_span"]).exit_code == 0
+    assert (
+        runner.invoke(
+            app, ["relabel", corpus, audit, "--reviewer", "bob", "--accept-suggestions", "--type", "ghost_span"]
+        ).exit_code
+        == 0
+    )
     alice = ReviewSession(review_audit(), DecisionStore.open(project / "audit"), "alice")
     ghost = next(i for i in alice.result.issues if i.type == "ghost_span")
     alice.decide(ghost, "keep")
@@ -136,8 +176,10 @@ def test_a_disagreement_is_reported_by_apply_and_settled_only_by_a_policy(projec
     assert result.exit_code == 0 and "Disagreement, not applied: ghost_span 'cancer'" in result.stderr
     assert "bob accept" in result.stderr and "alice keep" in result.stderr and "ghost_span" in result.stderr
     kept = [json.loads(line) for line in (project / "fixed.jsonl").read_text().splitlines()]
-    assert any(s["label"] == "D" and r["text"][s["start"]:s["end"]] == "cancer" for r in kept for s in r["spans"])
-    result = runner.invoke(app, ["apply", corpus, audit, "--out", str(project / "bob.jsonl"), "--resolve", "bob", "--json"])
+    assert any(s["label"] == "D" and r["text"][s["start"] : s["end"]] == "cancer" for r in kept for s in r["spans"])
+    result = runner.invoke(
+        app, ["apply", corpus, audit, "--out", str(project / "bob.jsonl"), "--resolve", "bob", "--json"]
+    )
     assert json.loads(result.output)["disagreements"] == 0 and json.loads(result.output)["decisions_applied"] == 1
 
 
@@ -149,15 +191,25 @@ def test_imports_count_once_and_detect_the_tool(project: Path):
     for n, task in enumerate(exported):
         task["id"] = n + 1
         if n < 3:  # three annotated (the suggestion taken), the rest untouched
-            task["annotations"] = [{"id": 10 + n, "result": task["predictions"][1]["result"], "completed_by": {"email": "bob@lab"}}]
+            task["annotations"] = [
+                {"id": 10 + n, "result": task["predictions"][1]["result"], "completed_by": {"email": "bob@lab"}}
+            ]
     results = project / "results.json"
     results.write_text(json.dumps(exported))
     first = runner.invoke(app, ["relabel", corpus, audit, "--import-results", str(results)])
-    assert first.exit_code == 0 and f"Recorded {len(exported)} new decisions" in first.output and "(labelstudio)" in first.output
+    assert (
+        first.exit_code == 0
+        and f"Recorded {len(exported)} new decisions" in first.output
+        and "(labelstudio)" in first.output
+    )
     rows = DecisionStore.open(project / "audit", read_only=True).all()
     assert [r.action for r in rows].count("skip") == len(exported) - 3 and "accept" not in [r.action for r in rows[3:]]
     again = runner.invoke(app, ["relabel", corpus, audit, "--import-results", str(results)])
-    assert again.exit_code == 0 and "Recorded 0 new decisions" in again.output and f"{len(exported)} were recorded by an earlier import" in again.output
+    assert (
+        again.exit_code == 0
+        and "Recorded 0 new decisions" in again.output
+        and f"{len(exported)} were recorded by an earlier import" in again.output
+    )
     assert len(DecisionStore.open(project / "audit", read_only=True).all()) == len(rows)
     line = fails("relabel", corpus, audit, "--import-results", results, "--tool", "doccano")
     assert "looks like a labelstudio export, not doccano" in line
@@ -172,4 +224,6 @@ def test_imports_count_once_and_detect_the_tool(project: Path):
     for _ in range(2):
         result = runner.invoke(app, ["relabel", corpus, str(copy), "--import-decisions", str(log)])
         assert result.exit_code == 0, result.output
-    assert "Recorded 0 new decisions" in result.output and len(DecisionStore.open(copy, read_only=True).all()) == len(rows)
+    assert "Recorded 0 new decisions" in result.output and len(DecisionStore.open(copy, read_only=True).all()) == len(
+        rows
+    )

@@ -32,13 +32,23 @@ def spans_of(corpus, index):
 
 def test_the_audit_raises_the_issues_the_tests_rely_on(session):
     kinds = {(i.type, i.index, i.text) for i in session.result.issues}
-    assert {("wrong_tag", 0, "HD"), ("wrong_tag", 1, "HD"), ("wrong_tag", 2, "HD"), ("missed_span", 3, "tumour"),
-            ("span_shift", 5, "Breast"), ("ghost_span", 6, "cancer")} <= kinds
+    assert {
+        ("wrong_tag", 0, "HD"),
+        ("wrong_tag", 1, "HD"),
+        ("wrong_tag", 2, "HD"),
+        ("missed_span", 3, "tumour"),
+        ("span_shift", 5, "Breast"),
+        ("ghost_span", 6, "cancer"),
+    } <= kinds
 
 
 def test_accept_keep_edit_and_apply_make_exactly_the_decided_changes(session):
     accept = session.decide(issue_of(session, "wrong_tag", "HD"), "accept")
-    assert accept.seq == 1 and accept.before == (Span(0, 1, "D"), Span(3, 5, "D")) and accept.after == (Span(0, 1, "C"), Span(3, 5, "D"))
+    assert (
+        accept.seq == 1
+        and accept.before == (Span(0, 1, "D"), Span(3, 5, "D"))
+        and accept.after == (Span(0, 1, "C"), Span(3, 5, "D"))
+    )
     session.decide(issue_of(session, "ghost_span", "cancer"), "keep")
     shift = issue_of(session, "span_shift", "Breast")
     session.decide(shift, "edit", [Span(0, 2, "C")])
@@ -73,7 +83,9 @@ def test_same_form_propagation_records_one_decision_per_occurrence(session):
     places = session.propagation(decision)
     assert sorted((o.index, o.at) for o in places) == [(1, 1), (2, 0)]
     recorded = session.propagate(decision, places)
-    assert len(recorded) == 2 and {d.source for d in recorded} == {"propagated"} and len({d.batch for d in recorded}) == 1
+    assert (
+        len(recorded) == 2 and {d.source for d in recorded} == {"propagated"} and len({d.batch for d in recorded}) == 1
+    )
     # The propagated decisions settle the wrong_tag issues at those places.
     assert {session.status(i) for i in session.result.issues if i.text == "HD" and i.type == "wrong_tag"} == {"accept"}
     assert [r.label for r in session.readings(("HD",))] == ["C", "C", "C"]
@@ -90,7 +102,11 @@ def test_bulk_accept_dry_run_changes_nothing_then_records(session):
     assert session.bulk_accept(Filters(types=frozenset({"wrong_tag"}), max_score=0.6), dry_run=True) == []
     filters = Filters(types=frozenset({"wrong_tag"}), max_score=0.7)
     planned = session.bulk_accept(filters, dry_run=True)
-    assert [(d.index, d.after[0].label) for d in planned] == [(0, "C"), (1, "C"), (2, "C")] and session.store.all() == []
+    assert [(d.index, d.after[0].label) for d in planned] == [
+        (0, "C"),
+        (1, "C"),
+        (2, "C"),
+    ] and session.store.all() == []
     recorded = session.bulk_accept(filters)
     assert [d.after for d in recorded] == [d.after for d in planned] and {d.source for d in recorded} == {"bulk"}
     assert session.bulk_accept(filters) == []  # decided issues are not decided again
@@ -100,8 +116,10 @@ def test_two_reviewers_on_other_issues_of_one_sentence_both_apply(tmp_path: Path
     audit = review_audit()
     alice = ReviewSession(audit, DecisionStore.open(tmp_path), "alice")
     bob = ReviewSession(audit, DecisionStore.open(tmp_path), "bob")
-    alice.decide(issue_of(alice, "wrong_tag", "HD"), "accept")                      # HD -> C
-    bob.decide(issue_of(bob, "sparse", "muscular dystrophy"), "edit", [Span(0, 1, "D"), Span(3, 5, "C")])  # bob saw HD as D
+    alice.decide(issue_of(alice, "wrong_tag", "HD"), "accept")  # HD -> C
+    bob.decide(
+        issue_of(bob, "sparse", "muscular dystrophy"), "edit", [Span(0, 1, "D"), Span(3, 5, "C")]
+    )  # bob saw HD as D
     result = apply_decisions(audit.corpus, DecisionStore.open(tmp_path).effective())
     assert spans_of(result.corpus, 0) == [(0, 1, "C"), (3, 5, "C")] and result.conflicts == []
 
@@ -110,11 +128,11 @@ def test_a_changed_decision_replaces_the_earlier_one_in_the_screen_and_in_apply(
     hd = issue_of(session, "wrong_tag", "HD")
     first = session.decide(hd, "accept")
     assert session.spans(0)[0] == Span(0, 1, "C")
-    kept = session.decide(hd, "keep")                    # the misclick corrected: b, then k
+    kept = session.decide(hd, "keep")  # the misclick corrected: b, then k
     assert kept.supersedes == (first.uid,) and session.status(hd) == "keep" and session.spans(0)[0] == Span(0, 1, "D")
     result = apply_decisions(session.result.corpus, session.store.effective())
     assert spans_of(result.corpus, 0) == spans_of(session.result.corpus, 0) and result.sentences_changed == 0
-    session.undo()                                       # undoing the keep puts the accept back in force
+    session.undo()  # undoing the keep puts the accept back in force
     assert session.status(hd) == "accept" and session.spans(0)[0] == Span(0, 1, "C")
 
 
@@ -123,9 +141,9 @@ def test_reviewers_who_differ_on_an_issue_disagree_until_a_decision_resolves_it(
     alice = ReviewSession(audit, DecisionStore.open(tmp_path), "alice")
     bob = ReviewSession(audit, DecisionStore.open(tmp_path), "bob")
     hd = issue_of(alice, "wrong_tag", "HD")
-    bob.bulk_accept(Filters(types=frozenset({"wrong_tag"})))                       # bob accepts HD -> C in bulk
+    bob.bulk_accept(Filters(types=frozenset({"wrong_tag"})))  # bob accepts HD -> C in bulk
     alice.refresh()
-    alice.decide(hd, "keep")                                                        # alice saw it and keeps D
+    alice.decide(hd, "keep")  # alice saw it and keeps D
     for session in (alice, bob):
         session.refresh()
         assert session.status(hd) == "disagreement" and session.counts()["disagreement"] == 1
@@ -136,7 +154,7 @@ def test_reviewers_who_differ_on_an_issue_disagree_until_a_decision_resolves_it(
     assert spans_of(apply_decisions(audit.corpus, store.effective(resolve="bob")).corpus, 0)[0] == (0, 1, "C")
     sides = {d.uid for d in store.standing().disagreements[hd.id].decisions}
     agreeing = ReviewSession(audit, DecisionStore.open(tmp_path), "carol")
-    resolution = agreeing.decide(hd, "accept")                                      # carol decides on the disagreement
+    resolution = agreeing.decide(hd, "accept")  # carol decides on the disagreement
     assert len(sides) == 2 and set(resolution.supersedes) == sides
     assert store.standing().disagreements == {} and agreeing.status(hd) == "accept"
     assert spans_of(apply_decisions(audit.corpus, store.effective()).corpus, 0)[0] == (0, 1, "C")
@@ -150,7 +168,7 @@ def test_the_same_decision_by_two_reviewers_is_no_disagreement(tmp_path: Path):
     alice.decide(hd, "accept")
     bob.decide(hd, "accept")
     bob.decide(issue_of(bob, "ghost_span", "cancer"), "skip")
-    alice.decide(issue_of(alice, "ghost_span", "cancer"), "keep")                   # a skip never outvotes a decision
+    alice.decide(issue_of(alice, "ghost_span", "cancer"), "keep")  # a skip never outvotes a decision
     store = DecisionStore.open(tmp_path)
     assert store.standing().disagreements == {} and [d.action for d in store.effective()] == ["accept", "keep"]
 
@@ -162,7 +180,10 @@ def test_a_decision_whose_sentence_changed_is_a_conflict_not_applied(session):
 
     from nerqa.data.corpus import Corpus, Document, Sentence
 
-    relabeled = Corpus((Document("d1", (Sentence(tuple(ROWS[0][1].split()), ("O",) * 6), corpus.documents[0].sentences[1])),) + corpus.documents[1:])
+    relabeled = Corpus(
+        (Document("d1", (Sentence(tuple(ROWS[0][1].split()), ("O",) * 6), corpus.documents[0].sentences[1])),)
+        + corpus.documents[1:]
+    )
     result = apply_decisions(relabeled, session.store.effective())
     assert result.applied == [] and "labels changed since the audit" in result.conflicts[0].reason
     assert result.corpus == relabeled
@@ -207,10 +228,11 @@ def test_the_database_is_sqlite_in_wal_mode(session):
 
 
 def test_a_version_1_log_is_migrated_and_a_later_decision_replaces_the_earlier(tmp_path: Path):
-    v1 = """CREATE TABLE decisions (seq INTEGER PRIMARY KEY AUTOINCREMENT, issue_id TEXT NOT NULL, sentence_key TEXT NOT NULL,
-        sentence_hash TEXT NOT NULL, doc_id TEXT, sentence_index INTEGER, action TEXT NOT NULL, spans_before TEXT NOT NULL,
-        spans_after TEXT NOT NULL, reviewer TEXT NOT NULL, source TEXT NOT NULL, batch TEXT, undoes TEXT NOT NULL DEFAULT '[]',
-        decided_at TEXT NOT NULL); PRAGMA user_version=1;"""
+    v1 = """CREATE TABLE decisions (seq INTEGER PRIMARY KEY AUTOINCREMENT, issue_id TEXT NOT NULL,
+        sentence_key TEXT NOT NULL, sentence_hash TEXT NOT NULL, doc_id TEXT, sentence_index INTEGER,
+        action TEXT NOT NULL, spans_before TEXT NOT NULL, spans_after TEXT NOT NULL, reviewer TEXT NOT NULL,
+        source TEXT NOT NULL, batch TEXT, undoes TEXT NOT NULL DEFAULT '[]', decided_at TEXT NOT NULL);
+        PRAGMA user_version=1;"""
     session = ReviewSession(review_audit(), DecisionStore.open_or_empty(tmp_path / "none"), "alice")
     hd = issue_of(session, "wrong_tag", "HD")
     accept = session.make_decision(hd.id, 0, "accept", session.suggestion(hd), source="review", batch="a")
@@ -218,10 +240,25 @@ def test_a_version_1_log_is_migrated_and_a_later_decision_replaces_the_earlier(t
     connection = sqlite3.connect(tmp_path / "decisions.sqlite")
     connection.executescript(v1)
     for d in (accept, keep):
-        connection.execute("INSERT INTO decisions (issue_id, sentence_key, sentence_hash, doc_id, sentence_index, action, spans_before,"
-                           " spans_after, reviewer, source, batch, undoes, decided_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '[]', 'then')",
-                           (d.issue_id, d.sentence_key, d.sentence_hash, d.doc_id, d.index, d.action, spans_to_json(d.before),
-                            spans_to_json(d.after), d.reviewer, d.source, d.batch))
+        connection.execute(
+            "INSERT INTO decisions (issue_id, sentence_key, sentence_hash, doc_id, sentence_index, action, "
+            "spans_before,"
+            " spans_after, reviewer, source, batch, undoes, decided_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+            "?, '[]', 'then')",
+            (
+                d.issue_id,
+                d.sentence_key,
+                d.sentence_hash,
+                d.doc_id,
+                d.index,
+                d.action,
+                spans_to_json(d.before),
+                spans_to_json(d.after),
+                d.reviewer,
+                d.source,
+                d.batch,
+            ),
+        )
     connection.commit()
     connection.close()
     read = DecisionStore.open(tmp_path, read_only=True)  # migrated in memory, the file left as it was

@@ -5,6 +5,12 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from review_helpers import review_audit
+
+from nerqa.data.tags import Span
+from nerqa.review.apply import apply_decisions
+from nerqa.review.decisions import DecisionStore
+from nerqa.review.session import ReviewSession
 from nerqa_cli.review_app import (
     EditScreen,
     FilterScreen,
@@ -12,12 +18,6 @@ from nerqa_cli.review_app import (
     HelpScreen,
     ReviewApp,
 )
-from review_helpers import review_audit
-
-from nerqa.data.tags import Span
-from nerqa.review.apply import apply_decisions
-from nerqa.review.decisions import DecisionStore
-from nerqa.review.session import ReviewSession
 
 
 def make_app(folder: Path) -> ReviewApp:
@@ -40,7 +40,9 @@ def test_accept_keep_skip_and_undo_from_the_keyboard(tmp_path: Path):
             assert first.type == "span_shift" and "Issue 1 of 8" in text_of(app, "#progress")
             assert "given" in text_of(app, "#sentence") and "Breast" in text_of(app, "#sentence")
             await pilot.press("a")
-            assert app.session.status(first) == "accept" and "Saved: accept span_shift 'Breast' → 'Breast cancer' D" in text_of(app, "#message")
+            assert app.session.status(
+                first
+            ) == "accept" and "Saved: accept span_shift 'Breast' → 'Breast cancer' D" in text_of(app, "#message")
             second = app.current
             await pilot.press("k")
             assert app.session.status(second) == "keep"
@@ -64,13 +66,13 @@ def test_edit_moves_a_boundary_changes_a_type_and_adds_and_deletes_spans(tmp_pat
             shift = app.current  # "Breast cancer risk rose ." with "Breast" labeled D
             await pilot.press("e")
             assert isinstance(app.screen, EditScreen)
-            await pilot.press("right_curly_bracket")        # end of "Breast" D -> "Breast cancer"
-            await pilot.press("t")                            # D -> next type
-            await pilot.press("right", "right", "right")      # cursor to "rose"
-            await pilot.press("n")                            # new span over "rose"
-            await pilot.press("d")                            # ... and delete it again
-            await pilot.press("right", "shift+left", "n")     # select "rose ." and add a span
-            await pilot.press("1")                            # type 1 (C)
+            await pilot.press("right_curly_bracket")  # end of "Breast" D -> "Breast cancer"
+            await pilot.press("t")  # D -> next type
+            await pilot.press("right", "right", "right")  # cursor to "rose"
+            await pilot.press("n")  # new span over "rose"
+            await pilot.press("d")  # ... and delete it again
+            await pilot.press("right", "shift+left", "n")  # select "rose ." and add a span
+            await pilot.press("1")  # type 1 (C)
             await pilot.press("enter")
             assert not isinstance(app.screen, EditScreen)
             return app, shift
@@ -147,7 +149,11 @@ def test_filter_help_back_and_finishing(tmp_path: Path):
     app = run(scenario())
     # Going back and deciding again records a second decision on the same issue, which supersedes the first.
     rows = app.session.store.all()
-    assert [r.action for r in rows] == ["keep"] * 4 and len({r.issue_id for r in rows}) == 3 and rows[0].issue_id == rows[1].issue_id
+    assert (
+        [r.action for r in rows] == ["keep"] * 4
+        and len({r.issue_id for r in rows}) == 3
+        and rows[0].issue_id == rows[1].issue_id
+    )
     assert rows[1].supersedes == (rows[0].uid,)
     assert [r.seq for r in app.session.store.effective()] == [2, 3, 4]
 
@@ -177,19 +183,21 @@ def test_the_filter_refuses_unknown_values_and_lists_disagreements(tmp_path: Pat
     async def scenario():
         app = make_app(tmp_path)
         async with app.run_test(size=(130, 40)) as pilot:
-            app.session.decide(hd, "keep")                    # pilot keeps what bob accepted: a disagreement
+            app.session.decide(hd, "keep")  # pilot keeps what bob accepted: a disagreement
             app.redraw()
             assert "disagreements 1" in text_of(app, "#progress")
             await pilot.press("slash")
             app.screen.query_one("#classes").value = "Chemical"
             await pilot.press("enter")
-            assert isinstance(app.screen, FilterScreen)       # refused, with a message naming the classes there are
+            assert isinstance(app.screen, FilterScreen)  # refused, with a message naming the classes there are
             app.screen.query_one("#classes").value = ""
             app.screen.query_one("#statuses").value = "disagreement"
             await pilot.press("enter")
             assert not isinstance(app.screen, FilterScreen) and app.current == hd
-            assert [i.id for i in app.session.issues] == [hd.id] and "disagreement: bob accept, pilot keep" in text_of(app, "#issue")
-            await pilot.press("a")                            # deciding again resolves it for everyone
+            assert [i.id for i in app.session.issues] == [hd.id] and "disagreement: bob accept, pilot keep" in text_of(
+                app, "#issue"
+            )
+            await pilot.press("a")  # deciding again resolves it for everyone
             assert app.session.status(hd) == "accept" and app.session.standing.disagreements == {}
             await pilot.press("q")
 

@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from nerqa_cli.main import app
 from review_helpers import review_audit
 from typer.testing import CliRunner
 
@@ -26,6 +25,7 @@ from nerqa.review.tasks import (
     label_config,
     token_spans,
 )
+from nerqa_cli.main import app
 
 runner = CliRunner()
 
@@ -45,7 +45,11 @@ def what_each_reviewer_decides(session: ReviewSession) -> dict[str, tuple[str, t
             wanted[issue.id] = ("keep", session.spans(issue.index))
         else:
             tokens = session.result.corpus.sentences[issue.index].tokens
-            wanted[issue.id] = ("edit", (Span(len(tokens) - 1, len(tokens), "C"),) + tuple(s for s in session.spans(issue.index) if s.end < len(tokens)))
+            wanted[issue.id] = (
+                "edit",
+                (Span(len(tokens) - 1, len(tokens), "C"),)
+                + tuple(s for s in session.spans(issue.index) if s.end < len(tokens)),
+            )
     return {k: (a, tuple(sorted(set(s), key=lambda x: x.start))) for k, (a, s) in wanted.items()}
 
 
@@ -56,11 +60,20 @@ def annotate(tool: str, text: str, session: ReviewSession, wanted) -> str:
         for n, task in enumerate(tasks):
             issue_id = task["data"]["nerqa"]["issue_id"]
             tokens = task["data"]["text"].split(" ")
-            result = [{"from_name": "label", "to_name": "text", "type": "labels", "value": {"start": a, "end": b, "labels": [label]}}
-                      for a, b, label in char_spans(tokens, wanted[issue_id][1])]
+            result = [
+                {
+                    "from_name": "label",
+                    "to_name": "text",
+                    "type": "labels",
+                    "value": {"start": a, "end": b, "labels": [label]},
+                }
+                for a, b, label in char_spans(tokens, wanted[issue_id][1])
+            ]
             task["id"] = n + 1
-            task["annotations"] = [{"id": 2 * n, "result": [], "was_cancelled": True, "completed_by": {"email": "bob@lab"}},
-                                   {"id": 2 * n + 1, "result": result, "was_cancelled": False, "completed_by": {"email": "bob@lab"}}]
+            task["annotations"] = [
+                {"id": 2 * n, "result": [], "was_cancelled": True, "completed_by": {"email": "bob@lab"}},
+                {"id": 2 * n + 1, "result": result, "was_cancelled": False, "completed_by": {"email": "bob@lab"}},
+            ]
         return json.dumps(tasks)
     lines = []
     for line in text.splitlines():
@@ -93,8 +106,12 @@ def test_round_trip_through_each_tool_loses_no_decision(session: ReviewSession, 
         assert d.after == after and d.source == f"import:{tool}"
         # Accepting a suggestion that changes nothing (a sparse note) reads as keep.
         issue = session.result.issue(d.issue_id)
-        assert d.action == action or (action == "accept" and d.action == "keep" and session.suggestion(issue) == session.spans(issue.index))
-    assert {d.reviewer for d in decisions} == {"labelstudio:bob@lab" if tool == "labelstudio" else "prodigy:prodigy-bob" if tool == "prodigy" else "alice"}
+        assert d.action == action or (
+            action == "accept" and d.action == "keep" and session.suggestion(issue) == session.spans(issue.index)
+        )
+    assert {d.reviewer for d in decisions} == {
+        "labelstudio:bob@lab" if tool == "labelstudio" else "prodigy:prodigy-bob" if tool == "prodigy" else "alice"
+    }
     recorded = session.store.record_all(decisions)
     assert [d.after for d in session.store.effective()] == [d.after for d in recorded]
 
@@ -104,14 +121,22 @@ def test_label_studio_tasks_carry_both_versions_and_a_config(session: ReviewSess
     (task,) = json.loads(export_tasks(session, [issue], "labelstudio"))
     given, suggested = task["predictions"]
     assert given["model_version"] == "given" and suggested["model_version"] == "nerqa-suggestion"
-    assert [r["value"]["labels"] for r in given["result"]][0] == ["D"] and [r["value"]["labels"] for r in suggested["result"]][0] == ["C"]
-    assert task["data"]["text"][given["result"][0]["value"]["start"]:given["result"][0]["value"]["end"]] == "HD"
-    assert label_config(["C", "D"]) == '<View><Labels name="label" toName="text"><Label value="C"/><Label value="D"/></Labels><Text name="text" value="$text"/></View>'
+    assert [r["value"]["labels"] for r in given["result"]][0] == ["D"] and [
+        r["value"]["labels"] for r in suggested["result"]
+    ][0] == ["C"]
+    assert task["data"]["text"][given["result"][0]["value"]["start"] : given["result"][0]["value"]["end"]] == "HD"
+    assert (
+        label_config(["C", "D"])
+        == '<View><Labels name="label" toName="text"><Label value="C"/><Label value="D"/></Labels><Text '
+        'name="text" value="$text"/></View>'
+    )
 
 
 def test_bad_results_give_one_clear_error(session: ReviewSession, tmp_path: Path):
     bad = tmp_path / "bad.jsonl"
-    bad.write_text(json.dumps({"text": "x", "label": [], "nerqa": {"issue_id": "wt-000000000000", "sentence_key": "k"}}) + "\n")
+    bad.write_text(
+        json.dumps({"text": "x", "label": [], "nerqa": {"issue_id": "wt-000000000000", "sentence_key": "k"}}) + "\n"
+    )
     with pytest.raises(NerqaError, match=r"bad.jsonl, line 1: issue wt-000000000000 is not in this audit"):
         import_results(session, bad, "doccano")
     issue = session.queue()[0]
@@ -143,12 +168,16 @@ def test_the_cli_exports_and_imports_tasks_and_refuses_bad_input(tmp_path: Path)
     write_corpus(result.corpus, tmp_path / "corpus.jsonl")
     write_outputs(result, tmp_path / "audit")
     args = ["relabel", str(tmp_path / "corpus.jsonl"), str(tmp_path / "audit")]
-    done = runner.invoke(app, [*args, "--export-tasks", str(tmp_path / "tasks.jsonl"), "--tool", "doccano", "--type", "wrong_tag"])
+    done = runner.invoke(
+        app, [*args, "--export-tasks", str(tmp_path / "tasks.jsonl"), "--tool", "doccano", "--type", "wrong_tag"]
+    )
     assert done.exit_code == 0, done.output + done.stderr
     tasks = [json.loads(line) for line in (tmp_path / "tasks.jsonl").read_text().splitlines()]
     assert len(tasks) == 3 and {t["nerqa"]["type"] for t in tasks} == {"wrong_tag"}
     (tmp_path / "done.jsonl").write_text("".join(json.dumps({**t, "label": []}) + "\n" for t in tasks))
-    done = runner.invoke(app, [*args, "--import-results", str(tmp_path / "done.jsonl"), "--tool", "doccano", "--reviewer", "carol"])
+    done = runner.invoke(
+        app, [*args, "--import-results", str(tmp_path / "done.jsonl"), "--tool", "doccano", "--reviewer", "carol"]
+    )
     assert done.exit_code == 0 and "Recorded 3 new decisions" in done.output
     rows = DecisionStore.open(tmp_path / "audit", read_only=True).all()
     assert [(r.action, r.reviewer, r.after) for r in rows] == [("edit", "carol", ())] * 3
@@ -157,7 +186,11 @@ def test_the_cli_exports_and_imports_tasks_and_refuses_bad_input(tmp_path: Path)
     bad = tmp_path / "bad.jsonl"
     bad.write_text(json.dumps({**tasks[0], "label": [[0, 500, "D"]]}) + "\n")
     done = runner.invoke(app, [*args, "--import-results", str(bad), "--tool", "doccano"])
-    assert done.exit_code == 1 and "does not start and end at token edges" in done.stderr and "Traceback" not in done.output + done.stderr
+    assert (
+        done.exit_code == 1
+        and "does not start and end at token edges" in done.stderr
+        and "Traceback" not in done.output + done.stderr
+    )
     assert len(DecisionStore.open(tmp_path / "audit", read_only=True).all()) == 3  # nothing written
     done = runner.invoke(app, [*args, "--tool", "excel", "--export-tasks", str(tmp_path / "t")])
     assert done.exit_code == 1 and "--tool must be one of labelstudio, prodigy, doccano" in done.stderr

@@ -19,7 +19,9 @@ from review_helpers import TWICE, write_review_project
 from nerqa.data.formats import read_corpus
 from nerqa.review.decisions import DecisionStore
 
-pytestmark = pytest.mark.skipif(shutil.which("tmux") is None and not os.environ.get("CI"), reason="tmux is not installed")
+pytestmark = pytest.mark.skipif(
+    shutil.which("tmux") is None and not os.environ.get("CI"), reason="tmux is not installed"
+)
 
 
 class Terminal:
@@ -33,11 +35,31 @@ class Terminal:
         self.tmux = ["tmux", "-L", self.name, "-f", "/dev/null"]
         # COLUMNS/LINES (set by pytest's terminal) would override the terminal's real size.
         env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
-        subprocess.run([*self.tmux, "new-session", "-d", "-s", self.name, "-x", str(size[0]), "-y", str(size[1]), "-c", str(cwd),
-                        "-e", "TERM=xterm-256color", command], check=True, env=env)
+        subprocess.run(
+            [
+                *self.tmux,
+                "new-session",
+                "-d",
+                "-s",
+                self.name,
+                "-x",
+                str(size[0]),
+                "-y",
+                str(size[1]),
+                "-c",
+                str(cwd),
+                "-e",
+                "TERM=xterm-256color",
+                command,
+            ],
+            check=True,
+            env=env,
+        )
 
     def screen(self) -> str:
-        return subprocess.run([*self.tmux, "capture-pane", "-p", "-t", self.name], capture_output=True, text=True).stdout
+        return subprocess.run(
+            [*self.tmux, "capture-pane", "-p", "-t", self.name], capture_output=True, text=True
+        ).stdout
 
     def wait_for(self, pattern: str, timeout: float = 30.0) -> str:
         deadline = time.monotonic() + timeout
@@ -54,7 +76,11 @@ class Terminal:
             time.sleep(0.25)
 
     def pid(self) -> int:
-        return int(subprocess.run([*self.tmux, "display-message", "-p", "-t", self.name, "#{pane_pid}"], capture_output=True, text=True).stdout)
+        return int(
+            subprocess.run(
+                [*self.tmux, "display-message", "-p", "-t", self.name, "#{pane_pid}"], capture_output=True, text=True
+            ).stdout
+        )
 
     def close(self) -> None:
         subprocess.run([*self.tmux, "kill-server"], capture_output=True)
@@ -67,13 +93,19 @@ def project(tmp_path: Path) -> Path:
 
 def relabel(project: Path, reviewer: str = "tmux", *, size: tuple[int, int] = (130, 40)) -> Terminal:
     # exec: the pane's process is the app itself, so kill -9 hits it and nothing else.
-    return Terminal(f"exec {sys.executable} -m nerqa_cli.main relabel corpus.jsonl audit --reviewer {reviewer}", project, size=size)
+    return Terminal(
+        f"exec {sys.executable} -m nerqa_cli.main relabel corpus.jsonl audit --reviewer {reviewer}", project, size=size
+    )
 
 
 def applied(project: Path) -> None:
     """`nerqa apply` as a user runs it, into `fixed.jsonl`."""
-    done = subprocess.run([sys.executable, "-m", "nerqa_cli.main", "apply", "corpus.jsonl", "audit", "--out", "fixed.jsonl"],
-                          cwd=project, capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "nerqa_cli.main", "apply", "corpus.jsonl", "audit", "--out", "fixed.jsonl"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 0, done.stderr
 
 
@@ -85,19 +117,19 @@ def test_review_in_a_real_terminal_then_apply(project: Path):
     term = relabel(project)
     try:
         term.wait_for(r"Issue 1 of 8")
-        term.keys("a")                                   # accept: "Breast" -> "Breast cancer" (sentence 5)
+        term.keys("a")  # accept: "Breast" -> "Breast cancer" (sentence 5)
         term.wait_for(r"Saved: accept span_shift")
-        term.keys("k")                                   # keep the ghost span "cancer" (sentence 6)
+        term.keys("k")  # keep the ghost span "cancer" (sentence 6)
         term.wait_for(r"Saved: keep ghost_span")
-        term.keys("s")                                   # skip the missed span "tumour": it comes back at the end
+        term.keys("s")  # skip the missed span "tumour": it comes back at the end
         term.wait_for(r"wrong_tag  score")
-        term.keys("e", "Right", "Right", "Right", "]", "Enter")   # sentence 0: "muscular dystrophy" -> "dystrophy"
+        term.keys("e", "Right", "Right", "Right", "]", "Enter")  # sentence 0: "muscular dystrophy" -> "dystrophy"
         term.wait_for(r"Saved: edit wrong_tag")
         term.keys("u")
         term.wait_for(r"Undone: edit wrong_tag")
-        term.keys("e", "Right", "Right", "Right", "]", "Enter")   # the same edit again
-        term.wait_for(r"Saved: edit wrong_tag.*\(#6\)")                   # the skip is a row of the log too
-        term.keys("e", "t", "Enter")                     # sentence 1: HD D -> C
+        term.keys("e", "Right", "Right", "Right", "]", "Enter")  # the same edit again
+        term.wait_for(r"Saved: edit wrong_tag.*\(#6\)")  # the skip is a row of the log too
+        term.keys("e", "t", "Enter")  # sentence 1: HD D -> C
         term.wait_for(r"2 other occurrences of 'HD' read as this one did")
         term.keys("p")
         term.wait_for(r"Saved 2 propagated decisions")
@@ -105,13 +137,13 @@ def test_review_in_a_real_terminal_then_apply(project: Path):
         time.sleep(1.5)
     finally:
         term.close()
-    term = relabel(project)                              # restart: resumes
+    term = relabel(project)  # restart: resumes
     try:
         screen = term.wait_for(r"Issue \d+ of 8")
         # ss, gs, and the three HD issues (sentence 0 edited by hand, then again by propagation,
         # sentence 2 by propagation): propagated edits count as edits; the skip is still open.
         assert "decided 5 (accepted 1, kept 1, edited 3) · skipped 1" in screen
-        for _ in range(20):                              # finish: keep the rest
+        for _ in range(20):  # finish: keep the rest
             if "All 8 issues decided" in term.screen():
                 break
             term.keys("k")
@@ -156,7 +188,9 @@ def test_same_form_list_of_a_form_twice_in_one_sentence(tmp_path: Path):
             term.keys("s")
         term.keys("f")
         screen = term.wait_for(r"'HD': 4 occurrences")
-        assert len(re.findall(r"sentence\s+1 \(document d1\)", screen)) == 2  # the form twice in sentence 1, listed twice
+        assert (
+            len(re.findall(r"sentence\s+1 \(document d1\)", screen)) == 2
+        )  # the form twice in sentence 1, listed twice
         term.keys("Down", "Enter")
         term.wait_for(r"sentence 1 of document d1")
         term.keys("q")
@@ -185,20 +219,20 @@ def test_history_re_decides_an_issue_from_an_earlier_session_and_apply_writes_it
     term = relabel(project, "ann")
     try:
         term.wait_for(r"Issue 1 of 8")
-        term.keys("a")                                   # accept "Breast" -> "Breast cancer"
+        term.keys("a")  # accept "Breast" -> "Breast cancer"
         term.wait_for(r"Saved: accept span_shift")
         term.keys("q")
         time.sleep(1.0)
     finally:
         term.close()
-    term = relabel(project, "ann")                      # the next day: a new session
+    term = relabel(project, "ann")  # the next day: a new session
     try:
         term.wait_for(r"Issue \d+ of 8")
         term.keys("h")
         term.wait_for(r"1 decisions, newest first")
-        term.keys("Tab", "Enter")                        # the list, then the one decision there
+        term.keys("Tab", "Enter")  # the list, then the one decision there
         term.wait_for(r"Decide again on span_shift 'Breast'")
-        term.keys("k")                                   # keep the given labels instead
+        term.keys("k")  # keep the given labels instead
         term.wait_for(r"Saved: keep span_shift 'Breast'")
         screen = term.wait_for(r"kept 1")
         assert "accepted 0" in screen
@@ -207,7 +241,9 @@ def test_history_re_decides_an_issue_from_an_earlier_session_and_apply_writes_it
     finally:
         term.close()
     applied(project)
-    assert spans(read_corpus(project / "fixed.jsonl")) == spans(read_corpus(project / "corpus.jsonl"))  # the keep, not the accept
+    assert spans(read_corpus(project / "fixed.jsonl")) == spans(
+        read_corpus(project / "corpus.jsonl")
+    )  # the keep, not the accept
     rows = DecisionStore.open(project / "audit", read_only=True).all()
     assert [r.action for r in rows] == ["accept", "keep"] and rows[1].supersedes == (rows[0].uid,)
 
@@ -228,7 +264,7 @@ def test_back_goes_to_an_issue_decided_in_an_earlier_session(project: Path):
         term.keys("b")
         screen = term.wait_for(r"span_shift\s+score")
         assert "[accept]" in screen
-        term.keys("u")                                   # undo reaches the earlier session's decision too
+        term.keys("u")  # undo reaches the earlier session's decision too
         term.wait_for(r"Undone: accept span_shift")
         term.keys("q")
         time.sleep(1.0)

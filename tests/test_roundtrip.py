@@ -22,8 +22,26 @@ from nerqa.data.formats._common import LINE_BREAKS
 
 # Tokens people meet: emoji ZWJ sequences, combining marks, right-to-left text, no-break,
 # zero-width and ideographic spaces, joiners, bidi controls, hyphenated names.
-SPECIAL = ["👩\u200d👩\u200d👧", "e\u0301", "שלום", "مرحبا", "\u00a0", "\u200b", "a\u00a0b", "IL-2", "p53-mediated", "\u202e",
-           "\u3000", "\u2060", "x\u200dy", "🇫🇷", "Ⅻ", "\x1f", "\x00", "Ω\u0308"]
+SPECIAL = [
+    "👩\u200d👩\u200d👧",
+    "e\u0301",
+    "שלום",
+    "مرحبا",
+    "\u00a0",
+    "\u200b",
+    "a\u00a0b",
+    "IL-2",
+    "p53-mediated",
+    "\u202e",
+    "\u3000",
+    "\u2060",
+    "x\u200dy",
+    "🇫🇷",
+    "Ⅻ",
+    "\x1f",
+    "\x00",
+    "Ω\u0308",
+]
 # The column separators: CoNLL splits on a TAB, NeMo on a space; U+FEFF at a file's start is
 # read as a byte-order mark. Every other character is fair game.
 EXCLUDED = set(LINE_BREAKS) | {"\t", " ", "\ufeff"}
@@ -96,8 +114,11 @@ def test_nemo_survives_nerqa_jsonl(corpus: Corpus, tmp_path_factory):
 
 
 # Raw text: words of any characters but separators, joined by ordinary and unusual spaces.
-word = st.text(st.characters(exclude_categories=("Cs", "Zs", "Cc", "Zl", "Zp"), exclude_characters=EXCLUDED | {"|", "<", ">"}),
-               min_size=1, max_size=6)
+word = st.text(
+    st.characters(exclude_categories=("Cs", "Zs", "Cc", "Zl", "Zp"), exclude_characters=EXCLUDED | {"|", "<", ">"}),
+    min_size=1,
+    max_size=6,
+)
 gap = st.sampled_from([" ", "  ", "\u00a0", " \u200b", ", ", " - ", ". "])
 
 

@@ -12,7 +12,21 @@ def words(text: str, **kwargs) -> list[list[str]]:
 
 def test_tokenizer_splits_punctuation_and_hyphens():
     text = "beta-catenin (CTNNB1) mutations, 7.5%."
-    assert [text[s:e] for s, e in tokenize(text)] == ["beta", "-", "catenin", "(", "CTNNB1", ")", "mutations", ",", "7", ".", "5", "%", "."]
+    assert [text[s:e] for s, e in tokenize(text)] == [
+        "beta",
+        "-",
+        "catenin",
+        "(",
+        "CTNNB1",
+        ")",
+        "mutations",
+        ",",
+        "7",
+        ".",
+        "5",
+        "%",
+        ".",
+    ]
 
 
 def test_full_stops_inside_brackets_and_abbreviations_do_not_split():
@@ -72,7 +86,9 @@ def test_a_very_long_single_document_is_read_in_linear_time(tmp_path):
 
     sentence = "Patients with breast cancer ( n = 12 ) had a BRCA1 mutation . "
     text = sentence * (600_000 // len(sentence))
-    (tmp_path / "big.jsonl").write_text(json.dumps({"text": text, "spans": [{"start": 14, "end": 27, "label": "Disease"}]}) + "\n")
+    (tmp_path / "big.jsonl").write_text(
+        json.dumps({"text": text, "spans": [{"start": 14, "end": 27, "label": "Disease"}]}) + "\n"
+    )
     started = time.perf_counter()
     corpus = read_corpus(tmp_path / "big.jsonl")
     assert time.perf_counter() - started < 60

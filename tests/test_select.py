@@ -12,7 +12,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
-from nerqa_cli.main import app
 from test_model import TOY
 from typer.testing import CliRunner
 
@@ -32,6 +31,7 @@ from nerqa.active.select import (
 from nerqa.data.corpus import Corpus, Document, Sentence, text_key
 from nerqa.data.formats import read_corpus, read_text_documents, write_corpus
 from nerqa.errors import CorpusFormatError, NerqaError
+from nerqa_cli.main import app
 
 runner = CliRunner()
 TAGS = ("O", "B-D", "I-D")
@@ -42,7 +42,12 @@ def varied_corpus() -> Corpus:
     sentences = []
     for first in "breast colon ovarian marfan cystic huntington".split():
         for second in "cancer syndrome tumour carcinoma disease".split():
-            sentences.append(Sentence(("the", first, second, "risk", "was", "normal", "."), ("O", "B-Disease", "I-Disease", "O", "O", "O", "O")))
+            sentences.append(
+                Sentence(
+                    ("the", first, second, "risk", "was", "normal", "."),
+                    ("O", "B-Disease", "I-Disease", "O", "O", "O", "O"),
+                )
+            )
     for what in ("mutation", "mutations", "gene"):
         for where in ("family", "families", "cells", "patients"):
             sentences.append(Sentence(("we", "found", "no", what, "in", "the", where, "."), ("O",) * 8))
@@ -66,7 +71,9 @@ def test_scores_follow_their_definitions():
     assert sentence_score(one_unsure, "margin") == pytest.approx(1 - (0.5 - 0.4))
     assert sentence_score(one_unsure, "mnlp") == pytest.approx(-math.log(0.5) / 3)
     assert sentence_score(one_unsure, "least_confidence") == pytest.approx(0.5)
-    assert sentence_score(one_unsure, "entropy") == pytest.approx(-(0.5 * math.log(0.5) + 0.4 * math.log(0.4) + 0.1 * math.log(0.1)))
+    assert sentence_score(one_unsure, "entropy") == pytest.approx(
+        -(0.5 * math.log(0.5) + 0.4 * math.log(0.4) + 0.1 * math.log(0.1))
+    )
     sure = np.array([SURE] * 3)
     assert all(sentence_score(sure, s) == pytest.approx(0.0, abs=1e-9) for s in STRATEGIES if s != "random")
     # MNLP normalises by length: twice the sentence (the unsure word twice) scores the same,
@@ -160,7 +167,9 @@ def test_labeled_and_repeated_sentences_are_never_chosen_and_are_counted():
     chosen = {c.sentence.tokens[0] for c in selection.choices}
     assert chosen == {f"s{i}" for i in range(10)} - {"s1", "s2"}
     assert selection.counts == {"documents": 12, "read": 12, "duplicates": 2, "labeled": 2, "scored": 8}
-    with pytest.raises(NerqaError, match=r"holds 8 new sentences \(12 read, 2 already labeled, 2 repeats\): fewer than the budget of 9"):
+    with pytest.raises(
+        NerqaError, match=r"holds 8 new sentences \(12 read, 2 already labeled, 2 repeats\): fewer than the budget of 9"
+    ):
         select(documents(names), Fixed(rows), budget=9, skip=labeled_keys(labeled))
     with pytest.raises(NerqaError, match="no sentences"):
         select([], Fixed(rows), budget=1)
@@ -196,7 +205,13 @@ def test_a_large_pool_streams_through_a_bounded_buffer():
 
 def test_random_selection_is_a_seeded_uniform_sample():
     rows = {f"s{i}": ([0.9, 0.05, 0.05] if i < 50 else [0.4, 0.3, 0.3], [1.0, float(i), 0.0]) for i in range(100)}
-    picks = [{c.sentence.tokens[0] for c in select(documents(list(rows)), Fixed(rows), budget=20, strategy="random", seed=s).choices} for s in (1, 1, 2)]
+    picks = [
+        {
+            c.sentence.tokens[0]
+            for c in select(documents(list(rows)), Fixed(rows), budget=20, strategy="random", seed=s).choices
+        }
+        for s in (1, 1, 2)
+    ]
     assert picks[0] == picks[1] and picks[0] != picks[2]
     assert all(len(p) == 20 for p in picks)
     # Unlike margin, random does not take only the uncertain half.
@@ -214,7 +229,9 @@ def test_the_classifier_predictor_agrees_with_predict_probs(tiny_classifier: Pat
 
     classifier = load_classifier(tiny_classifier)
     classifier.max_length = 16  # the long sentence is cut into windows
-    sentences = [s.tokens for s in TOY.sentences[:6]] + [tuple("the breast cancer risk was normal in the family".split() * 4)]
+    sentences = [s.tokens for s in TOY.sentences[:6]] + [
+        tuple("the breast cancer risk was normal in the family".split() * 4)
+    ]
     probs, embeddings = ClassifierPredictor(classifier)(sentences)
     expected = predict_probs(classifier, sentences)
     assert len(probs) == len(sentences)
@@ -230,7 +247,9 @@ def test_cold_start_chooses_representatives_without_labels(tiny_model: Path):
     assert selection.strategy == "cold start" and not selection.tags
     assert all(set(c.tags) == {"O"} and c.reason.startswith("cold start") for c in selection.choices)
     assert [c.score for c in selection.choices] == sorted((c.score for c in selection.choices), reverse=True)
-    assert sum(c.cluster_size for c in selection.choices) == len({s.tokens for s in TOY.sentences})  # every distinct sentence sampled
+    assert sum(c.cluster_size for c in selection.choices) == len(
+        {s.tokens for s in TOY.sentences}
+    )  # every distinct sentence sampled
     # TOY holds two kinds of sentence (a disease phrase, a family finding): one of each.
     assert {c.sentence.tokens[0] for c in selection.choices} == {"the", "we"}
 
@@ -239,10 +258,15 @@ def test_cold_start_chooses_representatives_without_labels(tiny_model: Path):
 
 
 def test_raw_text_pools_stream_a_line_or_a_file_at_a_time(tmp_path: Path):
-    (tmp_path / "pool.txt").write_text("Breast cancer risk. No mutation was found.\n\n   \nHD is rare.\n", encoding="utf-8")
+    (tmp_path / "pool.txt").write_text(
+        "Breast cancer risk. No mutation was found.\n\n   \nHD is rare.\n", encoding="utf-8"
+    )
     stream = read_text_documents(tmp_path / "pool.txt")
     first = next(stream)
-    assert first.id == "pool.txt:1" and [s.tokens for s in first.sentences] == [("Breast", "cancer", "risk", "."), ("No", "mutation", "was", "found", ".")]
+    assert first.id == "pool.txt:1" and [s.tokens for s in first.sentences] == [
+        ("Breast", "cancer", "risk", "."),
+        ("No", "mutation", "was", "found", "."),
+    ]
     assert [d.id for d in stream] == ["pool.txt:4"]
     documents, total = open_pool(tmp_path / "pool.txt")
     assert total == 2 and len(list(documents)) == 2
@@ -261,7 +285,9 @@ def test_raw_text_pools_stream_a_line_or_a_file_at_a_time(tmp_path: Path):
 def test_a_corpus_pool_is_read_with_its_labels_ignored(tmp_path: Path):
     write_corpus(TOY, tmp_path / "pool.tsv")
     documents, total = open_pool(tmp_path / "pool.tsv")
-    assert total == len(TOY.documents) and [s.tokens for d in documents for s in d.sentences] == [s.tokens for s in TOY.sentences]
+    assert total == len(TOY.documents) and [s.tokens for d in documents for s in d.sentences] == [
+        s.tokens for s in TOY.sentences
+    ]
     documents, total = open_pool(tmp_path / "pool.tsv", text=True)  # --text: each line is a document of text
     lines = [line for line in (tmp_path / "pool.tsv").read_text().splitlines() if line.strip()]
     assert total == len(lines) and next(documents).sentences[0].tokens == tuple(lines[0].split())
@@ -300,7 +326,11 @@ def test_select_writes_a_pre_annotated_batch_with_scores_and_reasons(tiny_classi
     batch = read_corpus(folder / "batch.jsonl")
     assert sorted(" ".join(s.tokens) for s in batch.sentences) == sorted(r["text"] for r in records)
     summary = json.loads((folder / "summary.json").read_text())
-    assert summary["counts"]["duplicates"] == 3 and summary["counts"]["scored"] == 12 and summary["strategy"] == DEFAULT_STRATEGY
+    assert (
+        summary["counts"]["duplicates"] == 3
+        and summary["counts"]["scored"] == 12
+        and summary["strategy"] == DEFAULT_STRATEGY
+    )
     assert "pool documents 15/15 (12 sentences scored)" in (folder / "select.log").read_text()
     assert "Chose 3 of 12 new sentences (15 read, 0 already labeled, 3 repeats)" in result.output
 
@@ -308,12 +338,18 @@ def test_select_writes_a_pre_annotated_batch_with_scores_and_reasons(tiny_classi
 @pytest.mark.parametrize("tool", ["labelstudio", "prodigy", "doccano"])
 def test_select_writes_annotation_tool_tasks(tiny_classifier: Path, tmp_path: Path, tool: str):
     pool = pool_file(tmp_path)
-    result = invoke("select", pool, "--model", tiny_classifier, "--budget", 4, "--to", tool, "--out", tmp_path / "batch")
+    result = invoke(
+        "select", pool, "--model", tiny_classifier, "--budget", 4, "--to", tool, "--out", tmp_path / "batch"
+    )
     assert result.exit_code == 0, result.output + result.stderr
     folder = tmp_path / "batch"
     if tool == "labelstudio":
         tasks = json.loads((folder / "tasks.json").read_text())
-        assert (folder / "labelstudio.xml").read_text().strip() == '<View><Labels name="label" toName="text"><Label value="Disease"/></Labels><Text name="text" value="$text"/></View>'
+        assert (
+            (folder / "labelstudio.xml").read_text().strip()
+            == '<View><Labels name="label" toName="text"><Label value="Disease"/></Labels><Text name="text" '
+            'value="$text"/></View>'
+        )
         fields = [t["data"]["nerqa"] for t in tasks]
         assert [t["predictions"][0]["score"] for t in tasks] == [0.0, 0.25, 0.5, 0.75]
     else:
@@ -327,7 +363,18 @@ def test_select_writes_annotation_tool_tasks(tiny_classifier: Path, tmp_path: Pa
 def test_select_skips_the_labeled_corpus(tiny_classifier: Path, tmp_path: Path):
     pool = pool_file(tmp_path)
     write_corpus(Corpus(VARIED.documents[:4]), tmp_path / "seed.tsv")
-    result = invoke("select", pool, "--model", tiny_classifier, "--labeled", tmp_path / "seed.tsv", "--budget", 8, "--out", tmp_path / "batch")
+    result = invoke(
+        "select",
+        pool,
+        "--model",
+        tiny_classifier,
+        "--labeled",
+        tmp_path / "seed.tsv",
+        "--budget",
+        8,
+        "--out",
+        tmp_path / "batch",
+    )
     assert result.exit_code == 0, result.output + result.stderr
     chosen = {r["text"] for r in map(json.loads, (tmp_path / "batch" / "selection.jsonl").read_text().splitlines())}
     seed = {" ".join(s.tokens) for s in VARIED.sentences[:4]}
@@ -335,7 +382,18 @@ def test_select_skips_the_labeled_corpus(tiny_classifier: Path, tmp_path: Path):
 
 
 def test_select_cold_start_needs_no_model(tiny_model: Path, tmp_path: Path):
-    result = invoke("select", pool_file(tmp_path), "--encoder", tiny_model, "--budget", 2, "--out", tmp_path / "batch", "--to", "conll")
+    result = invoke(
+        "select",
+        pool_file(tmp_path),
+        "--encoder",
+        tiny_model,
+        "--budget",
+        2,
+        "--out",
+        tmp_path / "batch",
+        "--to",
+        "conll",
+    )
     assert result.exit_code == 0, result.output + result.stderr
     assert "cold start" in result.stderr
     batch = read_corpus(tmp_path / "batch" / "batch.tsv")
@@ -344,7 +402,9 @@ def test_select_cold_start_needs_no_model(tiny_model: Path, tmp_path: Path):
 
 def one_error_line(result, text: str, out: Path) -> None:
     assert result.exit_code == 1, result.output
-    lines = [line for line in result.stderr.splitlines() if line.strip() and not line.startswith(("Note:", "0", "1", "2"))]
+    lines = [
+        line for line in result.stderr.splitlines() if line.strip() and not line.startswith(("Note:", "0", "1", "2"))
+    ]
     assert len(lines) == 1 and lines[0].startswith("Error:") and text in lines[0], result.stderr
     assert "Traceback" not in result.output + result.stderr
     assert not out.exists()  # nothing written, not even the folder
@@ -353,15 +413,38 @@ def one_error_line(result, text: str, out: Path) -> None:
 def test_bad_input_is_one_line_and_writes_nothing(tiny_model: Path, tiny_classifier: Path, tmp_path: Path):
     out = tmp_path / "batch"
     (tmp_path / "empty.txt").write_text("\n  \n", encoding="utf-8")
-    one_error_line(invoke("select", tmp_path / "empty.txt", "--model", tiny_classifier, "--budget", 2, "--out", out), "empty.txt: the file is empty", out)
+    one_error_line(
+        invoke("select", tmp_path / "empty.txt", "--model", tiny_classifier, "--budget", 2, "--out", out),
+        "empty.txt: the file is empty",
+        out,
+    )
     pool = pool_file(tmp_path)
-    one_error_line(invoke("select", pool, "--model", tiny_classifier, "--budget", 13, "--out", out),
-                   "the pool holds 12 new sentences (15 read, 0 already labeled, 3 repeats): fewer than the budget of 13", out)
+    one_error_line(
+        invoke("select", pool, "--model", tiny_classifier, "--budget", 13, "--out", out),
+        "the pool holds 12 new sentences (15 read, 0 already labeled, 3 repeats): fewer than the budget of 13",
+        out,
+    )
     one_error_line(invoke("select", pool, "--model", tiny_model, "--budget", 2, "--out", out), "are not IOB tags", out)
-    one_error_line(invoke("select", pool, "--model", tiny_classifier, "--budget", 0, "--out", out), "--budget must be at least 1", out)
-    one_error_line(invoke("select", pool, "--model", tiny_classifier, "--budget", 2, "--strategy", "bald", "--out", out), "--strategy must be one of", out)
-    one_error_line(invoke("select", pool, "--model", tiny_classifier, "--budget", 2, "--to", "excel", "--out", out), "--to must be one of", out)
-    one_error_line(invoke("select", tmp_path / "missing.txt", "--model", tiny_classifier, "--budget", 2, "--out", out), "missing.txt: no such file", out)
+    one_error_line(
+        invoke("select", pool, "--model", tiny_classifier, "--budget", 0, "--out", out),
+        "--budget must be at least 1",
+        out,
+    )
+    one_error_line(
+        invoke("select", pool, "--model", tiny_classifier, "--budget", 2, "--strategy", "bald", "--out", out),
+        "--strategy must be one of",
+        out,
+    )
+    one_error_line(
+        invoke("select", pool, "--model", tiny_classifier, "--budget", 2, "--to", "excel", "--out", out),
+        "--to must be one of",
+        out,
+    )
+    one_error_line(
+        invoke("select", tmp_path / "missing.txt", "--model", tiny_classifier, "--budget", 2, "--out", out),
+        "missing.txt: no such file",
+        out,
+    )
 
 
 # --- the loop -----------------------------------------------------------------------------------
@@ -376,8 +459,14 @@ def annotate_in_label_studio(tasks: list[dict], gold: dict[str, Sentence]) -> li
     for number, task in enumerate(tasks, start=1):
         sentence = gold[task["data"]["text"]]
         result = _ls_result(sentence.tokens, sentence.spans, "a")
-        exported.append({"id": number, "data": task["data"], "predictions": task["predictions"],
-                         "annotations": [{"id": 100 + number, "completed_by": 1, "was_cancelled": False, "result": result}]})
+        exported.append(
+            {
+                "id": number,
+                "data": task["data"],
+                "predictions": task["predictions"],
+                "annotations": [{"id": 100 + number, "completed_by": 1, "was_cancelled": False, "result": result}],
+            }
+        )
     return exported
 
 
@@ -388,8 +477,20 @@ def test_the_active_learning_loop_end_to_end(tiny_model: Path, tmp_path: Path):
     (tmp_path / "pool.txt").write_text("".join(" ".join(s.tokens) + "\n" for s in VARIED.sentences), encoding="utf-8")
     train = ["--model", tiny_model, "--epochs", "4", "--lr", "0.01", "--patience", "10"]
     assert invoke("train", tmp_path / "seed.tsv", "--out", tmp_path / "model1", *train).exit_code == 0
-    result = invoke("select", tmp_path / "pool.txt", "--model", tmp_path / "model1", "--labeled", tmp_path / "seed.tsv",
-                    "--budget", 2, "--to", "labelstudio", "--out", tmp_path / "batch1")
+    result = invoke(
+        "select",
+        tmp_path / "pool.txt",
+        "--model",
+        tmp_path / "model1",
+        "--labeled",
+        tmp_path / "seed.tsv",
+        "--budget",
+        2,
+        "--to",
+        "labelstudio",
+        "--out",
+        tmp_path / "batch1",
+    )
     assert result.exit_code == 0, result.output + result.stderr
     tasks = json.loads((tmp_path / "batch1" / "tasks.json").read_text())
     gold = {" ".join(s.tokens): s for s in rest.sentences}
@@ -400,14 +501,28 @@ def test_the_active_learning_loop_end_to_end(tiny_model: Path, tmp_path: Path):
     assert result.exit_code == 0, result.output + result.stderr
     labeled = read_corpus(tmp_path / "labeled.tsv")
     assert len(labeled) == len(seed) + 2
-    assert [(s.tokens, s.tags) for s in labeled.sentences[len(seed):]] == [(gold[t["data"]["text"]].tokens, gold[t["data"]["text"]].tags) for t in tasks]
+    assert [(s.tokens, s.tags) for s in labeled.sentences[len(seed) :]] == [
+        (gold[t["data"]["text"]].tokens, gold[t["data"]["text"]].tags) for t in tasks
+    ]
     again = invoke("convert", tmp_path / "labeled.tsv", tmp_path / "labeled2.tsv", "--merge", export)
-    assert "2 sentences already present were left out" in again.output and len(read_corpus(tmp_path / "labeled2.tsv")) == len(labeled)
+    assert "2 sentences already present were left out" in again.output and len(
+        read_corpus(tmp_path / "labeled2.tsv")
+    ) == len(labeled)
     assert invoke("train", tmp_path / "labeled.tsv", "--out", tmp_path / "model2", *train).exit_code == 0
     assert json.loads((tmp_path / "model2" / "metrics.json").read_text())["train_sentences"] == len(labeled)
     # The next round skips everything labeled so far.
-    result = invoke("select", tmp_path / "pool.txt", "--model", tmp_path / "model2", "--labeled", tmp_path / "labeled.tsv",
-                    "--budget", 2, "--out", tmp_path / "batch2")
+    result = invoke(
+        "select",
+        tmp_path / "pool.txt",
+        "--model",
+        tmp_path / "model2",
+        "--labeled",
+        tmp_path / "labeled.tsv",
+        "--budget",
+        2,
+        "--out",
+        tmp_path / "batch2",
+    )
     assert result.exit_code == 0, result.output + result.stderr
     second = {r["text"] for r in map(json.loads, (tmp_path / "batch2" / "selection.jsonl").read_text().splitlines())}
     assert not second & {" ".join(s.tokens) for s in labeled.sentences}
@@ -415,16 +530,27 @@ def test_the_active_learning_loop_end_to_end(tiny_model: Path, tmp_path: Path):
 
 def test_tool_exports_skip_what_nobody_annotated(tmp_path: Path):
     tasks = [
-        {"id": 1, "data": {"text": "HD is rare .", "doc_id": "p1", "sentences": [[0, 12]]}, "annotations": [
-            {"was_cancelled": False, "result": [{"type": "labels", "value": {"start": 0, "end": 2, "labels": ["Disease"]}}]}]},
+        {
+            "id": 1,
+            "data": {"text": "HD is rare .", "doc_id": "p1", "sentences": [[0, 12]]},
+            "annotations": [
+                {
+                    "was_cancelled": False,
+                    "result": [{"type": "labels", "value": {"start": 0, "end": 2, "labels": ["Disease"]}}],
+                }
+            ],
+        },
         {"id": 2, "data": {"text": "Not done ."}, "annotations": []},
         {"id": 3, "data": {"text": "Cancelled ."}, "annotations": [{"was_cancelled": True, "result": []}]},
     ]
     (tmp_path / "export.json").write_text(json.dumps(tasks, indent=2), encoding="utf-8")
     corpus = read_corpus(tmp_path / "export.json")
     assert [(d.id, [s.tags for s in d.sentences]) for d in corpus.documents] == [("p1", [("B-Disease", "O", "O", "O")])]
-    prodigy = [{"text": "HD is rare .", "spans": [{"start": 0, "end": 2, "label": "D"}], "answer": "accept"},
-               {"text": "Skip me .", "spans": [], "answer": "ignore"}, {"text": "Wrong .", "spans": [], "answer": "reject"}]
+    prodigy = [
+        {"text": "HD is rare .", "spans": [{"start": 0, "end": 2, "label": "D"}], "answer": "accept"},
+        {"text": "Skip me .", "spans": [], "answer": "ignore"},
+        {"text": "Wrong .", "spans": [], "answer": "reject"},
+    ]
     (tmp_path / "prodigy.jsonl").write_text("".join(json.dumps(r) + "\n" for r in prodigy), encoding="utf-8")
     assert [s.tokens for s in read_corpus(tmp_path / "prodigy.jsonl").sentences] == [("HD", "is", "rare", ".")]
     (tmp_path / "broken.json").write_text('[\n {"data": {"text": "a"}},\n {"data": \n', encoding="utf-8")
@@ -436,7 +562,9 @@ def test_merge_leaves_out_sentences_already_present():
     base = Corpus(TOY.documents[:2])
     other = Corpus(TOY.documents[1:4])
     merged, left_out = base.merged(other)
-    assert left_out == sum(1 for s in other.sentences if text_key(s.tokens) in {text_key(t.tokens) for t in base.sentences})
+    assert left_out == sum(
+        1 for s in other.sentences if text_key(s.tokens) in {text_key(t.tokens) for t in base.sentences}
+    )
     assert len(merged) == len(base) + len(other) - left_out
     assert merged.merged(other)[1] == len(other)
 
@@ -455,7 +583,9 @@ def test_the_review_queue_can_follow_model_uncertainty(tmp_path: Path):
         by_doubt = ReviewSession(result, store, "r", order="uncertainty")
         doubt = sentence_scores(result.pred_probs, DEFAULT_STRATEGY)
         assert sorted(i.id for i in by_score.issues) == sorted(i.id for i in by_doubt.issues)
-        assert [doubt[i.index] for i in by_doubt.issues] == sorted((doubt[i.index] for i in by_doubt.issues), reverse=True)
+        assert [doubt[i.index] for i in by_doubt.issues] == sorted(
+            (doubt[i.index] for i in by_doubt.issues), reverse=True
+        )
         assert by_doubt.queue()[0].index == 7 or 7 not in {i.index for i in by_doubt.issues}
         with pytest.raises(NerqaError, match="unknown order"):
             ReviewSession(result, store, "r", order="random")
@@ -471,8 +601,26 @@ def test_relabel_exports_tasks_in_uncertainty_order(tmp_path: Path):
     result.pred_probs[3] = np.full_like(result.pred_probs[3], 1 / result.pred_probs[3].shape[1])
     write_corpus(result.corpus, tmp_path / "corpus.jsonl")
     write_outputs(result, tmp_path / "audit")
-    by_score = invoke("relabel", tmp_path / "corpus.jsonl", tmp_path / "audit", "--export-tasks", tmp_path / "score.jsonl", "--tool", "doccano")
-    by_doubt = invoke("relabel", tmp_path / "corpus.jsonl", tmp_path / "audit", "--export-tasks", tmp_path / "doubt.jsonl", "--tool", "doccano", "--order", "uncertainty")
+    by_score = invoke(
+        "relabel",
+        tmp_path / "corpus.jsonl",
+        tmp_path / "audit",
+        "--export-tasks",
+        tmp_path / "score.jsonl",
+        "--tool",
+        "doccano",
+    )
+    by_doubt = invoke(
+        "relabel",
+        tmp_path / "corpus.jsonl",
+        tmp_path / "audit",
+        "--export-tasks",
+        tmp_path / "doubt.jsonl",
+        "--tool",
+        "doccano",
+        "--order",
+        "uncertainty",
+    )
     assert by_score.exit_code == 0 and by_doubt.exit_code == 0, by_doubt.output
     read = lambda name: [json.loads(line)["nerqa"] for line in (tmp_path / name).read_text().splitlines()]  # noqa: E731
     from nerqa.audit.folder import load_audit
@@ -490,15 +638,25 @@ def test_relabel_exports_tasks_in_uncertainty_order(tmp_path: Path):
 
 def test_the_batch_keeps_documents_apart_and_together():
     rows = {f"s{i}": ([0.5, 0.3, 0.2], [1.0, float(i), 0.0]) for i in range(6)}
-    pool = [Document(None, (Sentence(("s0", "x"), ("O", "O")),)), Document(None, (Sentence(("s1", "x"), ("O", "O")),)),
-            Document("p9", tuple(Sentence((f"s{i}", "x"), ("O", "O")) for i in (2, 3, 4))), Document(None, (Sentence(("s5", "x"), ("O", "O")),))]
+    pool = [
+        Document(None, (Sentence(("s0", "x"), ("O", "O")),)),
+        Document(None, (Sentence(("s1", "x"), ("O", "O")),)),
+        Document("p9", tuple(Sentence((f"s{i}", "x"), ("O", "O")) for i in (2, 3, 4))),
+        Document(None, (Sentence(("s5", "x"), ("O", "O")),)),
+    ]
     corpus = select(pool, Fixed(rows), budget=6, diversity="off").corpus()
     assert [(d.id, [s.tokens[0] for s in d.sentences]) for d in corpus.documents] == [
-        (None, ["s0"]), (None, ["s1"]), ("p9", ["s2", "s3", "s4"]), (None, ["s5"])]
+        (None, ["s0"]),
+        (None, ["s1"]),
+        ("p9", ["s2", "s3", "s4"]),
+        (None, ["s5"]),
+    ]
     assert {t for s in corpus.sentences for t in s.tags} == {"O"}  # argmax of [0.5, 0.3, 0.2]
 
 
-def test_an_unwritable_output_folder_fails_before_any_work(tiny_classifier: Path, tmp_path: Path, read_only_folder: Path):
+def test_an_unwritable_output_folder_fails_before_any_work(
+    tiny_classifier: Path, tmp_path: Path, read_only_folder: Path
+):
     out = read_only_folder / "batch"
     result = invoke("select", pool_file(tmp_path), "--model", tiny_classifier, "--budget", 2, "--out", out)
     one_error_line(result, "cannot write here", out)
@@ -520,7 +678,9 @@ def test_streaming_a_pool_retains_nothing_per_sentence(tmp_path: Path):
 
         def __call__(self, sentences):
             vectors = np.random.default_rng(len(sentences)).normal(size=(len(sentences), 8)).astype(np.float32)
-            return [np.full((len(s), 3), 1 / 3) for s in sentences], vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+            return [np.full((len(s), 3), 1 / 3) for s in sentences], vectors / np.linalg.norm(
+                vectors, axis=1, keepdims=True
+            )
 
     documents, _ = open_pool(tmp_path / "pool.txt")
     next(documents)  # the reader and spaCy are loaded before measuring

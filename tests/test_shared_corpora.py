@@ -14,7 +14,11 @@ from nerqa.data.stats import corpus_stats, surface_forms
 
 pytestmark = needs_shared
 
-PUBTATOR_IOB = [("NCBItrainset_corpus.txt", "train.tsv"), ("NCBIdevelopset_corpus.txt", "devel.tsv"), ("NCBItestset_corpus.txt", "test.tsv")]
+PUBTATOR_IOB = [
+    ("NCBItrainset_corpus.txt", "train.tsv"),
+    ("NCBIdevelopset_corpus.txt", "devel.tsv"),
+    ("NCBItestset_corpus.txt", "test.tsv"),
+]
 _cache: dict[Path, object] = {}
 
 
@@ -44,7 +48,9 @@ def test_ncbi_inline_training_file():
 def test_pubtator_training_entities_match_the_mention_column():
     path = NCBI / "pubtator/NCBItrainset_corpus.txt"
     corpus = cached(path)
-    mentions = [line.split("\t")[3].strip() for line in path.read_text(encoding="utf-8").splitlines() if line.count("\t") >= 4]
+    mentions = [
+        line.split("\t")[3].strip() for line in path.read_text(encoding="utf-8").splitlines() if line.count("\t") >= 4
+    ]
     found = []
     for document in corpus.documents:
         for sentence in document.sentences:

@@ -28,7 +28,15 @@ def test_iob1_is_converted_to_iob2():
 
 
 def test_bioes_is_converted_to_iob2():
-    assert to_iob2(["S-A", "B-A", "I-A", "E-A", "O", "S-B", "S-B"], "bioes") == ["B-A", "B-A", "I-A", "I-A", "O", "B-B", "B-B"]
+    assert to_iob2(["S-A", "B-A", "I-A", "E-A", "O", "S-B", "S-B"], "bioes") == [
+        "B-A",
+        "B-A",
+        "I-A",
+        "I-A",
+        "O",
+        "B-B",
+        "B-B",
+    ]
 
 
 def test_inside_after_outside_fails_in_iob2_and_names_the_position():
@@ -59,7 +67,9 @@ def test_detect_scheme():
     assert detect_scheme([["O", "B-A"], ["O", "I-A"]]) == "iob2"
 
 
-span_lists = st.lists(st.tuples(st.integers(0, 30), st.integers(1, 4), st.sampled_from(["A", "B", "Disease"])), max_size=8)
+span_lists = st.lists(
+    st.tuples(st.integers(0, 30), st.integers(1, 4), st.sampled_from(["A", "B", "Disease"])), max_size=8
+)
 
 
 @given(span_lists)

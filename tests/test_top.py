@@ -54,7 +54,10 @@ def test_top_layers_over_the_cached_states_compute_what_the_whole_encoder_does(t
         states[row, : len(frozen.windows[i])] = torch.from_numpy(frozen.states[i].astype(np.float32))
     with torch.no_grad():
         expected = encoder(**batch).last_hidden_state
-        got = net.encoder(inputs_embeds=states + net.shape_in(torch.zeros(len(ids), width, len(SHAPES))), attention_mask=batch["attention_mask"]).last_hidden_state
+        got = net.encoder(
+            inputs_embeds=states + net.shape_in(torch.zeros(len(ids), width, len(SHAPES))),
+            attention_mask=batch["attention_mask"],
+        ).last_hidden_state
     mask = batch["attention_mask"].bool()
     torch.testing.assert_close(got[mask], expected[mask], atol=2e-2, rtol=0)  # float16 states
 
@@ -71,7 +74,13 @@ def quick_top(monkeypatch):
 
 def test_top_mode_learns_the_toy_corpus_out_of_sample(tiny_model: Path, quick_top):
     epochs = []
-    result = cross_validate(TOY, fast_config(tiny_model, batch_size=8), k=3, mode="top", progress=lambda task, done, total, info: epochs.append(info) if task == "epoch" else None)
+    result = cross_validate(
+        TOY,
+        fast_config(tiny_model, batch_size=8),
+        k=3,
+        mode="top",
+        progress=lambda task, done, total, info: epochs.append(info) if task == "epoch" else None,
+    )
     assert [p.shape for p in result.pred_probs] == [(len(s), 3) for s in TOY.sentences]
     np.testing.assert_allclose(np.concatenate(result.pred_probs).sum(axis=1), 1.0, atol=1e-5)
     f1 = evaluate_tags([s.tags for s in TOY.sentences], tags_from_probs(result.pred_probs, result.tags)).micro.f1
@@ -80,13 +89,17 @@ def test_top_mode_learns_the_toy_corpus_out_of_sample(tiny_model: Path, quick_to
     assert epochs and all("stop_loss" in info for info in epochs)
 
 
-def test_top_plus_fast_reads_the_corpus_once_and_averages_the_two(tiny_model: Path, tmp_path: Path, monkeypatch, quick_top):
+def test_top_plus_fast_reads_the_corpus_once_and_averages_the_two(
+    tiny_model: Path, tmp_path: Path, monkeypatch, quick_top
+):
     import nerqa.models.frozen
     import nerqa.models.top
 
     passes = []
     real = nerqa.models.frozen.frozen_pass
-    monkeypatch.setattr(nerqa.models.frozen, "frozen_pass", lambda *a, **k: passes.append(k.get("top_layers")) or real(*a, **k))
+    monkeypatch.setattr(
+        nerqa.models.frozen, "frozen_pass", lambda *a, **k: passes.append(k.get("top_layers")) or real(*a, **k)
+    )
     config = fast_config(tiny_model, batch_size=8)
     both = cross_validate(TOY, config, k=3, mode="top+fast", cache_dir=tmp_path)
     assert passes == [nerqa.models.frozen.TOP_LAYERS]  # one pass serves both runners

@@ -206,7 +206,9 @@ class _EncoderPass:
             return torch.cat([hidden, torch.softmax(head(hidden).float(), dim=-1)], dim=-1)
 
         outputs: dict[int, np.ndarray] = {}
-        for chosen, stacked in batched_forward(windows, forward, pad_id=self.tokenizer.pad_token_id or 0, on=on, batch_size=self.batch_size):
+        for chosen, stacked in batched_forward(
+            windows, forward, pad_id=self.tokenizer.pad_token_id or 0, on=on, batch_size=self.batch_size
+        ):
             for row, index in enumerate(chosen):
                 window = windows[index]
                 positions = [p for p, _ in window.owned]
@@ -219,7 +221,9 @@ class _EncoderPass:
             return probs, embeddings
         from nerqa.models.windows import word_probabilities
 
-        return word_probabilities(windows, [outputs[i] for i in range(len(windows))], [len(s) for s in sentences]), embeddings
+        return word_probabilities(
+            windows, [outputs[i] for i in range(len(windows))], [len(s) for s in sentences]
+        ), embeddings
 
 
 class ClassifierPredictor(_EncoderPass):
@@ -240,7 +244,9 @@ class ClassifierPredictor(_EncoderPass):
 class EncoderPredictor(_EncoderPass):
     """An encoder alone (cold start, before any model is trained): embeddings, no probabilities."""
 
-    def __init__(self, path: str | Path | None = None, *, max_length: int = 128, stride: int = 32, batch_size: int = 64) -> None:
+    def __init__(
+        self, path: str | Path | None = None, *, max_length: int = 128, stride: int = 32, batch_size: int = 64
+    ) -> None:
         from nerqa.models.loading import load_encoder, window_limit
 
         encoder, tokenizer = load_encoder(path)
@@ -290,15 +296,28 @@ class Selection:
         # By document number, not id: id-less documents (CoNLL, NeMo) must stay apart.
         for _, group in itertools.groupby(ordered, key=lambda c: c.sentence.document):
             chosen = list(group)
-            documents.append(Document(chosen[0].sentence.doc_id, tuple(Sentence(c.sentence.tokens, c.tags) for c in chosen)))
+            documents.append(
+                Document(chosen[0].sentence.doc_id, tuple(Sentence(c.sentence.tokens, c.tags) for c in chosen))
+            )
         return Corpus(tuple(documents), name="batch")
 
     def records(self) -> list[dict]:
         """One JSON-able record per chosen sentence, rank order: `rank`, `position` (in the
         pool), `doc_id`, `score`, `strategy`, `reason`, `cluster`, `cluster_size`, `text`."""
-        return [{"rank": c.rank, "position": c.sentence.position, "doc_id": c.sentence.doc_id, "score": round(c.score, 6),
-                 "strategy": self.strategy, "reason": c.reason, "cluster": c.cluster, "cluster_size": c.cluster_size,
-                 "text": " ".join(c.sentence.tokens)} for c in self.choices]
+        return [
+            {
+                "rank": c.rank,
+                "position": c.sentence.position,
+                "doc_id": c.sentence.doc_id,
+                "score": round(c.score, 6),
+                "strategy": self.strategy,
+                "reason": c.reason,
+                "cluster": c.cluster,
+                "cluster_size": c.cluster_size,
+                "text": " ".join(c.sentence.tokens),
+            }
+            for c in self.choices
+        ]
 
 
 @dataclass(order=True)
@@ -330,7 +349,9 @@ class CandidateBuffer:
         return sorted(self.heap, reverse=True)
 
 
-def diverse_picks(embeddings: np.ndarray, scores: np.ndarray, budget: int, *, seed: int, representative: bool = False) -> list[tuple[int, int, int]]:
+def diverse_picks(
+    embeddings: np.ndarray, scores: np.ndarray, budget: int, *, seed: int, representative: bool = False
+) -> list[tuple[int, int, int]]:
     """Choose `budget` of the candidates, one per k-means cluster of their embeddings.
 
     Args:
@@ -435,7 +456,9 @@ def select(
         probs, embeddings = predictor([s.tokens for s in chunk])
         for row, sentence in enumerate(chunk):
             if cold:
-                choice = Choice(sentence, float(rng.random()), "cold start: representative sentence", outside * len(sentence.tokens))
+                choice = Choice(
+                    sentence, float(rng.random()), "cold start: representative sentence", outside * len(sentence.tokens)
+                )
             else:
                 p = probs[row]  # type: ignore[index]
                 score = float(rng.random()) if draw else sentence_score(p, strategy)
@@ -470,7 +493,8 @@ def select(
         raise NerqaError("the pool holds no sentences")
     if counts["scored"] < budget:
         raise NerqaError(
-            f"the pool holds {counts['scored']:,} new sentences ({counts['read']:,} read, {counts['labeled']:,} already labeled, "
+            f"the pool holds {counts['scored']:,} new sentences ({counts['read']:,} read, {counts['labeled']:,} "
+            "already labeled, "
             f"{counts['duplicates']:,} repeats): fewer than the budget of {budget:,}"
         )
     candidates = buffer.best_first()
@@ -497,15 +521,23 @@ def select(
         choices = [c.choice for c in candidates[:budget]]
     for rank, choice in enumerate(choices, start=1):
         choice.rank = rank
-    settings = {"budget": budget, "strategy": used, "diversity": guarded, "seed": seed, "candidates": len(candidates),
-                "near_copies_used": near_copies}
+    settings = {
+        "budget": budget,
+        "strategy": used,
+        "diversity": guarded,
+        "seed": seed,
+        "candidates": len(candidates),
+        "near_copies_used": near_copies,
+    }
     return Selection(choices, used, counts, tuple(predictor.tags), guarded, settings)
 
 
 # --- reading the pool and writing the batch ---------------------------------------------------
 
 
-def open_pool(path: str | Path, *, format: str | None = None, options: ReadOptions | None = None, text: bool = False) -> tuple[Iterator[Document], int]:
+def open_pool(
+    path: str | Path, *, format: str | None = None, options: ReadOptions | None = None, text: bool = False
+) -> tuple[Iterator[Document], int]:
     """The pool's documents and how many there are.
 
     Raw text (`text=True`, or a path whose corpus format cannot be detected) streams a line
@@ -554,7 +586,11 @@ def selection_tasks(selection: Selection, tool: str) -> str:
 
     records = []
     for choice, fields in zip(selection.choices, selection.records()):
-        predictions = [] if not selection.tags else [("nerqa", spans_from_tags(choice.tags), (choice.rank - 1) / len(selection.choices))]
+        predictions = (
+            []
+            if not selection.tags
+            else [("nerqa", spans_from_tags(choice.tags), (choice.rank - 1) / len(selection.choices))]
+        )
         fields = {k: v for k, v in fields.items() if k != "text"}
         meta = {"rank": choice.rank, "score": round(choice.score, 4), "reason": choice.reason}
         records.append(task_record(tool, choice.sentence.tokens, predictions, fields, meta=meta))
@@ -565,7 +601,15 @@ SELECTION_FILE = "selection.jsonl"
 SUMMARY_FILE = "summary.json"
 
 
-def batch_files(selection: Selection, folder: str | Path, to: str, *, types: Sequence[str] = (), summary: dict | None = None, options: ReadOptions | None = None) -> dict[Path, str]:
+def batch_files(
+    selection: Selection,
+    folder: str | Path,
+    to: str,
+    *,
+    types: Sequence[str] = (),
+    summary: dict | None = None,
+    options: ReadOptions | None = None,
+) -> dict[Path, str]:
     """Every file of a batch folder, built in memory (so a failure writes nothing):
 
     - the batch: `batch.EXT` in a corpus format (`text_batch.txt` + `labels_batch.txt` for
@@ -588,9 +632,18 @@ def batch_files(selection: Selection, folder: str | Path, to: str, *, types: Seq
     elif to in FORMATS:
         files[folder / f"batch{EXTENSIONS[to]}"] = dump_text(selection.corpus(), to)
     else:
-        raise NerqaError(f"unknown output {to!r}; choose a format ({', '.join(FORMATS)}) or a tool ({', '.join(TOOLS)})")
+        raise NerqaError(
+            f"unknown output {to!r}; choose a format ({', '.join(FORMATS)}) or a tool ({', '.join(TOOLS)})"
+        )
     files[folder / SELECTION_FILE] = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in selection.records())
-    content = {"strategy": selection.strategy, "diversity": selection.diversity, "counts": selection.counts,
-               "settings": selection.settings, "output": to, "tags": list(selection.tags), **(summary or {})}
+    content = {
+        "strategy": selection.strategy,
+        "diversity": selection.diversity,
+        "counts": selection.counts,
+        "settings": selection.settings,
+        "output": to,
+        "tags": list(selection.tags),
+        **(summary or {}),
+    }
     files[folder / SUMMARY_FILE] = json.dumps(content, indent=1, ensure_ascii=False) + "\n"
     return files

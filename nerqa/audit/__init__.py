@@ -19,5 +19,15 @@ from nerqa.audit.run import (
     write_outputs,
 )
 
-__all__ = ["DYNAMICS_WEIGHT", "FOLD_EPOCHS", "FOLD_LEARNING_RATE", "audit", "check_model_types", "fold_config", "score",
-           "sentence_quality", "with_dynamics", "write_outputs"]
+__all__ = [
+    "DYNAMICS_WEIGHT",
+    "FOLD_EPOCHS",
+    "FOLD_LEARNING_RATE",
+    "audit",
+    "check_model_types",
+    "fold_config",
+    "score",
+    "sentence_quality",
+    "with_dynamics",
+    "write_outputs",
+]

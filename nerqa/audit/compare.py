@@ -27,6 +27,7 @@ class SentenceAgreement:
 
 def sentence_agreement(reference: Corpus, other: Corpus, *, with_tags: bool = False) -> SentenceAgreement:
     """Share of `reference` sentences whose token sequence (and tags, with `with_tags`) occurs in `other`."""
+
     def key(sentence) -> tuple:
         return (sentence.tokens, sentence.tags) if with_tags else sentence.tokens
 
@@ -94,6 +95,16 @@ class ScoreRow:
 def compare_evaluations(a, b) -> list[ScoreRow]:
     """Per-type, micro and macro F1 of two `Evaluation`s of the same corpus, side by side."""
     types = sorted(set(a.per_type) | set(b.per_type))
-    rows = [ScoreRow(t, a.per_type[t].f1 if t in a.per_type else 0.0, b.per_type[t].f1 if t in b.per_type else 0.0,
-                     (a.per_type.get(t) or b.per_type[t]).support) for t in types]
-    return rows + [ScoreRow("micro", a.micro.f1, b.micro.f1, a.micro.support), ScoreRow("macro", a.macro.f1, b.macro.f1, a.macro.support)]
+    rows = [
+        ScoreRow(
+            t,
+            a.per_type[t].f1 if t in a.per_type else 0.0,
+            b.per_type[t].f1 if t in b.per_type else 0.0,
+            (a.per_type.get(t) or b.per_type[t]).support,
+        )
+        for t in types
+    ]
+    return rows + [
+        ScoreRow("micro", a.micro.f1, b.micro.f1, a.micro.support),
+        ScoreRow("macro", a.macro.f1, b.macro.f1, a.macro.support),
+    ]

@@ -69,7 +69,14 @@ class FoldRunner(Protocol):
     def key(self) -> dict:
         """What besides the corpus and the training settings changes this runner's output."""
 
-    def run(self, corpus: Corpus, tags: tuple[str, ...], train_idx: np.ndarray, test_idx: np.ndarray, progress: ProgressCallback) -> list[np.ndarray]:
+    def run(
+        self,
+        corpus: Corpus,
+        tags: tuple[str, ...],
+        train_idx: np.ndarray,
+        test_idx: np.ndarray,
+        progress: ProgressCallback,
+    ) -> list[np.ndarray]:
         """Per held-out sentence (in `test_idx` order), an `(n_words, n_tags)` array."""
 
 
@@ -130,7 +137,14 @@ class SharedPass:
         from nerqa.models.frozen import frozen_pass
 
         if self.frozen is None:
-            self.frozen = frozen_pass([s.tokens for s in corpus.sentences], self.config.model, max_length=self.config.max_length, stride=self.config.stride, top_layers=self.top_layers, progress=progress)
+            self.frozen = frozen_pass(
+                [s.tokens for s in corpus.sentences],
+                self.config.model,
+                max_length=self.config.max_length,
+                stride=self.config.stride,
+                top_layers=self.top_layers,
+                progress=progress,
+            )
             self.seconds = self.frozen.seconds
         return self.frozen
 
@@ -169,7 +183,15 @@ class FastRunner(_PassRunner):
         from nerqa.models.head import fit_head
 
         frozen = self.shared.get(corpus, progress)
-        return fit_head(frozen.features, _label_ids(corpus, tags), train_idx, test_idx, len(tags), shapes=frozen.shapes, seed=self.config.seed)
+        return fit_head(
+            frozen.features,
+            _label_ids(corpus, tags),
+            train_idx,
+            test_idx,
+            len(tags),
+            shapes=frozen.shapes,
+            seed=self.config.seed,
+        )
 
 
 class TopRunner(_PassRunner):
@@ -181,21 +203,42 @@ class TopRunner(_PassRunner):
     def key(self) -> dict:
         from nerqa.models import top
 
-        return {"top": top.TOP_VERSION, "top_layers": self.shared.top_layers, "top_epochs": top.TOP_EPOCHS, "top_lr": top.TOP_LEARNING_RATE}
+        return {
+            "top": top.TOP_VERSION,
+            "top_layers": self.shared.top_layers,
+            "top_epochs": top.TOP_EPOCHS,
+            "top_lr": top.TOP_LEARNING_RATE,
+        }
 
     def run(self, corpus, tags, train_idx, test_idx, progress):
         from nerqa.models import top
 
         frozen = self.shared.get(corpus, progress)
         return top.fit_top(
-            frozen, _label_ids(corpus, tags), corpus.sentence_doc_index, train_idx, test_idx, len(tags), model=self.config.model,
-            seed=self.config.seed, epochs=top.TOP_EPOCHS, lr=top.TOP_LEARNING_RATE, batch_size=self.config.batch_size, progress=progress,
+            frozen,
+            _label_ids(corpus, tags),
+            corpus.sentence_doc_index,
+            train_idx,
+            test_idx,
+            len(tags),
+            model=self.config.model,
+            seed=self.config.seed,
+            epochs=top.TOP_EPOCHS,
+            lr=top.TOP_LEARNING_RATE,
+            batch_size=self.config.batch_size,
+            progress=progress,
         )
 
 
 RUNNERS = {"full": FullRunner, "fast": FastRunner, "top": TopRunner}
 # What each mode averages.
-COMPONENTS = {"both": ("full", "fast"), "full": ("full",), "fast": ("fast",), "top": ("top",), "top+fast": ("top", "fast")}
+COMPONENTS = {
+    "both": ("full", "fast"),
+    "full": ("full",),
+    "fast": ("fast",),
+    "top": ("top",),
+    "top+fast": ("top", "fast"),
+}
 
 
 class FoldCache:
@@ -205,7 +248,9 @@ class FoldCache:
     def __init__(self, folder: Path | None) -> None:
         self.folder = folder
 
-    def read(self, fold: int, held_out: np.ndarray, *, dynamics: bool = False) -> tuple[list[np.ndarray], list[np.ndarray] | None] | None:
+    def read(
+        self, fold: int, held_out: np.ndarray, *, dynamics: bool = False
+    ) -> tuple[list[np.ndarray], list[np.ndarray] | None] | None:
         """The fold's probabilities and (with `dynamics`) its training dynamics per training
         sentence; None when absent, damaged, for other sentences, or without the dynamics asked for."""
         if self.folder is None or not (self.folder / f"fold{fold}.npz").is_file():
@@ -225,7 +270,9 @@ class FoldCache:
         except (OSError, ValueError, KeyError):
             return None  # a damaged cache file is recomputed, not trusted
 
-    def write(self, fold: int, held_out: np.ndarray, probs: Sequence[np.ndarray], dynamics: Sequence[np.ndarray] | None = None) -> None:
+    def write(
+        self, fold: int, held_out: np.ndarray, probs: Sequence[np.ndarray], dynamics: Sequence[np.ndarray] | None = None
+    ) -> None:
         if self.folder is None:
             return
         arrays = {"sentences": held_out, "lengths": np.array([len(p) for p in probs]), "probs": np.concatenate(probs)}
@@ -236,13 +283,22 @@ class FoldCache:
             np.savez(stream, **arrays)
 
 
-def cache_key(corpus: Corpus, config: TrainConfig, *, k: int, runner: FoldRunner, reference: Corpus | None = None) -> str:
+def cache_key(
+    corpus: Corpus, config: TrainConfig, *, k: int, runner: FoldRunner, reference: Corpus | None = None
+) -> str:
     """A hash of the corpus (tokens, tags, document grouping), the folds, every setting that
     changes the runner's pred_probs (the number format it computes in among them: bf16 on one
     machine, fp32 on another), and the reference corpus behind every fold, if any."""
     from nerqa.models.runtime import compute_format, device
 
-    key = {"corpus": corpus.fingerprint(), "k": k, "mode": runner.mode, "settings": config.cache_settings(), "compute": compute_format(device()), **runner.key()}
+    key = {
+        "corpus": corpus.fingerprint(),
+        "k": k,
+        "mode": runner.mode,
+        "settings": config.cache_settings(),
+        "compute": compute_format(device()),
+        **runner.key(),
+    }
     if reference is not None and len(reference):
         key["reference"] = reference.fingerprint()
     return hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:16]
@@ -297,7 +353,9 @@ def run_folds(
     cached fold; `fold_offset`/`fold_total` place these folds in a longer run (`both`).
     """
     own_folds = document_folds(corpus, k, seed=config.seed)
-    cache = FoldCache(Path(cache_dir) / cache_key(corpus, config, k=k, runner=runner, reference=reference) if cache_dir else None)
+    cache = FoldCache(
+        Path(cache_dir) / cache_key(corpus, config, k=k, runner=runner, reference=reference) if cache_dir else None
+    )
     pred_probs: list[np.ndarray | None] = [None] * len(corpus)
     assignment = own_folds
     if reference is not None and len(reference):
@@ -334,7 +392,12 @@ def run_folds(
                 dynamics[index].append(d)
         if fold in wanted:
             done += 1
-            progress("fold", fold_offset + done, total, {"fold": fold, "mode": runner.mode, "cached": fold in result.cached_folds})
+            progress(
+                "fold",
+                fold_offset + done,
+                total,
+                {"fold": fold, "mode": runner.mode, "cached": fold in result.cached_folds},
+            )
     result.pred_probs = pred_probs  # type: ignore[assignment]
     result.feature_seconds = getattr(runner, "feature_seconds", 0.0)
     if with_dynamics:
@@ -377,13 +440,29 @@ def cross_validate(
     n = len(set(range(k) if folds is None else folds))
     shared = SharedPass(config, states="top" in modes)  # runs only if a runner asks for it
     results = [
-        run_folds(corpus, config, FullRunner(config, dynamics=dynamics) if m == "full" else RUNNERS[m](config, shared), k=k, folds=folds, cache_dir=cache_dir, progress=progress, fold_offset=i * n, fold_total=n * len(modes), reference=reference)
+        run_folds(
+            corpus,
+            config,
+            FullRunner(config, dynamics=dynamics) if m == "full" else RUNNERS[m](config, shared),
+            k=k,
+            folds=folds,
+            cache_dir=cache_dir,
+            progress=progress,
+            fold_offset=i * n,
+            fold_total=n * len(modes),
+            reference=reference,
+        )
         for i, m in enumerate(modes)
     ]
     if len(results) == 1:
         return results[0]
     return CrossValResult(
-        pred_probs=[None if any(r.pred_probs[i] is None for r in results) else sum(r.pred_probs[i] for r in results) / len(results) for i in range(len(corpus))],  # type: ignore[misc]
+        pred_probs=[
+            None
+            if any(r.pred_probs[i] is None for r in results)
+            else sum(r.pred_probs[i] for r in results) / len(results)
+            for i in range(len(corpus))
+        ],  # type: ignore[misc]
         tags=results[0].tags,
         folds=results[0].folds,
         seconds=[sum(r.seconds[f] for r in results) for f in range(k)],

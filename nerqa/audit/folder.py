@@ -69,8 +69,14 @@ def audit_files(result: AuditResult) -> dict[str, str]:
     """The text files of the contract, by name (built in memory, before anything is written)."""
     counts = Counter(i.index for i in result.issues)
     sentences = "".join(
-        json.dumps({"index": i, "doc_id": doc_id, "score": float(s), "n_issues": counts.get(i, 0), "cleanlab_score": float(c)}, ensure_ascii=False) + "\n"
-        for i, (doc_id, s, c) in enumerate(zip(result.corpus.sentence_doc_ids, result.sentence_scores, result.cleanlab_scores))
+        json.dumps(
+            {"index": i, "doc_id": doc_id, "score": float(s), "n_issues": counts.get(i, 0), "cleanlab_score": float(c)},
+            ensure_ascii=False,
+        )
+        + "\n"
+        for i, (doc_id, s, c) in enumerate(
+            zip(result.corpus.sentence_doc_ids, result.sentence_scores, result.cleanlab_scores)
+        )
     )
     issues = "".join(json.dumps(issue.to_dict(), ensure_ascii=False) + "\n" for issue in result.issues)
     table = io.StringIO()
@@ -137,7 +143,9 @@ def check_audit_corpus(folder: str | Path, corpus: Corpus, *, hint: str = "; aud
     summary = load_summary(folder)
     expected = summary.get("corpus", {}).get("fingerprint")
     if expected is None:
-        raise AuditFolderError(f"{Path(folder) / SUMMARY_FILE}: no corpus fingerprint; re-run the audit with this version of nerqa")
+        raise AuditFolderError(
+            f"{Path(folder) / SUMMARY_FILE}: no corpus fingerprint; re-run the audit with this version of nerqa"
+        )
     if expected != corpus.fingerprint():
         name = summary.get("corpus", {}).get("name") or "another corpus"
         raise AuditFolderError(
@@ -157,7 +165,9 @@ def load_audit(folder: str | Path, corpus: Corpus) -> AuditResult:
     summary = check_audit_corpus(folder, corpus)
     sentences = _jsonl(folder / SENTENCES_FILE)
     if len(sentences) != len(corpus):
-        raise AuditFolderError(f"{folder / SENTENCES_FILE}: {len(sentences)} sentences, but the corpus has {len(corpus)}")
+        raise AuditFolderError(
+            f"{folder / SENTENCES_FILE}: {len(sentences)} sentences, but the corpus has {len(corpus)}"
+        )
     issues = []
     for number, record in enumerate(_jsonl(folder / ISSUES_FILE), start=1):
         try:
@@ -165,7 +175,10 @@ def load_audit(folder: str | Path, corpus: Corpus) -> AuditResult:
         except TypeError as error:
             raise AuditFolderError(f"{folder / ISSUES_FILE}, line {number}: not an issue: {error}") from None
         if not 0 <= issue.index < len(corpus) or not 0 <= issue.start < issue.end <= len(corpus.sentences[issue.index]):
-            raise AuditFolderError(f"{folder / ISSUES_FILE}, line {number}: span {issue.start}-{issue.end} of sentence {issue.index} is outside the corpus")
+            raise AuditFolderError(
+                f"{folder / ISSUES_FILE}, line {number}: span {issue.start}-{issue.end} of sentence "
+                f"{issue.index} is outside the corpus"
+            )
         issues.append(issue)
     pred_probs, tags = load_probs(folder / PROBS_FILE)
     if [len(p) for p in pred_probs] != [len(s) for s in corpus.sentences]:

@@ -34,7 +34,14 @@ from nerqa.errors import ConfigError
 SPAN_TYPES = ("wrong_tag", "missed_span", "ghost_span", "span_shift")
 ISSUE_TYPES = SPAN_TYPES + ("inconsistent", "sparse")
 # Readable prefixes of issue ids.
-_ID_PREFIX = {"wrong_tag": "wt", "missed_span": "ms", "ghost_span": "gs", "span_shift": "ss", "inconsistent": "in", "sparse": "sp"}
+_ID_PREFIX = {
+    "wrong_tag": "wt",
+    "missed_span": "ms",
+    "ghost_span": "gs",
+    "span_shift": "ss",
+    "inconsistent": "in",
+    "sparse": "sp",
+}
 
 
 @dataclass(frozen=True)
@@ -99,7 +106,9 @@ def issue_id(sentence_key: str, kind: str, start: int, end: int, given: str) -> 
     span and given label. The same issue gets the same id in a re-audit, whatever its score
     or rank; the model's suggestion is left out, since a retrained model may suggest another
     type for the same suspicious span."""
-    digest = hashlib.sha256(json.dumps([sentence_key, kind, start, end, given], ensure_ascii=False).encode()).hexdigest()
+    digest = hashlib.sha256(
+        json.dumps([sentence_key, kind, start, end, given], ensure_ascii=False).encode()
+    ).hexdigest()
     return f"{_ID_PREFIX.get(kind, 'x')}-{digest[:12]}"
 
 
@@ -109,7 +118,14 @@ def with_ids(issues: Sequence[Issue], corpus: Corpus) -> list[Issue]:
     return [replace(i, id=issue_id(keys[i.index], i.type, i.start, i.end, i.given)) for i in issues]
 
 
-def cleanlab_scores(corpus: Corpus, pred_probs: Sequence[np.ndarray], tags: Sequence[str], *, level: str = "types", method: str = "self_confidence") -> tuple[np.ndarray, list[np.ndarray], set[tuple[int, int]]]:
+def cleanlab_scores(
+    corpus: Corpus,
+    pred_probs: Sequence[np.ndarray],
+    tags: Sequence[str],
+    *,
+    level: str = "types",
+    method: str = "self_confidence",
+) -> tuple[np.ndarray, list[np.ndarray], set[tuple[int, int]]]:
     """cleanlab's sentence scores `(n_sentences,)`, token scores, and flagged `(sentence, token)` pairs.
 
     `level="types"` merges B/I into entity types first (as cleanlab's tutorial advises);
@@ -133,7 +149,14 @@ def cleanlab_scores(corpus: Corpus, pred_probs: Sequence[np.ndarray], tags: Sequ
     return np.asarray(sentence_scores), [np.asarray(t) for t in token_scores], flagged  # type: ignore[arg-type]
 
 
-def span_issues(corpus: Corpus, pred_probs: Sequence[np.ndarray], tags: Sequence[str], *, flagged: set[tuple[int, int]] = frozenset(), model_weight: float = 1.0) -> list[Issue]:  # type: ignore[assignment]
+def span_issues(
+    corpus: Corpus,
+    pred_probs: Sequence[np.ndarray],
+    tags: Sequence[str],
+    *,
+    flagged: set[tuple[int, int]] = frozenset(),
+    model_weight: float = 1.0,
+) -> list[Issue]:  # type: ignore[assignment]
     """Typed span issues from the disagreements between given and predicted spans.
 
     Each issue's `score` weighs the model against the corpus itself:
@@ -152,7 +175,9 @@ def span_issues(corpus: Corpus, pred_probs: Sequence[np.ndarray], tags: Sequence
     classes, _, probs = type_level(tags, pred_probs, [s.tags for s in corpus.sentences])
     column = {c: i for i, c in enumerate(classes)}
     drafts: list[Issue] = []
-    for index, (sentence, doc_id, pred_tags, p) in enumerate(zip(corpus.sentences, corpus.sentence_doc_ids, predicted, probs)):
+    for index, (sentence, doc_id, pred_tags, p) in enumerate(
+        zip(corpus.sentences, corpus.sentence_doc_ids, predicted, probs)
+    ):
         given = sentence.spans
         guessed = spans_from_tags(pred_tags)
         given_type = [OUTSIDE] * len(sentence)
@@ -163,36 +188,83 @@ def span_issues(corpus: Corpus, pred_probs: Sequence[np.ndarray], tags: Sequence
         def confidence(tokens: Sequence[int]) -> float:
             return float(np.mean([p[t, column[given_type[t]]] for t in tokens])) if tokens else 1.0
 
-        def add(kind: str, span: Span, given_label: str, suggested: str, tokens: Sequence[int], reason: str, other: Span | None = None) -> None:
+        def add(
+            kind: str,
+            span: Span,
+            given_label: str,
+            suggested: str,
+            tokens: Sequence[int],
+            reason: str,
+            other: Span | None = None,
+        ) -> None:
             model_score = round(confidence(tokens), 6)
-            drafts.append(Issue(
-                id="", index=index, doc_id=doc_id, start=span.start, end=span.end, type=kind, given=given_label,
-                suggested=suggested, score=model_score, text=sentence.span_text(span), reason=reason,
-                suggested_start=other.start if other else None, suggested_end=other.end if other else None,
-                cleanlab=any((index, t) in flagged for t in tokens), model_score=model_score,
-            ))
+            drafts.append(
+                Issue(
+                    id="",
+                    index=index,
+                    doc_id=doc_id,
+                    start=span.start,
+                    end=span.end,
+                    type=kind,
+                    given=given_label,
+                    suggested=suggested,
+                    score=model_score,
+                    text=sentence.span_text(span),
+                    reason=reason,
+                    suggested_start=other.start if other else None,
+                    suggested_end=other.end if other else None,
+                    cleanlab=any((index, t) in flagged for t in tokens),
+                    model_score=model_score,
+                )
+            )
 
         by_bounds = {(s.start, s.end): s for s in guessed}
         for span in given:
             twin = by_bounds.get((span.start, span.end))
             if twin is not None:
                 if twin.label != span.label:
-                    add("wrong_tag", span, span.label, twin.label, range(span.start, span.end),
-                        f"labeled {span.label}; the model reads {twin.label} ({1 - confidence(range(span.start, span.end)):.0%} against the label)")
+                    add(
+                        "wrong_tag",
+                        span,
+                        span.label,
+                        twin.label,
+                        range(span.start, span.end),
+                        f"labeled {span.label}; the model reads {twin.label} "
+                        f"({1 - confidence(range(span.start, span.end)):.0%} against the label)",
+                    )
                 continue
             overlapping = [g for g in guessed if g.start < span.end and span.start < g.end]
             if overlapping:
                 best = max(overlapping, key=lambda g: min(g.end, span.end) - max(g.start, span.start))
                 disputed = sorted(set(range(span.start, span.end)) ^ set(range(best.start, best.end)))
-                add("span_shift", span, span.label, best.label, disputed,
-                    f"the model's span is {' '.join(sentence.tokens[best.start:best.end])!r}", best)
+                add(
+                    "span_shift",
+                    span,
+                    span.label,
+                    best.label,
+                    disputed,
+                    f"the model's span is {' '.join(sentence.tokens[best.start : best.end])!r}",
+                    best,
+                )
             else:
-                add("ghost_span", span, span.label, OUTSIDE, range(span.start, span.end),
-                    f"labeled {span.label}; the model sees no entity here")
+                add(
+                    "ghost_span",
+                    span,
+                    span.label,
+                    OUTSIDE,
+                    range(span.start, span.end),
+                    f"labeled {span.label}; the model sees no entity here",
+                )
         for guess in guessed:
             if not any(s.start < guess.end and guess.start < s.end for s in given):
-                add("missed_span", guess, OUTSIDE, guess.label, range(guess.start, guess.end),
-                    f"not labeled; the model reads {guess.label}")
+                add(
+                    "missed_span",
+                    guess,
+                    OUTSIDE,
+                    guess.label,
+                    range(guess.start, guess.end),
+                    f"not labeled; the model reads {guess.label}",
+                )
     # Given spans are labeled forms already; a missed span's tokens may be labeled nowhere.
     unlabeled = {tuple(corpus.sentences[i.index].tokens[i.start : i.end]) for i in drafts if i.given == OUTSIDE}
     forms = surface_forms(corpus, extra=unlabeled)
@@ -241,15 +313,32 @@ def inconsistent_issues(corpus: Corpus, *, casefold: bool = False) -> list[Issue
         if readings.get(OUTSIDE, top) < top:
             minority += [(index, Span(start, start + len(key), OUTSIDE)) for index, start in form.unlabeled_at]
         for index, span in minority:
-            issues.append(Issue(
-                id="", index=index, doc_id=doc_ids[index], start=span.start, end=span.end, type="inconsistent",
-                given=span.label, suggested=majority, score=round(readings[span.label] / form.total, 6),
-                text=form.text, reason=f"{form.text!r} reads {summary} across the corpus",
-            ))
+            issues.append(
+                Issue(
+                    id="",
+                    index=index,
+                    doc_id=doc_ids[index],
+                    start=span.start,
+                    end=span.end,
+                    type="inconsistent",
+                    given=span.label,
+                    suggested=majority,
+                    score=round(readings[span.label] / form.total, 6),
+                    text=form.text,
+                    reason=f"{form.text!r} reads {summary} across the corpus",
+                )
+            )
     return issues
 
 
-def sparse_issues(corpus: Corpus, pred_probs: Sequence[np.ndarray] | None = None, tags: Sequence[str] = (), *, rare_count: int = 50, rare_share: float = 0.02) -> list[Issue]:
+def sparse_issues(
+    corpus: Corpus,
+    pred_probs: Sequence[np.ndarray] | None = None,
+    tags: Sequence[str] = (),
+    *,
+    rare_count: int = 50,
+    rare_share: float = 0.02,
+) -> list[Issue]:
     """Entities of rare types, and one-off surface forms the model gives < 0.5 probability."""
     counts = corpus.entity_counts()
     total = sum(counts.values()) or 1
@@ -262,7 +351,11 @@ def sparse_issues(corpus: Corpus, pred_probs: Sequence[np.ndarray] | None = None
     for index, (sentence, doc_id) in enumerate(zip(corpus.sentences, corpus.sentence_doc_ids)):
         for span in sentence.spans:
             key = sentence.tokens[span.start : span.end]
-            confidence = float(probs[index][span.start : span.end, classes.index(span.label)].mean()) if probs is not None else None
+            confidence = (
+                float(probs[index][span.start : span.end, classes.index(span.label)].mean())
+                if probs is not None
+                else None
+            )
             if span.label in rare:
                 reason = f"{span.label} has only {counts[span.label]} entities ({counts[span.label] / total:.1%})"
                 score = confidence if confidence is not None else counts[span.label] / total
@@ -270,8 +363,21 @@ def sparse_issues(corpus: Corpus, pred_probs: Sequence[np.ndarray] | None = None
                 reason, score = f"{sentence.span_text(span)!r} occurs once and the model doubts it", confidence
             else:
                 continue
-            issues.append(Issue(id="", index=index, doc_id=doc_id, start=span.start, end=span.end, type="sparse",
-                                given=span.label, suggested=span.label, score=round(score, 6), text=sentence.span_text(span), reason=reason))
+            issues.append(
+                Issue(
+                    id="",
+                    index=index,
+                    doc_id=doc_id,
+                    start=span.start,
+                    end=span.end,
+                    type="sparse",
+                    given=span.label,
+                    suggested=span.label,
+                    score=round(score, 6),
+                    text=sentence.span_text(span),
+                    reason=reason,
+                )
+            )
     return issues
 
 
@@ -295,9 +401,14 @@ def merge_issues(issues: Sequence[Issue]) -> list[Issue]:
         lead = group[0]
         kinds = tuple(dict.fromkeys(k for i in group for k in (i.evidence or (i.type,))))
         reasons = list(dict.fromkeys(i.reason for i in group))
-        merged.append(replace(
-            lead, reason="; ".join(reasons), cleanlab=any(i.cleanlab for i in group), evidence=kinds,
-        ))
+        merged.append(
+            replace(
+                lead,
+                reason="; ".join(reasons),
+                cleanlab=any(i.cleanlab for i in group),
+                evidence=kinds,
+            )
+        )
     return merged
 
 

@@ -24,24 +24,52 @@ if TYPE_CHECKING:
 MAX_ISSUES = 500
 # Light, mutually distinct backgrounds for entity types (dark text stays readable on each);
 # displaCy would draw every label it does not know in one grey.
-PALETTE = ("#a6cee3", "#fdbf6f", "#b2df8a", "#fb9a99", "#cab2d6", "#ffff99", "#8dd3c7", "#fccde5", "#d9d9d9", "#bc80bd", "#ccebc5", "#ffed6f")
+PALETTE = (
+    "#a6cee3",
+    "#fdbf6f",
+    "#b2df8a",
+    "#fb9a99",
+    "#cab2d6",
+    "#ffff99",
+    "#8dd3c7",
+    "#fccde5",
+    "#d9d9d9",
+    "#bc80bd",
+    "#ccebc5",
+    "#ffed6f",
+)
 
 
 def entity_colors(types: Sequence[str]) -> dict[str, str]:
     """A background colour per entity type (sorted, so one corpus gets the same colours in every
     report): the palette's 12, then light hues a golden angle apart."""
-    return {html.escape(t): PALETTE[i] if i < len(PALETTE) else f"hsl({i * 137.508 % 360:.0f}, 70%, 82%)" for i, t in enumerate(sorted(set(types)))}
+    return {
+        html.escape(t): PALETTE[i] if i < len(PALETTE) else f"hsl({i * 137.508 % 360:.0f}, 70%, 82%)"
+        for i, t in enumerate(sorted(set(types)))
+    }
 
 
-def _sentence_html(tokens: Sequence[str], spans: Sequence[tuple[int, int, str]], colors: dict[str, str] | None = None) -> str:
+def _sentence_html(
+    tokens: Sequence[str], spans: Sequence[tuple[int, int, str]], colors: dict[str, str] | None = None
+) -> str:
     """displaCy markup of a sentence (tokens joined by spaces) with token-offset `spans`."""
     starts, position = [], 0
     for token in tokens:
         starts.append(position)
         position += len(token) + 1
     text = " ".join(tokens)
-    ents = [{"start": starts[s], "end": starts[e - 1] + len(tokens[e - 1]), "label": html.escape(label)} for s, e, label in sorted(spans)]
-    return displacy.render({"text": text, "ents": ents, "title": None}, style="ent", manual=True, page=False, jupyter=False, options={"colors": colors or {}})
+    ents = [
+        {"start": starts[s], "end": starts[e - 1] + len(tokens[e - 1]), "label": html.escape(label)}
+        for s, e, label in sorted(spans)
+    ]
+    return displacy.render(
+        {"text": text, "ents": ents, "title": None},
+        style="ent",
+        manual=True,
+        page=False,
+        jupyter=False,
+        options={"colors": colors or {}},
+    )
 
 
 def _bars(title: str, counts: dict[str, float], *, fmt: str = "{:,.0f}", width: int = 420) -> str:
@@ -67,11 +95,14 @@ def _histogram(title: str, values: np.ndarray, bins: int = 20) -> str:
     counts, edges = np.histogram(values, bins=bins, range=(0.0, 1.0))
     heights = 110 * np.log1p(counts) / (np.log1p(counts.max()) or 1)
     bars = "".join(
-        f'<rect x="{10 + 20 * i}" y="{130 - h:.1f}" width="18" height="{h:.1f}" fill="#f58518"><title>{edges[i]:.2f}-{edges[i + 1]:.2f}: {c}</title></rect>'
+        f'<rect x="{10 + 20 * i}" y="{130 - h:.1f}" width="18" height="{h:.1f}" '
+        f'fill="#f58518"><title>{edges[i]:.2f}-{edges[i + 1]:.2f}: {c}</title></rect>'
         for i, (c, h) in enumerate(zip(counts, heights))
     )
-    return (f'<svg width="420" height="160" role="img"><text x="0" y="14" class="t">{html.escape(title)}</text>{bars}'
-            f'<text x="10" y="150">0</text><text x="200" y="150">0.5</text><text x="395" y="150">1</text></svg>')
+    return (
+        f'<svg width="420" height="160" role="img"><text x="0" y="14" class="t">{html.escape(title)}</text>{bars}'
+        f'<text x="10" y="150">0</text><text x="200" y="150">0.5</text><text x="395" y="150">1</text></svg>'
+    )
 
 
 def render_html(result: AuditResult) -> str:
@@ -82,18 +113,24 @@ def render_html(result: AuditResult) -> str:
     f1 = {name: scores["f1"] for name, scores in cv.get("per_type", {}).items()}
     by_type = Counter(i.type for i in result.issues)
     by_class = Counter(i.given if i.given != OUTSIDE else i.suggested for i in result.issues)
-    charts = "".join([
-        _histogram("Sentence scores (lower = more suspicious; log scale)", np.asarray(result.sentence_scores)),
-        _bars("Issues per type", dict(by_type.most_common())),
-        _bars("Issues per class", dict(by_class.most_common())),
-        _bars("Cross-validated F1 per class", f1, fmt="{:.3f}"),
-    ])
+    charts = "".join(
+        [
+            _histogram("Sentence scores (lower = more suspicious; log scale)", np.asarray(result.sentence_scores)),
+            _bars("Issues per type", dict(by_type.most_common())),
+            _bars("Issues per class", dict(by_class.most_common())),
+            _bars("Cross-validated F1 per class", f1, fmt="{:.3f}"),
+        ]
+    )
     colors = entity_colors([*corpus.entity_types, *(i.suggested for i in issues if i.suggested != OUTSIDE)])
     rows = []
     for issue in issues:
         sentence = corpus.sentences[issue.index]
         given = [(s.start, s.end, s.label) for s in sentence.spans]
-        suggested = [g for g in given if g[1] <= issue.start or g[0] >= issue.end] if issue.type in ("wrong_tag", "ghost_span", "span_shift", "inconsistent") else list(given)
+        suggested = (
+            [g for g in given if g[1] <= issue.start or g[0] >= issue.end]
+            if issue.type in ("wrong_tag", "ghost_span", "span_shift", "inconsistent")
+            else list(given)
+        )
         if issue.suggested != OUTSIDE:
             start = issue.suggested_start if issue.suggested_start is not None else issue.start
             end = issue.suggested_end if issue.suggested_end is not None else issue.end
@@ -102,21 +139,29 @@ def render_html(result: AuditResult) -> str:
         rows.append(
             f'<div class="issue" data-type="{html.escape(issue.type)}" data-class="{html.escape(klass)}">'
             f'<div class="head"><b>{html.escape(issue.id)}</b> <span class="tag">{html.escape(issue.type)}</span> '
-            f'score {issue.score:.3f} &middot; sentence {issue.index}{_document(issue.doc_id)} &middot; '
-            f'<code>{html.escape(issue.text)}</code>: {html.escape(issue.given)} &rarr; {html.escape(issue.suggested)}'
+            f"score {issue.score:.3f} &middot; sentence {issue.index}{_document(issue.doc_id)} &middot; "
+            f"<code>{html.escape(issue.text)}</code>: {html.escape(issue.given)} &rarr; {html.escape(issue.suggested)}"
             f'<div class="reason">{html.escape(issue.reason)}</div></div>'
             f'<div class="pair"><div><i>given</i>{_sentence_html(sentence.tokens, given, colors)}</div>'
-            f'<div><i>suggested</i>{_sentence_html(sentence.tokens, suggested, colors)}</div></div></div>'
+            f"<div><i>suggested</i>{_sentence_html(sentence.tokens, suggested, colors)}</div></div></div>"
         )
-    options = lambda values: "".join(f'<option value="{html.escape(v)}">{html.escape(v)}</option>' for v in sorted(values))  # noqa: E731
+
+    def options(values) -> str:
+        return "".join(f'<option value="{html.escape(v)}">{html.escape(v)}</option>' for v in sorted(values))
+
     counts = summary.get("corpus", {})
-    head = (f"{counts.get('sentences', 0):,} sentences, {counts.get('tokens', 0):,} tokens, "
-            f"{len(result.issues):,} issues (showing the top {len(issues):,}); CV micro F1 {cv.get('micro', {}).get('f1', 0):.3f}")
+    head = (
+        f"{counts.get('sentences', 0):,} sentences, {counts.get('tokens', 0):,} tokens, "
+        f"{len(result.issues):,} issues (showing the top {len(issues):,}); CV micro F1 "
+        f"{cv.get('micro', {}).get('f1', 0):.3f}"
+    )
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>nerqa audit</title>
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'">
+<meta http-equiv="Content-Security-Policy"
+ content="default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'">
 <style>
-body{{font-family:sans-serif;margin:2em;max-width:1200px}} svg{{margin:0 1em 1em 0;font-size:12px}} .t{{font-weight:bold}}
+body{{font-family:sans-serif;margin:2em;max-width:1200px}}
+svg{{margin:0 1em 1em 0;font-size:12px}} .t{{font-weight:bold}}
 .issue{{border-top:1px solid #ddd;padding:.6em 0}} .tag{{background:#eee;border-radius:3px;padding:0 .4em}}
 .reason{{color:#555}} .pair{{display:grid;grid-template-columns:1fr 1fr;gap:1em}} .pair i{{color:#888}}
 </style></head><body>
@@ -127,7 +172,8 @@ Class <select id="fc"><option value="">all</option>{options(by_class)}</select> 
 <div id="issues">{"".join(rows)}</div>
 <script>
 function apply(){{var t=document.getElementById('ft').value,c=document.getElementById('fc').value,n=0;
-document.querySelectorAll('.issue').forEach(function(e){{var ok=(!t||e.dataset.type===t)&&(!c||e.dataset.class===c);e.style.display=ok?'':'none';if(ok)n++;}});
+document.querySelectorAll('.issue').forEach(function(e){{
+var ok=(!t||e.dataset.type===t)&&(!c||e.dataset.class===c);e.style.display=ok?'':'none';if(ok)n++;}});
 document.getElementById('shown').textContent=n+' shown';}}
 document.getElementById('ft').onchange=apply;document.getElementById('fc').onchange=apply;apply();
 </script>

@@ -60,12 +60,17 @@ FOLD_LEARNING_RATE = 3e-4
 DYNAMICS_WEIGHT = 0.25
 
 
-def with_dynamics(pred_probs: Sequence[np.ndarray], dynamics: Sequence[np.ndarray | None], weight: float = DYNAMICS_WEIGHT) -> list[np.ndarray]:
+def with_dynamics(
+    pred_probs: Sequence[np.ndarray], dynamics: Sequence[np.ndarray | None], weight: float = DYNAMICS_WEIGHT
+) -> list[np.ndarray]:
     """`(1 - weight) * pred_probs + weight * the mean training-time probabilities`, per
     sentence `(n_words, n_tags)`: a word the model kept reading otherwise while it trained on
     the given label (low data-map confidence) looks more suspicious. Sentences without
     dynamics keep their pred_probs."""
-    return [p if d is None or not len(d) else (1 - weight) * p + weight * d.astype(np.float32).mean(axis=0) for p, d in zip(pred_probs, dynamics)]
+    return [
+        p if d is None or not len(d) else (1 - weight) * p + weight * d.astype(np.float32).mean(axis=0)
+        for p, d in zip(pred_probs, dynamics)
+    ]
 
 
 def fold_config(**changes) -> TrainConfig:
@@ -78,8 +83,10 @@ def check_model_types(corpus: Corpus, tags: tuple[str, ...], model: str | Path) 
     known = {t.split("-", 1)[1] for t in tags if "-" in t}
     missing = sorted(set(corpus.entity_types) - known)
     if missing:
-        raise NerqaError(f"{model}: the model cannot tag {', '.join(missing)} (its types: {', '.join(sorted(known)) or 'none'}); "
-                         "audit with a model trained on this corpus's types, or leave out --trained to cross-validate")
+        raise NerqaError(
+            f"{model}: the model cannot tag {', '.join(missing)} (its types: {', '.join(sorted(known)) or 'none'}); "
+            "audit with a model trained on this corpus's types, or leave out --trained to cross-validate"
+        )
 
 
 def audit(
@@ -105,25 +112,54 @@ def audit(
         AuditSettings(level=level)  # type: ignore[arg-type]
         check_model_types(corpus, classifier.tags, "the model")
         probs = predict_probs(classifier, [s.tokens for s in corpus.sentences], progress=progress)
-        return score(corpus, probs, classifier.tags, level=level, settings={"mode": "model", "level": level}, started=started)
+        return score(
+            corpus, probs, classifier.tags, level=level, settings={"mode": "model", "level": level}, started=started
+        )
     from nerqa.audit.crossval import COMPONENTS, cross_validate
 
     AuditSettings(k=k, mode=mode, level=level)  # type: ignore[arg-type]
     dynamics = "full" in COMPONENTS[mode] and DYNAMICS_WEIGHT > 0
-    crossval = cross_validate(corpus, config, k=k, mode=mode, cache_dir=cache_dir, progress=progress, reference=reference, dynamics=dynamics)  # type: ignore[arg-type]
-    settings = {"k": k, "mode": mode, "level": level, "dynamics_weight": DYNAMICS_WEIGHT if dynamics else 0.0, **config.to_sections()}
+    crossval = cross_validate(
+        corpus, config, k=k, mode=mode, cache_dir=cache_dir, progress=progress, reference=reference, dynamics=dynamics
+    )  # type: ignore[arg-type]
+    settings = {
+        "k": k,
+        "mode": mode,
+        "level": level,
+        "dynamics_weight": DYNAMICS_WEIGHT if dynamics else 0.0,
+        **config.to_sections(),
+    }
     if reference is not None:
-        settings["reference"] = {"name": reference.name, "sentences": len(reference), "fingerprint": reference.fingerprint()}
-    return score(corpus, crossval.pred_probs, crossval.tags, level=level, crossval=crossval, settings=settings, started=started)
+        settings["reference"] = {
+            "name": reference.name,
+            "sentences": len(reference),
+            "fingerprint": reference.fingerprint(),
+        }
+    return score(
+        corpus, crossval.pred_probs, crossval.tags, level=level, crossval=crossval, settings=settings, started=started
+    )
 
 
-def score(corpus: Corpus, pred_probs: list[np.ndarray], tags: tuple[str, ...], *, level: str = "types", crossval: CrossValResult | None = None, settings: dict | None = None, started: float | None = None) -> AuditResult:
+def score(
+    corpus: Corpus,
+    pred_probs: list[np.ndarray],
+    tags: tuple[str, ...],
+    *,
+    level: str = "types",
+    crossval: CrossValResult | None = None,
+    settings: dict | None = None,
+    started: float | None = None,
+) -> AuditResult:
     """Turn pred_probs into scores and issues (no training). With `crossval` holding training
     dynamics, the scores read `with_dynamics(pred_probs, ...)`; the CV metrics and the
     returned pred_probs stay out-of-sample."""
     started = started if started is not None else time.perf_counter()
     scoring_started = time.perf_counter()
-    scored = with_dynamics(pred_probs, crossval.dynamics, DYNAMICS_WEIGHT) if crossval is not None and crossval.dynamics is not None else pred_probs
+    scored = (
+        with_dynamics(pred_probs, crossval.dynamics, DYNAMICS_WEIGHT)
+        if crossval is not None and crossval.dynamics is not None
+        else pred_probs
+    )
     cleanlab_sentence, _, flagged = cleanlab_scores(corpus, scored, tags, level=level)
     issues = span_issues(corpus, scored, tags, flagged=flagged)
     sentence_scores = sentence_quality(len(corpus), issues, cleanlab_sentence)
@@ -133,10 +169,18 @@ def score(corpus: Corpus, pred_probs: list[np.ndarray], tags: tuple[str, ...], *
     evaluation = evaluate_tags([s.tags for s in corpus.sentences], tags_from_probs(pred_probs, tags))
     summary = {
         "corpus": {
-            "name": corpus.name, "fingerprint": corpus.fingerprint(), "documents": len(corpus.documents), "sentences": len(corpus),
-            "tokens": corpus.n_tokens, "entities": dict(corpus.entity_counts()),
+            "name": corpus.name,
+            "fingerprint": corpus.fingerprint(),
+            "documents": len(corpus.documents),
+            "sentences": len(corpus),
+            "tokens": corpus.n_tokens,
+            "entities": dict(corpus.entity_counts()),
         },
-        "issues": {"total": len(ranked), "by_type": dict(Counter(i.type for i in ranked)), "by_class": dict(Counter(i.given if i.given != "O" else i.suggested for i in ranked))},
+        "issues": {
+            "total": len(ranked),
+            "by_type": dict(Counter(i.type for i in ranked)),
+            "by_class": dict(Counter(i.given if i.given != "O" else i.suggested for i in ranked)),
+        },
         "cleanlab_flagged_tokens": len(flagged),
         "cv_metrics": evaluation.to_dict(),
         "settings": settings or {},
@@ -151,7 +195,9 @@ def score(corpus: Corpus, pred_probs: list[np.ndarray], tags: tuple[str, ...], *
     }
     # As JSON has it, so that the summary read back from summary.json is equal to this one.
     summary = json.loads(json.dumps(summary, default=str))
-    return AuditResult(corpus, pred_probs, tags, sentence_scores, ranked, np.asarray(cleanlab_sentence, dtype=float), summary)
+    return AuditResult(
+        corpus, pred_probs, tags, sentence_scores, ranked, np.asarray(cleanlab_sentence, dtype=float), summary
+    )
 
 
 def _torch_threads() -> int | None:

@@ -77,7 +77,9 @@ class Corpus:
     name: str = field(default="", compare=False)
 
     @classmethod
-    def from_sentences(cls, sentences: Iterable[Sentence], doc_ids: Iterable[str | None] | None = None, *, name: str = "") -> Corpus:
+    def from_sentences(
+        cls, sentences: Iterable[Sentence], doc_ids: Iterable[str | None] | None = None, *, name: str = ""
+    ) -> Corpus:
         """Build a corpus from sentences; consecutive sentences with one non-None doc id share a document."""
         sentences = list(sentences)
         ids = list(doc_ids) if doc_ids is not None else [None] * len(sentences)
@@ -178,12 +180,18 @@ class Corpus:
 
     def map_types(self, mapping: dict[str, str]) -> Corpus:
         """A copy with entity types renamed (`mapping` may merge several types into one)."""
+
         def rename(tag: str) -> str:
             prefix, kind = split_tag(tag)
             return tag if kind is None else f"{prefix}-{mapping.get(kind, kind)}"
 
         documents = tuple(
-            Document(doc.id, tuple(Sentence(s.tokens, tuple(rename(t) for t in s.tags), s.offsets) for s in doc.sentences), doc.text, doc.sections)
+            Document(
+                doc.id,
+                tuple(Sentence(s.tokens, tuple(rename(t) for t in s.tags), s.offsets) for s in doc.sentences),
+                doc.text,
+                doc.sections,
+            )
             for doc in self.documents
         )
         return Corpus(documents, name=self.name)

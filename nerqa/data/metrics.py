@@ -63,7 +63,9 @@ def evaluate_tags(gold: Sequence[Sequence[str]], predicted: Sequence[Sequence[st
     with warnings.catch_warnings():
         # seqeval averages empty arrays when a corpus has no entities at all.
         warnings.simplefilter("ignore", RuntimeWarning)
-        report = classification_report(gold_lists, pred_lists, mode="strict", scheme=IOB2, output_dict=True, zero_division=0)
+        report = classification_report(
+            gold_lists, pred_lists, mode="strict", scheme=IOB2, output_dict=True, zero_division=0
+        )
     per_type = {
         name: Scores(float(row["precision"]), float(row["recall"]), float(row["f1-score"]), int(row["support"]))
         for name, row in report.items()
@@ -86,4 +88,6 @@ def evaluate_tags(gold: Sequence[Sequence[str]], predicted: Sequence[Sequence[st
         for bounds, label in predicted_by_bounds.items():
             if bounds not in gold_bounds:
                 confusion[(SPURIOUS, label)] += 1
-    return Evaluation(per_type, scores("micro avg"), scores("macro avg"), correct / tokens if tokens else 0.0, dict(confusion))
+    return Evaluation(
+        per_type, scores("micro avg"), scores("macro avg"), correct / tokens if tokens else 0.0, dict(confusion)
+    )

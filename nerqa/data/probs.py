@@ -27,7 +27,9 @@ def type_classes(tags: Sequence[str]) -> list[str]:
     return [OUTSIDE] + sorted({split_tag(t)[1] for t in tags if t != OUTSIDE})  # type: ignore[type-var]
 
 
-def type_level(tags: Sequence[str], pred_probs: Sequence[np.ndarray], labels: Sequence[Sequence[str]]) -> tuple[list[str], list[np.ndarray], list[np.ndarray]]:
+def type_level(
+    tags: Sequence[str], pred_probs: Sequence[np.ndarray], labels: Sequence[Sequence[str]]
+) -> tuple[list[str], list[np.ndarray], list[np.ndarray]]:
     """Merge B-X and I-X into X.
 
     Returns the classes (`O` first), per-sentence label ids `(n_words,)` and per-sentence

@@ -24,9 +24,7 @@ SENTENCE_END = frozenset(".?!")
 _OPEN_TO_CLOSE = {"(": ")", "[": "]", "{": "}"}
 _OPENERS = frozenset("([{\"'")
 # Tokens after which a full stop marks an abbreviation, not a sentence end.
-ABBREVIATIONS = frozenset(
-    "fig figs ref refs no nos vs viz cf approx ca eq eqs dr mr mrs ms st vol pp sp spp".split()
-)
+ABBREVIATIONS = frozenset("fig figs ref refs no nos vs viz cf approx ca eq eqs dr mr mrs ms st vol pp sp spp".split())
 PROTECTED_KEY = "nerqa_protected"
 CharSpan = tuple[int, int]
 
@@ -35,7 +33,8 @@ def tokenize(text: str, *, boundaries: Sequence[int] = (), start: int = 0, end: 
     """Token character spans of `text[start:end]`, in absolute offsets.
 
     Each run of letters and digits is a token and every other non-space character (the
-    underscore too) is a token of its own. A token is also cut at each offset in `boundaries` (entity edges that fall inside
+    underscore too) is a token of its own. A token is also cut at each offset in `boundaries` (entity edges that fall
+    inside
     a word, such as "<category>cancer</category>s"), so entities always align with tokens.
     """
     end = len(text) if end is None else end
@@ -92,7 +91,9 @@ def _bracket_depth_mask(words: Sequence[str]) -> list[bool]:
     return inside
 
 
-def sentence_starts(words: Sequence[str], spaces: Sequence[bool], protected: Sequence[tuple[int, int]] = ()) -> list[bool]:
+def sentence_starts(
+    words: Sequence[str], spaces: Sequence[bool], protected: Sequence[tuple[int, int]] = ()
+) -> list[bool]:
     """`starts[i]` is True when token i begins a sentence.
 
     `protected` holds token spans `(start, end)` that must not be split.
@@ -163,7 +164,9 @@ def biomedical_nlp() -> Language:
     return nlp
 
 
-def segment(text: str, *, sections: Sequence[CharSpan] | None = None, protected: Sequence[CharSpan] = ()) -> list[list[CharSpan]]:
+def segment(
+    text: str, *, sections: Sequence[CharSpan] | None = None, protected: Sequence[CharSpan] = ()
+) -> list[list[CharSpan]]:
     """Split raw `text` into sentences of tokens.
 
     Args:
@@ -189,7 +192,14 @@ def segment(text: str, *, sections: Sequence[CharSpan] | None = None, protected:
     return sentences
 
 
-def _split_sections(nlp: Language, text: str, sections: Sequence[CharSpan] | None, protected: Sequence[CharSpan], edges: list[int], sentences: list[list[CharSpan]]) -> None:
+def _split_sections(
+    nlp: Language,
+    text: str,
+    sections: Sequence[CharSpan] | None,
+    protected: Sequence[CharSpan],
+    edges: list[int],
+    sentences: list[list[CharSpan]],
+) -> None:
     for sec_start, sec_end in sections if sections is not None else [(0, len(text))]:
         spans = tokenize(text, boundaries=edges, start=sec_start, end=sec_end)
         if not spans:

@@ -39,14 +39,35 @@ def word_shape(word: str, first: bool = False) -> list[float]:
     has_upper = any(c.isupper() for c in letters)
     has_lower = any(c.islower() for c in letters)
     lower = bool(letters) and not has_upper
-    title = bool(letters) and letters[0].isupper() and word[0].isalpha() and all(c.islower() for c in letters[1:]) and len(letters) > 1
+    title = (
+        bool(letters)
+        and letters[0].isupper()
+        and word[0].isalpha()
+        and all(c.islower() for c in letters[1:])
+        and len(letters) > 1
+    )
     upper = len(letters) > 1 and not has_lower
     mixed = has_upper and has_lower and not title
     has_digit = any(c.isdigit() for c in word)
     all_digits = word.isdigit()
     punct = not any(c.isalnum() for c in word)
     inner = len(word) > 2 and any(not c.isalnum() for c in word[1:-1])
-    return [float(v) for v in (lower, title, upper, mixed, has_digit, all_digits, punct, inner, len(word) == 1, first, len(word) > 12)]
+    return [
+        float(v)
+        for v in (
+            lower,
+            title,
+            upper,
+            mixed,
+            has_digit,
+            all_digits,
+            punct,
+            inner,
+            len(word) == 1,
+            first,
+            len(word) > 12,
+        )
+    ]
 
 
 def window_shapes(owned: Sequence[tuple[int, int]], length: int, sentence_shapes: np.ndarray) -> np.ndarray:

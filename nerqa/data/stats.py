@@ -48,13 +48,16 @@ class SurfaceForm:
         return len(self.types) > 1
 
 
-def surface_forms(corpus: Corpus, *, casefold: bool = False, extra: Iterable[tuple[str, ...]] = ()) -> dict[tuple[str, ...], SurfaceForm]:
+def surface_forms(
+    corpus: Corpus, *, casefold: bool = False, extra: Iterable[tuple[str, ...]] = ()
+) -> dict[tuple[str, ...], SurfaceForm]:
     """Every labeled surface form with its per-type counts and its untagged occurrences.
 
     `extra` adds token sequences that need not be labeled anywhere (e.g. spans a model
     predicts), so their untagged occurrences are counted too. An occurrence is untagged when
     the same token sequence appears with every token tagged `O` (occurrences overlapping
-    another entity count as neither). With `casefold`, forms are compared in lower case. Runs in O(tokens x forms starting with each token).
+    another entity count as neither). With `casefold`, forms are compared in lower case. Runs in O(tokens x forms
+    starting with each token).
     """
     norm = (lambda t: t.casefold()) if casefold else (lambda t: t)
     forms: dict[tuple[str, ...], SurfaceForm] = {}
@@ -116,7 +119,9 @@ class CorpusStats:
 _LENGTH_BINS = (1, 11, 21, 31, 51, 81, 129, 257)
 
 
-def corpus_stats(corpus: Corpus, *, top: int = 10, rare_count: int = 50, rare_share: float = 0.02, casefold: bool = False) -> CorpusStats:
+def corpus_stats(
+    corpus: Corpus, *, top: int = 10, rare_count: int = 50, rare_share: float = 0.02, casefold: bool = False
+) -> CorpusStats:
     """Compute corpus statistics.
 
     A type is rare when it has fewer than `rare_count` entities or less than `rare_share` of
@@ -144,8 +149,12 @@ def corpus_stats(corpus: Corpus, *, top: int = 10, rare_count: int = 50, rare_sh
     )
     lengths = np.array([len(s) for s in corpus.sentences]) if len(corpus) else np.zeros(1)
     percentiles = {
-        "min": float(lengths.min()), "p50": float(np.percentile(lengths, 50)), "mean": float(lengths.mean()),
-        "p90": float(np.percentile(lengths, 90)), "p99": float(np.percentile(lengths, 99)), "max": float(lengths.max()),
+        "min": float(lengths.min()),
+        "p50": float(np.percentile(lengths, 50)),
+        "mean": float(lengths.mean()),
+        "p90": float(np.percentile(lengths, 90)),
+        "p99": float(np.percentile(lengths, 99)),
+        "max": float(lengths.max()),
     }
     histogram = []
     for low, high in zip(_LENGTH_BINS, _LENGTH_BINS[1:] + (None,)):
@@ -153,7 +162,9 @@ def corpus_stats(corpus: Corpus, *, top: int = 10, rare_count: int = 50, rare_sh
         histogram.append((f"{low}-{high - 1}" if high else f"{low}+", n))
     forms = surface_forms(corpus, casefold=casefold).values()
     multi = sorted((f for f in forms if f.is_multi_type), key=lambda f: (-f.labeled, f.text))
-    partly = sorted((f for f in forms if f.unlabeled and f.labeled), key=lambda f: (-min(f.labeled, f.unlabeled), -f.total, f.text))
+    partly = sorted(
+        (f for f in forms if f.unlabeled and f.labeled), key=lambda f: (-min(f.labeled, f.unlabeled), -f.total, f.text)
+    )
     return CorpusStats(
         n_documents=len(corpus.documents),
         n_sentences=len(corpus),

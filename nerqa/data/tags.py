@@ -103,7 +103,11 @@ def to_iob2(tags: Sequence[str], scheme: str = "iob2", *, repair: bool = False) 
             new = f"B-{kind}"
         else:
             before = "the start of the sentence" if position == 0 else f"'{tags[position - 1]}'"
-            raise TagError(position, f"'{tag}' follows {before}: an I- tag must continue a span of its type (use --repair to read it as B-, or --scheme iob1 for IOB1 data)")
+            raise TagError(
+                position,
+                f"'{tag}' follows {before}: an I- tag must continue a span of its type (use --repair to read it "
+                "as B-, or --scheme iob1 for IOB1 data)",
+            )
         # In BIOES, E/S/L/U close the span: what follows cannot continue it.
         if scheme == "bioes" and prefix in ("E", "S", "L", "U"):
             prev_prefix, prev_kind = OUTSIDE, None
@@ -148,4 +152,3 @@ def tags_from_spans(spans: Iterable[Span], length: int) -> list[str]:
         for position in range(span.start + 1, span.end):
             tags[position] = f"I-{span.label}"
     return tags
-

@@ -66,17 +66,29 @@ def token_spans(tokens: Sequence[str], spans: Sequence[tuple[int, int, str]], *,
 def label_config(types: Sequence[str]) -> str:
     """A Label Studio labeling config for the tasks: one `Labels` over the text."""
     labels = "".join(f'<Label value="{t}"/>' for t in types)
-    return f'<View><Labels name="{FROM_NAME}" toName="{TO_NAME}">{labels}</Labels><Text name="{TO_NAME}" value="$text"/></View>'
+    return (
+        f'<View><Labels name="{FROM_NAME}" toName="{TO_NAME}">{labels}</Labels><Text name="{TO_NAME}" '
+        'value="$text"/></View>'
+    )
 
 
 def _ls_result(tokens: Sequence[str], spans: Sequence[Span], prefix: str) -> list[dict]:
     text = " ".join(tokens)
-    return [{"id": f"{prefix}{n}", "from_name": FROM_NAME, "to_name": TO_NAME, "type": "labels",
-             "value": {"start": a, "end": b, "text": text[a:b], "labels": [label]}}
-            for n, (a, b, label) in enumerate(char_spans(tokens, spans))]
+    return [
+        {
+            "id": f"{prefix}{n}",
+            "from_name": FROM_NAME,
+            "to_name": TO_NAME,
+            "type": "labels",
+            "value": {"start": a, "end": b, "text": text[a:b], "labels": [label]},
+        }
+        for n, (a, b, label) in enumerate(char_spans(tokens, spans))
+    ]
 
 
-def task_record(tool: str, tokens: Sequence[str], predictions: Sequence[Prediction], nerqa: dict, *, meta: dict | None = None) -> dict:
+def task_record(
+    tool: str, tokens: Sequence[str], predictions: Sequence[Prediction], nerqa: dict, *, meta: dict | None = None
+) -> dict:
     """One task for `tool`.
 
     Args:
@@ -94,25 +106,45 @@ def task_record(tool: str, tokens: Sequence[str], predictions: Sequence[Predicti
         data = {"text": text, "sentences": bounds, "nerqa": nerqa}
         if nerqa.get("doc_id") is not None:
             data["doc_id"] = nerqa["doc_id"]
-        return {"data": data, "predictions": [
-            {"model_version": name, **({"score": score} if score is not None else {}), "result": _ls_result(tokens, spans, f"{name[:1]}{n}-")}
-            for n, (name, spans, score) in enumerate(predictions)
-        ]}
+        return {
+            "data": data,
+            "predictions": [
+                {
+                    "model_version": name,
+                    **({"score": score} if score is not None else {}),
+                    "result": _ls_result(tokens, spans, f"{name[:1]}{n}-"),
+                }
+                for n, (name, spans, score) in enumerate(predictions)
+            ],
+        }
     shown = predictions[-1][1] if predictions else ()
-    others = {f"{name}_spans": [[a, b, label] for a, b, label in char_spans(tokens, spans)] for name, spans, _ in predictions[:-1]}
+    others = {
+        f"{name}_spans": [[a, b, label] for a, b, label in char_spans(tokens, spans)]
+        for name, spans, _ in predictions[:-1]
+    }
     fields = {**nerqa, **others}
     if tool == "prodigy":
         starts = token_starts(tokens)
         return {
             "text": text,
-            "tokens": [{"text": t, "start": c, "end": c + len(t), "id": i, "ws": i < len(tokens) - 1} for i, (t, c) in enumerate(zip(tokens, starts))],
-            "spans": [{"start": a, "end": b, "token_start": s.start, "token_end": s.end - 1, "label": s.label}
-                      for s, (a, b, _) in zip(shown, char_spans(tokens, shown))],
+            "tokens": [
+                {"text": t, "start": c, "end": c + len(t), "id": i, "ws": i < len(tokens) - 1}
+                for i, (t, c) in enumerate(zip(tokens, starts))
+            ],
+            "spans": [
+                {"start": a, "end": b, "token_start": s.start, "token_end": s.end - 1, "label": s.label}
+                for s, (a, b, _) in zip(shown, char_spans(tokens, shown))
+            ],
             "sentences": bounds,
             "meta": meta or {},
             "nerqa": fields,
         }
-    return {"text": text, "label": [[a, b, label] for a, b, label in char_spans(tokens, shown)], "sentences": bounds, "nerqa": fields}
+    return {
+        "text": text,
+        "label": [[a, b, label] for a, b, label in char_spans(tokens, shown)],
+        "sentences": bounds,
+        "nerqa": fields,
+    }
 
 
 def dump_tasks(records: Sequence[dict], tool: str) -> str:

@@ -46,15 +46,25 @@ class ShapedTokenClassifier(torch.nn.Module):
         torch.nn.init.zeros_(self.shape_in.weight)
         torch.nn.init.zeros_(self.shape_out.weight)
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, shapes: torch.Tensor, labels: torch.Tensor | None = None):
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        shapes: torch.Tensor,
+        labels: torch.Tensor | None = None,
+    ):
         from transformers.modeling_outputs import TokenClassifierOutput
 
         embeds = self.model.get_input_embeddings()(input_ids)
         shapes = shapes.to(embeds.dtype)
-        logits = self.model(inputs_embeds=embeds + self.shape_in(shapes), attention_mask=attention_mask).logits + self.shape_out(shapes)
+        logits = self.model(
+            inputs_embeds=embeds + self.shape_in(shapes), attention_mask=attention_mask
+        ).logits + self.shape_out(shapes)
         loss = None
         if labels is not None:
-            loss = torch.nn.functional.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), labels.reshape(-1), ignore_index=-100)
+            loss = torch.nn.functional.cross_entropy(
+                logits.float().reshape(-1, logits.shape[-1]), labels.reshape(-1), ignore_index=-100
+            )
         return TokenClassifierOutput(loss=loss, logits=logits)
 
 
@@ -72,7 +82,9 @@ class Classifier:
     def save(self, folder: str | Path) -> None:
         """Write a standard Hugging Face model folder (weights, config with id2label, tokenizer)."""
         if isinstance(self.model, ShapedTokenClassifier):
-            raise ModelError("a model trained with word shapes is not a standard Hugging Face model and cannot be saved")
+            raise ModelError(
+                "a model trained with word shapes is not a standard Hugging Face model and cannot be saved"
+            )
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         self.model.save_pretrained(folder)
@@ -93,11 +105,15 @@ def load_classifier(folder: str | Path) -> Classifier:
     id2label = model.config.id2label
     tags = tuple(id2label[i] for i in range(len(id2label)))
     if not any(t.startswith(("B-", "I-")) for t in tags):
-        raise ModelError(f"{folder}: the model's labels {list(tags)[:6]} are not IOB tags; was it trained for token classification?")
+        raise ModelError(
+            f"{folder}: the model's labels {list(tags)[:6]} are not IOB tags; was it trained for token classification?"
+        )
     return Classifier(model.to(device()).eval(), tokenizer, tags, window_limit(model, 512))
 
 
-def collate(windows: Sequence[Window], pad_id: int, to: torch.device, shapes: Sequence[np.ndarray] | None = None) -> dict[str, torch.Tensor]:
+def collate(
+    windows: Sequence[Window], pad_id: int, to: torch.device, shapes: Sequence[np.ndarray] | None = None
+) -> dict[str, torch.Tensor]:
     """Pad windows into `input_ids` and `attention_mask` tensors of shape `(batch, longest)`,
     and with `shapes` (per window, `(len(window), N_SHAPES)`) a `shapes` tensor `(batch, longest, N_SHAPES)`."""
     width = max(len(w) for w in windows)
@@ -140,7 +156,9 @@ def batched_forward(
     with torch.inference_mode():
         for start in range(0, len(order), batch_size):
             chosen = order[start : start + batch_size]
-            batch = collate([windows[i] for i in chosen], pad_id, on, [shapes[i] for i in chosen] if shapes is not None else None)
+            batch = collate(
+                [windows[i] for i in chosen], pad_id, on, [shapes[i] for i in chosen] if shapes is not None else None
+            )
             with autocast(on):
                 output = forward(batch)
             yield chosen, output.float().cpu().numpy()

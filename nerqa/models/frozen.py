@@ -49,8 +49,14 @@ class FrozenPass:
 
 
 def frozen_pass(
-    sentences: Sequence[Sequence[str]], model: str | Path | None, *, max_length: int = 128, stride: int = 32,
-    top_layers: int | None = TOP_LAYERS, batch_size: int = 64, progress: ProgressCallback = quiet,
+    sentences: Sequence[Sequence[str]],
+    model: str | Path | None,
+    *,
+    max_length: int = 128,
+    stride: int = 32,
+    top_layers: int | None = TOP_LAYERS,
+    batch_size: int = 64,
+    progress: ProgressCallback = quiet,
 ) -> FrozenPass:
     """Run the frozen encoder once over `sentences`: the fast head's word features and, with
     `top_layers`, the states entering the top layers. Progress task `features`, in windows."""
@@ -72,7 +78,15 @@ def frozen_pass(
             kept.append(hidden_states[n_layers - top_layers])  # the input of the first top layer
         return torch.cat(kept, dim=-1)
 
-    for chosen, stacked in batched_forward(windows, forward, pad_id=tokenizer.pad_token_id or 0, on=device(), batch_size=batch_size, progress=progress, task="features"):
+    for chosen, stacked in batched_forward(
+        windows,
+        forward,
+        pad_id=tokenizer.pad_token_id or 0,
+        on=device(),
+        batch_size=batch_size,
+        progress=progress,
+        task="features",
+    ):
         for row, index in enumerate(chosen):
             window = windows[index]
             for position, word in window.owned:

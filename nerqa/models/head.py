@@ -21,7 +21,15 @@ from nerqa.progress import ProgressCallback, quiet
 HEAD_VERSION = "bilstm-4layers-shapes"
 
 
-def word_features(sentences: Sequence[Sequence[str]], model: str | Path | None, *, max_length: int = 128, stride: int = 32, batch_size: int = 64, progress: ProgressCallback = quiet) -> list[np.ndarray]:
+def word_features(
+    sentences: Sequence[Sequence[str]],
+    model: str | Path | None,
+    *,
+    max_length: int = 128,
+    stride: int = 32,
+    batch_size: int = 64,
+    progress: ProgressCallback = quiet,
+) -> list[np.ndarray]:
     """Frozen-encoder features per word: the last four hidden states at the word's first
     sub-word, concatenated (the feature-based recipe of the BERT paper).
 
@@ -30,7 +38,15 @@ def word_features(sentences: Sequence[Sequence[str]], model: str | Path | None, 
     """
     from nerqa.models.frozen import frozen_pass
 
-    return frozen_pass(sentences, model, max_length=max_length, stride=stride, top_layers=None, batch_size=batch_size, progress=progress).features
+    return frozen_pass(
+        sentences,
+        model,
+        max_length=max_length,
+        stride=stride,
+        top_layers=None,
+        batch_size=batch_size,
+        progress=progress,
+    ).features
 
 
 class BiLSTMHead(torch.nn.Module):
@@ -51,8 +67,19 @@ class BiLSTMHead(torch.nn.Module):
 
 
 def fit_head(
-    features: Sequence[np.ndarray], labels: Sequence[Sequence[int]], train_idx: Sequence[int], test_idx: Sequence[int], n_tags: int,
-    *, shapes: Sequence[np.ndarray] | None = None, seed: int, epochs: int = 8, lr: float = 2e-3, hidden: int = 256, batch_size: int = 32, dropout: float = 0.3,
+    features: Sequence[np.ndarray],
+    labels: Sequence[Sequence[int]],
+    train_idx: Sequence[int],
+    test_idx: Sequence[int],
+    n_tags: int,
+    *,
+    shapes: Sequence[np.ndarray] | None = None,
+    seed: int,
+    epochs: int = 8,
+    lr: float = 2e-3,
+    hidden: int = 256,
+    batch_size: int = 32,
+    dropout: float = 0.3,
 ) -> list[np.ndarray]:
     """Train a BiLSTM head on the training sentences (Adam, one-cycle lr) and predict the
     held-out ones.

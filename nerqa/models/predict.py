@@ -49,7 +49,15 @@ def predict_probs(
     try:
         forward = lambda batch: torch.softmax(model(**batch).logits.float(), dim=-1)  # noqa: E731
         on = next(model.parameters()).device
-        for chosen, scores in batched_forward(windows, forward, pad_id=tokenizer.pad_token_id or 0, on=on, batch_size=batch_size, progress=progress, shapes=shapes):
+        for chosen, scores in batched_forward(
+            windows,
+            forward,
+            pad_id=tokenizer.pad_token_id or 0,
+            on=on,
+            batch_size=batch_size,
+            progress=progress,
+            shapes=shapes,
+        ):
             for row, index in enumerate(chosen):
                 probs[index] = scores[row, : len(windows[index])]
     finally:
@@ -61,17 +69,26 @@ def evaluate(classifier: Classifier, corpus: Corpus, *, progress: ProgressCallba
     """Strict entity-level scores of the classifier on a labeled corpus (progress task `evaluate`)."""
     unknown = sorted(set(corpus.tag_set) - set(classifier.tags))
     if unknown:
-        raise ModelError(f"the corpus has tags the model does not know: {', '.join(unknown)} (model tags: {', '.join(classifier.tags)})")
-    probs = predict_probs(classifier, [s.tokens for s in corpus.sentences], progress=relabel_task(progress, {"predict": "evaluate"}))
+        raise ModelError(
+            f"the corpus has tags the model does not know: {', '.join(unknown)} (model tags: "
+            f"{', '.join(classifier.tags)})"
+        )
+    probs = predict_probs(
+        classifier, [s.tokens for s in corpus.sentences], progress=relabel_task(progress, {"predict": "evaluate"})
+    )
     return evaluate_tags([s.tags for s in corpus.sentences], tags_from_probs(probs, classifier.tags))
 
 
-def tag_corpus(classifier: Classifier, corpus: Corpus, *, progress: ProgressCallback = quiet) -> tuple[Corpus, list[np.ndarray]]:
+def tag_corpus(
+    classifier: Classifier, corpus: Corpus, *, progress: ProgressCallback = quiet
+) -> tuple[Corpus, list[np.ndarray]]:
     """The corpus with its tags replaced by the classifier's, and the word-level probabilities."""
     probs = predict_probs(classifier, [s.tokens for s in corpus.sentences], progress=progress)
     predicted = iter(tags_from_probs(probs, classifier.tags))
     documents = tuple(
-        Document(d.id, tuple(Sentence(s.tokens, tuple(next(predicted)), s.offsets) for s in d.sentences), d.text, d.sections)
+        Document(
+            d.id, tuple(Sentence(s.tokens, tuple(next(predicted)), s.offsets) for s in d.sentences), d.text, d.sections
+        )
         for d in corpus.documents
     )
     return Corpus(documents, name=corpus.name), probs

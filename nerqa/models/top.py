@@ -68,7 +68,9 @@ class TopModel(torch.nn.Module):
             raise ModelError(f"{path}: cannot load the encoder: {str(error).splitlines()[0]}") from None
         layers = getattr(getattr(base, "encoder", None), "layer", None)
         if not hasattr(base, "embeddings") or not isinstance(layers, torch.nn.ModuleList):
-            raise ModelError(f"{path}: the top mode needs a BERT-style encoder (embeddings, encoder.layer); use --mode full")
+            raise ModelError(
+                f"{path}: the top mode needs a BERT-style encoder (embeddings, encoder.layer); use --mode full"
+            )
         base.encoder.layer = torch.nn.ModuleList(list(layers)[-top_layers:])
         base.config.num_hidden_layers = top_layers
         base.embeddings = _PassThrough()
@@ -87,7 +89,9 @@ class TopModel(torch.nn.Module):
         return self.out(self.dropout(torch.cat([h, shapes], dim=-1)))
 
 
-def _batch(frozen: FrozenPass, ids: Sequence[int], labels: Sequence[Sequence[int]] | None, on: torch.device) -> tuple[torch.Tensor, ...]:
+def _batch(
+    frozen: FrozenPass, ids: Sequence[int], labels: Sequence[Sequence[int]] | None, on: torch.device
+) -> tuple[torch.Tensor, ...]:
     """Padded tensors for windows `ids`: states, mask, shapes, and labels (-100 off the owned positions)."""
     assert frozen.states is not None
     width = max(len(frozen.windows[i]) for i in ids)
@@ -100,7 +104,9 @@ def _batch(frozen: FrozenPass, ids: Sequence[int], labels: Sequence[Sequence[int
         window = frozen.windows[i]
         states[row, : len(window)] = torch.from_numpy(frozen.states[i].astype(np.float32))
         mask[row, : len(window)] = 1
-        shapes[row, : len(window)] = torch.from_numpy(window_shapes(window.owned, len(window), frozen.shapes[window.sentence]))
+        shapes[row, : len(window)] = torch.from_numpy(
+            window_shapes(window.owned, len(window), frozen.shapes[window.sentence])
+        )
         if labels is not None:
             positions, words = [p for p, _ in window.owned], [w for _, w in window.owned]
             targets[row, positions] = torch.tensor([labels[window.sentence][w] for w in words], dtype=torch.long)
@@ -113,7 +119,9 @@ def _batches(frozen: FrozenPass, windows: Sequence[int], size: int) -> list[list
     return [order[i : i + size] for i in range(0, len(order), size)]
 
 
-def inner_split(train_idx: Sequence[int], groups: Sequence[int], *, share: float = 0.1, seed: int = 0) -> tuple[list[int], list[int]]:
+def inner_split(
+    train_idx: Sequence[int], groups: Sequence[int], *, share: float = 0.1, seed: int = 0
+) -> tuple[list[int], list[int]]:
     """Split training sentences into (fit, stop) by whole groups (documents): about `share`
     of the sentences, at least one group, go to the stopping part. With one group, nothing does."""
     by_group: dict[int, list[int]] = {}
@@ -133,8 +141,19 @@ def inner_split(train_idx: Sequence[int], groups: Sequence[int], *, share: float
 
 
 def fit_top(
-    frozen: FrozenPass, labels: Sequence[Sequence[int]], groups: Sequence[int], train_idx: Sequence[int], test_idx: Sequence[int], n_tags: int,
-    *, model: str | Path | None, seed: int, epochs: int = TOP_EPOCHS, patience: int = 2, lr: float = TOP_LEARNING_RATE, batch_size: int = 32,
+    frozen: FrozenPass,
+    labels: Sequence[Sequence[int]],
+    groups: Sequence[int],
+    train_idx: Sequence[int],
+    test_idx: Sequence[int],
+    n_tags: int,
+    *,
+    model: str | Path | None,
+    seed: int,
+    epochs: int = TOP_EPOCHS,
+    patience: int = 2,
+    lr: float = TOP_LEARNING_RATE,
+    batch_size: int = 32,
     progress: ProgressCallback = quiet,
 ) -> list[np.ndarray]:
     """Fine-tune the top layers on the training sentences and predict the held-out ones.
@@ -163,7 +182,9 @@ def fit_top(
     optimizer = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=0.01)
     total = max(1, epochs * len(fit_batches))
     warmup = max(1, total // 10)
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: min((step + 1) / warmup, max(0.0, (total - step) / max(1, total - warmup))))
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: min((step + 1) / warmup, max(0.0, (total - step) / max(1, total - warmup)))
+    )
     best: tuple[float, int, dict] | None = None
     step = 0
     for epoch in range(1, epochs + 1):
@@ -173,7 +194,9 @@ def fit_top(
             states, mask, shapes, targets = _batch(frozen, fit_batches[b], labels, on)
             with autocast(on):
                 logits = net(states, mask, shapes)
-            loss = torch.nn.functional.cross_entropy(logits.float().reshape(-1, n_tags), targets.reshape(-1), ignore_index=-100)
+            loss = torch.nn.functional.cross_entropy(
+                logits.float().reshape(-1, n_tags), targets.reshape(-1), ignore_index=-100
+            )
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
@@ -197,7 +220,9 @@ def fit_top(
     return predict_top(net, frozen, test_idx, windows_of, on)
 
 
-def _log_loss(net: TopModel, frozen: FrozenPass, batches: Sequence[Sequence[int]], labels, n_tags: int, on: torch.device) -> float:
+def _log_loss(
+    net: TopModel, frozen: FrozenPass, batches: Sequence[Sequence[int]], labels, n_tags: int, on: torch.device
+) -> float:
     """Mean negative log probability of the given labels over the owned words of `batches`."""
     net.eval()
     total, count = 0.0, 0
@@ -206,12 +231,16 @@ def _log_loss(net: TopModel, frozen: FrozenPass, batches: Sequence[Sequence[int]
             states, mask, shapes, targets = _batch(frozen, ids, labels, on)
             with autocast(on):
                 logits = net(states, mask, shapes)
-            total += torch.nn.functional.cross_entropy(logits.float().reshape(-1, n_tags), targets.reshape(-1), ignore_index=-100, reduction="sum").item()
+            total += torch.nn.functional.cross_entropy(
+                logits.float().reshape(-1, n_tags), targets.reshape(-1), ignore_index=-100, reduction="sum"
+            ).item()
             count += int((targets != -100).sum())
     return total / count if count else math.inf
 
 
-def predict_top(net: TopModel, frozen: FrozenPass, sentence_idx: Sequence[int], windows_of: dict[int, list[int]], on: torch.device) -> list[np.ndarray]:
+def predict_top(
+    net: TopModel, frozen: FrozenPass, sentence_idx: Sequence[int], windows_of: dict[int, list[int]], on: torch.device
+) -> list[np.ndarray]:
     """Word probabilities `(n_words, n_tags)` float32 for each sentence of `sentence_idx`, in order."""
     net.eval()
     wanted = [w for i in sentence_idx for w in windows_of[int(i)]]

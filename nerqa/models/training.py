@@ -85,7 +85,9 @@ class BucketTrainer(Trainer):
     """The Trainer with nerqa's samplers (`batching`: `bucket`, `group_by_length` or
     `random`), counting real and padded sub-words, and summing each epoch's loss."""
 
-    def __init__(self, *args, lengths: Sequence[int], batching: str, record: list[list[np.ndarray]] | None = None, **kwargs) -> None:
+    def __init__(
+        self, *args, lengths: Sequence[int], batching: str, record: list[list[np.ndarray]] | None = None, **kwargs
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.lengths = list(lengths)
         self.batching = batching
@@ -105,10 +107,15 @@ class BucketTrainer(Trainer):
             from transformers.trainer_pt_utils import LengthGroupedSampler
 
             generator = torch.Generator().manual_seed(self.args.seed)
-            sampler = (LengthGroupedSampler(size, lengths=self.lengths, generator=generator) if self.batching == "group_by_length"
-                       else torch.utils.data.RandomSampler(self.train_dataset, generator=generator))
+            sampler = (
+                LengthGroupedSampler(size, lengths=self.lengths, generator=generator)
+                if self.batching == "group_by_length"
+                else torch.utils.data.RandomSampler(self.train_dataset, generator=generator)
+            )
             options = {"sampler": sampler, "batch_size": size}
-        loader = torch.utils.data.DataLoader(self.train_dataset, collate_fn=self._count, pin_memory=self.args.dataloader_pin_memory, **options)
+        loader = torch.utils.data.DataLoader(
+            self.train_dataset, collate_fn=self._count, pin_memory=self.args.dataloader_pin_memory, **options
+        )
         return self.accelerator.prepare(loader)
 
     def _count(self, features):
@@ -118,7 +125,11 @@ class BucketTrainer(Trainer):
             batch["window"] = torch.tensor([f["window"] for f in features])
         if "shapes" in features[0]:
             batch["shapes"] = pad_shapes([f["shapes"] for f in features], batch["input_ids"].shape[1])
-        self.real_subwords += int(batch["attention_mask"].sum()) if "attention_mask" in batch else sum(len(f["input_ids"]) for f in features)
+        self.real_subwords += (
+            int(batch["attention_mask"].sum())
+            if "attention_mask" in batch
+            else sum(len(f["input_ids"]) for f in features)
+        )
         self.padded_subwords += int(batch["input_ids"].numel())
         return batch
 
@@ -127,7 +138,9 @@ class BucketTrainer(Trainer):
         result = super().compute_loss(model, inputs, return_outputs=windows is not None or return_outputs, **kwargs)
         if windows is not None:
             loss, outputs = result
-            self.record_dynamics(windows, outputs["logits"] if isinstance(outputs, dict) else outputs.logits, inputs["attention_mask"])
+            self.record_dynamics(
+                windows, outputs["logits"] if isinstance(outputs, dict) else outputs.logits, inputs["attention_mask"]
+            )
             result = (loss, outputs) if return_outputs else loss
         loss = result[0] if isinstance(result, tuple) else result
         self.epoch_loss = self.epoch_loss.to(loss.device) + loss.detach().float()
@@ -157,7 +170,14 @@ class DevEvaluation(TrainerCallback):
     """After each epoch: the epoch's mean loss, entity F1 on `dev` (if any), the best epoch's
     weights kept in memory, and early stopping after `patience` epochs without gain."""
 
-    def __init__(self, result: TrainResult, dev: Corpus | None, patience: int | None, progress: ProgressCallback, total_epochs: int) -> None:
+    def __init__(
+        self,
+        result: TrainResult,
+        dev: Corpus | None,
+        patience: int | None,
+        progress: ProgressCallback,
+        total_epochs: int,
+    ) -> None:
         self.result = result
         self.dev = dev
         self.patience = patience
@@ -177,10 +197,14 @@ class DevEvaluation(TrainerCallback):
         if self.dev is not None:
             classifier = self.result.classifier
             evaluation = evaluate(classifier, self.dev, progress=self.progress)
-            info.update(dev_f1=evaluation.micro.f1, dev_precision=evaluation.micro.precision, dev_recall=evaluation.micro.recall)
+            info.update(
+                dev_f1=evaluation.micro.f1, dev_precision=evaluation.micro.precision, dev_recall=evaluation.micro.recall
+            )
             if evaluation.micro.f1 > self.best_f1:
                 self.best_f1, self.bad_epochs = evaluation.micro.f1, 0
-                self.best_weights = copy.deepcopy({k: v.detach().cpu() for k, v in classifier.model.state_dict().items()})
+                self.best_weights = copy.deepcopy(
+                    {k: v.detach().cpu() for k, v in classifier.model.state_dict().items()}
+                )
                 self.result.best_epoch = epoch
             else:
                 self.bad_epochs += 1
@@ -235,11 +259,9 @@ def weighted_loss(labels: list[list[int]], n_tags: int):
 
 
 def _has_tensorboard() -> bool:
-    try:
-        import tensorboard
-    except ImportError:
-        return False
-    return True
+    import importlib.util
+
+    return importlib.util.find_spec("tensorboard") is not None
 
 
 def train(
@@ -284,13 +306,24 @@ def train(
     set_seed(config.seed)
     try:
         model = AutoModelForTokenClassification.from_pretrained(
-            encoder, num_labels=len(tags), id2label=dict(enumerate(tags)), label2id={t: i for i, t in enumerate(tags)},
-            local_files_only=True, ignore_mismatched_sizes=True,
+            encoder,
+            num_labels=len(tags),
+            id2label=dict(enumerate(tags)),
+            label2id={t: i for i, t in enumerate(tags)},
+            local_files_only=True,
+            ignore_mismatched_sizes=True,
         )
     except (OSError, ValueError, KeyError, RuntimeError) as error:
         raise ModelError(f"{encoder}: cannot load the model: {str(error).splitlines()[0]}") from None
     max_length = window_limit(model, config.max_length)
-    windows = encode(tokenizer, [s.tokens for s in corpus.sentences], labels, max_length=max_length, stride=config.stride, label_all_subwords=config.label_all_subwords)
+    windows = encode(
+        tokenizer,
+        [s.tokens for s in corpus.sentences],
+        labels,
+        max_length=max_length,
+        stride=config.stride,
+        label_all_subwords=config.label_all_subwords,
+    )
     dataset = [{"input_ids": w.input_ids, "labels": w.labels, "window": i} for i, w in enumerate(windows)]
     if shapes:
         from nerqa.data.shape import window_shapes, word_shapes
@@ -330,9 +363,16 @@ def train(
         collator = DataCollatorForTokenClassification(tokenizer, pad_to_multiple_of=8 if gpu else None)
         evaluation = DevEvaluation(result, dev, config.early_stopping_patience, progress, math.ceil(config.epochs))
         trainer = BucketTrainer(
-            model=model, args=args, train_dataset=dataset, data_collator=collator, processing_class=tokenizer,
-            callbacks=[ProgressReporter(progress), evaluation], compute_loss_func=weighted_loss(labels, len(tags)) if config.class_weights else None,
-            lengths=[len(w) for w in windows], batching=config.batching, record=record,
+            model=model,
+            args=args,
+            train_dataset=dataset,
+            data_collator=collator,
+            processing_class=tokenizer,
+            callbacks=[ProgressReporter(progress), evaluation],
+            compute_loss_func=weighted_loss(labels, len(tags)) if config.class_weights else None,
+            lengths=[len(w) for w in windows],
+            batching=config.batching,
+            record=record,
         )
         evaluation.trainer = trainer
         trainer.remove_callback(PrinterCallback)  # the library never prints
@@ -354,7 +394,9 @@ def train(
     return result
 
 
-def word_dynamics(windows: Sequence, record: Sequence[Sequence[np.ndarray]], sentence_lengths: Sequence[int], n_tags: int) -> list[np.ndarray]:
+def word_dynamics(
+    windows: Sequence, record: Sequence[Sequence[np.ndarray]], sentence_lengths: Sequence[int], n_tags: int
+) -> list[np.ndarray]:
     """Per sentence, `(records, n_words, n_tags)` float16: each word's tag probabilities at its
     first sub-word, once per time training read it (a sentence of several windows keeps as many
     records as its least-read window had, for a fractional last epoch)."""

@@ -123,7 +123,9 @@ def special_affixes(tokenizer) -> tuple[list[int], list[int]]:
     return list(ids[: content[0]]), list(ids[content[-1] + 1 :])
 
 
-def word_probabilities(windows: Sequence[Window], window_probs: Sequence[np.ndarray], sentence_lengths: Sequence[int]) -> list[np.ndarray]:
+def word_probabilities(
+    windows: Sequence[Window], window_probs: Sequence[np.ndarray], sentence_lengths: Sequence[int]
+) -> list[np.ndarray]:
     """Gather word-level probabilities from per-window sub-word probabilities.
 
     Args:

@@ -49,8 +49,14 @@ class ApplyResult:
             "decisions_applied": len(self.applied),
             "conflicts": len(self.conflicts),
             "sentences_changed": self.sentences_changed,
-            "spans": {t: {"changed": self.changed[t], "added": self.added[t], "removed": self.removed[t]} for t in types},
-            "total": {"changed": sum(self.changed.values()), "added": sum(self.added.values()), "removed": sum(self.removed.values())},
+            "spans": {
+                t: {"changed": self.changed[t], "added": self.added[t], "removed": self.removed[t]} for t in types
+            },
+            "total": {
+                "changed": sum(self.changed.values()),
+                "added": sum(self.added.values()),
+                "removed": sum(self.removed.values()),
+            },
         }
 
 
@@ -74,7 +80,9 @@ class Replay:
             self._hashes[index] = sentence_hash(self.corpus.sentences[index])
         return self._hashes[index]
 
-    def run(self, decisions: Sequence[Decision], *, only: int | None = None) -> tuple[list[tuple[Span, ...]], list[Decision], list[Conflict]]:
+    def run(
+        self, decisions: Sequence[Decision], *, only: int | None = None
+    ) -> tuple[list[tuple[Span, ...]], list[Decision], list[Conflict]]:
         """Each sentence's spans after the decisions, the decisions applied, and the conflicts.
 
         With `only`, the decisions are all on sentence `only`, and the states returned are the
@@ -86,7 +94,9 @@ class Replay:
         for decision in decisions:
             index = self.index.get(decision.sentence_key)
             if index is None:
-                conflicts.append(Conflict(decision, "its sentence is not in this corpus (the text or the document changed)"))
+                conflicts.append(
+                    Conflict(decision, "its sentence is not in this corpus (the text or the document changed)")
+                )
                 continue
             if decision.sentence_hash != self.hash(index):
                 conflicts.append(Conflict(decision, "the sentence's labels changed since the audit"))

@@ -76,8 +76,10 @@ _INDEXES = """
 CREATE UNIQUE INDEX IF NOT EXISTS decisions_uid ON decisions (uid);
 CREATE UNIQUE INDEX IF NOT EXISTS decisions_origin ON decisions (origin);
 """
-_COLUMNS = ("seq, issue_id, sentence_key, sentence_hash, doc_id, sentence_index, action, spans_before, spans_after, reviewer,"
-            " source, batch, undoes, decided_at, uid, supersedes, origin")
+_COLUMNS = (
+    "seq, issue_id, sentence_key, sentence_hash, doc_id, sentence_index, action, spans_before, spans_after, reviewer,"
+    " source, batch, undoes, decided_at, uid, supersedes, origin"
+)
 
 
 def sentence_hash(sentence: Sentence) -> str:
@@ -86,7 +88,9 @@ def sentence_hash(sentence: Sentence) -> str:
 
 
 def spans_to_json(spans: Iterable[Span]) -> str:
-    return json.dumps([[s.start, s.end, s.label] for s in sorted(spans, key=lambda s: (s.start, s.end))], ensure_ascii=False)
+    return json.dumps(
+        [[s.start, s.end, s.label] for s in sorted(spans, key=lambda s: (s.start, s.end))], ensure_ascii=False
+    )
 
 
 def spans_from_json(text: str) -> tuple[Span, ...]:
@@ -159,11 +163,23 @@ class Decision:
     def to_dict(self) -> dict:
         """A JSON-able record (`nerqa decisions export` writes one per line)."""
         return {
-            "seq": self.seq, "uid": self.uid, "issue_id": self.issue_id, "action": self.action, "reviewer": self.reviewer,
-            "source": self.source, "decided_at": self.decided_at, "doc_id": self.doc_id, "index": self.index,
-            "sentence_key": self.sentence_key, "sentence_hash": self.sentence_hash,
-            "before": json.loads(spans_to_json(self.before)), "after": json.loads(spans_to_json(self.after)),
-            "batch": self.batch, "undoes": list(self.undoes), "supersedes": list(self.supersedes), "origin": self.origin,
+            "seq": self.seq,
+            "uid": self.uid,
+            "issue_id": self.issue_id,
+            "action": self.action,
+            "reviewer": self.reviewer,
+            "source": self.source,
+            "decided_at": self.decided_at,
+            "doc_id": self.doc_id,
+            "index": self.index,
+            "sentence_key": self.sentence_key,
+            "sentence_hash": self.sentence_hash,
+            "before": json.loads(spans_to_json(self.before)),
+            "after": json.loads(spans_to_json(self.after)),
+            "batch": self.batch,
+            "undoes": list(self.undoes),
+            "supersedes": list(self.supersedes),
+            "origin": self.origin,
         }
 
 
@@ -256,10 +272,14 @@ class DecisionStore:
             if read_only:
                 if not path.exists():
                     raise NerqaError(f"{path}: no decisions recorded yet")
-                connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=30, isolation_level=None)
+                connection = sqlite3.connect(
+                    f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=30, isolation_level=None
+                )
                 version = connection.execute("PRAGMA user_version").fetchone()[0]
                 if version not in (1, SCHEMA_VERSION):
-                    raise NerqaError(f"{path}: decisions database version {version}; this nerqa reads version {SCHEMA_VERSION}")
+                    raise NerqaError(
+                        f"{path}: decisions database version {version}; this nerqa reads version {SCHEMA_VERSION}"
+                    )
                 if version == 1:
                     # Read-only: migrate a copy in memory, leave the file as it is.
                     memory = sqlite3.connect(":memory:", isolation_level=None)
@@ -285,7 +305,9 @@ class DecisionStore:
                 try:
                     version = connection.execute("PRAGMA user_version").fetchone()[0]
                     if version not in (0, 1, SCHEMA_VERSION):
-                        raise NerqaError(f"{path}: decisions database version {version}; this nerqa reads version {SCHEMA_VERSION}")
+                        raise NerqaError(
+                            f"{path}: decisions database version {version}; this nerqa reads version {SCHEMA_VERSION}"
+                        )
                     if version == 0:
                         _execute_all(connection, _SCHEMA)
                     if version < SCHEMA_VERSION:
@@ -345,16 +367,34 @@ class DecisionStore:
             self.connection.execute("BEGIN IMMEDIATE")
             try:
                 for decision in decisions:
-                    if ignore_known and self.connection.execute(
-                        "SELECT 1 FROM decisions WHERE uid = ? OR (origin IS NOT NULL AND origin = ?)", (decision.uid, decision.origin)
-                    ).fetchone():
+                    if (
+                        ignore_known
+                        and self.connection.execute(
+                            "SELECT 1 FROM decisions WHERE uid = ? OR (origin IS NOT NULL AND origin = ?)",
+                            (decision.uid, decision.origin),
+                        ).fetchone()
+                    ):
                         continue
                     cursor = self.connection.execute(
                         f"INSERT INTO decisions ({_COLUMNS.split(', ', 1)[1]}) VALUES ({', '.join('?' * 16)})",
-                        (decision.issue_id, decision.sentence_key, decision.sentence_hash, decision.doc_id, decision.index,
-                         decision.action, spans_to_json(decision.before), spans_to_json(decision.after), decision.reviewer,
-                         decision.source, decision.batch, json.dumps(list(decision.undoes)), now, decision.uid,
-                         json.dumps(list(decision.supersedes)), decision.origin),
+                        (
+                            decision.issue_id,
+                            decision.sentence_key,
+                            decision.sentence_hash,
+                            decision.doc_id,
+                            decision.index,
+                            decision.action,
+                            spans_to_json(decision.before),
+                            spans_to_json(decision.after),
+                            decision.reviewer,
+                            decision.source,
+                            decision.batch,
+                            json.dumps(list(decision.undoes)),
+                            now,
+                            decision.uid,
+                            json.dumps(list(decision.supersedes)),
+                            decision.origin,
+                        ),
                     )
                     out.append(replace(decision, seq=cursor.lastrowid, decided_at=now))
                 self.connection.execute("COMMIT")
@@ -374,10 +414,25 @@ class DecisionStore:
         except sqlite3.DatabaseError as error:
             raise NerqaError(f"{self.path}: cannot read the decisions: {error}") from None
         return [
-            Decision(issue_id=r[1], sentence_key=r[2], sentence_hash=r[3], doc_id=r[4], index=r[5], action=r[6],
-                     before=spans_from_json(r[7]), after=spans_from_json(r[8]), reviewer=r[9], source=r[10], batch=r[11],
-                     undoes=tuple(json.loads(r[12])), seq=r[0], decided_at=r[13], uid=r[14],
-                     supersedes=tuple(json.loads(r[15])), origin=r[16])
+            Decision(
+                issue_id=r[1],
+                sentence_key=r[2],
+                sentence_hash=r[3],
+                doc_id=r[4],
+                index=r[5],
+                action=r[6],
+                before=spans_from_json(r[7]),
+                after=spans_from_json(r[8]),
+                reviewer=r[9],
+                source=r[10],
+                batch=r[11],
+                undoes=tuple(json.loads(r[12])),
+                seq=r[0],
+                decided_at=r[13],
+                uid=r[14],
+                supersedes=tuple(json.loads(r[15])),
+                origin=r[16],
+            )
             for r in rows
         ]
 
@@ -394,11 +449,22 @@ class DecisionStore:
         if not decisions:
             raise NerqaError("nothing to undo")
         first = decisions[0]
-        return self.record(Decision(
-            issue_id=first.issue_id, sentence_key=first.sentence_key, sentence_hash=first.sentence_hash, action="undo",
-            before=first.after, after=first.before, reviewer=reviewer, source=first.source, doc_id=first.doc_id, index=first.index,
-            batch=first.batch, undoes=tuple(d.seq for d in decisions if d.seq is not None),
-        ))
+        return self.record(
+            Decision(
+                issue_id=first.issue_id,
+                sentence_key=first.sentence_key,
+                sentence_hash=first.sentence_hash,
+                action="undo",
+                before=first.after,
+                after=first.before,
+                reviewer=reviewer,
+                source=first.source,
+                doc_id=first.doc_id,
+                index=first.index,
+                batch=first.batch,
+                undoes=tuple(d.seq for d in decisions if d.seq is not None),
+            )
+        )
 
 
 def _migrate(connection: sqlite3.Connection) -> None:
@@ -419,7 +485,9 @@ def _migrate(connection: sqlite3.Connection) -> None:
                 if (issue_id, reviewer) in last:
                     supersedes = [last[(issue_id, reviewer)]]
                 last[(issue_id, reviewer)] = uid
-            connection.execute("UPDATE decisions SET uid = ?, supersedes = ? WHERE seq = ?", (uid, json.dumps(supersedes), seq))
+            connection.execute(
+                "UPDATE decisions SET uid = ?, supersedes = ? WHERE seq = ?", (uid, json.dumps(supersedes), seq)
+            )
     _execute_all(connection, _INDEXES)
     connection.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 

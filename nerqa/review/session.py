@@ -62,8 +62,11 @@ class Filters:
 
     def admits(self, issue: Issue) -> bool:
         klass = issue.given if issue.given != OUTSIDE else issue.suggested
-        return ((not self.types or issue.type in self.types) and (not self.classes or klass in self.classes)
-                and (self.max_score is None or issue.score <= self.max_score))
+        return (
+            (not self.types or issue.type in self.types)
+            and (not self.classes or klass in self.classes)
+            and (self.max_score is None or issue.score <= self.max_score)
+        )
 
     def describe(self) -> str:
         parts = []
@@ -199,16 +202,34 @@ class ReviewSession:
 
     # --- decisions ----------------------------------------------------------------------------
 
-    def make_decision(self, issue_id: str, index: int, action: Action, after: Sequence[Span], *, source: str, batch: str, before: Sequence[Span] | None = None) -> Decision:
+    def make_decision(
+        self,
+        issue_id: str,
+        index: int,
+        action: Action,
+        after: Sequence[Span],
+        *,
+        source: str,
+        batch: str,
+        before: Sequence[Span] | None = None,
+    ) -> Decision:
         """A decision on sentence `index` (not recorded): its spans now (or `before`) to `after`.
         Raises `NerqaError` when `after` has spans outside the sentence or overlapping."""
         sentence = self.result.corpus.sentences[index]
         after = ordered(after)
         check_spans(after, len(sentence), where=f"sentence {index}")
         return Decision(
-            issue_id=issue_id, sentence_key=self.keys[index], sentence_hash=self.replay.hash(index), action=action,
-            before=ordered(self.states[index] if before is None else before), after=after, reviewer=self.reviewer, source=source,
-            doc_id=self.result.corpus.sentence_doc_ids[index], index=index, batch=batch,
+            issue_id=issue_id,
+            sentence_key=self.keys[index],
+            sentence_hash=self.replay.hash(index),
+            action=action,
+            before=ordered(self.states[index] if before is None else before),
+            after=after,
+            reviewer=self.reviewer,
+            source=source,
+            doc_id=self.result.corpus.sentence_doc_ids[index],
+            index=index,
+            batch=batch,
         )
 
     def base(self, issue: Issue) -> tuple[Span, ...]:
@@ -228,7 +249,9 @@ class ReviewSession:
         name = reviewer or self.reviewer
         return tuple(d.uid for d in heads if d.reviewer == name)
 
-    def decide(self, issue: Issue, action: Action, after: Sequence[Span] | None = None, *, source: str = "review") -> Decision:
+    def decide(
+        self, issue: Issue, action: Action, after: Sequence[Span] | None = None, *, source: str = "review"
+    ) -> Decision:
         """Record a decision on an issue and return it once it is stored.
 
         accept: the suggestion; keep and skip: the labels as audited (with decisions on other
@@ -244,7 +267,9 @@ class ReviewSession:
                 raise ValueError("an edit needs the spans after it")
         else:
             raise ValueError(f"decide() takes accept, keep, edit or skip, not {action!r}")
-        planned = self.make_decision(issue.id, issue.index, action, after, source=source, batch=uuid.uuid4().hex[:12], before=base)
+        planned = self.make_decision(
+            issue.id, issue.index, action, after, source=source, batch=uuid.uuid4().hex[:12], before=base
+        )
         decision = self.store.record(replace(planned, supersedes=self.replaces(issue)))
         self._recorded()
         return decision
@@ -299,12 +324,16 @@ class ReviewSession:
             # Made on the sentence as it is now: an earlier occurrence in the same sentence,
             # or another reviewer, may have changed it since the occurrence was found.
             removed = set(occurrence.before) - set(occurrence.after)
-            after = apply_change(self.states[occurrence.index], tuple(removed), tuple(set(occurrence.after) - set(occurrence.before)))
+            after = apply_change(
+                self.states[occurrence.index], tuple(removed), tuple(set(occurrence.after) - set(occurrence.before))
+            )
             if after is None:
                 continue
             issue_id = self._issue_at(occurrence) or _propagated_id(self.keys[occurrence.index], occurrence, decision)
             action: Action = "edit" if decision.action == "edit" else "accept"
-            d = self.store.record(self.make_decision(issue_id, occurrence.index, action, after, source="propagated", batch=batch))
+            d = self.store.record(
+                self.make_decision(issue_id, occurrence.index, action, after, source="propagated", batch=batch)
+            )
             recorded.append(d)
             self.states[occurrence.index] = d.after
         if recorded:
@@ -318,8 +347,11 @@ class ReviewSession:
         touched = (before - set(occurrence.after)) | (set(occurrence.after) - before)
         bounds = {(s.start, s.end) for s in touched}
         candidates = [
-            i for i in self.result.issues
-            if i.index == occurrence.index and self.status(i) is None and any(s.start < i.end and i.start < s.end for s in touched)
+            i
+            for i in self.result.issues
+            if i.index == occurrence.index
+            and self.status(i) is None
+            and any(s.start < i.end and i.start < s.end for s in touched)
         ]
         candidates.sort(key=lambda i: ((i.start, i.end) not in bounds, i.type == "sparse"))
         return candidates[0].id if candidates else None
@@ -339,7 +371,9 @@ class ReviewSession:
             after = suggested_fix(states[issue.index], issue)
             if after == states[issue.index]:
                 continue
-            d = self.make_decision(issue.id, issue.index, "accept", after, source="bulk", batch=batch, before=states[issue.index])
+            d = self.make_decision(
+                issue.id, issue.index, "accept", after, source="bulk", batch=batch, before=states[issue.index]
+            )
             states[issue.index] = after
             planned.append(d)
         if dry_run or not planned:
@@ -350,5 +384,7 @@ class ReviewSession:
 
 
 def _propagated_id(sentence_key: str, occurrence: Occurrence, decision: Decision) -> str:
-    digest = hashlib.sha256(json.dumps([sentence_key, occurrence.at, decision.issue_id], ensure_ascii=False).encode()).hexdigest()
+    digest = hashlib.sha256(
+        json.dumps([sentence_key, occurrence.at, decision.issue_id], ensure_ascii=False).encode()
+    ).hexdigest()
     return f"pr-{digest[:12]}"

@@ -125,10 +125,14 @@ class FormIndex:
         if not tokens:
             return []
         n = len(tokens)
-        return [(i, p) for i, p in self.positions.get(tokens[0], []) if tuple(self.sentences[i][p : p + n]) == tuple(tokens)]
+        return [
+            (i, p) for i, p in self.positions.get(tokens[0], []) if tuple(self.sentences[i][p : p + n]) == tuple(tokens)
+        ]
 
 
-def same_form(change: Change, tokens: Sequence[str], index: int, forms: FormIndex, states: Sequence[Sequence[Span]]) -> list[Occurrence]:
+def same_form(
+    change: Change, tokens: Sequence[str], index: int, forms: FormIndex, states: Sequence[Sequence[Span]]
+) -> list[Occurrence]:
     """The other occurrences of the changed window's tokens that read as it did before the
     change (the same spans inside the window, none crossing its edges), with the change made.
 
@@ -147,5 +151,12 @@ def same_form(change: Change, tokens: Sequence[str], index: int, forms: FormInde
         if inside != change.before:
             continue
         outside = [s for s in spans if s.end <= at or s.start >= hi]
-        out.append(Occurrence(other, at, tuple(spans), ordered(outside + [Span(s.start + at, s.end + at, s.label) for s in change.after])))
+        out.append(
+            Occurrence(
+                other,
+                at,
+                tuple(spans),
+                ordered(outside + [Span(s.start + at, s.end + at, s.label) for s in change.after]),
+            )
+        )
     return out

@@ -47,13 +47,31 @@ from nerqa.review.decisions import Action, Decision
 from nerqa.review.session import ReviewSession
 from nerqa.review.spans import check_spans, ordered, suggested_fix
 
-__all__ = ["TOOLS", "char_spans", "detect_tool", "export_tasks", "import_decision_log", "import_results", "label_config", "token_spans"]
+__all__ = [
+    "TOOLS",
+    "char_spans",
+    "detect_tool",
+    "export_tasks",
+    "import_decision_log",
+    "import_results",
+    "label_config",
+    "token_spans",
+]
 _CONFIRMED = ("is_confirmed", "isConfirmed", "confirmed", "approved")
 
 
 def _meta(session: ReviewSession, issue: Issue) -> dict:
-    return {"issue_id": issue.id, "type": issue.type, "score": issue.score, "given": issue.given, "suggested": issue.suggested,
-            "reason": issue.reason, "sentence_key": session.keys[issue.index], "index": issue.index, "doc_id": issue.doc_id}
+    return {
+        "issue_id": issue.id,
+        "type": issue.type,
+        "score": issue.score,
+        "given": issue.given,
+        "suggested": issue.suggested,
+        "reason": issue.reason,
+        "sentence_key": session.keys[issue.index],
+        "index": issue.index,
+        "doc_id": issue.doc_id,
+    }
 
 
 def export_tasks(session: ReviewSession, issues: Sequence[Issue], tool: str) -> str:
@@ -64,8 +82,17 @@ def export_tasks(session: ReviewSession, issues: Sequence[Issue], tool: str) -> 
     records = []
     for issue in issues:
         tokens = corpus.sentences[issue.index].tokens
-        predictions = [("given", session.spans(issue.index), None), ("nerqa-suggestion", session.suggestion(issue), 1 - issue.score)]
-        meta = {"issue": issue.id, "type": issue.type, "score": round(issue.score, 4), "given": issue.given, "suggested": issue.suggested}
+        predictions = [
+            ("given", session.spans(issue.index), None),
+            ("nerqa-suggestion", session.suggestion(issue), 1 - issue.score),
+        ]
+        meta = {
+            "issue": issue.id,
+            "type": issue.type,
+            "score": round(issue.score, 4),
+            "given": issue.given,
+            "suggested": issue.suggested,
+        }
         records.append(task_record(tool, tokens, predictions, _meta(session, issue), meta=meta))
     return dump_tasks(records, tool)
 
@@ -73,7 +100,9 @@ def export_tasks(session: ReviewSession, issues: Sequence[Issue], tool: str) -> 
 def _nerqa_meta(record: dict, where: str) -> dict:
     meta = record.get("nerqa") or record.get("data", {}).get("nerqa") or record.get("meta", {}).get("nerqa")
     if not isinstance(meta, dict) or "issue_id" not in meta or "sentence_key" not in meta:
-        raise NerqaError(f"{where}: not a nerqa review task (no nerqa issue id); export the tasks with nerqa relabel --export-tasks")
+        raise NerqaError(
+            f"{where}: not a nerqa review task (no nerqa issue id); export the tasks with nerqa relabel --export-tasks"
+        )
     return meta
 
 
@@ -116,7 +145,10 @@ def detect_tool(records: Sequence[tuple[str, Any]], path: Path | str) -> str:
     shapes = {_shape(record) for _, record in records}
     if None in shapes:
         where = next(w for w, r in records if _shape(r) is None)
-        raise NerqaError(f"{where}: not a Label Studio, Prodigy or doccano task, nor a nerqa decision; cannot tell which tool exported it")
+        raise NerqaError(
+            f"{where}: not a Label Studio, Prodigy or doccano task, nor a nerqa decision; cannot tell which tool "
+            "exported it"
+        )
     if len(shapes) > 1:
         raise NerqaError(f"{path}: mixes records of {', '.join(sorted(shapes))}; import one tool's export at a time")
     return shapes.pop()
@@ -126,8 +158,14 @@ def _digest(value: Any) -> str:
     return hashlib.sha256(json.dumps(value, sort_keys=True, ensure_ascii=False, default=str).encode()).hexdigest()[:16]
 
 
-def import_results(session: ReviewSession, path: Path, tool: str | None = None, *, reviewer: str | None = None,
-                   records: Sequence[tuple[str, Any]] | None = None) -> list[Decision]:
+def import_results(
+    session: ReviewSession,
+    path: Path,
+    tool: str | None = None,
+    *,
+    reviewer: str | None = None,
+    records: Sequence[tuple[str, Any]] | None = None,
+) -> list[Decision]:
     """Decisions from the tool's exported results (not yet recorded: the caller records them
     with `DecisionStore.record_new`, which skips those an earlier import recorded).
 
@@ -140,7 +178,9 @@ def import_results(session: ReviewSession, path: Path, tool: str | None = None, 
     if detected == "decisions":
         raise NerqaError(f"{path}: a nerqa decision log, not a tool's export; import it with nerqa decisions import")
     if tool is not None and check_tool(tool) != detected:
-        raise NerqaError(f"{path}: looks like a {detected} export, not {tool}; leave out --tool to read it as {detected}")
+        raise NerqaError(
+            f"{path}: looks like a {detected} export, not {tool}; leave out --tool to read it as {detected}"
+        )
     tool = detected
     issues = {i.id: i for i in session.result.issues}
     decisions = []
@@ -162,10 +202,18 @@ def import_results(session: ReviewSession, path: Path, tool: str | None = None, 
             if not annotations:
                 action, origin = "skip", f"labelstudio:task={task}:untouched"
             else:
-                latest = max(annotations, key=lambda a: (a.get("updated_at") or a.get("created_at") or "", a.get("id") or 0))
+                latest = max(
+                    annotations, key=lambda a: (a.get("updated_at") or a.get("created_at") or "", a.get("id") or 0)
+                )
                 after = token_spans(tokens, _ls_spans(latest.get("result", []), where), where=where)
                 who = latest.get("completed_by")
-                name = reviewer or (f"labelstudio:{who.get('email', who.get('id'))}" if isinstance(who, dict) else f"labelstudio:{who}" if who is not None else name)
+                name = reviewer or (
+                    f"labelstudio:{who.get('email', who.get('id'))}"
+                    if isinstance(who, dict)
+                    else f"labelstudio:{who}"
+                    if who is not None
+                    else name
+                )
                 stamp = latest.get("updated_at") or latest.get("created_at") or _digest(latest.get("result"))
                 origin = f"labelstudio:task={task}:annotation={latest.get('id')}:{stamp}"
         elif tool == "prodigy":
@@ -175,12 +223,17 @@ def import_results(session: ReviewSession, path: Path, tool: str | None = None, 
             elif answer == "reject":
                 action = "keep"
             elif answer == "accept":
-                after = token_spans(tokens, [(int(s["start"]), int(s["end"]), str(s["label"])) for s in record.get("spans", [])], where=where)
+                after = token_spans(
+                    tokens,
+                    [(int(s["start"]), int(s["end"]), str(s["label"])) for s in record.get("spans", [])],
+                    where=where,
+                )
             else:
                 raise NerqaError(f"{where}: answer {answer!r} is not accept, reject or ignore")
             name = reviewer or (f"prodigy:{record['_annotator_id']}" if record.get("_annotator_id") else name)
             identity = record.get("_task_hash", meta["issue_id"])
-            origin = f"prodigy:task={identity}:{record.get('_annotator_id')}:{record.get('_timestamp') or _digest([answer, record.get('spans')])}"
+            stamp = record.get("_timestamp") or _digest([answer, record.get("spans")])
+            origin = f"prodigy:task={identity}:{record.get('_annotator_id')}:{stamp}"
         else:
             labels = record.get("label", record.get("entities"))
             spans = []
@@ -198,8 +251,12 @@ def import_results(session: ReviewSession, path: Path, tool: str | None = None, 
         check_spans(after, len(tokens), where=where)
         if action is None:
             action = "keep" if after == base else "accept" if after == suggested_fix(base, issue) else "edit"
-        decision = session.make_decision(issue.id, issue.index, action, after, source=f"import:{tool}", batch=f"import-{path.name}", before=base)
-        decisions.append(replace(decision, reviewer=name, origin=origin, supersedes=session.replaces(issue, reviewer=name)))
+        decision = session.make_decision(
+            issue.id, issue.index, action, after, source=f"import:{tool}", batch=f"import-{path.name}", before=base
+        )
+        decisions.append(
+            replace(decision, reviewer=name, origin=origin, supersedes=session.replaces(issue, reviewer=name))
+        )
     return decisions
 
 
@@ -237,12 +294,28 @@ def import_decision_log(session: ReviewSession, path: Path) -> list[Decision]:
         check_spans(after, length, where=where)
         if record.get("action") not in ("accept", "keep", "edit", "skip"):
             raise NerqaError(f"{where}: unknown action {record.get('action')!r}")
-        out.append(Decision(
-            issue_id=issue_id, sentence_key=session.keys[index], sentence_hash=session.replay.hash(index), action=record["action"],
-            before=ordered(before), after=ordered(after), reviewer=str(record.get("reviewer") or session.reviewer),
-            source=str(record.get("source") or "review"), doc_id=session.result.corpus.sentence_doc_ids[index], index=index,
-            batch=record.get("batch"), supersedes=tuple(str(u) for u in record.get("supersedes") or ()),
-            # The exported decision's own id: imported twice, it is recorded once.
-            uid=str(record.get("uid") or f"log-{_digest({k: record.get(k) for k in ('issue_id', 'action', 'reviewer', 'decided_at', 'after', 'seq')})}"),
-        ))
+        out.append(
+            Decision(
+                issue_id=issue_id,
+                sentence_key=session.keys[index],
+                sentence_hash=session.replay.hash(index),
+                action=record["action"],
+                before=ordered(before),
+                after=ordered(after),
+                reviewer=str(record.get("reviewer") or session.reviewer),
+                source=str(record.get("source") or "review"),
+                doc_id=session.result.corpus.sentence_doc_ids[index],
+                index=index,
+                batch=record.get("batch"),
+                supersedes=tuple(str(u) for u in record.get("supersedes") or ()),
+                # The exported decision's own id: imported twice, it is recorded once.
+                uid=str(
+                    record.get("uid")
+                    or "log-"
+                    + _digest(
+                        {k: record.get(k) for k in ("issue_id", "action", "reviewer", "decided_at", "after", "seq")}
+                    )
+                ),
+            )
+        )
     return out

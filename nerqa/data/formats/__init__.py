@@ -22,9 +22,21 @@ from nerqa.errors import CorpusFormatError, FormatDetectionError, NerqaError
 from nerqa.files import write_files
 
 __all__ = [
-    "FORMATS", "ReadOptions", "detect_format", "read_corpus", "read_splits", "write_corpus",
-    "write_splits", "parse_text", "dump_text", "format_for_output", "corpus_from_raw_text", "read_text",
-    "read_text_documents", "count_text_documents", "text_files",
+    "FORMATS",
+    "ReadOptions",
+    "detect_format",
+    "read_corpus",
+    "read_splits",
+    "write_corpus",
+    "write_splits",
+    "parse_text",
+    "dump_text",
+    "format_for_output",
+    "corpus_from_raw_text",
+    "read_text",
+    "read_text_documents",
+    "count_text_documents",
+    "text_files",
 ]
 
 FORMATS = ("conll", "ncbi", "pubtator", "nemo", "jsonl", "jsonl-tokens")
@@ -47,8 +59,14 @@ WRITERS: dict[str, Callable[[Corpus], str]] = {
 }
 EXTENSIONS = {"conll": ".tsv", "ncbi": ".txt", "pubtator": ".pubtator", "jsonl": ".jsonl", "jsonl-tokens": ".jsonl"}
 _OUTPUT_SUFFIXES = {
-    ".conll": "conll", ".tsv": "conll", ".iob": "conll", ".bio": "conll", ".conllu": "conll",
-    ".pubtator": "pubtator", ".jsonl": "jsonl", ".json": "jsonl",
+    ".conll": "conll",
+    ".tsv": "conll",
+    ".iob": "conll",
+    ".bio": "conll",
+    ".conllu": "conll",
+    ".pubtator": "pubtator",
+    ".jsonl": "jsonl",
+    ".json": "jsonl",
 }
 _NEMO_RE = re.compile(r"^(text|labels)_(.+)\.txt$")
 _PUBTATOR_RE = re.compile(r"^[^|\t]+\|[ta]\|")
@@ -75,7 +93,9 @@ def read_text(path: Path) -> str:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         line = data.count(b"\n", 0, error.start) + 1
-        raise CorpusFormatError(path, line, f"not valid UTF-8: byte 0x{data[error.start]:02x} at offset {error.start}") from None
+        raise CorpusFormatError(
+            path, line, f"not valid UTF-8: byte 0x{data[error.start]:02x} at offset {error.start}"
+        ) from None
     if not text.strip(" \t\r\n"):  # a file of one no-break or ideographic space holds a token
         raise CorpusFormatError(path, None, "the file is empty")
     return text
@@ -111,7 +131,9 @@ def sniff_format(text: str) -> str | None:
         return "jsonl"
     if _PUBTATOR_RE.match(first):
         return "pubtator"
-    if '<category="' in text[:100_000] or all(len(line.split("\t")) >= 3 and line.split("\t")[0].strip().isdigit() for line in lines[:5]):
+    if '<category="' in text[:100_000] or all(
+        len(line.split("\t")) >= 3 and line.split("\t")[0].strip().isdigit() for line in lines[:5]
+    ):
         return "ncbi"
     token_lines = [line for line in lines if not line.startswith("-DOCSTART-")]
     columns = [(line.split("\t") if "\t" in line else line.split()) for line in token_lines]
@@ -130,7 +152,9 @@ def detect_format(path: str | Path) -> str:
         kinds = {detect_format(p) for p in files if p.name != "label_ids.csv"}
         if len(kinds) == 1:
             return kinds.pop()
-        raise FormatDetectionError(f"{path}: cannot tell the format of the folder (found {sorted(kinds) or 'no corpus files'}); pass --format")
+        raise FormatDetectionError(
+            f"{path}: cannot tell the format of the folder (found {sorted(kinds) or 'no corpus files'}); pass --format"
+        )
     if _NEMO_RE.match(path.name):
         return "nemo"
     if path.suffix.lower() in (".jsonl", ".json"):
@@ -139,7 +163,9 @@ def detect_format(path: str | Path) -> str:
         raise NerqaError(f"{path}: no such file or folder")
     detected = sniff_format(read_text(path))
     if detected is None:
-        raise FormatDetectionError(f"{path}: cannot tell the corpus format from its name or content; pass --format ({', '.join(FORMATS)})")
+        raise FormatDetectionError(
+            f"{path}: cannot tell the corpus format from its name or content; pass --format ({', '.join(FORMATS)})"
+        )
     return detected
 
 
@@ -163,8 +189,12 @@ def _read_nemo(path: Path, options: ReadOptions) -> Corpus:
     ids_path = path.with_name("label_ids.csv")
     label_ids = nemo.parse_label_ids(read_text(ids_path), path=str(ids_path)) if ids_path.exists() else None
     corpus = nemo.parse(
-        read_text(text_path), read_text(labels_path), text_path=str(text_path), labels_path=str(labels_path),
-        label_ids=label_ids, options=options,
+        read_text(text_path),
+        read_text(labels_path),
+        text_path=str(text_path),
+        labels_path=str(labels_path),
+        label_ids=label_ids,
+        options=options,
     )
     return _merge_types(corpus, options)
 
@@ -185,7 +215,9 @@ def read_corpus(path: str | Path, format: str | None = None, *, options: ReadOpt
     return Corpus(corpus.documents, name=path.stem)
 
 
-def read_splits(path: str | Path, format: str | None = None, *, options: ReadOptions = ReadOptions()) -> dict[str, Corpus]:
+def read_splits(
+    path: str | Path, format: str | None = None, *, options: ReadOptions = ReadOptions()
+) -> dict[str, Corpus]:
     """Read a file (one split, named by its stem) or a folder of splits, in name order."""
     path = Path(path)
     if not path.is_dir():
@@ -212,20 +244,29 @@ def read_splits(path: str | Path, format: str | None = None, *, options: ReadOpt
 def nemo_files(corpus: Corpus, folder: Path, split: str, options: ReadOptions) -> dict[Path, str]:
     """NeMo's three files for one split (`text_SPLIT.txt`, `labels_SPLIT.txt`, `label_ids.csv`), built in memory."""
     text, labels, label_ids = nemo.dump(corpus, entity_type=options.entity_type)
-    return {folder / f"text_{split}.txt": text, folder / f"labels_{split}.txt": labels, folder / "label_ids.csv": label_ids}
+    return {
+        folder / f"text_{split}.txt": text,
+        folder / f"labels_{split}.txt": labels,
+        folder / "label_ids.csv": label_ids,
+    }
 
 
-def write_corpus(corpus: Corpus, path: str | Path, format: str | None = None, *, options: ReadOptions = ReadOptions()) -> list[Path]:
+def write_corpus(
+    corpus: Corpus, path: str | Path, format: str | None = None, *, options: ReadOptions = ReadOptions()
+) -> list[Path]:
     """Write `corpus` to `path` in `format` (default: implied by the name). Returns the files written.
 
     For NeMo, `path` is `text_SPLIT.txt` (or `labels_SPLIT.txt`), and the pair and
     `label_ids.csv` are written beside it; or a folder (an existing one, or a name without a
-    suffix), which gets the pair for a split named after the corpus. Every file's content is built before any is written.
+    suffix), which gets the pair for a split named after the corpus. Every file's content is built before any
+    is written.
     """
     path = Path(path)
     format = _check_format(format) if format else format_for_output(path)
     if format is None:
-        raise FormatDetectionError(f"{path}: cannot tell the output format from the name; pass --to ({', '.join(FORMATS)})")
+        raise FormatDetectionError(
+            f"{path}: cannot tell the output format from the name; pass --to ({', '.join(FORMATS)})"
+        )
     if format == "nemo":
         match = _NEMO_RE.match(path.name)
         if match is None and (path.is_dir() or not path.suffix):
@@ -238,7 +279,9 @@ def write_corpus(corpus: Corpus, path: str | Path, format: str | None = None, *,
     return write_files(files)
 
 
-def write_splits(splits: dict[str, Corpus], folder: str | Path, format: str, *, options: ReadOptions = ReadOptions()) -> list[Path]:
+def write_splits(
+    splits: dict[str, Corpus], folder: str | Path, format: str, *, options: ReadOptions = ReadOptions()
+) -> list[Path]:
     """Write each split into `folder` (`SPLIT.EXT`, or NeMo's `text_SPLIT.txt` pairs)."""
     folder = Path(folder)
     _check_format(format)
@@ -250,7 +293,14 @@ def write_splits(splits: dict[str, Corpus], folder: str | Path, format: str, *, 
             files[folder / f"{split}{EXTENSIONS[format]}"] = dump_text(corpus, format)
     if format == "nemo":
         # One label_ids.csv serves every split: the union of their tags, O first.
-        tags = ["O"] + sorted({line for c in splits.values() for line in nemo.dump(c, entity_type=options.entity_type)[2].split() if line != "O"})
+        tags = ["O"] + sorted(
+            {
+                line
+                for c in splits.values()
+                for line in nemo.dump(c, entity_type=options.entity_type)[2].split()
+                if line != "O"
+            }
+        )
         files[folder / "label_ids.csv"] = "\n".join(tags) + "\n"
     return write_files(files)
 
@@ -267,7 +317,9 @@ def text_files(path: str | Path) -> list[Path]:
     path = Path(path)
     if not path.is_dir():
         return [path]
-    files = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith(".") and p.suffix.lower() == ".txt")
+    files = sorted(
+        p for p in path.iterdir() if p.is_file() and not p.name.startswith(".") and p.suffix.lower() == ".txt"
+    )
     if not files:
         raise NerqaError(f"{path}: the folder holds no .txt files")
     return files
@@ -313,6 +365,10 @@ def read_text_documents(path: str | Path) -> Iterator[Document]:
             try:
                 line = raw.decode("utf-8-sig" if number == 1 else "utf-8").strip()
             except UnicodeDecodeError as error:
-                raise CorpusFormatError(path, number, f"not valid UTF-8: byte 0x{raw[error.start]:02x} at column {error.start + 1}") from None
+                raise CorpusFormatError(
+                    path, number, f"not valid UTF-8: byte 0x{raw[error.start]:02x} at column {error.start + 1}"
+                ) from None
             if line:
-                yield document_from_text(f"{path.name}:{number}", line, [(0, len(line))], [], path=str(path), line=number)
+                yield document_from_text(
+                    f"{path.name}:{number}", line, [(0, len(line))], [], path=str(path), line=number
+                )

@@ -74,7 +74,12 @@ def document_from_text(
     ordered = sorted(entities)
     for (s1, e1, t1), (s2, e2, t2) in zip(ordered, ordered[1:]):
         if s2 < e1:
-            raise CorpusFormatError(path, line, f"entities overlap: {t1} {text[s1:e1]!r} at {s1}-{e1} and {t2} {text[s2:e2]!r} at {s2}-{e2}; IOB tags cannot hold nested spans")
+            raise CorpusFormatError(
+                path,
+                line,
+                f"entities overlap: {t1} {text[s1:e1]!r} at {s1}-{e1} and {t2} {text[s2:e2]!r} at {s2}-{e2}; IOB "
+                "tags cannot hold nested spans",
+            )
     if sentences is None:
         sentences_spans = segment(text, sections=sections, protected=[(s, e) for s, e, _ in ordered])
     else:
@@ -93,7 +98,9 @@ def document_from_text(
                 # Leading/trailing spaces in an annotation: tag the tokens it covers.
                 inside = [i for i, (s, e) in enumerate(spans) if s >= start and e <= end]
                 if not inside:
-                    raise CorpusFormatError(path, line, f"entity {label} at {start}-{end} ({text[start:end]!r}) covers no token")
+                    raise CorpusFormatError(
+                        path, line, f"entity {label} at {start}-{end} ({text[start:end]!r}) covers no token"
+                    )
                 a, b = inside[0], inside[-1]
             tags[a] = f"B-{label}"
             for i in range(a + 1, b + 1):
@@ -102,7 +109,9 @@ def document_from_text(
         result.append(Sentence(tuple(text[s:e] for s, e in spans), tuple(tags), tuple(spans)))
     if placed < len(ordered):
         start, end, label = ordered[placed]
-        raise CorpusFormatError(path, line, f"entity {label} at {start}-{end} ({text[start:end]!r}) lies outside every section of the text")
+        raise CorpusFormatError(
+            path, line, f"entity {label} at {start}-{end} ({text[start:end]!r}) lies outside every section of the text"
+        )
     return Document(doc_id, tuple(result), text, tuple(sections))
 
 

@@ -36,8 +36,13 @@ def parse(text: str, *, path: str | None = None, options: ReadOptions = ReadOpti
             documents[-1][2].append((tokens.copy(), tags.copy(), lines.copy()))
             tokens.clear(), tags.clear(), lines.clear()
 
-    needed = max(options.token_column if options.token_column >= 0 else -options.token_column - 1,
-                 options.tag_column if options.tag_column >= 0 else -options.tag_column - 1) + 1
+    needed = (
+        max(
+            options.token_column if options.token_column >= 0 else -options.token_column - 1,
+            options.tag_column if options.tag_column >= 0 else -options.tag_column - 1,
+        )
+        + 1
+    )
     for number, raw in enumerate(text.splitlines(), start=1):
         line = raw.rstrip("\r\n")
         if not line.strip(" \t"):
@@ -50,11 +55,18 @@ def parse(text: str, *, path: str | None = None, options: ReadOptions = ReadOpti
             documents.append((extra[-1] if extra else None, True, []))
             continue
         if len(columns) < max(needed, 2):
-            raise CorpusFormatError(path, number, f"expected a token and a tag separated by a tab or spaces, got {line!r}")
+            raise CorpusFormatError(
+                path, number, f"expected a token and a tag separated by a tab or spaces, got {line!r}"
+            )
         try:
             token, tag = columns[options.token_column], columns[options.tag_column]
         except IndexError:
-            raise CorpusFormatError(path, number, f"line has {len(columns)} columns; token column {options.token_column} or tag column {options.tag_column} is missing") from None
+            raise CorpusFormatError(
+                path,
+                number,
+                f"line has {len(columns)} columns; token column {options.token_column} or tag column "
+                f"{options.tag_column} is missing",
+            ) from None
         if not token:
             raise CorpusFormatError(path, number, "empty token")
         tokens.append(token)

@@ -53,7 +53,9 @@ def _records(text: str, path: str | None) -> list[tuple[int, Any]]:
                 try:
                     out.append((number, json.loads(raw)))
                 except json.JSONDecodeError as error:
-                    raise CorpusFormatError(path, number, f"invalid JSON: {error.msg} at column {error.colno}") from None
+                    raise CorpusFormatError(
+                        path, number, f"invalid JSON: {error.msg} at column {error.colno}"
+                    ) from None
         return out
     decoder = json.JSONDecoder()
     records = []
@@ -91,7 +93,11 @@ def _not_annotated(record: dict[str, Any]) -> bool:
 
 def _doc_id(record: dict[str, Any]) -> str | None:
     data = record.get("data")
-    if isinstance(data, dict) and isinstance(data.get("doc_id"), (str, int)) and not isinstance(data.get("doc_id"), bool):
+    if (
+        isinstance(data, dict)
+        and isinstance(data.get("doc_id"), (str, int))
+        and not isinstance(data.get("doc_id"), bool)
+    ):
         return str(data["doc_id"])  # a Label Studio task's own id is the tool's, not the document's
     for key in ("doc_id", "id", "_id"):
         if isinstance(record.get(key), (str, int)) and not isinstance(record.get(key), bool):
@@ -112,11 +118,15 @@ def _int(value: Any, what: str, path: str | None, number: int) -> int:
 
 def _label(value: Any, path: str | None, number: int) -> str:
     if not isinstance(value, str) or not value.strip() or any(c in value for c in "\t\n\r"):
-        raise CorpusFormatError(path, number, f"entity label must be a non-empty string without TABs or newlines, got {value!r}")
+        raise CorpusFormatError(
+            path, number, f"entity label must be a non-empty string without TABs or newlines, got {value!r}"
+        )
     return value
 
 
-def _char_spans(record: dict[str, Any], path: str | None, number: int, *, tokenised: bool = False) -> tuple[str, list[tuple[int, int, str]]]:
+def _char_spans(
+    record: dict[str, Any], path: str | None, number: int, *, tokenised: bool = False
+) -> tuple[str, list[tuple[int, int, str]]]:
     """Text and `(start, end, label)` spans of a character-span record, whatever its tool."""
     text = record.get("text")
     raw_spans: list[tuple[Any, Any, Any]] = []
@@ -131,11 +141,15 @@ def _char_spans(record: dict[str, Any], path: str | None, number: int, *, tokeni
             if not isinstance(value, dict) or "start" not in value:
                 continue  # relations and other result kinds carry no span
             labels = value.get("labels") or value.get("hypertextlabels") or [None]
-            raw_spans.append((value.get("start"), value.get("end"), labels[0] if isinstance(labels, list) and labels else None))
+            raw_spans.append(
+                (value.get("start"), value.get("end"), labels[0] if isinstance(labels, list) and labels else None)
+            )
     elif isinstance(record.get("spans"), list):
         for span in record["spans"]:
             if not isinstance(span, dict):
-                raise CorpusFormatError(path, number, f"each span must be an object with start, end and label, got {span!r}")
+                raise CorpusFormatError(
+                    path, number, f"each span must be an object with start, end and label, got {span!r}"
+                )
             raw_spans.append((span.get("start"), span.get("end"), span.get("label")))
     else:
         entries = record.get("entities", record.get("label", record.get("labels", [])))
@@ -143,7 +157,13 @@ def _char_spans(record: dict[str, Any], path: str | None, number: int, *, tokeni
             raise CorpusFormatError(path, number, "'entities' / 'label' must be a list of spans")
         for entry in entries:
             if isinstance(entry, dict):
-                raw_spans.append((entry.get("start_offset", entry.get("start")), entry.get("end_offset", entry.get("end")), entry.get("label")))
+                raw_spans.append(
+                    (
+                        entry.get("start_offset", entry.get("start")),
+                        entry.get("end_offset", entry.get("end")),
+                        entry.get("label"),
+                    )
+                )
             elif isinstance(entry, list) and len(entry) == 3:
                 raw_spans.append(tuple(entry))  # type: ignore[arg-type]
             else:
@@ -161,7 +181,9 @@ def _char_spans(record: dict[str, Any], path: str | None, number: int, *, tokeni
     return text, spans
 
 
-def _char_ranges(record: dict[str, Any], key: str, length: int, path: str | None, number: int) -> list[tuple[int, int]] | None:
+def _char_ranges(
+    record: dict[str, Any], key: str, length: int, path: str | None, number: int
+) -> list[tuple[int, int]] | None:
     """nerqa's optional `"sections"` / `"sentences"`: ordered `[[start, end], ...]` lists."""
     raw = record.get(key)
     if raw is None:
@@ -172,7 +194,9 @@ def _char_ranges(record: dict[str, Any], key: str, length: int, path: str | None
     previous_end = 0
     for s, e in ranges:
         if not previous_end <= s <= e <= length:
-            raise CorpusFormatError(path, number, f"'{key}' range {s}-{e} is out of order or outside the text ({length} characters)")
+            raise CorpusFormatError(
+                path, number, f"'{key}' range {s}-{e} is out of order or outside the text ({length} characters)"
+            )
         previous_end = e
     return ranges
 
@@ -208,14 +232,20 @@ def parse(text: str, *, path: str | None = None, options: ReadOptions = ReadOpti
             sections = _char_ranges(fields, "sections", len(content), path, number) or [(0, len(content))]
             sentences = _char_ranges(fields, "sentences", len(content), path, number)
             if tokenised:
-                documents.append(_tokenised_document(doc_id, content, fields["tokens"], spans, sections, sentences, path, number))
+                documents.append(
+                    _tokenised_document(doc_id, content, fields["tokens"], spans, sections, sentences, path, number)
+                )
             else:
                 _check_word_edges(content, spans, path, number)
-                documents.append(document_from_text(doc_id, content, sections, spans, path=path, line=number, sentences=sentences))
+                documents.append(
+                    document_from_text(doc_id, content, sections, spans, path=path, line=number, sentences=sentences)
+                )
     if not documents:
         raise CorpusFormatError(path, None, "no annotated records found")
     if token_sentences:
-        iob2 = normalise_tags([t[3] for t in token_sentences], [[t[4]] * len(t[3]) for t in token_sentences], path, options)
+        iob2 = normalise_tags(
+            [t[3] for t in token_sentences], [[t[4]] * len(t[3]) for t in token_sentences], path, options
+        )
         for (slot, doc_id, tokens, _, _), tags in zip(token_sentences, iob2):
             documents[slot] = Document(doc_id, (Sentence(tokens, tags),))
     return Corpus(tuple(_merge_token_documents(documents)))
@@ -232,23 +262,44 @@ def _check_word_edges(text: str, spans: list[tuple[int, int, str]], path: str | 
                 while hi < len(text) and text[hi].isalnum():
                     hi += 1
                 side = "starts" if edge == start else "ends"
-                raise CorpusFormatError(path, number, f"span {start}-{end} ({label} {text[start:end]!r}) {side} inside the word {text[lo:hi]!r}")
+                raise CorpusFormatError(
+                    path,
+                    number,
+                    f"span {start}-{end} ({label} {text[start:end]!r}) {side} inside the word {text[lo:hi]!r}",
+                )
 
 
-def _tokenised_document(doc_id: str | None, text: str, raw_tokens: list[dict[str, Any]], spans: list[tuple[int, int, str]],
-                        sections: list[tuple[int, int]], sentences: list[tuple[int, int]] | None, path: str | None, number: int) -> Document:
+def _tokenised_document(
+    doc_id: str | None,
+    text: str,
+    raw_tokens: list[dict[str, Any]],
+    spans: list[tuple[int, int, str]],
+    sections: list[tuple[int, int]],
+    sentences: list[tuple[int, int]] | None,
+    path: str | None,
+    number: int,
+) -> Document:
     """A document whose tokens the record gives (`tokens` with character offsets): no tokenising."""
     offsets: list[tuple[int, int]] = []
     for n, token in enumerate(raw_tokens):
-        start, end = _int(token.get("start"), f"token {n} start", path, number), _int(token.get("end"), f"token {n} end", path, number)
+        start, end = (
+            _int(token.get("start"), f"token {n} start", path, number),
+            _int(token.get("end"), f"token {n} end", path, number),
+        )
         if not (offsets[-1][1] if offsets else 0) <= start < end <= len(text):
-            raise CorpusFormatError(path, number, f"token {n} ({start}-{end}) is empty, out of order or outside the text")
+            raise CorpusFormatError(
+                path, number, f"token {n} ({start}-{end}) is empty, out of order or outside the text"
+            )
         if "text" in token and token["text"] != text[start:end]:
-            raise CorpusFormatError(path, number, f"token {n} reads {token['text']!r}, but the text at {start}-{end} is {text[start:end]!r}")
+            raise CorpusFormatError(
+                path, number, f"token {n} reads {token['text']!r}, but the text at {start}-{end} is {text[start:end]!r}"
+            )
         offsets.append((start, end))
     if sentences is None:
         # No sentence boundaries given: the text's own sentences, each holding the tokens that start in it.
-        sentences = [(s[0][0], s[-1][1]) for s in segment(text, sections=sections, protected=[(a, b) for a, b, _ in spans]) if s]
+        sentences = [
+            (s[0][0], s[-1][1]) for s in segment(text, sections=sections, protected=[(a, b) for a, b, _ in spans]) if s
+        ]
     groups: list[list[tuple[int, int]]] = [[] for _ in sentences]
     where = 0
     for offset in offsets:
@@ -263,14 +314,22 @@ def _tokenised_document(doc_id: str | None, text: str, raw_tokens: list[dict[str
     for start, end, label in sorted(spans):
         if start not in first or end not in last or first[start][0] != last[end][0]:
             inside = next((text[a:b] for a, b in offsets if a < start < b or a < end < b), None)
-            cut = f" cuts the token {inside!r}" if inside is not None else " does not start and end on token edges in one sentence"
+            cut = (
+                f" cuts the token {inside!r}"
+                if inside is not None
+                else " does not start and end on token edges in one sentence"
+            )
             raise CorpusFormatError(path, number, f"span {start}-{end} ({label} {text[start:end]!r}){cut}")
         g, a = first[start]
         b = last[end][1]
         if any(t != "O" for t in tags[g][a : b + 1]):
-            raise CorpusFormatError(path, number, f"span {start}-{end} ({label}) overlaps another span; IOB tags cannot hold nested spans")
+            raise CorpusFormatError(
+                path, number, f"span {start}-{end} ({label}) overlaps another span; IOB tags cannot hold nested spans"
+            )
         tags[g][a : b + 1] = [f"B-{label}"] + [f"I-{label}"] * (b - a)
-    out = tuple(Sentence(tuple(text[a:b] for a, b in group), tuple(t), tuple(group)) for group, t in zip(groups, tags) if group)
+    out = tuple(
+        Sentence(tuple(text[a:b] for a, b in group), tuple(t), tuple(group)) for group, t in zip(groups, tags) if group
+    )
     return Document(doc_id, out, text, tuple(sections))
 
 
@@ -279,7 +338,13 @@ def _merge_token_documents(documents: list[Document]) -> list[Document]:
     merged: list[Document] = []
     for doc in documents:
         previous = merged[-1] if merged else None
-        if previous is not None and doc.id is not None and doc.id == previous.id and doc.text is None and previous.text is None:
+        if (
+            previous is not None
+            and doc.id is not None
+            and doc.id == previous.id
+            and doc.text is None
+            and previous.text is None
+        ):
             merged[-1] = Document(doc.id, previous.sentences + doc.sentences)
         else:
             merged.append(doc)
@@ -298,15 +363,23 @@ def dump(corpus: Corpus) -> str:
         for o in offsets:
             first_id.append(first_id[-1] + len(o))
         record["spans"] = [
-            {"start": o[span.start][0], "end": o[span.end - 1][1], "label": span.label,
-             "token_start": first + span.start, "token_end": first + span.end - 1}  # inclusive, as Prodigy has it
-            for sentence, o, first in zip(document.sentences, offsets, first_id) for span in sentence.spans
+            {
+                "start": o[span.start][0],
+                "end": o[span.end - 1][1],
+                "label": span.label,
+                "token_start": first + span.start,
+                "token_end": first + span.end - 1,
+            }  # inclusive, as Prodigy has it
+            for sentence, o, first in zip(document.sentences, offsets, first_id)
+            for span in sentence.spans
         ]
         if len(sections) > 1:
             record["sections"] = [list(section) for section in sections]
         record["sentences"] = [[o[0][0], o[-1][1]] for o in offsets if o]
-        record["tokens"] = [{"text": text[a:b], "start": a, "end": b, "id": n}
-                            for n, (a, b) in enumerate(pair for o in offsets for pair in o)]
+        record["tokens"] = [
+            {"text": text[a:b], "start": a, "end": b, "id": n}
+            for n, (a, b) in enumerate(pair for o in offsets for pair in o)
+        ]
         lines.append(json.dumps(record, ensure_ascii=False))
     return "\n".join(lines) + ("\n" if lines else "")
 
@@ -316,6 +389,10 @@ def dump_tokens(corpus: Corpus) -> str:
     lines = []
     for document in corpus.documents:
         for sentence in document.sentences:
-            record: dict[str, Any] = {"doc_id": document.id, "tokens": list(sentence.tokens), "tags": list(sentence.tags)}
+            record: dict[str, Any] = {
+                "doc_id": document.id,
+                "tokens": list(sentence.tokens),
+                "tags": list(sentence.tags),
+            }
             lines.append(json.dumps(record, ensure_ascii=False))
     return "\n".join(lines) + ("\n" if lines else "")

@@ -36,20 +36,31 @@ def _strip_tags(marked: str, path: str | None, line: int, column: str) -> tuple[
         cursor = match.end()
         if match.group(1) is not None:
             if open_tag is not None:
-                raise CorpusFormatError(path, line, f"unbalanced <category> tags in the {column}: {match.group(0)!r} opens inside another mention")
+                raise CorpusFormatError(
+                    path,
+                    line,
+                    f"unbalanced <category> tags in the {column}: {match.group(0)!r} opens inside another mention",
+                )
             if not match.group(1):
                 raise CorpusFormatError(path, line, f"empty category in the {column}: {match.group(0)!r}")
             open_tag = (position, match.group(1))
         else:
             if open_tag is None:
-                raise CorpusFormatError(path, line, f"unbalanced <category> tags in the {column}: '</category>' at character {match.start() + 1} closes no mention")
+                raise CorpusFormatError(
+                    path,
+                    line,
+                    f"unbalanced <category> tags in the {column}: '</category>' at character {match.start() + 1} "
+                    "closes no mention",
+                )
             start, label = open_tag
             if position == start:
                 raise CorpusFormatError(path, line, f"empty {label} mention in the {column}")
             entities.append((start, position, label))
             open_tag = None
     if open_tag is not None:
-        raise CorpusFormatError(path, line, f"unbalanced <category> tags in the {column}: <category=\"{open_tag[1]}\"> is never closed")
+        raise CorpusFormatError(
+            path, line, f'unbalanced <category> tags in the {column}: <category="{open_tag[1]}"> is never closed'
+        )
     rest = marked[cursor:]
     plain.append(rest)
     text = "".join(plain)
@@ -80,7 +91,9 @@ def parse(text: str, *, path: str | None = None, options: ReadOptions = ReadOpti
         for s, e, label in entities:
             if not full[s:e].strip():
                 raise CorpusFormatError(path, number, f"empty {label} mention")
-        documents.append(document_from_text(doc_id, full, [(0, len(title)), (shift, len(full))], entities, path=path, line=number))
+        documents.append(
+            document_from_text(doc_id, full, [(0, len(title)), (shift, len(full))], entities, path=path, line=number)
+        )
     if not documents:
         raise CorpusFormatError(path, None, "no abstracts found")
     return Corpus(tuple(documents))
@@ -105,7 +118,10 @@ def dump(corpus: Corpus) -> str:
         text, sections, entities = entity_char_spans(document)
         bad_label = any(c in label for _, _, label in entities for c in '"<>\t\n')
         if "\n" in text or "\r" in text or "\t" in text[: sections[0][1]] or bad_label:
-            raise NerqaError(f"document {number}: a newline in the text, a TAB in the title or a label holding '\"', '<' or '>' cannot be written in NCBI inline format")
+            raise NerqaError(
+                f"document {number}: a newline in the text, a TAB in the title or a label holding '\"', '<' or "
+                "'>' cannot be written in NCBI inline format"
+            )
         title = _mark(text, entities, *sections[0])
         abstract_start = sections[1][0] if len(sections) > 1 else sections[0][1]
         abstract = _mark(text, entities, abstract_start, len(text))

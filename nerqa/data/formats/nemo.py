@@ -51,18 +51,24 @@ def parse(
         label_lines.pop()
     if len(text_lines) != len(label_lines):
         shorter = min(len(text_lines), len(label_lines)) + 1
-        raise CorpusFormatError(labels_path, shorter, f"{len(label_lines)} label lines but {len(text_lines)} text lines in {text_path}")
+        raise CorpusFormatError(
+            labels_path, shorter, f"{len(label_lines)} label lines but {len(text_lines)} text lines in {text_path}"
+        )
     sequences, tokens_per_line, lines = [], [], []
     for number, (text_line, label_line) in enumerate(zip(text_lines, label_lines), start=1):
         tokens, tags = [t for t in text_line.split(" ") if t], label_line.split()
         if not tokens:
             raise CorpusFormatError(text_path, number, "empty sentence")
         if len(tokens) != len(tags):
-            raise CorpusFormatError(labels_path, number, f"{len(tags)} labels for {len(tokens)} tokens on line {number} of {text_path}")
+            raise CorpusFormatError(
+                labels_path, number, f"{len(tags)} labels for {len(tokens)} tokens on line {number} of {text_path}"
+            )
         if label_ids is not None:
             unknown = [t for t in tags if t not in label_ids]
             if unknown:
-                raise CorpusFormatError(labels_path, number, f"label {unknown[0]!r} is not in label_ids.csv ({', '.join(label_ids)})")
+                raise CorpusFormatError(
+                    labels_path, number, f"label {unknown[0]!r} is not in label_ids.csv ({', '.join(label_ids)})"
+                )
         sequences.append([_typed(t, options.entity_type) for t in tags])
         tokens_per_line.append(tuple(tokens))
         lines.append([number] * len(tokens))

@@ -37,9 +37,15 @@ def parse(text: str, *, path: str | None = None, options: ReadOptions = ReadOpti
         sections = [(0, len(title))] + ([(len(title) + 1, len(full))] if abstract else [])
         for s, e, label, mention, number in current["entities"]:
             if not 0 <= s < e <= len(full):
-                raise CorpusFormatError(path, number, f"offsets {s}-{e} lie outside the text of document {current['id']} ({len(full)} characters)")
+                raise CorpusFormatError(
+                    path,
+                    number,
+                    f"offsets {s}-{e} lie outside the text of document {current['id']} ({len(full)} characters)",
+                )
             if full[s:e].strip() != mention.strip():
-                raise CorpusFormatError(path, number, f"mention {mention!r} does not match the text at {s}-{e}: {full[s:e]!r}")
+                raise CorpusFormatError(
+                    path, number, f"mention {mention!r} does not match the text at {s}-{e}: {full[s:e]!r}"
+                )
         entities = [(s, e, label) for s, e, label, _, _ in current["entities"]]
         documents.append(document_from_text(current["id"], full, sections, entities, path=path, line=current["line"]))
         current = None
@@ -62,15 +68,21 @@ def parse(text: str, *, path: str | None = None, options: ReadOptions = ReadOpti
         if current is None:
             raise CorpusFormatError(path, number, f"annotation line before any 'PMID|t|' title line: {line[:80]!r}")
         if columns[0] != current["id"]:
-            raise CorpusFormatError(path, number, f"annotation for document {columns[0]!r} inside document {current['id']!r}")
+            raise CorpusFormatError(
+                path, number, f"annotation for document {columns[0]!r} inside document {current['id']!r}"
+            )
         if len(columns) >= 2 and not columns[1].isdigit() and len(columns) <= 4:
             continue  # a relation line, e.g. "PMID<TAB>CID<TAB>D1<TAB>D2"
         if len(columns) < 5:
-            raise CorpusFormatError(path, number, f"expected PMID<TAB>start<TAB>end<TAB>mention<TAB>type, got {len(columns)} column(s)")
+            raise CorpusFormatError(
+                path, number, f"expected PMID<TAB>start<TAB>end<TAB>mention<TAB>type, got {len(columns)} column(s)"
+            )
         try:
             start, end = int(columns[1]), int(columns[2])
         except ValueError:
-            raise CorpusFormatError(path, number, f"start and end offsets must be integers, got {columns[1]!r} and {columns[2]!r}") from None
+            raise CorpusFormatError(
+                path, number, f"start and end offsets must be integers, got {columns[1]!r} and {columns[2]!r}"
+            ) from None
         label = columns[4].strip()
         if not label:
             raise CorpusFormatError(path, number, f"invalid entity type {columns[4]!r}")
