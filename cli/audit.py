@@ -11,7 +11,7 @@ from rich.table import Table
 
 from nerqa.config import AuditSettings, Mode, TrainConfig
 from nerqa.files import check_writable, writable_folder
-from nerqa_cli._util import (
+from nerqa_cli.util import (
     CorpusReader,
     console,
     err_console,

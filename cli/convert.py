@@ -15,7 +15,7 @@ from nerqa.data.formats import (
     write_splits,
 )
 from nerqa.errors import NerqaError
-from nerqa_cli._util import (
+from nerqa_cli.util import (
     CorpusReader,
     check_format,
     console,

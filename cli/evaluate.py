@@ -10,7 +10,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from nerqa_cli._util import (
+from nerqa_cli.util import (
     CorpusReader,
     console,
     progress_display,

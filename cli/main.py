@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from nerqa_cli._util import readable_help
+from nerqa_cli.util import readable_help
 from nerqa_cli.audit import audit_cli
 from nerqa_cli.compare import compare_audits_cli, compare_models_cli
 from nerqa_cli.convert import convert_cli

@@ -16,7 +16,7 @@ from nerqa.data.formats import (
 )
 from nerqa.errors import NerqaError
 from nerqa.files import check_writable
-from nerqa_cli._util import (
+from nerqa_cli.util import (
     CorpusReader,
     check_format,
     console,

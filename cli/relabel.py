@@ -20,7 +20,7 @@ from nerqa.errors import ConfigError, NerqaError
 from nerqa.files import atomic_write_text
 from nerqa.review.session import ORDERS
 from nerqa.review.tasks import TOOLS
-from nerqa_cli._util import (
+from nerqa_cli.util import (
     CorpusReader,
     check_format,
     console,

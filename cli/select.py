@@ -17,7 +17,7 @@ from nerqa.data.formats import FORMATS
 from nerqa.errors import ConfigError, NerqaError
 from nerqa.files import check_writable, write_files
 from nerqa.interop.tasks import TOOLS
-from nerqa_cli._util import (
+from nerqa_cli.util import (
     CorpusReader,
     LogLines,
     console,

@@ -12,7 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from nerqa.data.stats import CorpusStats, corpus_stats
-from nerqa_cli._util import CorpusReader, console, user_errors, with_reader
+from nerqa_cli.util import CorpusReader, console, user_errors, with_reader
 
 
 @with_reader

@@ -11,7 +11,7 @@ from rich.table import Table
 from nerqa.config import Batching, Precision, TrainConfig
 from nerqa.errors import NerqaError
 from nerqa.files import writable_folder
-from nerqa_cli._util import (
+from nerqa_cli.util import (
     CorpusReader,
     console,
     progress_display,

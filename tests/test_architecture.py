@@ -1,5 +1,6 @@
-"""The layout's promises: no import cycles, numpy-only modules stay numpy-only, no module
-uses another's private names, and the library never prints."""
+"""The layout's promises: the layers (data <- models <- audit / active <- review <- cli) only
+import downwards, no import cycles, numpy-only modules stay numpy-only, no module uses
+another's private names, and the library never prints."""
 
 from __future__ import annotations
 
@@ -72,16 +73,20 @@ def test_the_library_import_graph_has_no_cycle():
 
 
 def test_no_module_imports_another_modules_private_names():
+    """Neither a private name (`_x`) nor a private module (`_common`) is reached from another
+    module, in the library, the CLI, the tests or the benchmarks; a package's own private
+    submodules are its business."""
     offenders = []
-    for path in list(PACKAGE.rglob("*.py")) + list((ROOT / "cli").glob("*.py")):
+    places = [PACKAGE, ROOT / "cli", ROOT / "tests", ROOT / "bench"]
+    for path in (p for place in places for p in place.rglob("*.py") if ".cache" not in p.parts):
+        here = _module_name(path) if path.is_relative_to(PACKAGE) else ""
         for module, names in _imports(path):
-            own_package = (
-                module.startswith(_module_name(path).rsplit(".", 1)[0] + ".") and path.parent.name == "formats"
-            )
+            private_module = any(part.startswith("_") and part != "__init__" for part in module.split("."))
+            own = here.rsplit(".", 1)[0] == module.rsplit(".", 1)[0] if here else False
+            if private_module and not own:
+                offenders.append(f"{path.relative_to(ROOT)}: module {module}")
             offenders += [
-                f"{path.name}: {module}.{n}"
-                for n in names
-                if n.startswith("_") and n != "__version__" and not own_package
+                f"{path.relative_to(ROOT)}: {module}.{n}" for n in names if n.startswith("_") and n != "__version__"
             ]
     assert offenders == []
 
@@ -113,3 +118,80 @@ def test_the_library_never_prints():
             ):
                 offenders.append(f"{path.name}:{node.lineno} sys.{node.attr}")
     assert offenders == []
+
+
+# The layers, lowest first: a module may import its own package and any lower layer, never a
+# higher one or a sibling package of its own layer (audit and active know nothing of each other).
+LAYERS = {
+    "nerqa.errors": 0,
+    "nerqa.files": 0,
+    "nerqa.progress": 0,
+    "nerqa.config": 0,
+    "nerqa.data": 1,
+    "nerqa.models": 2,
+    "nerqa.interop": 2,
+    "nerqa.audit": 3,
+    "nerqa.active": 3,
+    "nerqa.review": 4,
+    "nerqa_cli": 5,
+}
+
+
+def layer_of(module: str) -> tuple[str, int] | None:
+    """The package (or base module) a module belongs to, and its layer; None for `nerqa` itself
+    (its lazy `__init__` re-exports every layer's public names)."""
+    for prefix in sorted(LAYERS, key=len, reverse=True):
+        if module == prefix or module.startswith(prefix + "."):
+            # The base modules are one layer of helpers: they may import each other.
+            return ("base" if LAYERS[prefix] == 0 else prefix), LAYERS[prefix]
+    return None
+
+
+def layering_violations(root: Path) -> list[str]:
+    """Every import in `root`'s library and CLI that reaches up a layer or across to a sibling."""
+    found = []
+    files = list((root / "nerqa").rglob("*.py")) + list((root / "cli").rglob("*.py"))
+    for path in files:
+        relative = path.relative_to(root)
+        parts = relative.with_suffix("").parts
+        name = (
+            "nerqa_cli." + path.stem
+            if parts[0] == "cli"
+            else ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        )
+        source = layer_of(name)
+        if source is None:
+            continue
+        for target, names in _imports(path):
+            for module in [f"{target}.{n}" for n in names] or [target]:
+                place = layer_of(module) or layer_of(target)
+                if place is None or place[0] == source[0]:
+                    continue
+                if place[1] >= source[1]:
+                    found.append(f"{relative}: {name} (layer {source[1]}) imports {target} (layer {place[1]})")
+                    break
+    return found
+
+
+def test_each_layer_imports_only_the_layers_below_it():
+    assert layering_violations(ROOT) == []
+
+
+def test_the_layering_check_sees_an_upward_import(tmp_path: Path):
+    import shutil
+
+    copy = tmp_path / "tree"
+    shutil.copytree(ROOT / "nerqa", copy / "nerqa")
+    shutil.copytree(ROOT / "cli", copy / "cli")
+    corpus = copy / "nerqa" / "data" / "corpus.py"
+    corpus.write_text(
+        corpus.read_text() + "\n\ndef _up():\n    from nerqa.audit.issues import Issue\n\n    return Issue\n"
+    )
+    sideways = copy / "nerqa" / "audit" / "issues.py"
+    sideways.write_text(
+        sideways.read_text() + "\n\ndef _across():\n    from nerqa.active import select\n\n    return select\n"
+    )
+    assert sorted(layering_violations(copy)) == [
+        "nerqa/audit/issues.py: nerqa.audit.issues (layer 3) imports nerqa.active (layer 3)",
+        "nerqa/data/corpus.py: nerqa.data.corpus (layer 1) imports nerqa.audit.issues (layer 3)",
+    ]

@@ -18,7 +18,7 @@ from nerqa.data.formats import (
     read_corpus,
     write_corpus,
 )
-from nerqa.data.formats._common import LINE_BREAKS
+from nerqa.data.formats.common import LINE_BREAKS
 
 # Tokens people meet: emoji ZWJ sequences, combining marks, right-to-left text, no-break,
 # zero-width and ideographic spaces, joiners, bidi controls, hyphenated names.

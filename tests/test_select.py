@@ -453,12 +453,12 @@ def test_bad_input_is_one_line_and_writes_nothing(tiny_model: Path, tiny_classif
 def annotate_in_label_studio(tasks: list[dict], gold: dict[str, Sentence]) -> list[dict]:
     """What Label Studio's JSON export holds once a person has annotated every task: the
     task, its predictions, and an annotation whose result has the gold spans."""
-    from nerqa.interop.tasks import _ls_result
+    from nerqa.interop.tasks import labelstudio_result
 
     exported = []
     for number, task in enumerate(tasks, start=1):
         sentence = gold[task["data"]["text"]]
-        result = _ls_result(sentence.tokens, sentence.spans, "a")
+        result = labelstudio_result(sentence.tokens, sentence.spans, "a")
         exported.append(
             {
                 "id": number,

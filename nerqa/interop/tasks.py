@@ -72,7 +72,9 @@ def label_config(types: Sequence[str]) -> str:
     )
 
 
-def _ls_result(tokens: Sequence[str], spans: Sequence[Span], prefix: str) -> list[dict]:
+def labelstudio_result(tokens: Sequence[str], spans: Sequence[Span], prefix: str) -> list[dict]:
+    """Label Studio `labels` regions for token spans over `" ".join(tokens)`; region ids are
+    `prefix` and a number."""
     text = " ".join(tokens)
     return [
         {
@@ -112,7 +114,7 @@ def task_record(
                 {
                     "model_version": name,
                     **({"score": score} if score is not None else {}),
-                    "result": _ls_result(tokens, spans, f"{name[:1]}{n}-"),
+                    "result": labelstudio_result(tokens, spans, f"{name[:1]}{n}-"),
                 }
                 for n, (name, spans, score) in enumerate(predictions)
             ],

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from nerqa.data.corpus import Corpus, Document
 from nerqa.data.formats import conll, jsonl, ncbi, nemo, pubtator
-from nerqa.data.formats._common import ReadOptions
+from nerqa.data.formats.common import ReadOptions
 from nerqa.errors import CorpusFormatError, FormatDetectionError, NerqaError
 from nerqa.files import write_files
 
@@ -307,7 +307,7 @@ def write_splits(
 
 def corpus_from_raw_text(text: str, *, doc_id: str | None = None) -> Corpus:
     """An untagged corpus from raw text, split into sentences and tokens by `nerqa.data.segment`."""
-    from nerqa.data.formats._common import document_from_text
+    from nerqa.data.formats.common import document_from_text
 
     return Corpus((document_from_text(doc_id, text, [(0, len(text))], [], path=None, line=None),))
 
@@ -346,7 +346,7 @@ def read_text_documents(path: str | Path) -> Iterator[Document]:
     per `.txt` file (id: the file's stem). Undecodable bytes raise `CorpusFormatError` at
     their line.
     """
-    from nerqa.data.formats._common import document_from_text
+    from nerqa.data.formats.common import document_from_text
 
     path = Path(path)
     if path.is_dir():

@@ -10,7 +10,7 @@ line as usual.
 from __future__ import annotations
 
 from nerqa.data.corpus import Corpus, Document, Sentence
-from nerqa.data.formats._common import ReadOptions, check_token, normalise_tags
+from nerqa.data.formats.common import ReadOptions, check_token, normalise_tags
 from nerqa.errors import CorpusFormatError
 
 DOCSTART = "-DOCSTART-"

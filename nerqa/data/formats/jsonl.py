@@ -32,7 +32,7 @@ import json
 from typing import Any
 
 from nerqa.data.corpus import Corpus, Document, Sentence
-from nerqa.data.formats._common import (
+from nerqa.data.formats.common import (
     ReadOptions,
     document_from_text,
     document_text,

@@ -10,7 +10,7 @@ The writer writes bare tags when the corpus has the one type `entity_type`, type
 from __future__ import annotations
 
 from nerqa.data.corpus import Corpus, Document, Sentence, tag_set_for_types
-from nerqa.data.formats._common import ReadOptions, check_token, normalise_tags
+from nerqa.data.formats.common import ReadOptions, check_token, normalise_tags
 from nerqa.data.tags import OUTSIDE, split_tag
 from nerqa.errors import CorpusFormatError
 

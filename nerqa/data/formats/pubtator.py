@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 
 from nerqa.data.corpus import Corpus
-from nerqa.data.formats._common import (
+from nerqa.data.formats.common import (
     ReadOptions,
     document_from_text,
     entity_char_spans,
