@@ -10,6 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from nerqa.config import AuditSettings, Mode, TrainConfig
+from nerqa.errors import NerqaError
 from nerqa.files import check_writable, writable_folder
 from nerqa_cli.util import (
     CorpusReader,
@@ -70,12 +71,15 @@ def audit_cli(
     level: Annotated[
         str, typer.Option(metavar="types|iob", help="Score entity types (B/I merged: types) or the IOB tags (iob).")
     ] = "types",
-    top: Annotated[int, typer.Option(min=0, help="Issues shown in the terminal.")] = 15,
+    show: Annotated[int, typer.Option(min=0, help="Issues shown in the terminal (0: none).")] = 15,
+    old_top: Annotated[Optional[str], typer.Option("--top", hidden=True, help="Renamed --show.")] = None,
     *,
     reader: CorpusReader,
 ) -> None:
     """Find the labels most likely wrong: typed span issues, inconsistent and sparse forms."""
     with user_errors():
+        if old_top is not None:
+            raise NerqaError(f"audit --top is now --show (issues shown in the terminal): --show {old_top}")
         # Every setting is checked before the corpus is read or a model loaded.
         settings = TrainConfig.from_yaml(config) if config else None
         from nerqa.audit import (
@@ -144,11 +148,11 @@ def audit_cli(
                 progress=progress,
             )
         written = write_outputs(result, out)
-    render_summary(result, top)
+    render_summary(result, show)
     console.print(f"[green]Wrote[/] {', '.join(p.name for p in written)} to {out}", highlight=False)
 
 
-def render_summary(result: AuditResult, top: int) -> None:
+def render_summary(result: AuditResult, show: int) -> None:
     summary = result.summary
     counts = Table(title="Issues", title_justify="left")
     counts.add_column("type")
@@ -164,17 +168,17 @@ def render_summary(result: AuditResult, top: int) -> None:
         f1 = per_type.get(name, {}).get("f1")
         classes.add_row(escape(name), f"{n:,}", f"{f1:.3f}" if f1 is not None else "")
     console.print(classes)
-    if top == 0:
+    if show == 0:
         return
-    console.print(issues_table(result, top, width=console.width))
+    console.print(issues_table(result, show, width=console.width))
 
 
-def issues_table(result: AuditResult, top: int, *, width: int) -> Table:
-    """The top issues as a table that reads at `width` columns (80 and up): one line per issue
+def issues_table(result: AuditResult, show: int, *, width: int) -> Table:
+    """The `show` most suspicious issues as a table that reads at `width` columns (80 and up): one line per issue
     at 80 (unless a span is long), the span whole in a column of its own; a few words of context
     from 110 columns, the issue id from 140 (both are in issues.jsonl and the report)."""
     table = Table(
-        title=f"Top {min(top, len(result.issues))} issues (lowest score = most suspicious)",
+        title=f"Top {min(show, len(result.issues))} issues (lowest score = most suspicious)",
         title_justify="left",
         padding=(0, 1),
         pad_edge=False,
@@ -190,7 +194,7 @@ def issues_table(result: AuditResult, top: int, *, width: int) -> Table:
         table.add_column("in context", overflow="fold", ratio=1)
     if wide:
         table.add_column("id", no_wrap=True)
-    for rank, issue in enumerate(result.issues[:top], start=1):
+    for rank, issue in enumerate(result.issues[:show], start=1):
         tokens = result.corpus.sentences[issue.index].tokens
         left = " ".join(tokens[max(0, issue.start - 4) : issue.start])
         right = " ".join(tokens[issue.end : issue.end + 4])

@@ -8,16 +8,21 @@ from __future__ import annotations
 
 import typer
 
-from nerqa_cli.util import readable_help
+from nerqa_cli.accept import accept_cli
+from nerqa_cli.apply import apply_cli
 from nerqa_cli.audit import audit_cli
 from nerqa_cli.compare import compare_audits_cli, compare_models_cli
 from nerqa_cli.convert import convert_cli
+from nerqa_cli.decisions import export_cli as decisions_export_cli
+from nerqa_cli.decisions import import_cli as decisions_import_cli
 from nerqa_cli.evaluate import evaluate_cli
 from nerqa_cli.predict import predict_cli
-from nerqa_cli.relabel import apply_cli, relabel_cli
+from nerqa_cli.relabel import relabel_cli
 from nerqa_cli.select import select_cli
 from nerqa_cli.stats import stats_cli
+from nerqa_cli.tasks import tasks_cli
 from nerqa_cli.train import train_cli
+from nerqa_cli.util import readable_help
 
 app = typer.Typer(
     name="nerqa",
@@ -40,6 +45,8 @@ COMMANDS = {
     "predict": (predict_cli, "nerqa predict model abstracts.txt --text --out tagged.jsonl"),
     "audit": (audit_cli, "nerqa audit train.tsv --out audit"),
     "relabel": (relabel_cli, "nerqa relabel train.tsv audit"),
+    "accept": (accept_cli, "nerqa accept train.tsv audit --type span_shift --max-score 0.2 --dry-run"),
+    "tasks": (tasks_cli, "nerqa tasks train.tsv audit --tool labelstudio --limit 200 --out tasks.json"),
     "apply": (apply_cli, "nerqa apply train.tsv audit --out train.fixed.tsv"),
     "select": (
         select_cli,
@@ -63,6 +70,12 @@ def add_group(name: str, help: str) -> typer.Typer:
     app.add_typer(group, name=name)
     return group
 
+
+decisions = add_group("decisions", "The decision log: export it, or import decisions from a tool or another copy.")
+decisions.command("export", epilog="Example: nerqa decisions export audit --out decisions.jsonl")(decisions_export_cli)
+decisions.command("import", epilog="Example: nerqa decisions import train.tsv audit label-studio-export.json")(
+    decisions_import_cli
+)
 
 compare = add_group("compare", "Before and after: two models on one held-out corpus, or an audit and its re-audit.")
 compare.command("models", epilog="Example: nerqa compare models model-before model-after test.tsv")(compare_models_cli)

@@ -5,20 +5,22 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Optional
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
 from nerqa.data.stats import CorpusStats, corpus_stats
+from nerqa.errors import NerqaError
 from nerqa_cli.util import CorpusReader, console, user_errors, with_reader
 
 
 @with_reader
 def stats_cli(
     corpus: Annotated[Path, typer.Argument(help="Corpus file, or folder of splits.")],
-    top: Annotated[int, typer.Option(min=1, help="Rows in each list of surface forms.")] = 10,
+    forms: Annotated[int, typer.Option(min=1, help="Rows in each list of surface forms.")] = 10,
+    old_top: Annotated[Optional[str], typer.Option("--top", hidden=True, help="Renamed --forms.")] = None,
     rare_count: Annotated[int, typer.Option(min=0, help="A type with fewer entities is rare.")] = 50,
     casefold: Annotated[bool, typer.Option(help="Compare surface forms in lower case.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
@@ -28,9 +30,11 @@ def stats_cli(
     """Show documents, sentences, tokens, entities per type, sentence lengths, rare types and
     surface forms labeled inconsistently."""
     with user_errors():
+        if old_top is not None:
+            raise NerqaError(f"stats --top is now --forms (rows in each list of surface forms): --forms {old_top}")
         splits = reader.read_splits(corpus)
         results = {
-            name: corpus_stats(c, top=top, rare_count=rare_count, casefold=casefold) for name, c in splits.items()
+            name: corpus_stats(c, top=forms, rare_count=rare_count, casefold=casefold) for name, c in splits.items()
         }
     if as_json:
         console.print_json(json.dumps({name: _as_json(s) for name, s in results.items()}))

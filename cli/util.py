@@ -383,3 +383,53 @@ def quiet_transformers() -> None:
 
     logging.set_verbosity_error()
     logging.disable_progress_bar()
+
+
+# --- the review commands' shared options and session ----------------------------------------------
+
+ReviewerOpt = Annotated[
+    Optional[str], typer.Option(help="Your name in the decision log (default: $NERQA_REVIEWER or your login).")
+]
+IssueTypeOpt = Annotated[
+    Optional[list[str]],
+    typer.Option("--type", metavar="TYPE", help="Only these issue types (see nerqa audit); repeat or comma-separate."),
+]
+ClassOpt = Annotated[
+    Optional[list[str]], typer.Option("--class", metavar="CLASS", help="Only issues of these entity classes.")
+]
+MaxScoreOpt = Annotated[
+    Optional[float], typer.Option(help="Only issues scoring at most this (lower = more suspicious).")
+]
+
+
+def names(values: Optional[list[str]]) -> frozenset[str]:
+    """Repeated or comma-separated option values, as a set."""
+    return frozenset(v.strip() for value in values or [] for v in value.split(",") if v.strip())
+
+
+def review_filters(issue_type: Optional[list[str]], entity_class: Optional[list[str]], max_score: Optional[float]):
+    """The queue filters the options ask for; unknown issue types fail here, before any file is read."""
+    from nerqa.audit.issues import ISSUE_TYPES
+    from nerqa.errors import ConfigError
+    from nerqa.review.session import Filters
+
+    unknown = sorted(names(issue_type) - set(ISSUE_TYPES))
+    if unknown:
+        raise ConfigError(f"--type: unknown issue types {', '.join(unknown)}; types are {', '.join(ISSUE_TYPES)}")
+    return Filters(names(issue_type), names(entity_class), max_score)
+
+
+def load_reviewed_audit(reader: CorpusReader, corpus: Path, audit_dir: Path, filters):
+    """The audit of `corpus` in `audit_dir`, checked against the corpus; a `--class` that no
+    issue has fails here in one line."""
+    from nerqa.audit.folder import load_audit
+    from nerqa.errors import ConfigError
+
+    result = load_audit(existing_path(audit_dir), reader.read(corpus))
+    known = sorted({t for i in result.issues for t in (i.given, i.suggested)} - {"O"})
+    unknown = sorted(filters.classes - set(known))
+    if unknown:
+        raise ConfigError(
+            f"--class: no issue has the class {', '.join(unknown)}; classes are {', '.join(known) or 'none'}"
+        )
+    return result

@@ -35,14 +35,14 @@ def test_the_documented_loop_end_to_end(tiny_model: Path, tmp_path: Path):
     issues = [json.loads(line) for line in (tmp_path / "audit" / "issues.jsonl").read_text().splitlines()]
     assert issues
     # A team that trusts the model on boundaries: accept its confident span shifts.
-    bulk = ["--type", "span_shift", "--max-score", "0.5", "--accept-suggestions"]
-    dry = invoke("relabel", tmp_path / "train.jsonl", tmp_path / "audit", *bulk, "--dry-run")
+    bulk = ["--type", "span_shift", "--max-score", "0.5"]
+    dry = invoke("accept", tmp_path / "train.jsonl", tmp_path / "audit", *bulk, "--dry-run")
     assert (
         "Would accept" in dry
         and not (tmp_path / "audit" / "decisions.sqlite").exists()
         or DecisionStore.open(tmp_path / "audit", read_only=True).all() == []
     )
-    invoke("relabel", tmp_path / "train.jsonl", tmp_path / "audit", *bulk)
+    invoke("accept", tmp_path / "train.jsonl", tmp_path / "audit", *bulk)
     decisions = DecisionStore.open(tmp_path / "audit", read_only=True).effective()
     assert decisions and {d.source for d in decisions} == {"bulk"}
     before = (tmp_path / "train.jsonl").read_bytes()

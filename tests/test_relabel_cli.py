@@ -49,7 +49,7 @@ def test_an_audit_of_another_corpus_is_refused(project: Path):
     text = (project / "corpus.jsonl").read_text().replace('"D"', '"C"', 1)
     other.write_text(text)
     before = files(project / "audit")
-    line = fails("relabel", other, project / "audit", "--accept-suggestions")
+    line = fails("accept", other, project / "audit")
     assert "not of the corpus given" in line and files(project / "audit") == before
 
 
@@ -60,7 +60,7 @@ def test_a_decisions_file_with_unknown_ids_or_spans_outside_the_sentence(project
     session.decide(issue, "accept")
     (record,) = [d.to_dict() for d in session.store.all()]
     log = project / "log.jsonl"
-    args = ("relabel", project / "corpus.jsonl", project / "audit", "--import-decisions", log)
+    args = ("decisions", "import", project / "corpus.jsonl", project / "audit", log)
     log.write_text(json.dumps(record) + "\n")
     assert runner.invoke(app, [str(a) for a in args]).exit_code == 0
     assert [d.issue_id for d in DecisionStore.open(project / "audit", read_only=True).all()] == [issue.id]
@@ -75,17 +75,17 @@ def test_a_decisions_file_with_unknown_ids_or_spans_outside_the_sentence(project
 def test_a_read_only_audit_folder(project: Path, make_read_only):
     make_read_only(project / "audit")
     before = files(project / "audit")
-    line = fails("relabel", project / "corpus.jsonl", project / "audit", "--accept-suggestions")
+    line = fails("accept", project / "corpus.jsonl", project / "audit")
     assert "cannot record decisions here: the audit folder is read-only" in line
     assert "read-only" in fails("relabel", project / "corpus.jsonl", project / "audit")  # the app does not start
     # Reading works: tasks can still be exported from a read-only audit.
     result = runner.invoke(
         app,
         [
-            "relabel",
+            "tasks",
             str(project / "corpus.jsonl"),
             str(project / "audit"),
-            "--export-tasks",
+            "--out",
             str(project / "tasks.json"),
         ],
     )
@@ -113,29 +113,22 @@ def test_apply_refuses_to_overwrite_the_corpus_and_needs_decisions(project: Path
 def test_bad_relabel_options(project: Path):
     args = ("relabel", project / "corpus.jsonl", project / "audit")
     assert "unknown issue types typo" in fails(*args, "--type", "typo")
-    assert "--dry-run goes with --accept-suggestions" in fails(*args, "--dry-run")
-    assert "choose one of" in fails(*args, "--accept-suggestions", "--export-decisions", project / "x.jsonl")
     assert "no issue in" in fails(*args, "--max-score", "-1")
     shutil.rmtree(project / "audit")
-    assert "no such file or folder" in fails(*args, "--accept-suggestions")
+    assert "no such file or folder" in fails("accept", project / "corpus.jsonl", project / "audit")
 
 
 def test_apply_refuses_an_audit_of_another_corpus_and_writes_nothing(project: Path):
     other = project / "other.jsonl"
     other.write_text((project / "corpus.jsonl").read_text().replace('"D"', '"C"', 1))
-    runner.invoke(app, ["relabel", str(project / "corpus.jsonl"), str(project / "audit"), "--accept-suggestions"])
+    runner.invoke(app, ["accept", str(project / "corpus.jsonl"), str(project / "audit")])
     line = fails("apply", other, project / "audit", "--out", project / "fixed.jsonl")
     assert "not of the corpus given" in line and "fingerprint" in line and "--changed-corpus" in line
     assert not (project / "fixed.jsonl").exists()
 
 
 def test_apply_on_an_edited_corpus_replays_by_content_and_says_how_many_found_their_sentence(project: Path):
-    assert (
-        runner.invoke(
-            app, ["relabel", str(project / "corpus.jsonl"), str(project / "audit"), "--accept-suggestions"]
-        ).exit_code
-        == 0
-    )
+    assert runner.invoke(app, ["accept", str(project / "corpus.jsonl"), str(project / "audit")]).exit_code == 0
     rows = [json.loads(line) for line in (project / "corpus.jsonl").read_text().splitlines()]
     edited = project / "edited.jsonl"
     edited.write_text("".join(json.dumps(r) + "\n" for r in rows[:2]))  # two of the four documents kept
@@ -163,12 +156,7 @@ def test_apply_on_an_edited_corpus_replays_by_content_and_says_how_many_found_th
 
 def test_a_disagreement_is_reported_by_apply_and_settled_only_by_a_policy(project: Path):
     corpus, audit = str(project / "corpus.jsonl"), str(project / "audit")
-    assert (
-        runner.invoke(
-            app, ["relabel", corpus, audit, "--reviewer", "bob", "--accept-suggestions", "--type", "ghost_span"]
-        ).exit_code
-        == 0
-    )
+    assert runner.invoke(app, ["accept", corpus, audit, "--reviewer", "bob", "--type", "ghost_span"]).exit_code == 0
     alice = ReviewSession(review_audit(), DecisionStore.open(project / "audit"), "alice")
     ghost = next(i for i in alice.result.issues if i.type == "ghost_span")
     alice.decide(ghost, "keep")
@@ -186,7 +174,7 @@ def test_a_disagreement_is_reported_by_apply_and_settled_only_by_a_policy(projec
 def test_imports_count_once_and_detect_the_tool(project: Path):
     corpus, audit = str(project / "corpus.jsonl"), str(project / "audit")
     tasks = project / "tasks.json"
-    assert runner.invoke(app, ["relabel", corpus, audit, "--export-tasks", str(tasks)]).exit_code == 0
+    assert runner.invoke(app, ["tasks", corpus, audit, "--out", str(tasks)]).exit_code == 0
     exported = json.loads(tasks.read_text())
     for n, task in enumerate(exported):
         task["id"] = n + 1
@@ -196,7 +184,7 @@ def test_imports_count_once_and_detect_the_tool(project: Path):
             ]
     results = project / "results.json"
     results.write_text(json.dumps(exported))
-    first = runner.invoke(app, ["relabel", corpus, audit, "--import-results", str(results)])
+    first = runner.invoke(app, ["decisions", "import", corpus, audit, str(results)])
     assert (
         first.exit_code == 0
         and f"Recorded {len(exported)} new decisions" in first.output
@@ -204,26 +192,47 @@ def test_imports_count_once_and_detect_the_tool(project: Path):
     )
     rows = DecisionStore.open(project / "audit", read_only=True).all()
     assert [r.action for r in rows].count("skip") == len(exported) - 3 and "accept" not in [r.action for r in rows[3:]]
-    again = runner.invoke(app, ["relabel", corpus, audit, "--import-results", str(results)])
+    again = runner.invoke(app, ["decisions", "import", corpus, audit, str(results)])
     assert (
         again.exit_code == 0
         and "Recorded 0 new decisions" in again.output
         and f"{len(exported)} were recorded by an earlier import" in again.output
     )
     assert len(DecisionStore.open(project / "audit", read_only=True).all()) == len(rows)
-    line = fails("relabel", corpus, audit, "--import-results", results, "--tool", "doccano")
+    line = fails("decisions", "import", corpus, audit, results, "--tool", "doccano")
     assert "looks like a labelstudio export, not doccano" in line
     odd = project / "odd.jsonl"
     odd.write_text('{"hello": 1}\n')
-    assert "cannot tell which tool" in fails("relabel", corpus, audit, "--import-results", odd)
+    assert "cannot tell which tool" in fails("decisions", "import", corpus, audit, odd)
     log = project / "log.jsonl"
-    assert runner.invoke(app, ["relabel", corpus, audit, "--export-decisions", str(log)]).exit_code == 0
+    assert runner.invoke(app, ["decisions", "export", audit, "--out", str(log)]).exit_code == 0
     copy = project / "copy"
     shutil.copytree(project / "audit", copy)
     (copy / "decisions.sqlite").unlink()
     for _ in range(2):
-        result = runner.invoke(app, ["relabel", corpus, str(copy), "--import-decisions", str(log)])
+        result = runner.invoke(app, ["decisions", "import", corpus, str(copy), str(log)])
         assert result.exit_code == 0, result.output
     assert "Recorded 0 new decisions" in result.output and len(DecisionStore.open(copy, read_only=True).all()) == len(
         rows
     )
+
+
+def test_every_old_relabel_flag_points_to_its_command_in_one_line(project: Path):
+    args = ("relabel", project / "corpus.jsonl", project / "audit")
+    before = files(project / "audit")
+    moves = {
+        ("--accept-suggestions",): "nerqa accept CORPUS AUDIT",
+        ("--dry-run",): "nerqa accept CORPUS AUDIT --dry-run",
+        ("--export-decisions", "x.jsonl"): "nerqa decisions export AUDIT --out FILE",
+        ("--export-tasks", "t.json"): "nerqa tasks CORPUS AUDIT --out FILE",
+        ("--import-results", "r.json"): "nerqa decisions import CORPUS AUDIT FILE",
+        ("--import-decisions", "d.jsonl"): "nerqa decisions import CORPUS AUDIT FILE",
+        ("--tool", "prodigy"): "nerqa tasks CORPUS AUDIT --out FILE --tool TOOL",
+        ("--top", "5"): "--limit N",
+    }
+    for old, new in moves.items():
+        line = fails(*args, *old)
+        assert f"relabel {old[0]} is now its own command" in line and new in line, line
+    assert "audit --top is now --show" in fails("audit", project / "corpus.jsonl", "--top", "5")
+    assert "stats --top is now --forms" in fails("stats", project / "corpus.jsonl", "--top", "5")
+    assert files(project / "audit") == before

@@ -602,19 +602,19 @@ def test_relabel_exports_tasks_in_uncertainty_order(tmp_path: Path):
     write_corpus(result.corpus, tmp_path / "corpus.jsonl")
     write_outputs(result, tmp_path / "audit")
     by_score = invoke(
-        "relabel",
+        "tasks",
         tmp_path / "corpus.jsonl",
         tmp_path / "audit",
-        "--export-tasks",
+        "--out",
         tmp_path / "score.jsonl",
         "--tool",
         "doccano",
     )
     by_doubt = invoke(
-        "relabel",
+        "tasks",
         tmp_path / "corpus.jsonl",
         tmp_path / "audit",
-        "--export-tasks",
+        "--out",
         tmp_path / "doubt.jsonl",
         "--tool",
         "doccano",

@@ -101,7 +101,7 @@ def _nerqa_meta(record: dict, where: str) -> dict:
     meta = record.get("nerqa") or record.get("data", {}).get("nerqa") or record.get("meta", {}).get("nerqa")
     if not isinstance(meta, dict) or "issue_id" not in meta or "sentence_key" not in meta:
         raise NerqaError(
-            f"{where}: not a nerqa review task (no nerqa issue id); export the tasks with nerqa relabel --export-tasks"
+            f"{where}: not a nerqa review task (no nerqa issue id); export the tasks with nerqa tasks"
         )
     return meta
 
@@ -261,7 +261,7 @@ def import_results(
 
 
 def import_decision_log(session: ReviewSession, path: Path) -> list[Decision]:
-    """Decisions from another copy's `--export-decisions` file (e.g. a second reviewer's),
+    """Decisions from another copy's `nerqa decisions export` file (e.g. a second reviewer's),
     checked against this audit: every issue id must be this audit's (or a propagated `pr-`
     id), its sentence must be here with the same labels, and every span inside it. Undo rows
     are dropped together with the rows they retract. Not recorded: the caller records them."""

@@ -1,0 +1,75 @@
+"""`nerqa accept`: accept the audit's suggestions in bulk, without the app."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from nerqa_cli.util import (
+    ClassOpt,
+    CorpusReader,
+    IssueTypeOpt,
+    MaxScoreOpt,
+    ReviewerOpt,
+    console,
+    err_console,
+    load_reviewed_audit,
+    review_filters,
+    user_errors,
+    with_reader,
+)
+
+
+@with_reader
+def accept_cli(
+    corpus: Annotated[Path, typer.Argument(help="The corpus that was audited.")],
+    audit_dir: Annotated[Path, typer.Argument(help="The audit folder (decisions are stored in it).")],
+    reviewer: ReviewerOpt = None,
+    issue_type: IssueTypeOpt = None,
+    entity_class: ClassOpt = None,
+    max_score: MaxScoreOpt = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print what would change, record nothing.")] = False,
+    *,
+    reader: CorpusReader,
+) -> None:
+    """Accept the suggestion of every undecided issue the filters admit, one recorded decision
+    each (a suggestion that would change nothing is left alone)."""
+    with user_errors():
+        filters = review_filters(issue_type, entity_class, max_score)
+        from nerqa.review.decisions import DecisionStore, default_reviewer
+        from nerqa.review.session import ReviewSession
+
+        result = load_reviewed_audit(reader, corpus, audit_dir, filters)
+        # A dry run records nothing (and works on a read-only audit folder).
+        opened = DecisionStore.open_or_empty(audit_dir) if dry_run else DecisionStore.open(audit_dir)
+        with opened as store:
+            session = ReviewSession(result, store, reviewer or default_reviewer(), filters=filters)
+            planned = session.bulk_accept(filters, dry_run=dry_run)
+            render_bulk(session, planned, dry_run)
+
+
+def render_bulk(session, planned, dry_run: bool) -> None:
+    """The table of what was (or would be) accepted: each issue by its type and words."""
+    corpus = session.result.corpus
+    table = Table(
+        title=("Would accept" if dry_run else "Accepted") + f" {len(planned):,} suggestions", title_justify="left"
+    )
+    for column in ("issue", "sentence", "before", "after"):
+        table.add_column(column, overflow="fold")
+    for d in planned:
+        tokens = corpus.sentences[d.index].tokens
+        show = lambda spans: "; ".join(f"{' '.join(tokens[s.start : s.end])} {s.label}" for s in spans) or "-"  # noqa: E731
+        issue = session.issue(d.issue_id)
+        table.add_row(
+            escape(f"{issue.type} {issue.text!r}" if issue else "propagated"),
+            str(d.index),
+            escape(show(d.removed)),
+            escape(show(d.added)),
+        )
+    console.print(table)
+    if dry_run:
+        err_console.print("Dry run: nothing was recorded.")

@@ -1,0 +1,85 @@
+"""`nerqa decisions export` and `nerqa decisions import`: the decision log out to a file, and
+decisions in from an annotation tool's export or another copy's log."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.markup import escape
+
+from nerqa.files import atomic_write_text
+from nerqa.review.tasks import TOOLS
+from nerqa_cli.util import CorpusReader, ReviewerOpt, console, existing_path, user_errors, with_reader
+
+
+def export_cli(
+    audit_dir: Annotated[Path, typer.Argument(help="The audit folder holding decisions.sqlite.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="The JSONL file to write, one decision a line.")],
+) -> None:
+    """Write every decision of the audit (undo rows included), in the order recorded."""
+    with user_errors():
+        from nerqa.review.decisions import DecisionStore
+
+        with DecisionStore.open(existing_path(audit_dir), read_only=True) as store:
+            rows = store.all()
+        atomic_write_text(out, "".join(json.dumps(d.to_dict(), ensure_ascii=False) + "\n" for d in rows))
+    console.print(f"[green]Wrote[/] {len(rows):,} decisions to {escape(str(out))}", highlight=False)
+
+
+@with_reader
+def import_cli(
+    corpus: Annotated[Path, typer.Argument(help="The corpus that was audited.")],
+    audit_dir: Annotated[Path, typer.Argument(help="The audit folder holding decisions.sqlite.")],
+    source: Annotated[
+        Path, typer.Argument(help="A Label Studio, Prodigy or doccano export, or another copy's decision log.")
+    ],
+    tool: Annotated[
+        Optional[str],
+        typer.Option(metavar="|".join(TOOLS), help="Check that the file is this tool's export (read from its shape)."),
+    ] = None,
+    reviewer: ReviewerOpt = None,
+    *,
+    reader: CorpusReader,
+) -> None:
+    """Record the decisions in SOURCE: a tool's exported results (accept, keep, edit or skip, by
+    what the annotator left) or a decision log. Each is checked against the audit first; one
+    recorded by an earlier import is not recorded again."""
+    with user_errors():
+        from nerqa.review.decisions import DecisionStore, default_reviewer
+        from nerqa.review.session import ReviewSession
+        from nerqa.review.tasks import detect_tool, import_decision_log, import_results, read_records
+
+        records = read_records(existing_path(source))
+        shape = detect_tool(records, source)
+        result = load_audit_checked(reader, corpus, audit_dir)
+        with DecisionStore.open(audit_dir) as store:
+            session = ReviewSession(result, store, reviewer or default_reviewer())
+            if shape == "decisions":
+                decisions = import_decision_log(session, source)
+            else:
+                decisions = import_results(session, source, tool, reviewer=reviewer, records=records)
+            render_import(store.record_new(decisions), source, None if shape == "decisions" else shape)
+
+
+def load_audit_checked(reader: CorpusReader, corpus: Path, audit_dir: Path):
+    from nerqa.audit.folder import load_audit
+
+    return load_audit(existing_path(audit_dir), reader.read(corpus))
+
+
+def render_import(outcome: tuple[list, int], path: Path, tool: Optional[str]) -> None:
+    """What an import recorded, per action, and how many an earlier import had recorded."""
+    recorded, known = outcome
+    source = f" ({tool})" if tool else ""
+    actions = Counter(d.action for d in recorded)
+    kinds = f": {', '.join(f'{a} {n:,}' for a, n in sorted(actions.items()))}" if recorded else ""
+    untouched = " (a skip is a task nobody touched)" if actions["skip"] and tool else ""
+    again = f"; {known:,} were recorded by an earlier import and are not recorded again" if known else ""
+    console.print(
+        f"[green]Recorded[/] {len(recorded):,} new decisions from {escape(str(path))}{source}{kinds}{untouched}{again}",
+        highlight=False,
+    )

@@ -1,0 +1,66 @@
+"""`nerqa tasks`: the audit's undecided issues as review tasks for Label Studio, Prodigy or doccano.
+Their results come back with `nerqa decisions import`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.markup import escape
+
+from nerqa.config import check_choice
+from nerqa.files import atomic_write_text
+from nerqa.review.session import ORDERS
+from nerqa.review.tasks import TOOLS
+from nerqa_cli.util import (
+    ClassOpt,
+    CorpusReader,
+    IssueTypeOpt,
+    MaxScoreOpt,
+    console,
+    load_reviewed_audit,
+    review_filters,
+    user_errors,
+    with_reader,
+)
+
+
+@with_reader
+def tasks_cli(
+    corpus: Annotated[Path, typer.Argument(help="The corpus that was audited.")],
+    audit_dir: Annotated[Path, typer.Argument(help="The audit folder.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="The tasks file to write.")],
+    tool: Annotated[
+        str, typer.Option(metavar="|".join(TOOLS), help="The annotation tool the tasks are for.")
+    ] = "labelstudio",
+    limit: Annotated[
+        Optional[int], typer.Option(min=1, help="At most this many issues, the most suspicious first.")
+    ] = None,
+    issue_type: IssueTypeOpt = None,
+    entity_class: ClassOpt = None,
+    max_score: MaxScoreOpt = None,
+    order: Annotated[
+        str, typer.Option(metavar="|".join(ORDERS), help="Which issues come first (see nerqa relabel).")
+    ] = "score",
+    *,
+    reader: CorpusReader,
+) -> None:
+    """Write the undecided issues the filters admit as review tasks, pre-annotated with the
+    given spans and nerqa's suggestion. Records nothing."""
+    with user_errors():
+        check_choice("--tool", tool, TOOLS)
+        check_choice("--order", order, ORDERS)
+        filters = review_filters(issue_type, entity_class, max_score)
+        from nerqa.review.decisions import DecisionStore, default_reviewer
+        from nerqa.review.session import ReviewSession
+        from nerqa.review.tasks import export_tasks
+
+        result = load_reviewed_audit(reader, corpus, audit_dir, filters)
+        # Read-only: exporting tasks records nothing (and works on a read-only audit folder).
+        with DecisionStore.open_or_empty(audit_dir) as store:
+            session = ReviewSession(result, store, default_reviewer(), filters=filters, order=order)
+            issues = session.queue()[:limit]
+            text = export_tasks(session, issues, tool)
+        atomic_write_text(out, text)
+    console.print(f"[green]Wrote[/] {len(issues):,} review tasks for {tool} to {escape(str(out))}", highlight=False)
