@@ -100,9 +100,7 @@ def export_tasks(session: ReviewSession, issues: Sequence[Issue], tool: str) -> 
 def _nerqa_meta(record: dict, where: str) -> dict:
     meta = record.get("nerqa") or record.get("data", {}).get("nerqa") or record.get("meta", {}).get("nerqa")
     if not isinstance(meta, dict) or "issue_id" not in meta or "sentence_key" not in meta:
-        raise NerqaError(
-            f"{where}: not a nerqa review task (no nerqa issue id); export the tasks with nerqa tasks"
-        )
+        raise NerqaError(f"{where}: not a nerqa review task (no nerqa issue id); export the tasks with nerqa tasks")
     return meta
 
 
