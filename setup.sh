@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Creates .venv and installs nerqa with its test tools. Torch comes first and pinned, so pip
+# Creates .venv and installs nerqa with its test, benchmark and docs tools. Torch comes first and pinned, so pip
 # never resolves a multi-GB CUDA build on a CPU machine. To take torch from another index
 # (e.g. PyTorch's CPU wheels), set TORCH_INDEX_URL.
 set -euo pipefail
@@ -9,4 +9,4 @@ python=${PYTHON:-python3}
 if ! .venv/bin/python -c "import torch" 2>/dev/null; then
     .venv/bin/pip install --quiet ${TORCH_INDEX_URL:+--index-url "$TORCH_INDEX_URL"} "torch==2.13.0"
 fi
-.venv/bin/pip install --quiet --disable-pip-version-check -e ".[test,bench]"
+.venv/bin/pip install --quiet --disable-pip-version-check -e ".[test,bench,docs]"

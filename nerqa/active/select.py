@@ -53,14 +53,12 @@ if TYPE_CHECKING:
 
 Strategy = Literal["mnlp", "margin", "entropy", "least_confidence", "random"]
 STRATEGIES: tuple[str, ...] = ("entropy", "least_confidence", "mnlp", "margin", "random")
-# Chosen by bench/active.py (NCBI, 3 seeds): entropy reached random's F1 at 1,400 labels with
-# 579 (least confidence 622, MNLP 697, margin 715) and led at 400, 600 and 800 labels.
+# The strategy that needed the fewest labels to reach random's F1 in bench/active.py (docs/benchmarks.md).
 DEFAULT_STRATEGY: Strategy = "entropy"
 Diversity = Literal["near-duplicates", "clusters", "off"]
 DIVERSITY: tuple[str, ...] = ("near-duplicates", "clusters", "off")
-# Cosine similarity at which two sentence embeddings count as near-copies. With the bundled
-# MiniLM on NCBI sentences, random pairs have a median of 0.21 and a 99.9th percentile of
-# 0.66; a sentence and itself with one word left out, a median of 0.99 (10th percentile 0.92).
+# Cosine similarity at which two sentence embeddings count as near-copies: far above unrelated
+# sentences, below a sentence and itself with a word left out (docs/benchmarks.md).
 NEAR_DUPLICATE = 0.9
 # Candidates kept per sentence wanted: the diversity guard chooses among this many.
 CANDIDATES_PER_PICK = 4

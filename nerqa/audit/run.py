@@ -39,24 +39,14 @@ if TYPE_CHECKING:
     from nerqa.audit.crossval import CrossValResult
     from nerqa.models.classifier import Classifier
 
-# Fold training defaults: a fold sees 4/5 of a corpus with no dev set to stop on. Chosen on
-# bench/noise.py's NCBI subset (2,004 sentences, 86 random errors, `both`, bf16 on a 2-core
-# CPU): 6 epochs at 2e-4 took 711 s (CV F1 0.635, recall@86 0.570, AUPRC 0.678); 4 at 2e-4
-# 538 s (0.608, 0.570, 0.660); 4 at 2e-4 in 4 folds 422 s (0.584, 0.558, 0.646); 3 at 3e-4
-# 424 s (0.588, 0.593, 0.678): the same errors found in 60 % of the time. On the whole
-# corpora, against the audit before (6 at 2e-4, fp32, no shapes or dynamics), in 1/3 of its
-# time: NCBI train 791 s against 2,378 s, CV F1 0.724 against 0.730, recall@249 0.707
-# against 0.663; BC5CDR train 664 s against 2,150 s, 0.815 against 0.824, recall@206 0.786
-# against 0.704.
+# Fold training: the same errors found as at 6 epochs in 60 % of the time (docs/benchmarks.md,
+# "Why the defaults are what they are").
 FOLD_EPOCHS = 3.0
 FOLD_LEARNING_RATE = 3e-4
 
 
 # How much the training dynamics weigh against the out-of-sample probabilities in the scores
-# (`with_dynamics`). On bench/noise.py's 2,000-sentence subsets (`both`), 0.25 against none:
-# recall@k / sentence AUPRC, NCBI random 0.581 / 0.656 against 0.570 / 0.650, NCBI realistic
-# 0.305 / 0.359 against 0.316 / 0.363, BC5CDR random 0.779 / 0.867 against 0.756 / 0.838,
-# BC5CDR realistic 0.444 / 0.515 against 0.422 / 0.445 (0.5: better on BC5CDR, worse on NCBI).
+# (`with_dynamics`): 0.25 gains on BC5CDR and stays within 0.01 on NCBI; 0.5 hurt NCBI (docs/benchmarks.md).
 DYNAMICS_WEIGHT = 0.25
 
 
@@ -216,8 +206,8 @@ def sentence_quality(n_sentences: int, issues: list[Issue], cleanlab_sentence: n
     """Sentence label-quality scores `(n_sentences,)` in [0, 1], lower = more suspicious.
 
     The lowest span-issue score in the sentence (1 when it has none), with cleanlab's sentence
-    score as a tie-break. Measured on bench/noise.py (NCBI, 2,004 sentences, 86 injected
-    errors): AUPRC 0.64 against 0.40 for cleanlab's sentence score alone.
+    score as a tie-break (on injected errors it ranks well above cleanlab's sentence score
+    alone: docs/benchmarks.md).
     """
     lowest = np.ones(n_sentences)
     for issue in issues:

@@ -94,8 +94,8 @@ def fit_head(
     Returns:
         Per held-out sentence (in `test_idx` order), `(n_words, n_tags)` float32 probabilities.
 
-    Defaults chosen on bench/noise.py's NCBI subset: 8 epochs at hidden 256 reached sentence
-    AUPRC 0.645 (15 epochs: 0.637; hidden 128: 0.617) in a third of the time of 15 epochs.
+    Defaults: 8 epochs at hidden 256, as good as 15 epochs in a third of the time
+    (docs/benchmarks.md).
     """
     on = device()
     torch.manual_seed(seed)

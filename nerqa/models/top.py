@@ -37,7 +37,7 @@ from nerqa.progress import ProgressCallback, quiet
 # Part of the fold cache key: change it when the model or its training changes.
 TOP_VERSION = "top-v1"
 # Two fresh-ish layers and a new classifier take a higher rate than a whole encoder; early
-# stopping picks the epoch. (Demo: 6 epochs at 2e-4 reached CV F1 0.69, 12 at 1e-3 0.98.)
+# stopping picks the epoch (docs/benchmarks.md).
 TOP_EPOCHS = 12
 TOP_LEARNING_RATE = 1e-3
 
