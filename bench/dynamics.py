@@ -75,12 +75,9 @@ def main() -> None:
     add_smoke(parser, sentences=60, corpora=["ncbi"], noise=["random"], folds=2, epochs=1)
     args = parse(parser)
     cache = args.cache or Path(tempfile.mkdtemp(prefix="nerqa-dynamics-"))
-    from transformers.utils import logging
+    from nerqa.models.runtime import quiet_transformers, set_threads
 
-    from nerqa.models.runtime import set_threads
-
-    logging.set_verbosity_error()
-    logging.disable_progress_bar()
+    quiet_transformers()
     print(f"torch threads: {set_threads()}")
     config = fold_config(epochs=args.epochs)
     for corpus_label, noisy, injected in noisy_corpora(args):

@@ -22,7 +22,7 @@ from nerqa.audit.crossval import document_folds
 from nerqa.data.formats import read_corpus
 from nerqa.models.frozen import TOP_LAYERS, frozen_pass
 from nerqa.models.head import fit_head
-from nerqa.models.runtime import set_threads
+from nerqa.models.runtime import quiet_transformers, set_threads
 from nerqa.models.top import fit_top
 
 _spec = importlib.util.spec_from_file_location("noise", Path(__file__).with_name("noise.py"))
@@ -49,10 +49,7 @@ def main() -> None:
     parser.add_argument("--top", action="store_true", help="also the top-layer variants (slow)")
     add_smoke(parser, sentences=60, top=False)
     args = parse(parser)
-    from transformers.utils import logging
-
-    logging.set_verbosity_error()
-    logging.disable_progress_bar()
+    quiet_transformers()
     print(f"torch threads: {set_threads()}")
     source = {"ncbi": "ncbi_disease/pubtator/NCBItrainset_corpus.txt", "bc5cdr": "bc5cdr_disease/train.tsv"}[
         args.corpus

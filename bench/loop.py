@@ -33,7 +33,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from noise import inject, subset  # noqa: E402
-from transformers.utils import logging as hf_logging  # noqa: E402
 
 from nerqa.audit import audit, fold_config, write_outputs  # noqa: E402
 from nerqa.audit.issues import ISSUE_TYPES  # noqa: E402
@@ -41,14 +40,14 @@ from nerqa.config import TrainConfig  # noqa: E402
 from nerqa.data.corpus import Corpus  # noqa: E402
 from nerqa.data.formats import read_corpus  # noqa: E402
 from nerqa.models.predict import evaluate  # noqa: E402
+from nerqa.models.runtime import quiet_transformers  # noqa: E402
 from nerqa.models.training import train  # noqa: E402
 from nerqa.review.apply import apply_decisions  # noqa: E402
 from nerqa.review.decisions import DecisionStore  # noqa: E402
 from nerqa.review.session import Filters, ReviewSession  # noqa: E402
 from nerqa.review.spans import change_of  # noqa: E402
 
-hf_logging.set_verbosity_error()  # the library never prints; neither should its load reports here
-hf_logging.disable_progress_bar()
+quiet_transformers()  # the library never prints; neither should transformers' load reports here
 
 
 def reads_as_clean(current, proposed, clean) -> bool:

@@ -427,12 +427,9 @@ def main() -> None:
     add_smoke(parser, sentences=60, corpora=["ncbi"], noise=["random"], modes=["both"], folds=2, epochs=1)
     args = parse(parser)
     cache = args.cache or Path(tempfile.mkdtemp(prefix="nerqa-noise-"))
-    from transformers.utils import logging
+    from nerqa.models.runtime import quiet_transformers, set_threads
 
-    from nerqa.models.runtime import set_threads
-
-    logging.set_verbosity_error()
-    logging.disable_progress_bar()
+    quiet_transformers()
     print(f"torch threads: {set_threads()}")
     if args.reference:
         dev = read_corpus(args.shared / "ncbi_disease/pubtator/NCBIdevelopset_corpus.txt")

@@ -76,10 +76,9 @@ def main() -> None:
     parser.add_argument("--epochs", type=float, default=None, help="epochs per full-mode fold (default: the audit's)")
     add_smoke(parser, sentences=60, corpora=["ncbi"], noise=["random"], folds=2, epochs=1)
     args = parse(parser)
-    from transformers.utils import logging
+    from nerqa.models.runtime import quiet_transformers
 
-    logging.set_verbosity_error()
-    logging.disable_progress_bar()
+    quiet_transformers()
     for label, noisy, injected in noisy_corpora(args):
         cache = args.cache or Path(__import__("tempfile").mkdtemp(prefix="nerqa-scoring-"))
         crossval = cross_validate(

@@ -51,10 +51,9 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=None, help="use the first N sentences only")
     add_smoke(parser, limit=64)
     args = parse(parser)
-    from transformers.utils import logging
+    from nerqa.models.runtime import quiet_transformers
 
-    logging.set_verbosity_error()
-    logging.disable_progress_bar()
+    quiet_transformers()
     corpus = read_corpus(args.shared / "ncbi_disease/iob/train.tsv")
     if args.limit:
         from nerqa.data.corpus import Corpus

@@ -16,8 +16,8 @@ from nerqa_cli.util import (
     CorpusReader,
     console,
     err_console,
+    prepare_models,
     progress_display,
-    quiet_transformers,
     user_errors,
     with_reader,
 )
@@ -120,7 +120,7 @@ def audit_cli(
         check_writable(out)  # fails now, creating nothing; the folder is made once the input reads
         data = reader.read(corpus)
         trusted = reader.read(reference) if reference is not None and trained is None else None
-        quiet_transformers()
+        prepare_models()
         from nerqa.audit import audit, check_model_types, write_outputs
 
         classifier = None

@@ -15,8 +15,8 @@ from nerqa_cli.util import (
     CorpusReader,
     console,
     existing_path,
+    prepare_models,
     progress_display,
-    quiet_transformers,
     user_errors,
     with_reader,
 )
@@ -34,7 +34,7 @@ def compare_models_cli(
     """Entity F1 per type of two models on the same held-out corpus, side by side."""
     with user_errors():
         data = reader.read(corpus)
-        quiet_transformers()
+        prepare_models()
         from nerqa.audit.compare import compare_evaluations
         from nerqa.models.classifier import load_classifier
         from nerqa.models.predict import evaluate

@@ -13,8 +13,8 @@ from rich.table import Table
 from nerqa_cli.util import (
     CorpusReader,
     console,
+    prepare_models,
     progress_display,
-    quiet_transformers,
     user_errors,
     with_reader,
 )
@@ -34,7 +34,7 @@ def evaluate_cli(
     """Entity-level precision, recall and F1 per type (strict IOB2), token accuracy and span confusion."""
     with user_errors():
         data = reader.read(corpus)
-        quiet_transformers()
+        prepare_models()
         from nerqa.models.classifier import load_classifier
         from nerqa.models.predict import evaluate
 

@@ -21,8 +21,8 @@ from nerqa_cli.util import (
     check_format,
     console,
     existing_path,
+    prepare_models,
     progress_display,
-    quiet_transformers,
     user_errors,
     with_reader,
 )
@@ -63,7 +63,7 @@ def predict_cli(
                 check_writable(target if (to == "nemo" and not target.suffix) else target.parent)
         # Raw text: the file's name is the document's id (a JSONL record's "id").
         corpus = corpus_from_raw_text(read_text(source), doc_id=source.stem) if text else reader.read(source)
-        quiet_transformers()
+        prepare_models()
         from nerqa.data.probs import save_probs
         from nerqa.models.classifier import load_classifier
         from nerqa.models.predict import tag_corpus

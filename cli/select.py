@@ -22,8 +22,8 @@ from nerqa_cli.util import (
     LogLines,
     console,
     err_console,
+    prepare_models,
     progress_display,
-    quiet_transformers,
     user_errors,
     with_reader,
 )
@@ -100,7 +100,7 @@ def select_cli(
                 "--strategy and --diversity)"
             )
         check_writable(out)
-        quiet_transformers()
+        prepare_models()
         from nerqa.active.select import (
             ClassifierPredictor,
             EncoderPredictor,

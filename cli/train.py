@@ -14,8 +14,8 @@ from nerqa.files import writable_folder
 from nerqa_cli.util import (
     CorpusReader,
     console,
+    prepare_models,
     progress_display,
-    quiet_transformers,
     user_errors,
     with_reader,
 )
@@ -92,7 +92,7 @@ def train_cli(
         writable_folder(out.parent)  # fail now, not after training
         train_corpus = reader.read(Path(settings.train))
         dev_corpus = reader.read(Path(settings.dev)) if settings.dev else None
-        quiet_transformers()
+        prepare_models()
         from nerqa.models.predict import evaluate
         from nerqa.models.training import TRAIN_LOG, save_training, train
 

@@ -372,17 +372,13 @@ def readable_help() -> None:
     TyperArgument._usage_display_name = usage_name  # type: ignore[method-assign]
 
 
-def quiet_transformers() -> None:
-    """Silence transformers' own progress bars and load reports (nerqa draws its own), and give
-    torch as many CPU threads as there are free cores (`nerqa.models.runtime.set_threads`)."""
-    from transformers.utils import logging
-
-    from nerqa.models.runtime import set_threads
+def prepare_models() -> None:
+    """Before a command loads a model: transformers' own bars and load reports off (nerqa
+    draws its own), and torch's CPU threads set to the cores free now."""
+    from nerqa.models.runtime import quiet_transformers, set_threads
 
     set_threads()
-
-    logging.set_verbosity_error()
-    logging.disable_progress_bar()
+    quiet_transformers()
 
 
 # --- the review commands' shared options and session ----------------------------------------------

@@ -31,7 +31,7 @@ from typing import Protocol
 import numpy as np
 
 from nerqa.config import AuditSettings, Mode, TrainConfig
-from nerqa.data.corpus import Corpus
+from nerqa.data.corpus import Corpus, label_ids
 from nerqa.errors import ConfigError, NerqaError
 from nerqa.files import atomic_write
 from nerqa.progress import ProgressCallback, quiet
@@ -147,11 +147,6 @@ class SharedPass:
         return self.frozen
 
 
-def _label_ids(corpus: Corpus, tags: tuple[str, ...]) -> list[list[int]]:
-    index = {t: i for i, t in enumerate(tags)}
-    return [[index[t] for t in s.tags] for s in corpus.sentences]
-
-
 class _PassRunner:
     """A runner over the corpus's frozen pass: its own, or one `shared` with another runner."""
 
@@ -183,7 +178,7 @@ class FastRunner(_PassRunner):
         frozen = self.shared.get(corpus, progress)
         return fit_head(
             frozen.features,
-            _label_ids(corpus, tags),
+            label_ids(corpus, tags),
             train_idx,
             test_idx,
             len(tags),
@@ -214,7 +209,7 @@ class TopRunner(_PassRunner):
         frozen = self.shared.get(corpus, progress)
         return top.fit_top(
             frozen,
-            _label_ids(corpus, tags),
+            label_ids(corpus, tags),
             corpus.sentence_doc_index,
             train_idx,
             test_idx,

@@ -206,3 +206,18 @@ def text_key(tokens: Sequence[str]) -> int:
 def tag_set_for_types(types: Sequence[str]) -> tuple[str, ...]:
     """`("O", "B-A", "I-A", "B-B", "I-B", ...)` for sorted `types`."""
     return (OUTSIDE,) + tuple(f"{p}-{t}" for t in sorted(types) for p in ("B", "I"))
+
+
+def label_ids(corpus: Corpus, tags: Sequence[str], *, what: str = "") -> list[list[int]]:
+    """Per sentence, the index in `tags` of each word's tag: `[[int, ...], ...]`.
+
+    A tag outside `tags` raises `NerqaError` naming `what` corpus (e.g. "dev")."""
+    from nerqa.errors import NerqaError
+
+    index = {t: i for i, t in enumerate(tags)}
+    unknown = sorted(set(corpus.tag_set) - set(index))
+    if unknown:
+        raise NerqaError(
+            f"the {what + ' ' if what else ''}corpus has tags the training corpus lacks: {', '.join(unknown)}"
+        )
+    return [[index[t] for t in s.tags] for s in corpus.sentences]

@@ -13,6 +13,7 @@ import torch
 from nerqa.errors import ModelError
 from nerqa.models.loading import (
     check_model_folder,
+    load_pretrained,
     load_tokenizer,
     window_limit,
 )
@@ -20,7 +21,7 @@ from nerqa.models.runtime import (
     autocast,
     device,
 )
-from nerqa.models.windows import Window
+from nerqa.models.windows import Window, length_batches
 from nerqa.progress import ProgressCallback, quiet
 
 
@@ -98,10 +99,7 @@ def load_classifier(folder: str | Path) -> Classifier:
     folder = Path(folder)
     check_model_folder(folder)
     tokenizer = load_tokenizer(folder)
-    try:
-        model = AutoModelForTokenClassification.from_pretrained(folder, local_files_only=True)
-    except (OSError, ValueError, KeyError, RuntimeError) as error:
-        raise ModelError(f"{folder}: cannot load the model: {str(error).splitlines()[0]}") from None
+    model = load_pretrained(AutoModelForTokenClassification, folder, "model")
     id2label = model.config.id2label
     tags = tuple(id2label[i] for i in range(len(id2label)))
     if not any(t.startswith(("B-", "I-")) for t in tags):
@@ -151,11 +149,9 @@ def batched_forward(
     problems show at once); yields `(window indices, outputs)` with outputs a float32
     `(batch, longest, dim)` array. Inference mode, under `autocast`. `shapes`: per window,
     its word shapes, given to `forward` as `batch["shapes"]`."""
-    order = sorted(range(len(windows)), key=lambda i: -len(windows[i]))
     done = 0
     with torch.inference_mode():
-        for start in range(0, len(order), batch_size):
-            chosen = order[start : start + batch_size]
+        for chosen in length_batches(range(len(windows)), lambda i: len(windows[i]), batch_size, longest_first=True):
             batch = collate(
                 [windows[i] for i in chosen], pad_id, on, [shapes[i] for i in chosen] if shapes is not None else None
             )

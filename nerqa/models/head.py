@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from nerqa.models.runtime import device
+from nerqa.models.windows import IGNORE, length_batches
 from nerqa.progress import ProgressCallback, quiet
 
 # Part of the fast mode's cache key: change it when the head or its features change, so
@@ -118,15 +119,14 @@ def fit_head(
     def batch(ids: Sequence[int]) -> tuple[torch.Tensor, torch.Tensor]:
         length = max(len(features[i]) for i in ids)
         x = torch.zeros(len(ids), length, len(mean), device=on)
-        y = torch.full((len(ids), length), -100, device=on)
+        y = torch.full((len(ids), length), IGNORE, device=on)
         for row, i in enumerate(ids):
             x[row, : len(features[i])] = scaled(i)
             y[row, : len(features[i])] = targets[i]
         return x, y
 
     # Length-sorted batches waste little on padding; their order is shuffled each epoch.
-    order = sorted(train_idx, key=lambda i: len(features[i]))
-    batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+    batches = length_batches(train_idx, lambda i: len(features[i]), batch_size)
     head = BiLSTMHead(len(mean), n_tags, hidden, dropout).to(on)
     optimizer = torch.optim.Adam(head.parameters(), lr=lr)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=max(1, epochs * len(batches)))
@@ -134,7 +134,7 @@ def fit_head(
     for _ in range(epochs):
         for b in torch.randperm(len(batches), generator=generator).tolist():
             x, y = batch(batches[b])
-            loss = torch.nn.functional.cross_entropy(head(x).reshape(-1, n_tags), y.reshape(-1), ignore_index=-100)
+            loss = torch.nn.functional.cross_entropy(head(x).reshape(-1, n_tags), y.reshape(-1), ignore_index=IGNORE)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()

@@ -49,6 +49,16 @@ def window_limit(model: torch.nn.Module, wanted: int) -> int:
     return min(wanted, limit - 2 if getattr(model.config, "model_type", "") == "roberta" else limit)
 
 
+def load_pretrained(kind, path: Path, what: str, **options):
+    """`kind.from_pretrained(path, local_files_only=True, **options)` (an `AutoModel...` class),
+    with any failure as one `ModelError` naming the folder and `what` was being loaded. Never a
+    hub call."""
+    try:
+        return kind.from_pretrained(path, local_files_only=True, **options)
+    except (OSError, ValueError, KeyError, RuntimeError) as error:
+        raise ModelError(f"{path}: cannot load the {what}: {str(error).splitlines()[0]}") from None
+
+
 def load_encoder(model: str | Path | None):
     """A bare encoder (no task head) in eval mode on `device()`, and its tokenizer, from a
     local folder (`None`: the bundled MiniLM). Returns `(encoder, tokenizer)`."""
@@ -56,8 +66,4 @@ def load_encoder(model: str | Path | None):
 
     path = model_path(model)
     tokenizer = load_tokenizer(path)
-    try:
-        encoder = AutoModel.from_pretrained(path, local_files_only=True).eval().to(device())
-    except (OSError, ValueError, KeyError, RuntimeError) as error:
-        raise ModelError(f"{path}: cannot load the encoder: {str(error).splitlines()[0]}") from None
-    return encoder, tokenizer
+    return load_pretrained(AutoModel, path, "encoder").eval().to(device()), tokenizer

@@ -123,3 +123,12 @@ def autocast(on: torch.device):
     if native_bf16():
         return torch.autocast("cpu", dtype=torch.bfloat16)
     return contextlib.nullcontext()
+
+
+def quiet_transformers() -> None:
+    """Silence transformers' own progress bars and load reports: nerqa reports progress through
+    its callbacks, and its callers draw it. Threads are `set_threads`' business."""
+    from transformers.utils import logging
+
+    logging.set_verbosity_error()
+    logging.disable_progress_bar()

@@ -31,7 +31,9 @@ import torch
 from nerqa.data.shape import N_SHAPES, window_shapes
 from nerqa.errors import ModelError
 from nerqa.models.frozen import FrozenPass
+from nerqa.models.loading import load_pretrained
 from nerqa.models.runtime import autocast, device, model_path
+from nerqa.models.windows import IGNORE, length_batches
 from nerqa.progress import ProgressCallback, quiet
 
 # Part of the fold cache key: change it when the model or its training changes.
@@ -62,10 +64,7 @@ class TopModel(torch.nn.Module):
 
         super().__init__()
         path = model_path(model)
-        try:
-            base = AutoModel.from_pretrained(path, local_files_only=True)
-        except (OSError, ValueError, KeyError, RuntimeError) as error:
-            raise ModelError(f"{path}: cannot load the encoder: {str(error).splitlines()[0]}") from None
+        base = load_pretrained(AutoModel, path, "encoder")
         layers = getattr(getattr(base, "encoder", None), "layer", None)
         if not hasattr(base, "embeddings") or not isinstance(layers, torch.nn.ModuleList):
             raise ModelError(
@@ -92,14 +91,14 @@ class TopModel(torch.nn.Module):
 def _batch(
     frozen: FrozenPass, ids: Sequence[int], labels: Sequence[Sequence[int]] | None, on: torch.device
 ) -> tuple[torch.Tensor, ...]:
-    """Padded tensors for windows `ids`: states, mask, shapes, and labels (-100 off the owned positions)."""
+    """Padded tensors for windows `ids`: states, mask, shapes, and labels (`IGNORE` off the owned positions)."""
     assert frozen.states is not None
     width = max(len(frozen.windows[i]) for i in ids)
     hidden = frozen.states[ids[0]].shape[1]
     states = torch.zeros(len(ids), width, hidden)
     mask = torch.zeros(len(ids), width, dtype=torch.long)
     shapes = torch.zeros(len(ids), width, N_SHAPES)
-    targets = torch.full((len(ids), width), -100, dtype=torch.long)
+    targets = torch.full((len(ids), width), IGNORE, dtype=torch.long)
     for row, i in enumerate(ids):
         window = frozen.windows[i]
         states[row, : len(window)] = torch.from_numpy(frozen.states[i].astype(np.float32))
@@ -115,8 +114,7 @@ def _batch(
 
 def _batches(frozen: FrozenPass, windows: Sequence[int], size: int) -> list[list[int]]:
     """Windows cut into batches of near-equal length (little padding)."""
-    order = sorted(windows, key=lambda i: len(frozen.windows[i]))
-    return [order[i : i + size] for i in range(0, len(order), size)]
+    return length_batches(windows, lambda i: len(frozen.windows[i]), size)
 
 
 def inner_split(
@@ -195,7 +193,7 @@ def fit_top(
             with autocast(on):
                 logits = net(states, mask, shapes)
             loss = torch.nn.functional.cross_entropy(
-                logits.float().reshape(-1, n_tags), targets.reshape(-1), ignore_index=-100
+                logits.float().reshape(-1, n_tags), targets.reshape(-1), ignore_index=IGNORE
             )
             optimizer.zero_grad()
             loss.backward()
@@ -232,9 +230,9 @@ def _log_loss(
             with autocast(on):
                 logits = net(states, mask, shapes)
             total += torch.nn.functional.cross_entropy(
-                logits.float().reshape(-1, n_tags), targets.reshape(-1), ignore_index=-100, reduction="sum"
+                logits.float().reshape(-1, n_tags), targets.reshape(-1), ignore_index=IGNORE, reduction="sum"
             ).item()
-            count += int((targets != -100).sum())
+            count += int((targets != IGNORE).sum())
     return total / count if count else math.inf
 
 

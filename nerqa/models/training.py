@@ -26,13 +26,13 @@ import torch
 from transformers import Trainer, TrainerCallback
 
 from nerqa.config import TrainConfig
-from nerqa.data.corpus import Corpus
-from nerqa.errors import ModelError, NerqaError
+from nerqa.data.corpus import Corpus, label_ids
+from nerqa.errors import NerqaError
 from nerqa.models.classifier import Classifier, ShapedTokenClassifier, pad_shapes
-from nerqa.models.loading import load_tokenizer, window_limit
+from nerqa.models.loading import load_pretrained, load_tokenizer, window_limit
 from nerqa.models.predict import evaluate
 from nerqa.models.runtime import model_path, native_bf16
-from nerqa.models.windows import IGNORE, encode
+from nerqa.models.windows import IGNORE, encode, length_batches
 from nerqa.progress import ProgressCallback, quiet
 
 CONFIG_FILE = "nerqa_train.yaml"
@@ -75,8 +75,7 @@ class BucketBatchSampler(torch.utils.data.Sampler):
     def __iter__(self):
         indices = list(range(len(self.lengths)))
         self.rng.shuffle(indices)
-        indices.sort(key=lambda i: self.lengths[i])
-        batches = [indices[i : i + self.batch_size] for i in range(0, len(indices), self.batch_size)]
+        batches = length_batches(indices, self.lengths.__getitem__, self.batch_size)
         self.rng.shuffle(batches)
         yield from batches
 
@@ -225,15 +224,6 @@ class ProgressReporter(TrainerCallback):
         self.progress("train", state.global_step, state.max_steps, {"epoch": state.epoch})
 
 
-def label_ids(corpus: Corpus, tags: Sequence[str], what: str) -> list[list[int]]:
-    """Per sentence, the label id of each word; a tag outside `tags` is an error naming `what`."""
-    index = {t: i for i, t in enumerate(tags)}
-    unknown = sorted(set(corpus.tag_set) - set(index))
-    if unknown:
-        raise NerqaError(f"the {what} corpus has tags the training corpus lacks: {', '.join(unknown)}")
-    return [[index[t] for t in s.tags] for s in corpus.sentences]
-
-
 def mixed_precision(config: TrainConfig) -> dict[str, bool]:
     """The Trainer's `bf16`/`fp16` flags for `config.precision` on this machine."""
     if config.precision == "auto":
@@ -300,21 +290,19 @@ def train(
         raise NerqaError("the training corpus has no entities: nothing to learn")
     encoder = model_path(config.model)
     tokenizer = load_tokenizer(encoder)
-    labels = label_ids(corpus, tags, "training")
+    labels = label_ids(corpus, tags, what="training")
     if dev is not None:
-        label_ids(dev, tags, "dev")  # fail before training, not after the first epoch
+        label_ids(dev, tags, what="dev")  # fail before training, not after the first epoch
     set_seed(config.seed)
-    try:
-        model = AutoModelForTokenClassification.from_pretrained(
-            encoder,
-            num_labels=len(tags),
-            id2label=dict(enumerate(tags)),
-            label2id={t: i for i, t in enumerate(tags)},
-            local_files_only=True,
-            ignore_mismatched_sizes=True,
-        )
-    except (OSError, ValueError, KeyError, RuntimeError) as error:
-        raise ModelError(f"{encoder}: cannot load the model: {str(error).splitlines()[0]}") from None
+    model = load_pretrained(
+        AutoModelForTokenClassification,
+        encoder,
+        "model",
+        num_labels=len(tags),
+        id2label=dict(enumerate(tags)),
+        label2id={t: i for i, t in enumerate(tags)},
+        ignore_mismatched_sizes=True,
+    )
     max_length = window_limit(model, config.max_length)
     windows = encode(
         tokenizer,

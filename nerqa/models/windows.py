@@ -10,7 +10,7 @@ word gets exactly one prediction and nothing is truncated.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -146,3 +146,13 @@ def word_probabilities(
             missing = int(np.isnan(array).any(axis=1).argmax())
             raise RuntimeError(f"sentence {index}: word {missing} got no prediction (an alignment bug)")
     return out
+
+
+def length_batches(
+    items: Sequence[int], length: Callable[[int], int], size: int, *, longest_first: bool = False
+) -> list[list[int]]:
+    """`items` cut into batches of `size` items of similar `length` (sub-words or words), so
+    that padding nearly vanishes. The sort is stable: items of one length keep their order,
+    which a caller shuffles first for random ties."""
+    order = sorted(items, key=length, reverse=longest_first)
+    return [order[i : i + size] for i in range(0, len(order), size)]
