@@ -1,5 +1,4 @@
-"""Active learning (`nerqa.active.select`, `nerqa select`): scores, the candidate buffer, the
-diversity guard, pools, batches in every output, bad input, and the loop end to end."""
+"""Active learning: scores, the diversity guard, pools, batches (`nerqa.active.select`)."""
 
 from __future__ import annotations
 
@@ -12,8 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
-from test_model import TOY
-from typer.testing import CliRunner
+from samples import TOY
 
 from nerqa.active.select import (
     CANDIDATES_PER_PICK,
@@ -31,39 +29,31 @@ from nerqa.active.select import (
 from nerqa.data.corpus import Corpus, Document, Sentence, text_key
 from nerqa.data.formats import read_corpus, read_text_documents, write_corpus
 from nerqa.errors import CorpusFormatError, NerqaError
-from nerqa_cli.main import app
 
-runner = CliRunner()
 TAGS = ("O", "B-D", "I-D")
 
-
-def varied_corpus() -> Corpus:
-    """42 distinct sentences in the tiny model's vocabulary: 30 with a disease phrase, 12 without."""
-    sentences = []
-    for first in "breast colon ovarian marfan cystic huntington".split():
-        for second in "cancer syndrome tumour carcinoma disease".split():
-            sentences.append(
-                Sentence(
-                    ("the", first, second, "risk", "was", "normal", "."),
-                    ("O", "B-Disease", "I-Disease", "O", "O", "O", "O"),
-                )
-            )
-    for what in ("mutation", "mutations", "gene"):
-        for where in ("family", "families", "cells", "patients"):
-            sentences.append(Sentence(("we", "found", "no", what, "in", "the", where, "."), ("O",) * 8))
-    order = np.random.default_rng(0).permutation(len(sentences))
-    return Corpus(tuple(Document(f"doc{i}", (sentences[j],)) for i, j in enumerate(order)))
-
-
-VARIED = varied_corpus()
 SURE = [1.0, 0.0, 0.0]
 
 
-def invoke(*args):
-    return runner.invoke(app, [str(a) for a in args], env={"COLUMNS": "200"})
+class Fixed:
+    """A predictor with a fixed probability row and embedding per sentence (by first token)."""
+
+    def __init__(self, rows: dict[str, tuple[list[float], list[float]]]) -> None:
+        self.tags = TAGS
+        self.rows = rows
+        self.largest_call = 0
+        self.calls = 0
+
+    def __call__(self, sentences):
+        self.calls += 1
+        self.largest_call = max(self.largest_call, len(sentences))
+        probs = [np.array([self.rows[s[0]][0]] * len(s)) for s in sentences]
+        vectors = np.array([self.rows[s[0]][1] for s in sentences], dtype=np.float32)
+        return probs, vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
 
 
-# --- scores -----------------------------------------------------------------------------------
+def documents(names):
+    return [Document(f"d{i}", (Sentence((name, "x"), ("O", "O")),)) for i, name in enumerate(names)]
 
 
 def test_scores_follow_their_definitions():
@@ -109,30 +99,6 @@ def test_random_scores_are_seeded():
 def test_reason_names_the_least_certain_word():
     probs = np.array([SURE, [0.48, 0.41, 0.11], SURE])
     assert reason(["a", "tumour", "."], probs, TAGS, "margin") == 'margin: "tumour" O 0.48 vs B-D 0.41'
-
-
-# --- select() with a stand-in model -------------------------------------------------------------
-
-
-class Fixed:
-    """A predictor with a fixed probability row and embedding per sentence (by first token)."""
-
-    def __init__(self, rows: dict[str, tuple[list[float], list[float]]]) -> None:
-        self.tags = TAGS
-        self.rows = rows
-        self.largest_call = 0
-        self.calls = 0
-
-    def __call__(self, sentences):
-        self.calls += 1
-        self.largest_call = max(self.largest_call, len(sentences))
-        probs = [np.array([self.rows[s[0]][0]] * len(s)) for s in sentences]
-        vectors = np.array([self.rows[s[0]][1] for s in sentences], dtype=np.float32)
-        return probs, vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
-
-
-def documents(names):
-    return [Document(f"d{i}", (Sentence((name, "x"), ("O", "O")),)) for i, name in enumerate(names)]
 
 
 def test_the_diversity_guard_takes_one_of_many_near_copies():
@@ -220,9 +186,6 @@ def test_random_selection_is_a_seeded_uniform_sample():
     assert all(int(c.sentence.tokens[0][1:]) >= 50 for c in margin.choices)
 
 
-# --- real (tiny) models -----------------------------------------------------------------------
-
-
 def test_the_classifier_predictor_agrees_with_predict_probs(tiny_classifier: Path):
     from nerqa.models.classifier import load_classifier
     from nerqa.models.predict import predict_probs
@@ -252,9 +215,6 @@ def test_cold_start_chooses_representatives_without_labels(tiny_model: Path):
     )  # every distinct sentence sampled
     # TOY holds two kinds of sentence (a disease phrase, a family finding): one of each.
     assert {c.sentence.tokens[0] for c in selection.choices} == {"the", "we"}
-
-
-# --- pools ------------------------------------------------------------------------------------
 
 
 def test_raw_text_pools_stream_a_line_or_a_file_at_a_time(tmp_path: Path):
@@ -298,236 +258,6 @@ def test_text_keys_match_across_tokenisations():
     assert text_key(["a", "b"]) != text_key(["a", "c"])
 
 
-# --- the command --------------------------------------------------------------------------------
-
-
-def pool_file(folder: Path) -> Path:
-    """12 distinct sentences of VARIED, then 3 of them again."""
-    lines = [" ".join(s.tokens) for s in VARIED.sentences[:12]]
-    path = folder / "pool.txt"
-    path.write_text("\n".join(lines + lines[:3]) + "\n", encoding="utf-8")
-    return path
-
-
-def test_select_writes_a_pre_annotated_batch_with_scores_and_reasons(tiny_classifier: Path, tmp_path: Path):
-    pool = pool_file(tmp_path)
-    result = invoke("select", pool, "--model", tiny_classifier, "--budget", 3, "--out", tmp_path / "batch")
-    assert result.exit_code == 0, result.output + result.stderr
-    folder = tmp_path / "batch"
-    assert sorted(p.name for p in folder.iterdir()) == ["batch.jsonl", "select.log", "selection.jsonl", "summary.json"]
-    records = [json.loads(line) for line in (folder / "selection.jsonl").read_text().splitlines()]
-    assert [r["rank"] for r in records] == [1, 2, 3]
-    assert all(r["strategy"] == DEFAULT_STRATEGY and r["reason"].startswith(f"{DEFAULT_STRATEGY}: ") for r in records)
-    # Ranks follow the guard's picks: most uncertain first, near-copies (if any had to fill
-    # the batch) after the sentences that are not.
-    summary = json.loads((folder / "summary.json").read_text())
-    if summary["settings"]["near_copies_used"] == 0:
-        assert [r["score"] for r in records] == sorted((r["score"] for r in records), reverse=True)
-    batch = read_corpus(folder / "batch.jsonl")
-    assert sorted(" ".join(s.tokens) for s in batch.sentences) == sorted(r["text"] for r in records)
-    summary = json.loads((folder / "summary.json").read_text())
-    assert (
-        summary["counts"]["duplicates"] == 3
-        and summary["counts"]["scored"] == 12
-        and summary["strategy"] == DEFAULT_STRATEGY
-    )
-    assert "pool documents 15/15 (12 sentences scored)" in (folder / "select.log").read_text()
-    assert "Chose 3 of 12 new sentences (15 read, 0 already labeled, 3 repeats)" in result.output
-
-
-@pytest.mark.parametrize("tool", ["labelstudio", "prodigy", "doccano"])
-def test_select_writes_annotation_tool_tasks(tiny_classifier: Path, tmp_path: Path, tool: str):
-    pool = pool_file(tmp_path)
-    result = invoke(
-        "select", pool, "--model", tiny_classifier, "--budget", 4, "--to", tool, "--out", tmp_path / "batch"
-    )
-    assert result.exit_code == 0, result.output + result.stderr
-    folder = tmp_path / "batch"
-    if tool == "labelstudio":
-        tasks = json.loads((folder / "tasks.json").read_text())
-        assert (
-            (folder / "labelstudio.xml").read_text().strip()
-            == '<View><Labels name="label" toName="text"><Label value="Disease"/></Labels><Text name="text" '
-            'value="$text"/></View>'
-        )
-        fields = [t["data"]["nerqa"] for t in tasks]
-        assert [t["predictions"][0]["score"] for t in tasks] == [0.0, 0.25, 0.5, 0.75]
-    else:
-        tasks = [json.loads(line) for line in (folder / "tasks.jsonl").read_text().splitlines()]
-        fields = [t["nerqa"] for t in tasks]
-    assert [f["rank"] for f in fields] == [1, 2, 3, 4] and all(f["reason"].startswith(DEFAULT_STRATEGY) for f in fields)
-    if tool == "prodigy":
-        assert all(t["meta"]["reason"] == f["reason"] for t, f in zip(tasks, fields))
-
-
-def test_select_skips_the_labeled_corpus(tiny_classifier: Path, tmp_path: Path):
-    pool = pool_file(tmp_path)
-    write_corpus(Corpus(VARIED.documents[:4]), tmp_path / "seed.tsv")
-    result = invoke(
-        "select",
-        pool,
-        "--model",
-        tiny_classifier,
-        "--labeled",
-        tmp_path / "seed.tsv",
-        "--budget",
-        8,
-        "--out",
-        tmp_path / "batch",
-    )
-    assert result.exit_code == 0, result.output + result.stderr
-    chosen = {r["text"] for r in map(json.loads, (tmp_path / "batch" / "selection.jsonl").read_text().splitlines())}
-    seed = {" ".join(s.tokens) for s in VARIED.sentences[:4]}
-    assert len(chosen) == 8 and not chosen & seed
-
-
-def test_select_cold_start_needs_no_model(tiny_model: Path, tmp_path: Path):
-    result = invoke(
-        "select",
-        pool_file(tmp_path),
-        "--encoder",
-        tiny_model,
-        "--budget",
-        2,
-        "--out",
-        tmp_path / "batch",
-        "--to",
-        "conll",
-    )
-    assert result.exit_code == 0, result.output + result.stderr
-    assert "cold start" in result.stderr
-    batch = read_corpus(tmp_path / "batch" / "batch.tsv")
-    assert len(batch) == 2 and {t for s in batch.sentences for t in s.tags} == {"O"}
-
-
-def one_error_line(result, text: str, out: Path) -> None:
-    assert result.exit_code == 1, result.output
-    lines = [
-        line for line in result.stderr.splitlines() if line.strip() and not line.startswith(("Note:", "0", "1", "2"))
-    ]
-    assert len(lines) == 1 and lines[0].startswith("Error:") and text in lines[0], result.stderr
-    assert "Traceback" not in result.output + result.stderr
-    assert not out.exists()  # nothing written, not even the folder
-
-
-def test_bad_input_is_one_line_and_writes_nothing(tiny_model: Path, tiny_classifier: Path, tmp_path: Path):
-    out = tmp_path / "batch"
-    (tmp_path / "empty.txt").write_text("\n  \n", encoding="utf-8")
-    one_error_line(
-        invoke("select", tmp_path / "empty.txt", "--model", tiny_classifier, "--budget", 2, "--out", out),
-        "empty.txt: the file is empty",
-        out,
-    )
-    pool = pool_file(tmp_path)
-    one_error_line(
-        invoke("select", pool, "--model", tiny_classifier, "--budget", 13, "--out", out),
-        "the pool holds 12 new sentences (15 read, 0 already labeled, 3 repeats): fewer than the budget of 13",
-        out,
-    )
-    one_error_line(invoke("select", pool, "--model", tiny_model, "--budget", 2, "--out", out), "are not IOB tags", out)
-    one_error_line(
-        invoke("select", pool, "--model", tiny_classifier, "--budget", 0, "--out", out),
-        "--budget must be at least 1",
-        out,
-    )
-    one_error_line(
-        invoke("select", pool, "--model", tiny_classifier, "--budget", 2, "--strategy", "bald", "--out", out),
-        "--strategy must be one of",
-        out,
-    )
-    one_error_line(
-        invoke("select", pool, "--model", tiny_classifier, "--budget", 2, "--to", "excel", "--out", out),
-        "--to must be one of",
-        out,
-    )
-    one_error_line(
-        invoke("select", tmp_path / "missing.txt", "--model", tiny_classifier, "--budget", 2, "--out", out),
-        "missing.txt: no such file",
-        out,
-    )
-
-
-# --- the loop -----------------------------------------------------------------------------------
-
-
-def annotate_in_label_studio(tasks: list[dict], gold: dict[str, Sentence]) -> list[dict]:
-    """What Label Studio's JSON export holds once a person has annotated every task: the
-    task, its predictions, and an annotation whose result has the gold spans."""
-    from nerqa.interop.tasks import labelstudio_result
-
-    exported = []
-    for number, task in enumerate(tasks, start=1):
-        sentence = gold[task["data"]["text"]]
-        result = labelstudio_result(sentence.tokens, sentence.spans, "a")
-        exported.append(
-            {
-                "id": number,
-                "data": task["data"],
-                "predictions": task["predictions"],
-                "annotations": [{"id": 100 + number, "completed_by": 1, "was_cancelled": False, "result": result}],
-            }
-        )
-    return exported
-
-
-def test_the_active_learning_loop_end_to_end(tiny_model: Path, tmp_path: Path):
-    """train on the seed -> select -> annotate (simulated) -> merge -> train again."""
-    seed, rest = Corpus(VARIED.documents[:10]), Corpus(VARIED.documents[10:])
-    write_corpus(seed, tmp_path / "seed.tsv")
-    (tmp_path / "pool.txt").write_text("".join(" ".join(s.tokens) + "\n" for s in VARIED.sentences), encoding="utf-8")
-    train = ["--model", tiny_model, "--epochs", "4", "--lr", "0.01", "--patience", "10"]
-    assert invoke("train", tmp_path / "seed.tsv", "--out", tmp_path / "model1", *train).exit_code == 0
-    result = invoke(
-        "select",
-        tmp_path / "pool.txt",
-        "--model",
-        tmp_path / "model1",
-        "--labeled",
-        tmp_path / "seed.tsv",
-        "--budget",
-        2,
-        "--to",
-        "labelstudio",
-        "--out",
-        tmp_path / "batch1",
-    )
-    assert result.exit_code == 0, result.output + result.stderr
-    tasks = json.loads((tmp_path / "batch1" / "tasks.json").read_text())
-    gold = {" ".join(s.tokens): s for s in rest.sentences}
-    assert len(tasks) == 2 and all(t["data"]["text"] in gold for t in tasks)  # never a seed sentence
-    export = tmp_path / "export.json"
-    export.write_text(json.dumps(annotate_in_label_studio(tasks, gold), indent=1), encoding="utf-8")
-    result = invoke("convert", tmp_path / "seed.tsv", tmp_path / "labeled.tsv", "--merge", export)
-    assert result.exit_code == 0, result.output + result.stderr
-    labeled = read_corpus(tmp_path / "labeled.tsv")
-    assert len(labeled) == len(seed) + 2
-    assert [(s.tokens, s.tags) for s in labeled.sentences[len(seed) :]] == [
-        (gold[t["data"]["text"]].tokens, gold[t["data"]["text"]].tags) for t in tasks
-    ]
-    again = invoke("convert", tmp_path / "labeled.tsv", tmp_path / "labeled2.tsv", "--merge", export)
-    assert "2 sentences already present were left out" in again.output and len(
-        read_corpus(tmp_path / "labeled2.tsv")
-    ) == len(labeled)
-    assert invoke("train", tmp_path / "labeled.tsv", "--out", tmp_path / "model2", *train).exit_code == 0
-    assert json.loads((tmp_path / "model2" / "metrics.json").read_text())["train_sentences"] == len(labeled)
-    # The next round skips everything labeled so far.
-    result = invoke(
-        "select",
-        tmp_path / "pool.txt",
-        "--model",
-        tmp_path / "model2",
-        "--labeled",
-        tmp_path / "labeled.tsv",
-        "--budget",
-        2,
-        "--out",
-        tmp_path / "batch2",
-    )
-    assert result.exit_code == 0, result.output + result.stderr
-    second = {r["text"] for r in map(json.loads, (tmp_path / "batch2" / "selection.jsonl").read_text().splitlines())}
-    assert not second & {" ".join(s.tokens) for s in labeled.sentences}
-
-
 def test_tool_exports_skip_what_nobody_annotated(tmp_path: Path):
     tasks = [
         {
@@ -558,17 +288,6 @@ def test_tool_exports_skip_what_nobody_annotated(tmp_path: Path):
         read_corpus(tmp_path / "broken.json")
 
 
-def test_merge_leaves_out_sentences_already_present():
-    base = Corpus(TOY.documents[:2])
-    other = Corpus(TOY.documents[1:4])
-    merged, left_out = base.merged(other)
-    assert left_out == sum(
-        1 for s in other.sentences if text_key(s.tokens) in {text_key(t.tokens) for t in base.sentences}
-    )
-    assert len(merged) == len(base) + len(other) - left_out
-    assert merged.merged(other)[1] == len(other)
-
-
 def test_the_review_queue_can_follow_model_uncertainty(tmp_path: Path):
     from review_helpers import review_audit
 
@@ -591,51 +310,6 @@ def test_the_review_queue_can_follow_model_uncertainty(tmp_path: Path):
             ReviewSession(result, store, "r", order="random")
 
 
-def test_relabel_exports_tasks_in_uncertainty_order(tmp_path: Path):
-    from review_helpers import review_audit
-
-    from nerqa.audit import write_outputs
-
-    result = review_audit()
-    # The model is unsure of every word of sentence 3 only; its issue is not the most suspicious.
-    result.pred_probs[3] = np.full_like(result.pred_probs[3], 1 / result.pred_probs[3].shape[1])
-    write_corpus(result.corpus, tmp_path / "corpus.jsonl")
-    write_outputs(result, tmp_path / "audit")
-    by_score = invoke(
-        "tasks",
-        tmp_path / "corpus.jsonl",
-        tmp_path / "audit",
-        "--out",
-        tmp_path / "score.jsonl",
-        "--tool",
-        "doccano",
-    )
-    by_doubt = invoke(
-        "tasks",
-        tmp_path / "corpus.jsonl",
-        tmp_path / "audit",
-        "--out",
-        tmp_path / "doubt.jsonl",
-        "--tool",
-        "doccano",
-        "--order",
-        "uncertainty",
-    )
-    assert by_score.exit_code == 0 and by_doubt.exit_code == 0, by_doubt.output
-    read = lambda name: [json.loads(line)["nerqa"] for line in (tmp_path / name).read_text().splitlines()]  # noqa: E731
-    from nerqa.audit.folder import load_audit
-
-    result = load_audit(tmp_path / "audit", read_corpus(tmp_path / "corpus.jsonl"))
-    doubt = sentence_scores(result.pred_probs, DEFAULT_STRATEGY)
-    score_order, doubt_order = read("score.jsonl"), read("doubt.jsonl")
-    assert sorted(t["issue_id"] for t in score_order) == sorted(t["issue_id"] for t in doubt_order)
-    assert [doubt[t["index"]] for t in doubt_order] == sorted((doubt[t["index"]] for t in doubt_order), reverse=True)
-    assert [t["score"] for t in score_order] == sorted(t["score"] for t in score_order)
-    assert doubt_order[0]["index"] == 3 and score_order[0]["index"] != 3
-    bad = invoke("relabel", tmp_path / "corpus.jsonl", tmp_path / "audit", "--order", "newest")
-    assert bad.exit_code == 1 and "--order must be one of score, uncertainty" in bad.stderr
-
-
 def test_the_batch_keeps_documents_apart_and_together():
     rows = {f"s{i}": ([0.5, 0.3, 0.2], [1.0, float(i), 0.0]) for i in range(6)}
     pool = [
@@ -652,14 +326,6 @@ def test_the_batch_keeps_documents_apart_and_together():
         (None, ["s5"]),
     ]
     assert {t for s in corpus.sentences for t in s.tags} == {"O"}  # argmax of [0.5, 0.3, 0.2]
-
-
-def test_an_unwritable_output_folder_fails_before_any_work(
-    tiny_classifier: Path, tmp_path: Path, read_only_folder: Path
-):
-    out = read_only_folder / "batch"
-    result = invoke("select", pool_file(tmp_path), "--model", tiny_classifier, "--budget", 2, "--out", out)
-    one_error_line(result, "cannot write here", out)
 
 
 def test_streaming_a_pool_retains_nothing_per_sentence(tmp_path: Path):

@@ -1,4 +1,4 @@
-"""Training, prediction and evaluation with tiny models built in the test (no hub)."""
+"""Training with tiny models built in the test, no hub (`nerqa.models.training`)."""
 
 from __future__ import annotations
 
@@ -7,41 +7,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from samples import TOY, fast_config
 
 from nerqa.config import TrainConfig
 from nerqa.data.corpus import Corpus, Document, Sentence
 from nerqa.data.formats import parse_text
-from nerqa.data.metrics import MISSED, SPURIOUS, evaluate_tags
-from nerqa.data.probs import load_probs, save_probs, tags_from_probs
+from nerqa.data.probs import tags_from_probs
 from nerqa.errors import ModelError, NerqaError
-from nerqa.models.classifier import Classifier, load_classifier
-from nerqa.models.loading import load_tokenizer
-from nerqa.models.predict import evaluate, predict_probs, tag_corpus
+from nerqa.models.classifier import load_classifier
+from nerqa.models.predict import evaluate, predict_probs
 from nerqa.models.training import save_training, train
-from nerqa.models.windows import encode, word_probabilities
-
-# A corpus a tiny model learns in a few epochs: "cancer" and "syndrome" phrases are diseases.
-LINES = []
-for i, (first, second) in enumerate(
-    [("breast", "cancer"), ("colon", "cancer"), ("marfan", "syndrome"), ("ovarian", "cancer")] * 6
-):
-    LINES.append(f"the\tO\n{first}\tB-Disease\n{second}\tI-Disease\nrisk\tO\nwas\tO\nnormal\tO\n.\tO\n")
-    LINES.append("we\tO\nfound\tO\nno\tO\nmutation\tO\nin\tO\nthe\tO\nfamily\tO\n.\tO\n")
-TOY = parse_text("\n".join(LINES), "conll")
-
-
-def fast_config(model: Path, **overrides) -> TrainConfig:
-    settings = dict(
-        model=str(model),
-        epochs=12,
-        batch_size=8,
-        learning_rate=1e-2,
-        warmup_ratio=0.0,
-        early_stopping_patience=None,
-        tensorboard=False,
-    )
-    settings.update(overrides)
-    return TrainConfig(**settings)
 
 
 @pytest.fixture(scope="module")
@@ -55,71 +30,6 @@ def test_training_learns_the_toy_corpus_and_keeps_the_best_epoch(trained):
     assert max(f1s) >= 0.9
     assert trained.history[trained.best_epoch - 1]["dev_f1"] == max(f1s)
     assert evaluate(trained.classifier, TOY).micro.f1 == pytest.approx(max(f1s))
-
-
-def test_predictions_belong_to_their_sentences(trained):
-    # Sentences of different lengths in a shuffled order: each row must describe its own words.
-    sentences = [
-        ("we", "found", "no", "mutation", "in", "the", "family", "."),
-        ("the", "colon", "cancer", "risk", "was", "normal", "."),
-        ("the", "marfan", "syndrome", "risk", "was", "normal"),
-        ("the", "breast", "cancer", "risk", "was", "normal", ".", "we", "found", "no"),
-    ]
-    probs = predict_probs(trained.classifier, sentences, batch_size=2)
-    assert [p.shape for p in probs] == [(8, 3), (7, 3), (6, 3), (10, 3)]
-    tags = tags_from_probs(probs, trained.classifier.tags)
-    assert tags[0] == ["O"] * 8
-    assert tags[1][1:3] == ["B-Disease", "I-Disease"]
-    assert tags[2][1:3] == ["B-Disease", "I-Disease"]
-    assert tags[3][1:3] == ["B-Disease", "I-Disease"]
-    for index, sentence in enumerate(sentences):
-        alone = predict_probs(trained.classifier, [sentence])
-        np.testing.assert_allclose(alone[0], probs[index], atol=1e-5)
-
-
-def test_a_600_word_sentence_gets_600_predictions(tiny_model: Path):
-    classifier = load_classifier_from_base(tiny_model)
-    words = ["the", "breast", "cancer", "risk", "was", "normal"] * 100
-    probs = predict_probs(classifier, [words, ["short"]])
-    assert probs[0].shape == (600, 3) and probs[1].shape == (1, 3)
-    np.testing.assert_allclose(probs[0].sum(axis=1), 1.0, atol=1e-5)
-
-
-def load_classifier_from_base(folder: Path) -> Classifier:
-    from transformers import AutoModelForTokenClassification
-
-    model = AutoModelForTokenClassification.from_pretrained(folder, num_labels=3)
-    return Classifier(model.eval(), load_tokenizer(folder), ("O", "B-Disease", "I-Disease"), max_length=64, stride=16)
-
-
-def test_windows_cover_every_word_exactly_once(tiny_model: Path):
-    tokenizer = load_tokenizer(tiny_model)
-    words = [f"w{i % 7}x" for i in range(300)]  # several sub-words each
-    labels = [[i % 3 for i in range(300)]]
-    windows = encode(tokenizer, [words], labels, max_length=32, stride=8)
-    assert len(windows) > 5 and all(len(w) <= 32 for w in windows)
-    owned = sorted(word for w in windows for _, word in w.owned)
-    assert owned == list(range(300))
-    for w in windows:  # labels sit exactly on owned first sub-words
-        assert sorted(p for p, label in enumerate(w.labels) if label != -100) == sorted(p for p, _ in w.owned)
-        assert all(w.labels[p] == labels[0][word] for p, word in w.owned)
-    fake = [np.eye(3)[np.array([labels[0][0]] * len(w))] for w in windows]
-    probs = word_probabilities(windows, fake, [300])
-    assert probs[0].shape == (300, 3)
-
-
-def test_label_all_subwords_labels_continuations(tiny_model: Path):
-    tokenizer = load_tokenizer(tiny_model)
-    (window,) = encode(tokenizer, [["zq9", "the"]], [[1, 0]], label_all_subwords=True)
-    n_subwords = len(window.input_ids) - 2
-    assert n_subwords > 2
-    assert window.labels[1:n_subwords] == [1] * (n_subwords - 1)
-
-
-def test_words_the_tokenizer_drops_still_get_predictions(tiny_model: Path):
-    classifier = load_classifier_from_base(tiny_model)
-    probs = predict_probs(classifier, [["cancer", "\u200b", "risk"]])
-    assert probs[0].shape == (3, 3)
 
 
 def test_saved_folder_loads_in_a_transformers_pipeline_and_agrees(trained, tmp_path: Path):
@@ -136,15 +46,6 @@ def test_saved_folder_loads_in_a_transformers_pipeline_and_agrees(trained, tmp_p
     entities = ner(" ".join(words))
     assert [(e["word"], e["entity_group"]) for e in entities] == [("colon cancer", "Disease")]
     assert ours == ["O", "B-Disease", "I-Disease", "O", "O", "O"]
-
-
-def test_tag_corpus_and_probs_file_round_trip(trained, tmp_path: Path):
-    tagged, probs = tag_corpus(trained.classifier, TOY)
-    assert [s.tokens for s in tagged.sentences] == [s.tokens for s in TOY.sentences]
-    save_probs(tmp_path / "p.npz", probs, trained.classifier.tags)
-    loaded, tags = load_probs(tmp_path / "p.npz")
-    assert tags == trained.classifier.tags and len(loaded) == len(probs)
-    np.testing.assert_array_equal(loaded[5], probs[5])
 
 
 def test_same_seed_same_model(tiny_model: Path):
@@ -259,40 +160,13 @@ def test_errors_for_bad_models_and_corpora(tiny_model: Path, tmp_path: Path, tra
         train(TOY, fast_config(tiny_model), dev=other)
 
 
-def test_span_confusion_counts():
-    result = evaluate_tags([["B-A", "I-A", "O", "B-B", "O"]], [["B-B", "I-B", "O", "O", "B-A"]])
-    assert result.confusion == {("A", "B"): 1, ("B", MISSED): 1, (SPURIOUS, "A"): 1}
-    assert result.micro.f1 == 0.0 and result.token_accuracy == pytest.approx(1 / 5)
+def test_auto_precision_is_bf16_on_cpus_that_compute_it_natively(monkeypatch):
+    import nerqa.models.training as training
+    from nerqa.config import TrainConfig
 
-
-def test_torch_threads_follow_the_free_cores_unless_told(monkeypatch):
-    import os
-
-    import torch
-
-    from nerqa.models import runtime as model
-
-    before = torch.get_num_threads()
-    try:
-        cores = len(os.sched_getaffinity(0))
-        monkeypatch.delenv("NERQA_THREADS", raising=False)
-        monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
-        assert 0 <= model.busy_cores(0.05) <= os.cpu_count() + 0.5  # measured from /proc/stat
-        monkeypatch.setattr(model, "busy_cores", lambda: cores - 1 + 0.2)
-        assert model.free_cores() == 1  # every core but one busy
-        monkeypatch.setattr(model, "busy_cores", lambda: cores * 3.0)
-        assert model.free_cores() == 1  # never fewer than one
-        monkeypatch.setattr(model, "busy_cores", lambda: 0.0)
-        assert model.free_cores() == cores
-        assert model.set_threads() == cores and torch.get_num_threads() == cores
-        monkeypatch.setenv("NERQA_THREADS", "1")
-        assert model.set_threads() == 1 and torch.get_num_threads() == 1
-        monkeypatch.setenv("NERQA_THREADS", "many")
-        with pytest.raises(ModelError, match="NERQA_THREADS must be a whole number"):
-            model.set_threads()
-        monkeypatch.delenv("NERQA_THREADS")
-        monkeypatch.setenv("OMP_NUM_THREADS", "1")
-        torch.set_num_threads(1)
-        assert model.set_threads() == 1  # the user's OpenMP setting is left alone
-    finally:
-        torch.set_num_threads(before)
+    monkeypatch.setattr(training.torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(training, "native_bf16", lambda: True)
+    assert training.mixed_precision(TrainConfig()) == {"bf16": True}
+    assert training.mixed_precision(TrainConfig(precision="fp32")) == {"fp16": False, "bf16": False}
+    monkeypatch.setattr(training, "native_bf16", lambda: False)
+    assert training.mixed_precision(TrainConfig()) == {}

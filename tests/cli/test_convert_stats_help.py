@@ -7,8 +7,7 @@ import os
 from pathlib import Path
 
 from conftest import DEMO, NCBI, needs_shared
-from test_formats import CONLL
-from test_formats import NCBI as NCBI_SAMPLE
+from samples import CONLL, NCBI_SAMPLE
 from typer.testing import CliRunner
 
 from nerqa.data.formats import read_corpus
@@ -185,8 +184,8 @@ def test_every_help_at_80_columns_shows_whole_option_names_choices_and_upper_cas
 
 
 def test_top_issues_table_shows_each_span_whole_at_80_columns():
+    from review_helpers import TAGS, one_hot
     from rich.console import Console
-    from test_audit import TAGS, one_hot
 
     from nerqa.audit import score
     from nerqa.data.corpus import Corpus, Document, Sentence

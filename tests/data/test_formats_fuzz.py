@@ -8,8 +8,7 @@ import pytest
 from conftest import NCBI, SHARED
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_formats import BAD, CONLL, PUBTATOR
-from test_formats import NCBI as NCBI_SAMPLE
+from samples import BAD, CONLL, NCBI_SAMPLE, PUBTATOR
 
 from nerqa.data.formats import ReadOptions, parse_text, read_corpus
 from nerqa.errors import NerqaError

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from test_model import TOY
+from samples import TOY
 from typer.testing import CliRunner
 
 from nerqa.config import TrainConfig

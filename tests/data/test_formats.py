@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from samples import BAD, CONLL, PUBTATOR
+from samples import NCBI_SAMPLE as NCBI
 
 from nerqa.data.corpus import Corpus, Document, Sentence
 from nerqa.data.formats import (
@@ -23,38 +25,6 @@ from nerqa.data.formats import (
 )
 from nerqa.data.tags import to_iob2
 from nerqa.errors import CorpusFormatError, FormatDetectionError, NerqaError
-
-CONLL = """-DOCSTART-\t111
-
-Familial\tO
-adenomatous\tB-Disease
-polyposis\tI-Disease
-.\tO
-
--DOCSTART-\t222
-
-Breast\tB-Disease
-cancer\tI-Disease
-risk\tO
-"""
-
-NCBI = (
-    '111\tThe <category="SpecificDisease">Huntington disease</category> gene.\t'
-    'Patients with <category="Modifier">HD</category> (ref. 3) and '
-    '<category="DiseaseClass">tumours</category>-like lesions were seen. No cases of '
-    '<category="SpecificDisease">HD</category> remained.\n'
-)
-
-PUBTATOR = """111|t|The Huntington disease gene.
-111|a|Patients with HD (ref. 3) and tumours were seen.
-111\t4\t22\tHuntington disease\tSpecificDisease\tD006816
-111\t43\t45\tHD\tModifier\tD006816
-111\tCID\tD1\tD2
-
-222|t|Colon cancer
-222|a|
-222\t0\t12\tColon cancer\tDiseaseClass\t-
-"""
 
 
 def doc_view(corpus: Corpus) -> list:
@@ -228,27 +198,6 @@ def test_detect_format_from_names_and_content(write):
 
 
 # --- bad input: one clear error naming file, line and problem ---------------------------------
-
-BAD = [
-    ("conll", "good\tO\nbad-line-without-tag\n", 2, "expected a token and a tag"),
-    ("conll", "a\tO\nb\tI-Disease\n\nc\tB-Disease\n", 2, "'I-Disease' follows 'O'"),
-    ("conll", "a\tO\nb\tBX\n", 2, "invalid tag 'BX'"),
-    ("ncbi", '1\tTitle\tA <category="Modifier">b c.\n', 1, "never closed"),
-    ("ncbi", "1\tTitle\tA b</category> c.\n", 1, "closes no mention"),
-    ("ncbi", "1\tonly a title\n", 1, "expected PMID<TAB>title<TAB>abstract"),
-    ("pubtator", "1|t|Short title\n1|a|Text.\n1\t5\t99\tx\tDisease\t-\n", 3, "outside the text"),
-    ("pubtator", "1|t|Short title\n1|a|Text.\n1\t0\t5\tLong\tDisease\t-\n", 3, "does not match the text"),
-    ("pubtator", "1|t|T\n1\tx\ty\tz\tDisease\n", 2, "must be integers"),
-    ("pubtator", "1|t|Colon cancer\n1\t0\t12\tColon cancer\tA\n1\t6\t12\tcancer\tB\n", 1, "entities overlap"),
-    (
-        "jsonl",
-        '{"text": "ab", "spans": []}\n{"text": "ab", "spans": [{"start": 0, "end": 9, "label": "X"}]}\n',
-        2,
-        "outside the text",
-    ),
-    ("jsonl", '{"text": "ab"}\n{not json}\n', 2, "invalid JSON"),
-    ("jsonl", '{"tokens": ["a", "b"], "tags": ["O"]}\n', 1, "1 tags for 2 tokens"),
-]
 
 
 @pytest.mark.parametrize(("fmt", "content", "line", "reason"), BAD, ids=[f"{b[0]}-{b[3][:20]}" for b in BAD])

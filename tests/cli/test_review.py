@@ -1,4 +1,4 @@
-"""`nerqa relabel` and `nerqa apply` on bad input: one clear line, exit 1, nothing written."""
+"""`nerqa relabel`, `accept`, `tasks`, `decisions` and `apply` on good and bad input."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ import pytest
 from review_helpers import review_audit, write_review_project
 from typer.testing import CliRunner
 
+from nerqa.audit import write_outputs
+from nerqa.data.formats import write_corpus
 from nerqa.review.decisions import DecisionStore
 from nerqa.review.session import ReviewSession
 from nerqa_cli.main import app
-
-runner = CliRunner()
 
 
 @pytest.fixture
@@ -42,6 +42,47 @@ def files(folder: Path) -> dict:
         with DecisionStore.open(folder, read_only=True) as store:
             out["decisions"] = [d.to_dict() for d in store.all()]
     return out
+
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def session(tmp_path: Path) -> ReviewSession:
+    return ReviewSession(review_audit(), DecisionStore.open(tmp_path), "alice")
+
+
+def test_the_cli_exports_and_imports_tasks_and_refuses_bad_input(tmp_path: Path):
+    result = review_audit()
+    write_corpus(result.corpus, tmp_path / "corpus.jsonl")
+    write_outputs(result, tmp_path / "audit")
+    args = [str(tmp_path / "corpus.jsonl"), str(tmp_path / "audit")]
+    done = runner.invoke(
+        app, ["tasks", *args, "--out", str(tmp_path / "tasks.jsonl"), "--tool", "doccano", "--type", "wrong_tag"]
+    )
+    assert done.exit_code == 0, done.output + done.stderr
+    tasks = [json.loads(line) for line in (tmp_path / "tasks.jsonl").read_text().splitlines()]
+    assert len(tasks) == 3 and {t["nerqa"]["type"] for t in tasks} == {"wrong_tag"}
+    (tmp_path / "done.jsonl").write_text("".join(json.dumps({**t, "label": []}) + "\n" for t in tasks))
+    done = runner.invoke(
+        app, ["decisions", "import", *args, str(tmp_path / "done.jsonl"), "--tool", "doccano", "--reviewer", "carol"]
+    )
+    assert done.exit_code == 0 and "Recorded 3 new decisions" in done.output
+    rows = DecisionStore.open(tmp_path / "audit", read_only=True).all()
+    assert [(r.action, r.reviewer, r.after) for r in rows] == [("edit", "carol", ())] * 3
+    done = runner.invoke(app, ["decisions", "export", args[1], "--out", str(tmp_path / "log.jsonl")])
+    assert done.exit_code == 0 and len((tmp_path / "log.jsonl").read_text().splitlines()) == 3
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps({**tasks[0], "label": [[0, 500, "D"]]}) + "\n")
+    done = runner.invoke(app, ["decisions", "import", *args, str(bad), "--tool", "doccano"])
+    assert (
+        done.exit_code == 1
+        and "does not start and end at token edges" in done.stderr
+        and "Traceback" not in done.output + done.stderr
+    )
+    assert len(DecisionStore.open(tmp_path / "audit", read_only=True).all()) == 3  # nothing written
+    done = runner.invoke(app, ["tasks", *args, "--tool", "excel", "--out", str(tmp_path / "t")])
+    assert done.exit_code == 1 and "--tool must be one of labelstudio, prodigy, doccano" in done.stderr
 
 
 def test_an_audit_of_another_corpus_is_refused(project: Path):

@@ -7,8 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from test_model import TOY
-from test_outputs import relabel, with_doc_ids
+from samples import TOY, relabel, with_doc_ids
 from typer.testing import CliRunner
 
 from nerqa.data.formats import read_corpus, write_corpus

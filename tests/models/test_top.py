@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from test_model import TOY, fast_config
+from samples import TOY, fast_config
 
 from nerqa.audit.crossval import cross_validate
 from nerqa.data.metrics import evaluate_tags

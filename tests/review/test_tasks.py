@@ -1,5 +1,4 @@
-"""Review tasks out to Label Studio, Prodigy and doccano, and their results back in as
-decisions: a round trip through each format loses no decision."""
+"""Review tasks out to Label Studio, Prodigy and doccano, and back (`nerqa.review.tasks`)."""
 
 from __future__ import annotations
 
@@ -7,27 +6,13 @@ import json
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 from review_helpers import review_audit
-from typer.testing import CliRunner
 
-from nerqa.audit import write_outputs
-from nerqa.data.formats import write_corpus
 from nerqa.data.tags import Span
 from nerqa.errors import NerqaError
 from nerqa.review.decisions import DecisionStore
 from nerqa.review.session import ReviewSession
-from nerqa.review.tasks import (
-    char_spans,
-    export_tasks,
-    import_results,
-    label_config,
-    token_spans,
-)
-from nerqa_cli.main import app
-
-runner = CliRunner()
+from nerqa.review.tasks import char_spans, export_tasks, import_results, label_config
 
 
 @pytest.fixture
@@ -152,48 +137,6 @@ def test_bad_results_give_one_clear_error(session: ReviewSession, tmp_path: Path
     bad.write_text("{not json\n")
     with pytest.raises(NerqaError, match=r"line 1: not JSON"):
         import_results(session, bad, "doccano")
-
-
-@settings(max_examples=60, deadline=None)
-@given(st.lists(st.text(alphabet="abcXY-.", min_size=1, max_size=5), min_size=1, max_size=12), st.data())
-def test_char_and_token_spans_are_inverse(tokens, data):
-    n = len(tokens)
-    cuts = sorted(set(data.draw(st.lists(st.integers(0, n), max_size=6))) | {0, n})
-    spans = [Span(a, b, "T") for a, b in zip(cuts, cuts[1:]) if b > a and data.draw(st.booleans())]
-    assert token_spans(tokens, char_spans(tokens, spans), where="x") == tuple(spans)
-
-
-def test_the_cli_exports_and_imports_tasks_and_refuses_bad_input(tmp_path: Path):
-    result = review_audit()
-    write_corpus(result.corpus, tmp_path / "corpus.jsonl")
-    write_outputs(result, tmp_path / "audit")
-    args = [str(tmp_path / "corpus.jsonl"), str(tmp_path / "audit")]
-    done = runner.invoke(
-        app, ["tasks", *args, "--out", str(tmp_path / "tasks.jsonl"), "--tool", "doccano", "--type", "wrong_tag"]
-    )
-    assert done.exit_code == 0, done.output + done.stderr
-    tasks = [json.loads(line) for line in (tmp_path / "tasks.jsonl").read_text().splitlines()]
-    assert len(tasks) == 3 and {t["nerqa"]["type"] for t in tasks} == {"wrong_tag"}
-    (tmp_path / "done.jsonl").write_text("".join(json.dumps({**t, "label": []}) + "\n" for t in tasks))
-    done = runner.invoke(
-        app, ["decisions", "import", *args, str(tmp_path / "done.jsonl"), "--tool", "doccano", "--reviewer", "carol"]
-    )
-    assert done.exit_code == 0 and "Recorded 3 new decisions" in done.output
-    rows = DecisionStore.open(tmp_path / "audit", read_only=True).all()
-    assert [(r.action, r.reviewer, r.after) for r in rows] == [("edit", "carol", ())] * 3
-    done = runner.invoke(app, ["decisions", "export", args[1], "--out", str(tmp_path / "log.jsonl")])
-    assert done.exit_code == 0 and len((tmp_path / "log.jsonl").read_text().splitlines()) == 3
-    bad = tmp_path / "bad.jsonl"
-    bad.write_text(json.dumps({**tasks[0], "label": [[0, 500, "D"]]}) + "\n")
-    done = runner.invoke(app, ["decisions", "import", *args, str(bad), "--tool", "doccano"])
-    assert (
-        done.exit_code == 1
-        and "does not start and end at token edges" in done.stderr
-        and "Traceback" not in done.output + done.stderr
-    )
-    assert len(DecisionStore.open(tmp_path / "audit", read_only=True).all()) == 3  # nothing written
-    done = runner.invoke(app, ["tasks", *args, "--tool", "excel", "--out", str(tmp_path / "t")])
-    assert done.exit_code == 1 and "--tool must be one of labelstudio, prodigy, doccano" in done.stderr
 
 
 def test_a_doccano_example_left_as_exported_is_a_skip_not_an_accept(session: ReviewSession, tmp_path: Path):

@@ -1,14 +1,4 @@
-"""A randomized test of the decision store under concurrency and crashes.
-
-Two processes review one audit at once: decide, re-decide, undo, bulk-accept and import a
-decision log, in a random interleaving; one of them is killed with SIGKILL at a random point.
-Afterwards:
-- every decision a process was told is saved is in the store (none lost);
-- an import recorded twice holds each decision once;
-- the screen's reading (a fresh `ReviewSession`'s spans and statuses) and `apply`'s output
-  agree with `expected_reading`, a model of the intended semantics written here from the
-  raw rows, independently of `nerqa.review.decisions.standing` and `Replay`.
-"""
+"""A randomized test of the decision store under concurrency and a SIGKILL (see its module notes)."""
 
 from __future__ import annotations
 

@@ -1,0 +1,142 @@
+"""Typed span issues, their scores and stable ids (`nerqa.audit.issues`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import NCBI, needs_shared
+from review_helpers import TAGS, one_hot
+from samples import TOY, fast_config, relabel, with_doc_ids
+
+from nerqa.audit import audit, score, write_outputs
+from nerqa.audit.issues import inconsistent_issues, sentence_keys, span_issues
+from nerqa.data.corpus import Corpus, Document, Sentence
+from nerqa.data.formats import parse_text, read_corpus
+
+
+def _sentences(*rows: tuple[str, list[str]]) -> Corpus:
+    return Corpus(
+        tuple(Document(f"d{n}", (Sentence(tuple(text.split()), tuple(tags)),)) for n, (text, tags) in enumerate(rows))
+    )
+
+
+@pytest.fixture(scope="module")
+def audited(tiny_model: Path, tmp_path_factory):
+    corpus = with_doc_ids(TOY)
+    folder = tmp_path_factory.mktemp("audit")
+    config = fast_config(tiny_model, epochs=1)
+    result = audit(corpus, config, k=3, mode="fast", cache_dir=folder / "cache")
+    write_outputs(result, folder)
+    return corpus, config, folder, result
+
+
+def test_span_issue_types():
+    given = ["B-D", "I-D", "O", "B-C", "O", "O", "B-D", "I-D", "I-D", "O"]
+    model = ["B-C", "I-C", "O", "O", "O", "B-D", "O", "B-D", "I-D", "O"]
+    corpus = Corpus((Document("a", (Sentence(tuple("abcdefghij"), tuple(given)),)),))
+    issues = {(i.type, i.start, i.end): i for i in span_issues(corpus, [one_hot(model)], TAGS)}
+    assert set(issues) == {("wrong_tag", 0, 2), ("ghost_span", 3, 4), ("missed_span", 5, 6), ("span_shift", 6, 9)}
+    assert issues[("wrong_tag", 0, 2)].suggested == "C"
+    shift = issues[("span_shift", 6, 9)]
+    assert (shift.suggested_start, shift.suggested_end) == (7, 9)
+    assert all(i.score < 0.1 for i in issues.values())
+
+
+def test_span_scores_weigh_the_model_against_the_rest_of_the_corpus():
+    # "WAS" is labeled D in four other sentences: the model's doubt in sentence 0 is
+    # outweighed. "number" is untagged in four other sentences: labeling it in sentence 5
+    # is more suspicious than the model alone says.
+    rows = [("the WAS gene", ["O", "B-D", "O"])] + [("WAS patients", ["B-D", "O"])] * 4
+    rows += [("a number here", ["O", "B-D", "O"])] + [("a number", ["O", "O"])] * 4
+    corpus = _sentences(*rows)
+    probs = (
+        [one_hot(["O", "O", "O"])]
+        + [one_hot(["B-D", "O"])] * 4
+        + [one_hot(["O", "O", "O"], 0.6)]
+        + [one_hot(["O", "O"])] * 4
+    )
+    issues = {i.index: i for i in span_issues(corpus, probs, TAGS)}
+    assert set(issues) == {0, 5}
+    was, number = issues[0], issues[5]
+    assert was.type == number.type == "ghost_span"
+    assert (was.agree, was.elsewhere) == (4, 4) and (number.agree, number.elsewhere) == (0, 4)
+    assert was.score == pytest.approx((4 + was.model_score) / 5, abs=1e-6) and was.score > 0.8
+    assert number.score == pytest.approx(number.model_score / 5, abs=1e-6) and number.score < number.model_score
+    assert "read D 4 of 4 times" in was.reason
+    # Without other occurrences the score is the model's alone.
+    alone = span_issues(_sentences(rows[0]), probs[:1], TAGS)[0]
+    assert alone.score == alone.model_score and alone.elsewhere == 0
+
+
+def test_inconsistent_surface_forms_rank_by_lopsidedness():
+    text = "\n\n".join(["HD\tB-A"] * 8 + ["HD\tB-B"] * 1 + ["HD\tO"] * 3 + ["x\tB-A"])
+    issues = inconsistent_issues(parse_text(text, "conll"))
+    readings = sorted((i.given, i.suggested, i.score) for i in issues)
+    assert readings == [("B", "A", pytest.approx(1 / 12, abs=1e-6))] + [("O", "A", 0.25)] * 3
+
+
+def test_each_span_is_one_issue_with_all_its_evidence():
+    # "WAS" in sentence 0 is labeled D against the model (a ghost span) and against the corpus
+    # (untagged in the four other places: a minority reading), and D is a rare type: one issue.
+    rows = (
+        [("the WAS gene", ["O", "B-D", "O"])] + [("WAS patients", ["O", "O"])] * 4 + [("other text", ["B-C", "O"])] * 60
+    )
+    corpus = _sentences(*rows)
+    probs = [one_hot(["O", "O", "O"])] + [one_hot(["O", "O"])] * 4 + [one_hot(["B-C", "O"])] * 60
+    result = score(corpus, probs, TAGS)
+    on_was = [i for i in result.issues if i.index == 0]
+    assert len(on_was) == 1
+    issue = on_was[0]
+    assert issue.type == "ghost_span" and (issue.start, issue.end) == (1, 2) and issue.suggested == "O"
+    assert issue.evidence == ("ghost_span", "inconsistent", "sparse")
+    assert (
+        "the model sees no entity here" in issue.reason
+        and "reads O 4, D 1 across the corpus" in issue.reason
+        and "only 1 entities" in issue.reason
+    )
+    # Ranked once, by the model issue's score (which already counts the other readings); every
+    # span of the audit appears once.
+    assert issue.score == next(i.score for i in span_issues(corpus, probs, TAGS) if i.index == 0)
+    spans = [(i.index, i.start, i.end) for i in result.issues]
+    assert len(spans) == len(set(spans))
+    assert result.summary["issues"]["total"] == len(result.issues)
+
+
+@needs_shared
+def test_hd_is_inconsistent_in_ncbi_training_data():
+    corpus = read_corpus(NCBI / "original/NCBI_corpus_training.txt")
+    hd = [i for i in inconsistent_issues(corpus) if i.text == "HD"]
+    assert hd and {i.given for i in hd} == {"SpecificDisease"} and hd[0].suggested == "Modifier"
+
+
+def test_issue_ids_survive_a_relabel_and_a_re_audit(audited, tmp_path: Path):
+    corpus, config, _, before = audited
+    changed = 0  # "the breast cancer ..." -> cancer untagged
+    after = audit(relabel(corpus, changed, 2, "O"), config, k=3, mode="fast", cache_dir=tmp_path)
+    content = lambda i: (i.index, i.start, i.end, i.type, i.given)  # noqa: E731
+    old = {content(i): i for i in before.issues if i.index != changed}
+    new = {content(i): i for i in after.issues if i.index != changed}
+    shared = old.keys() & new.keys()
+    assert len(shared) >= 0.8 * len(old) and len(shared) > 5
+    assert all(old[key].id == new[key].id for key in shared)
+    # Ranks moved (so rank-based ids would have changed), ids did not.
+    rank_before = {i.id: n for n, i in enumerate(before.issues)}
+    rank_after = {i.id: n for n, i in enumerate(after.issues)}
+    assert any(rank_before[old[key].id] != rank_after[new[key].id] for key in shared)
+    assert len({i.id for i in after.issues}) == len(after.issues)
+
+
+def test_issue_ids_do_not_depend_on_the_sentence_position(audited):
+    corpus, _, _, result = audited
+    extra = Document("new", (Sentence(("the", "colon", "cancer"), ("O", "B-Disease", "I-Disease")),))
+    shifted = Corpus((extra,) + corpus.documents)
+    probs = [np.full((3, len(result.tags)), 1 / len(result.tags), dtype=np.float32)] + list(result.pred_probs)
+    again = score(shifted, probs, result.tags)
+    ids = {(i.index + 1, i.start, i.end, i.type, i.given): i.id for i in result.issues if i.type != "inconsistent"}
+    moved = {(i.index, i.start, i.end, i.type, i.given): i.id for i in again.issues}
+    shared = ids.keys() & moved.keys()
+    assert len(shared) > 5 and all(ids[k] == moved[k] for k in shared)
+    keys = sentence_keys(shifted)
+    assert keys[1:] == sentence_keys(corpus) and len(set(keys)) == len(keys)

@@ -1,0 +1,68 @@
+"""The HTML report (`nerqa.audit.report`)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from review_helpers import TAGS, one_hot
+
+from nerqa.audit import score, write_outputs
+from nerqa.data.corpus import Corpus, Document, Sentence
+
+
+def _sentences(*rows: tuple[str, list[str]]) -> Corpus:
+    return Corpus(
+        tuple(Document(f"d{n}", (Sentence(tuple(text.split()), tuple(tags)),)) for n, (text, tags) in enumerate(rows))
+    )
+
+
+def test_hostile_report_renders_as_text_in_headless_chromium(tmp_path: Path):
+    import shutil
+    import subprocess
+
+    binary = shutil.which("chromium")
+    if binary is None:
+        # CI installs chromium (.ci/run): there, a missing browser is a failure, not a skip.
+        if os.environ.get("CI"):
+            pytest.fail("chromium is missing in CI: .ci/run should have installed it")
+        pytest.skip("Debian's chromium is not installed")
+    hostile = "<script>alert(1)</script>"
+    corpus = Corpus((Document("d", (Sentence(("a", hostile, "b"), ("O", "B-<img src=x onerror=alert(1)>", "O")),)),))
+    tags = ("O", "B-<img src=x onerror=alert(1)>", "I-<img src=x onerror=alert(1)>")
+    write_outputs(score(corpus, [np.full((3, 3), 1 / 3, dtype=np.float32)], tags), tmp_path)
+    command = [
+        binary,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp_path / 'profile'}",
+        "--dump-dom",
+        (tmp_path / "report.html").as_uri(),
+    ]
+    dom = subprocess.run(command, capture_output=True, text=True, timeout=120).stdout
+    assert "nerqa audit" in dom
+    assert "<script>alert" not in dom and "<img src=x" not in dom
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in dom
+
+
+def test_report_draws_each_entity_type_in_its_own_colour():
+    import re
+
+    from nerqa.audit.report import render_html
+
+    corpus = _sentences(("aspirin eases headache", ["B-C", "O", "B-D"]), ("aspirin eases pain", ["B-C", "O", "B-D"]))
+    result = score(corpus, [one_hot(["B-D", "O", "B-D"]), one_hot(["B-C", "O", "B-D"])], TAGS)
+    page = render_html(result)
+    colours = {
+        label: set(re.findall(r'background: ([^;"]+);[^>]*>\s*[^<]*<span[^>]*>' + label + "<", page))
+        for label in ("C", "D")
+    }
+    assert len(colours["C"]) == len(colours["D"]) == 1, colours
+    assert colours["C"] != colours["D"]

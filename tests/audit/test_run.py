@@ -1,0 +1,55 @@
+"""The audit's sentence scores and the pipeline (`nerqa.audit.run`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from samples import TOY, fast_config
+
+from nerqa.audit import score
+from nerqa.audit.crossval import cross_validate
+
+
+def test_sentence_scores_rank_by_the_worst_span_issue_then_cleanlab():
+    from nerqa.audit import sentence_quality
+    from nerqa.audit.issues import Issue
+
+    def issue(index: int, score: float, kind: str = "ghost_span") -> Issue:
+        return Issue(
+            id="",
+            index=index,
+            doc_id=None,
+            start=0,
+            end=1,
+            type=kind,
+            given="D",
+            suggested="O",
+            score=score,
+            text="x",
+            reason="",
+        )
+
+    issues = [issue(0, 0.3), issue(0, 0.1), issue(1, 0.2), issue(2, 0.0, "inconsistent")]
+    scores = sentence_quality(4, issues, np.array([0.9, 0.1, 0.5, 0.2]))
+    assert list(np.argsort(scores)) == [0, 1, 3, 2] and scores.min() >= 0 and scores.max() <= 1
+
+
+def test_scores_read_the_training_dynamics_beside_the_out_of_sample_probs(tiny_model: Path):
+    from nerqa.audit import DYNAMICS_WEIGHT, with_dynamics
+
+    probs, dynamics = [np.array([[0.8, 0.2]])], [np.array([[[0.2, 0.8]], [[0.4, 0.6]]], dtype=np.float16)]
+    np.testing.assert_allclose(
+        with_dynamics(probs, dynamics, 0.25)[0], [[0.75 * 0.8 + 0.25 * 0.3, 0.75 * 0.2 + 0.25 * 0.7]], rtol=1e-3
+    )
+    assert with_dynamics(probs, [None], 0.25)[0] is probs[0]
+
+    cv = cross_validate(TOY, fast_config(tiny_model, epochs=2), k=3, mode="full", dynamics=True)
+    plain = score(TOY, cv.pred_probs, cv.tags)
+    mixed = score(TOY, cv.pred_probs, cv.tags, crossval=cv)
+    by_hand = score(TOY, with_dynamics(cv.pred_probs, cv.dynamics, DYNAMICS_WEIGHT), cv.tags)
+    np.testing.assert_allclose(mixed.cleanlab_scores, by_hand.cleanlab_scores)
+    assert not np.allclose(mixed.cleanlab_scores, plain.cleanlab_scores)
+    # What is saved and measured stays out-of-sample.
+    assert all(a is b for a, b in zip(mixed.pred_probs, cv.pred_probs))
+    assert mixed.summary["cv_metrics"] == plain.summary["cv_metrics"]
