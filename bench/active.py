@@ -36,7 +36,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from nerqa.active.select import STRATEGIES, select  # noqa: E402
+from nerqa.active.select import select  # noqa: E402
+from nerqa.active.strategies import STRATEGIES  # noqa: E402
 from nerqa.data.corpus import (  # noqa: E402
     Document,
     Sentence,
@@ -52,7 +53,7 @@ CONFIGS = ["random"] + [s for s in STRATEGIES if s != "random"]
 
 
 class Lookup:
-    """A `nerqa.active.select.Predictor` over this round's precomputed probabilities and embeddings."""
+    """A `nerqa.active.predictors.Predictor` over this round's precomputed probabilities and embeddings."""
 
     def __init__(self, tags, probs: dict, embeddings: dict) -> None:
         self.tags, self.probs, self.embeddings = tuple(tags), probs, embeddings

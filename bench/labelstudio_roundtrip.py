@@ -218,7 +218,8 @@ def select_round_trip(binary: Path, port: int, folder: Path) -> int:
     import numpy as np
     from review_helpers import TAGS, one_hot, review_corpus
 
-    from nerqa.active.select import select, selection_tasks
+    from nerqa.active.batch import selection_tasks
+    from nerqa.active.select import select
     from nerqa.data.corpus import Document
     from nerqa.data.formats import read_corpus
     from nerqa.data.tags import spans_from_tags

@@ -10,9 +10,25 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from nerqa.data.formats import FORMATS, write_corpus
+from nerqa.data.formats import write_corpus
 from nerqa.errors import NerqaError
-from nerqa_cli.util import CorpusReader, check_format, console, err_console, existing_path, user_errors, with_reader
+from nerqa_cli.util import CorpusReader, OutputFormatOpt, console, err_console, existing_path, user_errors, with_reader
+
+ResolveOpt = Annotated[
+    Optional[str],
+    typer.Option(
+        metavar="latest|REVIEWER",
+        help="Settle reviewers' disagreements: the latest decision, or this reviewer's (default: leave them "
+        "unapplied and list them).",
+    ),
+]
+ChangedCorpusOpt = Annotated[
+    bool,
+    typer.Option(
+        "--changed-corpus",
+        help="The corpus was edited since the audit: find each decision's sentence by its content instead of refusing.",
+    ),
+]
 
 
 @with_reader
@@ -20,68 +36,56 @@ def apply_cli(
     corpus: Annotated[Path, typer.Argument(help="The corpus that was audited (it is never modified).")],
     audit_dir: Annotated[Path, typer.Argument(help="The audit folder holding decisions.sqlite.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="The corrected corpus to write.")],
-    to: Annotated[
-        Optional[str],
-        typer.Option(
-            "--to",
-            "-t",
-            metavar="FORMAT",
-            help=f"Output format ({', '.join(FORMATS)}); implied by --out's name if omitted.",
-            callback=check_format,
-        ),
-    ] = None,
-    resolve: Annotated[
-        Optional[str],
-        typer.Option(
-            metavar="latest|REVIEWER",
-            help="Settle reviewers' disagreements: the latest decision, or this reviewer's (default: leave them "
-            "unapplied and list them).",
-        ),
-    ] = None,
-    changed_corpus: Annotated[
-        bool,
-        typer.Option(
-            "--changed-corpus",
-            help="The corpus was edited since the audit: find each decision's sentence by its content instead "
-            "of refusing.",
-        ),
-    ] = False,
+    to: OutputFormatOpt = None,
+    resolve: ResolveOpt = None,
+    changed_corpus: ChangedCorpusOpt = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
     *,
     reader: CorpusReader,
 ) -> None:
     """Write the corpus with the review's decisions applied, and say what changed per type."""
     with user_errors():
-        from nerqa.audit.folder import check_audit_corpus
-        from nerqa.review.apply import apply_decisions
-        from nerqa.review.decisions import DecisionStore
-
-        if out.resolve() == existing_path(corpus).resolve():
-            raise NerqaError(f"{out}: that is the corpus itself; the original is never modified, choose another --out")
-        data = reader.read(corpus)
-        if not changed_corpus:
-            check_audit_corpus(
-                existing_path(audit_dir),
-                data,
-                hint="; if you edited it since, add --changed-corpus to replay the decisions by content",
-            )
-        with DecisionStore.open(existing_path(audit_dir), read_only=True) as store:
-            standing = store.standing(resolve=resolve)
-        result = apply_decisions(data, standing.in_force)
-        if changed_corpus and standing.in_force:
-            found = len(standing.in_force) - sum("not in this corpus" in c.reason for c in result.conflicts)
-            if found == 0:
-                raise NerqaError(
-                    f"{corpus}: none of the {len(standing.in_force):,} decisions found its sentence in this "
-                    "corpus; nothing was written"
-                )
+        standing, result = replay(reader, corpus, audit_dir, out, resolve=resolve, changed_corpus=changed_corpus)
         written = write_corpus(result.corpus, out, to, options=reader.options)
-    summary = result.summary()
-    summary["disagreements"] = len(standing.disagreements)
+    summary = {**result.summary(), "disagreements": len(standing.disagreements)}
     if changed_corpus:
-        summary["sentences_found"] = len(standing.in_force) - sum(
-            "not in this corpus" in c.reason for c in result.conflicts
+        summary["sentences_found"] = len(standing.in_force) - result.missing
+    if as_json:
+        console.print_json(json.dumps(as_record(summary, written, result, standing)))
+        return
+    render(summary, standing, result, audit_dir)
+    console.print(f"[green]Wrote[/] {', '.join(escape(str(p)) for p in written)}", highlight=False)
+
+
+def replay(reader: CorpusReader, corpus: Path, audit_dir: Path, out: Path, *, resolve, changed_corpus: bool):
+    """The log's standing and the corpus with the decisions in force applied; every check first."""
+    from nerqa.audit.folder import check_audit_corpus
+    from nerqa.review.apply import apply_decisions
+    from nerqa.review.decisions import DecisionStore
+
+    if out.resolve() == existing_path(corpus).resolve():
+        raise NerqaError(f"{out}: that is the corpus itself; the original is never modified, choose another --out")
+    data = reader.read(corpus)
+    if not changed_corpus:
+        hint = "; if you edited it since, add --changed-corpus to replay the decisions by content"
+        check_audit_corpus(existing_path(audit_dir), data, hint=hint)
+    with DecisionStore.open(existing_path(audit_dir), read_only=True) as store:
+        standing = store.standing(resolve=resolve)
+    result = apply_decisions(data, standing.in_force)
+    if changed_corpus and standing.in_force and result.missing == len(standing.in_force):
+        raise NerqaError(
+            f"{corpus}: none of the {len(standing.in_force):,} decisions found its sentence in this corpus; "
+            "nothing was written"
         )
+    return standing, result
+
+
+def as_record(summary: dict, written, result, standing) -> dict:
+    """`--json`: the summary, the files written, and each conflict and disagreement."""
+    conflicts = [
+        {"issue_id": c.decision.issue_id, "seq": c.decision.seq, "reviewer": c.decision.reviewer, "reason": c.reason}
+        for c in result.conflicts
+    ]
     disagreements = [
         {
             "issue": issue_id,
@@ -89,30 +93,18 @@ def apply_cli(
         }
         for issue_id, each in standing.disagreements.items()
     ]
-    if as_json:
-        console.print_json(
-            json.dumps(
-                {
-                    **summary,
-                    "written": [str(p) for p in written],
-                    "conflict_details": [
-                        {
-                            "issue_id": c.decision.issue_id,
-                            "seq": c.decision.seq,
-                            "reviewer": c.decision.reviewer,
-                            "reason": c.reason,
-                        }
-                        for c in result.conflicts
-                    ],
-                    "disagreement_details": disagreements,
-                }
-            )
-        )
-        return
-    table = Table(
-        title=f"Applied {summary['decisions_applied']:,} decisions: {summary['sentences_changed']:,} sentences changed",
-        title_justify="left",
-    )
+    return {
+        **summary,
+        "written": [str(p) for p in written],
+        "conflict_details": conflicts,
+        "disagreement_details": disagreements,
+    }
+
+
+def render(summary: dict, standing, result, audit_dir: Path) -> None:
+    """The per-type table, then every decision not applied (conflicts and disagreements), by issue."""
+    title = f"Applied {summary['decisions_applied']:,} decisions: {summary['sentences_changed']:,} sentences changed"
+    table = Table(title=title, title_justify="left")
     for column in ("type", "changed", "added", "removed"):
         table.add_column(column, justify="left" if column == "type" else "right")
     for name, row in summary["spans"].items():
@@ -120,7 +112,7 @@ def apply_cli(
     table.add_section()
     table.add_row("[bold]total[/]", *(f"{summary['total'][k]:,}" for k in ("changed", "added", "removed")))
     console.print(table)
-    if changed_corpus:
+    if "sentences_found" in summary:
         console.print(
             f"{summary['sentences_found']:,} of {len(standing.in_force):,} decisions found their sentence in the "
             "edited corpus.",
@@ -136,19 +128,14 @@ def apply_cli(
         )
     for issue_id, each in standing.disagreements.items():
         sides = "; ".join(f"{escape(d.reviewer)} {d.action} (#{d.seq})" for d in each.decisions)
-        err_console.print(
-            "[yellow]Disagreement, not applied:[/] "
-            f"{escape(_describe(issues, issue_id, each.decisions[0].index))}: {sides}",
-            highlight=False,
-        )
+        where = escape(_describe(issues, issue_id, each.decisions[0].index))
+        err_console.print(f"[yellow]Disagreement, not applied:[/] {where}: {sides}", highlight=False)
     if standing.disagreements:
         err_console.print(
             f"{len(standing.disagreements):,} disagreements: decide them again in nerqa relabel (status filter "
-            "'disagreement'), "
-            "or choose with --resolve latest|REVIEWER.",
+            "'disagreement'), or choose with --resolve latest|REVIEWER.",
             highlight=False,
         )
-    console.print(f"[green]Wrote[/] {', '.join(escape(str(p)) for p in written)}", highlight=False)
 
 
 def _issue_records(audit_dir: Path) -> list[dict]:

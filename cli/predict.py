@@ -18,7 +18,7 @@ from nerqa.errors import NerqaError
 from nerqa.files import check_writable
 from nerqa_cli.util import (
     CorpusReader,
-    check_format,
+    OutputFormatOpt,
     console,
     existing_path,
     prepare_models,
@@ -33,16 +33,7 @@ def predict_cli(
     model_dir: Annotated[Path, typer.Argument(help="Trained model folder.")],
     source: Annotated[Path, typer.Argument(help="Corpus file, or raw text with --text.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output corpus file.")],
-    to: Annotated[
-        Optional[str],
-        typer.Option(
-            "--to",
-            "-t",
-            metavar="FORMAT",
-            help=f"Output format ({', '.join(FORMATS)}); implied by --out's name if omitted.",
-            callback=check_format,
-        ),
-    ] = None,
+    to: OutputFormatOpt = None,
     text: Annotated[
         bool, typer.Option("--text", help="SOURCE is raw text: split it into sentences and tokens.")
     ] = False,

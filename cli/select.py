@@ -11,7 +11,8 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from nerqa.active.select import DEFAULT_STRATEGY, DIVERSITY, STRATEGIES
+from nerqa.active.diversity import DIVERSITY
+from nerqa.active.strategies import DEFAULT_STRATEGY, STRATEGIES
 from nerqa.config import check_choice, check_range
 from nerqa.data.formats import FORMATS
 from nerqa.errors import ConfigError, NerqaError
@@ -101,14 +102,10 @@ def select_cli(
             )
         check_writable(out)
         prepare_models()
-        from nerqa.active.select import (
-            ClassifierPredictor,
-            EncoderPredictor,
-            batch_files,
-            labeled_keys,
-            open_pool,
-            select,
-        )
+        from nerqa.active.batch import batch_files
+        from nerqa.active.pool import labeled_keys, open_pool
+        from nerqa.active.predictors import ClassifierPredictor, EncoderPredictor
+        from nerqa.active.select import select
         from nerqa.data.probs import type_classes
 
         started = time.perf_counter()

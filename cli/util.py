@@ -60,6 +60,18 @@ def check_format(value: Optional[str]) -> Optional[str]:
     return value
 
 
+OutputFormatOpt = Annotated[
+    Optional[str],
+    typer.Option(
+        "--to",
+        "-t",
+        metavar="FORMAT",
+        help=f"Output format ({', '.join(FORMATS)}); implied by --out's name if omitted.",
+        callback=check_format,
+    ),
+]
+
+
 def existing_path(path: Path) -> Path:
     if not path.exists():
         raise NerqaError(f"{path}: no such file or folder")

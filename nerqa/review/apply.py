@@ -20,6 +20,8 @@ from nerqa.data.tags import Span, tags_from_spans
 from nerqa.review.decisions import Decision, sentence_hash
 from nerqa.review.spans import apply_change, overlaps
 
+NOT_IN_CORPUS = "its sentence is not in this corpus (the text or the document changed)"
+
 
 @dataclass(frozen=True)
 class Conflict:
@@ -42,6 +44,11 @@ class ApplyResult:
     added: Counter[str] = field(default_factory=Counter)
     removed: Counter[str] = field(default_factory=Counter)
     sentences_changed: int = 0
+
+    @property
+    def missing(self) -> int:
+        """Decisions whose sentence is not in the corpus (its text or document changed)."""
+        return sum(c.reason == NOT_IN_CORPUS for c in self.conflicts)
 
     def summary(self) -> dict:
         types = sorted(set(self.changed) | set(self.added) | set(self.removed))
@@ -94,9 +101,7 @@ class Replay:
         for decision in decisions:
             index = self.index.get(decision.sentence_key)
             if index is None:
-                conflicts.append(
-                    Conflict(decision, "its sentence is not in this corpus (the text or the document changed)")
-                )
+                conflicts.append(Conflict(decision, NOT_IN_CORPUS))
                 continue
             if decision.sentence_hash != self.hash(index):
                 conflicts.append(Conflict(decision, "the sentence's labels changed since the audit"))

@@ -116,7 +116,7 @@ class ReviewSession:
             raise NerqaError(f"unknown order {self.order!r}; choose one of {', '.join(ORDERS)}")
         self.uncertainty = None
         if self.order == "uncertainty":
-            from nerqa.active.select import DEFAULT_STRATEGY, sentence_scores
+            from nerqa.active.strategies import DEFAULT_STRATEGY, sentence_scores
 
             self.uncertainty = sentence_scores(self.result.pred_probs, DEFAULT_STRATEGY)
         self.refresh()

@@ -13,19 +13,10 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from samples import TOY
 
-from nerqa.active.select import (
-    CANDIDATES_PER_PICK,
-    DEFAULT_STRATEGY,
-    STRATEGIES,
-    ClassifierPredictor,
-    EncoderPredictor,
-    labeled_keys,
-    open_pool,
-    reason,
-    select,
-    sentence_score,
-    sentence_scores,
-)
+from nerqa.active.pool import labeled_keys, open_pool
+from nerqa.active.predictors import ClassifierPredictor, EncoderPredictor
+from nerqa.active.select import CANDIDATES_PER_PICK, select
+from nerqa.active.strategies import DEFAULT_STRATEGY, STRATEGIES, reason, sentence_score, sentence_scores
 from nerqa.data.corpus import Corpus, Document, Sentence, text_key
 from nerqa.data.formats import read_corpus, read_text_documents, write_corpus
 from nerqa.errors import CorpusFormatError, NerqaError

@@ -10,10 +10,7 @@ import pytest
 from samples import TOY
 from typer.testing import CliRunner
 
-from nerqa.active.select import (
-    DEFAULT_STRATEGY,
-    sentence_scores,
-)
+from nerqa.active.strategies import DEFAULT_STRATEGY, sentence_scores
 from nerqa.data.corpus import Corpus, Document, Sentence, text_key
 from nerqa.data.formats import read_corpus, write_corpus
 from nerqa_cli.main import app
