@@ -11,10 +11,13 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from nerqa.active.batch import batch_files
 from nerqa.active.diversity import DIVERSITY
+from nerqa.active.pool import labeled_keys, open_pool
 from nerqa.active.strategies import DEFAULT_STRATEGY, STRATEGIES
 from nerqa.config import check_choice, check_range
 from nerqa.data.formats import FORMATS
+from nerqa.data.probs import type_classes
 from nerqa.errors import ConfigError, NerqaError
 from nerqa.files import check_writable, write_files
 from nerqa.interop.tasks import TOOLS
@@ -33,57 +36,70 @@ LOG_FILE = "select.log"
 OUTPUTS = FORMATS + TOOLS
 
 
+PoolArg = Annotated[
+    Path,
+    typer.Argument(
+        help="Unlabeled text: a file of one document a line, a folder of .txt files, or a corpus in any "
+        "format (its labels are ignored)."
+    ),
+]
+BudgetOpt = Annotated[int, typer.Option("--budget", "-n", help="How many sentences to choose.")]
+BatchOutOpt = Annotated[
+    Path,
+    typer.Option(
+        "--out",
+        "-o",
+        help="Folder for the batch, selection.jsonl (score and reason per sentence), summary.json and select.log.",
+    ),
+]
+ModelOpt = Annotated[
+    Optional[Path],
+    typer.Option(
+        help="Trained token classifier (nerqa train's folder). Without it: a cold start, chosen for coverage alone."
+    ),
+]
+StrategyOpt = Annotated[
+    str, typer.Option(metavar="|".join(STRATEGIES), help=f"Uncertainty measure: {', '.join(STRATEGIES)}.")
+]
+DiversityOpt = Annotated[
+    str,
+    typer.Option(
+        metavar="|".join(DIVERSITY),
+        help="Diversity guard: near-duplicates (leave out near-copies of a sentence already chosen), "
+        "clusters (one sentence per k-means cluster of the candidates) or off.",
+    ),
+]
+LabeledOpt = Annotated[Optional[Path], typer.Option(help="The labeled corpus: its sentences are never chosen.")]
+BatchFormatOpt = Annotated[
+    str,
+    typer.Option(
+        "--to",
+        "-t",
+        metavar="FORMAT",
+        help=f"Batch format: a corpus format ({', '.join(FORMATS)}) or annotation-tool tasks ({', '.join(TOOLS)}).",
+    ),
+]
+TextOpt = Annotated[bool, typer.Option("--text", help="POOL is raw text even if it looks like a corpus.")]
+EncoderOpt = Annotated[
+    Optional[Path],
+    typer.Option(help="Cold start: the encoder whose embeddings measure coverage (default: the bundled MiniLM)."),
+]
+SeedOpt = Annotated[int, typer.Option(help="Seed for random choices (the random strategy, ties, clustering).")]
+
+
 @with_reader
 def select_cli(
-    pool: Annotated[
-        Path,
-        typer.Argument(
-            help="Unlabeled text: a file of one document a line, a folder of .txt files, or a corpus in any "
-            "format (its labels are ignored)."
-        ),
-    ],
-    budget: Annotated[int, typer.Option("--budget", "-n", help="How many sentences to choose.")],
-    out: Annotated[
-        Path,
-        typer.Option(
-            "--out",
-            "-o",
-            help="Folder for the batch, selection.jsonl (score and reason per sentence), summary.json and select.log.",
-        ),
-    ],
-    model: Annotated[
-        Optional[Path],
-        typer.Option(
-            help="Trained token classifier (nerqa train's folder). Without it: a cold start, chosen for coverage alone."
-        ),
-    ] = None,
-    strategy: Annotated[
-        str, typer.Option(metavar="|".join(STRATEGIES), help=f"Uncertainty measure: {', '.join(STRATEGIES)}.")
-    ] = DEFAULT_STRATEGY,
-    diversity: Annotated[
-        str,
-        typer.Option(
-            metavar="|".join(DIVERSITY),
-            help="Diversity guard: near-duplicates (leave out near-copies of a sentence already chosen), "
-            "clusters (one sentence per k-means cluster of the candidates) or off.",
-        ),
-    ] = "near-duplicates",
-    labeled: Annotated[Optional[Path], typer.Option(help="The labeled corpus: its sentences are never chosen.")] = None,
-    to: Annotated[
-        str,
-        typer.Option(
-            "--to",
-            "-t",
-            metavar="FORMAT",
-            help=f"Batch format: a corpus format ({', '.join(FORMATS)}) or annotation-tool tasks ({', '.join(TOOLS)}).",
-        ),
-    ] = "jsonl",
-    text: Annotated[bool, typer.Option("--text", help="POOL is raw text even if it looks like a corpus.")] = False,
-    encoder: Annotated[
-        Optional[Path],
-        typer.Option(help="Cold start: the encoder whose embeddings measure coverage (default: the bundled MiniLM)."),
-    ] = None,
-    seed: Annotated[int, typer.Option(help="Seed for random choices (the random strategy, ties, clustering).")] = 0,
+    pool: PoolArg,
+    budget: BudgetOpt,
+    out: BatchOutOpt,
+    model: ModelOpt = None,
+    strategy: StrategyOpt = DEFAULT_STRATEGY,
+    diversity: DiversityOpt = "near-duplicates",
+    labeled: LabeledOpt = None,
+    to: BatchFormatOpt = "jsonl",
+    text: TextOpt = False,
+    encoder: EncoderOpt = None,
+    seed: SeedOpt = 0,
     *,
     reader: CorpusReader,
 ) -> None:
@@ -102,45 +118,15 @@ def select_cli(
             )
         check_writable(out)
         prepare_models()
-        from nerqa.active.batch import batch_files
-        from nerqa.active.pool import labeled_keys, open_pool
-        from nerqa.active.predictors import ClassifierPredictor, EncoderPredictor
-        from nerqa.active.select import select
-        from nerqa.data.probs import type_classes
-
         started = time.perf_counter()
-        if model is not None:
-            from nerqa.models.classifier import load_classifier
-
-            predictor = ClassifierPredictor(load_classifier(model))
-        else:
-            predictor = EncoderPredictor(encoder)
-            err_console.print(
-                "[yellow]Note:[/] no --model: a cold start, choosing sentences that cover the pool.", highlight=False
-            )
+        predictor = _predictor(model, encoder)
         known = reader.read(labeled) if labeled is not None else None
         documents, total = open_pool(pool, format=reader.format, options=reader.options, text=text)
-        log = out / LOG_FILE
-        # The log is written once the selection is made, so a failed run leaves no folder behind.
-        buffer = io.StringIO()
-        logged = LogLines(buffer)
-        with progress_display() as progress:
-
-            def both(task: str, completed: int, n: int, info: dict) -> None:
-                progress(task, completed, n, info)
-                logged(task, completed, n, info)
-
-            selection = select(
-                documents,
-                predictor,
-                budget=budget,
-                strategy=strategy,
-                diversity=diversity,  # type: ignore[arg-type]
-                skip=labeled_keys(known) if known is not None else frozenset(),
-                seed=seed,
-                total_documents=total,
-                progress=both,
-            )
+        skip = labeled_keys(known) if known is not None else frozenset()
+        options = dict(
+            budget=budget, strategy=strategy, diversity=diversity, skip=skip, seed=seed, total_documents=total
+        )
+        selection, lines = _select_logged(documents, predictor, options)
         types = type_classes(selection.tags)[1:] or (list(known.entity_types) if known is not None else [])
         summary = {
             "pool": str(pool),
@@ -149,14 +135,46 @@ def select_cli(
             "labeled": str(labeled) if labeled else None,
             "seconds": round(time.perf_counter() - started, 1),
         }
-        files = batch_files(selection, out, to, types=types, summary=summary, options=reader.options)
-        written = write_files(files)
+        written = write_files(batch_files(selection, out, to, types=types, summary=summary, options=reader.options))
+        # The log is written once the selection is made, so a failed run leaves no folder behind.
+        log = out / LOG_FILE
         try:
             with log.open("a", encoding="utf-8") as stream:
-                stream.write(buffer.getvalue())
+                stream.write(lines)
         except OSError as error:
             raise NerqaError(f"{log}: cannot write the log: {error.strerror or error}") from None
     _render(selection, written, log)
+
+
+def _predictor(model: Optional[Path], encoder: Optional[Path]):
+    """The trained classifier's predictor, or (no model) the bare encoder's for a cold start."""
+    from nerqa.active.predictors import ClassifierPredictor, EncoderPredictor
+
+    if model is not None:
+        from nerqa.models.classifier import load_classifier
+
+        return ClassifierPredictor(load_classifier(model))
+    err_console.print(
+        "[yellow]Note:[/] no --model: a cold start, choosing sentences that cover the pool.", highlight=False
+    )
+    return EncoderPredictor(encoder)
+
+
+def _select_logged(documents, predictor, options: dict):
+    """`select(documents, predictor, **options)` with progress on screen and in plain lines;
+    returns the selection and the log lines."""
+    from nerqa.active.select import select
+
+    buffer = io.StringIO()
+    logged = LogLines(buffer)
+    with progress_display() as progress:
+
+        def both(task: str, completed: int, n: int, info: dict) -> None:
+            progress(task, completed, n, info)
+            logged(task, completed, n, info)
+
+        selection = select(documents, predictor, progress=both, **options)
+    return selection, buffer.getvalue()
 
 
 def _render(selection, written: list[Path], log: Path) -> None:
