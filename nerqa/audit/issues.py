@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass, fields, replace
 
 import numpy as np
 
-from nerqa.data.corpus import Corpus
+from nerqa.data.corpus import Corpus, Sentence
 from nerqa.data.probs import tags_from_probs, type_level
 from nerqa.data.stats import surface_forms
 from nerqa.data.tags import OUTSIDE, Span, spans_from_tags
@@ -168,8 +168,7 @@ def span_issues(
     probability counts as `model_weight` occurrences: a form labeled alike in many other places is not suspicious
     because a model fails on it, and one read otherwise everywhere else is suspicious even
     where the model is unsure. With no other occurrence, `score == model_score`.
-    (On bench/noise.py's NCBI subset this raised recall among the top-k span issues from
-    0.34 to 0.50 with the same full-mode pred_probs.)
+    (Why this weighing: docs/benchmarks.md.)
     """
     predicted = tags_from_probs(pred_probs, tags)
     classes, _, probs = type_level(tags, pred_probs, [s.tags for s in corpus.sentences])
@@ -178,93 +177,114 @@ def span_issues(
     for index, (sentence, doc_id, pred_tags, p) in enumerate(
         zip(corpus.sentences, corpus.sentence_doc_ids, predicted, probs)
     ):
-        given = sentence.spans
-        guessed = spans_from_tags(pred_tags)
-        given_type = [OUTSIDE] * len(sentence)
-        for span in given:
-            for t in range(span.start, span.end):
-                given_type[t] = span.label
+        drafts += _sentence_issues(index, sentence, doc_id, pred_tags, p, column, flagged)
+    return _weigh_by_corpus(corpus, drafts, model_weight)
 
-        def confidence(tokens: Sequence[int]) -> float:
-            return float(np.mean([p[t, column[given_type[t]]] for t in tokens])) if tokens else 1.0
 
-        def add(
-            kind: str,
-            span: Span,
-            given_label: str,
-            suggested: str,
-            tokens: Sequence[int],
-            reason: str,
-            other: Span | None = None,
-        ) -> None:
-            model_score = round(confidence(tokens), 6)
-            drafts.append(
-                Issue(
-                    id="",
-                    index=index,
-                    doc_id=doc_id,
-                    start=span.start,
-                    end=span.end,
-                    type=kind,
-                    given=given_label,
-                    suggested=suggested,
-                    score=model_score,
-                    text=sentence.span_text(span),
-                    reason=reason,
-                    suggested_start=other.start if other else None,
-                    suggested_end=other.end if other else None,
-                    cleanlab=any((index, t) in flagged for t in tokens),
-                    model_score=model_score,
-                )
+def _sentence_issues(
+    index: int,
+    sentence: Sentence,
+    doc_id: str | None,
+    pred_tags: Sequence[str],
+    p: np.ndarray,
+    column: dict[str, int],
+    flagged: set[tuple[int, int]],
+) -> list[Issue]:
+    """The model's side of sentence `index`'s span issues, each scored by the model alone: `p`
+    is its `(n_words, n_classes)` type-level probabilities, `column` a class's column in `p`."""
+    drafts: list[Issue] = []
+    given = sentence.spans
+    guessed = spans_from_tags(pred_tags)
+    given_type = [OUTSIDE] * len(sentence)
+    for span in given:
+        for t in range(span.start, span.end):
+            given_type[t] = span.label
+
+    def confidence(tokens: Sequence[int]) -> float:
+        return float(np.mean([p[t, column[given_type[t]]] for t in tokens])) if tokens else 1.0
+
+    def add(
+        kind: str,
+        span: Span,
+        given_label: str,
+        suggested: str,
+        tokens: Sequence[int],
+        reason: str,
+        other: Span | None = None,
+    ) -> None:
+        model_score = round(confidence(tokens), 6)
+        drafts.append(
+            Issue(
+                id="",
+                index=index,
+                doc_id=doc_id,
+                start=span.start,
+                end=span.end,
+                type=kind,
+                given=given_label,
+                suggested=suggested,
+                score=model_score,
+                text=sentence.span_text(span),
+                reason=reason,
+                suggested_start=other.start if other else None,
+                suggested_end=other.end if other else None,
+                cleanlab=any((index, t) in flagged for t in tokens),
+                model_score=model_score,
             )
+        )
 
-        by_bounds = {(s.start, s.end): s for s in guessed}
-        for span in given:
-            twin = by_bounds.get((span.start, span.end))
-            if twin is not None:
-                if twin.label != span.label:
-                    add(
-                        "wrong_tag",
-                        span,
-                        span.label,
-                        twin.label,
-                        range(span.start, span.end),
-                        f"labeled {span.label}; the model reads {twin.label} "
-                        f"({1 - confidence(range(span.start, span.end)):.0%} against the label)",
-                    )
-                continue
-            overlapping = [g for g in guessed if g.start < span.end and span.start < g.end]
-            if overlapping:
-                best = max(overlapping, key=lambda g: min(g.end, span.end) - max(g.start, span.start))
-                disputed = sorted(set(range(span.start, span.end)) ^ set(range(best.start, best.end)))
+    by_bounds = {(s.start, s.end): s for s in guessed}
+    for span in given:
+        twin = by_bounds.get((span.start, span.end))
+        if twin is not None:
+            if twin.label != span.label:
                 add(
-                    "span_shift",
+                    "wrong_tag",
                     span,
                     span.label,
-                    best.label,
-                    disputed,
-                    f"the model's span is {' '.join(sentence.tokens[best.start : best.end])!r}",
-                    best,
-                )
-            else:
-                add(
-                    "ghost_span",
-                    span,
-                    span.label,
-                    OUTSIDE,
+                    twin.label,
                     range(span.start, span.end),
-                    f"labeled {span.label}; the model sees no entity here",
+                    f"labeled {span.label}; the model reads {twin.label} "
+                    f"({1 - confidence(range(span.start, span.end)):.0%} against the label)",
                 )
-        for guess in guessed:
-            if not any(s.start < guess.end and guess.start < s.end for s in given):
-                add(
-                    "missed_span",
-                    guess,
-                    OUTSIDE,
-                    guess.label,
-                    range(guess.start, guess.end),
-                    f"not labeled; the model reads {guess.label}",
-                )
+            continue
+        overlapping = [g for g in guessed if g.start < span.end and span.start < g.end]
+        if overlapping:
+            best = max(overlapping, key=lambda g: min(g.end, span.end) - max(g.start, span.start))
+            disputed = sorted(set(range(span.start, span.end)) ^ set(range(best.start, best.end)))
+            add(
+                "span_shift",
+                span,
+                span.label,
+                best.label,
+                disputed,
+                f"the model's span is {' '.join(sentence.tokens[best.start : best.end])!r}",
+                best,
+            )
+        else:
+            add(
+                "ghost_span",
+                span,
+                span.label,
+                OUTSIDE,
+                range(span.start, span.end),
+                f"labeled {span.label}; the model sees no entity here",
+            )
+    for guess in guessed:
+        if not any(s.start < guess.end and guess.start < s.end for s in given):
+            add(
+                "missed_span",
+                guess,
+                OUTSIDE,
+                guess.label,
+                range(guess.start, guess.end),
+                f"not labeled; the model reads {guess.label}",
+            )
+    return drafts
+
+
+def _weigh_by_corpus(corpus: Corpus, drafts: list[Issue], model_weight: float) -> list[Issue]:
+    """Each draft's score weighed against the form's other occurrences (see `span_issues`)."""
     # Given spans are labeled forms already; a missed span's tokens may be labeled nowhere.
     unlabeled = {tuple(corpus.sentences[i.index].tokens[i.start : i.end]) for i in drafts if i.given == OUTSIDE}
     forms = surface_forms(corpus, extra=unlabeled)
