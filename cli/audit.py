@@ -94,47 +94,24 @@ def audit_cli(
             seed=seed,
             tensorboard=False,
         )
-        if trained is not None:
-            plan = AuditSettings(level=level)  # type: ignore[arg-type]
-            ignored = [
-                name
-                for name, value in (
-                    ("--mode", mode),
-                    ("-k", folds),
-                    ("--epochs", epochs),
-                    ("--lr", lr),
-                    ("--model", model),
-                    ("--config", config),
-                    ("--reference", reference),
-                )
-                if value is not None
-            ]
-            if ignored:
-                err_console.print(
-                    f"[yellow]Note:[/] {', '.join(ignored)} not used with --trained (no cross-validation); "
-                    "not recorded.",
-                    highlight=False,
-                )
-        else:
-            plan = AuditSettings(k=folds if folds is not None else 5, mode=mode or "both", level=level)  # type: ignore[arg-type]
+        ignored = {
+            "--mode": mode,
+            "-k": folds,
+            "--epochs": epochs,
+            "--lr": lr,
+            "--model": model,
+            "--config": config,
+            "--reference": reference,
+        }
+        plan = _plan(trained, folds, mode, level, ignored)
         check_writable(out)  # fails now, creating nothing; the folder is made once the input reads
         data = reader.read(corpus)
         trusted = reader.read(reference) if reference is not None and trained is None else None
         prepare_models()
-        from nerqa.audit import audit, check_model_types, write_outputs
+        from nerqa.audit import audit, write_outputs
 
-        classifier = None
-        if trained is not None:
-            from nerqa.models.classifier import load_classifier
-
-            classifier = load_classifier(trained)
-            check_model_types(data, classifier.tags, trained)  # before the audit folder is made
+        classifier = _trained_classifier(trained, data)  # checked before the audit folder is made
         writable_folder(out)
-        if classifier is not None:
-            err_console.print(
-                "[yellow]Warning:[/] --trained predictions are not out-of-sample for the sentences that model "
-                "was trained on."
-            )
         with progress_display(out / LOG_FILE) as progress:
             result = audit(
                 data,
@@ -150,6 +127,36 @@ def audit_cli(
         written = write_outputs(result, out)
     render_summary(result, show)
     console.print(f"[green]Wrote[/] {', '.join(p.name for p in written)} to {out}", highlight=False)
+
+
+def _plan(
+    trained: Optional[Path], folds: Optional[int], mode: Optional[str], level: str, ignored: dict
+) -> AuditSettings:
+    """The audit's checked settings; with `--trained`, a note on the fold options it leaves unused."""
+    if trained is None:
+        return AuditSettings(k=folds if folds is not None else 5, mode=mode or "both", level=level)  # type: ignore[arg-type]
+    unused = [name for name, value in ignored.items() if value is not None]
+    if unused:
+        err_console.print(
+            f"[yellow]Note:[/] {', '.join(unused)} not used with --trained (no cross-validation); not recorded.",
+            highlight=False,
+        )
+    return AuditSettings(level=level)  # type: ignore[arg-type]
+
+
+def _trained_classifier(trained: Optional[Path], data):
+    """The `--trained` model, checked to know every type of the corpus; None for cross-validation."""
+    if trained is None:
+        return None
+    from nerqa.audit import check_model_types
+    from nerqa.models.classifier import load_classifier
+
+    classifier = load_classifier(trained)
+    check_model_types(data, classifier.tags, trained)
+    err_console.print(
+        "[yellow]Warning:[/] --trained predictions are not out-of-sample for the sentences that model was trained on."
+    )
+    return classifier
 
 
 def render_summary(result: AuditResult, show: int) -> None:

@@ -275,12 +275,7 @@ def train(
     also reads word shapes (`nerqa.models.classifier.ShapedTokenClassifier`; it cannot be saved as a Hugging
     Face folder).
     """
-    from transformers import (
-        AutoModelForTokenClassification,
-        DataCollatorForTokenClassification,
-        TrainingArguments,
-        set_seed,
-    )
+    from transformers import AutoModelForTokenClassification, DataCollatorForTokenClassification, set_seed
     from transformers.trainer_callback import PrinterCallback
 
     if len(corpus) == 0:
@@ -304,50 +299,14 @@ def train(
         ignore_mismatched_sizes=True,
     )
     max_length = window_limit(model, config.max_length)
-    windows = encode(
-        tokenizer,
-        [s.tokens for s in corpus.sentences],
-        labels,
-        max_length=max_length,
-        stride=config.stride,
-        label_all_subwords=config.label_all_subwords,
-    )
-    dataset = [{"input_ids": w.input_ids, "labels": w.labels, "window": i} for i, w in enumerate(windows)]
+    windows, dataset = _training_windows(corpus, tokenizer, labels, config, max_length, shapes=shapes)
     if shapes:
-        from nerqa.data.shape import window_shapes, word_shapes
-
         model = ShapedTokenClassifier(model)
-        sentence_shapes = [word_shapes(s.tokens) for s in corpus.sentences]
-        for item, window in zip(dataset, windows):
-            item["shapes"] = window_shapes(window.owned, len(window), sentence_shapes[window.sentence])
     record: list[list[np.ndarray]] | None = [[] for _ in windows] if dynamics else None
     result = TrainResult(Classifier(model, tokenizer, tags, max_length, config.stride))
-    # Warmup as a whole number of steps, computed here: transformers versions disagree on
-    # whether a ratio goes in `warmup_ratio` or as a fraction in `warmup_steps`.
-    steps_per_epoch = math.ceil(len(windows) / config.batch_size)
-    warmup_steps = math.ceil(config.warmup_ratio * steps_per_epoch * config.epochs)
     gpu = torch.cuda.is_available()
     with tempfile.TemporaryDirectory(prefix="nerqa-train-") as scratch:
-        args = TrainingArguments(
-            output_dir=scratch,
-            per_device_train_batch_size=config.batch_size,
-            learning_rate=config.learning_rate,
-            weight_decay=config.weight_decay,
-            num_train_epochs=config.epochs,
-            warmup_steps=warmup_steps,
-            lr_scheduler_type=config.scheduler,
-            seed=config.seed,
-            eval_strategy="no",
-            save_strategy="no",
-            logging_strategy="steps",
-            logging_steps=50,
-            report_to="none",
-            optim=config.optimizer,
-            disable_tqdm=True,
-            dataloader_pin_memory=gpu,
-            use_cpu=not gpu,
-            **mixed_precision(config),
-        )
+        args = _training_arguments(config, scratch, len(windows), gpu)
         collator = DataCollatorForTokenClassification(tokenizer, pad_to_multiple_of=8 if gpu else None)
         evaluation = DevEvaluation(result, dev, config.early_stopping_patience, progress, math.ceil(config.epochs))
         trainer = BucketTrainer(
@@ -380,6 +339,57 @@ def train(
     if record is not None:
         result.dynamics = word_dynamics(windows, record, [len(s) for s in corpus.sentences], len(tags))
     return result
+
+
+def _training_windows(corpus: Corpus, tokenizer, labels, config: TrainConfig, max_length: int, *, shapes: bool):
+    """The corpus as training windows and the Trainer's dataset (one dict per window: input
+    ids, labels, its index, and with `shapes` its word shapes)."""
+    windows = encode(
+        tokenizer,
+        [s.tokens for s in corpus.sentences],
+        labels,
+        max_length=max_length,
+        stride=config.stride,
+        label_all_subwords=config.label_all_subwords,
+    )
+    dataset = [{"input_ids": w.input_ids, "labels": w.labels, "window": i} for i, w in enumerate(windows)]
+    if shapes:
+        from nerqa.data.shape import window_shapes, word_shapes
+
+        sentence_shapes = [word_shapes(s.tokens) for s in corpus.sentences]
+        for item, window in zip(dataset, windows):
+            item["shapes"] = window_shapes(window.owned, len(window), sentence_shapes[window.sentence])
+    return windows, dataset
+
+
+def _training_arguments(config: TrainConfig, scratch: str, n_windows: int, gpu: bool):
+    """The Trainer's arguments for `config`: nerqa evaluates, saves and reports itself."""
+    from transformers import TrainingArguments
+
+    # Warmup as a whole number of steps, computed here: transformers versions disagree on
+    # whether a ratio goes in `warmup_ratio` or as a fraction in `warmup_steps`.
+    steps_per_epoch = math.ceil(n_windows / config.batch_size)
+    warmup_steps = math.ceil(config.warmup_ratio * steps_per_epoch * config.epochs)
+    return TrainingArguments(
+        output_dir=scratch,
+        per_device_train_batch_size=config.batch_size,
+        learning_rate=config.learning_rate,
+        weight_decay=config.weight_decay,
+        num_train_epochs=config.epochs,
+        warmup_steps=warmup_steps,
+        lr_scheduler_type=config.scheduler,
+        seed=config.seed,
+        eval_strategy="no",
+        save_strategy="no",
+        logging_strategy="steps",
+        logging_steps=50,
+        report_to="none",
+        optim=config.optimizer,
+        disable_tqdm=True,
+        dataloader_pin_memory=gpu,
+        use_cpu=not gpu,
+        **mixed_precision(config),
+    )
 
 
 def word_dynamics(
