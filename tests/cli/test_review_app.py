@@ -11,13 +11,8 @@ from nerqa.data.tags import Span
 from nerqa.review.apply import apply_decisions
 from nerqa.review.decisions import DecisionStore
 from nerqa.review.session import ReviewSession
-from nerqa_cli.review_app import (
-    EditScreen,
-    FilterScreen,
-    FormsScreen,
-    HelpScreen,
-    ReviewApp,
-)
+from nerqa_cli.review_app import ReviewApp
+from nerqa_cli.review_screens import EditScreen, FilterScreen, FormsScreen, HelpScreen
 
 
 def make_app(folder: Path) -> ReviewApp:
