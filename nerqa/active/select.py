@@ -158,26 +158,70 @@ def select(
     guarded = "clusters" if cold else "off" if strategy == "random" else diversity
     per_pick = COLD_CANDIDATES_PER_PICK if cold else CANDIDATES_PER_PICK if guarded != "off" else 1
     buffer = CandidateBuffer(budget * per_pick, seed)
-    rng = np.random.default_rng(seed)
-    seen: set[int] = set()
-    counts = {"documents": 0, "read": 0, "duplicates": 0, "labeled": 0, "scored": 0}
-    outside = ("O",)
+    scorer = _Scorer(predictor, buffer, strategy, cold=cold, draw=draw, seed=seed)
+    counts = _stream(documents, scorer, skip, chunk_sentences, total_documents, progress)
+    if counts["read"] == 0:
+        raise NerqaError("the pool holds no sentences")
+    if counts["scored"] < budget:
+        raise NerqaError(
+            f"the pool holds {counts['scored']:,} new sentences ({counts['read']:,} read, {counts['labeled']:,} "
+            "already labeled, "
+            f"{counts['duplicates']:,} repeats): fewer than the budget of {budget:,}"
+        )
+    candidates = buffer.best_first()
+    choices, near_copies = _pick(candidates, budget, guarded, cold=cold, seed=seed)
+    for rank, choice in enumerate(choices, start=1):
+        choice.rank = rank
+    settings = {
+        "budget": budget,
+        "strategy": used,
+        "diversity": guarded,
+        "seed": seed,
+        "candidates": len(candidates),
+        "near_copies_used": near_copies,
+    }
+    return Selection(choices, used, counts, tuple(predictor.tags), guarded, settings)
 
-    def score_chunk(chunk: list[PoolSentence]) -> None:
-        probs, embeddings = predictor([s.tokens for s in chunk])
+
+class _Scorer:
+    """Scores chunks of pool sentences and offers each, as a `Choice`, to the buffer."""
+
+    def __init__(
+        self, predictor: Predictor, buffer: CandidateBuffer, strategy: Strategy, *, cold: bool, draw: bool, seed: int
+    ) -> None:
+        self.predictor, self.buffer, self.strategy = predictor, buffer, strategy
+        self.cold, self.draw = cold, draw
+        self.rng = np.random.default_rng(seed)
+        self.scored = 0
+
+    def __call__(self, chunk: list[PoolSentence]) -> None:
+        probs, embeddings = self.predictor([s.tokens for s in chunk])
+        tags = self.predictor.tags
         for row, sentence in enumerate(chunk):
-            if cold:
-                choice = Choice(
-                    sentence, float(rng.random()), "cold start: representative sentence", outside * len(sentence.tokens)
-                )
+            if self.cold:
+                reason_text = "cold start: representative sentence"
+                choice = Choice(sentence, float(self.rng.random()), reason_text, ("O",) * len(sentence.tokens))
             else:
                 p = probs[row]  # type: ignore[index]
-                score = float(rng.random()) if draw else sentence_score(p, strategy)
-                predicted = tuple(tags_from_probs([p], predictor.tags)[0])
-                choice = Choice(sentence, score, reason(sentence.tokens, p, predictor.tags, strategy), predicted)
-            buffer.offer(choice, embeddings[row])
-        counts["scored"] += len(chunk)
+                score = float(self.rng.random()) if self.draw else sentence_score(p, self.strategy)
+                predicted = tuple(tags_from_probs([p], tags)[0])
+                choice = Choice(sentence, score, reason(sentence.tokens, p, tags, self.strategy), predicted)
+            self.buffer.offer(choice, embeddings[row])
+        self.scored += len(chunk)
 
+
+def _stream(
+    documents,
+    scorer: _Scorer,
+    skip: Collection[int],
+    chunk_sentences: int,
+    total_documents: int | None,
+    progress: ProgressCallback,
+) -> dict[str, int]:
+    """Read the pool once, leaving out labeled and repeated sentences, scoring the rest in chunks;
+    returns the counts (`documents`, `read`, `duplicates`, `labeled`, `scored`)."""
+    seen: set[int] = set()
+    counts = {"documents": 0, "read": 0, "duplicates": 0, "labeled": 0, "scored": 0}
     chunk: list[PoolSentence] = []
     last_document = -1
     for number, sentence in pool_sentences(documents):
@@ -193,51 +237,36 @@ def select(
         seen.add(key)
         chunk.append(sentence)
         if len(chunk) >= chunk_sentences:
-            score_chunk(chunk)
+            scorer(chunk)
             chunk = []
-            progress("select", number + 1, total_documents or 0, {"sentences": counts["scored"]})
+            progress("select", number + 1, total_documents or 0, {"sentences": scorer.scored})
     if chunk:
-        score_chunk(chunk)
+        scorer(chunk)
+    counts["scored"] = scorer.scored
     counts["documents"] = last_document + 1
-    progress("select", counts["documents"], total_documents or counts["documents"], {"sentences": counts["scored"]})
-    if counts["read"] == 0:
-        raise NerqaError("the pool holds no sentences")
-    if counts["scored"] < budget:
-        raise NerqaError(
-            f"the pool holds {counts['scored']:,} new sentences ({counts['read']:,} read, {counts['labeled']:,} "
-            "already labeled, "
-            f"{counts['duplicates']:,} repeats): fewer than the budget of {budget:,}"
-        )
-    candidates = buffer.best_first()
-    near_copies = 0
-    if guarded == "clusters":
-        embeddings = np.stack([c.embedding for c in candidates])
-        scores = np.array([c.score for c in candidates])
-        picks = diverse_picks(embeddings, scores, budget, seed=seed, representative=cold)
-        choices = []
-        for index, cluster, size in picks:
-            choice = candidates[index].choice
-            choice.cluster, choice.cluster_size = cluster, size
-            if cold:
-                # The share of the sample its cluster holds: big clusters are what the pool is most about.
-                choice.score = size / len(candidates)
-                choice.reason = f"cold start: nearest the centre of a cluster of {size} sampled sentences"
-            choices.append(choice)
-        if cold:
-            choices.sort(key=lambda c: -c.score)
-    elif guarded == "near-duplicates":
+    progress("select", counts["documents"], total_documents or counts["documents"], {"sentences": scorer.scored})
+    return counts
+
+
+def _pick(candidates: list, budget: int, guarded: str, *, cold: bool, seed: int) -> tuple[list[Choice], int]:
+    """The batch from the best candidates under the diversity guard; returns it and how many
+    near-copies the guard passed over."""
+    if guarded == "near-duplicates":
         picks, near_copies = distinct_picks(np.stack([c.embedding for c in candidates]), budget)
-        choices = [candidates[i].choice for i in picks]
-    else:
-        choices = [c.choice for c in candidates[:budget]]
-    for rank, choice in enumerate(choices, start=1):
-        choice.rank = rank
-    settings = {
-        "budget": budget,
-        "strategy": used,
-        "diversity": guarded,
-        "seed": seed,
-        "candidates": len(candidates),
-        "near_copies_used": near_copies,
-    }
-    return Selection(choices, used, counts, tuple(predictor.tags), guarded, settings)
+        return [candidates[i].choice for i in picks], near_copies
+    if guarded != "clusters":
+        return [c.choice for c in candidates[:budget]], 0
+    embeddings = np.stack([c.embedding for c in candidates])
+    scores = np.array([c.score for c in candidates])
+    choices = []
+    for index, cluster, size in diverse_picks(embeddings, scores, budget, seed=seed, representative=cold):
+        choice = candidates[index].choice
+        choice.cluster, choice.cluster_size = cluster, size
+        if cold:
+            # The share of the sample its cluster holds: big clusters are what the pool is most about.
+            choice.score = size / len(candidates)
+            choice.reason = f"cold start: nearest the centre of a cluster of {size} sampled sentences"
+        choices.append(choice)
+    if cold:
+        choices.sort(key=lambda c: -c.score)
+    return choices, 0
