@@ -68,3 +68,13 @@ def write_review_project(folder: Path, rows=ROWS) -> Path:
     write_corpus(result.corpus, folder / "corpus.jsonl")
     write_outputs(result, folder / "audit")
     return folder
+
+
+def issue_of(session, kind: str, text: str):
+    """The audit's issue of `kind` on the words `text`."""
+    return next(i for i in session.result.issues if i.type == kind and i.text == text)
+
+
+def spans_of(corpus, index: int) -> list[tuple[int, int, str]]:
+    """Sentence `index`'s spans as `(start, end, label)` tuples."""
+    return [(s.start, s.end, s.label) for s in corpus.sentences[index].spans]

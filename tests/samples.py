@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 from nerqa.config import TrainConfig
 from nerqa.data.corpus import Corpus, Document, Sentence
 from nerqa.data.formats import parse_text
@@ -109,3 +111,24 @@ def relabel(corpus: Corpus, index: int, position: int, tag: str) -> Corpus:
             n += 1
         documents.append(Document(doc.id, tuple(sentences)))
     return Corpus(tuple(documents))
+
+
+def varied_corpus() -> Corpus:
+    """42 distinct sentences in the tiny model's vocabulary: 30 with a disease phrase, 12 without."""
+    sentences = []
+    for first in "breast colon ovarian marfan cystic huntington".split():
+        for second in "cancer syndrome tumour carcinoma disease".split():
+            sentences.append(
+                Sentence(
+                    ("the", first, second, "risk", "was", "normal", "."),
+                    ("O", "B-Disease", "I-Disease", "O", "O", "O", "O"),
+                )
+            )
+    for what in ("mutation", "mutations", "gene"):
+        for where in ("family", "families", "cells", "patients"):
+            sentences.append(Sentence(("we", "found", "no", what, "in", "the", where, "."), ("O",) * 8))
+    order = np.random.default_rng(0).permutation(len(sentences))
+    return Corpus(tuple(Document(f"doc{i}", (sentences[j],)) for i, j in enumerate(order)))
+
+
+VARIED = varied_corpus()

@@ -8,19 +8,9 @@ import numpy as np
 import pytest
 from samples import TOY, fast_config, with_doc_ids
 
-from nerqa.audit import audit, score, write_outputs
+from nerqa.audit import score
 from nerqa.audit.crossval import cross_validate, document_folds
 from nerqa.data.corpus import Corpus, Document, Sentence
-
-
-@pytest.fixture(scope="module")
-def audited(tiny_model: Path, tmp_path_factory):
-    corpus = with_doc_ids(TOY)
-    folder = tmp_path_factory.mktemp("audit")
-    config = fast_config(tiny_model, epochs=1)
-    result = audit(corpus, config, k=3, mode="fast", cache_dir=folder / "cache")
-    write_outputs(result, folder)
-    return corpus, config, folder, result
 
 
 def test_folds_are_grouped_by_document_and_balanced():

@@ -8,22 +8,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from samples import TOY, fast_config, relabel, with_doc_ids
+from samples import relabel
 
-from nerqa.audit import audit, score, write_outputs
+from nerqa.audit import score, write_outputs
 from nerqa.audit.folder import load_audit
 from nerqa.data.corpus import Corpus, Document, Sentence
 from nerqa.errors import AuditFolderError
-
-
-@pytest.fixture(scope="module")
-def audited(tiny_model: Path, tmp_path_factory):
-    corpus = with_doc_ids(TOY)
-    folder = tmp_path_factory.mktemp("audit")
-    config = fast_config(tiny_model, epochs=1)
-    result = audit(corpus, config, k=3, mode="fast", cache_dir=folder / "cache")
-    write_outputs(result, folder)
-    return corpus, config, folder, result
 
 
 def test_outputs_follow_the_contract_and_escape_hostile_text(tmp_path: Path):

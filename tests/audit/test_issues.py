@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from conftest import NCBI, needs_shared
 from review_helpers import TAGS, one_hot
-from samples import TOY, fast_config, relabel, with_doc_ids
+from samples import relabel
 
-from nerqa.audit import audit, score, write_outputs
+from nerqa.audit import audit, score
 from nerqa.audit.issues import inconsistent_issues, sentence_keys, span_issues
 from nerqa.data.corpus import Corpus, Document, Sentence
 from nerqa.data.formats import parse_text, read_corpus
@@ -20,16 +20,6 @@ def _sentences(*rows: tuple[str, list[str]]) -> Corpus:
     return Corpus(
         tuple(Document(f"d{n}", (Sentence(tuple(text.split()), tuple(tags)),)) for n, (text, tags) in enumerate(rows))
     )
-
-
-@pytest.fixture(scope="module")
-def audited(tiny_model: Path, tmp_path_factory):
-    corpus = with_doc_ids(TOY)
-    folder = tmp_path_factory.mktemp("audit")
-    config = fast_config(tiny_model, epochs=1)
-    result = audit(corpus, config, k=3, mode="fast", cache_dir=folder / "cache")
-    write_outputs(result, folder)
-    return corpus, config, folder, result
 
 
 def test_span_issue_types():

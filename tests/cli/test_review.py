@@ -47,11 +47,6 @@ def files(folder: Path) -> dict:
 runner = CliRunner()
 
 
-@pytest.fixture
-def session(tmp_path: Path) -> ReviewSession:
-    return ReviewSession(review_audit(), DecisionStore.open(tmp_path), "alice")
-
-
 def test_the_cli_exports_and_imports_tasks_and_refuses_bad_input(tmp_path: Path):
     result = review_audit()
     write_corpus(result.corpus, tmp_path / "corpus.jsonl")

@@ -4,26 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-from review_helpers import review_audit, review_corpus
+from review_helpers import issue_of, review_audit, review_corpus, spans_of
 
 from nerqa.data.tags import Span
 from nerqa.review.apply import apply_decisions
 from nerqa.review.decisions import DecisionStore
 from nerqa.review.session import ReviewSession
-
-
-@pytest.fixture
-def session(tmp_path: Path) -> ReviewSession:
-    return ReviewSession(review_audit(), DecisionStore.open(tmp_path), "alice")
-
-
-def issue_of(session: ReviewSession, kind: str, text: str):
-    return next(i for i in session.result.issues if i.type == kind and i.text == text)
-
-
-def spans_of(corpus, index):
-    return [(s.start, s.end, s.label) for s in corpus.sentences[index].spans]
 
 
 def test_accept_keep_edit_and_apply_make_exactly_the_decided_changes(session):

@@ -7,26 +7,13 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from review_helpers import review_audit
+from review_helpers import issue_of, review_audit, spans_of
 
 from nerqa.data.tags import Span
 from nerqa.errors import NerqaError
 from nerqa.review.apply import apply_decisions
 from nerqa.review.decisions import Decision, DecisionStore, spans_to_json
 from nerqa.review.session import Filters, ReviewSession
-
-
-@pytest.fixture
-def session(tmp_path: Path) -> ReviewSession:
-    return ReviewSession(review_audit(), DecisionStore.open(tmp_path), "alice")
-
-
-def issue_of(session: ReviewSession, kind: str, text: str):
-    return next(i for i in session.result.issues if i.type == kind and i.text == text)
-
-
-def spans_of(corpus, index):
-    return [(s.start, s.end, s.label) for s in corpus.sentences[index].spans]
 
 
 def _write_many(folder: str, reviewer: str, n: int) -> None:

@@ -6,18 +6,11 @@ import json
 from pathlib import Path
 
 import pytest
-from review_helpers import review_audit
 
 from nerqa.data.tags import Span
 from nerqa.errors import NerqaError
-from nerqa.review.decisions import DecisionStore
 from nerqa.review.session import ReviewSession
 from nerqa.review.tasks import char_spans, export_tasks, import_results, label_config
-
-
-@pytest.fixture
-def session(tmp_path: Path) -> ReviewSession:
-    return ReviewSession(review_audit(), DecisionStore.open(tmp_path), "alice")
 
 
 def what_each_reviewer_decides(session: ReviewSession) -> dict[str, tuple[str, tuple[Span, ...]]]:
