@@ -191,61 +191,9 @@ def import_results(
             raise NerqaError(f"{where}: issue {issue.id} belongs to another sentence than this audit's")
         tokens = session.result.corpus.sentences[issue.index].tokens
         base = session.base(issue)
-        name = reviewer or session.reviewer
-        action: Action | None = None
-        after: tuple[Span, ...] = base
-        if tool == "labelstudio":
-            annotations = [a for a in record.get("annotations", []) if not a.get("was_cancelled")]
-            task = record.get("id", meta["issue_id"])
-            if not annotations:
-                action, origin = "skip", f"labelstudio:task={task}:untouched"
-            else:
-                latest = max(
-                    annotations, key=lambda a: (a.get("updated_at") or a.get("created_at") or "", a.get("id") or 0)
-                )
-                after = token_spans(tokens, _ls_spans(latest.get("result", []), where), where=where)
-                who = latest.get("completed_by")
-                name = reviewer or (
-                    f"labelstudio:{who.get('email', who.get('id'))}"
-                    if isinstance(who, dict)
-                    else f"labelstudio:{who}"
-                    if who is not None
-                    else name
-                )
-                stamp = latest.get("updated_at") or latest.get("created_at") or _digest(latest.get("result"))
-                origin = f"labelstudio:task={task}:annotation={latest.get('id')}:{stamp}"
-        elif tool == "prodigy":
-            answer = record.get("answer")
-            if answer is None or answer == "ignore":
-                action = "skip"
-            elif answer == "reject":
-                action = "keep"
-            elif answer == "accept":
-                after = token_spans(
-                    tokens,
-                    [(int(s["start"]), int(s["end"]), str(s["label"])) for s in record.get("spans", [])],
-                    where=where,
-                )
-            else:
-                raise NerqaError(f"{where}: answer {answer!r} is not accept, reject or ignore")
-            name = reviewer or (f"prodigy:{record['_annotator_id']}" if record.get("_annotator_id") else name)
-            identity = record.get("_task_hash", meta["issue_id"])
-            stamp = record.get("_timestamp") or _digest([answer, record.get("spans")])
-            origin = f"prodigy:task={identity}:{record.get('_annotator_id')}:{stamp}"
-        else:
-            labels = record.get("label", record.get("entities"))
-            spans = []
-            for item in labels or []:
-                if isinstance(item, dict):
-                    spans.append((int(item["start_offset"]), int(item["end_offset"]), str(item["label"])))
-                else:
-                    spans.append((int(item[0]), int(item[1]), str(item[2])))
-            after = token_spans(tokens, spans, where=where)
-            exported = suggested_fix(base, issue)
-            confirmed = any(record.get(key) is True for key in _CONFIRMED)
-            if labels is None or (after == exported and not confirmed):
-                action, after = "skip", base  # left as exported: nobody looked at it
-            origin = f"doccano:example={record.get('id', meta['issue_id'])}:{_digest([labels, confirmed])}"
+        read = {"labelstudio": _labelstudio_result, "prodigy": _prodigy_result, "doccano": _doccano_result}[tool]
+        action, after, who, origin = read(record, meta, tokens, base, suggested_fix(base, issue), where)
+        name = reviewer or who or session.reviewer
         check_spans(after, len(tokens), where=where)
         if action is None:
             action = "keep" if after == base else "accept" if after == suggested_fix(base, issue) else "edit"
@@ -256,6 +204,61 @@ def import_results(
             replace(decision, reviewer=name, origin=origin, supersedes=session.replaces(issue, reviewer=name))
         )
     return decisions
+
+
+# Each reads one task of a tool's export: `(action or None to infer, spans after, the annotator
+# as the tool names them or None, the decision's origin)`.
+Result = tuple["Action | None", tuple[Span, ...], "str | None", str]
+
+
+def _labelstudio_result(record: dict, meta: dict, tokens, base, suggestion, where: str) -> Result:
+    annotations = [a for a in record.get("annotations", []) if not a.get("was_cancelled")]
+    task = record.get("id", meta["issue_id"])
+    if not annotations:
+        return "skip", base, None, f"labelstudio:task={task}:untouched"
+    latest = max(annotations, key=lambda a: (a.get("updated_at") or a.get("created_at") or "", a.get("id") or 0))
+    after = token_spans(tokens, _ls_spans(latest.get("result", []), where), where=where)
+    who = latest.get("completed_by")
+    name = f"labelstudio:{who.get('email', who.get('id'))}" if isinstance(who, dict) else None
+    if name is None and who is not None:
+        name = f"labelstudio:{who}"
+    stamp = latest.get("updated_at") or latest.get("created_at") or _digest(latest.get("result"))
+    return None, after, name, f"labelstudio:task={task}:annotation={latest.get('id')}:{stamp}"
+
+
+def _prodigy_result(record: dict, meta: dict, tokens, base, suggestion, where: str) -> Result:
+    answer = record.get("answer")
+    action: Action | None = None
+    after = base
+    if answer is None or answer == "ignore":
+        action = "skip"
+    elif answer == "reject":
+        action = "keep"
+    elif answer == "accept":
+        spans = [(int(s["start"]), int(s["end"]), str(s["label"])) for s in record.get("spans", [])]
+        after = token_spans(tokens, spans, where=where)
+    else:
+        raise NerqaError(f"{where}: answer {answer!r} is not accept, reject or ignore")
+    name = f"prodigy:{record['_annotator_id']}" if record.get("_annotator_id") else None
+    identity = record.get("_task_hash", meta["issue_id"])
+    stamp = record.get("_timestamp") or _digest([answer, record.get("spans")])
+    return action, after, name, f"prodigy:task={identity}:{record.get('_annotator_id')}:{stamp}"
+
+
+def _doccano_result(record: dict, meta: dict, tokens, base, suggestion, where: str) -> Result:
+    labels = record.get("label", record.get("entities"))
+    spans = []
+    for item in labels or []:
+        if isinstance(item, dict):
+            spans.append((int(item["start_offset"]), int(item["end_offset"]), str(item["label"])))
+        else:
+            spans.append((int(item[0]), int(item[1]), str(item[2])))
+    after = token_spans(tokens, spans, where=where)
+    confirmed = any(record.get(key) is True for key in _CONFIRMED)
+    origin = f"doccano:example={record.get('id', meta['issue_id'])}:{_digest([labels, confirmed])}"
+    if labels is None or (after == suggestion and not confirmed):
+        return "skip", base, None, origin  # left as exported: nobody looked at it
+    return None, after, None, origin
 
 
 def import_decision_log(session: ReviewSession, path: Path) -> list[Decision]:
