@@ -13,7 +13,15 @@ from rich.markup import escape
 
 from nerqa.files import atomic_write_text
 from nerqa.review.tasks import TOOLS
-from nerqa_cli.util import CorpusReader, ReviewerOpt, console, existing_path, user_errors, with_reader
+from nerqa_cli.util import (
+    CorpusReader,
+    ReviewerOpt,
+    console,
+    existing_path,
+    load_reviewed_audit,
+    user_errors,
+    with_reader,
+)
 
 
 def export_cli(
@@ -50,12 +58,12 @@ def import_cli(
     recorded by an earlier import is not recorded again."""
     with user_errors():
         from nerqa.review.decisions import DecisionStore, default_reviewer
-        from nerqa.review.session import ReviewSession
+        from nerqa.review.session import Filters, ReviewSession
         from nerqa.review.tasks import detect_tool, import_decision_log, import_results, read_records
 
         records = read_records(existing_path(source))
         shape = detect_tool(records, source)
-        result = load_audit_checked(reader, corpus, audit_dir)
+        result = load_reviewed_audit(reader, corpus, audit_dir, Filters())
         with DecisionStore.open(audit_dir) as store:
             session = ReviewSession(result, store, reviewer or default_reviewer())
             if shape == "decisions":
@@ -63,12 +71,6 @@ def import_cli(
             else:
                 decisions = import_results(session, source, tool, reviewer=reviewer, records=records)
             render_import(store.record_new(decisions), source, None if shape == "decisions" else shape)
-
-
-def load_audit_checked(reader: CorpusReader, corpus: Path, audit_dir: Path):
-    from nerqa.audit.folder import load_audit
-
-    return load_audit(existing_path(audit_dir), reader.read(corpus))
 
 
 def render_import(outcome: tuple[list, int], path: Path, tool: Optional[str]) -> None:

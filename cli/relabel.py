@@ -37,7 +37,7 @@ MOVED = {
 }
 
 
-def _moved(flag: str, value_type=str):
+def _moved(flag: str):
     return typer.Option(flag, hidden=True, help=f"Moved: {MOVED[flag]}.")
 
 

@@ -129,7 +129,7 @@ class ReviewSession:
         self.standing = standing(self.rows)
         self.effective = self.standing.in_force
         self.latest = {d.issue_id: d for d in self.effective}
-        self.states, _, self.conflicts = self.replay.run(self.effective)
+        self.states, _, _ = self.replay.run(self.effective)
 
     def status(self, issue: Issue) -> str | None:
         """The action in force on the issue, `disagreement` when reviewers' decisions on it
@@ -182,8 +182,9 @@ class ReviewSession:
         return self.states[index]
 
     def suggestion(self, issue: Issue) -> tuple[Span, ...]:
-        """The sentence's spans now, with the issue's suggestion applied."""
-        return suggested_fix(self.states[issue.index], issue)
+        """The sentence with the issue's suggestion applied: what accepting it records (made on
+        `base(issue)`, so a decision already made on the issue does not change it)."""
+        return suggested_fix(self.base(issue), issue)
 
     def readings(self, tokens: Sequence[str]) -> list[Reading]:
         """Every occurrence of a token sequence in the corpus and how it is labeled now."""
@@ -259,7 +260,7 @@ class ReviewSession:
         """
         base = self.base(issue)
         if action == "accept":
-            after = suggested_fix(base, issue)
+            after = self.suggestion(issue)
         elif action in ("keep", "skip"):
             after = base
         elif action == "edit":
