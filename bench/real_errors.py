@@ -221,7 +221,7 @@ def main() -> None:
     parser.add_argument("--sentences", type=int, default=0, help="dev sentences (0: all)")
     parser.add_argument("--reference", action="store_true", help="also audit dev with CoNLL train as --reference")
     parser.add_argument("--alone", action="store_true", help="with --reference: skip dev audited alone")
-    add_smoke(parser, sentences=60, folds=2, epochs=1)
+    add_smoke(parser, sentences=60, folds=2, epochs=1, reference=True)
     args = parse(parser)
     cache = args.cache or Path(tempfile.mkdtemp(prefix="nerqa-real-"))
     cache.mkdir(parents=True, exist_ok=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Optional
 
 import typer
 from rich.markup import escape
@@ -32,6 +32,13 @@ def accept_cli(
     issue_type: IssueTypeOpt = None,
     entity_class: ClassOpt = None,
     max_score: MaxScoreOpt = None,
+    min_confidence: Annotated[
+        Optional[float],
+        typer.Option(
+            help="Only suggestions the model gives at least this probability (0-1; the issue's confidence); "
+            "corpus checks, which have none, are then left out."
+        ),
+    ] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print what would change, record nothing.")] = False,
     *,
     reader: CorpusReader,
@@ -39,7 +46,7 @@ def accept_cli(
     """Accept the suggestion of every undecided issue the filters admit, one recorded decision
     each (a suggestion that would change nothing is left alone)."""
     with user_errors():
-        filters = review_filters(issue_type, entity_class, max_score)
+        filters = review_filters(issue_type, entity_class, max_score, min_confidence)
         from nerqa.review.decisions import DecisionStore, default_reviewer
         from nerqa.review.session import ReviewSession
 

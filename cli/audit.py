@@ -210,6 +210,8 @@ def issues_table(result: AuditResult, show: int, *, width: int) -> Table:
             f"{escape(right)}{' …' if issue.end + 4 < len(tokens) else ''}"
         )
         change = f"[red]{escape(issue.given)}[/] → [green]{escape(issue.suggested)}[/]"
+        if issue.confidence is not None:
+            change += f" {issue.confidence:.0%}"
         row = [str(rank), f"{issue.score:.3f}", issue.type, change, escape(issue.text)]
         table.add_row(*row, *([around.strip()] if context else []), *([issue.id] if wide else []))
     return table

@@ -169,6 +169,8 @@ class ReviewApp(App):
         document = f" of document {issue.doc_id}" if issue.doc_id is not None else ""
         head.append(f"  score {issue.score:.3f}  sentence {issue.index}{document}  ")
         head.append(f"{issue.given} → {issue.suggested}", style="bold")
+        if issue.confidence is not None:
+            head.append(f"  (the model reads it so at {issue.confidence:.0%})")
         disagreement = self.session.disagreement(issue)
         if disagreement is not None:
             sides = ", ".join(f"{d.reviewer} {d.action}" for d in disagreement.decisions)

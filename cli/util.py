@@ -415,7 +415,12 @@ def names(values: Optional[list[str]]) -> frozenset[str]:
     return frozenset(v.strip() for value in values or [] for v in value.split(",") if v.strip())
 
 
-def review_filters(issue_type: Optional[list[str]], entity_class: Optional[list[str]], max_score: Optional[float]):
+def review_filters(
+    issue_type: Optional[list[str]],
+    entity_class: Optional[list[str]],
+    max_score: Optional[float],
+    min_confidence: Optional[float] = None,
+):
     """The queue filters the options ask for; unknown issue types fail here, before any file is read."""
     from nerqa.audit.issues import ISSUE_TYPES
     from nerqa.errors import ConfigError
@@ -424,7 +429,9 @@ def review_filters(issue_type: Optional[list[str]], entity_class: Optional[list[
     unknown = sorted(names(issue_type) - set(ISSUE_TYPES))
     if unknown:
         raise ConfigError(f"--type: unknown issue types {', '.join(unknown)}; types are {', '.join(ISSUE_TYPES)}")
-    return Filters(names(issue_type), names(entity_class), max_score)
+    if min_confidence is not None and not 0 <= min_confidence <= 1:
+        raise ConfigError(f"--min-confidence must be between 0 and 1, not {min_confidence:g}")
+    return Filters(names(issue_type), names(entity_class), max_score, min_confidence=min_confidence)
 
 
 def load_reviewed_audit(reader: CorpusReader, corpus: Path, audit_dir: Path, filters):

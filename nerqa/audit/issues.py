@@ -50,8 +50,10 @@ class Issue:
     exclusive); `given`/`suggested` are entity types or "O"; for `span_shift`,
     `suggested_start`/`suggested_end` hold the predicted boundaries. For span issues,
     `model_score` is the model's own evidence and `agree`/`elsewhere` the corpus's (see
-    `span_issues`). `evidence` names every check that flagged this span (`merge_issues`):
-    the issue's own type first."""
+    `span_issues`); `confidence` is the model's mean probability, in [0, 1], of the reading
+    the suggestion would give the disputed words (`suggestion_confidence`), so a bulk accept
+    can keep to confident fixes. `evidence` names every check that flagged this span
+    (`merge_issues`): the issue's own type first."""
 
     id: str
     index: int
@@ -71,6 +73,7 @@ class Issue:
     agree: int | None = None
     elsewhere: int | None = None
     evidence: tuple[str, ...] = ()
+    confidence: float | None = None
 
     def to_dict(self) -> dict:
         record = asdict(self)
@@ -203,6 +206,14 @@ def _sentence_issues(
     def confidence(tokens: Sequence[int]) -> float:
         return float(np.mean([p[t, column[given_type[t]]] for t in tokens])) if tokens else 1.0
 
+    def suggestion_confidence(span: Span, suggested: str, other: Span | None) -> float:
+        # The suggestion's reading of every word it touches: its type inside the new span, O
+        # around it (a shift's dropped words, a ghost span's words).
+        new = other or span
+        words = sorted(set(range(span.start, span.end)) | set(range(new.start, new.end)))
+        reading = [suggested if suggested != OUTSIDE and new.start <= t < new.end else OUTSIDE for t in words]
+        return float(np.mean([p[t, column[r]] for t, r in zip(words, reading)]))
+
     def add(
         kind: str,
         span: Span,
@@ -230,6 +241,7 @@ def _sentence_issues(
                 suggested_end=other.end if other else None,
                 cleanlab=any((index, t) in flagged for t in tokens),
                 model_score=model_score,
+                confidence=round(suggestion_confidence(span, suggested, other), 6),
             )
         )
 

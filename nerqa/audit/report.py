@@ -20,6 +20,7 @@ from nerqa.data.tags import OUTSIDE
 
 if TYPE_CHECKING:
     from nerqa.audit.folder import AuditResult
+    from nerqa.audit.issues import Issue
 
 MAX_ISSUES = 500
 # Light, mutually distinct backgrounds for entity types (dark text stays readable on each);
@@ -141,6 +142,7 @@ def render_html(result: AuditResult) -> str:
             f'<div class="head"><b>{html.escape(issue.id)}</b> <span class="tag">{html.escape(issue.type)}</span> '
             f"score {issue.score:.3f} &middot; sentence {issue.index}{_document(issue.doc_id)} &middot; "
             f"<code>{html.escape(issue.text)}</code>: {html.escape(issue.given)} &rarr; {html.escape(issue.suggested)}"
+            f"{_confidence(issue)}"
             f'<div class="reason">{html.escape(issue.reason)}</div></div>'
             f'<div class="pair"><div><i>given</i>{_sentence_html(sentence.tokens, given, colors)}</div>'
             f"<div><i>suggested</i>{_sentence_html(sentence.tokens, suggested, colors)}</div></div></div>"
@@ -186,6 +188,11 @@ def _script_json(data: dict) -> str:
     """JSON for a `<script type="application/json">` element: its text is not HTML-unescaped,
     so it is written as is, with every `<` escaped (no `</script>` or `<!--` can end it)."""
     return json.dumps(data, default=str, ensure_ascii=False).replace("<", "\\u003c")
+
+
+def _confidence(issue: Issue) -> str:
+    """The suggestion's model probability, where the issue has one."""
+    return f" (confidence {issue.confidence:.0%})" if issue.confidence is not None else ""
 
 
 def _document(doc_id: str | None) -> str:

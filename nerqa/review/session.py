@@ -52,13 +52,16 @@ STATUSES = ("pending", "accept", "keep", "edit", "skip", "disagreement")
 @dataclass(frozen=True)
 class Filters:
     """Which issues the queue holds: issue `types` and entity `classes` (empty: all), scores
-    at or below `max_score` (None: any), and `statuses` (`pending`, `disagreement`, or an
-    action in force; empty: all)."""
+    at or below `max_score` (None: any), `statuses` (`pending`, `disagreement`, or an
+    action in force; empty: all), and suggestions whose `Issue.confidence` is at least
+    `min_confidence` (None: any; an issue without a model confidence, a corpus check's, is
+    then left out)."""
 
     types: frozenset[str] = frozenset()
     classes: frozenset[str] = frozenset()
     max_score: float | None = None
     statuses: frozenset[str] = frozenset()
+    min_confidence: float | None = None
 
     def admits(self, issue: Issue) -> bool:
         klass = issue.given if issue.given != OUTSIDE else issue.suggested
@@ -66,6 +69,10 @@ class Filters:
             (not self.types or issue.type in self.types)
             and (not self.classes or klass in self.classes)
             and (self.max_score is None or issue.score <= self.max_score)
+            and (
+                self.min_confidence is None
+                or (issue.confidence is not None and issue.confidence >= self.min_confidence)
+            )
         )
 
     def describe(self) -> str:
@@ -78,6 +85,8 @@ class Filters:
             parts.append(f"score <= {self.max_score:g}")
         if self.statuses:
             parts.append("status " + ",".join(sorted(self.statuses)))
+        if self.min_confidence is not None:
+            parts.append(f"confidence >= {self.min_confidence:g}")
         return "; ".join(parts) or "none"
 
 

@@ -34,6 +34,20 @@ def test_span_issue_types():
     assert all(i.score < 0.1 for i in issues.values())
 
 
+def test_each_span_issue_states_how_sure_the_model_is_of_its_suggestion():
+    given = ["B-D", "I-D", "O", "B-C", "O", "O", "B-D", "I-D", "I-D", "O"]
+    model = ["B-C", "I-C", "O", "O", "O", "B-D", "O", "B-D", "I-D", "O"]
+    probs = one_hot(model)  # 0.9 on the model's tag, 0.025 on each other: 0.925 on its type (B and I merged)
+    probs[1] = [0.025, 0.025, 0.35, 0.025, 0.575]  # the second word of the wrong_tag: C at 0.6 only
+    corpus = Corpus((Document("a", (Sentence(tuple("abcdefghij"), tuple(given)),)),))
+    issues = {i.type: i for i in span_issues(corpus, [probs], TAGS)}
+    assert issues["wrong_tag"].confidence == pytest.approx((0.925 + 0.6) / 2)  # C over both words
+    assert issues["ghost_span"].confidence == pytest.approx(0.9)  # O over the removed span's word
+    assert issues["missed_span"].confidence == pytest.approx(0.925)
+    # The shift drops word 6 (O at 0.9) and keeps 7-8 as D (0.925): its whole reading.
+    assert issues["span_shift"].confidence == pytest.approx((0.9 + 2 * 0.925) / 3)
+
+
 def test_span_scores_weigh_the_model_against_the_rest_of_the_corpus():
     # "WAS" is labeled D in four other sentences: the model's doubt in sentence 0 is
     # outweighed. "number" is untagged in four other sentences: labeling it in sentence 5

@@ -272,3 +272,15 @@ def test_every_old_relabel_flag_points_to_its_command_in_one_line(project: Path)
     assert "audit --top is now --show" in fails("audit", project / "corpus.jsonl", "--top", "5")
     assert "stats --top is now --forms" in fails("stats", project / "corpus.jsonl", "--top", "5")
     assert files(project / "audit") == before
+
+
+def test_accept_can_keep_to_the_suggestions_the_model_is_sure_of(project: Path):
+    issues = {i.id: i for i in review_audit().issues}
+    sure = {i for i, issue in issues.items() if issue.confidence is not None and issue.confidence >= 0.91}
+    assert sure and len(sure) < len(issues)  # the sample has suggestions on both sides of the bar
+    args = ["accept", str(project / "corpus.jsonl"), str(project / "audit"), "--min-confidence", "0.91"]
+    assert runner.invoke(app, args).exit_code == 0
+    with DecisionStore.open(project / "audit", read_only=True) as store:
+        accepted = {d.issue_id for d in store.all() if d.action == "accept" and d.issue_id in issues}
+    assert accepted and accepted <= sure
+    assert "--min-confidence must be between 0 and 1" in fails(*args[:3], "--min-confidence", "91")
