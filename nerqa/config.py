@@ -166,13 +166,16 @@ class TrainConfig:
 @dataclass(frozen=True)
 class AuditSettings:
     """How an audit gets and scores its pred_probs: `k` cross-validation folds, the fold
-    `mode` (`both`, `full` or `fast`) and the scoring `level` (`types`: B/I merged, `iob`)."""
+    `mode` (`both`, `full` or `fast`), the scoring `level` (`types`: B/I merged, `iob`), and
+    `repeats`: cross-validations over other splits and seeds whose pred_probs are averaged."""
 
     k: int = 5
     mode: Mode = "both"
     level: Level = "types"
+    repeats: int = 1
 
     def __post_init__(self) -> None:
         check_range("folds (-k)", self.k, low=2, integer=True)
+        check_range("repeats", self.repeats, low=1, integer=True)
         check_choice("mode", self.mode, Mode)
         check_choice("level", self.level, Level)

@@ -449,18 +449,34 @@ def cross_validate(
     ]
     if len(results) == 1:
         return results[0]
+    return mean_of(results, feature_seconds=shared.seconds)
+
+
+def mean_of(results: Sequence[CrossValResult], *, feature_seconds: float | None = None) -> CrossValResult:
+    """One result from several cross-validations of the same corpus (the runners of `both`, or
+    repeats over other splits and seeds): per sentence, the mean of their `pred_probs` (None
+    where any lacks it) and all their training-dynamics records; per fold number, the sum of
+    their `seconds`; the folds every one read from the cache; the fold assignment of the first."""
+    if len(results) == 1:
+        return results[0]
+    n = len(results[0].pred_probs)
+    records = [
+        [r.dynamics[i] for r in results if r.dynamics is not None and r.dynamics[i] is not None] for i in range(n)
+    ]
     return CrossValResult(
         pred_probs=[
             None
             if any(r.pred_probs[i] is None for r in results)
             else sum(r.pred_probs[i] for r in results) / len(results)
-            for i in range(len(corpus))
+            for i in range(n)
         ],  # type: ignore[misc]
         tags=results[0].tags,
         folds=results[0].folds,
-        seconds=[sum(r.seconds[f] for r in results) for f in range(k)],
+        seconds=[sum(r.seconds[f] for r in results) for f in range(len(results[0].seconds))],
         cached_folds=sorted(set.intersection(*(set(r.cached_folds) for r in results))),
-        feature_seconds=shared.seconds,
+        feature_seconds=sum(r.feature_seconds for r in results) if feature_seconds is None else feature_seconds,
         missing_folds=sorted(set().union(*(r.missing_folds for r in results))),
-        dynamics=results[0].dynamics,
+        dynamics=None
+        if all(r.dynamics is None for r in results)
+        else [np.concatenate(d) if d else None for d in records],
     )

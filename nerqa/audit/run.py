@@ -89,12 +89,16 @@ def audit(
     cache_dir: str | Path | None = None,
     classifier: Classifier | None = None,
     reference: Corpus | None = None,
+    repeats: int = 1,
     progress: ProgressCallback = quiet,
 ) -> AuditResult:
     """Audit `corpus`: K-fold cross-validated pred_probs (`mode`: see `nerqa.audit.crossval`), scored
     at `level`. With `classifier`, its predictions replace cross-validation (not out-of-sample
-    for the data it was trained on), and `k` and `mode` are not used. With `reference`, a
-    trusted corpus, its sentences are in the training part of every fold and are not audited."""
+    for the data it was trained on), and `k`, `mode` and `repeats` are not used. With
+    `reference`, a trusted corpus, its sentences are in the training part of every fold and
+    are not audited. `repeats` > 1 cross-validates that many times, repeat r with seed
+    `config.seed + r` (other fold splits, initialisations and batch orders), and averages the
+    pred_probs (`repeats` times the time)."""
     started = time.perf_counter()
     if classifier is not None:
         from nerqa.models.predict import predict_probs
@@ -105,17 +109,29 @@ def audit(
         return score(
             corpus, probs, classifier.tags, level=level, settings={"mode": "model", "level": level}, started=started
         )
-    from nerqa.audit.crossval import COMPONENTS, cross_validate
+    from nerqa.audit.crossval import COMPONENTS, cross_validate, mean_of
 
-    AuditSettings(k=k, mode=mode, level=level)  # type: ignore[arg-type]
+    AuditSettings(k=k, mode=mode, level=level, repeats=repeats)  # type: ignore[arg-type]
     dynamics = "full" in COMPONENTS[mode] and DYNAMICS_WEIGHT > 0
-    crossval = cross_validate(
-        corpus, config, k=k, mode=mode, cache_dir=cache_dir, progress=progress, reference=reference, dynamics=dynamics
-    )  # type: ignore[arg-type]
+    runs = [
+        cross_validate(
+            corpus,
+            config.replace(seed=config.seed + repeat),
+            k=k,
+            mode=mode,  # type: ignore[arg-type]
+            cache_dir=cache_dir,
+            progress=progress,
+            reference=reference,
+            dynamics=dynamics,
+        )
+        for repeat in range(repeats)
+    ]
+    crossval = mean_of(runs)
     settings = {
         "k": k,
         "mode": mode,
         "level": level,
+        "repeats": repeats,
         "dynamics_weight": DYNAMICS_WEIGHT if dynamics else 0.0,
         **config.to_sections(),
     }

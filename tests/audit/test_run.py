@@ -53,3 +53,25 @@ def test_scores_read_the_training_dynamics_beside_the_out_of_sample_probs(tiny_m
     # What is saved and measured stays out-of-sample.
     assert all(a is b for a, b in zip(mixed.pred_probs, cv.pred_probs))
     assert mixed.summary["cv_metrics"] == plain.summary["cv_metrics"]
+
+
+def test_repeats_average_cross_validations_over_other_splits_and_seeds(tiny_model: Path, tmp_path: Path):
+    from nerqa.audit import audit
+
+    config = fast_config(tiny_model, epochs=1)
+    runs = [
+        cross_validate(TOY, config.replace(seed=config.seed + r), k=3, mode="full", cache_dir=tmp_path, dynamics=True)
+        for r in (0, 1)
+    ]
+    assert not np.array_equal(runs[0].folds, runs[1].folds) or not np.allclose(
+        np.concatenate(runs[0].pred_probs), np.concatenate(runs[1].pred_probs)
+    )
+    result = audit(TOY, config, k=3, mode="full", cache_dir=tmp_path, repeats=2)  # both repeats read from the cache
+    assert result.summary["timings"]["cached_folds"] == [0, 1, 2] and result.summary["settings"]["repeats"] == 2
+    for i, p in enumerate(result.pred_probs):
+        np.testing.assert_allclose(p, (runs[0].pred_probs[i] + runs[1].pred_probs[i]) / 2, rtol=1e-6)
+    # The training dynamics of both repeats are kept, side by side.
+    from nerqa.audit.crossval import mean_of
+
+    merged = mean_of(runs)
+    assert all(len(d) == len(a) + len(b) for d, a, b in zip(merged.dynamics, runs[0].dynamics, runs[1].dynamics))
