@@ -4,7 +4,8 @@ CleanCoNLL (Rücker & Akbik, 2023) re-annotated CoNLL-2003. Its dev tokens diffe
 original release in a few places (a token split in three), so the two token streams are
 aligned with difflib and each dev token gets CleanCoNLL's label (`corrected_tags`); a dev
 sentence whose tags differ is one with a real label error (417 of 3,250). Printed per setup
-(dev audited alone; with `--reference`, also with CoNLL train behind every fold) and per
+(dev audited alone; with `--repeats N`, also as `audit --repeats N` does it, its time the sum of
+the repeats'; with `--reference`, also with CoNLL train behind every fold) and per
 ranking of the same cross-validated pred_probs:
 - sentence AUROC, AUPRC, precision at k (k = the corrected sentences), at 5 % and at 10 %;
 - span recall by kind: of CleanCoNLL's corrections (missed: a span it added; ghost: one it
@@ -25,7 +26,7 @@ The cross-validation is cached under `--cache` (one fold-cache folder per setup,
 wall time of its first, uncached run in `SETUP.json`), so a scoring change re-scores in
 seconds. The test split and CoNLL++ are never read.
 
-    python bench/real_errors.py [--cache DIR] [--reference] [--folds 5] [--shared DIR]
+    python bench/real_errors.py [--cache DIR] [--reference [--alone]] [--repeats N] [--folds 5] [--shared DIR]
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ import numpy as np
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 from nerqa.audit import fold_config, score, with_dynamics
-from nerqa.audit.crossval import CrossValResult, cross_validate
+from nerqa.audit.crossval import CrossValResult, cross_validate, mean_of
 from nerqa.audit.issues import SPAN_TYPES, Issue, cleanlab_scores, span_issues
 from nerqa.data.corpus import Corpus, Document
 from nerqa.data.formats import read_corpus
@@ -113,16 +114,20 @@ def load(shared: Path, sentences: int = 0) -> tuple[Corpus, list[tuple[str, ...]
     return dev, truth, train
 
 
-def crossval(dev: Corpus, args, cache: Path, setup: str, reference: Corpus | None) -> tuple[CrossValResult, float]:
-    """The audit's default cross-validation of `dev` (`both`, with dynamics), cached in
-    `cache/SETUP`; returns it and the wall time of its uncached run (kept in `cache/SETUP.json`)."""
-    folder, record = cache / setup, cache / f"{setup}.json"
+def crossval(
+    dev: Corpus, args, cache: Path, setup: str, reference: Corpus | None, repeat: int = 0
+) -> tuple[CrossValResult, float]:
+    """The audit's default cross-validation of `dev` (`both`, with dynamics; repeat r with seed
+    42 + r, as `audit --repeats` has it), cached in `cache/SETUP[-seedR]`; returns it and the wall
+    time of its uncached run (kept in `cache/SETUP[-seedR].json`)."""
+    name = setup + (f"-seed{repeat}" if repeat else "")
+    folder, record = cache / name, cache / f"{name}.json"
     settings = {"folds": args.folds, "epochs": args.epochs, "sentences": len(dev)}
     known = json.loads(record.read_text()) if record.is_file() else {}
     started = time.perf_counter()
     result = cross_validate(
         dev,
-        fold_config(epochs=args.epochs),
+        fold_config(epochs=args.epochs).replace(seed=42 + repeat),
         k=args.folds,
         mode="both",
         cache_dir=folder,
@@ -271,7 +276,10 @@ def main() -> None:
     parser.add_argument("--sentences", type=int, default=0, help="dev sentences (0: all)")
     parser.add_argument("--reference", action="store_true", help="also audit dev with CoNLL train as --reference")
     parser.add_argument("--alone", action="store_true", help="with --reference: skip dev audited alone")
-    add_smoke(parser, sentences=60, folds=2, epochs=1, reference=True)
+    parser.add_argument(
+        "--repeats", type=int, default=1, help="also dev audited as `audit --repeats N` does (N cross-validations)"
+    )
+    add_smoke(parser, sentences=60, folds=2, epochs=1, reference=True, repeats=2)
     args = parse(parser)
     cache = args.cache or Path(tempfile.mkdtemp(prefix="nerqa-real-"))
     cache.mkdir(parents=True, exist_ok=True)
@@ -288,14 +296,18 @@ def main() -> None:
     print(
         f"CoNLL dev: {len(dev):,} sentences, {wrong} with a corrected label; corrections {dict(sorted(kinds.items()))}"
     )
-    setups = [] if args.reference and args.alone else [("dev", None)]
+    setups = [] if args.reference and args.alone else [("dev", None, 1)]
+    if args.repeats > 1 and not args.alone:
+        setups.append(("dev", None, args.repeats))
     if args.reference:
-        setups.append(("dev-ref", train))
-    for setup, reference in setups:
-        cv, seconds = crossval(dev, args, cache, f"{setup}-{len(dev)}", reference)
+        setups.append(("dev-ref", train, 1))
+    for setup, reference, repeats in setups:
+        runs = [crossval(dev, args, cache, f"{setup}-{len(dev)}", reference, r) for r in range(repeats)]
+        cv, seconds = mean_of([cv for cv, _ in runs]), sum(t for _, t in runs)
         f1 = score(dev, cv.pred_probs, cv.tags).summary["cv_metrics"]["micro"]["f1"]
         behind = f", CoNLL train ({len(reference):,} sentences) behind every fold" if reference else ""
-        print(f"\n{setup}{behind}: cross-validation {seconds:.0f} s (uncached run), CV F1 {f1:.3f}")
+        again = f", {repeats} repeats averaged" if repeats > 1 else ""
+        print(f"\n{setup}{behind}{again}: cross-validation {seconds:.0f} s (uncached runs), CV F1 {f1:.3f}")
         started = time.perf_counter()
         ranked = rankings(dev, cv)
         print(f"  (all rankings scored in {time.perf_counter() - started:.1f} s)")
