@@ -1,11 +1,14 @@
 """Sentence scores side by side on the same cross-validated pred_probs: which ranking of
 sentences finds the injected errors?
 
-The audit's sentence score is the lowest corpus-weighted span-issue score of the sentence,
-with cleanlab's as a tie-break (`nerqa.audit.sentence_quality`). It beats cleanlab's score on
-injected noise, but not on a benchmark of real, human-corrected errors in a general-domain
-corpus, where one surface form is often rightly read several ways (a place, a team), so the
-corpus's majority reading says less there. The variants here separate what each part adds:
+The audit's sentence score is the geometric mean of the lowest corpus-weighted span-issue
+score of the sentence (cleanlab's as a tie-break) and its lowest training margin
+(`nerqa.audit.sentence_quality`); before issue 19 it was the first alone, with the training
+dynamics at 0.25 (`before (issue 18)`, rebuilt from its parts as `bench/real_errors.py`
+does). On injected noise the issue score beats cleanlab's; on real errors
+(`bench/real_errors.py`) the training margin adds most. The variants here separate what each
+part adds:
+- `before (issue 18)`: the audit's score before issue 19;
 - `nerqa`: the audit's score (corpus weight: the model counts as 1 occurrence);
 - `model w=N`: span issues with the model counting as N occurrences (`span_issues(model_weight=)`);
 - `model only`: the span issues' model score alone, no corpus weighting;
@@ -27,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 from noise import add_corpus_options, noisy_corpora
+from real_errors import before_ranking
 from scipy.stats import rankdata
 from sklearn.metrics import average_precision_score, roc_auc_score
 
@@ -47,7 +51,7 @@ def variants(noisy, crossval) -> dict[str, np.ndarray]:
     scored = with_dynamics(crossval.pred_probs, crossval.dynamics, DYNAMICS_WEIGHT)
     cleanlab, _, flagged = cleanlab_scores(noisy, scored, crossval.tags)
     default, _, _ = cleanlab_scores(noisy, scored, crossval.tags, level="iob")
-    out = {"nerqa": np.asarray(result.sentence_scores)}
+    out = {"before (issue 18)": before_ranking(noisy, crossval)[0], "nerqa": np.asarray(result.sentence_scores)}
     for weight in (3.0, 10.0):
         out[f"model w={weight:g}"] = sentence_quality(
             len(noisy), span_issues(noisy, scored, crossval.tags, flagged=flagged, model_weight=weight), cleanlab

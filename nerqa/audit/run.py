@@ -26,7 +26,9 @@ from nerqa.audit.issues import (
     rank_issues,
     span_issues,
     sparse_issues,
+    weigh_by_margins,
     with_ids,
+    word_margins,
 )
 from nerqa.config import AuditSettings, TrainConfig
 from nerqa.data.corpus import Corpus
@@ -168,7 +170,12 @@ def score(
     )
     cleanlab_sentence, _, flagged = cleanlab_scores(corpus, scored, tags, level=level)
     issues = span_issues(corpus, scored, tags, flagged=flagged)
-    sentence_scores = sentence_quality(len(corpus), issues, cleanlab_sentence)
+    lowest_margins = None
+    if crossval is not None and crossval.dynamics is not None:
+        margins = word_margins(corpus, crossval.dynamics, tags)
+        issues = weigh_by_margins(issues, margins)
+        lowest_margins = np.array([m.min() if len(m) else 1.0 for m in margins])
+    sentence_scores = sentence_quality(len(corpus), issues, cleanlab_sentence, lowest_margins)
     issues += inconsistent_issues(corpus)
     issues += sparse_issues(corpus, scored, tags)
     ranked = rank_issues(with_ids(merge_issues(issues), corpus))
@@ -218,17 +225,23 @@ def _torch_threads() -> int | None:
 _TIE_BREAK = 1e-3
 
 
-def sentence_quality(n_sentences: int, issues: list[Issue], cleanlab_sentence: np.ndarray) -> np.ndarray:
+def sentence_quality(
+    n_sentences: int, issues: list[Issue], cleanlab_sentence: np.ndarray, margins: np.ndarray | None = None
+) -> np.ndarray:
     """Sentence label-quality scores `(n_sentences,)` in [0, 1], lower = more suspicious.
 
     The lowest span-issue score in the sentence (1 when it has none), with cleanlab's sentence
-    score as a tie-break (on injected errors it ranks well above cleanlab's sentence score
-    alone: docs/benchmarks.md).
+    score as a tie-break. With `margins`, each sentence's lowest training margin
+    `(n_sentences,)` (`word_margins`), a sentence scores at most the square root of it: what an
+    issue would score there, its score weighed by the margins (`weigh_by_margins`), had the
+    model read any word otherwise (why: docs/benchmarks.md, real errors).
     """
     lowest = np.ones(n_sentences)
     for issue in issues:
         if issue.type in SPAN_TYPES:
             lowest[issue.index] = min(lowest[issue.index], issue.score)
+    if margins is not None:
+        lowest = np.minimum(lowest, np.sqrt(margins))
     return (1 - _TIE_BREAK) * lowest + _TIE_BREAK * np.asarray(cleanlab_sentence, dtype=float)
 
 
