@@ -14,7 +14,8 @@ part adds:
 - `model only`: the span issues' model score alone, no corpus weighting;
 - `cleanlab types` / `cleanlab default`: cleanlab's sentence score (entity types; IOB tags);
 - `rank mean`: the mean of each sentence's rank under `nerqa` and under `cleanlab types`.
-Printed per corpus and noise kind: sentence AUROC and AUPRC against the injected errors.
+Printed per corpus and noise kind: sentence AUROC and AUPRC against the injected errors, and
+for the ranking before and now, the recall of the top-k span issues (k = errors injected).
 
 Every score reads the same `both` cross-validation with training dynamics (the audit's
 default), from the fold cache `bench/noise.py --cache DIR` leaves (folder NAME-N-KIND-both);
@@ -42,7 +43,24 @@ from nerqa.audit import (
     with_dynamics,
 )
 from nerqa.audit.crossval import cross_validate
-from nerqa.audit.issues import cleanlab_scores, span_issues
+from nerqa.audit.issues import SPAN_TYPES, cleanlab_scores, span_issues
+
+
+def recall_at_k(issues, injected: dict) -> float:
+    """The share of the injected errors that the top-k span issues (k = errors injected) point at."""
+    k = sum(len(v) for v in injected.values())
+    top = [i for i in issues if i.type in SPAN_TYPES][:k]
+    found = {i.index for i in top if any(i.start < e and s < i.end for s, e, _ in injected.get(i.index, []))}
+    return len(found) / max(k, 1)
+
+
+def issue_recalls(noisy, crossval, injected: dict) -> dict[str, float]:
+    """recall@k of the span issues, ranked as before issue 19 and as the audit ranks them now."""
+    result = score(noisy, crossval.pred_probs, crossval.tags, crossval=crossval)
+    return {
+        "before (issue 18)": recall_at_k(before_ranking(noisy, crossval)[1], injected),
+        "nerqa": recall_at_k(result.issues, injected),
+    }
 
 
 def variants(noisy, crossval) -> dict[str, np.ndarray]:
@@ -98,10 +116,12 @@ def main() -> None:
             f"\n{label}: {len(noisy):,} sentences, {int(truth.sum())} with an injected error "
             f"({len(crossval.cached_folds)} of {args.folds} folds cached)"
         )
+        recalls = issue_recalls(noisy, crossval, injected)
         for name, scores in variants(noisy, crossval).items():
+            recall = f"  recall@{int(truth.sum())} of the span issues {recalls[name]:.3f}" if name in recalls else ""
             print(
                 f"  {name:17} AUROC {roc_auc_score(truth, -scores):.3f}  AUPRC "
-                f"{average_precision_score(truth, -scores):.3f}",
+                f"{average_precision_score(truth, -scores):.3f}{recall}",
                 flush=True,
             )
 
