@@ -144,3 +144,31 @@ def test_issue_ids_do_not_depend_on_the_sentence_position(audited):
     assert len(shared) > 5 and all(ids[k] == moved[k] for k in shared)
     keys = sentence_keys(shifted)
     assert keys[1:] == sentence_keys(corpus) and len(set(keys)) == len(keys)
+
+
+def test_training_margins_weigh_each_span_issue_and_the_sentence_scores():
+    from nerqa.audit import sentence_quality
+    from nerqa.audit.issues import weigh_by_margins, word_margins
+
+    corpus = Corpus((Document("a", (Sentence(tuple("abcd"), ("B-D", "I-D", "O", "B-C")),)),))
+    # Two training-time records: the model kept reading word 1 as C although it was trained on D.
+    first = one_hot(["B-D", "I-C", "O", "B-C"])
+    second = one_hot(["B-D", "I-D", "O", "B-C"], 0.5)
+    second[1] = [0.05, 0.05, 0.3, 0.05, 0.55]  # D 0.35 against C 0.6
+    margins = word_margins(corpus, [np.stack([first, second]).astype(np.float16)], TAGS)[0]
+    d_first, c_first = 0.925, 0.025 + 0.025  # word 0 in the first record: B-D 0.9 + I-D 0.025; C 0.05
+    assert margins[0] == pytest.approx(((d_first - c_first) + (0.5 + 0.125 - 0.25)) / 2 / 2 + 0.5, abs=2e-3)
+    assert margins[1] == pytest.approx(((0.05 - 0.925) + (0.35 - 0.6)) / 2 / 2 + 0.5, abs=2e-3)
+    assert margins[1] < 0.5 < margins[0]
+    assert word_margins(corpus, [None], TAGS)[0].tolist() == [1, 1, 1, 1]
+
+    model = one_hot(["B-C", "I-C", "O", "B-C"])
+    [issue] = span_issues(corpus, [model], TAGS)  # wrong_tag D -> C on words 0-1
+    [weighed] = weigh_by_margins([issue], [margins])
+    assert weighed.margin == pytest.approx(margins[1], abs=1e-6)
+    assert weighed.score == pytest.approx(np.sqrt(issue.score * margins[1]), abs=1e-6)
+    assert "still read another type higher" in weighed.reason
+    # A sentence with no issue scores the square root of its lowest margin (cleanlab's score breaks ties).
+    scores = sentence_quality(2, [weighed], np.array([1.0, 1.0]), np.array([margins.min(), 0.64]))
+    assert scores[0] == pytest.approx(0.999 * weighed.score + 0.001, abs=1e-6)
+    assert scores[1] == pytest.approx(0.999 * 0.8 + 0.001)
