@@ -12,7 +12,9 @@ untagged) and `sparse` (entities of rare types, and one-off forms the model doub
 Every issue's `score` is in [0, 1], lower = more likely a label error: for span issues, the
 mean cross-validated probability of the given labels (entity types, B/I merged) over the
 disputed tokens, weighed against how the same tokens are labeled elsewhere in the corpus
-(`span_issues`); for `inconsistent`, the share of the occurrences that read this way.
+(`span_issues`), and, where the folds kept their training dynamics, against how well the
+model fit the given labels while training on them (`weigh_by_margins`); for `inconsistent`,
+the share of the occurrences that read this way.
 """
 
 from __future__ import annotations
