@@ -72,7 +72,7 @@ def audit_cli(
         Optional[int],
         typer.Option(
             help="Cross-validate this many times over other fold splits and seeds and average the probabilities "
-            "(default 1; N times the time). The benchmarks page gives what a repeat gains."
+            "(default 1; N times the time)."
         ),
     ] = None,
     level: Annotated[
