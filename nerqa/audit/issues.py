@@ -55,8 +55,7 @@ class Issue:
     `span_issues`) and `margin` the training dynamics' (`weigh_by_margins`); `confidence` is
     the model's mean probability, in [0, 1], of the reading the suggestion would give the
     words it touches, so a bulk accept can keep to confident fixes. `evidence` names every
-    check that flagged this span
-    (`merge_issues`): the issue's own type first."""
+    check that flagged this span (`merge_issues`): the issue's own type first."""
 
     id: str
     index: int
