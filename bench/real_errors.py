@@ -42,7 +42,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from nerqa.audit import fold_config, score, with_dynamics
+from nerqa.audit import fold_config, score, sentence_quality, with_dynamics
 from nerqa.audit.crossval import CrossValResult, cross_validate, mean_of
 from nerqa.audit.issues import SPAN_TYPES, Issue, cleanlab_scores, span_issues
 from nerqa.data.corpus import Corpus, Document
@@ -149,10 +149,7 @@ def before_ranking(dev: Corpus, cv: CrossValResult) -> tuple[np.ndarray, list[Is
     scored = with_dynamics(cv.pred_probs, cv.dynamics, 0.25)
     types, _, flagged = cleanlab_scores(dev, scored, cv.tags)
     issues = sorted(span_issues(dev, scored, cv.tags, flagged=flagged), key=lambda i: i.score)
-    lowest = np.ones(len(dev))
-    for issue in issues:
-        lowest[issue.index] = min(lowest[issue.index], issue.score)
-    return (1 - 1e-3) * lowest + 1e-3 * types, issues
+    return sentence_quality(len(dev), issues, types), issues
 
 
 def rankings(dev: Corpus, cv: CrossValResult) -> dict[str, tuple[np.ndarray, list[Issue]]]:
