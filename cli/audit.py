@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional, get_args
 
@@ -23,6 +25,7 @@ from nerqa_cli.util import (
 )
 
 if TYPE_CHECKING:
+    from nerqa.audit.crossval import FoldExecutor
     from nerqa.audit.folder import AuditResult
 
 LOG_FILE = "audit.log"
@@ -78,6 +81,31 @@ def audit_cli(
     level: Annotated[
         str, typer.Option(metavar="types|iob", help="Score entity types (B/I merged: types) or the IOB tags (iob).")
     ] = "types",
+    workers: Annotated[
+        Optional[int],
+        typer.Option(
+            help="Run the folds as Ray tasks, this many at once: on a local Ray started with this many CPUs, or "
+            "on the cluster at --ray-address (default there: one per GPU, else per CPU)."
+        ),
+    ] = None,
+    ray_address: Annotated[
+        Optional[str],
+        typer.Option(
+            "--ray-address",
+            metavar="ADDR",
+            help="Run the folds on this Ray cluster (e.g. ray://head:10001 or auto; default $RAY_ADDRESS with "
+            "--workers).",
+        ),
+    ] = None,
+    fold: Annotated[
+        Optional[int],
+        typer.Option(
+            "--fold",
+            metavar="I",
+            help="Compute and cache only fold I (0..k-1) in --out, for one job of a batch array (SLURM); then run "
+            "the same command without --fold to read every fold and write the audit.",
+        ),
+    ] = None,
     show: Annotated[int, typer.Option(min=0, help="Issues shown in the terminal (0: none).")] = 15,
     old_top: Annotated[Optional[str], typer.Option("--top", hidden=True, help="Renamed --show.")] = None,
     *,
@@ -110,6 +138,9 @@ def audit_cli(
             "--config": config,
             "--reference": reference,
             "--repeats": repeats,
+            "--workers": workers,
+            "--ray-address": ray_address,
+            "--fold": fold,
         }
         plan = _plan(trained, folds, mode, level, ignored, repeats)
         check_writable(out)  # fails now, creating nothing; the folder is made once the input reads
@@ -120,22 +151,52 @@ def audit_cli(
 
         classifier = _trained_classifier(trained, data)  # checked before the audit folder is made
         writable_folder(out)
-        with progress_display(out / LOG_FILE) as progress:
+        with progress_display(out / LOG_FILE) as progress, fold_executor(workers, ray_address) as executor:
+            options = {"k": plan.k, "mode": plan.mode, "cache_dir": out / "cache", "reference": trusted}
+            if fold is not None and trained is None:
+                from nerqa.audit import cross_validations
+
+                cross_validations(
+                    data, settings, **options, repeats=plan.repeats, folds=[fold], executor=executor, progress=progress
+                )
+                console.print(
+                    f"[green]Cached[/] fold {fold} of {plan.k} in {out / 'cache'}. Once every fold is cached, run "
+                    "this command without --fold to write the audit.",
+                    highlight=False,
+                )
+                return
             result = audit(
                 data,
                 settings,
-                k=plan.k,
-                mode=plan.mode,
+                **options,
                 level=plan.level,
-                cache_dir=out / "cache",
                 classifier=classifier,
-                reference=trusted,
                 repeats=plan.repeats,
+                executor=executor,
                 progress=progress,
             )
         written = write_outputs(result, out)
     render_summary(result, show)
     console.print(f"[green]Wrote[/] {', '.join(p.name for p in written)} to {out}", highlight=False)
+
+
+@contextlib.contextmanager
+def fold_executor(workers: Optional[int], address: Optional[str]) -> Iterator[Optional[FoldExecutor]]:
+    """Where the folds run: here, one after another (None) without --workers or --ray-address;
+    otherwise Ray tasks on a local Ray or on the cluster at the address."""
+    if workers is None and address is None:
+        yield None
+        return
+    from nerqa.cluster import RayFolds, connect
+
+    with connect(workers, address) as cluster:
+        where = "GPU" if cluster.gpus >= 1 else f"{cluster.threads} CPU"
+        err_console.print(
+            f"Ray: {cluster.address}, {cluster.cpus:g} CPUs, {cluster.gpus:g} GPUs; {cluster.workers} folds at once, "
+            f"one {where} each.",
+            highlight=False,
+        )
+        yield RayFolds(cluster)
 
 
 def _plan(

@@ -23,7 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -323,6 +323,61 @@ class CrossValResult:
         return not self.missing_folds
 
 
+class FoldJob:
+    """One fold to compute: its number, the held-out sentences and the training sentences
+    (indices into the corpus the runner sees)."""
+
+    __slots__ = ("fold", "held_out", "trained_on")
+
+    def __init__(self, fold: int, held_out: np.ndarray, trained_on: np.ndarray) -> None:
+        self.fold, self.held_out, self.trained_on = fold, held_out, trained_on
+
+
+@dataclass
+class FoldOutput:
+    """What a fold gives back: per held-out sentence `(n_words, n_tags)` probabilities, the
+    training dynamics per training sentence (None unless the runner keeps them), and its wall
+    time in seconds."""
+
+    fold: int
+    probs: list[np.ndarray]
+    dynamics: list[np.ndarray] | None
+    seconds: float
+
+
+class FoldExecutor(Protocol):
+    """Runs fold jobs with a runner and yields each `FoldOutput` as it finishes, in any order.
+    `LocalFolds` runs them one after another in this process; `nerqa.cluster.RayFolds` runs
+    them as Ray tasks."""
+
+    def run(
+        self, runner: FoldRunner, corpus: Corpus, tags: tuple[str, ...], jobs: Sequence[FoldJob], progress
+    ) -> Iterator[FoldOutput]: ...
+
+
+def compute_fold(
+    runner: FoldRunner, corpus: Corpus, tags: tuple[str, ...], job: FoldJob, progress: ProgressCallback = quiet
+) -> FoldOutput:
+    """Run one fold job with `runner` (here or in a worker process)."""
+    started = time.perf_counter()
+    probs = runner.run(corpus, tags, job.trained_on, job.held_out, progress)
+    dynamics = runner.take_dynamics() if getattr(runner, "dynamics", False) else None  # type: ignore[attr-defined]
+    return FoldOutput(job.fold, probs, dynamics, time.perf_counter() - started)
+
+
+class LocalFolds:
+    """Folds one after another in this process. Before each fold, torch's thread count is
+    re-read from the cores free then (`nerqa.models.runtime.refresh_threads`), so an audit
+    gives cores back to work that started after it, and takes them again once it ends."""
+
+    def run(self, runner, corpus, tags, jobs, progress):
+        from nerqa.models.runtime import refresh_threads
+
+        for job in jobs:
+            refresh_threads()
+            yield compute_fold(runner, corpus, tags, job, progress)
+
+
 def run_folds(
     corpus: Corpus,
     config: TrainConfig,
@@ -335,6 +390,7 @@ def run_folds(
     fold_offset: int = 0,
     fold_total: int | None = None,
     reference: Corpus | None = None,
+    executor: FoldExecutor | None = None,
 ) -> CrossValResult:
     """Cross-validate with one runner: compute the chosen `folds` (default all) unless cached;
     read the others from the cache when they are there.
@@ -342,8 +398,12 @@ def run_folds(
     `reference`: a trusted corpus in every fold's training part, never predicted; the runner
     sees `corpus` with the reference's documents after its own.
 
-    `progress("fold", done, total, {"fold", "mode", "cached"})` reports each computed or
-    cached fold; `fold_offset`/`fold_total` place these folds in a longer run (`both`).
+    `executor` runs the folds to compute (default `LocalFolds`: one after another here); each
+    is written to the cache as it comes back, so a killed run resumes at the folds not done.
+
+    `progress("fold", done, total, {"fold", "mode", "cached"})` reports each cached fold, then
+    each computed one as it finishes; `fold_offset`/`fold_total` place these folds in a longer
+    run (`both`).
     """
     own_folds = document_folds(corpus, k, seed=config.seed)
     cache = FoldCache(
@@ -360,37 +420,39 @@ def run_folds(
     wanted = sorted(set(range(k) if folds is None else folds))
     result = CrossValResult([], tags, own_folds, [0.0] * k)
     total = fold_total if fold_total is not None else len(wanted)
-    done = 0
     with_dynamics = bool(getattr(runner, "dynamics", False))
     dynamics: list[list[np.ndarray]] = [[] for _ in own_folds]
-    for fold in range(k):
-        held_out, trained_on = np.flatnonzero(assignment == fold), np.flatnonzero(assignment != fold)
-        cached = cache.read(fold, held_out, dynamics=with_dynamics)
-        if cached is not None:
-            probs, fold_dynamics = cached
-            result.cached_folds.append(fold)
-        elif fold in wanted:
-            started = time.perf_counter()
-            probs = runner.run(corpus, tags, trained_on, held_out, progress)
-            fold_dynamics = runner.take_dynamics() if with_dynamics else None  # type: ignore[attr-defined]
-            result.seconds[fold] = time.perf_counter() - started
-            cache.write(fold, held_out, probs, fold_dynamics)
-        else:
-            result.missing_folds.append(fold)
-            continue
-        for index, p in zip(held_out, probs):
+    jobs = [FoldJob(f, np.flatnonzero(assignment == f), np.flatnonzero(assignment != f)) for f in range(k)]
+    done = 0
+
+    def take(job: FoldJob, probs: Sequence[np.ndarray], fold_dynamics: Sequence[np.ndarray] | None) -> None:
+        nonlocal done
+        for index, p in zip(job.held_out, probs):
             pred_probs[index] = p
-        for index, d in zip(trained_on, fold_dynamics or []):
+        for index, d in zip(job.trained_on, fold_dynamics or []):
             if index < len(own_folds):  # the reference's sentences are not audited
                 dynamics[index].append(d)
-        if fold in wanted:
+        if job.fold in wanted:
             done += 1
-            progress(
-                "fold",
-                fold_offset + done,
-                total,
-                {"fold": fold, "mode": runner.mode, "cached": fold in result.cached_folds},
-            )
+            cached = job.fold in result.cached_folds
+            progress("fold", fold_offset + done, total, {"fold": job.fold, "mode": runner.mode, "cached": cached})
+
+    to_compute = []
+    for job in jobs:
+        cached = cache.read(job.fold, job.held_out, dynamics=with_dynamics)
+        if cached is not None:
+            result.cached_folds.append(job.fold)
+            take(job, *cached)
+        elif job.fold in wanted:
+            to_compute.append(job)
+        else:
+            result.missing_folds.append(job.fold)
+    if to_compute:
+        for output in (executor or LocalFolds()).run(runner, corpus, tags, to_compute, progress):
+            job = jobs[output.fold]
+            result.seconds[output.fold] = output.seconds
+            cache.write(output.fold, job.held_out, output.probs, output.dynamics)
+            take(job, output.probs, output.dynamics)
     result.pred_probs = pred_probs  # type: ignore[assignment]
     result.feature_seconds = getattr(runner, "feature_seconds", 0.0)
     if with_dynamics:
@@ -409,6 +471,7 @@ def cross_validate(
     progress: ProgressCallback = quiet,
     reference: Corpus | None = None,
     dynamics: bool = False,
+    executor: FoldExecutor | None = None,
 ) -> CrossValResult:
     """Out-of-sample `pred_probs` for every sentence of `corpus` by K-fold cross-validation.
 
@@ -416,6 +479,9 @@ def cross_validate(
 
     `reference`: a trusted corpus whose sentences join the training part of every fold and
     are never predicted (its tags join the tag set); only `corpus` is split into folds.
+
+    `executor`: where the folds run (default: one after another in this process;
+    `nerqa.cluster.RayFolds`: as tasks on a Ray cluster).
 
     `mode` picks the runner (`full`, `fast`, `top`) or a mean of two (`both`: full and fast;
     `top+fast`), each runner cached as its own mode; the fold count in progress then runs to
@@ -444,6 +510,7 @@ def cross_validate(
             fold_offset=i * n,
             fold_total=n * len(modes),
             reference=reference,
+            executor=executor,
         )
         for i, m in enumerate(modes)
     ]

@@ -38,7 +38,7 @@ from nerqa.errors import NerqaError
 from nerqa.progress import ProgressCallback, quiet
 
 if TYPE_CHECKING:
-    from nerqa.audit.crossval import CrossValResult
+    from nerqa.audit.crossval import CrossValResult, FoldExecutor
     from nerqa.models.classifier import Classifier
 
 # Fold training: the same errors found as at 6 epochs in 60 % of the time (docs/benchmarks.md,
@@ -81,6 +81,44 @@ def check_model_types(corpus: Corpus, tags: tuple[str, ...], model: str | Path) 
         )
 
 
+def cross_validations(
+    corpus: Corpus,
+    config: TrainConfig,
+    *,
+    k: int = 5,
+    mode: str = "both",
+    cache_dir: str | Path | None = None,
+    reference: Corpus | None = None,
+    repeats: int = 1,
+    folds: Sequence[int] | None = None,
+    executor: FoldExecutor | None = None,
+    progress: ProgressCallback = quiet,
+) -> list[CrossValResult]:
+    """The audit's cross-validations (one per repeat, repeat r with seed `config.seed + r`),
+    each fold cached under `cache_dir`. `folds` computes only those fold numbers (of every
+    repeat and runner) and reads the rest from the cache where they are: one job of a batch
+    array, e.g. `nerqa audit --fold I`; a later call without `folds` finds them there."""
+    from nerqa.audit.crossval import COMPONENTS, cross_validate
+
+    AuditSettings(k=k, mode=mode, repeats=repeats)  # type: ignore[arg-type]
+    dynamics = "full" in COMPONENTS[mode] and DYNAMICS_WEIGHT > 0
+    return [
+        cross_validate(
+            corpus,
+            config.replace(seed=config.seed + repeat),
+            k=k,
+            mode=mode,  # type: ignore[arg-type]
+            cache_dir=cache_dir,
+            progress=progress,
+            reference=reference,
+            dynamics=dynamics,
+            folds=folds,
+            executor=executor,
+        )
+        for repeat in range(repeats)
+    ]
+
+
 def audit(
     corpus: Corpus,
     config: TrainConfig,
@@ -92,6 +130,7 @@ def audit(
     classifier: Classifier | None = None,
     reference: Corpus | None = None,
     repeats: int = 1,
+    executor: FoldExecutor | None = None,
     progress: ProgressCallback = quiet,
 ) -> AuditResult:
     """Audit `corpus`: K-fold cross-validated pred_probs (`mode`: see `nerqa.audit.crossval`), scored
@@ -100,7 +139,8 @@ def audit(
     `reference`, a trusted corpus, its sentences are in the training part of every fold and
     are not audited. `repeats` > 1 cross-validates that many times, repeat r with seed
     `config.seed + r` (other fold splits, initialisations and batch orders), and averages the
-    pred_probs (`repeats` times the time)."""
+    pred_probs (`repeats` times the time). `executor` runs the folds (default: one after
+    another here; `nerqa.cluster.RayFolds`: Ray tasks)."""
     started = time.perf_counter()
     if classifier is not None:
         from nerqa.models.predict import predict_probs
@@ -111,23 +151,21 @@ def audit(
         return score(
             corpus, probs, classifier.tags, level=level, settings={"mode": "model", "level": level}, started=started
         )
-    from nerqa.audit.crossval import COMPONENTS, cross_validate, mean_of
+    from nerqa.audit.crossval import COMPONENTS, mean_of
 
     AuditSettings(k=k, mode=mode, level=level, repeats=repeats)  # type: ignore[arg-type]
     dynamics = "full" in COMPONENTS[mode] and DYNAMICS_WEIGHT > 0
-    runs = [
-        cross_validate(
-            corpus,
-            config.replace(seed=config.seed + repeat),
-            k=k,
-            mode=mode,  # type: ignore[arg-type]
-            cache_dir=cache_dir,
-            progress=progress,
-            reference=reference,
-            dynamics=dynamics,
-        )
-        for repeat in range(repeats)
-    ]
+    runs = cross_validations(
+        corpus,
+        config,
+        k=k,
+        mode=mode,
+        cache_dir=cache_dir,
+        reference=reference,
+        repeats=repeats,
+        executor=executor,
+        progress=progress,
+    )
     crossval = mean_of(runs)
     settings = {
         "k": k,

@@ -34,29 +34,38 @@ THREADS_VARIABLE = "NERQA_THREADS"
 
 
 def busy_cores(interval: float = 0.3) -> float:
-    """How many cores other work keeps busy now: the machine's non-idle CPU time over
-    `interval` seconds (from /proc/stat), in cores. Where /proc/stat cannot be read, the
-    1-minute load average, which lags: it still counts a job that ended seconds ago."""
+    """How many cores other work at normal priority keeps busy now, over `interval` seconds:
+    the machine's non-idle CPU time from /proc/stat, less this process's own and less the time
+    of niced work (which yields to nerqa: Linux gives a nice-19 job 1/70 of a contended core),
+    in cores. Where /proc/stat cannot be read, the 1-minute load average, which lags: it
+    still counts a job that ended seconds ago."""
     import os
     import time
 
-    def sample() -> tuple[int, int]:
+    def sample() -> tuple[int, int, float]:
         with open("/proc/stat", encoding="ascii") as stat:
             values = [int(v) for v in stat.readline().split()[1:]]
-        idle = values[3] + (values[4] if len(values) > 4 else 0)  # idle + iowait
-        return sum(values[:8]), idle
+        times = os.times()
+        # user, nice, system, idle, iowait, irq, softirq, steal: idle, iowait and nice are free to us.
+        free = values[1] + values[3] + (values[4] if len(values) > 4 else 0)
+        return sum(values[:8]), free, times.user + times.system
 
     try:
-        total0, idle0 = sample()
+        total0, free0, own0 = sample()
         time.sleep(interval)
-        total1, idle1 = sample()
+        total1, free1, own1 = sample()
     except (OSError, ValueError, IndexError):
         try:
             return os.getloadavg()[0]
         except OSError:
             return 0.0
     spent = total1 - total0
-    return (spent - (idle1 - idle0)) / spent * (os.cpu_count() or 1) if spent > 0 else 0.0
+    if spent <= 0:
+        return 0.0
+    cores = os.cpu_count() or 1
+    seconds = spent / cores  # /proc/stat counts every core's clock ticks
+    own = (own1 - own0) / seconds if seconds > 0 else 0.0  # in cores
+    return max(0.0, (spent - (free1 - free0)) / spent * cores - own)
 
 
 def free_cores() -> int:
@@ -68,6 +77,10 @@ def free_cores() -> int:
     return max(1, min(cores, cores - round(busy_cores())))
 
 
+# Whether `set_threads` chose the count from the free cores (and `refresh_threads` may change it).
+_threads_from_free_cores = False
+
+
 def set_threads(threads: int | None = None) -> int:
     """Set torch's CPU thread count and return it: `threads`, else `$NERQA_THREADS`, else the
     free cores (`free_cores`). With `$OMP_NUM_THREADS` set and no `threads`, torch keeps the
@@ -76,10 +89,12 @@ def set_threads(threads: int | None = None) -> int:
     Why: torch takes every core by default. Two jobs on one machine then each run as many
     threads as there are cores, and their synchronised thread teams stall one another: an audit
     beside a training run on 2 cores took 10x its time alone. Threads for the cores that are
-    free keep each job near its share.
+    free keep each job near its share; `refresh_threads` re-reads them between folds and epochs.
     """
     import os
 
+    global _threads_from_free_cores
+    _threads_from_free_cores = False
     if threads is None:
         value = os.environ.get(THREADS_VARIABLE, "").strip()
         if value:
@@ -91,10 +106,22 @@ def set_threads(threads: int | None = None) -> int:
             return torch.get_num_threads()
         else:
             threads = free_cores()
+            _threads_from_free_cores = True
     if threads < 1:
         raise ModelError(f"the thread count must be at least 1, not {threads}")
     torch.set_num_threads(threads)
     return threads
+
+
+def refresh_threads() -> int:
+    """Between folds and epochs: when the thread count came from the free cores, read them
+    again and follow (fewer when other work arrived, more when it left); a count the user
+    fixed stays. Returns torch's thread count."""
+    if _threads_from_free_cores:
+        threads = free_cores()
+        if threads != torch.get_num_threads():
+            torch.set_num_threads(threads)
+    return torch.get_num_threads()
 
 
 def native_bf16() -> bool:

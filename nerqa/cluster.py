@@ -1,0 +1,170 @@
+"""Work spread over a Ray cluster: the audit's folds as Ray tasks (`RayFolds`), and `select`'s pool
+scored by Ray actors (`nerqa.active.select` takes their scorer).
+
+`connect(workers, address)` joins the cluster at `address` (or `$RAY_ADDRESS`), or starts a
+local Ray with `workers` CPUs, and shuts down what it started. A fold asks for one GPU where
+the cluster has GPUs, else for its share of the cluster's CPUs (and runs as many torch threads).
+Results come back through Ray's object store: the workers need the model folder and nerqa
+installed, not a shared file system.
+
+Ray is an optional dependency (`pip install 'nerqa[scale]'`), imported only here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+from nerqa.errors import ConfigError, NerqaError
+from nerqa.progress import ProgressCallback, quiet
+
+# A fold task whose worker process dies (killed, out of memory, node lost) runs again this many times.
+FOLD_RETRIES = 3
+
+
+def _ray():
+    try:
+        import ray
+    except ModuleNotFoundError:
+        raise ConfigError("running on Ray needs the ray package: pip install 'nerqa[scale]'") from None
+    return ray
+
+
+@dataclass(frozen=True)
+class Cluster:
+    """The Ray cluster this process is connected to: its CPUs and GPUs, how many tasks run at
+    once (`workers`), whether nerqa started it (`local`), and its address."""
+
+    cpus: float
+    gpus: float
+    workers: int
+    local: bool
+    address: str
+
+    def task_resources(self) -> dict[str, float]:
+        """What one fold (or one scoring actor) asks Ray for: a GPU where there are GPUs, else
+        its share of the CPUs, so that `workers` of them run at once."""
+        if self.gpus >= 1:
+            return {"num_gpus": 1, "num_cpus": 1}
+        return {"num_cpus": self.threads}
+
+    @property
+    def threads(self) -> int:
+        """torch threads per task on CPUs: the CPUs each task is given."""
+        return max(1, int(self.cpus // max(1, self.workers)))
+
+
+@contextlib.contextmanager
+def connect(workers: int | None = None, address: str | None = None) -> Iterator[Cluster]:
+    """Join the Ray cluster at `address` (default `$RAY_ADDRESS`), or start a local one with
+    `workers` CPUs (default: every core); the local one is shut down on leaving.
+
+    `workers`: how many folds run at once (default: the cluster's GPUs, else its CPUs).
+    Raises `ConfigError` for a worker count below 1 or an address Ray cannot reach.
+    """
+    if workers is not None and workers < 1:
+        raise ConfigError(f"--workers must be at least 1, not {workers}")
+    ray = _ray()
+    address = address or os.environ.get("RAY_ADDRESS") or None
+    # The folds a failed run cancels end in errors nobody reads: Ray would log each one.
+    os.environ.setdefault("RAY_IGNORE_UNHANDLED_ERRORS", "1")
+    options = {"include_dashboard": False, "log_to_driver": False, "logging_level": "ERROR", "configure_logging": True}
+    already = ray.is_initialized()
+    try:
+        if already:
+            pass  # a caller (a notebook, a test) set Ray up: use it as it is
+        elif address:
+            ray.init(address=address, **options)
+        else:
+            ray.init(num_cpus=workers or os.cpu_count() or 1, **options)
+    except (ConnectionError, RuntimeError, ValueError) as error:
+        raise NerqaError(f"cannot join the Ray cluster at {address}: {error}") from None
+    try:
+        resources = ray.cluster_resources()
+        cpus, gpus = float(resources.get("CPU", 1.0)), float(resources.get("GPU", 0.0))
+        default = int(gpus) if gpus >= 1 else int(cpus)
+        yield Cluster(
+            cpus=cpus,
+            gpus=gpus,
+            workers=max(1, workers or default),
+            local=not (already or address),
+            address=address or ("(already connected)" if already else "local"),
+        )
+    finally:
+        if not (already or address):
+            ray.shutdown()
+
+
+def _in_worker(threads: int | None) -> None:
+    """A Ray worker's setup before it trains or predicts: its torch threads, and
+    transformers' own output off (nothing is printed in a worker)."""
+    from nerqa.models.runtime import quiet_transformers, set_threads
+
+    if threads is not None:
+        set_threads(threads)
+    quiet_transformers()
+
+
+def _fold_task(runner, corpus, tags, job, threads):
+    from nerqa.audit.crossval import compute_fold
+
+    _in_worker(threads)
+    return compute_fold(runner, corpus, tags, job)
+
+
+def _prepare_task(runner, corpus, threads):
+    """The frozen-encoder pass of a fast or top runner, once, in a worker: the runner comes
+    back with it (into the object store), and every fold task reads that one copy."""
+    _in_worker(threads)
+    runner.shared.get(corpus, quiet)
+    return runner, runner.shared.seconds
+
+
+class RayFolds:
+    """A `nerqa.audit.crossval.FoldExecutor`: each fold a Ray task on `cluster`, retried when
+    its worker dies (`FOLD_RETRIES`), yielded as it finishes. The corpus goes to the object
+    store once; a fast or top runner's frozen pass runs once in a worker and is shared."""
+
+    def __init__(self, cluster: Cluster, *, retries: int = FOLD_RETRIES) -> None:
+        self.cluster = cluster
+        self.retries = retries
+
+    def run(self, runner, corpus, tags, jobs: Sequence, progress: ProgressCallback = quiet):
+        ray = _ray()
+        resources = self.cluster.task_resources()
+        threads = None if self.cluster.gpus >= 1 else self.cluster.threads
+        corpus_ref = ray.put(corpus)
+        if hasattr(runner, "shared"):
+            prepare = ray.remote(_prepare_task).options(max_retries=self.retries, num_returns=2, **resources)
+            runner_ref, seconds_ref = prepare.remote(runner, corpus_ref, threads)
+            started = time.perf_counter()
+            runner.shared.seconds = self._get(ray, seconds_ref, "the frozen-encoder pass")
+            progress("features", 1, 1, {"seconds": time.perf_counter() - started})
+        else:
+            runner_ref = ray.put(runner)
+        task = ray.remote(_fold_task).options(max_retries=self.retries, **resources)
+        pending = {task.remote(runner_ref, corpus_ref, tags, job, threads): job.fold for job in jobs}
+        try:
+            while pending:
+                done, _ = ray.wait(list(pending), num_returns=1)
+                fold = pending.pop(done[0])
+                yield self._get(ray, done[0], f"fold {fold}")
+        finally:
+            for ref in pending:  # a failed or interrupted run leaves no fold training on the cluster
+                ray.cancel(ref, force=True)
+
+    def _get(self, ray, ref, what: str):
+        try:
+            return ray.get(ref)
+        except ray.exceptions.RayTaskError as error:
+            cause = error.cause if getattr(error, "cause", None) is not None else error
+            if isinstance(cause, NerqaError):
+                raise cause from None
+            raise NerqaError(f"{what} failed on Ray: {type(cause).__name__}: {cause}") from None
+        except ray.exceptions.RayError as error:
+            raise NerqaError(
+                f"{what} failed on Ray after {self.retries} retries: {str(error).splitlines()[0]}"
+            ) from None
