@@ -94,11 +94,18 @@ def train_cli(
         dev_corpus = reader.read(Path(settings.dev)) if settings.dev else None
         prepare_models()
         from nerqa.models.predict import evaluate
+        from nerqa.models.runtime import process_rank, world_size
         from nerqa.models.training import TRAIN_LOG, save_training, train
 
+        # Under torchrun or accelerate launch, every process trains its share of each batch;
+        # rank 0 alone reports, evaluates and writes the model folder.
+        if process_rank() != 0:
+            train(train_corpus, settings, dev=dev_corpus)
+            return
         console.print(
             f"Training on {len(train_corpus):,} sentences ({train_corpus.n_tokens:,} words), types: "
-            f"{', '.join(train_corpus.entity_types)}",
+            f"{', '.join(train_corpus.entity_types)}"
+            + (f"; {world_size()} data-parallel processes" if world_size() > 1 else ""),
             highlight=False,
         )
         with progress_display(out / TRAIN_LOG) as progress:

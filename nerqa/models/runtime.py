@@ -70,11 +70,44 @@ def busy_cores(interval: float = 0.3) -> float:
 
 def free_cores() -> int:
     """The CPU cores this process may use, less the ones other work keeps busy now
-    (`busy_cores`, rounded), and at least 1."""
+    (`busy_cores`, rounded), shared among the processes of a data-parallel run on this machine
+    (`$LOCAL_WORLD_SIZE`, set by torchrun and accelerate), and at least 1."""
     import os
 
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return max(1, min(cores, cores - round(busy_cores())))
+    free = max(1, min(cores, cores - round(busy_cores())))
+    return max(1, free // local_processes())
+
+
+def process_rank() -> int:
+    """This process's rank in a data-parallel run (`$RANK`, set by torchrun and accelerate
+    launch); 0 alone. Rank 0 logs and writes; the others train and stay quiet."""
+    import os
+
+    try:
+        return int(os.environ.get("RANK", "0"))
+    except ValueError:
+        return 0
+
+
+def world_size() -> int:
+    """How many processes a data-parallel run has in all (`$WORLD_SIZE`); 1 alone."""
+    import os
+
+    try:
+        return max(1, int(os.environ.get("WORLD_SIZE", "1")))
+    except ValueError:
+        return 1
+
+
+def local_processes() -> int:
+    """How many processes of a data-parallel run share this machine (`$LOCAL_WORLD_SIZE`); 1 alone."""
+    import os
+
+    try:
+        return max(1, int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
+    except ValueError:
+        return 1
 
 
 # Whether `set_threads` chose the count from the free cores (and `refresh_threads` may change it).

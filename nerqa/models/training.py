@@ -31,7 +31,7 @@ from nerqa.errors import NerqaError
 from nerqa.models.classifier import Classifier, ShapedTokenClassifier, pad_shapes
 from nerqa.models.loading import load_pretrained, load_tokenizer, window_limit
 from nerqa.models.predict import evaluate
-from nerqa.models.runtime import model_path, native_bf16
+from nerqa.models.runtime import model_path, native_bf16, process_rank, refresh_threads, world_size
 from nerqa.models.windows import IGNORE, encode, length_batches
 from nerqa.progress import ProgressCallback, quiet
 
@@ -62,22 +62,37 @@ class BucketBatchSampler(torch.utils.data.Sampler):
 
     Windows are shuffled, sorted by length (ties stay shuffled), cut into batches, and the
     batches are shuffled: padding nearly vanishes while every epoch sees other batches.
+
+    Data-parallel (`world` > 1 processes, e.g. under torchrun): every process draws the same
+    batches from the same seed, and process `rank` takes its share of each, `batch[rank::world]`
+    (a batch too small to share joins the one before it). So each window is read by exactly
+    one process per epoch, every process runs as many steps, and a step's windows across the
+    processes are the batch one process would have read: `batch_size` stays the global batch.
     """
 
-    def __init__(self, lengths: Sequence[int], batch_size: int, seed: int) -> None:
+    def __init__(self, lengths: Sequence[int], batch_size: int, seed: int, *, rank: int = 0, world: int = 1) -> None:
+        if len(lengths) < world:
+            raise NerqaError(f"{len(lengths)} training windows cannot be shared by {world} processes")
+        if batch_size < world:
+            raise NerqaError(f"a batch of {batch_size} windows cannot be shared by {world} processes")
         self.lengths = list(lengths)
         self.batch_size = batch_size
         self.rng = random.Random(seed)
+        self.rank, self.world = rank, world
 
     def __len__(self) -> int:
-        return math.ceil(len(self.lengths) / self.batch_size)
+        batches = math.ceil(len(self.lengths) / self.batch_size)
+        return batches - (1 if batches > 1 and 0 < len(self.lengths) % self.batch_size < self.world else 0)
 
     def __iter__(self):
         indices = list(range(len(self.lengths)))
         self.rng.shuffle(indices)
         batches = length_batches(indices, self.lengths.__getitem__, self.batch_size)
+        if len(batches) > 1 and len(batches[-1]) < self.world:
+            batches[-2].extend(batches.pop())
         self.rng.shuffle(batches)
-        yield from batches
+        for batch in batches:
+            yield batch[self.rank :: self.world]
 
 
 class BucketTrainer(Trainer):
@@ -101,17 +116,27 @@ class BucketTrainer(Trainer):
     def get_train_dataloader(self):
         size = self.args.per_device_train_batch_size
         if self.batching == "bucket":
-            options = {"batch_sampler": BucketBatchSampler(self.lengths, size, self.args.seed)}
-        else:
-            from transformers.trainer_pt_utils import LengthGroupedSampler
-
-            generator = torch.Generator().manual_seed(self.args.seed)
-            sampler = (
-                LengthGroupedSampler(size, lengths=self.lengths, generator=generator)
-                if self.batching == "group_by_length"
-                else torch.utils.data.RandomSampler(self.train_dataset, generator=generator)
+            sampler = BucketBatchSampler(
+                self.lengths, size, self.args.seed, rank=self.args.process_index, world=self.args.world_size
             )
-            options = {"sampler": sampler, "batch_size": size}
+            loader = torch.utils.data.DataLoader(
+                self.train_dataset,
+                batch_sampler=sampler,
+                collate_fn=self._count,
+                pin_memory=self.args.dataloader_pin_memory,
+            )
+            # The sampler shares the batches among the processes itself (accelerate would shard
+            # them again); the Trainer moves each batch to the device.
+            return loader if self.args.world_size > 1 else self.accelerator.prepare(loader)
+        from transformers.trainer_pt_utils import LengthGroupedSampler
+
+        generator = torch.Generator().manual_seed(self.args.seed)
+        sampler = (
+            LengthGroupedSampler(size, lengths=self.lengths, generator=generator)
+            if self.batching == "group_by_length"
+            else torch.utils.data.RandomSampler(self.train_dataset, generator=generator)
+        )
+        options = {"sampler": sampler, "batch_size": size}
         loader = torch.utils.data.DataLoader(
             self.train_dataset, collate_fn=self._count, pin_memory=self.args.dataloader_pin_memory, **options
         )
@@ -187,6 +212,9 @@ class DevEvaluation(TrainerCallback):
         self.best_weights: dict[str, torch.Tensor] | None = None
         self.bad_epochs = 0
 
+    def on_epoch_begin(self, args, state, control, **kwargs):
+        refresh_threads()  # other work may have started or ended since the last epoch
+
     def on_epoch_end(self, args, state, control, **kwargs):
         epoch = round(state.epoch or 0)
         info: dict = {"epoch": epoch}
@@ -194,15 +222,22 @@ class DevEvaluation(TrainerCallback):
         if loss is not None:
             info["loss"] = round(loss, 5)
         if self.dev is not None:
-            classifier = self.result.classifier
-            evaluation = evaluate(classifier, self.dev, progress=self.progress)
-            info.update(
-                dev_f1=evaluation.micro.f1, dev_precision=evaluation.micro.precision, dev_recall=evaluation.micro.recall
-            )
-            if evaluation.micro.f1 > self.best_f1:
-                self.best_f1, self.bad_epochs = evaluation.micro.f1, 0
+            # Data-parallel: rank 0 evaluates and tells the others; each keeps the best weights
+            # itself (every process holds the same weights), so all stop at the same epoch.
+            scores = None
+            if args.process_index == 0:
+                evaluation = evaluate(self.result.classifier, self.dev, progress=self.progress)
+                scores = (evaluation.micro.f1, evaluation.micro.precision, evaluation.micro.recall)
+            if args.world_size > 1:
+                shared = [scores]
+                torch.distributed.broadcast_object_list(shared, src=0)
+                scores = shared[0]
+            f1, precision, recall = scores
+            info.update(dev_f1=f1, dev_precision=precision, dev_recall=recall)
+            if f1 > self.best_f1:
+                self.best_f1, self.bad_epochs = f1, 0
                 self.best_weights = copy.deepcopy(
-                    {k: v.detach().cpu() for k, v in classifier.model.state_dict().items()}
+                    {k: v.detach().cpu() for k, v in self.result.classifier.model.state_dict().items()}
                 )
                 self.result.best_epoch = epoch
             else:
@@ -280,6 +315,8 @@ def train(
 
     if len(corpus) == 0:
         raise NerqaError("the training corpus is empty")
+    if process_rank() != 0:
+        progress = quiet  # data-parallel: rank 0 reports for all
     tags = tuple(tags) if tags is not None else corpus.tag_set
     if len(tags) < 2:
         raise NerqaError("the training corpus has no entities: nothing to learn")
@@ -370,9 +407,12 @@ def _training_arguments(config: TrainConfig, scratch: str, n_windows: int, gpu: 
     # whether a ratio goes in `warmup_ratio` or as a fraction in `warmup_steps`.
     steps_per_epoch = math.ceil(n_windows / config.batch_size)
     warmup_steps = math.ceil(config.warmup_ratio * steps_per_epoch * config.epochs)
+    # `batch_size` is the global batch. The bucket sampler shares each batch among the
+    # processes itself; the others' batches are per process, so they get their share here.
+    per_process = config.batch_size if config.batching == "bucket" else max(1, config.batch_size // world_size())
     return TrainingArguments(
         output_dir=scratch,
-        per_device_train_batch_size=config.batch_size,
+        per_device_train_batch_size=per_process,
         learning_rate=config.learning_rate,
         weight_decay=config.weight_decay,
         num_train_epochs=config.epochs,
