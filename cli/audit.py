@@ -71,6 +71,12 @@ def audit_cli(
         Optional[int], typer.Option(help="Sub-words per window (default 128); longer sentences are windowed.")
     ] = None,
     seed: Annotated[Optional[int], typer.Option(help="Seed for folds and training.")] = None,
+    lora: Annotated[
+        Optional[bool],
+        typer.Option(
+            "--lora/--full", help="Fine-tune LoRA adapters (peft) in the full runner's folds, not every weight."
+        ),
+    ] = None,
     repeats: Annotated[
         Optional[int],
         typer.Option(
@@ -127,6 +133,7 @@ def audit_cli(
             learning_rate=lr,
             max_length=max_length,
             seed=seed,
+            lora=lora,
             tensorboard=False,
         )
         ignored = {
@@ -138,6 +145,7 @@ def audit_cli(
             "--config": config,
             "--reference": reference,
             "--repeats": repeats,
+            "--lora": lora,
             "--workers": workers,
             "--ray-address": ray_address,
             "--fold": fold,

@@ -56,6 +56,15 @@ def train_cli(
         Optional[str],
         typer.Option(metavar="|".join(get_args(Batching)), help="bucket (default), group_by_length or random."),
     ] = None,
+    lora: Annotated[
+        Optional[bool],
+        typer.Option(
+            "--lora/--full",
+            help="Train LoRA adapters (peft) on the attention and the classifier layer, not every weight; the "
+            "adapters are merged on save, so the folder loads as any HF model. Takes a higher --lr (e.g. 1e-3).",
+        ),
+    ] = None,
+    lora_rank: Annotated[Optional[int], typer.Option(help="Rank of the LoRA adapters (default 16).")] = None,
     precision: Annotated[
         Optional[str],
         typer.Option(
@@ -85,6 +94,8 @@ def train_cli(
             class_weights=class_weights,
             batching=batching,
             precision=precision,
+            lora=lora,
+            lora_rank=lora_rank,
         )
         if settings.train is None:
             raise NerqaError("name a training corpus (argument or dataset.train in --config)")
@@ -114,6 +125,8 @@ def train_cli(
                 "train_sentences": len(train_corpus),
                 "train_seconds": round(result.train_seconds, 1),
                 "tokens_per_second": round(result.tokens_per_second, 1),
+                "trainable_parameters": result.trainable_parameters,
+                "total_parameters": result.total_parameters,
                 "best_epoch": result.best_epoch,
                 "history": result.history,
             }
@@ -122,6 +135,12 @@ def train_cli(
         save_training(result, out, settings, metrics)
     table = Table(title="Training", show_header=False, title_justify="left")
     table.add_row("model folder", str(out))
+    share = result.trainable_parameters / result.total_parameters if result.total_parameters else 0
+    table.add_row(
+        "trained parameters",
+        f"{result.trainable_parameters:,} of {result.total_parameters:,} ({share:.1%})"
+        + (" (LoRA, merged into the saved model)" if settings.lora else ""),
+    )
     table.add_row("training time", f"{result.train_seconds:,.0f} s ({result.tokens_per_second:,.0f} sub-words/s)")
     for info in result.history:
         if "dev_f1" in info:

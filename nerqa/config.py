@@ -67,6 +67,11 @@ class TrainConfig:
     max_length: int = field(default=128, metadata={"section": "model"})
     stride: int = field(default=32, metadata={"section": "model"})
     label_all_subwords: bool = field(default=False, metadata={"section": "model"})
+    lora: bool = field(
+        default=False,
+        metadata={"section": "model", "help": "train LoRA adapters (peft) instead of every weight; merged on save"},
+    )
+    lora_rank: int = field(default=16, metadata={"section": "model", "help": "the LoRA adapters' rank"})
     # dataset
     train: str | None = field(default=None, metadata={"section": "dataset"})
     dev: str | None = field(default=None, metadata={"section": "dataset"})
@@ -108,6 +113,7 @@ class TrainConfig:
         check_range("epochs", self.epochs, low=0, low_open=True)
         check_range("batch_size", self.batch_size, low=1, integer=True)
         check_range("seed", self.seed, low=0, integer=True)
+        check_range("lora_rank", self.lora_rank, low=1, integer=True)
         if self.early_stopping_patience is not None:
             check_range("early_stopping_patience", self.early_stopping_patience, low=1, integer=True)
         if self.model is not None and not Path(self.model).is_dir():
@@ -128,11 +134,9 @@ class TrainConfig:
 
     def cache_settings(self) -> dict[str, Any]:
         """The settings that change what a trained model predicts (not file names or logging)."""
-        return {
-            f.name: getattr(self, f.name)
-            for f in fields(self)
-            if f.name not in ("train", "dev", "format", "tensorboard")
-        }
+        skip = {"train", "dev", "format", "tensorboard"} | (set() if self.lora else {"lora", "lora_rank"})
+        # Without LoRA its settings are left out, so folds cached before it existed stay valid.
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in skip}
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> TrainConfig:

@@ -55,6 +55,9 @@ class TrainResult:
     # With `train(dynamics=True)`: per training sentence, `(epochs, n_words, n_tags)` float16,
     # the tag probabilities the model gave each word in the step that trained on it.
     dynamics: list[np.ndarray] | None = None
+    # Parameters training updated, and all of the model's (LoRA trains a small share).
+    trainable_parameters: int = 0
+    total_parameters: int = 0
 
 
 class BucketBatchSampler(torch.utils.data.Sampler):
@@ -337,10 +340,15 @@ def train(
     )
     max_length = window_limit(model, config.max_length)
     windows, dataset = _training_windows(corpus, tokenizer, labels, config, max_length, shapes=shapes)
+    total_parameters = sum(p.numel() for p in model.parameters())
+    if config.lora:
+        model = with_lora(model, config.lora_rank)
     if shapes:
         model = ShapedTokenClassifier(model)
     record: list[list[np.ndarray]] | None = [[] for _ in windows] if dynamics else None
     result = TrainResult(Classifier(model, tokenizer, tags, max_length, config.stride))
+    result.trainable_parameters = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    result.total_parameters = total_parameters  # the model's own, without adapters or shape projections
     gpu = torch.cuda.is_available()
     with tempfile.TemporaryDirectory(prefix="nerqa-train-") as scratch:
         args = _training_arguments(config, scratch, len(windows), gpu)
@@ -370,12 +378,44 @@ def train(
         result.train_seconds = time.perf_counter() - started
     if evaluation.best_weights is not None:
         model.load_state_dict(evaluation.best_weights)
+    if config.lora:
+        result.classifier.model = model = merged(model)
     model.eval()
     result.tokens_per_second = trainer.real_subwords / result.train_seconds
     result.padded_tokens_per_second = trainer.padded_subwords / result.train_seconds
     if record is not None:
         result.dynamics = word_dynamics(windows, record, [len(s) for s in corpus.sentences], len(tags))
     return result
+
+
+def with_lora(model: torch.nn.Module, rank: int) -> torch.nn.Module:
+    """`model` (a Hugging Face token classifier) with LoRA adapters of `rank` on its attention
+    (peft's choice for the architecture, else every linear layer) and its classifier layer
+    trained whole; the encoder's own weights are frozen."""
+    try:
+        from peft import LoraConfig, TaskType, get_peft_model
+    except ModuleNotFoundError:
+        raise NerqaError("--lora needs the peft package: pip install 'nerqa[scale]'") from None
+
+    def adapted(targets):
+        settings = LoraConfig(
+            task_type=TaskType.TOKEN_CLS, r=rank, lora_alpha=2 * rank, lora_dropout=0.1, target_modules=targets
+        )
+        return get_peft_model(model, settings)
+
+    try:
+        return adapted(None)
+    except ValueError:  # an architecture peft has no default for
+        return adapted("all-linear")
+
+
+def merged(model: torch.nn.Module) -> torch.nn.Module:
+    """The LoRA adapters folded into the weights: a plain Hugging Face model again, which saves
+    as a standard folder (`transformers.pipeline` loads it). A `ShapedTokenClassifier`'s inner model."""
+    if isinstance(model, ShapedTokenClassifier):
+        model.model = model.model.merge_and_unload()
+        return model
+    return model.merge_and_unload()
 
 
 def _training_windows(corpus: Corpus, tokenizer, labels, config: TrainConfig, max_length: int, *, shapes: bool):
