@@ -59,8 +59,8 @@ class Cluster:
 
 @contextlib.contextmanager
 def connect(workers: int | None = None, address: str | None = None) -> Iterator[Cluster]:
-    """Join the Ray cluster at `address` (default `$RAY_ADDRESS`), or start a local one with
-    `workers` CPUs (default: every core); the local one is shut down on leaving.
+    """Join the Ray cluster at `address` (default `$RAY_ADDRESS`), or start a local one over
+    this machine's cores (at least `workers` CPUs); the local one is shut down on leaving.
 
     `workers`: how many folds run at once (default: the cluster's GPUs, else its CPUs).
     Raises `ConfigError` for a worker count below 1 or an address Ray cannot reach.
@@ -79,7 +79,7 @@ def connect(workers: int | None = None, address: str | None = None) -> Iterator[
         elif address:
             ray.init(address=address, **options)
         else:
-            ray.init(num_cpus=workers or os.cpu_count() or 1, **options)
+            ray.init(num_cpus=max(workers or 1, os.cpu_count() or 1), **options)
     except (ConnectionError, RuntimeError, ValueError) as error:
         raise NerqaError(f"cannot join the Ray cluster at {address}: {error}") from None
     try:
