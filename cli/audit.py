@@ -16,10 +16,13 @@ from nerqa.errors import NerqaError
 from nerqa.files import check_writable, writable_folder
 from nerqa_cli.util import (
     CorpusReader,
+    RayAddressOpt,
+    WorkersOpt,
     console,
     err_console,
     prepare_models,
     progress_display,
+    ray_cluster,
     user_errors,
     with_reader,
 )
@@ -87,22 +90,8 @@ def audit_cli(
     level: Annotated[
         str, typer.Option(metavar="types|iob", help="Score entity types (B/I merged: types) or the IOB tags (iob).")
     ] = "types",
-    workers: Annotated[
-        Optional[int],
-        typer.Option(
-            help="Run the folds as Ray tasks, this many at once: on a local Ray started with this many CPUs, or "
-            "on the cluster at --ray-address (default there: one per GPU, else per CPU)."
-        ),
-    ] = None,
-    ray_address: Annotated[
-        Optional[str],
-        typer.Option(
-            "--ray-address",
-            metavar="ADDR",
-            help="Run the folds on this Ray cluster (e.g. ray://head:10001 or auto; default $RAY_ADDRESS with "
-            "--workers).",
-        ),
-    ] = None,
+    workers: WorkersOpt = None,
+    ray_address: RayAddressOpt = None,
     fold: Annotated[
         Optional[int],
         typer.Option(
@@ -191,20 +180,14 @@ def audit_cli(
 @contextlib.contextmanager
 def fold_executor(workers: Optional[int], address: Optional[str]) -> Iterator[Optional[FoldExecutor]]:
     """Where the folds run: here, one after another (None) without --workers or --ray-address;
-    otherwise Ray tasks on a local Ray or on the cluster at the address."""
-    if workers is None and address is None:
-        yield None
-        return
-    from nerqa.cluster import RayFolds, connect
+    otherwise as Ray tasks on a local Ray or on the cluster at the address."""
+    with ray_cluster(workers, address) as cluster:
+        if cluster is None:
+            yield None
+        else:
+            from nerqa.cluster import RayFolds
 
-    with connect(workers, address) as cluster:
-        where = "GPU" if cluster.gpus >= 1 else f"{cluster.threads} CPU"
-        err_console.print(
-            f"Ray: {cluster.address}, {cluster.cpus:g} CPUs, {cluster.gpus:g} GPUs; {cluster.workers} folds at once, "
-            f"one {where} each.",
-            highlight=False,
-        )
-        yield RayFolds(cluster)
+            yield RayFolds(cluster)
 
 
 def _plan(

@@ -24,10 +24,13 @@ from nerqa.interop.tasks import TOOLS
 from nerqa_cli.util import (
     CorpusReader,
     LogLines,
+    RayAddressOpt,
+    WorkersOpt,
     console,
     err_console,
     prepare_models,
     progress_display,
+    ray_cluster,
     user_errors,
     with_reader,
 )
@@ -100,6 +103,8 @@ def select_cli(
     text: TextOpt = False,
     encoder: EncoderOpt = None,
     seed: SeedOpt = 0,
+    workers: WorkersOpt = None,
+    ray_address: RayAddressOpt = None,
     *,
     reader: CorpusReader,
 ) -> None:
@@ -126,7 +131,12 @@ def select_cli(
         options = dict(
             budget=budget, strategy=strategy, diversity=diversity, skip=skip, seed=seed, total_documents=total
         )
-        selection, lines = _select_logged(documents, predictor, options)
+        with ray_cluster(workers, ray_address) as cluster:
+            if cluster is not None:
+                from nerqa.cluster import RayPredictor
+
+                predictor = RayPredictor(cluster, predictor)
+            selection, lines = _select_logged(documents, predictor, options)
         types = type_classes(selection.tags)[1:] or (list(known.entity_types) if known is not None else [])
         summary = {
             "pool": str(pool),

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Annotated, Literal, Optional, get_args
+from typing import IO, TYPE_CHECKING, Annotated, Literal, Optional, get_args
 
 import typer
 from rich.console import Console
@@ -22,6 +22,9 @@ from nerqa.data.corpus import Corpus
 from nerqa.data.formats import FORMATS, ReadOptions, read_corpus, read_splits
 from nerqa.errors import NerqaError
 from nerqa.progress import ProgressCallback
+
+if TYPE_CHECKING:
+    from nerqa.cluster import Cluster
 
 
 class _Console(Console):
@@ -448,3 +451,41 @@ def load_reviewed_audit(reader: CorpusReader, corpus: Path, audit_dir: Path, fil
             f"--class: no issue has the class {', '.join(unknown)}; classes are {', '.join(known) or 'none'}"
         )
     return result
+
+
+# --- running on Ray (audit and select) -------------------------------------------------------------
+
+WorkersOpt = Annotated[
+    Optional[int],
+    typer.Option(
+        help="Run on Ray, this many tasks at once: on a local Ray over this machine's cores, or on the cluster at "
+        "--ray-address (default there: one per GPU, else per CPU).",
+    ),
+]
+RayAddressOpt = Annotated[
+    Optional[str],
+    typer.Option(
+        "--ray-address",
+        metavar="ADDR",
+        help="Run on this Ray cluster (e.g. ray://head:10001, or auto on a cluster node); $RAY_ADDRESS is read "
+        "with --workers.",
+    ),
+]
+
+
+@contextlib.contextmanager
+def ray_cluster(workers: Optional[int], address: Optional[str]) -> Iterator[Optional[Cluster]]:
+    """The Ray cluster `--workers`/`--ray-address` name, announced in one line; None without either."""
+    if workers is None and address is None:
+        yield None
+        return
+    from nerqa.cluster import connect
+
+    with connect(workers, address) as cluster:
+        each = "one GPU" if cluster.gpus >= 1 else f"{cluster.threads} CPU{'s' if cluster.threads > 1 else ''}"
+        err_console.print(
+            f"Ray: {cluster.address}, {cluster.cpus:g} CPUs, {cluster.gpus:g} GPUs; {cluster.workers} at once, "
+            f"{each} each.",
+            highlight=False,
+        )
+        yield cluster

@@ -31,8 +31,9 @@ match.
 
 from __future__ import annotations
 
+import collections
 import itertools
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -194,8 +195,8 @@ class _Scorer:
         self.rng = np.random.default_rng(seed)
         self.scored = 0
 
-    def __call__(self, chunk: list[PoolSentence]) -> None:
-        probs, embeddings = self.predictor([s.tokens for s in chunk])
+    def __call__(self, chunk: list[PoolSentence], probs: list[np.ndarray] | None, embeddings: np.ndarray) -> None:
+        """Offer a chunk's sentences, given the predictor's output for it."""
         tags = self.predictor.tags
         for row, sentence in enumerate(chunk):
             if self.cold:
@@ -210,6 +211,26 @@ class _Scorer:
         self.scored += len(chunk)
 
 
+def _predicted(predictor: Predictor, chunks: Iterator[tuple[list[PoolSentence], int]]) -> Iterator[tuple]:
+    """`(chunk, document number, probs, embeddings)` per chunk, in pool order. A predictor with
+    a `map` method (`nerqa.cluster.RayPredictor`) scores several chunks at once elsewhere; it
+    pulls chunks as it has room for them, so only the chunks in flight are held here."""
+    mapper = getattr(predictor, "map", None)
+    if mapper is None:
+        for chunk, number in chunks:
+            yield (chunk, number, *predictor([s.tokens for s in chunk]))
+        return
+    held: collections.deque = collections.deque()
+
+    def tokens() -> Iterator[list]:
+        for chunk, number in chunks:
+            held.append((chunk, number))
+            yield [s.tokens for s in chunk]
+
+    for probs, embeddings in mapper(tokens()):
+        yield (*held.popleft(), probs, embeddings)
+
+
 def _stream(
     documents,
     scorer: _Scorer,
@@ -222,28 +243,32 @@ def _stream(
     returns the counts (`documents`, `read`, `duplicates`, `labeled`, `scored`)."""
     seen: set[int] = set()
     counts = {"documents": 0, "read": 0, "duplicates": 0, "labeled": 0, "scored": 0}
-    chunk: list[PoolSentence] = []
-    last_document = -1
-    for number, sentence in pool_sentences(documents):
-        last_document = number
-        counts["read"] += 1
-        key = text_key(sentence.tokens)
-        if key in skip:
-            counts["labeled"] += 1
-            continue
-        if key in seen:
-            counts["duplicates"] += 1
-            continue
-        seen.add(key)
-        chunk.append(sentence)
-        if len(chunk) >= chunk_sentences:
-            scorer(chunk)
-            chunk = []
-            progress("select", number + 1, total_documents or 0, {"sentences": scorer.scored})
-    if chunk:
-        scorer(chunk)
+
+    def chunks() -> Iterator[tuple[list[PoolSentence], int]]:
+        chunk: list[PoolSentence] = []
+        number = -1
+        for number, sentence in pool_sentences(documents):
+            counts["documents"] = number + 1
+            counts["read"] += 1
+            key = text_key(sentence.tokens)
+            if key in skip:
+                counts["labeled"] += 1
+                continue
+            if key in seen:
+                counts["duplicates"] += 1
+                continue
+            seen.add(key)
+            chunk.append(sentence)
+            if len(chunk) >= chunk_sentences:
+                yield chunk, number
+                chunk = []
+        if chunk:
+            yield chunk, number
+
+    for chunk, number, probs, embeddings in _predicted(scorer.predictor, chunks()):
+        scorer(chunk, probs, embeddings)
+        progress("select", number + 1, total_documents or 0, {"sentences": scorer.scored})
     counts["scored"] = scorer.scored
-    counts["documents"] = last_document + 1
     progress("select", counts["documents"], total_documents or counts["documents"], {"sentences": scorer.scored})
     return counts
 

@@ -48,7 +48,7 @@ def test_two_ray_workers_audit_as_one_does(tiny_model: Path, toy_file: Path, tmp
     # Both runners of the default mode: the full runner's folds and dynamics, and the fast
     # runner's frozen pass, run once in a worker and shared by its folds.
     two = _audit(tmp_path / "two", toy_file, tiny_model, "--workers", "2")
-    assert "Ray: local, " in two.stderr and "; 2 folds at once" in two.stderr
+    assert "Ray: local, " in two.stderr and "; 2 at once" in two.stderr
     log = (tmp_path / "two" / "audit.log").read_text()
     assert log.count(" folds ") == 6  # one line per fold and runner, written by the driver
     _audit(tmp_path / "one", toy_file, tiny_model, "--workers", "1")
