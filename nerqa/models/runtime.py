@@ -63,7 +63,7 @@ def busy_cores(interval: float = 0.3) -> float:
     if spent <= 0:
         return 0.0
     cores = os.cpu_count() or 1
-    seconds = spent / cores  # /proc/stat counts every core's clock ticks
+    seconds = spent / cores / os.sysconf("SC_CLK_TCK")  # /proc/stat counts every core's clock ticks
     own = (own1 - own0) / seconds if seconds > 0 else 0.0  # in cores
     return max(0.0, (spent - (free1 - free0)) / spent * cores - own)
 
