@@ -41,14 +41,13 @@ def test_torch_threads_follow_the_free_cores_unless_told(monkeypatch):
 
 
 def test_busy_cores_leave_out_niced_work_and_this_process():
+    import os
     import subprocess
     import sys
     import threading
     import time
 
     from nerqa.models.runtime import busy_cores
-
-    import os
 
     spin = [sys.executable, "-c", "import time\nend = time.time() + 4\nwhile time.time() < end: pass"]
     base = busy_cores(1.0)  # whatever else runs on this machine now
