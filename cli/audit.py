@@ -185,7 +185,7 @@ def fold_executor(workers: Optional[int], address: Optional[str]) -> Iterator[Op
         if cluster is None:
             yield None
         else:
-            from nerqa.cluster import RayFolds
+            from nerqa.audit.distributed import RayFolds
 
             yield RayFolds(cluster)
 

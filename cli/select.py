@@ -133,7 +133,7 @@ def select_cli(
         )
         with ray_cluster(workers, ray_address) as cluster:
             if cluster is not None:
-                from nerqa.cluster import RayPredictor
+                from nerqa.models.cluster import RayPredictor
 
                 predictor = RayPredictor(cluster, predictor)
             selection, lines = _select_logged(documents, predictor, options)

@@ -24,7 +24,7 @@ from nerqa.errors import NerqaError
 from nerqa.progress import ProgressCallback
 
 if TYPE_CHECKING:
-    from nerqa.cluster import Cluster
+    from nerqa.models.cluster import Cluster
 
 
 class _Console(Console):
@@ -479,7 +479,7 @@ def ray_cluster(workers: Optional[int], address: Optional[str]) -> Iterator[Opti
     if workers is None and address is None:
         yield None
         return
-    from nerqa.cluster import connect
+    from nerqa.models.cluster import connect
 
     with connect(workers, address) as cluster:
         each = "one GPU" if cluster.gpus >= 1 else f"{cluster.threads} CPU{'s' if cluster.threads > 1 else ''}"

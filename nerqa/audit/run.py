@@ -140,7 +140,7 @@ def audit(
     are not audited. `repeats` > 1 cross-validates that many times, repeat r with seed
     `config.seed + r` (other fold splits, initialisations and batch orders), and averages the
     pred_probs (`repeats` times the time). `executor` runs the folds (default: one after
-    another here; `nerqa.cluster.RayFolds`: Ray tasks)."""
+    another here; `nerqa.audit.distributed.RayFolds`: Ray tasks)."""
     started = time.perf_counter()
     if classifier is not None:
         from nerqa.models.predict import predict_probs

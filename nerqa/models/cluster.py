@@ -1,31 +1,31 @@
-"""Work spread over a Ray cluster: the audit's folds as Ray tasks (`RayFolds`), and `select`'s pool
-scored by Ray actors (`nerqa.active.select` takes their scorer).
+"""Work spread over a Ray cluster: the connection (`connect`, `Cluster`), and a predictor spread
+over Ray actors (`RayPredictor`, for `select`'s pool). The audit's folds as Ray tasks are
+`nerqa.audit.distributed.RayFolds`.
 
 `connect(workers, address)` joins the cluster at `address` (or `$RAY_ADDRESS`), or starts a
-local Ray with `workers` CPUs, and shuts down what it started. A fold asks for one GPU where
-the cluster has GPUs, else for its share of the cluster's CPUs (and runs as many torch threads).
-Results come back through Ray's object store: the workers need the model folder and nerqa
-installed, not a shared file system.
+local Ray over this machine's cores, and shuts down what it started. A task asks for one GPU
+where the cluster has GPUs, else for its share of the cluster's CPUs (and runs as many torch
+threads). Results come back through Ray's object store: the workers need nerqa installed and
+the model folder a fold fine-tunes, not a shared file system.
 
-Ray is an optional dependency (`pip install 'nerqa[scale]'`), imported only here.
+Ray is an optional dependency (`pip install 'nerqa[scale]'`), imported only on use.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from nerqa.errors import ConfigError, NerqaError
-from nerqa.progress import ProgressCallback, quiet
 
-# A fold task whose worker process dies (killed, out of memory, node lost) runs again this many times.
-FOLD_RETRIES = 3
+# A task whose worker process dies (killed, out of memory, node lost) runs again this many times.
+RETRIES = 3
 
 
-def _ray():
+def ray_module():
+    """The `ray` package, or a `ConfigError` saying how to install it."""
     try:
         import ray
     except ModuleNotFoundError:
@@ -67,7 +67,7 @@ def connect(workers: int | None = None, address: str | None = None) -> Iterator[
     """
     if workers is not None and workers < 1:
         raise ConfigError(f"--workers must be at least 1, not {workers}")
-    ray = _ray()
+    ray = ray_module()
     address = address or os.environ.get("RAY_ADDRESS") or None
     # The folds a failed run cancels end in errors nobody reads: Ray would log each one.
     os.environ.setdefault("RAY_IGNORE_UNHANDLED_ERRORS", "1")
@@ -98,7 +98,7 @@ def connect(workers: int | None = None, address: str | None = None) -> Iterator[
             ray.shutdown()
 
 
-def _in_worker(threads: int | None) -> None:
+def worker_setup(threads: int | None) -> None:
     """A Ray worker's setup before it trains or predicts: its torch threads, and
     transformers' own output off (nothing is printed in a worker)."""
     from nerqa.models.runtime import quiet_transformers, set_threads
@@ -108,73 +108,11 @@ def _in_worker(threads: int | None) -> None:
     quiet_transformers()
 
 
-def _fold_task(runner, corpus, tags, job, threads):
-    from nerqa.audit.crossval import compute_fold
-
-    _in_worker(threads)
-    return compute_fold(runner, corpus, tags, job)
-
-
-def _prepare_task(runner, corpus, threads):
-    """The frozen-encoder pass of a fast or top runner, once, in a worker: the runner comes
-    back with it (into the object store), and every fold task reads that one copy."""
-    _in_worker(threads)
-    runner.shared.get(corpus, quiet)
-    return runner, runner.shared.seconds
-
-
-class RayFolds:
-    """A `nerqa.audit.crossval.FoldExecutor`: each fold a Ray task on `cluster`, retried when
-    its worker dies (`FOLD_RETRIES`), yielded as it finishes. The corpus goes to the object
-    store once; a fast or top runner's frozen pass runs once in a worker and is shared."""
-
-    def __init__(self, cluster: Cluster, *, retries: int = FOLD_RETRIES) -> None:
-        self.cluster = cluster
-        self.retries = retries
-
-    def run(self, runner, corpus, tags, jobs: Sequence, progress: ProgressCallback = quiet):
-        ray = _ray()
-        resources = self.cluster.task_resources()
-        threads = None if self.cluster.gpus >= 1 else self.cluster.threads
-        corpus_ref = ray.put(corpus)
-        if hasattr(runner, "shared"):
-            prepare = ray.remote(_prepare_task).options(max_retries=self.retries, num_returns=2, **resources)
-            runner_ref, seconds_ref = prepare.remote(runner, corpus_ref, threads)
-            started = time.perf_counter()
-            runner.shared.seconds = self._get(ray, seconds_ref, "the frozen-encoder pass")
-            progress("features", 1, 1, {"seconds": time.perf_counter() - started})
-        else:
-            runner_ref = ray.put(runner)
-        task = ray.remote(_fold_task).options(max_retries=self.retries, **resources)
-        pending = {task.remote(runner_ref, corpus_ref, tags, job, threads): job.fold for job in jobs}
-        try:
-            while pending:
-                done, _ = ray.wait(list(pending), num_returns=1)
-                fold = pending.pop(done[0])
-                yield self._get(ray, done[0], f"fold {fold}")
-        finally:
-            for ref in pending:  # a failed or interrupted run leaves no fold training on the cluster
-                ray.cancel(ref, force=True)
-
-    def _get(self, ray, ref, what: str):
-        try:
-            return ray.get(ref)
-        except ray.exceptions.RayTaskError as error:
-            cause = error.cause if getattr(error, "cause", None) is not None else error
-            if isinstance(cause, NerqaError):
-                raise cause from None
-            raise NerqaError(f"{what} failed on Ray: {type(cause).__name__}: {cause}") from None
-        except ray.exceptions.RayError as error:
-            raise NerqaError(
-                f"{what} failed on Ray after {self.retries} retries: {str(error).splitlines()[0]}"
-            ) from None
-
-
 class _PredictorActor:
     """A Ray actor holding one predictor (`nerqa.active.predictors`) and its model."""
 
     def __init__(self, predictor, threads: int | None) -> None:
-        _in_worker(threads)
+        worker_setup(threads)
         self.predictor = predictor
 
     def predict(self, sentences):
@@ -189,10 +127,10 @@ class RayPredictor:
     in flight: the driver holds no more of the pool than that."""
 
     def __init__(self, cluster: Cluster, predictor) -> None:
-        ray = _ray()
+        ray = ray_module()
         self.tags = tuple(predictor.tags)
         actor = ray.remote(_PredictorActor).options(
-            max_restarts=FOLD_RETRIES, max_task_retries=FOLD_RETRIES, **cluster.task_resources()
+            max_restarts=RETRIES, max_task_retries=RETRIES, **cluster.task_resources()
         )
         threads = None if cluster.gpus >= 1 else cluster.threads
         shared = ray.put(predictor)
@@ -205,7 +143,7 @@ class RayPredictor:
         """Per chunk of sentences (lists of tokens), `(probs, embeddings)`, in the chunks' order."""
         import collections
 
-        ray = _ray()
+        ray = ray_module()
         in_flight: collections.deque = collections.deque()
         limit = 2 * len(self.actors)
         for number, chunk in enumerate(chunks):
