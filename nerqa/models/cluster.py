@@ -79,9 +79,15 @@ def connect(workers: int | None = None, address: str | None = None) -> Iterator[
         elif address:
             ray.init(address=address, **options)
         else:
-            ray.init(num_cpus=max(workers or 1, os.cpu_count() or 1), **options)
+            # "local": a new Ray of its own, even where another one runs on this machine.
+            ray.init(address="local", num_cpus=max(workers or 1, os.cpu_count() or 1), **options)
     except (ConnectionError, RuntimeError, ValueError) as error:
-        raise NerqaError(f"cannot join the Ray cluster at {address}: {error}") from None
+        hint = (
+            ""
+            if os.environ.get("RAY_AUTH_MODE")
+            else " (a cluster started by `ray start` also needs RAY_AUTH_MODE=token)"
+        )
+        raise NerqaError(f"cannot join the Ray cluster at {address}: {error}{hint}") from None
     try:
         resources = ray.cluster_resources()
         cpus, gpus = float(resources.get("CPU", 1.0)), float(resources.get("GPU", 0.0))

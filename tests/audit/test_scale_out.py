@@ -160,3 +160,45 @@ def test_fold_outside_the_folds_is_one_error_line(toy_file: Path, tiny_model: Pa
     )
     assert result.exit_code != 0 and "folds [3] are outside 0..2" in result.stderr
     assert "Traceback" not in result.output + result.stderr
+
+
+def test_audit_joins_a_running_ray_cluster(tiny_model: Path, toy_file: Path, tmp_path: Path):
+    import shutil
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    # A real cluster head, started as the docs say (`ray start --head`), in processes of its own
+    # (--block: they end with it, and no other Ray on this machine is touched); the audit joins it.
+    ray_cli = shutil.which("ray", path=str(Path(sys.executable).parent)) or "ray"
+    head = subprocess.Popen(
+        [ray_cli, "start", "--head", "--block", "--port", "6391", "--num-cpus", "2", "--include-dashboard", "false"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        for _ in range(120):
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", 6391)) == 0:
+                    break
+            time.sleep(0.5)
+        time.sleep(3)  # the head's other services come up after its port
+        # A user's shell: `ray start` clusters use token authentication (the token is in ~/.ray).
+        result = subprocess.run(
+            [sys.executable, "-m", "nerqa_cli.main", "audit", str(toy_file), "--model", str(tiny_model), "-k", "3"]
+            + ["--epochs", "1", "--mode", "full", "--out", str(tmp_path / "out"), "--ray-address", "127.0.0.1:6391"],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "RAY_AUTH_MODE": "token"},
+            timeout=600,
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "Ray: 127.0.0.1:6391, 2 CPUs, 0 GPUs; 2 at once, 1 CPU each." in result.stderr
+        assert (tmp_path / "out" / "issues.jsonl").read_text().strip()
+        assert head.poll() is None  # the audit left the cluster running: it is not the audit's to stop
+    finally:
+        os.killpg(head.pid, signal.SIGTERM)
+        head.wait(timeout=60)
