@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -72,6 +73,7 @@ def bench_workers(corpus: Path, work: Path, args) -> None:
     times = {}
     for label, extra in (("here", []), ("--workers 1", ["--workers", "1"]), ("--workers 2", ["--workers", "2"])):
         out = work / f"audit-{label.replace(' ', '').strip('-')}"
+        shutil.rmtree(out, ignore_errors=True)  # no fold cache from an earlier run
         times[label] = run([*common, "--out", str(out), *extra])
         agree = len(set(issue_keys(out)) & set(issue_keys(work / "audit-here"))) / max(1, len(issue_keys(out)))
         print(f"  audit {label:12} {times[label]:7.1f} s  issues {len(issue_keys(out)):4}  same as here: {agree:.0%}")
@@ -103,6 +105,7 @@ def bench_share(corpus: Path, work: Path, args) -> None:
     common = [*NERQA, "audit", str(corpus), "--mode", "full", "-k", str(args.folds), "--epochs", str(args.epochs)]
     common += ["--show", "0"]
     cores = len(os.sched_getaffinity(0))
+    shutil.rmtree(work / "share-alone", ignore_errors=True)
     alone = run([*common, "--out", str(work / "share-alone")])
     print(f"  audit alone (threads from the free cores): {alone:7.1f} s")
     variants = [

@@ -195,7 +195,8 @@ class BucketTrainer(Trainer):
 
 class DevEvaluation(TrainerCallback):
     """After each epoch: the epoch's mean loss, entity F1 on `dev` (if any), the best epoch's
-    weights kept in memory, and early stopping after `patience` epochs without gain."""
+    weights kept in memory, and early stopping after `patience` epochs without gain. Before
+    each epoch: torch's threads re-read from the free cores (`refresh_threads`)."""
 
     def __init__(
         self,
