@@ -10,7 +10,8 @@ Sections (`--sections`, default all):
   dev F1.
 - `share`: the audit alone, then again with a niced (19) one-core busy job started halfway,
   with the thread count re-read between folds and epochs (nerqa's default), fixed at the
-  cores (as before), fixed at one fewer, and with `OMP_WAIT_POLICY=PASSIVE`.
+  cores (as before), fixed at one fewer, and with `OMP_WAIT_POLICY=PASSIVE`; then with a
+  one-core job at normal priority, re-read and fixed.
 - `large`: a synthetic corpus of `--large` sentences, written here and never committed: time
   and peak RSS of `nerqa stats`, of the fold assignment, and of scoring (cleanlab and span
   issues over random pred_probs), each in a process of its own.
@@ -109,15 +110,18 @@ def bench_share(corpus: Path, work: Path, args) -> None:
     alone = run([*common, "--out", str(work / "share-alone")])
     print(f"  audit alone (threads from the free cores): {alone:7.1f} s")
     variants = [
-        ("threads re-read between folds and epochs (default)", {}),
-        (f"threads fixed at {cores} (before)", {"NERQA_THREADS": str(cores)}),
-        (f"threads fixed at {max(1, cores - 1)}", {"NERQA_THREADS": str(max(1, cores - 1))}),
+        ("threads re-read between folds and epochs (default)", {}, True),
+        (f"threads fixed at {cores} (before)", {"NERQA_THREADS": str(cores)}, True),
+        (f"threads fixed at {max(1, cores - 1)}", {"NERQA_THREADS": str(max(1, cores - 1))}, True),
         (
             f"threads fixed at {cores}, OMP_WAIT_POLICY=PASSIVE",
             {"NERQA_THREADS": str(cores), "OMP_WAIT_POLICY": "PASSIVE"},
+            True,
         ),
+        ("threads re-read between folds and epochs (default)", {}, False),
+        (f"threads fixed at {cores} (before)", {"NERQA_THREADS": str(cores)}, False),
     ]
-    for label, env in variants:
+    for label, env, niced in variants:
         started = time.perf_counter()
         audit = subprocess.Popen(
             [*common, "--out", str(work / f"share-{len(env)}-{time.time_ns()}")],
@@ -126,14 +130,15 @@ def bench_share(corpus: Path, work: Path, args) -> None:
             stderr=subprocess.DEVNULL,
         )
         time.sleep(alone / 2)
-        busy = subprocess.Popen(["nice", "-n", "19", sys.executable, "-c", "while True: pass"])
+        busy = subprocess.Popen([*(["nice", "-n", "19"] if niced else []), sys.executable, "-c", "while True: pass"])
         audit.wait()
         seconds = time.perf_counter() - started
         busy.kill()
         busy.wait()
         second_half = seconds - alone / 2
+        job = "a niced job" if niced else "a job at normal priority"
         print(
-            f"  with a niced job from halfway, {label}: {seconds:7.1f} s ({seconds / alone:.2f}x alone; "
+            f"  with {job} from halfway, {label}: {seconds:7.1f} s ({seconds / alone:.2f}x alone; "
             f"second half {second_half / (alone / 2):.2f}x)"
         )
 

@@ -56,8 +56,8 @@ def surface_forms(
     `extra` adds token sequences that need not be labeled anywhere (e.g. spans a model
     predicts), so their untagged occurrences are counted too. An occurrence is untagged when
     the same token sequence appears with every token tagged `O` (occurrences overlapping
-    another entity count as neither). With `casefold`, forms are compared in lower case. Runs in O(tokens x forms
-    starting with each token).
+    another entity count as neither). With `casefold`, forms are compared in lower case. Runs in
+    O(tokens x distinct form lengths).
     """
     norm = (lambda t: t.casefold()) if casefold else (lambda t: t)
     forms: dict[tuple[str, ...], SurfaceForm] = {}
@@ -69,19 +69,21 @@ def surface_forms(
         key = tuple(norm(t) for t in key)
         if key:
             forms.setdefault(key, SurfaceForm(key))
-    by_first: dict[str, list[tuple[str, ...]]] = defaultdict(list)
-    for key in forms:
-        by_first[key[0]].append(key)
+    # Looked up by length: per position, one set lookup per form length there is, however many
+    # forms start with its token (a frequent word can start thousands in a large corpus).
+    lengths = sorted({len(key) for key in forms})
     for index, sentence in enumerate(corpus.sentences):
         tokens = [norm(t) for t in sentence.tokens]
-        outside = [t == OUTSIDE for t in sentence.tags]
-        for start, token in enumerate(tokens):
-            if not outside[start]:
-                continue
-            for key in by_first.get(token, ()):
-                end = start + len(key)
-                if end <= len(tokens) and tuple(tokens[start:end]) == key and all(outside[start:end]):
-                    form = forms[key]
+        # run[i]: how many tokens from i on are tagged O in a row.
+        run = [0] * (len(tokens) + 1)
+        for i in range(len(tokens) - 1, -1, -1):
+            run[i] = run[i + 1] + 1 if sentence.tags[i] == OUTSIDE else 0
+        for start in range(len(tokens)):
+            for length in lengths:
+                if length > run[start]:
+                    break
+                form = forms.get(tuple(tokens[start : start + length]))
+                if form is not None:
                     form.unlabeled += 1
                     form.unlabeled_at.append((index, start))
     return forms
