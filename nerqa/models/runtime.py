@@ -33,49 +33,74 @@ def device() -> torch.device:
 THREADS_VARIABLE = "NERQA_THREADS"
 
 
-def busy_cores(interval: float = 0.3) -> float:
-    """How many cores other work at normal priority keeps busy now, over `interval` seconds:
-    the machine's non-idle CPU time from /proc/stat, less this process's own and less the time
-    of niced work (which yields to nerqa: Linux gives a nice-19 job 1/70 of a contended core),
-    in cores. Where /proc/stat cannot be read, the 1-minute load average, which lags: it
-    still counts a job that ended seconds ago."""
+def _cpu_sample() -> tuple[int, int, float, float]:
+    """The machine's CPU clock ticks so far, in all and free to nerqa (idle, iowait and niced
+    work: Linux gives a nice-19 job 1/70 of a contended core), this process's own CPU seconds,
+    and the time. Raises OSError where /proc/stat cannot be read."""
     import os
     import time
 
-    def sample() -> tuple[int, int, float]:
-        with open("/proc/stat", encoding="ascii") as stat:
-            values = [int(v) for v in stat.readline().split()[1:]]
-        times = os.times()
-        # user, nice, system, idle, iowait, irq, softirq, steal: idle, iowait and nice are free to us.
-        free = values[1] + values[3] + (values[4] if len(values) > 4 else 0)
-        return sum(values[:8]), free, times.user + times.system
+    with open("/proc/stat", encoding="ascii") as stat:
+        values = [int(v) for v in stat.readline().split()[1:]]
+    times = os.times()
+    # user, nice, system, idle, iowait, irq, softirq, steal
+    free = values[1] + values[3] + (values[4] if len(values) > 4 else 0)
+    return sum(values[:8]), free, times.user + times.system, time.monotonic()
 
+
+def _busy_between(before: tuple[int, int, float, float], after: tuple[int, int, float, float]) -> float:
+    """Cores other work at normal priority kept busy between two `_cpu_sample`s."""
+    import os
+
+    spent = after[0] - before[0]
+    if spent <= 0:
+        return 0.0
+    cores = os.cpu_count() or 1
+    seconds = spent / cores / os.sysconf("SC_CLK_TCK")  # /proc/stat counts every core's clock ticks
+    own = (after[2] - before[2]) / seconds if seconds > 0 else 0.0  # in cores
+    return max(0.0, (spent - (after[1] - before[1])) / spent * cores - own)
+
+
+# The sample the last thread count was chosen at: `refresh_threads` measures from it.
+_last_sample: tuple[int, int, float, float] | None = None
+
+
+def busy_cores(interval: float = 0.3) -> float:
+    """How many cores other work at normal priority keeps busy now, over `interval` seconds:
+    the machine's non-idle CPU time from /proc/stat, less this process's own and less the time
+    of niced work, in cores. Where /proc/stat cannot be read, the 1-minute load average, which
+    lags: it still counts a job that ended seconds ago."""
+    import os
+    import time
+
+    global _last_sample
     try:
-        total0, free0, own0 = sample()
+        before = _cpu_sample()
         time.sleep(interval)
-        total1, free1, own1 = sample()
+        _last_sample = _cpu_sample()
     except (OSError, ValueError, IndexError):
         try:
             return os.getloadavg()[0]
         except OSError:
             return 0.0
-    spent = total1 - total0
-    if spent <= 0:
-        return 0.0
-    cores = os.cpu_count() or 1
-    seconds = spent / cores / os.sysconf("SC_CLK_TCK")  # /proc/stat counts every core's clock ticks
-    own = (own1 - own0) / seconds if seconds > 0 else 0.0  # in cores
-    return max(0.0, (spent - (free1 - free0)) / spent * cores - own)
+    return _busy_between(before, _last_sample)
 
 
 def free_cores() -> int:
     """The CPU cores this process may use, less the ones other work keeps busy now
     (`busy_cores`, rounded), shared among the processes of a data-parallel run on this machine
     (`$LOCAL_WORLD_SIZE`, set by torchrun and accelerate), and at least 1."""
+
+    return _share_of(busy_cores())
+
+
+def _share_of(busy: float) -> int:
+    """This process's threads when other work keeps `busy` cores busy: the free cores, shared
+    among the processes of a data-parallel run on this machine, at least 1."""
     import os
 
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    free = max(1, min(cores, cores - round(busy_cores())))
+    free = max(1, min(cores, cores - round(busy)))
     return max(1, free // local_processes())
 
 
@@ -149,12 +174,24 @@ def set_threads(threads: int | None = None) -> int:
 def refresh_threads() -> int:
     """Between folds and epochs: when the thread count came from the free cores, read them
     again and follow (fewer when other work arrived, more when it left); a count the user
-    fixed stays. Returns torch's thread count."""
-    if _threads_from_free_cores:
+    fixed stays. Returns torch's thread count.
+
+    The busy cores are measured over the time since the last reading (an epoch, a fold), not
+    over a pause of their own: an audit reads them dozens of times."""
+    global _last_sample
+    if not _threads_from_free_cores:
+        return torch.get_num_threads()
+    try:
+        now = _cpu_sample()
+    except (OSError, ValueError, IndexError):
+        now = None
+    if now is not None and _last_sample is not None and now[3] - _last_sample[3] >= 1.0:
+        threads, _last_sample = _share_of(_busy_between(_last_sample, now)), now
+    else:
         threads = free_cores()
-        if threads != torch.get_num_threads():
-            torch.set_num_threads(threads)
-    return torch.get_num_threads()
+    if threads != torch.get_num_threads():
+        torch.set_num_threads(threads)
+    return threads
 
 
 def native_bf16() -> bool:

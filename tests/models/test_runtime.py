@@ -82,23 +82,40 @@ def test_busy_cores_leave_out_niced_work_and_this_process():
 
 
 def test_threads_follow_the_free_cores_between_folds_and_epochs(monkeypatch):
+    import os
+
     import torch
 
     from nerqa.models import runtime
 
     before = torch.get_num_threads()
-    monkeypatch.delenv("NERQA_THREADS", raising=False)
-    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
-    monkeypatch.delenv("LOCAL_WORLD_SIZE", raising=False)
+    cores = len(os.sched_getaffinity(0))
+    hz = os.sysconf("SC_CLK_TCK")
+    for name in ("NERQA_THREADS", "OMP_NUM_THREADS", "LOCAL_WORLD_SIZE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(os, "cpu_count", lambda: cores)
+
+    def sample(seconds: float, free_cores: float, own_cores: float):
+        # /proc/stat ticks and own CPU seconds after `seconds` of wall time at these loads.
+        ticks = int(seconds * hz * cores)
+        return ticks, int(seconds * hz * free_cores), seconds * own_cores, seconds
+
+    # An epoch of 10 s: this process used every core but one, other work the last one.
+    samples = iter([sample(0, 0, 0), sample(0.3, cores, 0), sample(10, 0, cores - 1)])
+    monkeypatch.setattr(runtime, "_cpu_sample", lambda: next(samples))
     try:
-        free = iter([4, 1, 3])
-        monkeypatch.setattr(runtime, "free_cores", lambda: next(free))
-        assert runtime.set_threads() == 4
-        assert runtime.refresh_threads() == 1  # other work arrived
-        assert runtime.refresh_threads() == 3  # some of it left
-        monkeypatch.setenv("NERQA_THREADS", "2")
-        assert runtime.set_threads() == 2
-        assert runtime.refresh_threads() == 2  # a count the user fixed stays
+        assert runtime.set_threads() == cores  # idle at the start
+        assert runtime.refresh_threads() == max(1, cores - 1)  # other work arrived: one core less
+        # The next 10 s: the other work ended, and the cores come back.
+        samples = iter([sample(20, 1, cores - 1)])
+        assert runtime.refresh_threads() == cores
+        samples = iter([sample(20.2, 0, 0)])  # read again at once: too short to measure, so measured anew
+        monkeypatch.setattr(runtime, "busy_cores", lambda: 0.0)
+        assert runtime.refresh_threads() == cores
+        monkeypatch.setenv("NERQA_THREADS", "1")
+        assert runtime.set_threads() == 1
+        samples = iter([sample(40, 0, 0)])
+        assert runtime.refresh_threads() == 1  # a count the user fixed stays
     finally:
         torch.set_num_threads(before)
 
