@@ -9,4 +9,4 @@ python=${PYTHON:-python3}
 if ! .venv/bin/python -c "import torch" 2>/dev/null; then
     .venv/bin/pip install --quiet ${TORCH_INDEX_URL:+--index-url "$TORCH_INDEX_URL"} "torch==2.13.0"
 fi
-.venv/bin/pip install --quiet --disable-pip-version-check -e ".[test,bench,docs,scale]"
+.venv/bin/pip install --quiet --disable-pip-version-check -e ".[test,bench,docs,scale,hf]"

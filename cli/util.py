@@ -40,7 +40,7 @@ console = _Console()
 err_console = _Console(stderr=True)
 
 Scheme = Literal["auto", "iob1", "iob2", "bioes"]
-FormatName = Literal["conll", "ncbi", "pubtator", "nemo", "jsonl", "jsonl-tokens"]
+FormatName = Literal["conll", "ncbi", "pubtator", "nemo", "jsonl", "jsonl-tokens", "hf"]
 assert get_args(FormatName) == FORMATS, "FormatName must list nerqa.data.formats.FORMATS"
 
 
@@ -168,6 +168,31 @@ _READER_OPTIONS: list[tuple[str, object, object]] = [
         "ENT",
     ),
     (
+        "split",
+        Annotated[
+            Optional[str],
+            typer.Option(
+                metavar="NAME",
+                help="The split of a Hugging Face DatasetDict to read (default: every split).",
+                rich_help_panel="Reading",
+            ),
+        ],
+        None,
+    ),
+    (
+        "tag_names",
+        Annotated[
+            Optional[str],
+            typer.Option(
+                "--tags",
+                metavar="TAGS",
+                help="Names of integer tags in a Hugging Face dataset without a ClassLabel (id i is the i-th).",
+                rich_help_panel="Reading",
+            ),
+        ],
+        None,
+    ),
+    (
         "token_column",
         Annotated[
             int,
@@ -188,7 +213,7 @@ _READER_OPTIONS: list[tuple[str, object, object]] = [
 
 def with_reader(command: Callable) -> Callable:
     """Give a command the reader options (`--format`, `--scheme`, `--repair`, `--merge-types`,
-    `--entity-type`, `--token-column`, `--tag-column`) and pass them as one `reader:
+    `--entity-type`, `--split`, `--tags`, `--token-column`, `--tag-column`) and pass them as one `reader:
     CorpusReader` argument, so that no command repeats them."""
     signature = inspect.signature(command, eval_str=True)
     own = [p for name, p in signature.parameters.items() if name != "reader"]
@@ -211,6 +236,8 @@ def with_reader(command: Callable) -> Callable:
             tag_column=values["tag_column"],
             entity_type=values["entity_type"],
             merge_type=values["merge_types"],
+            split=values["split"],
+            tag_names=tuple(t.strip() for t in values["tag_names"].split(",")) if values["tag_names"] else None,
         )
         return command(*args, reader=CorpusReader(values["format"], options), **kwargs)
 

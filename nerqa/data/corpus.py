@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any
 
 from nerqa.data.tags import OUTSIDE, Span, spans_from_tags, split_tag
 
@@ -29,6 +30,9 @@ class Sentence:
     tokens: tuple[str, ...]
     tags: tuple[str, ...]
     offsets: tuple[tuple[int, int], ...] | None = None
+    # Where the sentence came from, for a writer that puts it back there: a dataset row's other
+    # columns (`nerqa.data.formats.hf.Row`). Not part of the sentence's identity.
+    source: Any = field(default=None, compare=False, hash=False, repr=False)
 
     def __post_init__(self) -> None:
         if len(self.tokens) != len(self.tags):
@@ -175,7 +179,8 @@ class Corpus:
                     documents.append(document)
                 elif kept:
                     # The document text no longer matches its sentences: keep tokens and offsets only.
-                    documents.append(Document(document.id, tuple(Sentence(s.tokens, s.tags) for s in kept)))
+                    sentences = tuple(Sentence(s.tokens, s.tags, source=s.source) for s in kept)
+                    documents.append(Document(document.id, sentences))
         return Corpus(tuple(documents), name=self.name), left_out
 
     def map_types(self, mapping: dict[str, str]) -> Corpus:
@@ -188,7 +193,7 @@ class Corpus:
         documents = tuple(
             Document(
                 doc.id,
-                tuple(Sentence(s.tokens, tuple(rename(t) for t in s.tags), s.offsets) for s in doc.sentences),
+                tuple(Sentence(s.tokens, tuple(rename(t) for t in s.tags), s.offsets, s.source) for s in doc.sentences),
                 doc.text,
                 doc.sections,
             )

@@ -87,7 +87,10 @@ def tag_corpus(
     predicted = iter(tags_from_probs(probs, classifier.tags))
     documents = tuple(
         Document(
-            d.id, tuple(Sentence(s.tokens, tuple(next(predicted)), s.offsets) for s in d.sentences), d.text, d.sections
+            d.id,
+            tuple(Sentence(s.tokens, tuple(next(predicted)), s.offsets, s.source) for s in d.sentences),
+            d.text,
+            d.sections,
         )
         for d in corpus.documents
     )

@@ -149,7 +149,9 @@ def apply_decisions(corpus: Corpus, decisions: Sequence[Decision]) -> ApplyResul
             if state[n] != replay.original[n]:
                 result.sentences_changed += 1
                 _count(replay.original[n], state[n], result)
-                sentence = Sentence(sentence.tokens, tuple(tags_from_spans(state[n], len(sentence))), sentence.offsets)
+                sentence = Sentence(
+                    sentence.tokens, tuple(tags_from_spans(state[n], len(sentence))), sentence.offsets, sentence.source
+                )
             sentences.append(sentence)
             n += 1
         documents.append(Document(doc.id, tuple(sentences), doc.text, doc.sections))

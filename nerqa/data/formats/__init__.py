@@ -2,7 +2,8 @@
 
 Formats: `conll` (CoNLL / IOB token-per-line), `ncbi` (NCBI inline-tag abstracts),
 `pubtator`, `nemo` (text_*.txt / labels_*.txt pairs), `jsonl` (character-span records; reads
-token records too) and `jsonl-tokens` (token records).
+token records too), `jsonl-tokens` (token records) and `hf` (Hugging Face datasets:
+`save_to_disk` folders, parquet and arrow files; `nerqa.data.formats.hf`).
 
 A path is a file or a folder of splits (`train.tsv`, `dev.tsv`, ... or NeMo's
 `text_train.txt` + `labels_train.txt`, ...). Writes go to a temporary file that is renamed
@@ -16,7 +17,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from nerqa.data.corpus import Corpus, Document
-from nerqa.data.formats import conll, jsonl, ncbi, nemo, pubtator
+from nerqa.data.formats import conll, hf, jsonl, ncbi, nemo, pubtator
 from nerqa.data.formats.common import ReadOptions
 from nerqa.errors import CorpusFormatError, FormatDetectionError, NerqaError
 from nerqa.files import write_files
@@ -39,7 +40,7 @@ __all__ = [
     "text_files",
 ]
 
-FORMATS = ("conll", "ncbi", "pubtator", "nemo", "jsonl", "jsonl-tokens")
+FORMATS = ("conll", "ncbi", "pubtator", "nemo", "jsonl", "jsonl-tokens", "hf")
 
 # Text parsers of the one-file formats: (text, path, options) -> Corpus.
 READERS: dict[str, Callable[..., Corpus]] = {
@@ -67,6 +68,7 @@ _OUTPUT_SUFFIXES = {
     ".pubtator": "pubtator",
     ".jsonl": "jsonl",
     ".json": "jsonl",
+    ".parquet": "hf",
 }
 _NEMO_RE = re.compile(r"^(text|labels)_(.+)\.txt$")
 _PUBTATOR_RE = re.compile(r"^[^|\t]+\|[ta]\|")
@@ -110,6 +112,8 @@ def parse_text(text: str, format: str, *, path: str | None = None, options: Read
     """Parse the content of a one-file format; `merge_type` is applied here."""
     if format == "nemo":
         raise NerqaError("NeMo corpora are pairs of files: use read_corpus on text_*.txt or its folder")
+    if format == "hf":
+        raise NerqaError("Hugging Face datasets are folders or binary files: use read_corpus")
     corpus = READERS[_check_format(format)](text, path=path, options=options)
     return _merge_types(corpus, options)
 
@@ -118,6 +122,8 @@ def dump_text(corpus: Corpus, format: str) -> str:
     """The content of a one-file format for `corpus`."""
     if format == "nemo":
         raise NerqaError("NeMo corpora are pairs of files: use write_corpus")
+    if format == "hf":
+        raise NerqaError("Hugging Face datasets are folders or binary files: use write_corpus")
     return WRITERS[_check_format(format)](corpus)
 
 
@@ -145,6 +151,8 @@ def sniff_format(text: str) -> str | None:
 def detect_format(path: str | Path) -> str:
     """The format of a corpus file or folder, from its name and then its content."""
     path = Path(path)
+    if hf.is_dataset_path(path):
+        return "hf"
     if path.is_dir():
         if any(_NEMO_RE.match(p.name) for p in path.iterdir()):
             return "nemo"
@@ -202,6 +210,8 @@ def _read_nemo(path: Path, options: ReadOptions) -> Corpus:
 def read_corpus(path: str | Path, format: str | None = None, *, options: ReadOptions = ReadOptions()) -> Corpus:
     """Read one corpus file (for NeMo: either file of a pair). `format=None` detects it."""
     path = Path(path)
+    if format == "hf" or (format is None and hf.is_dataset_path(path)):
+        return _merge_types(hf.read(path, options), options)
     if path.is_dir():
         splits = read_splits(path, format, options=options)
         if len(splits) != 1:
@@ -220,6 +230,8 @@ def read_splits(
 ) -> dict[str, Corpus]:
     """Read a file (one split, named by its stem) or a folder of splits, in name order."""
     path = Path(path)
+    if format == "hf" or (format is None and hf.is_dataset_path(path)):
+        return {name: _merge_types(c, options) for name, c in hf.read_splits(path, options).items()}
     if not path.is_dir():
         corpus = read_corpus(path, format, options=options)
         match = _NEMO_RE.match(path.name)
@@ -267,6 +279,8 @@ def write_corpus(
         raise FormatDetectionError(
             f"{path}: cannot tell the output format from the name; pass --to ({', '.join(FORMATS)})"
         )
+    if format == "hf":
+        return hf.write({corpus.name or "train": corpus}, path, single=True)
     if format == "nemo":
         match = _NEMO_RE.match(path.name)
         if match is None and (path.is_dir() or not path.suffix):
@@ -285,6 +299,8 @@ def write_splits(
     """Write each split into `folder` (`SPLIT.EXT`, or NeMo's `text_SPLIT.txt` pairs)."""
     folder = Path(folder)
     _check_format(format)
+    if format == "hf":
+        return hf.write(splits, folder, single=False)
     files: dict[Path, str] = {}
     for split, corpus in splits.items():
         if format == "nemo":

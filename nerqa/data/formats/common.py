@@ -22,6 +22,9 @@ class ReadOptions:
         tag_column: CoNLL column holding the tag (default: the last).
         entity_type: type given to bare B/I tags (NeMo labels files hold just B, I, O).
         merge_type: if set, every entity type is renamed to this one (e.g. "Disease").
+        split: the split of a Hugging Face DatasetDict to read (default: every split).
+        tag_names: names of integer tags in a dataset without a `ClassLabel` feature (tag id i
+            is `tag_names[i]`).
     """
 
     scheme: str = "auto"
@@ -30,6 +33,8 @@ class ReadOptions:
     tag_column: int = -1
     entity_type: str = "ENT"
     merge_type: str | None = None
+    split: str | None = None
+    tag_names: tuple[str, ...] | None = None
 
 
 def normalise_tags(

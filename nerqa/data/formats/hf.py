@@ -1,0 +1,215 @@
+"""Hugging Face `datasets` corpora: `save_to_disk` folders (a Dataset or a DatasetDict of
+splits), parquet and arrow files; one row per sentence, a tokens column and a tags column.
+
+Tag names come from the tags column's `ClassLabel` feature, from `ReadOptions.tag_names`
+(`--tags`) when the column holds plain integers, or from the strings themselves. Every other
+column, and the features of all, ride along with each sentence (`Sentence.source`), so that
+writing the corpus back keeps them: the output loads with `datasets.load_from_disk` (or
+`Dataset.from_parquet`) with the same features, the tags as a `ClassLabel` sequence.
+
+`datasets` is imported on use only; it is an optional dependency (`pip install 'nerqa[hf]'`).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from nerqa.data.corpus import Corpus, Document, Sentence
+from nerqa.data.formats.common import ReadOptions, normalise_tags
+from nerqa.errors import CorpusFormatError, NerqaError
+
+TOKEN_COLUMNS = ("tokens", "words")
+TAG_COLUMNS = ("ner_tags", "tags", "labels", "ner")
+SUFFIXES = (".parquet", ".arrow")
+
+
+@dataclass(frozen=True)
+class Schema:
+    """The columns of the dataset a corpus came from: which hold the tokens and the tags, the
+    tag names in `ClassLabel` order (empty for string tags), and every column's feature
+    (`datasets.Features.to_dict()`), shared by all the corpus's sentences."""
+
+    tokens: str
+    tags: str
+    tag_names: tuple[str, ...]
+    features: dict
+
+
+@dataclass(frozen=True)
+class Row:
+    """A sentence's row in its dataset: the values of the columns other than tokens and tags."""
+
+    values: dict
+    schema: Schema
+
+
+def _datasets():
+    try:
+        import datasets
+    except ModuleNotFoundError:
+        raise NerqaError("Hugging Face datasets need the datasets package: pip install 'nerqa[hf]'") from None
+    datasets.disable_progress_bars()  # the library never prints
+    return datasets
+
+
+def is_dataset_path(path: Path) -> bool:
+    """Whether `path` is a `save_to_disk` folder, or a parquet or arrow file."""
+    if path.is_dir():
+        return (path / "dataset_dict.json").is_file() or (path / "state.json").is_file()
+    return path.suffix.lower() in SUFFIXES
+
+
+def load(path: Path):
+    """The Dataset or DatasetDict at `path`."""
+    datasets = _datasets()
+    try:
+        if path.is_dir():
+            return datasets.load_from_disk(str(path))
+        kind = "parquet" if path.suffix.lower() == ".parquet" else "arrow"
+        return datasets.Dataset.from_parquet(str(path)) if kind == "parquet" else datasets.Dataset.from_file(str(path))
+    except FileNotFoundError:
+        raise NerqaError(f"{path}: no such file or folder") from None
+    except Exception as error:  # datasets and pyarrow raise many kinds for a damaged file
+        raise NerqaError(f"{path}: cannot read as a Hugging Face dataset: {error}") from None
+
+
+def read_splits(path: Path, options: ReadOptions = ReadOptions()) -> dict[str, Corpus]:
+    """Every split of a DatasetDict folder (a Dataset or a file: one split named after it),
+    or only `options.split`."""
+    datasets = _datasets()
+    loaded = load(path)
+    if isinstance(loaded, datasets.DatasetDict):
+        names = list(loaded)
+        if options.split is not None:
+            if options.split not in loaded:
+                raise NerqaError(f"{path}: no split {options.split!r}; the splits are {', '.join(names)}")
+            names = [options.split]
+        return {name: to_corpus(loaded[name], f"{path}[{name}]", options, name=name) for name in names}
+    name = path.stem if not path.is_dir() else path.name
+    if options.split is not None and options.split != name:
+        raise NerqaError(f"{path}: one dataset, not a DatasetDict of splits: --split does not apply")
+    return {name: to_corpus(loaded, str(path), options, name=name)}
+
+
+def read(path: Path, options: ReadOptions = ReadOptions()) -> Corpus:
+    """One corpus: a Dataset, a file, or one split of a DatasetDict (`options.split`)."""
+    splits = read_splits(path, options)
+    if len(splits) != 1:
+        raise NerqaError(f"{path}: a DatasetDict of {len(splits)} splits ({', '.join(splits)}); choose one: --split")
+    return next(iter(splits.values()))
+
+
+def _column(names: list[str], wanted: tuple[str, ...], what: str, where: str) -> str:
+    for name in wanted:
+        if name in names:
+            return name
+    raise NerqaError(f"{where}: no {what} column (looked for {', '.join(wanted)}; the columns are {', '.join(names)})")
+
+
+def to_corpus(dataset, where: str, options: ReadOptions, *, name: str = "") -> Corpus:
+    """A Dataset as a corpus: one document per row (named by its `id` column when there is one):
+    rows have no document grouping, so the audit's folds split them one by one."""
+    columns = list(dataset.column_names)
+    token_column = _column(columns, TOKEN_COLUMNS, "tokens", where)
+    tag_column = _column(columns, TAG_COLUMNS, "tags", where)
+    feature = dataset.features[tag_column]
+    inner = getattr(feature, "feature", None)
+    names = tuple(inner.names) if inner is not None and hasattr(inner, "names") else ()
+    if not names and options.tag_names:
+        names = tuple(options.tag_names)
+    schema = Schema(token_column, tag_column, names, dataset.features.to_dict())
+    sequences, lines, rows = [], [], []
+    for number, row in enumerate(dataset, start=1):
+        tokens, tags = row[token_column], row[tag_column]
+        if tokens is None or tags is None or len(tokens) != len(tags):
+            raise CorpusFormatError(where, number, f"row {number}: {token_column} and {tag_column} differ in length")
+        if tags and not isinstance(tags[0], str):
+            if not names:
+                raise CorpusFormatError(
+                    where, number, f"{tag_column} holds integers without names: pass --tags O,B-TYPE,I-TYPE,..."
+                )
+            try:
+                tags = [names[t] for t in tags]
+            except (IndexError, TypeError):
+                raise CorpusFormatError(where, number, f"a tag id outside the {len(names)} tag names") from None
+        sequences.append([str(t) for t in tags])
+        lines.append([number] * len(tags))
+        rows.append(
+            (tuple(str(t) for t in tokens), {k: v for k, v in row.items() if k not in (token_column, tag_column)})
+        )
+    tag_sequences = normalise_tags(sequences, lines, where, options)
+    documents = []
+    for (tokens, values), tags in zip(rows, tag_sequences):
+        sentence = Sentence(tokens, tuple(tags), source=Row(values, schema))
+        doc_id = values.get("id")
+        documents.append(Document(str(doc_id) if doc_id is not None else None, (sentence,)))
+    return Corpus(tuple(documents), name=name)
+
+
+def to_dataset(corpus: Corpus):
+    """The corpus as a Dataset: the columns and features of the dataset it came from (rows that
+    came from elsewhere get None in its other columns), tags as a `ClassLabel` sequence whose
+    names keep the source's order, new tags after them."""
+    datasets = _datasets()
+    schema = next((s.source.schema for s in corpus.sentences if isinstance(s.source, Row)), None)
+    known = list(schema.tag_names) if schema is not None else []
+    seen = {t for s in corpus.sentences for t in s.tags}
+    new = sorted(seen - set(known), key=lambda t: (t != "O", t.split("-", 1)[-1], t))
+    names = known + new
+    token_column = schema.tokens if schema is not None else "tokens"
+    tag_column = schema.tags if schema is not None else "ner_tags"
+    index = {t: i for i, t in enumerate(names)}
+    features = datasets.Features.from_dict(schema.features) if schema is not None else datasets.Features()
+    features[token_column] = datasets.Sequence(datasets.Value("string"))
+    features[tag_column] = datasets.Sequence(datasets.ClassLabel(names=names))
+    others = [c for c in features if c not in (token_column, tag_column)]
+    data: dict[str, list[Any]] = {c: [] for c in features}
+    for sentence in corpus.sentences:
+        values = sentence.source.values if isinstance(sentence.source, Row) else {}
+        data[token_column].append(list(sentence.tokens))
+        data[tag_column].append([index[t] for t in sentence.tags])
+        for column in others:
+            data[column].append(values.get(column))
+    return datasets.Dataset.from_dict(data, features=features)
+
+
+def write(splits: dict[str, Corpus], path: Path, *, single: bool) -> list[Path]:
+    """Write a Dataset (`single`) or a DatasetDict of `splits` with `save_to_disk` into folder
+    `path`, or one corpus to a `.parquet` file; built in a temporary sibling and renamed into
+    place, so a failed write leaves nothing half-written. Returns the paths written."""
+    datasets = _datasets()
+    if path.suffix.lower() == ".parquet":
+        if len(splits) != 1:
+            raise NerqaError(f"{path}: a parquet file holds one split, not {len(splits)}; write to a folder")
+        dataset = to_dataset(next(iter(splits.values())))
+        staging = path.with_name(f".{path.name}.tmp")
+        try:
+            dataset.to_parquet(str(staging))
+            os.replace(staging, path)
+        except OSError as error:
+            staging.unlink(missing_ok=True)
+            raise NerqaError(f"{path}: cannot write: {error.strerror or error}") from None
+        return [path]
+    value = (
+        to_dataset(next(iter(splits.values())))
+        if single
+        else datasets.DatasetDict({name: to_dataset(corpus) for name, corpus in splits.items()})
+    )
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    except OSError as error:
+        raise NerqaError(f"{path.parent}: cannot write here: {error.strerror or error}") from None
+    try:
+        value.save_to_disk(str(staging / "data"))
+        if path.exists():
+            shutil.rmtree(path)
+        os.replace(staging / "data", path)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return [path]

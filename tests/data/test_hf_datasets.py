@@ -1,0 +1,114 @@
+"""Hugging Face datasets in and out (`--format hf`): save_to_disk folders, parquet, ClassLabel tags."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import datasets
+import pytest
+from review_helpers import review_audit, write_review_project
+from samples import TOY, with_doc_ids
+from typer.testing import CliRunner
+
+from nerqa.data.formats import read_corpus, read_splits, write_corpus
+from nerqa_cli.main import app
+
+TAGS = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC"]
+
+
+def _dataset_dict() -> datasets.DatasetDict:
+    """As the fine-tuning walkthroughs hold NER data: tokens, ClassLabel ner_tags, other columns."""
+    features = datasets.Features(
+        {
+            "id": datasets.Value("string"),
+            "tokens": datasets.Sequence(datasets.Value("string")),
+            "pos_tags": datasets.Sequence(datasets.ClassLabel(names=["NN", "VB", "DT", "IN"])),
+            "ner_tags": datasets.Sequence(datasets.ClassLabel(names=TAGS)),
+            "source": datasets.Value("string"),
+        }
+    )
+    rows = {
+        "id": ["0", "1", "2"],
+        "tokens": [["John", "Smith", "runs"], ["in", "Paris", "today"], ["the", "Paris", "office"]],
+        "pos_tags": [[0, 0, 1], [3, 0, 0], [2, 0, 0]],
+        "ner_tags": [[1, 2, 0], [0, 3, 0], [0, 0, 0]],
+        "source": ["wire", "wire", None],
+    }
+    train = datasets.Dataset.from_dict(rows, features=features)
+    return datasets.DatasetDict({"train": train, "validation": train.select([1, 2])})
+
+
+def _invoke(*args):
+    result = CliRunner().invoke(app, [str(a) for a in args])
+    return result
+
+
+def test_a_dataset_dict_round_trips_unchanged(tmp_path: Path):
+    original = _dataset_dict()
+    original.save_to_disk(tmp_path / "in")
+    splits = read_splits(tmp_path / "in")
+    assert list(splits) == ["train", "validation"]
+    assert splits["train"].sentences[0].tags == ("B-PER", "I-PER", "O")
+    result = _invoke("convert", tmp_path / "in", tmp_path / "out", "--to", "hf")
+    assert result.exit_code == 0, result.output + result.stderr
+    back = datasets.load_from_disk(tmp_path / "out")
+    for split in original:
+        assert back[split].features == original[split].features  # ClassLabel names and order kept
+        assert back[split].to_list() == original[split].to_list()  # every column, every row
+
+
+def test_split_and_integer_tags_without_names(tmp_path: Path):
+    _dataset_dict().save_to_disk(tmp_path / "dd")
+    assert len(read_corpus(tmp_path / "dd", options=__import__("nerqa").ReadOptions(split="validation"))) == 2
+    result = _invoke("stats", tmp_path / "dd", "--split", "test")
+    assert result.exit_code == 1 and "no split 'test'; the splits are train, validation" in result.stderr
+    assert "Traceback" not in result.output + result.stderr
+    plain = datasets.Dataset.from_dict({"tokens": [["John", "runs"]], "ner_tags": [[1, 0]]})
+    plain.to_parquet(tmp_path / "plain.parquet")
+    result = _invoke("stats", tmp_path / "plain.parquet")
+    assert result.exit_code == 1 and "ner_tags holds integers without names: pass --tags" in result.stderr
+    result = _invoke("convert", tmp_path / "plain.parquet", tmp_path / "plain.tsv", "--tags", ",".join(TAGS))
+    assert result.exit_code == 0, result.stderr
+    assert (tmp_path / "plain.tsv").read_text().split() == ["John", "B-PER", "runs", "O"]
+
+
+def test_a_parquet_file_audits(tiny_model: Path, tmp_path: Path):
+    write_corpus(with_doc_ids(TOY), tmp_path / "toy.parquet")
+    assert datasets.Dataset.from_parquet(str(tmp_path / "toy.parquet")).features["ner_tags"].feature.names == [
+        "O",
+        "B-Disease",
+        "I-Disease",
+    ]
+    result = _invoke(
+        "audit", tmp_path / "toy.parquet", "--model", tiny_model, "-k", "3", "--mode", "fast", "--out", tmp_path / "a"
+    )
+    assert result.exit_code == 0, result.output + result.stderr
+    summary = json.loads((tmp_path / "a" / "summary.json").read_text())
+    assert summary["corpus"]["sentences"] == len(TOY)
+
+
+def test_apply_writes_a_dataset_that_loads_and_trains(tmp_path: Path):
+    from nerqa.review.decisions import DecisionStore
+    from nerqa.review.session import ReviewSession
+
+    project = write_review_project(tmp_path)
+    audit = review_audit()
+    issue = audit.issues[0]
+    ReviewSession(audit, DecisionStore.open(project / "audit"), "x").decide(issue, "accept")
+    result = _invoke("apply", project / "corpus.jsonl", project / "audit", "--out", tmp_path / "fixed", "--to", "hf")
+    assert result.exit_code == 0, result.output + result.stderr
+    fixed = datasets.load_from_disk(tmp_path / "fixed")
+    assert isinstance(fixed.features["ner_tags"].feature, datasets.ClassLabel)
+    assert fixed.num_rows == len(audit.corpus)
+    names = fixed.features["ner_tags"].feature.names
+    row = fixed[issue.index]
+    assert [names[t] for t in row["ner_tags"]] != list(audit.corpus.sentences[issue.index].tags)  # the fix is in
+
+
+@pytest.mark.parametrize("name", ["data.arrow"])
+def test_an_arrow_file_reads(tmp_path: Path, name: str):
+    _dataset_dict()["train"].save_to_disk(tmp_path / "one")
+    arrow = next((tmp_path / "one").glob("*.arrow"))
+    corpus = read_corpus(arrow)
+    assert [s.tokens for s in corpus.sentences][1] == ("in", "Paris", "today")
