@@ -40,7 +40,7 @@ console = _Console()
 err_console = _Console(stderr=True)
 
 Scheme = Literal["auto", "iob1", "iob2", "bioes"]
-FormatName = Literal["conll", "ncbi", "pubtator", "nemo", "jsonl", "jsonl-tokens", "hf"]
+FormatName = Literal["conll", "ncbi", "pubtator", "nemo", "jsonl", "jsonl-tokens", "hf", "spacy"]
 assert get_args(FormatName) == FORMATS, "FormatName must list nerqa.data.formats.FORMATS"
 
 

@@ -64,7 +64,7 @@ def test_missing_path_and_bad_format_option(tmp_path: Path):
     assert result.exit_code == 1 and "no such file" in result.stderr
     result = invoke("stats", tmp_path, "--format", "xml")
     assert result.exit_code == 1 and result.stderr.strip().splitlines() == [
-        "Error: --format must be one of conll, ncbi, pubtator, nemo, jsonl, jsonl-tokens, hf, not 'xml'"
+        "Error: --format must be one of conll, ncbi, pubtator, nemo, jsonl, jsonl-tokens, hf, spacy, not 'xml'"
     ]
     result = invoke("stats", tmp_path, "--scheme", "bilou")
     assert result.exit_code == 1 and "--scheme must be one of auto, iob1, iob2, bioes, not 'bilou'" in result.stderr
@@ -145,7 +145,9 @@ def test_help_lists_choices_shows_no_bool_metavar_and_gives_an_example():
     assert "--repair " in audit and "--help " in audit
     for command in ("convert", "predict", "apply"):
         flat = " ".join(_help(command, width=200).split())
-        assert "-t, --to FORMAT Output format (conll, ncbi, pubtator, nemo, jsonl, jsonl-tokens, hf)" in flat, command
+        assert "-t, --to FORMAT Output format (conll, ncbi, pubtator, nemo, jsonl, jsonl-tokens, hf, spacy)" in flat, (
+            command
+        )
     import typer.main
 
     select = {p.name: p.metavar for p in typer.main.get_command(app).commands["select"].params}

@@ -2,8 +2,9 @@
 
 Formats: `conll` (CoNLL / IOB token-per-line), `ncbi` (NCBI inline-tag abstracts),
 `pubtator`, `nemo` (text_*.txt / labels_*.txt pairs), `jsonl` (character-span records; reads
-token records too), `jsonl-tokens` (token records) and `hf` (Hugging Face datasets:
-`save_to_disk` folders, parquet and arrow files; `nerqa.data.formats.hf`).
+token records too), `jsonl-tokens` (token records), `hf` (Hugging Face datasets:
+`save_to_disk` folders, parquet and arrow files; `nerqa.data.formats.hf`) and `spacy` (DocBin
+`.spacy` files; `nerqa.data.formats.docbin`).
 
 A path is a file or a folder of splits (`train.tsv`, `dev.tsv`, ... or NeMo's
 `text_train.txt` + `labels_train.txt`, ...). Writes go to a temporary file that is renamed
@@ -17,7 +18,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from nerqa.data.corpus import Corpus, Document
-from nerqa.data.formats import conll, hf, jsonl, ncbi, nemo, pubtator
+from nerqa.data.formats import conll, docbin, hf, jsonl, ncbi, nemo, pubtator
 from nerqa.data.formats.common import ReadOptions
 from nerqa.errors import CorpusFormatError, FormatDetectionError, NerqaError
 from nerqa.files import write_files
@@ -40,7 +41,7 @@ __all__ = [
     "text_files",
 ]
 
-FORMATS = ("conll", "ncbi", "pubtator", "nemo", "jsonl", "jsonl-tokens", "hf")
+FORMATS = ("conll", "ncbi", "pubtator", "nemo", "jsonl", "jsonl-tokens", "hf", "spacy")
 
 # Text parsers of the one-file formats: (text, path, options) -> Corpus.
 READERS: dict[str, Callable[..., Corpus]] = {
@@ -69,6 +70,7 @@ _OUTPUT_SUFFIXES = {
     ".jsonl": "jsonl",
     ".json": "jsonl",
     ".parquet": "hf",
+    ".spacy": "spacy",
 }
 _NEMO_RE = re.compile(r"^(text|labels)_(.+)\.txt$")
 _PUBTATOR_RE = re.compile(r"^[^|\t]+\|[ta]\|")
@@ -112,8 +114,8 @@ def parse_text(text: str, format: str, *, path: str | None = None, options: Read
     """Parse the content of a one-file format; `merge_type` is applied here."""
     if format == "nemo":
         raise NerqaError("NeMo corpora are pairs of files: use read_corpus on text_*.txt or its folder")
-    if format == "hf":
-        raise NerqaError("Hugging Face datasets are folders or binary files: use read_corpus")
+    if format in ("hf", "spacy"):
+        raise NerqaError(f"{format} corpora are folders or binary files: use read_corpus")
     corpus = READERS[_check_format(format)](text, path=path, options=options)
     return _merge_types(corpus, options)
 
@@ -122,8 +124,8 @@ def dump_text(corpus: Corpus, format: str) -> str:
     """The content of a one-file format for `corpus`."""
     if format == "nemo":
         raise NerqaError("NeMo corpora are pairs of files: use write_corpus")
-    if format == "hf":
-        raise NerqaError("Hugging Face datasets are folders or binary files: use write_corpus")
+    if format in ("hf", "spacy"):
+        raise NerqaError(f"{format} corpora are folders or binary files: use write_corpus")
     return WRITERS[_check_format(format)](corpus)
 
 
@@ -153,6 +155,8 @@ def detect_format(path: str | Path) -> str:
     path = Path(path)
     if hf.is_dataset_path(path):
         return "hf"
+    if path.suffix.lower() == docbin.SUFFIX:
+        return "spacy"
     if path.is_dir():
         if any(_NEMO_RE.match(p.name) for p in path.iterdir()):
             return "nemo"
@@ -212,6 +216,8 @@ def read_corpus(path: str | Path, format: str | None = None, *, options: ReadOpt
     path = Path(path)
     if format == "hf" or (format is None and hf.is_dataset_path(path)):
         return _merge_types(hf.read(path, options), options)
+    if format == "spacy" or (format is None and path.suffix.lower() == docbin.SUFFIX):
+        return _merge_types(docbin.read(path), options)
     if path.is_dir():
         splits = read_splits(path, format, options=options)
         if len(splits) != 1:
@@ -281,6 +287,8 @@ def write_corpus(
         )
     if format == "hf":
         return hf.write({corpus.name or "train": corpus}, path, single=True)
+    if format == "spacy":
+        return docbin.write(corpus, path)
     if format == "nemo":
         match = _NEMO_RE.match(path.name)
         if match is None and (path.is_dir() or not path.suffix):
@@ -301,6 +309,8 @@ def write_splits(
     _check_format(format)
     if format == "hf":
         return hf.write(splits, folder, single=False)
+    if format == "spacy":
+        return [p for split, corpus in splits.items() for p in docbin.write(corpus, folder / f"{split}{docbin.SUFFIX}")]
     files: dict[Path, str] = {}
     for split, corpus in splits.items():
         if format == "nemo":
