@@ -26,7 +26,8 @@ def _spacy_file(path: Path) -> list[tuple]:
     docs.append(other)
     DocBin(docs=docs).to_disk(path)
     return [
-        (d.text, [(e.start_char, e.end_char, e.label_) for e in d.ents], [bool(t.is_sent_start) for t in d]) for d in docs
+        (d.text, [(e.start_char, e.end_char, e.label_) for e in d.ents], [bool(t.is_sent_start) for t in d])
+        for d in docs
     ]
 
 
@@ -44,7 +45,10 @@ def test_a_docbin_spacy_wrote_reads_and_writes_back_the_same_entities(tmp_path: 
     assert result.exit_code == 0, result.output + result.stderr
     nlp = spacy.blank("en")
     back = list(DocBin().from_disk(tmp_path / "out.spacy").get_docs(nlp.vocab))
-    got = [(d.text, [(e.start_char, e.end_char, e.label_) for e in d.ents], [bool(t.is_sent_start) for t in d]) for d in back]
+    got = [
+        (d.text, [(e.start_char, e.end_char, e.label_) for e in d.ents], [bool(t.is_sent_start) for t in d])
+        for d in back
+    ]
     assert got == expected  # text, entities and sentence boundaries, as spaCy reads them
 
 
