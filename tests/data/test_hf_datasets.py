@@ -6,12 +6,11 @@ import json
 from pathlib import Path
 
 import datasets
-import pytest
 from review_helpers import review_audit, write_review_project
 from samples import TOY, with_doc_ids
 from typer.testing import CliRunner
 
-from nerqa.data.formats import read_corpus, read_splits, write_corpus
+from nerqa.data.formats import ReadOptions, read_corpus, read_splits, write_corpus
 from nerqa_cli.main import app
 
 TAGS = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC"]
@@ -60,7 +59,7 @@ def test_a_dataset_dict_round_trips_unchanged(tmp_path: Path):
 
 def test_split_and_integer_tags_without_names(tmp_path: Path):
     _dataset_dict().save_to_disk(tmp_path / "dd")
-    assert len(read_corpus(tmp_path / "dd", options=__import__("nerqa").ReadOptions(split="validation"))) == 2
+    assert len(read_corpus(tmp_path / "dd", options=ReadOptions(split="validation"))) == 2
     result = _invoke("stats", tmp_path / "dd", "--split", "test")
     assert result.exit_code == 1 and "no split 'test'; the splits are train, validation" in result.stderr
     assert "Traceback" not in result.output + result.stderr
@@ -106,8 +105,7 @@ def test_apply_writes_a_dataset_that_loads_and_trains(tmp_path: Path):
     assert [names[t] for t in row["ner_tags"]] != list(audit.corpus.sentences[issue.index].tags)  # the fix is in
 
 
-@pytest.mark.parametrize("name", ["data.arrow"])
-def test_an_arrow_file_reads(tmp_path: Path, name: str):
+def test_an_arrow_file_reads(tmp_path: Path):
     _dataset_dict()["train"].save_to_disk(tmp_path / "one")
     arrow = next((tmp_path / "one").glob("*.arrow"))
     corpus = read_corpus(arrow)
