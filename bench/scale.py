@@ -47,7 +47,9 @@ def run(command: list[str], env: dict | None = None, **kwargs) -> float:
 
 
 def subset(source: Path, sentences: int, folder: Path, name: str = "ncbi") -> Path:
-    """The first `sentences` sentences of a corpus file, as a file."""
+    """The first `sentences` sentences of a corpus file, as a file. (Not `noise.subset`: importing
+    noise.py brings torch into this driver, and a child process's peak RSS then starts at the
+    driver's size, which would inflate the 500k-sentence figures.)"""
     from nerqa.data.corpus import Corpus
     from nerqa.data.formats import read_corpus, write_corpus
 

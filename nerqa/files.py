@@ -55,6 +55,36 @@ def atomic_write(path: str | Path, *, binary: bool = False) -> Iterator[IO]:
         raise
 
 
+@contextlib.contextmanager
+def atomic_folder(folder: str | Path) -> Iterator[Path]:
+    """Yield an empty temporary folder beside `folder` to fill; on a clean exit it replaces
+    `folder` (an old one is moved aside, then removed), on any failure it is removed. So a
+    failed write leaves no half-written folder (a model, a dataset).
+
+    Raises `NerqaError` (one line naming the parent folder) when it cannot be written to.
+    """
+    import shutil
+
+    folder = Path(folder)
+    try:
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    except OSError as error:
+        raise NerqaError(f"{folder.parent}: cannot write here: {error.strerror or error}") from None
+    try:
+        yield staging
+        if folder.exists():
+            old = folder.with_name(f".{folder.name}.old")
+            os.replace(folder, old)
+            os.replace(staging, folder)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(staging, folder)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
 def atomic_write_text(path: str | Path, text: str) -> None:
     """Write `text` (UTF-8, `\\n` line ends) to `path` atomically."""
     with atomic_write(path) as stream:

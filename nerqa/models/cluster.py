@@ -143,7 +143,7 @@ class RayPredictor:
         self.actors = [actor.remote(shared, threads) for _ in range(cluster.workers)]
 
     def __call__(self, sentences):
-        return self.map(iter([sentences])).__next__()
+        return next(self.map([sentences]))
 
     def map(self, chunks):
         """Per chunk of sentences (lists of tokens), `(probs, embeddings)`, in the chunks' order."""

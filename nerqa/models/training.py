@@ -14,7 +14,6 @@ import json
 import math
 import os
 import random
-import shutil
 import tempfile
 import time
 from collections.abc import Sequence
@@ -28,6 +27,7 @@ from transformers import Trainer, TrainerCallback
 from nerqa.config import TrainConfig
 from nerqa.data.corpus import Corpus, label_ids
 from nerqa.errors import NerqaError
+from nerqa.files import atomic_folder
 from nerqa.models.classifier import Classifier, ShapedTokenClassifier, pad_shapes
 from nerqa.models.loading import load_pretrained, load_tokenizer, window_limit
 from nerqa.models.predict import evaluate
@@ -503,12 +503,7 @@ def save_training(result: TrainResult, folder: str | Path, config: TrainConfig, 
     half-written model.
     """
     folder = Path(folder)
-    try:
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
-    except OSError as error:
-        raise NerqaError(f"{folder.parent}: cannot write here: {error.strerror or error}") from None
-    try:
+    with atomic_folder(folder) as staging:
         result.classifier.save(staging)
         (staging / CONFIG_FILE).write_text(config.to_yaml(), encoding="utf-8")
         (staging / METRICS_FILE).write_text(json.dumps(metrics, indent=2), encoding="utf-8")
@@ -516,13 +511,3 @@ def save_training(result: TrainResult, folder: str | Path, config: TrainConfig, 
             os.replace(folder / "runs", staging / "runs")
         if (folder / TRAIN_LOG).is_file():  # the progress lines written during training
             os.replace(folder / TRAIN_LOG, staging / TRAIN_LOG)
-        if folder.exists():
-            old = folder.with_name(f".{folder.name}.old")
-            os.replace(folder, old)
-            os.replace(staging, folder)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(staging, folder)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise

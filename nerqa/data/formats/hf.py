@@ -12,9 +12,6 @@ writing the corpus back keeps them: the output loads with `datasets.load_from_di
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +19,7 @@ from typing import Any
 from nerqa.data.corpus import Corpus, Document, Sentence
 from nerqa.data.formats.common import ReadOptions, normalise_tags
 from nerqa.errors import CorpusFormatError, NerqaError
+from nerqa.files import atomic_folder, atomic_write
 
 TOKEN_COLUMNS = ("tokens", "words")
 TAG_COLUMNS = ("ner_tags", "tags", "labels", "ner")
@@ -187,29 +185,14 @@ def write(splits: dict[str, Corpus], path: Path, *, single: bool) -> list[Path]:
         if len(splits) != 1:
             raise NerqaError(f"{path}: a parquet file holds one split, not {len(splits)}; write to a folder")
         dataset = to_dataset(next(iter(splits.values())))
-        staging = path.with_name(f".{path.name}.tmp")
-        try:
-            dataset.to_parquet(str(staging))
-            os.replace(staging, path)
-        except OSError as error:
-            staging.unlink(missing_ok=True)
-            raise NerqaError(f"{path}: cannot write: {error.strerror or error}") from None
+        with atomic_write(path, binary=True) as stream:
+            dataset.to_parquet(stream)
         return [path]
     value = (
         to_dataset(next(iter(splits.values())))
         if single
         else datasets.DatasetDict({name: to_dataset(corpus) for name, corpus in splits.items()})
     )
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
-    except OSError as error:
-        raise NerqaError(f"{path.parent}: cannot write here: {error.strerror or error}") from None
-    try:
-        value.save_to_disk(str(staging / "data"))
-        if path.exists():
-            shutil.rmtree(path)
-        os.replace(staging / "data", path)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    with atomic_folder(path) as staging:
+        value.save_to_disk(str(staging))
     return [path]
