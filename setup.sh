@@ -9,4 +9,6 @@ python=${PYTHON:-python3}
 if ! .venv/bin/python -c "import torch" 2>/dev/null; then
     .venv/bin/pip install --quiet ${TORCH_INDEX_URL:+--index-url "$TORCH_INDEX_URL"} "torch==2.13.0"
 fi
-.venv/bin/pip install --quiet --disable-pip-version-check -e ".[test,bench,docs,scale,hf]"
+.venv/bin/pip install --quiet --disable-pip-version-check -e ".[test,bench,docs,scale,hf,serve]"
+# Label Studio's ML backend SDK without its 2020 pins (Flask 1.1.2, the `attr` package): see pyproject.toml.
+.venv/bin/pip install --quiet --disable-pip-version-check --no-deps "label-studio-ml==1.0.9"

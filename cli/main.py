@@ -19,6 +19,7 @@ from nerqa_cli.evaluate import evaluate_cli
 from nerqa_cli.predict import predict_cli
 from nerqa_cli.relabel import relabel_cli
 from nerqa_cli.select import select_cli
+from nerqa_cli.serve import serve_cli
 from nerqa_cli.stats import stats_cli
 from nerqa_cli.tasks import tasks_cli
 from nerqa_cli.train import train_cli
@@ -52,6 +53,7 @@ COMMANDS = {
         select_cli,
         "nerqa select abstracts.txt --model model --labeled train.tsv --budget 200 --to labelstudio --out batch1",
     ),
+    "serve": (serve_cli, "nerqa serve model --corpus train.tsv --port 9090 --out serve"),
 }
 for _name, (_command, _example) in COMMANDS.items():
     app.command(_name, epilog=f"Example: {_example}")(_command)

@@ -1,4 +1,4 @@
-"""The layout's promises: the layers (data <- models <- audit / active <- review <- cli) only
+"""The layout's promises: the layers (data <- models <- audit / active <- review / serve <- cli) only
 import downwards, no import cycles, numpy-only modules stay numpy-only, no module uses
 another's private names, and the library never prints."""
 
@@ -133,6 +133,7 @@ LAYERS = {
     "nerqa.audit": 3,
     "nerqa.active": 3,
     "nerqa.review": 4,
+    "nerqa.serve": 4,
     "nerqa_cli": 5,
 }
 

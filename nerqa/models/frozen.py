@@ -57,11 +57,15 @@ def frozen_pass(
     top_layers: int | None = TOP_LAYERS,
     batch_size: int = 64,
     progress: ProgressCallback = quiet,
+    loaded: tuple | None = None,
 ) -> FrozenPass:
     """Run the frozen encoder once over `sentences`: the fast head's word features and, with
-    `top_layers`, the states entering the top layers. Progress task `features`, in windows."""
+    `top_layers`, the states entering the top layers. Progress task `features`, in windows.
+
+    `loaded`: `(encoder, tokenizer)` already in memory (`load_encoder`), used instead of
+    loading `model` again (a server predicting many requests with one encoder)."""
     started = time.perf_counter()
-    encoder, tokenizer = load_encoder(model)
+    encoder, tokenizer = loaded if loaded is not None else load_encoder(model)
     n_layers = encoder.config.num_hidden_layers
     if top_layers is not None and not 1 <= top_layers <= n_layers:
         raise ModelError(f"top layers must be between 1 and {n_layers}, not {top_layers}")

@@ -1,0 +1,427 @@
+"""The model behind `nerqa serve`: predictions for Label Studio tasks with an active-learning
+score, and retraining on the annotations Label Studio sends, without any web framework (the
+Label Studio SDK glue is `nerqa.serve.app`).
+
+- **Predictions.** A task's text is split into sentences and words as nerqa reads raw text; the
+  served model tags every word, and the spans go back as Label Studio `labels` regions on
+  character offsets. Each prediction's `score` is `1 / (1 + u)`, where `u` is the task's
+  uncertainty under `select`'s strategy (entropy by default: summed over the task's words). A
+  lower score means more worth annotating, so Label Studio's own uncertainty sampling (lowest
+  score first) and an ascending sort on "Prediction score" give `nerqa select`'s order.
+- **Retraining** runs in a background thread after every `every` annotation events, or on
+  request (Label Studio's Start Training). It starts from the base model each time, on
+  `corpus` (what the base model was trained on, if given) plus every task's current
+  annotation: `fast` trains the BiLSTM head on the base model's frozen encoder (seconds), `full`
+  fine-tunes the whole base model (`nerqa train`). The new model serves only once it is
+  saved; a retraining that fails is recorded and the previous model keeps serving.
+- **Versions** are `NAME-N`: NAME is the base model's folder name, N counts the models trained
+  (0 is the base). Every version, its kind, the annotation event it learned through and its
+  time are in the store (`nerqa.serve.store`); a restart serves the newest good one again.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from nerqa.active.strategies import DEFAULT_STRATEGY, Strategy, check_strategy, sentence_score
+from nerqa.data.corpus import Corpus, Document, Sentence, label_ids
+from nerqa.data.formats.common import document_from_text
+from nerqa.data.probs import tags_from_probs
+from nerqa.data.tags import split_tag
+from nerqa.errors import ConfigError, NerqaError
+from nerqa.files import atomic_folder
+from nerqa.serve.labeling import LabelingConfig, check_labels, parse_labeling_config
+from nerqa.serve.store import Annotation, AnnotationStore, ModelRecord
+
+RETRAIN_KINDS = ("fast", "full")
+STORE_FILE = "annotations.sqlite"
+# Label Studio sends these for each annotation a person submits, changes or deletes.
+CHANGE_EVENTS = ("ANNOTATION_CREATED", "ANNOTATION_UPDATED")
+DELETE_EVENTS = ("ANNOTATIONS_DELETED", "ANNOTATION_DELETED")
+TRAIN_EVENTS = ("START_TRAINING",)
+
+
+@dataclass
+class ServeSettings:
+    """`every`: retrain after this many new annotation events (0: only on request); `retrain`:
+    `fast` or `full`; `strategy`: the uncertainty behind the score (`select`'s); `epochs`: the
+    full retraining's epochs; `seed`: every retraining's seed, so one store gives one model."""
+
+    every: int = 20
+    retrain: str = "fast"
+    strategy: Strategy = DEFAULT_STRATEGY
+    epochs: float = 3
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.every < 0:
+            raise ConfigError(f"--retrain-every must be 0 or more, not {self.every}")
+        if self.retrain not in RETRAIN_KINDS:
+            raise ConfigError(f"--retrain must be one of {', '.join(RETRAIN_KINDS)}, not {self.retrain!r}")
+        check_strategy(self.strategy)
+        if self.strategy == "random":
+            raise ConfigError("the random strategy gives no score to sort by; choose another --strategy")
+
+
+@dataclass
+class Served:
+    """One model answering predictions: `probs(sentences)` gives per sentence an `(n_words,
+    n_tags)` array in `tags` order."""
+
+    version: str
+    kind: str
+    tags: tuple[str, ...]
+    probs: Callable[[Sequence[Sequence[str]]], list[np.ndarray]]
+
+
+@dataclass
+class TrainingState:
+    running: bool = False
+    again: bool = False
+    last_error: str | None = None
+    thread: threading.Thread | None = field(default=None, repr=False)
+
+
+def _types(tags: Sequence[str]) -> tuple[str, ...]:
+    return tuple(sorted({split_tag(t)[1] for t in tags if t != "O"}))  # type: ignore[type-var]
+
+
+class Backend:
+    """The served model, the annotation store and the retraining thread.
+
+    Args:
+        model: a trained token classifier folder (`nerqa train`'s output or any HF one).
+        folder: the backend's own folder: `annotations.sqlite` and `versions/NAME-N/`.
+        corpus: what the base model was trained on, added to the annotations in each
+            retraining (without it, retraining learns from the annotations alone).
+        log: receives one line per event worth telling (retraining started, done, failed).
+    """
+
+    def __init__(
+        self,
+        model: str | Path,
+        folder: str | Path,
+        settings: ServeSettings = ServeSettings(),
+        *,
+        corpus: Corpus | None = None,
+        log: Callable[[str], None] = lambda line: None,
+    ) -> None:
+        from nerqa.active.predictors import ClassifierPredictor
+        from nerqa.models.classifier import load_classifier
+
+        self.model_path = Path(model)
+        self.folder = Path(folder)
+        self.settings = settings
+        self.corpus = corpus
+        self.log = log
+        self.base = load_classifier(self.model_path)
+        self.tags = self.base.tags
+        self.types = _types(self.tags)
+        if corpus is not None:
+            label_ids(corpus, self.tags, what="--corpus")  # a tag the model lacks: fail now, not at retraining
+        self.store = AnnotationStore(self.folder / STORE_FILE)
+        predictor = ClassifierPredictor(self.base)
+        self._base = Served(self._version(0), "base", self.tags, lambda sentences: predictor(sentences)[0])
+        if not self.store.models():
+            self.store.add_model(self._base.version, "base", str(self.model_path.resolve()), 0, 0)
+        self._predict_lock = threading.Lock()  # one forward pass at a time: they would share the cores anyway
+        self._state_lock = threading.Lock()
+        self._configs: dict[str, LabelingConfig] = {}
+        self._features: dict[tuple[str, ...], tuple[np.ndarray, np.ndarray]] = {}
+        self.training = TrainingState()
+        self.served = self._load(self.store.latest_model())
+
+    # -- versions --------------------------------------------------------------------------
+    def _version(self, number: int) -> str:
+        return f"{self.model_path.resolve().name}-{number}"
+
+    @property
+    def version(self) -> str:
+        return self.served.version
+
+    def _load(self, record: ModelRecord | None) -> Served:
+        """The model a store record names (the base model for none, or for `base`)."""
+        if record is None or record.kind == "base":
+            return self._base
+        folder = Path(record.folder or "")
+        if record.kind == "fast":
+            import torch
+
+            from nerqa.models.head import TrainedHead
+
+            head = TrainedHead.from_state(torch.load(folder / "head.pt", weights_only=False))
+            return Served(record.version, "fast", self.tags, lambda sentences: self._head_probs(head, sentences))
+        from nerqa.active.predictors import ClassifierPredictor
+        from nerqa.models.classifier import load_classifier
+
+        predictor = ClassifierPredictor(load_classifier(folder))
+        return Served(record.version, "full", self.tags, lambda sentences: predictor(sentences)[0])
+
+    # -- labeling config -------------------------------------------------------------------
+    def check_config(self, label_config: str | None) -> LabelingConfig | None:
+        """The project's labeling config, parsed; `ConfigError` when its labels are not the
+        model's types. None when Label Studio sent none."""
+        if not label_config:
+            return None
+        if label_config not in self._configs:
+            config = parse_labeling_config(label_config)
+            check_labels(config, self.types)
+            self._configs[label_config] = config
+        return self._configs[label_config]
+
+    # -- predictions -----------------------------------------------------------------------
+    def _features_of(
+        self, sentences: Sequence[Sequence[str]], *, keep: bool = False
+    ) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """The frozen base encoder's word features and word shapes per sentence. With `keep`
+        (training sentences) they are cached, since every retraining reads them again; the
+        sentences of prediction requests are not, or the cache would grow with every task."""
+        from nerqa.models.frozen import frozen_pass
+
+        missing = list(dict.fromkeys(tuple(s) for s in sentences if tuple(s) not in self._features))
+        computed: dict[tuple[str, ...], tuple[np.ndarray, np.ndarray]] = {}
+        if missing:
+            encoder = (self.base.model.base_model, self.base.tokenizer)
+            frozen = frozen_pass(
+                missing, None, max_length=self.base.max_length, stride=self.base.stride, top_layers=None, loaded=encoder
+            )
+            computed = dict(zip(missing, zip(frozen.features, frozen.shapes)))
+            if keep:
+                self._features.update(computed)
+        pairs = [self._features.get(tuple(s)) or computed[tuple(s)] for s in sentences]
+        return [p[0] for p in pairs], [p[1] for p in pairs]
+
+    def _head_probs(self, head, sentences: Sequence[Sequence[str]]) -> list[np.ndarray]:
+        features, shapes = self._features_of(sentences)
+        return head.predict(features, shapes)
+
+    def predict(self, tasks: Sequence[dict], label_config: str | None = None) -> list[dict]:
+        """One Label Studio prediction per task: `{"result": [regions], "score", "model_version"}`.
+
+        `tasks` are Label Studio tasks (`{"id", "data": {field: text}}`). Regions are `labels`
+        results on character offsets of the text; `score` is `1 / (1 + uncertainty)` (see the
+        module docstring). A task without text gets an empty prediction with score 1.
+        """
+        config = self.check_config(label_config) or LabelingConfig("label", "text", "text", self.types)
+        served = self.served  # one model for the whole request, even if a retraining lands meanwhile
+        documents = [self._document(task, config) for task in tasks]
+        sentences = [s for d in documents for s in d.sentences]
+        with self._predict_lock:
+            probs = served.probs([s.tokens for s in sentences]) if sentences else []
+        tags = tags_from_probs(probs, served.tags)
+        out, at = [], 0
+        for document in documents:
+            n = len(document.sentences)
+            results, uncertainty = [], 0.0
+            for sentence, p, t in zip(document.sentences, probs[at : at + n], tags[at : at + n]):
+                uncertainty += sentence_score(p, self.settings.strategy)
+                results.extend(self._regions(document.text or "", sentence, p, t, config))
+            at += n
+            out.append({"result": results, "score": 1.0 / (1.0 + uncertainty), "model_version": served.version})
+        return out
+
+    def _document(self, task: dict, config: LabelingConfig) -> Document:
+        data = task.get("data") or {}
+        text = data.get(config.field)
+        if not isinstance(text, str) or not text.strip():
+            return Document(None, (), "")
+        return document_from_text(None, text, [(0, len(text))], [], path=f"task {task.get('id')}", line=None)
+
+    def _regions(
+        self, text: str, sentence: Sentence, probs: np.ndarray, tags: Sequence[str], config: LabelingConfig
+    ) -> list[dict]:
+        from nerqa.data.tags import spans_from_tags
+
+        regions = []
+        column = {t: i for i, t in enumerate(self.tags)}
+        for span in spans_from_tags(tags):
+            if span.label not in config.labels:
+                continue  # a type the project does not label
+            start, end = sentence.offsets[span.start][0], sentence.offsets[span.end - 1][1]
+            confidence = float(np.mean([probs[w, column[tags[w]]] for w in range(span.start, span.end)]))
+            regions.append(
+                {
+                    "from_name": config.from_name,
+                    "to_name": config.to_name,
+                    "type": "labels",
+                    "value": {"start": start, "end": end, "text": text[start:end], "labels": [span.label]},
+                    "score": round(confidence, 6),
+                }
+            )
+        return regions
+
+    # -- annotations -----------------------------------------------------------------------
+    def receive(self, event: str, payload: dict) -> dict:
+        """Handle a Label Studio webhook: store an annotation (committed before returning),
+        forget a deleted one, or start training. Returns what was done, for the reply."""
+        if event in TRAIN_EVENTS:
+            return {"training": self.retrain()}
+        project = str((payload.get("project") or {}).get("id", payload.get("project", "")))
+        if event in DELETE_EVENTS:
+            gone = [a.get("id") for a in payload.get("annotations") or [payload.get("annotation") or {}]]
+            done = [self.store.delete(project, int(a)) for a in gone if a is not None]
+            return self._after_change({"deleted": sum(d is not None for d in done)})
+        if event not in CHANGE_EVENTS:
+            return {"ignored": event}
+        annotation, task = payload.get("annotation") or {}, payload.get("task") or {}
+        label_config = (payload.get("project") or {}).get("label_config")
+        config = self.check_config(label_config) or LabelingConfig("label", "text", "text", self.types)
+        if annotation.get("was_cancelled"):
+            return {"ignored": "skipped task"}
+        text, spans = self.spans_of(task, annotation.get("result") or [], config)
+        self.store.put(project, int(task["id"]), annotation.get("id"), text, spans)
+        return self._after_change({"stored": 1})
+
+    def spans_of(self, task: dict, result: list, config: LabelingConfig) -> tuple[str, list[tuple[int, int, str]]]:
+        """A task's text and the `(start, end, label)` spans of an annotation's regions on the
+        config's `<Labels>` (other regions, such as relations, are left out)."""
+        text = (task.get("data") or {}).get(config.field)
+        if not isinstance(text, str):
+            raise NerqaError(f"task {task.get('id')}: no text in data.{config.field}")
+        spans = []
+        for region in result:
+            value = region.get("value") or {}
+            if region.get("from_name", config.from_name) != config.from_name or "start" not in value:
+                continue
+            labels = value.get("labels") or []
+            if labels:
+                spans.append((int(value["start"]), int(value["end"]), str(labels[0])))
+        return text, sorted(spans)
+
+    def learn(self, annotations: Sequence[tuple[str, int, int | None, str, Sequence[tuple[int, int, str]]]]) -> int:
+        """Store many annotations at once (`(project, task_id, annotation_id, text, spans)`),
+        as Label Studio's older `/train` call sends them; returns how many."""
+        for project, task_id, annotation_id, text, spans in annotations:
+            self.store.put(project, task_id, annotation_id, text, spans)
+        return len(annotations)
+
+    def _after_change(self, done: dict) -> dict:
+        latest = self.store.latest_model()
+        pending = self.store.changes_since(latest.through_seq if latest else 0)
+        if self.settings.every and pending >= self.settings.every:
+            done["training"] = self.retrain()
+        return done
+
+    # -- retraining ------------------------------------------------------------------------
+    def retrain(self, *, wait: bool = False) -> str:
+        """Start a retraining in the background (or note that one more is wanted after the
+        running one). Returns `started` or `queued`. `wait` blocks until no retraining runs."""
+        with self._state_lock:
+            if self.training.running:
+                self.training.again = True
+                state = "queued"
+            else:
+                self.training.running = True
+                self.training.thread = threading.Thread(target=self._train_loop, name="nerqa-retrain", daemon=True)
+                self.training.thread.start()
+                state = "started"
+        if wait:
+            self.wait()
+        return state
+
+    def wait(self) -> None:
+        """Block until no retraining runs."""
+        while True:
+            thread = self.training.thread
+            if thread is None or not thread.is_alive():
+                return
+            thread.join()
+
+    def _train_loop(self) -> None:
+        while True:
+            try:
+                self.train_now()
+            except Exception as error:  # noqa: BLE001  # a failed retraining must leave the server up
+                self.training.last_error = f"{type(error).__name__}: {error}"
+            with self._state_lock:
+                if not self.training.again:
+                    self.training.running = False
+                    return
+                self.training.again = False
+
+    def training_corpus(self, annotations: Sequence[Annotation]) -> tuple[Corpus, int]:
+        """`corpus` plus the annotations as documents; returns it and how many annotations
+        were left out because their spans do not fall on word edges."""
+        documents = list(self.corpus.documents) if self.corpus is not None else []
+        skipped = 0
+        for a in annotations:
+            try:
+                documents.append(
+                    document_from_text(f"task-{a.task_id}", a.text, [(0, len(a.text))], a.spans, path=None, line=None)
+                )
+            except NerqaError:
+                skipped += 1
+        return Corpus(tuple(documents), name="annotations"), skipped
+
+    def train_now(self) -> ModelRecord:
+        """Retrain on the store as it is now, in this thread; swap the new model in when it is
+        saved. A failure is recorded in the store and raised; the served model stays."""
+        through = self.store.last_seq()
+        annotations = self.store.annotations(through=through)
+        number = self.store.next_number()
+        version, kind = self._version(number), self.settings.retrain
+        started = time.perf_counter()
+        self.log(f"Retraining {version} ({kind}) on {len(annotations)} annotated tasks")
+        try:
+            corpus, skipped = self.training_corpus(annotations)
+            if skipped:
+                self.log(f"{skipped} annotations left out: their spans do not fall on word edges")
+            if not corpus.sentences:
+                raise NerqaError("nothing to train on: no annotations stored and no --corpus")
+            folder = self.folder / "versions" / version
+            with atomic_folder(folder) as staging:
+                (self._train_fast if kind == "fast" else self._train_full)(corpus, Path(staging))
+        except Exception as error:
+            seconds = time.perf_counter() - started
+            self.store.add_model(
+                version, kind, None, through, len(annotations), seconds=seconds, status="failed", error=str(error)
+            )
+            self.log(f"Retraining {version} failed after {seconds:.1f} s: {error}; {self.version} keeps serving")
+            raise
+        seconds = time.perf_counter() - started
+        record = self.store.add_model(version, kind, str(folder), through, len(annotations), seconds=seconds)
+        self.served = self._load(record)  # one reference swap: a request already running keeps its model
+        self.log(f"Serving {version}: trained on {len(annotations)} annotated tasks in {seconds:.1f} s")
+        return record
+
+    def _train_fast(self, corpus: Corpus, folder: Path) -> None:
+        import torch
+
+        from nerqa.models.head import train_head
+
+        sentences = [s.tokens for s in corpus.sentences]
+        features, shapes = self._features_of(sentences, keep=True)
+        head = train_head(
+            features,
+            label_ids(corpus, self.tags, what="annotation"),
+            range(len(sentences)),
+            len(self.tags),
+            shapes=shapes,
+            seed=self.settings.seed,
+        )
+        torch.save(head.state(), folder / "head.pt")
+
+    def _train_full(self, corpus: Corpus, folder: Path) -> None:
+        from nerqa.config import TrainConfig
+        from nerqa.models.training import train
+
+        config = TrainConfig(model=str(self.model_path), epochs=self.settings.epochs, seed=self.settings.seed)
+        result = train(corpus, config, tags=self.tags)
+        result.classifier.save(folder)
+
+    def status(self) -> dict:
+        """What `/health`-style callers want to know: the served version, whether a retraining
+        runs, the stored annotations and every model."""
+        return {
+            "model_version": self.version,
+            "is_training": self.training.running,
+            "annotations": len(self.store.annotations()),
+            "last_error": self.training.last_error,
+            "versions": [m.version for m in self.store.models() if m.status == "ok"],
+        }
