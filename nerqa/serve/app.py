@@ -63,17 +63,24 @@ def make_app(backend: Backend):
         @classmethod
         def fetch(cls, project=None, label_config=None, force_reload=False, **kwargs):
             try:
-                return model.ModelWrapper(model=NerqaModel(label_config), model_version=backend.version)
+                wrapper = model.ModelWrapper(model=NerqaModel(label_config), model_version=backend.version)
             except NerqaError as error:
                 raise refused(error) from None
+            if "access_token" in kwargs:  # /setup, not /predict
+                backend.connected(project, kwargs.get("hostname"), kwargs.get("access_token"))
+            return wrapper
 
         @classmethod
         def predict(cls, tasks, project=None, label_config=None, force_reload=False, try_fetch=True, **kwargs):
             wrapper = cls.fetch(project, label_config)
             try:
-                return wrapper.model.predict(tasks), model.ModelWrapper(wrapper.model, backend.version)
+                predictions = wrapper.model.predict(tasks)
             except NerqaError as error:
                 raise refused(error) from None
+            backend.predicted(project)
+            return predictions, model.ModelWrapper(
+                wrapper.model, predictions[0]["model_version"] if predictions else backend.version
+            )
 
         @classmethod
         def webhook(cls, event, data):

@@ -14,6 +14,11 @@ Label Studio SDK glue is `nerqa.serve.app`).
   annotation: `fast` trains the BiLSTM head on the base model's frozen encoder (seconds), `full`
   fine-tunes the whole base model (`nerqa train`). The new model serves only once it is
   saved; a retraining that fails is recorded and the previous model keeps serving.
+- **Label Studio's own active learning.** Label Studio's uncertainty sampling and its Data
+  Manager's sort on prediction score read only the predictions whose version is the project's
+  model version, which a connected backend's title fills at first. So, with the address and
+  token Label Studio sends on `/setup`, the backend sets the project's model version to the
+  version it serves, and again after each retraining (`follow_projects`).
 - **Versions** are `NAME-N`: NAME is the base model's folder name, N counts the models trained
   (0 is the base). Every version, its kind, the annotation event it learned through and its
   time are in the store (`nerqa.serve.store`); a restart serves the newest good one again.
@@ -136,6 +141,10 @@ class Backend:
         self._features: dict[tuple[str, ...], tuple[np.ndarray, np.ndarray]] = {}
         self.training = TrainingState()
         self.served = self._load(self.store.latest_model())
+        self.follow_projects = True
+        self._projects: dict[str, tuple[str, str]] = {}  # Label Studio project id -> (address, token)
+        self._published: dict[str, str] = {}  # project id -> the version it was set to
+        self._publishing: set[str] = set()
 
     # -- versions --------------------------------------------------------------------------
     def _version(self, number: int) -> str:
@@ -177,14 +186,16 @@ class Backend:
 
     # -- predictions -----------------------------------------------------------------------
     def _features_of(
-        self, sentences: Sequence[Sequence[str]], *, keep: bool = False
+        self, sentences: Sequence[Sequence[str]], *, cached: bool = False
     ) -> tuple[list[np.ndarray], list[np.ndarray]]:
-        """The frozen base encoder's word features and word shapes per sentence. With `keep`
-        (training sentences) they are cached, since every retraining reads them again; the
-        sentences of prediction requests are not, or the cache would grow with every task."""
+        """The frozen base encoder's word features and word shapes per sentence. `cached`
+        (training sentences): kept, since every retraining reads them again. A prediction
+        request computes its own, so a task's prediction does not depend on whether it was
+        trained on, and the cache does not grow with every task predicted."""
         from nerqa.models.frozen import frozen_pass
 
-        missing = list(dict.fromkeys(tuple(s) for s in sentences if tuple(s) not in self._features))
+        wanted = list(dict.fromkeys(tuple(s) for s in sentences))
+        missing = [s for s in wanted if s not in self._features] if cached else wanted
         computed: dict[tuple[str, ...], tuple[np.ndarray, np.ndarray]] = {}
         if missing:
             encoder = (self.base.model.base_model, self.base.tokenizer)
@@ -192,9 +203,10 @@ class Backend:
                 missing, None, max_length=self.base.max_length, stride=self.base.stride, top_layers=None, loaded=encoder
             )
             computed = dict(zip(missing, zip(frozen.features, frozen.shapes)))
-            if keep:
+            if cached:
                 self._features.update(computed)
-        pairs = [self._features.get(tuple(s)) or computed[tuple(s)] for s in sentences]
+        source = self._features if cached else computed
+        pairs = [source[tuple(s)] for s in sentences]
         return [p[0] for p in pairs], [p[1] for p in pairs]
 
     def _head_probs(self, head, sentences: Sequence[Sequence[str]]) -> list[np.ndarray]:
@@ -396,7 +408,7 @@ class Backend:
         from nerqa.models.head import train_head
 
         sentences = [s.tokens for s in corpus.sentences]
-        features, shapes = self._features_of(sentences, keep=True)
+        features, shapes = self._features_of(sentences, cached=True)
         head = train_head(
             features,
             label_ids(corpus, self.tags, what="annotation"),
@@ -414,6 +426,69 @@ class Backend:
         config = TrainConfig(model=str(self.model_path), epochs=self.settings.epochs, seed=self.settings.seed)
         result = train(corpus, config, tags=self.tags)
         result.classifier.save(folder)
+
+    # -- Label Studio projects -------------------------------------------------------------
+    def connected(self, project: str | None, hostname: str | None, token: str | None) -> None:
+        """Label Studio's `/setup` for `project` (`"ID.TIMESTAMP"`): remember how to reach it."""
+        project_id = str(project or "").split(".")[0]
+        if self.follow_projects and project_id.isdigit() and hostname and token:
+            self._projects[project_id] = (hostname.rstrip("/"), token)
+
+    def predicted(self, project: str | None) -> None:
+        """Predictions went to `project`: once Label Studio has saved them, point the project's
+        model version at them (Label Studio accepts only a version it holds predictions of)."""
+        project_id = str(project or "").split(".")[0]
+        if project_id in self._projects and self._published.get(project_id) != self.version:
+            self._publish_later([project_id])
+
+    def _publish_later(self, projects: Sequence[str]) -> None:
+        with self._state_lock:
+            wanted = [p for p in projects if p not in self._publishing]
+            self._publishing.update(wanted)
+        if wanted:
+            threading.Thread(target=self._publish, args=(wanted,), daemon=True).start()
+
+    def _publish(self, projects: Sequence[str], *, tries: int = 20, pause: float = 1.0) -> None:
+        """Set each project's model version to the served one where it differs, trying again
+        while Label Studio does not yet hold predictions of that version."""
+        import json
+        import urllib.error
+        import urllib.request
+
+        for project_id in projects:
+            version = self.version
+            hostname, token = self._projects[project_id]
+            url = f"{hostname}/api/projects/{project_id}"
+            headers = {"Authorization": f"Token {token}", "Content-Type": "application/json"}
+            error: Exception | None = None
+            for _ in range(tries):
+                try:
+                    with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=10) as response:
+                        current = json.loads(response.read()).get("model_version")
+                    if current != version:
+                        body = json.dumps({"model_version": version}).encode()
+                        request = urllib.request.Request(url, data=body, headers=headers, method="PATCH")
+                        with urllib.request.urlopen(request, timeout=10):
+                            pass
+                        self.log(f"Label Studio project {project_id}: model version set to {version} (was {current})")
+                    self._published[project_id] = version
+                    error = None
+                    break
+                except urllib.error.HTTPError as failure:
+                    error = failure
+                    if failure.code != 400:  # 400: no prediction of this version saved yet
+                        break
+                except (urllib.error.URLError, OSError, ValueError) as failure:
+                    error = failure
+                    break
+                time.sleep(pause)
+            if error is not None:
+                self.log(
+                    f"Label Studio project {project_id}: cannot set its model version to {version} ({error}); "
+                    "choose it in the project's settings for uncertainty sampling and the sort on prediction score"
+                )
+            with self._state_lock:
+                self._publishing.discard(project_id)
 
     def status(self) -> dict:
         """What `/health`-style callers want to know: the served version, whether a retraining
