@@ -76,6 +76,8 @@ OutputFormatOpt = Annotated[
 
 
 def existing_path(path: Path) -> Path:
+    if str(path).startswith("hf:"):  # a dataset in the local datasets cache, by name
+        return path
     if not path.exists():
         raise NerqaError(f"{path}: no such file or folder")
     return path

@@ -37,6 +37,7 @@ import numpy as np
 from nerqa.active.strategies import DEFAULT_STRATEGY, Strategy, check_strategy, sentence_score
 from nerqa.data.corpus import Corpus, Document, Sentence, label_ids
 from nerqa.data.formats.common import document_from_text
+from nerqa.data.formats.jsonl import check_word_edges
 from nerqa.data.probs import tags_from_probs
 from nerqa.data.tags import split_tag
 from nerqa.errors import ConfigError, NerqaError
@@ -359,11 +360,12 @@ class Backend:
 
     def training_corpus(self, annotations: Sequence[Annotation]) -> tuple[Corpus, int]:
         """`corpus` plus the annotations as documents; returns it and how many annotations
-        were left out because their spans do not fall on word edges."""
+        were left out because a span cuts a word or spans overlap (as `nerqa convert` refuses them)."""
         documents = list(self.corpus.documents) if self.corpus is not None else []
         skipped = 0
         for a in annotations:
             try:
+                check_word_edges(a.text, list(a.spans), f"task {a.task_id}", None)
                 documents.append(
                     document_from_text(f"task-{a.task_id}", a.text, [(0, len(a.text))], a.spans, path=None, line=None)
                 )
@@ -383,7 +385,7 @@ class Backend:
         try:
             corpus, skipped = self.training_corpus(annotations)
             if skipped:
-                self.log(f"{skipped} annotations left out: their spans do not fall on word edges")
+                self.log(f"{skipped} annotations left out: a span cuts a word, or spans overlap")
             if not corpus.sentences:
                 raise NerqaError("nothing to train on: no annotations stored and no --corpus")
             folder = self.folder / "versions" / version
@@ -499,4 +501,9 @@ class Backend:
             "annotations": len(self.store.annotations()),
             "last_error": self.training.last_error,
             "versions": [m.version for m in self.store.models() if m.status == "ok"],
-        }
+            "models": [
+                {"version": m.version, "kind": m.kind, "annotations": m.annotations, "seconds": m.seconds,
+                 "status": m.status, "error": m.error}
+                for m in self.store.models()
+            ],
+        }  # fmt: skip

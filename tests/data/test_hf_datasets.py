@@ -143,3 +143,62 @@ def test_the_trainer_trains_on_a_written_dataset(tiny_model: Path, tmp_path: Pat
     )
     result = trainer.train()
     assert result.global_step == (len(TOY) + 7) // 8 and result.training_loss > 0
+
+
+def _hub_cache(cache: Path, repo_id: str) -> None:
+    """Put `_dataset_dict()` into a datasets cache as `datasets.load_dataset(repo_id)` leaves a
+    hub dataset of parquet files: `OWNER___NAME/default/0.0.0/HASH/NAME-SPLIT.arrow`."""
+    import shutil
+
+    from datasets.data_files import DataFilesDict
+    from datasets.packaged_modules.parquet.parquet import Parquet
+
+    source = cache.parent / "source"
+    source.mkdir(parents=True)
+    files = {}
+    for split, dataset in _dataset_dict().items():
+        files[split] = [str(source / f"{split}.parquet")]
+        dataset.to_parquet(files[split][0])
+    name = repo_id.split("/")[-1]
+    builder = Parquet(
+        cache_dir=str(cache / "build"),
+        dataset_name=name,
+        hash="0123abcd",
+        data_files=DataFilesDict.from_local_or_remote(files),
+        features=_dataset_dict()["train"].features,
+    )
+    builder.download_and_prepare()
+    built = Path(builder.cache_dir)
+    target = cache / repo_id.replace("/", "___") / "default" / "0.0.0" / "0123abcd"
+    target.parent.mkdir(parents=True)
+    shutil.copytree(built, target)
+    info = json.loads((target / "dataset_info.json").read_text())
+    (target / "dataset_info.json").write_text(json.dumps({**info, "config_name": "default"}))
+    shutil.rmtree(cache / "build")
+
+
+def test_a_dataset_reads_from_the_local_cache_by_name_and_never_from_the_network(tmp_path: Path, monkeypatch):
+    import socket
+
+    cache = tmp_path / "cache"
+    _hub_cache(cache, "someone/toy_ner")
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", cache)
+
+    def no_network(*args, **kwargs):
+        raise AssertionError("nerqa went to the network")
+
+    monkeypatch.setattr(socket.socket, "connect", no_network)
+    splits = read_splits("hf:someone/toy_ner")
+    assert list(splits) == ["train", "validation"]
+    assert [s.tags for s in splits["train"].sentences] == [
+        ("B-PER", "I-PER", "O"),
+        ("O", "B-LOC", "O"),
+        ("O", "O", "O"),
+    ]
+    assert read_corpus("hf:someone/toy_ner", options=ReadOptions(split="validation")).n_tokens == 6
+    result = _invoke("stats", "hf:someone/toy_ner", "--split", "train")
+    assert result.exit_code == 0, result.output + result.stderr
+    missing = _invoke("stats", "hf:someone/not_here", "--split", "train")
+    assert missing.exit_code == 1
+    assert "hf:someone/not_here: not in the local datasets cache" in missing.stderr
+    assert "never downloads" in missing.stderr and "Traceback" not in missing.output

@@ -1,5 +1,6 @@
 """Hugging Face `datasets` corpora: `save_to_disk` folders (a Dataset or a DatasetDict of
-splits), parquet and arrow files; one row per sentence, a tokens column and a tags column.
+splits), parquet and arrow files, and `hf:NAME`: a dataset the user's local datasets cache holds
+(offline: never a download); one row per sentence, a tokens column and a tags column.
 
 Tag names come from the tags column's `ClassLabel` feature, from `ReadOptions.tag_names`
 (`--tags`) when the column holds plain integers, or from the strings themselves. Every other
@@ -24,6 +25,8 @@ from nerqa.files import atomic_folder, atomic_write
 TOKEN_COLUMNS = ("tokens", "words")
 TAG_COLUMNS = ("ner_tags", "tags", "labels", "ner")
 SUFFIXES = (".parquet", ".arrow")
+# `hf:NAME` reads a dataset from the local datasets cache, by name.
+CACHE_PREFIX = "hf:"
 
 
 @dataclass(frozen=True)
@@ -56,14 +59,46 @@ def _datasets():
 
 
 def is_dataset_path(path: Path) -> bool:
-    """Whether `path` is a `save_to_disk` folder, or a parquet or arrow file."""
+    """Whether `path` is a `save_to_disk` folder, a parquet or arrow file, or `hf:NAME`."""
+    if str(path).startswith(CACHE_PREFIX):
+        return True
     if path.is_dir():
         return (path / "dataset_dict.json").is_file() or (path / "state.json").is_file()
     return path.suffix.lower() in SUFFIXES
 
 
+def load_cached(spec: str):
+    """The DatasetDict `spec` (`NAME`, `OWNER/NAME`, either with `:CONFIG`) names in the local
+    datasets cache (`$HF_DATASETS_CACHE`, else `~/.cache/huggingface/datasets`), where
+    `datasets.load_dataset` left it. Read by datasets' own cache builder, which never goes
+    to the network, so nothing is ever downloaded."""
+    datasets = _datasets()
+    from datasets.packaged_modules.cache.cache import Cache
+
+    name, _, config = spec.partition(":")
+    cache_dir = datasets.config.HF_DATASETS_CACHE
+    try:
+        builder = Cache(
+            cache_dir=str(cache_dir),
+            dataset_name=name.split("/")[-1],
+            repo_id=name,
+            config_name=config or None,
+            version="auto",
+            hash="auto",
+        )
+        return builder.as_dataset()
+    except (ValueError, FileNotFoundError) as error:
+        raise NerqaError(
+            f"{CACHE_PREFIX}{spec}: not in the local datasets cache ({cache_dir}): {str(error).splitlines()[0]}. "
+            "nerqa never downloads; load it once with datasets.load_dataset where there is a network, or pass "
+            "a save_to_disk folder or a parquet file"
+        ) from None
+
+
 def load(path: Path):
-    """The Dataset or DatasetDict at `path`."""
+    """The Dataset or DatasetDict at `path` (`hf:NAME`: from the local datasets cache)."""
+    if str(path).startswith(CACHE_PREFIX):
+        return load_cached(str(path)[len(CACHE_PREFIX) :])
     datasets = _datasets()
     try:
         if path.is_dir():

@@ -236,7 +236,7 @@ def parse(text: str, *, path: str | None = None, options: ReadOptions = ReadOpti
                     _tokenised_document(doc_id, content, fields["tokens"], spans, sections, sentences, path, number)
                 )
             else:
-                _check_word_edges(content, spans, path, number)
+                check_word_edges(content, spans, path, number)
                 documents.append(
                     document_from_text(doc_id, content, sections, spans, path=path, line=number, sentences=sentences)
                 )
@@ -251,7 +251,7 @@ def parse(text: str, *, path: str | None = None, options: ReadOptions = ReadOpti
     return Corpus(tuple(_merge_token_documents(documents)))
 
 
-def _check_word_edges(text: str, spans: list[tuple[int, int, str]], path: str | None, number: int) -> None:
+def check_word_edges(text: str, spans: list[tuple[int, int, str]], path: str | None, number: int) -> None:
     """A span edge between two letters or digits would cut a word in two: refuse it."""
     for start, end, label in spans:
         for edge in (start, end):
