@@ -17,13 +17,13 @@ small NCBI seed set serves a pool of NCBI train sentences; each round the annota
 the `--step` tasks with the lowest prediction score (active learning) or random ones, with
 the labels NCBI has, and the backend retrains (fast head) after every `--step` annotations.
 After each retraining the served model tags NCBI dev; strict entity F1 (character spans)
-is printed per round for both orders.
+is printed per round: the active order against the mean of `--random-orders` random ones.
 
 The base model is trained once with `nerqa train` (cached in bench/.cache). Exits 1 when a
 check fails.
 
-    python bench/labelstudio_backend.py [--tasks 50] [--annotate 20] [--seed-sentences 200]
-        [--pool 600] [--dev 400] [--rounds 5] [--step 40] [--skip-label-studio]
+    python bench/labelstudio_backend.py [--tasks 50] [--annotate 20] [--seed-sentences 200] [--epochs 10]
+        [--pool 600] [--dev 400] [--rounds 5] [--step 40] [--random-orders 3] [--skip-label-studio]
 """
 
 from __future__ import annotations
@@ -342,63 +342,68 @@ def label_studio_part(args, model: Path, seed_file: Path, pool, folder: Path, ty
         server.stop()
 
 
+def run_order(args, order: str, seed: int, model: Path, seed_file: Path, pool_tasks, dev_requests, gold_dev, folder):
+    """One annotation session: `active` (lowest score first) or `random` (orders drawn from `seed`).
+    Returns per retraining `(annotations, dev F1, retraining seconds)`, the first row the base model's."""
+    backend = Backend(
+        model, folder / f"session-{order}-{seed}", args.backend_port, "--corpus", str(seed_file),
+        "--retrain-every", str(args.step),
+    )  # fmt: skip
+    try:
+        rng = random.Random(seed)
+        annotated: set[int] = set()
+        f1 = span_f1(gold_dev, [predicted_spans(p) for p in backend.predict(dev_requests)])
+        curve = [(0, f1, 0.0)]
+        for _ in range(args.rounds):
+            rest = [i for i in range(len(pool_tasks)) if i not in annotated]
+            if order == "active":
+                scores = backend.predict([{"id": i, "data": pool_tasks[i]["data"]} for i in rest])
+                chosen = [i for _, i in sorted(zip((p["score"] for p in scores), rest))][: args.step]
+            else:
+                chosen = rng.sample(rest, args.step)
+            before = backend.status()["model_version"]
+            for i in chosen:
+                task = pool_tasks[i]
+                webhook = {
+                    "action": "ANNOTATION_CREATED",
+                    "project": {"id": 1},
+                    "task": {"id": i, "data": task["data"]},
+                    "annotation": {"id": i, "result": regions(task["gold"], task["data"]["text"])},
+                }
+                http("POST", f"{backend.url}/webhook", webhook)
+                annotated.add(i)
+            status = backend.wait_trained(before)
+            seconds = status["models"][-1]["seconds"]
+            f1 = span_f1(gold_dev, [predicted_spans(p) for p in backend.predict(dev_requests)])
+            curve.append((len(annotated), f1, seconds))
+            print(
+                f"  {order} {seed}: {len(annotated):>4} annotations, {status['model_version']} "
+                f"(retrained in {seconds:.1f} s), dev F1 {f1:.4f}",
+                flush=True,
+            )
+    finally:
+        backend.stop()
+    return curve
+
+
 def session(args, model: Path, seed_file: Path, pool, dev, folder: Path) -> None:
     pool_tasks = sentence_tasks(pool[: args.pool])
     dev_tasks = sentence_tasks(dev[: args.dev])
     gold_dev = [set(t["gold"]) for t in dev_tasks]
     dev_requests = [{"id": i, "data": t["data"]} for i, t in enumerate(dev_tasks)]
-    curves: dict[str, list] = {}
-    for order in ("active", "random"):
-        backend = Backend(
-            model, folder / f"session-{order}", args.backend_port, "--corpus", str(seed_file),
-            "--retrain-every", str(args.step),
-        )  # fmt: skip
-        try:
-            rng = random.Random(args.seed)
-            annotated: set[int] = set()
-            f1 = span_f1(gold_dev, [predicted_spans(p) for p in backend.predict(dev_requests)])
-            curve = [(0, round(f1, 4), 0.0)]
-            print(f"  {order:>6}: {0:>4} annotations, dev F1 {f1:.4f}", flush=True)
-            for round_ in range(args.rounds):
-                rest = [i for i in range(len(pool_tasks)) if i not in annotated]
-                if order == "active":
-                    scores = backend.predict([{"id": i, "data": pool_tasks[i]["data"]} for i in rest])
-                    chosen = [i for _, i in sorted(zip((p["score"] for p in scores), rest))][: args.step]
-                else:
-                    chosen = rng.sample(rest, args.step)
-                before = backend.status()["model_version"]
-                for i in chosen:
-                    task = pool_tasks[i]
-                    http(
-                        "POST",
-                        f"{backend.url}/webhook",
-                        {
-                            "action": "ANNOTATION_CREATED",
-                            "project": {"id": 1},
-                            "task": {"id": i, "data": task["data"]},
-                            "annotation": {"id": i, "result": regions(task["gold"], task["data"]["text"])},
-                        },
-                    )
-                    annotated.add(i)
-                status = backend.wait_trained(before)
-                seconds = [m for m in http("GET", f"{backend.url}/status")["versions"]]
-                f1 = span_f1(gold_dev, [predicted_spans(p) for p in backend.predict(dev_requests)])
-                curve.append((len(annotated), round(f1, 4), status["model_version"]))
-                print(
-                    f"  {order:>6}: {len(annotated):>4} annotations, {status['model_version']}, dev F1 {f1:.4f}"
-                    f" ({len(seconds)} versions)",
-                    flush=True,
-                )
-        finally:
-            backend.stop()
-        curves[order] = curve
-    print("\nDev F1 after each retraining (strict entity spans):")
-    print(f"{'annotations':>12} {'active':>8} {'random':>8} {'gain':>7}")
-    for (n, a, _), (_, r, _) in zip(curves["active"], curves["random"]):
-        print(f"{n:>12} {a:>8.4f} {r:>8.4f} {a - r:>+7.4f}")
-    gains = [a - r for (_, a, _), (_, r, _) in zip(curves["active"][1:], curves["random"][1:])]
+    common = (model, seed_file, pool_tasks, dev_requests, gold_dev, folder)
+    active = run_order(args, "active", args.seed, *common)
+    randoms = [run_order(args, "random", args.seed + k, *common) for k in range(args.random_orders)]
+    print(f"\nDev F1 after each retraining (strict entity spans, {len(dev_tasks)} NCBI dev sentences):")
+    print(f"{'annotations':>12} {'active':>8} {'random (mean [min-max])':>26} {'gain':>7} {'retraining':>11}")
+    gains = []
+    for k, (n, a, seconds) in enumerate(active):
+        r = [curve[k][1] for curve in randoms]
+        mean = sum(r) / len(r)
+        if k:
+            gains.append(a - mean)
+        print(f"{n:>12} {a:>8.4f} {mean:>8.4f} [{min(r):.4f}-{max(r):.4f}]     {a - mean:>+7.4f} {seconds:>9.1f} s")
     print(f"mean gain over the {len(gains)} retrainings: {sum(gains) / max(1, len(gains)):+.4f}")
-    (folder.parent / "labelstudio_backend_session.json").write_text(json.dumps(curves)) if args.keep else None
 
 
 def main() -> None:
@@ -411,16 +416,18 @@ def main() -> None:
     parser.add_argument("--tasks", type=int, default=50)
     parser.add_argument("--annotate", type=int, default=20)
     parser.add_argument("--seed-sentences", type=int, default=200)
-    parser.add_argument("--epochs", type=float, default=4)
+    parser.add_argument("--epochs", type=float, default=10, help="the base model's training epochs")
     parser.add_argument("--pool", type=int, default=600)
     parser.add_argument("--dev", type=int, default=400)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--step", type=int, default=40)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--random-orders", type=int, default=3, help="random sessions (seeds) to compare with")
     parser.add_argument("--skip-label-studio", action="store_true")
     parser.add_argument("--skip-session", action="store_true")
-    parser.add_argument("--keep", action="store_true", help="write the session's curves to bench/results")
-    add_smoke(parser, tasks=8, annotate=4, seed_sentences=40, epochs=1, pool=40, dev=20, rounds=2, step=4)
+    add_smoke(
+        parser, tasks=8, annotate=4, seed_sentences=40, epochs=1, pool=40, dev=20, rounds=2, step=4, random_orders=1
+    )
     args = parse(parser)
 
     from nerqa.data.formats import read_corpus
