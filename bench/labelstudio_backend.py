@@ -217,12 +217,15 @@ def label_studio_part(args, model: Path, seed_file: Path, pool, folder: Path, ty
         check("id" in ml and ml.get("state") == "CO", f"Label Studio connected the backend (state {ml.get('state')})")
         other = call("POST", "/api/projects", {"title": "chemicals", "label_config": label_config(["Chemical"])})
         refused = call("POST", "/api/ml", {"project": other["id"], "url": backend.url, "title": "nerqa"})
-        message = json.dumps(refused)
+        try:
+            message = json.loads(refused["error"])["validation_errors"]["non_field_errors"][0]
+        except (KeyError, ValueError, TypeError, IndexError):
+            message = json.dumps(refused)
         check(
             refused.get("status") == 400 and "Chemical is not a type this model predicts" in message,
             "a project labelling Chemical is refused with nerqa's message",
         )
-        print(f"     Label Studio said: {message[:300]}")
+        print(f"     Label Studio said: {message}")
 
         print(f"2. import {len(tasks)} tasks and retrieve predictions")
         call("POST", f"/api/projects/{project['id']}/import", [t["data"] for t in tasks])

@@ -40,7 +40,7 @@ from nerqa.data.formats.common import document_from_text
 from nerqa.data.formats.jsonl import check_word_edges
 from nerqa.data.probs import tags_from_probs
 from nerqa.data.tags import split_tag
-from nerqa.errors import ConfigError, NerqaError
+from nerqa.errors import ConfigError, ModelError, NerqaError
 from nerqa.files import atomic_folder
 from nerqa.serve.labeling import LabelingConfig, check_labels, parse_labeling_config
 from nerqa.serve.store import Annotation, AnnotationStore, ModelRecord
@@ -134,8 +134,15 @@ class Backend:
         self.store = AnnotationStore(self.folder / STORE_FILE)
         predictor = ClassifierPredictor(self.base)
         self._base = Served(self._version(0), "base", self.tags, lambda sentences: predictor(sentences)[0])
-        if not self.store.models():
+        models = self.store.models()
+        if not models:
             self.store.add_model(self._base.version, "base", str(self.model_path.resolve()), 0, 0)
+        elif models[0].folder != str(self.model_path.resolve()):
+            # Its heads read another encoder's features: serving them on this one would be wrong.
+            raise ConfigError(
+                f"{self.folder} belongs to the model {models[0].folder}, not {self.model_path.resolve()}; "
+                "serve that model, or give this one another --out"
+            )
         self._predict_lock = threading.Lock()  # one forward pass at a time: they would share the cores anyway
         self._state_lock = threading.Lock()
         self._configs: dict[str, LabelingConfig] = {}
@@ -160,12 +167,14 @@ class Backend:
         if record is None or record.kind == "base":
             return self._base
         folder = Path(record.folder or "")
+        if not folder.is_dir():
+            raise ModelError(f"{folder}: the folder of {record.version}, the newest model in the store, is missing")
         if record.kind == "fast":
             import torch
 
             from nerqa.models.head import TrainedHead
 
-            head = TrainedHead.from_state(torch.load(folder / "head.pt", weights_only=False))
+            head = TrainedHead.from_state(torch.load(folder / "head.pt", weights_only=True))
             return Served(record.version, "fast", self.tags, lambda sentences: self._head_probs(head, sentences))
         from nerqa.active.predictors import ClassifierPredictor
         from nerqa.models.classifier import load_classifier

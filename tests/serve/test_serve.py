@@ -311,3 +311,14 @@ def test_serve_errors_are_one_line(tiny_classifier: Path, tmp_path: Path):
         taken = runner.invoke(app, ["serve", str(tiny_classifier), "--port", str(port), "--out", str(tmp_path / "s")])
     assert taken.exit_code == 1 and f"cannot listen on 127.0.0.1:{port}" in taken.stderr
     assert len(taken.stderr.strip().splitlines()) == 1
+
+
+def test_a_store_serves_only_the_model_it_was_made_for(tiny_classifier: Path, tmp_path: Path):
+    import shutil
+
+    from nerqa.serve.backend import Backend
+
+    Backend(tiny_classifier, tmp_path / "serve")
+    other = shutil.copytree(tiny_classifier, tmp_path / "other")
+    result = CliRunner().invoke(app, ["serve", str(other), "--out", str(tmp_path / "serve"), "--port", "0"])
+    assert result.exit_code == 1 and "belongs to the model" in result.stderr and "Traceback" not in result.output
