@@ -98,7 +98,8 @@ def make_app(backend: Backend):
                 done = [a for a in task.get("annotations") or [] if not a.get("was_cancelled")]
                 if done and config is not None:
                     text, spans = backend.spans_of(task, done[-1].get("result") or [], config)
-                    rows.append((str(project or ""), int(task["id"]), done[-1].get("id"), text, spans))
+                    project_id = str(task.get("project") or str(project or "").split(".")[0])
+                    rows.append((project_id, int(task["id"]), done[-1].get("id"), text, spans))
             backend.learn(rows)
             backend.retrain()
             return None

@@ -317,11 +317,16 @@ class Backend:
         return text, sorted(spans)
 
     def learn(self, annotations: Sequence[tuple[str, int, int | None, str, Sequence[tuple[int, int, str]]]]) -> int:
-        """Store many annotations at once (`(project, task_id, annotation_id, text, spans)`),
-        as Label Studio's older `/train` call sends them; returns how many."""
+        """Store many annotations at once (`(project, task_id, annotation_id, text, spans)`), as
+        Label Studio's `/train` call sends every annotated task; a task's annotation already
+        stored as it is counts once. Returns how many were new or changed."""
+        current = {(a.project, a.task_id): (a.annotation_id, a.text, a.spans) for a in self.store.annotations()}
+        changed = 0
         for project, task_id, annotation_id, text, spans in annotations:
-            self.store.put(project, task_id, annotation_id, text, spans)
-        return len(annotations)
+            if current.get((project, task_id)) != (annotation_id, text, tuple(spans)):
+                self.store.put(project, task_id, annotation_id, text, spans)
+                changed += 1
+        return changed
 
     def _after_change(self, done: dict) -> dict:
         latest = self.store.latest_model()

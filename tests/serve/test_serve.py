@@ -198,6 +198,25 @@ def test_retraining_after_every_n_annotations_changes_the_version_and_survives_a
         assert torch.equal(value, heads[1]["weights"][key])
 
 
+def test_the_train_button_sends_every_annotated_task_and_retrains(backend, tiny_classifier: Path):
+    from nerqa.serve.app import make_app
+
+    client = make_app(backend).test_client()
+    backend.receive("ANNOTATION_CREATED", created(0, 100))  # already stored by its webhook
+    tasks = []
+    for n in range(3):
+        hook = created(n, 100 + n)
+        tasks.append({**hook["task"], "project": 1, "annotations": [hook["annotation"]]})
+    tasks.append({"id": 9, "project": 1, "data": {"text": TEXTS[9]}, "annotations": [{"id": 7, "was_cancelled": True}]})
+    # Label Studio without webhook training posts every annotated task to /train.
+    answer = client.post("/train", json={"annotations": tasks, "project": "1.17", "label_config": CONFIG})
+    assert answer.status_code == 201
+    backend.wait()
+    assert [a.task_id for a in backend.store.annotations()] == [0, 1, 2]  # the skipped task is not learned
+    assert backend.store.last_seq() == 3  # task 0 was stored once, not again
+    assert backend.version == f"{tiny_classifier.name}-1"
+
+
 def test_a_failed_retraining_leaves_the_previous_model_serving(backend, tiny_classifier: Path, monkeypatch):
     def broken(corpus, folder):
         raise RuntimeError("out of memory")
