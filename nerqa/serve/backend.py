@@ -90,6 +90,7 @@ class Served:
 class TrainingState:
     running: bool = False
     again: bool = False
+    version: str | None = None  # the version being trained
     last_error: str | None = None
     thread: threading.Thread | None = field(default=None, repr=False)
 
@@ -395,6 +396,7 @@ class Backend:
         number = self.store.next_number()
         version, kind = self._version(number), self.settings.retrain
         started = time.perf_counter()
+        self.training.version = version
         self.log(f"Retraining {version} ({kind}) on {len(annotations)} annotated tasks")
         try:
             corpus, skipped = self.training_corpus(annotations)
@@ -440,7 +442,14 @@ class Backend:
         from nerqa.models.training import train
 
         config = TrainConfig(model=str(self.model_path), epochs=self.settings.epochs, seed=self.settings.seed)
-        result = train(corpus, config, tags=self.tags)
+
+        def progress(task: str, completed: int, total: int, info: dict) -> None:
+            if task == "epoch":  # minutes of work: a line per epoch in the terminal and serve.log
+                self.log(
+                    f"Retraining {self.training.version}: epoch {completed}/{total}, loss {info.get('loss', 0):.4f}"
+                )
+
+        result = train(corpus, config, tags=self.tags, progress=progress)
         result.classifier.save(folder)
 
     # -- Label Studio projects -------------------------------------------------------------

@@ -252,7 +252,10 @@ def test_the_setup_call_refuses_a_config_the_model_cannot_label(backend):
 def test_full_retraining_fine_tunes_the_whole_model(tiny_classifier: Path, tmp_path: Path):
     from nerqa.serve.backend import Backend, ServeSettings
 
-    served = Backend(tiny_classifier, tmp_path / "serve", ServeSettings(every=0, retrain="full", epochs=1))
+    lines: list[str] = []
+    served = Backend(
+        tiny_classifier, tmp_path / "serve", ServeSettings(every=0, retrain="full", epochs=1), log=lines.append
+    )
     for n in range(3):
         served.receive("ANNOTATION_CREATED", created(n, n))
     assert served.version.endswith("-0")  # every=0: only on request
@@ -260,6 +263,9 @@ def test_full_retraining_fine_tunes_the_whole_model(tiny_classifier: Path, tmp_p
     served.wait()
     record = served.store.latest_model()
     assert record.kind == "full" and (Path(record.folder) / "config.json").exists()
+    assert any(
+        line.startswith(f"Retraining {record.version}: epoch 1/1, loss") for line in lines
+    )  # progress on the long retraining
     assert served.predict([{"id": 1, "data": {"text": TEXTS[0]}}], CONFIG)[0]["model_version"] == record.version
 
 
