@@ -15,15 +15,16 @@ Label Studio's batch for all tasks) and the retraining time.
 Part 2, a simulated annotation session through the backend's HTTP API: a model trained on a
 small NCBI seed set serves a pool of NCBI train sentences; each round the annotator labels
 the `--step` tasks with the lowest prediction score (active learning) or random ones, with
-the labels NCBI has, and the backend retrains (fast head) after every `--step` annotations.
-After each retraining the served model tags NCBI dev; strict entity F1 (character spans)
+the labels NCBI has, and the backend retrains (`--retrain`: the fast head by default) after
+every `--step` annotations. After each retraining the served model tags NCBI dev; strict entity F1 (character spans)
 is printed per round: the active order against the mean of `--random-orders` random ones.
 
 The base model is trained once with `nerqa train` (cached in bench/.cache). Exits 1 when a
 check fails.
 
     python bench/labelstudio_backend.py [--tasks 50] [--annotate 20] [--seed-sentences 200] [--epochs 10]
-        [--pool 600] [--dev 400] [--rounds 5] [--step 40] [--random-orders 3] [--skip-label-studio]
+        [--pool 600] [--dev 400] [--rounds 5] [--step 40] [--random-orders 3] [--retrain fast|full]
+        [--skip-label-studio] [--skip-session]
 """
 
 from __future__ import annotations
@@ -350,7 +351,7 @@ def run_order(args, order: str, seed: int, model: Path, seed_file: Path, pool_ta
     Returns per retraining `(annotations, dev F1, retraining seconds)`, the first row the base model's."""
     backend = Backend(
         model, folder / f"session-{order}-{seed}", args.backend_port, "--corpus", str(seed_file),
-        "--retrain-every", str(args.step),
+        "--retrain-every", str(args.step), "--retrain", args.retrain,
     )  # fmt: skip
     try:
         rng = random.Random(seed)
@@ -426,6 +427,7 @@ def main() -> None:
     parser.add_argument("--step", type=int, default=40)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--random-orders", type=int, default=3, help="random sessions (seeds) to compare with")
+    parser.add_argument("--retrain", default="fast", choices=["fast", "full"], help="the session's retraining")
     parser.add_argument("--skip-label-studio", action="store_true")
     parser.add_argument("--skip-session", action="store_true")
     add_smoke(
@@ -449,7 +451,9 @@ def main() -> None:
             print("Part 1: Label Studio")
             label_studio_part(args, model, seed_file, pool, folder, types)
         if not args.skip_session:
-            print(f"Part 2: simulated session, {args.rounds} rounds of {args.step} annotations")
+            print(
+                f"Part 2: simulated session, {args.rounds} rounds of {args.step} annotations, --retrain {args.retrain}"
+            )
             session(args, model, seed_file, pool, dev, folder)
     if FAILED:
         print(f"\n{len(FAILED)} checks failed")
