@@ -285,20 +285,23 @@ class Backend:
         forget a deleted one, or start training. Returns what was done, for the reply."""
         if event in TRAIN_EVENTS:
             return {"training": self.retrain()}
-        project = str((payload.get("project") or {}).get("id", payload.get("project", "")))
+        if event not in CHANGE_EVENTS + DELETE_EVENTS:
+            return {"ignored": event}  # Label Studio sends every action to a backend's webhook
+        raw = payload.get("project")
+        project = str(raw.get("id", "") if isinstance(raw, dict) else raw or "")
         if event in DELETE_EVENTS:
             gone = [a.get("id") for a in payload.get("annotations") or [payload.get("annotation") or {}]]
             done = [self.store.delete(project, int(a)) for a in gone if a is not None]
             return self._after_change({"deleted": sum(d is not None for d in done)})
-        if event not in CHANGE_EVENTS:
-            return {"ignored": event}
         annotation, task = payload.get("annotation") or {}, payload.get("task") or {}
-        label_config = (payload.get("project") or {}).get("label_config")
+        label_config = raw.get("label_config") if isinstance(raw, dict) else None
         config = self.check_config(label_config) or LabelingConfig("label", "text", "text", self.types)
         if annotation.get("was_cancelled"):
             return {"ignored": "skipped task"}
+        if not isinstance(task.get("id"), int):
+            raise NerqaError(f"{event}: the webhook names no task id")
         text, spans = self.spans_of(task, annotation.get("result") or [], config)
-        self.store.put(project, int(task["id"]), annotation.get("id"), text, spans)
+        self.store.put(project, task["id"], annotation.get("id"), text, spans)
         return self._after_change({"stored": 1})
 
     def spans_of(self, task: dict, result: list, config: LabelingConfig) -> tuple[str, list[tuple[int, int, str]]]:

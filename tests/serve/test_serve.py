@@ -183,6 +183,10 @@ def test_retraining_after_every_n_annotations_changes_the_version_and_survives_a
     gone = {"action": "ANNOTATIONS_DELETED", "project": {"id": 1}, "annotations": [{"id": 101}, {"id": 555}]}
     assert client.post("/webhook", json=gone).json == {"deleted": 1}
     assert [a.task_id for a in backend.store.annotations()] == [0, 2, 3]
+    # Every other action Label Studio sends is ignored; a change without a task is one error.
+    assert client.post("/webhook", json={"action": "TASKS_CREATED", "project": 1}).json == {"ignored": "TASKS_CREATED"}
+    broken = client.post("/webhook", json={"action": "ANNOTATION_UPDATED", "project": {"id": 1}, "annotation": {}})
+    assert broken.json == {"error": "ANNOTATION_UPDATED: the webhook names no task id"}
     # A restart serves the same version with the same annotations, and predicts the same.
     again = Backend(tiny_classifier, backend.folder, ServeSettings(every=4))
     assert again.version == f"{tiny_classifier.name}-1"
