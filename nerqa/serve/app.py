@@ -49,9 +49,6 @@ def make_app(backend: Backend):
         def predict(self, tasks: list[dict], **kwargs: Any) -> list[dict]:
             return backend.predict(tasks, self.label_config)
 
-        def fit(self, tasks, workdir=None, **kwargs: Any) -> dict:
-            return {"training": backend.retrain(), "model_version": backend.version}
-
     def refused(error: NerqaError) -> Exception:
         # 422 with the message alone: a refused config or task is not a crash to trace.
         return exceptions.AnswerException(422, str(error), {"traceback": None})

@@ -18,7 +18,7 @@ Label Studio SDK glue is `nerqa.serve.app`).
   Manager's sort on prediction score read only the predictions whose version is the project's
   model version, which a connected backend's title fills at first. So, with the address and
   token Label Studio sends on `/setup`, the backend sets the project's model version to the
-  version it serves, and again after each retraining (`follow_projects`).
+  version it serves, and again after each retraining.
 - **Versions** are `NAME-N`: NAME is the base model's folder name, N counts the models trained
   (0 is the base). Every version, its kind, the annotation event it learned through and its
   time are in the store (`nerqa.serve.store`); a restart serves the newest good one again.
@@ -38,10 +38,10 @@ from nerqa.active.strategies import DEFAULT_STRATEGY, Strategy, check_strategy, 
 from nerqa.data.corpus import Corpus, Document, Sentence, label_ids
 from nerqa.data.formats.common import document_from_text
 from nerqa.data.formats.jsonl import check_word_edges
-from nerqa.data.probs import tags_from_probs
-from nerqa.data.tags import split_tag
+from nerqa.data.probs import tags_from_probs, type_classes
 from nerqa.errors import ConfigError, ModelError, NerqaError
 from nerqa.files import atomic_folder
+from nerqa.interop.tasks import FROM_NAME, TO_NAME
 from nerqa.serve.labeling import LabelingConfig, check_labels, parse_labeling_config
 from nerqa.serve.store import Annotation, AnnotationStore, ModelRecord
 
@@ -78,11 +78,10 @@ class ServeSettings:
 @dataclass
 class Served:
     """One model answering predictions: `probs(sentences)` gives per sentence an `(n_words,
-    n_tags)` array in `tags` order."""
+    n_tags)` array in the base model's tag order (every version keeps it)."""
 
     version: str
     kind: str
-    tags: tuple[str, ...]
     probs: Callable[[Sequence[Sequence[str]]], list[np.ndarray]]
 
 
@@ -93,10 +92,6 @@ class TrainingState:
     version: str | None = None  # the version being trained
     last_error: str | None = None
     thread: threading.Thread | None = field(default=None, repr=False)
-
-
-def _types(tags: Sequence[str]) -> tuple[str, ...]:
-    return tuple(sorted({split_tag(t)[1] for t in tags if t != "O"}))  # type: ignore[type-var]
 
 
 class Backend:
@@ -129,12 +124,15 @@ class Backend:
         self.log = log
         self.base = load_classifier(self.model_path)
         self.tags = self.base.tags
-        self.types = _types(self.tags)
+        self.types = tuple(type_classes(self.tags)[1:])
+        # The config assumed when Label Studio sends none: the one `nerqa tasks` writes.
+        self._default_config = LabelingConfig(FROM_NAME, TO_NAME, TO_NAME, self.types)
+        self._column = {t: i for i, t in enumerate(self.tags)}  # a tag's column in pred_probs
         if corpus is not None:
             label_ids(corpus, self.tags, what="--corpus")  # a tag the model lacks: fail now, not at retraining
         self.store = AnnotationStore(self.folder / STORE_FILE)
         predictor = ClassifierPredictor(self.base)
-        self._base = Served(self._version(0), "base", self.tags, lambda sentences: predictor(sentences)[0])
+        self._base = Served(self._version(0), "base", lambda sentences: predictor(sentences)[0])
         models = self.store.models()
         if not models:
             self.store.add_model(self._base.version, "base", str(self.model_path.resolve()), 0, 0)
@@ -150,7 +148,6 @@ class Backend:
         self._features: dict[tuple[str, ...], tuple[np.ndarray, np.ndarray]] = {}
         self.training = TrainingState()
         self.served = self._load(self.store.latest_model())
-        self.follow_projects = True
         self._projects: dict[str, tuple[str, str]] = {}  # Label Studio project id -> (address, token)
         self._published: dict[str, str] = {}  # project id -> the version it was set to
         self._publishing: set[str] = set()
@@ -176,12 +173,12 @@ class Backend:
             from nerqa.models.head import TrainedHead
 
             head = TrainedHead.from_state(torch.load(folder / "head.pt", weights_only=True))
-            return Served(record.version, "fast", self.tags, lambda sentences: self._head_probs(head, sentences))
+            return Served(record.version, "fast", lambda sentences: self._head_probs(head, sentences))
         from nerqa.active.predictors import ClassifierPredictor
         from nerqa.models.classifier import load_classifier
 
         predictor = ClassifierPredictor(load_classifier(folder))
-        return Served(record.version, "full", self.tags, lambda sentences: predictor(sentences)[0])
+        return Served(record.version, "full", lambda sentences: predictor(sentences)[0])
 
     # -- labeling config -------------------------------------------------------------------
     def check_config(self, label_config: str | None) -> LabelingConfig | None:
@@ -231,13 +228,13 @@ class Backend:
         results on character offsets of the text; `score` is `1 / (1 + uncertainty)` (see the
         module docstring). A task without text gets an empty prediction with score 1.
         """
-        config = self.check_config(label_config) or LabelingConfig("label", "text", "text", self.types)
+        config = self.check_config(label_config) or self._default_config
         served = self.served  # one model for the whole request, even if a retraining lands meanwhile
         documents = [self._document(task, config) for task in tasks]
         sentences = [s for d in documents for s in d.sentences]
         with self._predict_lock:
             probs = served.probs([s.tokens for s in sentences]) if sentences else []
-        tags = tags_from_probs(probs, served.tags)
+        tags = tags_from_probs(probs, self.tags)
         out, at = [], 0
         for document in documents:
             n = len(document.sentences)
@@ -262,12 +259,11 @@ class Backend:
         from nerqa.data.tags import spans_from_tags
 
         regions = []
-        column = {t: i for i, t in enumerate(self.tags)}
         for span in spans_from_tags(tags):
             if span.label not in config.labels:
                 continue  # a type the project does not label
             start, end = sentence.offsets[span.start][0], sentence.offsets[span.end - 1][1]
-            confidence = float(np.mean([probs[w, column[tags[w]]] for w in range(span.start, span.end)]))
+            confidence = float(np.mean([probs[w, self._column[tags[w]]] for w in range(span.start, span.end)]))
             regions.append(
                 {
                     "from_name": config.from_name,
@@ -295,7 +291,7 @@ class Backend:
             return self._after_change({"deleted": sum(d is not None for d in done)})
         annotation, task = payload.get("annotation") or {}, payload.get("task") or {}
         label_config = raw.get("label_config") if isinstance(raw, dict) else None
-        config = self.check_config(label_config) or LabelingConfig("label", "text", "text", self.types)
+        config = self.check_config(label_config) or self._default_config
         if annotation.get("was_cancelled"):
             return {"ignored": "skipped task"}
         if not isinstance(task.get("id"), int):
@@ -459,7 +455,7 @@ class Backend:
     def connected(self, project: str | None, hostname: str | None, token: str | None) -> None:
         """Label Studio's `/setup` for `project` (`"ID.TIMESTAMP"`): remember how to reach it."""
         project_id = str(project or "").split(".")[0]
-        if self.follow_projects and project_id.isdigit() and hostname and token:
+        if project_id.isdigit() and hostname and token:
             self._projects[project_id] = (hostname.rstrip("/"), token)
 
     def predicted(self, project: str | None) -> None:

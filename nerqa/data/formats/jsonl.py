@@ -251,7 +251,7 @@ def parse(text: str, *, path: str | None = None, options: ReadOptions = ReadOpti
     return Corpus(tuple(_merge_token_documents(documents)))
 
 
-def check_word_edges(text: str, spans: list[tuple[int, int, str]], path: str | None, number: int) -> None:
+def check_word_edges(text: str, spans: list[tuple[int, int, str]], path: str | None, number: int | None) -> None:
     """A span edge between two letters or digits would cut a word in two: refuse it."""
     for start, end, label in spans:
         for edge in (start, end):
