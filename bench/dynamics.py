@@ -26,8 +26,8 @@ from pathlib import Path
 import numpy as np
 from noise import add_corpus_options, measure, noisy_corpora
 
-from nerqa.audit import fold_config, score
-from nerqa.audit.crossval import cross_validate
+from nerqa.auditing import fold_config, score
+from nerqa.auditing.crossval import cross_validate
 
 
 def given_ids(corpus, tags) -> list[np.ndarray]:

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from nerqa.audit import score
-from nerqa.audit.crossval import document_folds
+from nerqa.auditing import score
+from nerqa.auditing.crossval import document_folds
 from nerqa.data.formats import read_corpus
 from nerqa.models.frozen import TOP_LAYERS, frozen_pass
 from nerqa.models.head import fit_head

@@ -34,8 +34,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from noise import inject, subset  # noqa: E402
 
-from nerqa.audit import audit, fold_config, write_outputs  # noqa: E402
-from nerqa.audit.issues import ISSUE_TYPES  # noqa: E402
+from nerqa.auditing import audit, fold_config, write_outputs  # noqa: E402
+from nerqa.auditing.issues import ISSUE_TYPES  # noqa: E402
 from nerqa.config import TrainConfig  # noqa: E402
 from nerqa.data.corpus import Corpus  # noqa: E402
 from nerqa.data.formats import read_corpus  # noqa: E402

@@ -39,12 +39,12 @@ from unittest import mock
 import numpy as np
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-import nerqa.audit
-import nerqa.audit.crossval
+import nerqa.auditing
+import nerqa.auditing.crossval
 import nerqa.models.runtime
 import nerqa.models.training
-from nerqa.audit import audit, fold_config
-from nerqa.audit.issues import SPAN_TYPES, cleanlab_scores
+from nerqa.auditing import audit, fold_config
+from nerqa.auditing.issues import SPAN_TYPES, cleanlab_scores
 from nerqa.data.corpus import Corpus, Document, Sentence
 from nerqa.data.formats import read_corpus
 from nerqa.data.tags import Span, tags_from_spans
@@ -308,8 +308,8 @@ def run_modes(
         saved = cache / f"{label}.json"
         cpu_bf16 = changes.pop("cpu_bf16", "1") != "0"
         full_shapes = changes.pop("shapes", None)
-        weight = float(changes.pop("dynamics", nerqa.audit.DYNAMICS_WEIGHT))
-        shaped = nerqa.audit.crossval.FULL_SHAPES if full_shapes is None else full_shapes != "0"
+        weight = float(changes.pop("dynamics", nerqa.auditing.DYNAMICS_WEIGHT))
+        shaped = nerqa.auditing.crossval.FULL_SHAPES if full_shapes is None else full_shapes != "0"
         config = fold_config(epochs=args.epochs, learning_rate=args.lr).replace(**changes)
         settings = {
             "mode": mode,
@@ -330,8 +330,8 @@ def run_modes(
             with (
                 mock.patch.object(nerqa.models.runtime, "native_bf16", chosen),
                 mock.patch.object(nerqa.models.training, "native_bf16", chosen),
-                mock.patch.object(nerqa.audit.crossval, "FULL_SHAPES", shaped),
-                mock.patch.object(nerqa.audit.run, "DYNAMICS_WEIGHT", weight),
+                mock.patch.object(nerqa.auditing.crossval, "FULL_SHAPES", shaped),
+                mock.patch.object(nerqa.auditing.run, "DYNAMICS_WEIGHT", weight),
             ):
                 result = audit(
                     noisy, config, k=folds or args.folds, mode=mode, cache_dir=cache / label, reference=reference

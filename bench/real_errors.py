@@ -42,9 +42,9 @@ from pathlib import Path
 import numpy as np
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from nerqa.audit import fold_config, score, sentence_quality, with_dynamics
-from nerqa.audit.crossval import CrossValResult, cross_validate, mean_of
-from nerqa.audit.issues import SPAN_TYPES, Issue, cleanlab_scores, span_issues
+from nerqa.auditing import fold_config, score, sentence_quality, with_dynamics
+from nerqa.auditing.crossval import CrossValResult, cross_validate, mean_of
+from nerqa.auditing.issues import SPAN_TYPES, Issue, cleanlab_scores, span_issues
 from nerqa.data.corpus import Corpus, Document
 from nerqa.data.formats import read_corpus
 from nerqa.data.tags import spans_from_tags

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nerqa.audit import score, write_outputs
+from nerqa.auditing import score, write_outputs
 from nerqa.data.corpus import Corpus, Document, Sentence
 
 HOSTILE_TOKEN = "<script>alert(1)</script>"

@@ -164,11 +164,11 @@ corpus = read_corpus(path)
 read = time.perf_counter() - started
 started = time.perf_counter()
 if stage == "folds":
-    from nerqa.audit.crossval import document_folds
+    from nerqa.auditing.crossval import document_folds
     folds = document_folds(corpus, 5)
     assert len(folds) == len(corpus)
 elif stage == "scoring":
-    from nerqa.audit import score
+    from nerqa.auditing import score
     rng = np.random.default_rng(0)
     tags = corpus.tag_set
     index = {t: i for i, t in enumerate(tags)}

@@ -3,7 +3,7 @@ sentences finds the injected errors?
 
 The audit's sentence score is the geometric mean of the lowest corpus-weighted span-issue
 score of the sentence (cleanlab's as a tie-break) and its lowest training margin
-(`nerqa.audit.sentence_quality`); before issue 19 it was the first alone, with the training
+(`nerqa.auditing.sentence_quality`); before issue 19 it was the first alone, with the training
 dynamics at 0.25 (`before (issue 18)`, rebuilt from its parts as `bench/real_errors.py`
 does). On injected noise the issue score beats cleanlab's; on real errors
 (`bench/real_errors.py`) the training margin adds most. The variants here separate what each
@@ -35,15 +35,15 @@ from real_errors import before_ranking
 from scipy.stats import rankdata
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from nerqa.audit import (
+from nerqa.auditing import (
     DYNAMICS_WEIGHT,
     fold_config,
     score,
     sentence_quality,
     with_dynamics,
 )
-from nerqa.audit.crossval import cross_validate
-from nerqa.audit.issues import SPAN_TYPES, cleanlab_scores, span_issues
+from nerqa.auditing.crossval import cross_validate
+from nerqa.auditing.issues import SPAN_TYPES, cleanlab_scores, span_issues
 
 
 def recall_at_k(issues, injected: dict) -> float:

@@ -16,6 +16,7 @@ from nerqa_cli.util import (
     MaxScoreOpt,
     ReviewerOpt,
     console,
+    counted,
     err_console,
     load_reviewed_audit,
     review_filters,
@@ -63,7 +64,8 @@ def render_bulk(session, planned, dry_run: bool) -> None:
     """The table of what was (or would be) accepted: each issue by its type and words."""
     corpus = session.result.corpus
     table = Table(
-        title=("Would accept" if dry_run else "Accepted") + f" {len(planned):,} suggestions", title_justify="left"
+        title=("Would accept" if dry_run else "Accepted") + f" {counted(len(planned), 'suggestion')}",
+        title_justify="left",
     )
     for column in ("issue", "sentence", "before", "after"):
         table.add_column(column, overflow="fold")

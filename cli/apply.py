@@ -7,12 +7,25 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from nerqa.data.formats import write_corpus
+from nerqa.data.formats import check_output, write_corpus
 from nerqa.errors import NerqaError
-from nerqa_cli.util import CorpusReader, OutputFormatOpt, console, err_console, existing_path, user_errors, with_reader
+from nerqa.files import is_stdout
+from nerqa_cli.util import (
+    CorpusReader,
+    ForceOpt,
+    OutputFormatOpt,
+    console,
+    counted,
+    err_console,
+    existing_path,
+    status_console,
+    user_errors,
+    with_reader,
+)
 
 ResolveOpt = Annotated[
     Optional[str],
@@ -40,30 +53,32 @@ def apply_cli(
     resolve: ResolveOpt = None,
     changed_corpus: ChangedCorpusOpt = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    force: ForceOpt = False,
     *,
     reader: CorpusReader,
 ) -> None:
     """Write the corpus with the review's decisions applied, and say what changed per type."""
     with user_errors():
+        check_output(out, to, force=force)
         standing, result = replay(reader, corpus, audit_dir, out, resolve=resolve, changed_corpus=changed_corpus)
-        written = write_corpus(result.corpus, out, to, options=reader.options)
+        written = write_corpus(result.corpus, out, to, options=reader.options, force=force)
     summary = {**result.summary(), "disagreements": len(standing.disagreements)}
     if changed_corpus:
         summary["sentences_found"] = len(standing.in_force) - result.missing
     if as_json:
-        console.print_json(json.dumps(as_record(summary, written, result, standing)))
+        status_console(out).print_json(json.dumps(as_record(summary, written, result, standing)))
         return
-    render(summary, standing, result, audit_dir)
-    console.print(f"[green]Wrote[/] {', '.join(escape(str(p)) for p in written)}", highlight=False)
+    render(summary, standing, result, audit_dir, status_console(out))
+    status_console(out).print(f"[green]Wrote[/] {', '.join(escape(str(p)) for p in written)}", highlight=False)
 
 
 def replay(reader: CorpusReader, corpus: Path, audit_dir: Path, out: Path, *, resolve, changed_corpus: bool):
     """The log's standing and the corpus with the decisions in force applied; every check first."""
-    from nerqa.audit.folder import check_audit_corpus
+    from nerqa.auditing.folder import check_audit_corpus
     from nerqa.review.apply import apply_decisions
     from nerqa.review.decisions import DecisionStore
 
-    if out.resolve() == existing_path(corpus).resolve():
+    if not is_stdout(out) and out.resolve() == existing_path(corpus).resolve():
         raise NerqaError(f"{out}: that is the corpus itself; the original is never modified, choose another --out")
     data = reader.read(corpus)
     if not changed_corpus:
@@ -101,9 +116,12 @@ def as_record(summary: dict, written, result, standing) -> dict:
     }
 
 
-def render(summary: dict, standing, result, audit_dir: Path) -> None:
+def render(summary: dict, standing, result, audit_dir: Path, out: Console = console) -> None:
     """The per-type table, then every decision not applied (conflicts and disagreements), by issue."""
-    title = f"Applied {summary['decisions_applied']:,} decisions: {summary['sentences_changed']:,} sentences changed"
+    title = (
+        f"Applied {counted(summary['decisions_applied'], 'decision')}: "
+        f"{counted(summary['sentences_changed'], 'sentence')} changed"
+    )
     table = Table(title=title, title_justify="left")
     for column in ("type", "changed", "added", "removed"):
         table.add_column(column, justify="left" if column == "type" else "right")
@@ -111,9 +129,9 @@ def render(summary: dict, standing, result, audit_dir: Path) -> None:
         table.add_row(escape(name), *(f"{row[k]:,}" for k in ("changed", "added", "removed")))
     table.add_section()
     table.add_row("[bold]total[/]", *(f"{summary['total'][k]:,}" for k in ("changed", "added", "removed")))
-    console.print(table)
+    out.print(table)
     if "sentences_found" in summary:
-        console.print(
+        out.print(
             f"{summary['sentences_found']:,} of {len(standing.in_force):,} decisions found their sentence in the "
             "edited corpus.",
             highlight=False,
@@ -132,14 +150,14 @@ def render(summary: dict, standing, result, audit_dir: Path) -> None:
         err_console.print(f"[yellow]Disagreement, not applied:[/] {where}: {sides}", highlight=False)
     if standing.disagreements:
         err_console.print(
-            f"{len(standing.disagreements):,} disagreements: decide them again in nerqa relabel (status filter "
-            "'disagreement'), or choose with --resolve latest|REVIEWER.",
+            f"{counted(len(standing.disagreements), 'disagreement')}: decide them again in nerqa relabel "
+            "(status filter 'disagreement'), or choose with --resolve latest|REVIEWER.",
             highlight=False,
         )
 
 
 def _issue_records(audit_dir: Path) -> list[dict]:
-    from nerqa.audit.folder import load_issue_records
+    from nerqa.auditing.folder import load_issue_records
 
     try:
         return load_issue_records(audit_dir)

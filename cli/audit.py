@@ -11,11 +11,13 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from nerqa.auditing.folder import AUDIT_FOLDER_NAMES, CACHE_FOLDER, LOG_FILE
 from nerqa.config import AuditSettings, Mode, TrainConfig
 from nerqa.errors import NerqaError
-from nerqa.files import check_writable, writable_folder
+from nerqa.files import check_output_folder, claim_folder, removed_on_failure
 from nerqa_cli.util import (
     CorpusReader,
+    ForceOpt,
     RayAddressOpt,
     WorkersOpt,
     console,
@@ -28,10 +30,8 @@ from nerqa_cli.util import (
 )
 
 if TYPE_CHECKING:
-    from nerqa.audit.crossval import FoldExecutor
-    from nerqa.audit.folder import AuditResult
-
-LOG_FILE = "audit.log"
+    from nerqa.auditing.crossval import FoldExecutor
+    from nerqa.auditing.folder import AuditResult
 
 
 @with_reader
@@ -102,6 +102,7 @@ def audit_cli(
         ),
     ] = None,
     show: Annotated[int, typer.Option(min=0, help="Issues shown in the terminal (0: none).")] = 15,
+    force: ForceOpt = False,
     old_top: Annotated[Optional[str], typer.Option("--top", hidden=True, help="Renamed --show.")] = None,
     *,
     reader: CorpusReader,
@@ -112,7 +113,7 @@ def audit_cli(
             raise NerqaError(f"audit --top is now --show (issues shown in the terminal): --show {old_top}")
         # Every setting is checked before the corpus is read or a model loaded.
         settings = TrainConfig.from_yaml(config) if config else None
-        from nerqa.audit import (
+        from nerqa.auditing import (
             fold_config,  # light: torch is imported on first use inside
         )
 
@@ -140,41 +141,55 @@ def audit_cli(
             "--fold": fold,
         }
         plan = _plan(trained, folds, mode, level, ignored, repeats)
-        check_writable(out)  # fails now, creating nothing; the folder is made once the input reads
+        # Fails now, creating nothing; the folder is made once the input reads.
+        check_output_folder(out, own=AUDIT_FOLDER_NAMES, force=force)
         data = reader.read(corpus)
         trusted = reader.read(reference) if reference is not None and trained is None else None
         prepare_models()
-        from nerqa.audit import audit, write_outputs
+        from nerqa.auditing import audit, write_outputs
 
         classifier = _trained_classifier(trained, data)  # checked before the audit folder is made
-        writable_folder(out)
-        with progress_display(out / LOG_FILE) as progress, fold_executor(workers, ray_address) as executor:
-            options = {"k": plan.k, "mode": plan.mode, "cache_dir": out / "cache", "reference": trusted}
-            if fold is not None and trained is None:
-                from nerqa.audit import cross_validations
+        with removed_on_failure(out, keep=_has_cached_folds):
+            claim_folder(out, own=AUDIT_FOLDER_NAMES, force=force)
+            with progress_display(out / LOG_FILE) as progress, fold_executor(workers, ray_address) as executor:
+                options = {"k": plan.k, "mode": plan.mode, "cache_dir": out / "cache", "reference": trusted}
+                if fold is not None and trained is None:
+                    from nerqa.auditing import cross_validations
 
-                cross_validations(
-                    data, settings, **options, repeats=plan.repeats, folds=[fold], executor=executor, progress=progress
+                    cross_validations(
+                        data,
+                        settings,
+                        **options,
+                        repeats=plan.repeats,
+                        folds=[fold],
+                        executor=executor,
+                        progress=progress,
+                    )
+                    console.print(
+                        f"[green]Cached[/] fold {fold} of {plan.k} in {out / 'cache'}. Once every fold is cached, run "
+                        "this command without --fold to write the audit.",
+                        highlight=False,
+                    )
+                    return
+                result = audit(
+                    data,
+                    settings,
+                    **options,
+                    level=plan.level,
+                    classifier=classifier,
+                    repeats=plan.repeats,
+                    executor=executor,
+                    progress=progress,
                 )
-                console.print(
-                    f"[green]Cached[/] fold {fold} of {plan.k} in {out / 'cache'}. Once every fold is cached, run "
-                    "this command without --fold to write the audit.",
-                    highlight=False,
-                )
-                return
-            result = audit(
-                data,
-                settings,
-                **options,
-                level=plan.level,
-                classifier=classifier,
-                repeats=plan.repeats,
-                executor=executor,
-                progress=progress,
-            )
-        written = write_outputs(result, out)
+            written = write_outputs(result, out)
     render_summary(result, show)
     console.print(f"[green]Wrote[/] {', '.join(p.name for p in written)} to {out}", highlight=False)
+
+
+def _has_cached_folds(out: Path) -> bool:
+    """Whether a failed audit's new folder holds cached folds, which a re-run resumes from."""
+    cache = out / CACHE_FOLDER
+    return cache.is_dir() and any(cache.iterdir())
 
 
 @contextlib.contextmanager
@@ -185,7 +200,7 @@ def fold_executor(workers: Optional[int], address: Optional[str]) -> Iterator[Op
         if cluster is None:
             yield None
         else:
-            from nerqa.audit.distributed import RayFolds
+            from nerqa.auditing.distributed import RayFolds
 
             yield RayFolds(cluster)
 
@@ -219,7 +234,7 @@ def _trained_classifier(trained: Optional[Path], data):
     """The `--trained` model, checked to know every type of the corpus; None for cross-validation."""
     if trained is None:
         return None
-    from nerqa.audit import check_model_types
+    from nerqa.auditing import check_model_types
     from nerqa.models.classifier import load_classifier
 
     classifier = load_classifier(trained)

@@ -35,7 +35,7 @@ def compare_models_cli(
     with user_errors():
         data = reader.read(corpus)
         prepare_models()
-        from nerqa.audit.compare import compare_evaluations
+        from nerqa.auditing.compare import compare_evaluations
         from nerqa.models.classifier import load_classifier
         from nerqa.models.predict import evaluate
 
@@ -70,8 +70,8 @@ def compare_audits_cli(
 ) -> None:
     """Which of the earlier audit's issues are resolved, which remain, and which are new."""
     with user_errors():
-        from nerqa.audit.compare import compare_audits
-        from nerqa.audit.folder import load_issue_records
+        from nerqa.auditing.compare import compare_audits
+        from nerqa.auditing.folder import load_issue_records
 
         diff = compare_audits(load_issue_records(existing_path(before)), load_issue_records(existing_path(after)))
     if as_json:

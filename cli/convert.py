@@ -15,11 +15,13 @@ from nerqa.data.formats import (
     write_splits,
 )
 from nerqa.errors import NerqaError
+from nerqa.files import is_stdout
 from nerqa_cli.util import (
     CorpusReader,
+    ForceOpt,
     check_format,
-    console,
     existing_path,
+    status_console,
     user_errors,
     with_reader,
 )
@@ -48,30 +50,34 @@ def convert_cli(
             "batch); repeatable. Sentences already present are left out.",
         ),
     ] = None,
+    force: ForceOpt = False,
     *,
     reader: CorpusReader,
 ) -> None:
-    """Convert a corpus between formats (CoNLL/IOB, NCBI inline, PubTator, NeMo, JSONL)."""
+    """Convert a corpus between formats (CoNLL/IOB, NCBI inline, PubTator, NeMo, JSONL, Hugging Face, spaCy)."""
     with user_errors():
         options = reader.options
         existing_path(source)
-        if source.is_dir():
+        splits = reader.read_splits(source) if source.is_dir() or str(source).startswith("hf:") else None
+        if splits is not None and len(splits) == 1 and _names_one_file(target, to):
+            splits, corpus = None, next(iter(splits.values()))  # one split to one file: no folder of one
+        elif splits is None:
+            corpus = reader.read(source)
+        if splits is not None:
             if merge:
                 raise NerqaError("--merge goes with a single corpus file, not a folder of splits")
             fmt = to or format_for_output(target)
             if fmt is None:
                 raise NerqaError(f"{target}: pass --to to choose the format of the output folder")
-            splits = reader.read_splits(source)
-            written = write_splits(splits, target, fmt, options=options)
+            written = write_splits(splits, target, fmt, options=options, force=force)
             counts = {name: len(c) for name, c in splits.items()}
         else:
-            corpus = reader.read(source)
             left_out = 0
             if merge:
                 # Additions are detected on their own: a tool's export is JSON whatever SOURCE is.
                 added = [read_corpus(existing_path(path), options=options) for path in merge]
                 corpus, left_out = corpus.merged(*added)
-            written = write_corpus(corpus, target, to, options=options)
+            written = write_corpus(corpus, target, to, options=options, force=force)
             counts = {source.name: len(corpus)}
         sentences = ", ".join(f"{name}: {n:,} sentence{'s' * (n != 1)}" for name, n in counts.items())
         if merge:
@@ -79,4 +85,13 @@ def convert_cli(
                 f" after merging {len(merge)} file{'s' * (len(merge) > 1)}; {left_out:,} sentences "
                 "already present were left out"
             )
-        console.print(f"[green]Wrote[/] {', '.join(str(p) for p in written)} ({sentences})", highlight=False)
+    status_console(target).print(f"[green]Wrote[/] {', '.join(str(p) for p in written)} ({sentences})", highlight=False)
+
+
+def _names_one_file(target: Path, to: Optional[str]) -> bool:
+    """Whether `target` names one file (`-`, or a name with a suffix that is no folder) of a
+    one-file format, so that a source of one split is written there, not into a folder of one."""
+    fmt = to or format_for_output(target)
+    if fmt in (None, "nemo") or (fmt == "hf" and target.suffix.lower() != ".parquet"):
+        return False
+    return is_stdout(target) or (bool(target.suffix) and not target.is_dir())

@@ -11,14 +11,16 @@ from typing import Annotated, Optional
 import typer
 from rich.markup import escape
 
-from nerqa.files import atomic_write_text
+from nerqa.files import atomic_write_text, check_output_file
 from nerqa.review.tasks import TOOLS
 from nerqa_cli.util import (
     CorpusReader,
     ReviewerOpt,
     console,
+    counted,
     existing_path,
     load_reviewed_audit,
+    status_console,
     user_errors,
     with_reader,
 )
@@ -32,10 +34,13 @@ def export_cli(
     with user_errors():
         from nerqa.review.decisions import DecisionStore
 
+        check_output_file(out)
         with DecisionStore.open(existing_path(audit_dir), read_only=True) as store:
             rows = store.all()
         atomic_write_text(out, "".join(json.dumps(d.to_dict(), ensure_ascii=False) + "\n" for d in rows))
-    console.print(f"[green]Wrote[/] {len(rows):,} decisions to {escape(str(out))}", highlight=False)
+    status_console(out).print(
+        f"[green]Wrote[/] {counted(len(rows), 'decision')} to {escape(str(out))}", highlight=False
+    )
 
 
 @with_reader

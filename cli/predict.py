@@ -7,22 +7,17 @@ from typing import Annotated, Optional
 
 import typer
 
-from nerqa.data.formats import (
-    FORMATS,
-    corpus_from_raw_text,
-    format_for_output,
-    read_text,
-    write_corpus,
-)
-from nerqa.errors import NerqaError
-from nerqa.files import check_writable
+from nerqa.data.formats import check_output, corpus_from_raw_text, read_text, write_corpus
+from nerqa.files import check_output_file
 from nerqa_cli.util import (
     CorpusReader,
+    ForceOpt,
     OutputFormatOpt,
-    console,
+    counted,
     existing_path,
     prepare_models,
     progress_display,
+    status_console,
     user_errors,
     with_reader,
 )
@@ -40,18 +35,17 @@ def predict_cli(
     probs: Annotated[
         Optional[Path], typer.Option(help="Also save word-level probabilities (.npz: s0, s1, ... and tags).")
     ] = None,
+    force: ForceOpt = False,
     *,
     reader: CorpusReader,
 ) -> None:
     """Tag a corpus (or raw text) and write it in any supported format."""
     with user_errors():
         existing_path(source)
-        # Fail now, not after predicting: the output's format and folders must be usable.
-        if to is None and format_for_output(out) is None:
-            raise NerqaError(f"{out}: cannot tell the output format from the name; pass --to ({', '.join(FORMATS)})")
-        for target in (out, probs):
-            if target is not None:
-                check_writable(target if (to == "nemo" and not target.suffix) else target.parent)
+        # Fail now, not after predicting: the outputs' formats and places must be usable.
+        check_output(out, to, force=force)
+        if probs is not None:
+            check_output_file(probs)
         # Raw text: the file's name is the document's id (a JSONL record's "id").
         corpus = corpus_from_raw_text(read_text(source), doc_id=source.stem) if text else reader.read(source)
         prepare_models()
@@ -62,12 +56,13 @@ def predict_cli(
         classifier = load_classifier(model_dir)
         with progress_display() as progress:
             tagged, word_probs = tag_corpus(classifier, corpus, progress=progress)
-        written = write_corpus(tagged, out, to, options=reader.options)
+        written = write_corpus(tagged, out, to, options=reader.options, force=force)
         if probs is not None:
             save_probs(probs, word_probs, classifier.tags)
             written.append(probs)
     n = sum(len(s.spans) for s in tagged.sentences)
-    console.print(
-        f"[green]Tagged[/] {len(tagged):,} sentences, {n:,} entities; wrote {', '.join(map(str, written))}",
+    status_console(out).print(
+        f"[green]Tagged[/] {counted(len(tagged), 'sentence')}, {counted(n, 'entity', 'entities')}; "
+        f"wrote {', '.join(map(str, written))}",
         highlight=False,
     )

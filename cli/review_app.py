@@ -20,7 +20,7 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.widgets import Footer, Static
 
-from nerqa.audit.issues import Issue
+from nerqa.auditing.issues import Issue
 from nerqa.data.tags import OUTSIDE, Span
 from nerqa.review.decisions import Decision
 from nerqa.review.session import Filters, ReviewSession
@@ -118,6 +118,33 @@ class ReviewApp(App):
             words = " ".join(self.session.result.corpus.sentences[issue.index].tokens[start:end])
             return f"{issue.type} {issue.text!r} → {words!r} {issue.suggested}"
         return f"{issue.type} {issue.text!r} ({issue.given} → {issue.suggested})"
+
+    def describe_decision(self, decision: Decision) -> str:
+        """What a decision did to its sentence, in the reviewer's words: the spans it took away
+        and put in (`edit: 'Marfan syndrome' DiseaseClass → SpecificDisease`), or that it kept
+        the given labels or put the issue off."""
+        tokens = self.session.result.corpus.sentences[decision.index].tokens
+
+        def spans(found) -> str:
+            return ", ".join(f"{' '.join(tokens[s.start : s.end])!r} {s.label}" for s in found)
+
+        removed, added = decision.removed, decision.added
+        if decision.action == "skip":
+            return f"skip {self.describe(decision.issue_id)}: left for later"
+        if not removed and not added:
+            issue = self.session.issue(decision.issue_id)
+            what = f"{issue.text!r} as given ({issue.given})" if issue is not None else "the given labels"
+            return f"{decision.action}: {what}, no change"
+        if (
+            len(removed) == 1
+            and len(added) == 1
+            and (removed[0].start, removed[0].end) == (added[0].start, added[0].end)
+        ):
+            words = " ".join(tokens[added[0].start : added[0].end])
+            return f"{decision.action}: {words!r} {removed[0].label} → {added[0].label}"
+        before = spans(removed) or "nothing"
+        after = spans(added) or "O"
+        return f"{decision.action}: {before} → {after}"
 
     def compose(self) -> ComposeResult:
         yield Static(id="progress")
@@ -227,7 +254,7 @@ class ReviewApp(App):
         self.redraw()
 
     def saved(self, decision: Decision) -> None:
-        message = f"Saved: {decision.action} {self.describe(decision.issue_id)} (#{decision.seq})."
+        message = f"Saved: {self.describe_decision(decision)} (#{decision.seq})."
         occurrences = self.session.propagation(decision)
         self.offer = (decision, occurrences) if occurrences else None
         if occurrences:

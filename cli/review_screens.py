@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
+from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
@@ -20,26 +20,38 @@ from nerqa.review.spans import ordered, overlaps
 
 PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2"]
 HELP = """\
-Review keys
-  a  accept the suggestion          k  keep the given labels
-  e  edit the spans                 s  skip (come back to it at the end)
-  u  undo your last decision        p  apply the last change to the same form elsewhere
+Review keys (up/down, page up/down: scroll; escape: close)
+  a  accept the suggestion
+  k  keep the given labels
+  e  edit the spans
+  s  skip (come back to it at the end)
+  u  undo your last decision
+  p  apply the last change to the same form elsewhere
   c  show the neighbouring sentences
-  f  the same form elsewhere in the corpus (choose one to jump to it)
-  /  filter by issue type, class, score and status (e.g. disagreement)
-  h  history: every decision of this audit, newest first; choose one to decide its issue again
+  f  the same form elsewhere (choose one to jump to it)
+  /  filter by issue type, class, score and status
+  h  history: every decision, newest first; choose one to
+     decide its issue again
   b  back to the issue you decided before (across sessions)
-  ?  this help      q  quit (every decision is already saved)
+  ?  this help
+  q  quit (every decision is already saved)
 
-A decision on an issue you decided before replaces your earlier one. Where reviewers'
-decisions on an issue differ, it is a disagreement (counted at the top, status filter
-`disagreement`): deciding it again resolves it for everyone.
+A decision on an issue you decided before replaces your earlier
+one. Where reviewers' decisions on an issue differ, it is a
+disagreement (counted at the top, status filter `disagreement`):
+deciding it again resolves it for everyone.
 
 Edit keys
-  left/right  move        shift+left/right  select       n  new span over the selection
-  t  next type            1-9  type by number             d  delete the span under the cursor
-  [ ]  move the span's start left/right      { }  move its end left/right
-  enter  save the edit    escape  cancel
+  left/right         move the cursor
+  shift+left/right   select
+  n                  new span over the selection
+  t                  next type
+  1-9                type by number
+  d                  delete the span under the cursor
+  [ ]                move the span's start left/right
+  { }                move its end left/right
+  enter              save the edit
+  escape             cancel
 """
 
 
@@ -85,7 +97,9 @@ class HelpScreen(ModalScreen[None]):
     BINDINGS = [Binding("escape,q,question_mark", "dismiss", "Close")]
 
     def compose(self) -> ComposeResult:
-        yield Static(HELP, id="help")
+        # Scrolls: at 80x24 the help is taller than the screen.
+        with VerticalScroll(id="help"):
+            yield Static(HELP)
 
 
 class FormsScreen(ModalScreen[int | None]):
@@ -168,7 +182,8 @@ class HistoryScreen(ModalScreen[Decision | None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="history"):
             yield Label(
-                f"{len(self.rows)} decisions, newest first. Type to filter; enter on one decides its issue again."
+                f"{len(self.rows)} decision{'s' * (len(self.rows) != 1)}, newest first. "
+                "Type to filter; enter on one decides its issue again."
             )
             yield Input(placeholder="filter: reviewer, action or words", id="history-filter")
             yield OptionList(*[Option(text) for _, text in self.rows], id="history-list")

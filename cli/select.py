@@ -18,11 +18,12 @@ from nerqa.active.strategies import DEFAULT_STRATEGY, STRATEGIES
 from nerqa.config import check_choice, check_range
 from nerqa.data.formats import FORMATS
 from nerqa.data.probs import type_classes
-from nerqa.errors import ConfigError, NerqaError
-from nerqa.files import check_writable, write_files
+from nerqa.errors import ConfigError
+from nerqa.files import atomic_folder, check_output_folder, write_files
 from nerqa.interop.tasks import TOOLS
 from nerqa_cli.util import (
     CorpusReader,
+    ForceOpt,
     LogLines,
     RayAddressOpt,
     WorkersOpt,
@@ -105,6 +106,7 @@ def select_cli(
     seed: SeedOpt = 0,
     workers: WorkersOpt = None,
     ray_address: RayAddressOpt = None,
+    force: ForceOpt = False,
     *,
     reader: CorpusReader,
 ) -> None:
@@ -121,7 +123,7 @@ def select_cli(
                 "without --model there are no uncertainty scores: a cold start chooses for coverage (drop "
                 "--strategy and --diversity)"
             )
-        check_writable(out)
+        check_output_folder(out, own=(LOG_FILE,), force=force)
         prepare_models()
         started = time.perf_counter()
         predictor = _predictor(model, encoder)
@@ -145,14 +147,14 @@ def select_cli(
             "labeled": str(labeled) if labeled else None,
             "seconds": round(time.perf_counter() - started, 1),
         }
-        written = write_files(batch_files(selection, out, to, types=types, summary=summary, options=reader.options))
-        # The log is written once the selection is made, so a failed run leaves no folder behind.
+        # The log is written with the batch, once the selection is made: a failed run leaves no folder.
+        files = batch_files(selection, Path(), to, types=types, summary=summary, options=reader.options)
         log = out / LOG_FILE
-        try:
-            with log.open("a", encoding="utf-8") as stream:
-                stream.write(lines)
-        except OSError as error:
-            raise NerqaError(f"{log}: cannot write the log: {error.strerror or error}") from None
+        with atomic_folder(out, own=(LOG_FILE,), force=force) as staging:
+            earlier = log.read_text(encoding="utf-8") if log.is_file() else ""
+            write_files({staging / path.name: text for path, text in files.items()})
+            write_files({staging / LOG_FILE: earlier + lines})
+        written = [out / path.name for path in files]
     _render(selection, written, log)
 
 

@@ -14,8 +14,17 @@ import typer
 
 from nerqa.active.strategies import DEFAULT_STRATEGY, STRATEGIES
 from nerqa.errors import NerqaError
-from nerqa.files import writable_folder
-from nerqa_cli.util import CorpusReader, console, existing_path, prepare_models, user_errors, with_reader
+from nerqa.files import claim_folder
+from nerqa_cli.util import (
+    CorpusReader,
+    ForceOpt,
+    console,
+    counted,
+    existing_path,
+    prepare_models,
+    user_errors,
+    with_reader,
+)
 
 LOG_FILE = "serve.log"
 
@@ -66,6 +75,7 @@ def serve_cli(
     ] = DEFAULT_STRATEGY,
     epochs: Annotated[float, typer.Option(help="Epochs of a full retraining.")] = 3,
     seed: Annotated[int, typer.Option(help="Seed of every retraining: one store, one model.")] = 0,
+    force: ForceOpt = False,
     *,
     reader: CorpusReader,
 ) -> None:
@@ -75,7 +85,9 @@ def serve_cli(
 
         settings = ServeSettings(every=retrain_every, retrain=retrain, strategy=strategy, epochs=epochs, seed=seed)
         existing_path(model)
-        writable_folder(out)
+        from nerqa.serve.backend import STORE_FILE, VERSIONS_FOLDER
+
+        claim_folder(out, own=(STORE_FILE, VERSIONS_FOLDER, LOG_FILE), force=force)
         base = reader.read(corpus) if corpus is not None else None
         log_file = out / LOG_FILE
         handler = _log_to(log_file)
@@ -104,7 +116,7 @@ def serve_cli(
         every = f"every {retrain_every} annotations" if retrain_every else "on Start Training only"
         log(
             f"Serving {backend.version} (types: {', '.join(backend.types)}) at http://{host}:{server.port}; "
-            f"{stored:,} annotations stored in {backend.store.path}; retraining ({retrain}) {every}"
+            f"{counted(stored, 'annotation')} stored in {backend.store.path}; retraining ({retrain}) {every}"
         )
         # `kill` stops the server as Ctrl-C does: every annotation is already committed.
         signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
@@ -114,4 +126,10 @@ def serve_cli(
             pass
         finally:
             server.server_close()
-        log(f"Stopped; {len(backend.store.annotations()):,} annotations kept in {backend.store.path}")
+            # Torch's threads must not be running when the interpreter exits (it aborts).
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            if backend.training.running:
+                log("Stopping: waiting for the retraining to finish or abandon")
+            backend.close()
+        log(f"Stopped; {counted(len(backend.store.annotations()), 'annotation')} kept in {backend.store.path}")

@@ -10,7 +10,7 @@ import typer
 from rich.markup import escape
 
 from nerqa.config import check_choice
-from nerqa.files import atomic_write_text
+from nerqa.files import atomic_write_text, check_output_file
 from nerqa.review.session import ORDERS
 from nerqa.review.tasks import TOOLS
 from nerqa_cli.util import (
@@ -18,9 +18,10 @@ from nerqa_cli.util import (
     CorpusReader,
     IssueTypeOpt,
     MaxScoreOpt,
-    console,
+    counted,
     load_reviewed_audit,
     review_filters,
+    status_console,
     user_errors,
     with_reader,
 )
@@ -52,6 +53,7 @@ def tasks_cli(
         check_choice("--tool", tool, TOOLS)
         check_choice("--order", order, ORDERS)
         filters = review_filters(issue_type, entity_class, max_score)
+        check_output_file(out)
         from nerqa.review.decisions import DecisionStore, default_reviewer
         from nerqa.review.session import ReviewSession
         from nerqa.review.tasks import export_tasks
@@ -63,4 +65,6 @@ def tasks_cli(
             issues = session.queue()[:limit]
             text = export_tasks(session, issues, tool)
         atomic_write_text(out, text)
-    console.print(f"[green]Wrote[/] {len(issues):,} review tasks for {tool} to {escape(str(out))}", highlight=False)
+    status_console(out).print(
+        f"[green]Wrote[/] {counted(len(issues), 'review task')} for {tool} to {escape(str(out))}", highlight=False
+    )

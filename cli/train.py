@@ -10,10 +10,12 @@ from rich.table import Table
 
 from nerqa.config import Batching, Precision, TrainConfig
 from nerqa.errors import NerqaError
-from nerqa.files import writable_folder
+from nerqa.files import check_output_folder, removed_on_failure
 from nerqa_cli.util import (
     CorpusReader,
+    ForceOpt,
     console,
+    counted,
     prepare_models,
     progress_display,
     user_errors,
@@ -72,6 +74,7 @@ def train_cli(
             help="auto (fp16/bf16 on GPUs, bf16 on CPUs that compute it natively), fp32, fp16 or bf16.",
         ),
     ] = None,
+    force: ForceOpt = False,
     *,
     reader: CorpusReader,
 ) -> None:
@@ -100,7 +103,9 @@ def train_cli(
         if settings.train is None:
             raise NerqaError("name a training corpus (argument or dataset.train in --config)")
         reader = reader.but(format=settings.format, merge_type=settings.merge_types)
-        writable_folder(out.parent)  # fail now, not after training
+        from nerqa.models.training import TRAINING_FOLDER_NAMES
+
+        check_output_folder(out, own=TRAINING_FOLDER_NAMES, force=force)  # fail now, not after training
         train_corpus = reader.read(Path(settings.train))
         dev_corpus = reader.read(Path(settings.dev)) if settings.dev else None
         prepare_models()
@@ -114,12 +119,12 @@ def train_cli(
             train(train_corpus, settings, dev=dev_corpus)
             return
         console.print(
-            f"Training on {len(train_corpus):,} sentences ({train_corpus.n_tokens:,} words), types: "
+            f"Training on {counted(len(train_corpus), 'sentence')} ({counted(train_corpus.n_tokens, 'word')}), types: "
             f"{', '.join(train_corpus.entity_types)}"
             + (f"; {world_size()} data-parallel processes" if world_size() > 1 else ""),
             highlight=False,
         )
-        with progress_display(out / TRAIN_LOG) as progress:
+        with removed_on_failure(out), progress_display(out / TRAIN_LOG) as progress:
             result = train(train_corpus, settings, dev=dev_corpus, progress=progress, logging_dir=out / "runs")
             metrics: dict = {
                 "train_sentences": len(train_corpus),
@@ -132,7 +137,7 @@ def train_cli(
             }
             if dev_corpus is not None:
                 metrics["dev"] = evaluate(result.classifier, dev_corpus, progress=progress).to_dict()
-        save_training(result, out, settings, metrics)
+            save_training(result, out, settings, metrics, force=force)
     table = Table(title="Training", show_header=False, title_justify="left")
     table.add_row("model folder", str(out))
     share = result.trainable_parameters / result.total_parameters if result.total_parameters else 0

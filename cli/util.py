@@ -75,6 +75,29 @@ OutputFormatOpt = Annotated[
 ]
 
 
+def counted(n: int, singular: str, plural: Optional[str] = None) -> str:
+    """`n` with its noun in the right number: `1 sentence`, `2 sentences`, `3 entities`."""
+    return f"{n:,} {singular if n == 1 else (plural or singular + 's')}"
+
+
+def status_console(out: Optional[Path]) -> Console:
+    """Where a command says what it did: standard output, or standard error when its output
+    goes to standard output (`--out -`, `/dev/stdout`), so that the two never mix."""
+    from nerqa.files import writes_to_stdout
+
+    return err_console if out is not None and writes_to_stdout(out) else console
+
+
+ForceOpt = Annotated[
+    bool,
+    typer.Option(
+        "--force",
+        help="Write into an output folder that holds files nerqa did not write (they are kept; files of the "
+        "names nerqa writes are replaced).",
+    ),
+]
+
+
 def existing_path(path: Path) -> Path:
     if str(path).startswith("hf:"):  # a dataset in the local datasets cache, by name
         return path
@@ -454,7 +477,7 @@ def review_filters(
     min_confidence: Optional[float] = None,
 ):
     """The queue filters the options ask for; unknown issue types fail here, before any file is read."""
-    from nerqa.audit.issues import ISSUE_TYPES
+    from nerqa.auditing.issues import ISSUE_TYPES
     from nerqa.errors import ConfigError
     from nerqa.review.session import Filters
 
@@ -469,7 +492,7 @@ def review_filters(
 def load_reviewed_audit(reader: CorpusReader, corpus: Path, audit_dir: Path, filters):
     """The audit of `corpus` in `audit_dir`, checked against the corpus; a `--class` that no
     issue has fails here in one line."""
-    from nerqa.audit.folder import load_audit
+    from nerqa.auditing.folder import load_audit
     from nerqa.errors import ConfigError
 
     result = load_audit(existing_path(audit_dir), reader.read(corpus))

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from nerqa.audit import score
-from nerqa.audit.folder import AuditResult
+from nerqa.auditing import score
+from nerqa.auditing.folder import AuditResult
 from nerqa.data.corpus import Corpus, Document, Sentence
 
 TAGS = ("O", "B-D", "I-D", "B-C", "I-C")
@@ -61,7 +61,7 @@ def review_audit(rows=ROWS) -> AuditResult:
 
 def write_review_project(folder: Path, rows=ROWS) -> Path:
     """`folder/corpus.jsonl` and its audit in `folder/audit`, as a user would have them."""
-    from nerqa.audit import write_outputs
+    from nerqa.auditing import write_outputs
     from nerqa.data.formats import write_corpus
 
     result = review_audit(rows)

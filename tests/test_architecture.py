@@ -69,7 +69,10 @@ def test_the_library_import_graph_has_no_cycle():
     for node in sorted(graph):
         if node not in state:
             visit(node)
-    assert "nerqa.audit.report" not in graph["nerqa.audit.folder"] and "nerqa.audit" not in graph["nerqa.audit.folder"]
+    assert (
+        "nerqa.auditing.report" not in graph["nerqa.auditing.folder"]
+        and "nerqa.auditing" not in graph["nerqa.auditing.folder"]
+    )
 
 
 def test_no_module_imports_another_modules_private_names():
@@ -93,7 +96,7 @@ def test_no_module_imports_another_modules_private_names():
 
 def test_probs_and_outputs_import_without_torch():
     code = (
-        "import sys, nerqa.data.probs, nerqa.audit.folder, nerqa.audit.issues; print('torch' in sys.modules, "
+        "import sys, nerqa.data.probs, nerqa.auditing.folder, nerqa.auditing.issues; print('torch' in sys.modules, "
         "'transformers' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
@@ -130,7 +133,7 @@ LAYERS = {
     "nerqa.data": 1,
     "nerqa.models": 2,
     "nerqa.interop": 2,
-    "nerqa.audit": 3,
+    "nerqa.auditing": 3,
     "nerqa.active": 3,
     "nerqa.review": 4,
     "nerqa.serve": 4,
@@ -186,13 +189,13 @@ def test_the_layering_check_sees_an_upward_import(tmp_path: Path):
     shutil.copytree(ROOT / "cli", copy / "cli")
     corpus = copy / "nerqa" / "data" / "corpus.py"
     corpus.write_text(
-        corpus.read_text() + "\n\ndef _up():\n    from nerqa.audit.issues import Issue\n\n    return Issue\n"
+        corpus.read_text() + "\n\ndef _up():\n    from nerqa.auditing.issues import Issue\n\n    return Issue\n"
     )
-    sideways = copy / "nerqa" / "audit" / "issues.py"
+    sideways = copy / "nerqa" / "auditing" / "issues.py"
     sideways.write_text(
         sideways.read_text() + "\n\ndef _across():\n    from nerqa.active import select\n\n    return select\n"
     )
     assert sorted(layering_violations(copy)) == [
-        "nerqa/audit/issues.py: nerqa.audit.issues (layer 3) imports nerqa.active (layer 3)",
-        "nerqa/data/corpus.py: nerqa.data.corpus (layer 1) imports nerqa.audit.issues (layer 3)",
+        "nerqa/auditing/issues.py: nerqa.auditing.issues (layer 3) imports nerqa.active (layer 3)",
+        "nerqa/data/corpus.py: nerqa.data.corpus (layer 1) imports nerqa.auditing.issues (layer 3)",
     ]

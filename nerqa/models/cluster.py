@@ -1,6 +1,6 @@
 """Work spread over a Ray cluster: the connection (`connect`, `Cluster`), and a predictor spread
 over Ray actors (`RayPredictor`, for `select`'s pool). The audit's folds as Ray tasks are
-`nerqa.audit.distributed.RayFolds`.
+`nerqa.auditing.distributed.RayFolds`.
 
 `connect(workers, address)` joins the cluster at `address` (or `$RAY_ADDRESS`), or starts a
 local Ray over this machine's cores, and shuts down what it started. A task asks for one GPU
@@ -15,8 +15,11 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 from nerqa.errors import ConfigError, NerqaError
 
@@ -57,6 +60,32 @@ class Cluster:
         return max(1, int(self.cpus // max(1, self.workers)))
 
 
+def ray_log_file() -> Path:
+    """Where a local Ray's processes write their stderr: `nerqa-ray.log` in the temp folder."""
+    return Path(tempfile.gettempdir()) / "nerqa-ray.log"
+
+
+@contextlib.contextmanager
+def _children_stderr(path: Path) -> Iterator[None]:
+    """Point file descriptor 2 at `path` (appended) while the body starts processes, so that
+    they inherit it; this process's own stderr is restored afterwards."""
+    try:
+        sink = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    except OSError:
+        yield  # no log file: Ray's processes share the terminal, as they would anyway
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    os.dup2(sink, 2)
+    os.close(sink)
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 @contextlib.contextmanager
 def connect(workers: int | None = None, address: str | None = None) -> Iterator[Cluster]:
     """Join the Ray cluster at `address` (default `$RAY_ADDRESS`), or start a local one over
@@ -79,8 +108,11 @@ def connect(workers: int | None = None, address: str | None = None) -> Iterator[
         elif address:
             ray.init(address=address, **options)
         else:
-            # "local": a new Ray of its own, even where another one runs on this machine.
-            ray.init(address="local", num_cpus=max(workers or 1, os.cpu_count() or 1), **options)
+            # "local": a new Ray of its own, even where another one runs on this machine. Its
+            # processes are started with stderr on a log file, not the terminal: a worker killed
+            # at shutdown prints a stack trace nobody needs ("*** SIGTERM received ...").
+            with _children_stderr(ray_log_file()):
+                ray.init(address="local", num_cpus=max(workers or 1, os.cpu_count() or 1), **options)
     except (ConnectionError, RuntimeError, ValueError) as error:
         hint = (
             ""
@@ -101,7 +133,8 @@ def connect(workers: int | None = None, address: str | None = None) -> Iterator[
         )
     finally:
         if not (already or address):
-            ray.shutdown()
+            with _children_stderr(ray_log_file()):  # what its processes say as they are stopped
+                ray.shutdown()
 
 
 def worker_setup(threads: int | None) -> None:

@@ -1,7 +1,7 @@
 """The fast mode's classifier: frozen-encoder word features and a small BiLSTM head over them.
 
 `word_features` runs the frozen encoder once over a corpus; `fit_head` trains a head on some
-sentences' features and predicts the others'. Cross-validation (`nerqa.audit.crossval`) calls
+sentences' features and predicts the others'. Cross-validation (`nerqa.auditing.crossval`) calls
 `fit_head` once per fold, so a fold costs seconds instead of a fine-tuning run.
 """
 

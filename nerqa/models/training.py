@@ -496,14 +496,21 @@ def word_dynamics(
     return out
 
 
-def save_training(result: TrainResult, folder: str | Path, config: TrainConfig, metrics: dict) -> None:
+# What a model folder holds beside the model that nerqa wrote there while training.
+TRAINING_FOLDER_NAMES = (TRAIN_LOG, "runs")
+
+
+def save_training(
+    result: TrainResult, folder: str | Path, config: TrainConfig, metrics: dict, *, force: bool = False
+) -> None:
     """Write the model folder plus `metrics.json` and the resolved `nerqa_train.yaml`.
 
-    Files go to a temporary sibling folder renamed into place, so a failed save leaves no
-    half-written model.
+    Files go to a temporary sibling folder moved into place (`nerqa.files.atomic_folder`), so a
+    failed save leaves no half-written model; a folder holding files nerqa did not write is
+    refused unless `force`, and never emptied.
     """
     folder = Path(folder)
-    with atomic_folder(folder) as staging:
+    with atomic_folder(folder, own=TRAINING_FOLDER_NAMES, force=force) as staging:
         result.classifier.save(staging)
         (staging / CONFIG_FILE).write_text(config.to_yaml(), encoding="utf-8")
         (staging / METRICS_FILE).write_text(json.dumps(metrics, indent=2), encoding="utf-8")

@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from nerqa.audit.issues import sentence_keys
+from nerqa.auditing.issues import sentence_keys
 from nerqa.data.corpus import Corpus, Document, Sentence
 from nerqa.data.tags import Span, tags_from_spans
 from nerqa.review.decisions import Decision, sentence_hash

@@ -38,12 +38,12 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal, get_args
 
+from nerqa.auditing.folder import DECISIONS_FILE
 from nerqa.data.corpus import Sentence
 from nerqa.data.tags import Span
 from nerqa.errors import NerqaError
 from nerqa.files import writable_folder
 
-DECISIONS_FILE = "decisions.sqlite"
 SCHEMA_VERSION = 2
 
 Action = Literal["accept", "keep", "edit", "skip", "undo"]
@@ -112,7 +112,7 @@ class Decision:
     Attributes:
         issue_id: the stable id of the issue decided (a synthetic `pr-...` id for a
             propagated change where the audit raised no issue).
-        sentence_key: the sentence's content key (`nerqa.audit.issues.sentence_keys`).
+        sentence_key: the sentence's content key (`nerqa.auditing.issues.sentence_keys`).
         sentence_hash: `sentence_hash` of the sentence as audited (before any decision).
         action: accept (the suggestion), keep (the given labels), edit, skip, or undo.
         before, after: the sentence's spans (token offsets, end exclusive) before and after.
@@ -276,6 +276,14 @@ class DecisionStore:
                     f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=30, isolation_level=None
                 )
                 version = connection.execute("PRAGMA user_version").fetchone()[0]
+                if version == 0:
+                    # Version 0 is a database nerqa never initialised: an empty file (which a
+                    # writer would initialise) holds no decisions; anything else is not nerqa's.
+                    tables = connection.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+                    connection.close()
+                    if tables == 0:
+                        raise NerqaError(f"{path}: no decisions recorded yet (the database is empty)")
+                    raise NerqaError(f"{path}: not a nerqa decisions database (it holds other tables)")
                 if version not in (1, SCHEMA_VERSION):
                     raise NerqaError(
                         f"{path}: decisions database version {version}; this nerqa reads version {SCHEMA_VERSION}"

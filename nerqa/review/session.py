@@ -22,8 +22,8 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
-from nerqa.audit.folder import AuditResult
-from nerqa.audit.issues import Issue
+from nerqa.auditing.folder import AuditResult
+from nerqa.auditing.issues import Issue
 from nerqa.data.tags import OUTSIDE, Span
 from nerqa.errors import NerqaError
 from nerqa.review.apply import Replay

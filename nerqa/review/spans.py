@@ -11,7 +11,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from nerqa.audit.issues import Issue
+from nerqa.auditing.issues import Issue
 from nerqa.data.tags import OUTSIDE, Span, ordered
 from nerqa.errors import NerqaError
 

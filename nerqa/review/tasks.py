@@ -30,7 +30,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from nerqa.audit.issues import Issue
+from nerqa.auditing.issues import Issue
 from nerqa.data.tags import Span
 from nerqa.errors import NerqaError
 from nerqa.interop.tasks import (

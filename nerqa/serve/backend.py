@@ -40,13 +40,14 @@ from nerqa.data.formats.common import document_from_text
 from nerqa.data.formats.jsonl import check_word_edges
 from nerqa.data.probs import tags_from_probs, type_classes
 from nerqa.errors import ConfigError, ModelError, NerqaError
-from nerqa.files import atomic_folder
+from nerqa.files import atomic_folder, sweep_staging
 from nerqa.interop.tasks import FROM_NAME, TO_NAME
 from nerqa.serve.labeling import LabelingConfig, check_labels, parse_labeling_config
 from nerqa.serve.store import Annotation, AnnotationStore, ModelRecord
 
 RETRAIN_KINDS = ("fast", "full")
 STORE_FILE = "annotations.sqlite"
+VERSIONS_FOLDER = "versions"
 # Label Studio sends these for each annotation a person submits, changes or deletes.
 CHANGE_EVENTS = ("ANNOTATION_CREATED", "ANNOTATION_UPDATED")
 DELETE_EVENTS = ("ANNOTATIONS_DELETED", "ANNOTATION_DELETED")
@@ -94,6 +95,10 @@ class TrainingState:
     thread: threading.Thread | None = field(default=None, repr=False)
 
 
+class Stopped(Exception):
+    """A retraining abandoned because the backend is closing."""
+
+
 class Backend:
     """The served model, the annotation store and the retraining thread.
 
@@ -131,6 +136,9 @@ class Backend:
         if corpus is not None:
             label_ids(corpus, self.tags, what="--corpus")  # a tag the model lacks: fail now, not at retraining
         self.store = AnnotationStore(self.folder / STORE_FILE)
+        # A retraining interrupted by a crash or a kill -9 left its staging folder: it was never served.
+        for left in sweep_staging(self.folder / VERSIONS_FOLDER, ""):
+            self.log(f"Removed {left.name}, a retraining interrupted before it was saved")
         predictor = ClassifierPredictor(self.base)
         self._base = Served(self._version(0), "base", lambda sentences: predictor(sentences)[0])
         models = self.store.models()
@@ -147,6 +155,7 @@ class Backend:
         self._configs: dict[str, LabelingConfig] = {}
         self._features: dict[tuple[str, ...], tuple[np.ndarray, np.ndarray]] = {}
         self.training = TrainingState()
+        self._closing = threading.Event()
         self.served = self._load(self.store.latest_model())
         self._projects: dict[str, tuple[str, str]] = {}  # Label Studio project id -> (address, token)
         self._published: dict[str, str] = {}  # project id -> the version it was set to
@@ -340,7 +349,9 @@ class Backend:
         """Start a retraining in the background (or note that one more is wanted after the
         running one). Returns `started` or `queued`. `wait` blocks until no retraining runs."""
         with self._state_lock:
-            if self.training.running:
+            if self._closing.is_set():
+                state = "stopping"
+            elif self.training.running:
                 self.training.again = True
                 state = "queued"
             else:
@@ -360,14 +371,23 @@ class Backend:
                 return
             thread.join()
 
+    def close(self) -> None:
+        """Stop retraining, for a clean shutdown: a full retraining in progress is abandoned at its
+        next step (its staging folder removed, nothing recorded), a fast one (seconds) finishes
+        and is saved. Returns once no retraining runs; later `retrain` calls start nothing."""
+        self._closing.set()
+        self.wait()
+
     def _train_loop(self) -> None:
         while True:
             try:
                 self.train_now()
+            except Stopped:
+                pass
             except Exception as error:  # noqa: BLE001  # a failed retraining must leave the server up
                 self.training.last_error = f"{type(error).__name__}: {error}"
             with self._state_lock:
-                if not self.training.again:
+                if not self.training.again or self._closing.is_set():
                     self.training.running = False
                     return
                 self.training.again = False
@@ -403,9 +423,12 @@ class Backend:
                 self.log(f"{skipped} annotations left out: a span cuts a word, or spans overlap")
             if not corpus.sentences:
                 raise NerqaError("nothing to train on: no annotations stored and no --corpus")
-            folder = self.folder / "versions" / version
+            folder = self.folder / VERSIONS_FOLDER / version
             with atomic_folder(folder) as staging:
                 (self._train_fast if kind == "fast" else self._train_full)(corpus, Path(staging))
+        except Stopped:
+            self.log(f"Retraining {version} abandoned: the server is stopping; {self.version} stays the newest")
+            raise
         except Exception as error:
             seconds = time.perf_counter() - started
             self.store.add_model(
@@ -443,6 +466,8 @@ class Backend:
         config = TrainConfig(model=str(self.model_path), epochs=self.settings.epochs, seed=self.settings.seed)
 
         def progress(task: str, completed: int, total: int, info: dict) -> None:
+            if self._closing.is_set():
+                raise Stopped()
             if task == "epoch":  # minutes of work: a line per epoch in the terminal and serve.log
                 self.log(
                     f"Retraining {self.training.version}: epoch {completed}/{total}, loss {info.get('loss', 0):.4f}"

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from samples import TOY, fast_config, with_doc_ids
 
-from nerqa.audit import audit, write_outputs
+from nerqa.auditing import audit, write_outputs
 
 
 @pytest.fixture(scope="module")

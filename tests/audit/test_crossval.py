@@ -1,4 +1,4 @@
-"""Document-grouped folds, the fold cache, the fold runners (`nerqa.audit.crossval`)."""
+"""Document-grouped folds, the fold cache, the fold runners (`nerqa.auditing.crossval`)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from samples import TOY, fast_config, with_doc_ids
 
-from nerqa.audit import score
-from nerqa.audit.crossval import cross_validate, document_folds
+from nerqa.auditing import score
+from nerqa.auditing.crossval import cross_validate, document_folds
 from nerqa.data.corpus import Corpus, Document, Sentence
 
 

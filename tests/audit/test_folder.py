@@ -1,4 +1,4 @@
-"""The audit folder: its contract, `load_audit` (`nerqa.audit.folder`)."""
+"""The audit folder: its contract, `load_audit` (`nerqa.auditing.folder`)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from samples import relabel
 
-from nerqa.audit import score, write_outputs
-from nerqa.audit.folder import load_audit
+from nerqa.auditing import score, write_outputs
+from nerqa.auditing.folder import load_audit
 from nerqa.data.corpus import Corpus, Document, Sentence
 from nerqa.errors import AuditFolderError
 

@@ -1,4 +1,4 @@
-"""Typed span issues, their scores and stable ids (`nerqa.audit.issues`)."""
+"""Typed span issues, their scores and stable ids (`nerqa.auditing.issues`)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from conftest import NCBI, needs_shared
 from review_helpers import TAGS, one_hot
 from samples import relabel
 
-from nerqa.audit import audit, score
-from nerqa.audit.issues import inconsistent_issues, sentence_keys, span_issues
+from nerqa.auditing import audit, score
+from nerqa.auditing.issues import inconsistent_issues, sentence_keys, span_issues
 from nerqa.data.corpus import Corpus, Document, Sentence
 from nerqa.data.formats import parse_text, read_corpus
 
@@ -147,8 +147,8 @@ def test_issue_ids_do_not_depend_on_the_sentence_position(audited):
 
 
 def test_training_margins_weigh_each_span_issue_and_the_sentence_scores():
-    from nerqa.audit import sentence_quality
-    from nerqa.audit.issues import weigh_by_margins, word_margins
+    from nerqa.auditing import sentence_quality
+    from nerqa.auditing.issues import weigh_by_margins, word_margins
 
     corpus = Corpus((Document("a", (Sentence(tuple("abcd"), ("B-D", "I-D", "O", "B-C")),)),))
     # Two training-time records: the model kept reading word 1 as C although it was trained on D.

@@ -1,4 +1,4 @@
-"""The HTML report (`nerqa.audit.report`)."""
+"""The HTML report (`nerqa.auditing.report`)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from review_helpers import TAGS, one_hot
 
-from nerqa.audit import score, write_outputs
+from nerqa.auditing import score, write_outputs
 from nerqa.data.corpus import Corpus, Document, Sentence
 
 
@@ -55,7 +55,7 @@ def test_hostile_report_renders_as_text_in_headless_chromium(tmp_path: Path):
 def test_report_draws_each_entity_type_in_its_own_colour():
     import re
 
-    from nerqa.audit.report import render_html
+    from nerqa.auditing.report import render_html
 
     corpus = _sentences(("aspirin eases headache", ["B-C", "O", "B-D"]), ("aspirin eases pain", ["B-C", "O", "B-D"]))
     result = score(corpus, [one_hot(["B-D", "O", "B-D"]), one_hot(["B-C", "O", "B-D"])], TAGS)

@@ -1,4 +1,4 @@
-"""The audit's sentence scores and the pipeline (`nerqa.audit.run`)."""
+"""The audit's sentence scores and the pipeline (`nerqa.auditing.run`)."""
 
 from __future__ import annotations
 
@@ -7,13 +7,13 @@ from pathlib import Path
 import numpy as np
 from samples import TOY, fast_config
 
-from nerqa.audit import score
-from nerqa.audit.crossval import cross_validate
+from nerqa.auditing import score
+from nerqa.auditing.crossval import cross_validate
 
 
 def test_sentence_scores_rank_by_the_worst_span_issue_then_cleanlab():
-    from nerqa.audit import sentence_quality
-    from nerqa.audit.issues import Issue
+    from nerqa.auditing import sentence_quality
+    from nerqa.auditing.issues import Issue
 
     def issue(index: int, score: float, kind: str = "ghost_span") -> Issue:
         return Issue(
@@ -36,7 +36,7 @@ def test_sentence_scores_rank_by_the_worst_span_issue_then_cleanlab():
 
 
 def test_scores_read_the_training_dynamics_beside_the_out_of_sample_probs(tiny_model: Path):
-    from nerqa.audit import DYNAMICS_WEIGHT, with_dynamics
+    from nerqa.auditing import DYNAMICS_WEIGHT, with_dynamics
 
     probs, dynamics = [np.array([[0.8, 0.2]])], [np.array([[[0.2, 0.8]], [[0.4, 0.6]]], dtype=np.float16)]
     np.testing.assert_allclose(
@@ -56,7 +56,7 @@ def test_scores_read_the_training_dynamics_beside_the_out_of_sample_probs(tiny_m
 
 
 def test_repeats_average_cross_validations_over_other_splits_and_seeds(tiny_model: Path, tmp_path: Path):
-    from nerqa.audit import audit
+    from nerqa.auditing import audit
 
     config = fast_config(tiny_model, epochs=1)
     runs = [
@@ -71,7 +71,7 @@ def test_repeats_average_cross_validations_over_other_splits_and_seeds(tiny_mode
     for i, p in enumerate(result.pred_probs):
         np.testing.assert_allclose(p, (runs[0].pred_probs[i] + runs[1].pred_probs[i]) / 2, rtol=1e-6)
     # The training dynamics of both repeats are kept, side by side.
-    from nerqa.audit.crossval import mean_of
+    from nerqa.auditing.crossval import mean_of
 
     merged = mean_of(runs)
     assert all(len(d) == len(a) + len(b) for d, a, b in zip(merged.dynamics, runs[0].dynamics, runs[1].dynamics))

@@ -15,7 +15,7 @@ import ray
 from samples import TOY, fast_config, with_doc_ids
 from typer.testing import CliRunner
 
-from nerqa.audit.crossval import FullRunner, cross_validate, run_folds
+from nerqa.auditing.crossval import FullRunner, cross_validate, run_folds
 from nerqa.data.formats import write_corpus
 from nerqa.data.probs import load_probs
 from nerqa_cli.main import app
@@ -98,7 +98,7 @@ def local_ray(monkeypatch):
 
 
 def test_a_fold_whose_worker_dies_runs_again(tiny_model: Path, tmp_path: Path, local_ray):
-    from nerqa.audit.distributed import RayFolds
+    from nerqa.auditing.distributed import RayFolds
 
     config = fast_config(tiny_model, epochs=1)
     marker = tmp_path / "died"
@@ -120,7 +120,7 @@ def test_a_fold_whose_worker_dies_runs_again(tiny_model: Path, tmp_path: Path, l
 
 
 def test_a_fold_that_keeps_failing_is_one_error(tiny_model: Path, tmp_path: Path, local_ray):
-    from nerqa.audit.distributed import RayFolds
+    from nerqa.auditing.distributed import RayFolds
     from nerqa.errors import NerqaError
 
     # An error in the fold is the user's to see, as when it runs here: not retried.

@@ -36,7 +36,14 @@ def test_convert_folder_of_splits_to_nemo(write, tmp_path: Path):
     result = invoke("convert", tmp_path / "splits", tmp_path / "nemo", "--to", "nemo")
     assert result.exit_code == 0, result.output
     names = sorted(p.name for p in (tmp_path / "nemo").iterdir())
-    assert names == ["label_ids.csv", "labels_dev.txt", "labels_train.txt", "text_dev.txt", "text_train.txt"]
+    assert names == [
+        ".nerqa-output.json",
+        "label_ids.csv",
+        "labels_dev.txt",
+        "labels_train.txt",
+        "text_dev.txt",
+        "text_train.txt",
+    ]
 
 
 def test_convert_needs_an_output_format_it_can_tell(write, tmp_path: Path):
@@ -189,7 +196,7 @@ def test_top_issues_table_shows_each_span_whole_at_80_columns():
     from review_helpers import TAGS, one_hot
     from rich.console import Console
 
-    from nerqa.audit import score
+    from nerqa.auditing import score
     from nerqa.data.corpus import Corpus, Document, Sentence
     from nerqa_cli.audit import issues_table
 

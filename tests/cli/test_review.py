@@ -10,7 +10,7 @@ import pytest
 from review_helpers import review_audit, write_review_project
 from typer.testing import CliRunner
 
-from nerqa.audit import write_outputs
+from nerqa.auditing import write_outputs
 from nerqa.data.formats import write_corpus
 from nerqa.review.decisions import DecisionStore
 from nerqa.review.session import ReviewSession

@@ -37,10 +37,11 @@ def test_accept_keep_skip_and_undo_from_the_keyboard(tmp_path: Path):
             await pilot.press("a")
             assert app.session.status(
                 first
-            ) == "accept" and "Saved: accept span_shift 'Breast' → 'Breast cancer' D" in text_of(app, "#message")
+            ) == "accept" and "Saved: accept: 'Breast' D → 'Breast cancer' D (#1)" in text_of(app, "#message")
             second = app.current
             await pilot.press("k")
             assert app.session.status(second) == "keep"
+            assert "Saved: keep: " in text_of(app, "#message") and "as given" in text_of(app, "#message")
             third = app.current
             await pilot.press("s")
             assert app.session.status(third) == "skip" and app.session.queue()[-1] == third

@@ -118,17 +118,17 @@ def test_review_in_a_real_terminal_then_apply(project: Path):
     try:
         term.wait_for(r"Issue 1 of 8")
         term.keys("a")  # accept: "Breast" -> "Breast cancer" (sentence 5)
-        term.wait_for(r"Saved: accept span_shift")
+        term.wait_for(r"Saved: accept: 'Breast' D → 'Breast cancer' D")
         term.keys("k")  # keep the ghost span "cancer" (sentence 6)
-        term.wait_for(r"Saved: keep ghost_span")
+        term.wait_for(r"Saved: keep: 'cancer' as given \(D\), no change")
         term.keys("s")  # skip the missed span "tumour": it comes back at the end
         term.wait_for(r"wrong_tag  score")
         term.keys("e", "Right", "Right", "Right", "]", "Enter")  # sentence 0: "muscular dystrophy" -> "dystrophy"
-        term.wait_for(r"Saved: edit wrong_tag")
+        term.wait_for(r"Saved: edit: 'muscular dystrophy' D → 'dystrophy' D")
         term.keys("u")
         term.wait_for(r"Undone: edit wrong_tag")
         term.keys("e", "Right", "Right", "Right", "]", "Enter")  # the same edit again
-        term.wait_for(r"Saved: edit wrong_tag.*\(#6\)")  # the skip is a row of the log too
+        term.wait_for(r"Saved: edit: 'muscular dystrophy' D → 'dystrophy' D \(#6\)")  # the skip is a row of the log too
         term.keys("e", "t", "Enter")  # sentence 1: HD D -> C
         term.wait_for(r"2 other occurrences of 'HD' read as this one did")
         term.keys("p")
@@ -220,7 +220,7 @@ def test_history_re_decides_an_issue_from_an_earlier_session_and_apply_writes_it
     try:
         term.wait_for(r"Issue 1 of 8")
         term.keys("a")  # accept "Breast" -> "Breast cancer"
-        term.wait_for(r"Saved: accept span_shift")
+        term.wait_for(r"Saved: accept: 'Breast' D → 'Breast cancer' D")
         term.keys("q")
         time.sleep(1.0)
     finally:
@@ -229,11 +229,11 @@ def test_history_re_decides_an_issue_from_an_earlier_session_and_apply_writes_it
     try:
         term.wait_for(r"Issue \d+ of 8")
         term.keys("h")
-        term.wait_for(r"1 decisions, newest first")
+        term.wait_for(r"1 decision, newest first")
         term.keys("Tab", "Enter")  # the list, then the one decision there
         term.wait_for(r"Decide again on span_shift 'Breast'")
         term.keys("k")  # keep the given labels instead
-        term.wait_for(r"Saved: keep span_shift 'Breast'")
+        term.wait_for(r"Saved: keep: 'Breast' as given \(D\), no change")
         screen = term.wait_for(r"kept 1")
         assert "accepted 0" in screen
         term.keys("q")
@@ -253,7 +253,7 @@ def test_back_goes_to_an_issue_decided_in_an_earlier_session(project: Path):
     try:
         term.wait_for(r"Issue 1 of 8")
         term.keys("a")
-        term.wait_for(r"Saved: accept span_shift")
+        term.wait_for(r"Saved: accept: 'Breast' D → 'Breast cancer' D")
         term.keys("q")
         time.sleep(1.0)
     finally:

@@ -182,7 +182,7 @@ def test_merge_leaves_out_sentences_already_present():
 def test_relabel_exports_tasks_in_uncertainty_order(tmp_path: Path):
     from review_helpers import review_audit
 
-    from nerqa.audit import write_outputs
+    from nerqa.auditing import write_outputs
 
     result = review_audit()
     # The model is unsure of every word of sentence 3 only; its issue is not the most suspicious.
@@ -211,7 +211,7 @@ def test_relabel_exports_tasks_in_uncertainty_order(tmp_path: Path):
     )
     assert by_score.exit_code == 0 and by_doubt.exit_code == 0, by_doubt.output
     read = lambda name: [json.loads(line)["nerqa"] for line in (tmp_path / name).read_text().splitlines()]  # noqa: E731
-    from nerqa.audit.folder import load_audit
+    from nerqa.auditing.folder import load_audit
 
     result = load_audit(tmp_path / "audit", read_corpus(tmp_path / "corpus.jsonl"))
     doubt = sentence_scores(result.pred_probs, DEFAULT_STRATEGY)

@@ -9,7 +9,7 @@ import pytest
 import torch
 from samples import TOY, fast_config
 
-from nerqa.audit.crossval import cross_validate
+from nerqa.auditing.crossval import cross_validate
 from nerqa.data.metrics import evaluate_tags
 from nerqa.data.probs import tags_from_probs
 from nerqa.data.shape import SHAPES, word_shapes

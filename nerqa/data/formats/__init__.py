@@ -21,7 +21,14 @@ from nerqa.data.corpus import Corpus, Document
 from nerqa.data.formats import conll, docbin, hf, jsonl, ncbi, nemo, pubtator
 from nerqa.data.formats.common import ReadOptions
 from nerqa.errors import CorpusFormatError, FormatDetectionError, NerqaError
-from nerqa.files import write_files
+from nerqa.files import (
+    atomic_folder,
+    check_output_file,
+    check_output_folder,
+    check_writable,
+    is_stdout,
+    write_files,
+)
 
 __all__ = [
     "FORMATS",
@@ -31,6 +38,7 @@ __all__ = [
     "read_splits",
     "write_corpus",
     "write_splits",
+    "check_output",
     "parse_text",
     "dump_text",
     "format_for_output",
@@ -270,9 +278,16 @@ def nemo_files(corpus: Corpus, folder: Path, split: str, options: ReadOptions) -
 
 
 def write_corpus(
-    corpus: Corpus, path: str | Path, format: str | None = None, *, options: ReadOptions = ReadOptions()
+    corpus: Corpus,
+    path: str | Path,
+    format: str | None = None,
+    *,
+    options: ReadOptions = ReadOptions(),
+    force: bool = False,
 ) -> list[Path]:
-    """Write `corpus` to `path` in `format` (default: implied by the name). Returns the files written.
+    """Write `corpus` to `path` in `format` (default: implied by the name), under the output rule
+    (`nerqa.files`: `-` is standard output; `force` lets a folder output hold files nerqa did
+    not write). Returns the files written.
 
     For NeMo, `path` is `text_SPLIT.txt` (or `labels_SPLIT.txt`), and the pair and
     `label_ids.csv` are written beside it; or a folder (an existing one, or a name without a
@@ -285,8 +300,10 @@ def write_corpus(
         raise FormatDetectionError(
             f"{path}: cannot tell the output format from the name; pass --to ({', '.join(FORMATS)})"
         )
+    if is_stdout(path) and format in ("hf", "nemo"):
+        raise NerqaError(f"-: {format} output is a folder or a pair of files, not one stream; name a path")
     if format == "hf":
-        return hf.write({corpus.name or "train": corpus}, path, single=True)
+        return hf.write({corpus.name or "train": corpus}, path, single=True, force=force)
     if format == "spacy":
         return docbin.write(corpus, path)
     if format == "nemo":
@@ -301,22 +318,52 @@ def write_corpus(
     return write_files(files)
 
 
+def check_output(path: str | Path, format: str | None = None, *, force: bool = False) -> str:
+    """Check, writing nothing, that `write_corpus(corpus, path, format)` could write: the format
+    is known (named, or implied by the name) and the target may be written under the output
+    rule. Returns the format. For commands that must fail before long work, not after."""
+    format = _check_format(format) if format else format_for_output(path)
+    if format is None:
+        raise FormatDetectionError(
+            f"{path}: cannot tell the output format from the name; pass --to ({', '.join(FORMATS)})"
+        )
+    if is_stdout(path) and format in ("hf", "nemo"):
+        raise NerqaError(f"-: {format} output is a folder or a pair of files, not one stream; name a path")
+    path = Path(path)
+    if format == "hf" and path.suffix.lower() != ".parquet":
+        check_output_folder(path, force=force)
+    elif format == "nemo" and (path.is_dir() or not path.suffix) and not _NEMO_RE.match(path.name):
+        check_writable(path)
+    else:
+        check_output_file(path)
+    return format
+
+
 def write_splits(
-    splits: dict[str, Corpus], folder: str | Path, format: str, *, options: ReadOptions = ReadOptions()
+    splits: dict[str, Corpus],
+    folder: str | Path,
+    format: str,
+    *,
+    options: ReadOptions = ReadOptions(),
+    force: bool = False,
 ) -> list[Path]:
-    """Write each split into `folder` (`SPLIT.EXT`, or NeMo's `text_SPLIT.txt` pairs)."""
-    folder = Path(folder)
+    """Write each split into `folder` (`SPLIT.EXT`, or NeMo's `text_SPLIT.txt` pairs), under the
+    output rule for folders (`nerqa.files.atomic_folder`; `force`: beside files nerqa did not
+    write). Returns the files written."""
     _check_format(format)
     if format == "hf":
-        return hf.write(splits, folder, single=False)
+        return hf.write(splits, Path(folder), single=False, force=force)
     if format == "spacy":
-        return [p for split, corpus in splits.items() for p in docbin.write(corpus, folder / f"{split}{docbin.SUFFIX}")]
-    files: dict[Path, str] = {}
+        with atomic_folder(folder, force=force) as staging:
+            for split, corpus in splits.items():
+                docbin.write(corpus, staging / f"{split}{docbin.SUFFIX}")
+        return [Path(folder) / f"{split}{docbin.SUFFIX}" for split in splits]
+    files: dict[str, str] = {}
     for split, corpus in splits.items():
         if format == "nemo":
-            files.update(nemo_files(corpus, folder, split, options))
+            files.update({p.name: text for p, text in nemo_files(corpus, Path(), split, options).items()})
         else:
-            files[folder / f"{split}{EXTENSIONS[format]}"] = dump_text(corpus, format)
+            files[f"{split}{EXTENSIONS[format]}"] = dump_text(corpus, format)
     if format == "nemo":
         # One label_ids.csv serves every split: the union of their tags, O first.
         tags = ["O"] + sorted(
@@ -327,8 +374,10 @@ def write_splits(
                 if line != "O"
             }
         )
-        files[folder / "label_ids.csv"] = "\n".join(tags) + "\n"
-    return write_files(files)
+        files["label_ids.csv"] = "\n".join(tags) + "\n"
+    with atomic_folder(folder, force=force) as staging:
+        write_files({staging / name: text for name, text in files.items()})
+    return [Path(folder) / name for name in files]
 
 
 def corpus_from_raw_text(text: str, *, doc_id: str | None = None) -> Corpus:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from nerqa.data.corpus import Corpus, Document, Sentence
 from nerqa.data.tags import spans_from_tags
-from nerqa.errors import NerqaError
+from nerqa.errors import CorpusFormatError, NerqaError
 from nerqa.files import atomic_write
 
 SUFFIX = ".spacy"
@@ -23,7 +23,13 @@ def _vocab():
 
 
 def read(path: Path) -> Corpus:
-    """The documents of a DocBin file."""
+    """The documents of a DocBin file, entities as spaCy itself reads them (`doc.ents`).
+
+    The token IOB a DocBin stores can disagree with itself (`B-Disease` then `I-Gene`); spaCy
+    reads the span from its `B` token's type, and so does nerqa. Refused in one line: a file
+    with no documents, and a document whose entities are only in `doc.spans` (span groups may
+    overlap, which IOB tags cannot hold).
+    """
     from spacy.tokens import DocBin
 
     try:
@@ -34,26 +40,36 @@ def read(path: Path) -> Corpus:
         raise NerqaError(f"{path}: not a spaCy DocBin file: {error}") from None
     documents = []
     for number, doc in enumerate(docs, start=1):
+        groups = ", ".join(f"{key!r}: {len(group)}" for key, group in doc.spans.items() if len(group))
+        if groups and not doc.ents:
+            raise CorpusFormatError(
+                path,
+                None,
+                f"document {number}: its entities are in doc.spans ({groups}), not doc.ents; nerqa reads doc.ents "
+                "(span groups may overlap, IOB tags cannot)",
+            )
+        tags = ["O"] * len(doc)
+        for entity in doc.ents:
+            tags[entity.start : entity.end] = [f"B-{entity.label_}"] + [f"I-{entity.label_}"] * (len(entity) - 1)
         sentences = list(doc.sents) if doc.has_annotation("SENT_START") else [doc[:]]
         built = []
         for sent in sentences:
-            tags = []
-            for token in sent:
-                iob = token.ent_iob_
-                tags.append(f"{iob}-{token.ent_type_}" if iob in ("B", "I") else "O")
+            own = tags[sent.start : sent.end]
             # A span that starts before the sentence boundary continues as I- here: it starts anew.
-            if tags and tags[0].startswith("I-"):
-                tags[0] = "B-" + tags[0][2:]
+            if own and own[0].startswith("I-"):
+                own[0] = "B-" + own[0][2:]
             built.append(
                 Sentence(
                     tuple(t.text for t in sent),
-                    tuple(tags),
+                    tuple(own),
                     tuple((t.idx, t.idx + len(t.text)) for t in sent),
                 )
             )
-        if built:
+        if built and len(doc):
             doc_id = doc.user_data.get("id") if isinstance(doc.user_data, dict) else None
             documents.append(Document(str(doc_id) if doc_id is not None else str(number), tuple(built), doc.text))
+    if not documents:
+        raise CorpusFormatError(path, None, "the DocBin holds no documents with tokens")
     return Corpus(tuple(documents), name=path.stem)
 
 

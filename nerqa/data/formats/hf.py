@@ -25,6 +25,11 @@ from nerqa.files import atomic_folder, atomic_write
 TOKEN_COLUMNS = ("tokens", "words")
 TAG_COLUMNS = ("ner_tags", "tags", "labels", "ner")
 SUFFIXES = (".parquet", ".arrow")
+# A dataset holds sentences, one a row; these columns keep the documents they belong to: rows
+# in a row with the same `document` number are one document, named by `document_id`. nerqa
+# writes them for a corpus that did not come from a dataset, and reads them wherever they are.
+DOC_COLUMN = "document"
+DOC_ID_COLUMN = "document_id"
 # `hf:NAME` reads a dataset from the local datasets cache, by name.
 CACHE_PREFIX = "hf:"
 
@@ -145,8 +150,9 @@ def _column(names: list[str], wanted: tuple[str, ...], what: str, where: str) ->
 
 
 def to_corpus(dataset, where: str, options: ReadOptions, *, name: str = "") -> Corpus:
-    """A Dataset as a corpus: one document per row (named by its `id` column when there is one):
-    rows have no document grouping, so the audit's folds split them one by one."""
+    """A Dataset as a corpus: with `document` and `document_id` columns (what nerqa writes),
+    consecutive rows of one `document` are one document; without them, one document per row
+    (named by its `id` column when there is one), which the audit's folds split one by one."""
     columns = list(dataset.column_names)
     token_column = _column(columns, TOKEN_COLUMNS, "tokens", where)
     tag_column = _column(columns, TAG_COLUMNS, "tags", where)
@@ -156,32 +162,52 @@ def to_corpus(dataset, where: str, options: ReadOptions, *, name: str = "") -> C
     if not names and options.tag_names:
         names = tuple(options.tag_names)
     schema = Schema(token_column, tag_column, names, dataset.features.to_dict())
+    structural = (DOC_COLUMN, DOC_ID_COLUMN) if DOC_COLUMN in columns else ()
     sequences, lines, rows = [], [], []
     for number, row in enumerate(dataset, start=1):
         tokens, tags = row[token_column], row[tag_column]
         if tokens is None or tags is None or len(tokens) != len(tags):
             raise CorpusFormatError(where, number, f"row {number}: {token_column} and {tag_column} differ in length")
-        if tags and not isinstance(tags[0], str):
-            if not names:
-                raise CorpusFormatError(
-                    where, number, f"{tag_column} holds integers without names: pass --tags O,B-TYPE,I-TYPE,..."
-                )
-            try:
-                tags = [names[t] for t in tags]
-            except (IndexError, TypeError):
-                raise CorpusFormatError(where, number, f"a tag id outside the {len(names)} tag names") from None
-        sequences.append([str(t) for t in tags])
+        sequences.append(_tag_names(tags, names, tag_column, where, number))
         lines.append([number] * len(tags))
         rows.append(
             (tuple(str(t) for t in tokens), {k: v for k, v in row.items() if k not in (token_column, tag_column)})
         )
     tag_sequences = normalise_tags(sequences, lines, where, options)
-    documents = []
-    for (tokens, values), tags in zip(rows, tag_sequences):
-        sentence = Sentence(tokens, tuple(tags), source=Row(values, schema))
-        doc_id = values.get("id")
-        documents.append(Document(str(doc_id) if doc_id is not None else None, (sentence,)))
+    documents: list[Document] = []
+    group: list[Sentence] = []
+    for n, ((tokens, values), tags) in enumerate(zip(rows, tag_sequences)):
+        sentence = Sentence(
+            tokens, tuple(tags), source=Row({k: v for k, v in values.items() if k not in structural}, schema)
+        )
+        group.append(sentence)
+        if structural and n + 1 < len(rows) and rows[n + 1][1][DOC_COLUMN] == values[DOC_COLUMN]:
+            continue  # the next row is in the same document
+        doc_id = values.get(DOC_ID_COLUMN) if structural else values.get("id")
+        documents.append(Document(str(doc_id) if doc_id is not None else None, tuple(group)))
+        group = []
     return Corpus(tuple(documents), name=name)
+
+
+def _tag_names(tags: list, names: tuple[str, ...], column: str, where: str, number: int) -> list[str]:
+    """A row's tags as names: strings as they are, integers through the `ClassLabel` names.
+    An id outside them (datasets' -1 "no label", or a stale id) is refused, never wrapped."""
+    if not tags or isinstance(tags[0], str):
+        return [str(t) for t in tags]
+    if not names:
+        raise CorpusFormatError(
+            where, number, f"{column} holds integers without names: pass --tags O,B-TYPE,I-TYPE,..."
+        )
+    for position, tag in enumerate(tags):
+        if not isinstance(tag, int) or not 0 <= tag < len(names):
+            what = ' (datasets\' "no label": nerqa needs a tag on every token)' if tag == -1 else ""
+            raise CorpusFormatError(
+                where,
+                number,
+                f"row {number}, token {position + 1}: tag id {tag!r} is not one of the {len(names)} tag names "
+                f"(0-{len(names) - 1}){what}",
+            )
+    return [names[t] for t in tags]
 
 
 def to_dataset(corpus: Corpus):
@@ -200,21 +226,31 @@ def to_dataset(corpus: Corpus):
     features = datasets.Features.from_dict(schema.features) if schema is not None else datasets.Features()
     features[token_column] = datasets.Sequence(datasets.Value("string"))
     features[tag_column] = datasets.Sequence(datasets.ClassLabel(names=names))
-    others = [c for c in features if c not in (token_column, tag_column)]
+    # Documents are kept where the corpus had them: always for a corpus from elsewhere.
+    structural = schema is None or DOC_COLUMN in schema.features
+    if structural:
+        features[DOC_COLUMN] = datasets.Value("int64")
+        features[DOC_ID_COLUMN] = datasets.Value("string")
+    others = [c for c in features if c not in (token_column, tag_column, DOC_COLUMN, DOC_ID_COLUMN)]
     data: dict[str, list[Any]] = {c: [] for c in features}
-    for sentence in corpus.sentences:
-        values = sentence.source.values if isinstance(sentence.source, Row) else {}
-        data[token_column].append(list(sentence.tokens))
-        data[tag_column].append([index[t] for t in sentence.tags])
-        for column in others:
-            data[column].append(values.get(column))
+    for number, document in enumerate(corpus.documents):
+        for sentence in document.sentences:
+            values = sentence.source.values if isinstance(sentence.source, Row) else {}
+            data[token_column].append(list(sentence.tokens))
+            data[tag_column].append([index[t] for t in sentence.tags])
+            for column in others:
+                data[column].append(values.get(column))
+            if structural:
+                data[DOC_COLUMN].append(number)
+                data[DOC_ID_COLUMN].append(document.id)
     return datasets.Dataset.from_dict(data, features=features)
 
 
-def write(splits: dict[str, Corpus], path: Path, *, single: bool) -> list[Path]:
+def write(splits: dict[str, Corpus], path: Path, *, single: bool, force: bool = False) -> list[Path]:
     """Write a Dataset (`single`) or a DatasetDict of `splits` with `save_to_disk` into folder
-    `path`, or one corpus to a `.parquet` file; built in a temporary sibling and renamed into
-    place, so a failed write leaves nothing half-written. Returns the paths written."""
+    `path`, or one corpus to a `.parquet` file, under the output rule (`nerqa.files`): built
+    beside it and moved into place, so a failed write leaves nothing half-written; a folder
+    holding files nerqa did not write is refused unless `force`. Returns the paths written."""
     datasets = _datasets()
     if path.suffix.lower() == ".parquet":
         if len(splits) != 1:
@@ -228,6 +264,6 @@ def write(splits: dict[str, Corpus], path: Path, *, single: bool) -> list[Path]:
         if single
         else datasets.DatasetDict({name: to_dataset(corpus) for name, corpus in splits.items()})
     )
-    with atomic_folder(path) as staging:
+    with atomic_folder(path, force=force) as staging:
         value.save_to_disk(str(staging))
     return [path]

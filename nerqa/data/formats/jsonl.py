@@ -173,6 +173,9 @@ def _char_spans(
     spans = []
     for start, end, label in raw_spans:
         s, e = _int(start, "span start", path, number), _int(end, "span end", path, number)
+        if e <= s:
+            what = "is empty" if e == s else "is reversed: its end comes before its start"
+            raise CorpusFormatError(path, number, f"span {s}-{e} {what}")
         if not 0 <= s < e <= len(text):
             raise CorpusFormatError(path, number, f"span {s}-{e} lies outside the text ({len(text)} characters)")
         if not tokenised and not text[s:e].strip():

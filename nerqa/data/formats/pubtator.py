@@ -36,6 +36,9 @@ def parse(text: str, *, path: str | None = None, options: ReadOptions = ReadOpti
         full = f"{title} {abstract}" if abstract else title
         sections = [(0, len(title))] + ([(len(title) + 1, len(full))] if abstract else [])
         for s, e, label, mention, number in current["entities"]:
+            if e <= s:
+                what = "are empty" if e == s else "are reversed: the end comes before the start"
+                raise CorpusFormatError(path, number, f"offsets {s}-{e} {what}")
             if not 0 <= s < e <= len(full):
                 raise CorpusFormatError(
                     path,

@@ -1,4 +1,4 @@
-"""The audit's folds as Ray tasks (`RayFolds`, a `nerqa.audit.crossval.FoldExecutor`), on a
+"""The audit's folds as Ray tasks (`RayFolds`, a `nerqa.auditing.crossval.FoldExecutor`), on a
 cluster `nerqa.models.cluster.connect` joined or started."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
-from nerqa.audit.crossval import compute_fold
+from nerqa.auditing.crossval import compute_fold
 from nerqa.errors import NerqaError
 from nerqa.models.cluster import RETRIES, Cluster, ray_module, worker_setup
 from nerqa.progress import ProgressCallback, quiet
@@ -26,7 +26,7 @@ def _prepare_task(runner, corpus, threads):
 
 
 class RayFolds:
-    """A `nerqa.audit.crossval.FoldExecutor`: each fold a Ray task on `cluster`, retried when
+    """A `nerqa.auditing.crossval.FoldExecutor`: each fold a Ray task on `cluster`, retried when
     its worker dies (`RETRIES`), yielded as it finishes. The corpus goes to the object
     store once; a fast or top runner's frozen pass runs once in a worker and is shared."""
 

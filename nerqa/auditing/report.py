@@ -19,8 +19,8 @@ from spacy import displacy
 from nerqa.data.tags import OUTSIDE
 
 if TYPE_CHECKING:
-    from nerqa.audit.folder import AuditResult
-    from nerqa.audit.issues import Issue
+    from nerqa.auditing.folder import AuditResult
+    from nerqa.auditing.issues import Issue
 
 MAX_ISSUES = 500
 # Light, mutually distinct backgrounds for entity types (dark text stays readable on each);

@@ -2,11 +2,11 @@
 (`issues`, `run`), the audit folder other tools read (`folder`), the HTML report (`report`),
 and comparisons of two audits (`compare`).
 
-`from nerqa.audit import audit, score, write_outputs` keeps working: the pipeline's public names
-(`nerqa.audit.run`) are re-exported here.
+`from nerqa.auditing import audit, score, write_outputs` keeps working: the pipeline's public names
+(`nerqa.auditing.run`) are re-exported here.
 """
 
-from nerqa.audit.run import (
+from nerqa.auditing.run import (
     DYNAMICS_WEIGHT,
     FOLD_EPOCHS,
     FOLD_LEARNING_RATE,

@@ -1,6 +1,6 @@
 """The audit: cross-validated pred_probs -> cleanlab scores -> typed issues -> output files.
 
-`nerqa audit CORPUS --out DIR` writes the stable contract described in `nerqa.audit.folder` and
+`nerqa audit CORPUS --out DIR` writes the stable contract described in `nerqa.auditing.folder` and
 the README, plus `report.html`. Cross-validation folds are cached in `DIR/cache/`, so a
 killed audit resumes and a repeated one re-reports without training.
 """
@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from nerqa.audit.folder import REPORT_FILE, AuditResult, write_audit
-from nerqa.audit.issues import (
+from nerqa.auditing.folder import REPORT_FILE, AuditResult, write_audit
+from nerqa.auditing.issues import (
     SPAN_TYPES,
     Issue,
     cleanlab_scores,
@@ -38,7 +38,7 @@ from nerqa.errors import NerqaError
 from nerqa.progress import ProgressCallback, quiet
 
 if TYPE_CHECKING:
-    from nerqa.audit.crossval import CrossValResult, FoldExecutor
+    from nerqa.auditing.crossval import CrossValResult, FoldExecutor
     from nerqa.models.classifier import Classifier
 
 # Fold training: the same errors found as at 6 epochs in 60 % of the time (docs/benchmarks.md,
@@ -98,7 +98,7 @@ def cross_validations(
     each fold cached under `cache_dir`. `folds` computes only those fold numbers (of every
     repeat and runner) and reads the rest from the cache where they are: one job of a batch
     array, e.g. `nerqa audit --fold I`; a later call without `folds` finds them there."""
-    from nerqa.audit.crossval import COMPONENTS, cross_validate
+    from nerqa.auditing.crossval import COMPONENTS, cross_validate
 
     AuditSettings(k=k, mode=mode, repeats=repeats)  # type: ignore[arg-type]
     dynamics = "full" in COMPONENTS[mode] and DYNAMICS_WEIGHT > 0
@@ -133,14 +133,14 @@ def audit(
     executor: FoldExecutor | None = None,
     progress: ProgressCallback = quiet,
 ) -> AuditResult:
-    """Audit `corpus`: K-fold cross-validated pred_probs (`mode`: see `nerqa.audit.crossval`), scored
+    """Audit `corpus`: K-fold cross-validated pred_probs (`mode`: see `nerqa.auditing.crossval`), scored
     at `level`. With `classifier`, its predictions replace cross-validation (not out-of-sample
     for the data it was trained on), and `k`, `mode` and `repeats` are not used. With
     `reference`, a trusted corpus, its sentences are in the training part of every fold and
     are not audited. `repeats` > 1 cross-validates that many times, repeat r with seed
     `config.seed + r` (other fold splits, initialisations and batch orders), and averages the
     pred_probs (`repeats` times the time). `executor` runs the folds (default: one after
-    another here; `nerqa.audit.distributed.RayFolds`: Ray tasks)."""
+    another here; `nerqa.auditing.distributed.RayFolds`: Ray tasks)."""
     started = time.perf_counter()
     if classifier is not None:
         from nerqa.models.predict import predict_probs
@@ -151,7 +151,7 @@ def audit(
         return score(
             corpus, probs, classifier.tags, level=level, settings={"mode": "model", "level": level}, started=started
         )
-    from nerqa.audit.crossval import COMPONENTS, mean_of
+    from nerqa.auditing.crossval import COMPONENTS, mean_of
 
     AuditSettings(k=k, mode=mode, level=level, repeats=repeats)  # type: ignore[arg-type]
     dynamics = "full" in COMPONENTS[mode] and DYNAMICS_WEIGHT > 0
@@ -285,6 +285,6 @@ def sentence_quality(
 
 def write_outputs(result: AuditResult, out_dir: str | Path) -> list[Path]:
     """Write the audit folder: the contract's files and `report.html` (each atomically)."""
-    from nerqa.audit.report import render_html
+    from nerqa.auditing.report import render_html
 
     return write_audit(result, out_dir, extra={REPORT_FILE: render_html(result)})

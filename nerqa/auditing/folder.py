@@ -6,7 +6,7 @@ The folder is a stable contract that other tools read (see the README):
 - `pred_probs.npz`: the word-level probabilities (`nerqa.data.probs.save_probs`);
 - `summary.json`: counts, cross-validated metrics, settings, timings, and `corpus.fingerprint`,
   which `load_audit` checks against the corpus it is used with.
-`report.html` is written beside them by `nerqa.audit.write_outputs`; this module knows
+`report.html` is written beside them by `nerqa.auditing.write_outputs`; this module knows
 nothing of the report, so both the report and the audit can import it.
 """
 
@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nerqa.audit.issues import Issue
+from nerqa.auditing.issues import Issue
 from nerqa.data.corpus import Corpus
 from nerqa.data.probs import load_probs, save_probs
 from nerqa.errors import AuditFolderError
@@ -33,6 +33,23 @@ ISSUES_CSV = "issues.csv"
 PROBS_FILE = "pred_probs.npz"
 SUMMARY_FILE = "summary.json"
 REPORT_FILE = "report.html"
+LOG_FILE = "audit.log"
+CACHE_FOLDER = "cache"
+DECISIONS_FILE = "decisions.sqlite"  # written by the review (`nerqa.review.decisions`)
+# Everything an audit folder holds that nerqa writes there: the contract, the log, the fold
+# cache and the review's decision log (`nerqa.review.decisions.DECISIONS_FILE`, with its
+# SQLite companions). A re-audit writes into a folder holding nothing else.
+AUDIT_FOLDER_NAMES = (
+    SENTENCES_FILE,
+    ISSUES_FILE,
+    ISSUES_CSV,
+    PROBS_FILE,
+    SUMMARY_FILE,
+    REPORT_FILE,
+    LOG_FILE,
+    CACHE_FOLDER,
+    DECISIONS_FILE,
+)
 
 
 @dataclass

@@ -347,7 +347,7 @@ class FoldOutput:
 
 class FoldExecutor(Protocol):
     """Runs fold jobs with a runner and yields each `FoldOutput` as it finishes, in any order.
-    `LocalFolds` runs them one after another in this process; `nerqa.audit.distributed.RayFolds` runs
+    `LocalFolds` runs them one after another in this process; `nerqa.auditing.distributed.RayFolds` runs
     them as Ray tasks."""
 
     def run(
@@ -481,7 +481,7 @@ def cross_validate(
     are never predicted (its tags join the tag set); only `corpus` is split into folds.
 
     `executor`: where the folds run (default: one after another in this process;
-    `nerqa.audit.distributed.RayFolds`: as tasks on a Ray cluster).
+    `nerqa.auditing.distributed.RayFolds`: as tasks on a Ray cluster).
 
     `mode` picks the runner (`full`, `fast`, `top`) or a mean of two (`both`: full and fast;
     `top+fast`), each runner cached as its own mode; the fold count in progress then runs to
