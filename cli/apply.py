@@ -22,6 +22,7 @@ from nerqa_cli.util import (
     counted,
     err_console,
     existing_path,
+    output,
     status_console,
     user_errors,
     with_reader,
@@ -59,9 +60,9 @@ def apply_cli(
 ) -> None:
     """Write the corpus with the review's decisions applied, and say what changed per type."""
     with user_errors():
-        check_output(out, to, force=force)
+        check_output(output(out), to, force=force)
         standing, result = replay(reader, corpus, audit_dir, out, resolve=resolve, changed_corpus=changed_corpus)
-        written = write_corpus(result.corpus, out, to, options=reader.options, force=force)
+        written = write_corpus(result.corpus, output(out), to, options=reader.options, force=force)
     summary = {**result.summary(), "disagreements": len(standing.disagreements)}
     if changed_corpus:
         summary["sentences_found"] = len(standing.in_force) - result.missing

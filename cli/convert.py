@@ -21,6 +21,7 @@ from nerqa_cli.util import (
     ForceOpt,
     check_format,
     existing_path,
+    output,
     status_console,
     user_errors,
     with_reader,
@@ -77,7 +78,7 @@ def convert_cli(
                 # Additions are detected on their own: a tool's export is JSON whatever SOURCE is.
                 added = [read_corpus(existing_path(path), options=options) for path in merge]
                 corpus, left_out = corpus.merged(*added)
-            written = write_corpus(corpus, target, to, options=options, force=force)
+            written = write_corpus(corpus, output(target), to, options=options, force=force)
             counts = {source.name: len(corpus)}
         sentences = ", ".join(f"{name}: {n:,} sentence{'s' * (n != 1)}" for name, n in counts.items())
         if merge:

@@ -20,6 +20,7 @@ from nerqa_cli.util import (
     counted,
     existing_path,
     load_reviewed_audit,
+    output,
     status_console,
     user_errors,
     with_reader,
@@ -34,10 +35,10 @@ def export_cli(
     with user_errors():
         from nerqa.review.decisions import DecisionStore
 
-        check_output_file(out)
+        check_output_file(output(out))
         with DecisionStore.open(existing_path(audit_dir), read_only=True) as store:
             rows = store.all()
-        atomic_write_text(out, "".join(json.dumps(d.to_dict(), ensure_ascii=False) + "\n" for d in rows))
+        atomic_write_text(output(out), "".join(json.dumps(d.to_dict(), ensure_ascii=False) + "\n" for d in rows))
     status_console(out).print(
         f"[green]Wrote[/] {counted(len(rows), 'decision')} to {escape(str(out))}", highlight=False
     )

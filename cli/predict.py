@@ -15,6 +15,7 @@ from nerqa_cli.util import (
     OutputFormatOpt,
     counted,
     existing_path,
+    output,
     prepare_models,
     progress_display,
     status_console,
@@ -43,7 +44,7 @@ def predict_cli(
     with user_errors():
         existing_path(source)
         # Fail now, not after predicting: the outputs' formats and places must be usable.
-        check_output(out, to, force=force)
+        check_output(output(out), to, force=force)
         if probs is not None:
             check_output_file(probs)
         # Raw text: the file's name is the document's id (a JSONL record's "id").
@@ -56,7 +57,7 @@ def predict_cli(
         classifier = load_classifier(model_dir)
         with progress_display() as progress:
             tagged, word_probs = tag_corpus(classifier, corpus, progress=progress)
-        written = write_corpus(tagged, out, to, options=reader.options, force=force)
+        written = write_corpus(tagged, output(out), to, options=reader.options, force=force)
         if probs is not None:
             save_probs(probs, word_probs, classifier.tags)
             written.append(probs)

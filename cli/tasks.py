@@ -20,6 +20,7 @@ from nerqa_cli.util import (
     MaxScoreOpt,
     counted,
     load_reviewed_audit,
+    output,
     review_filters,
     status_console,
     user_errors,
@@ -53,7 +54,7 @@ def tasks_cli(
         check_choice("--tool", tool, TOOLS)
         check_choice("--order", order, ORDERS)
         filters = review_filters(issue_type, entity_class, max_score)
-        check_output_file(out)
+        check_output_file(output(out))
         from nerqa.review.decisions import DecisionStore, default_reviewer
         from nerqa.review.session import ReviewSession
         from nerqa.review.tasks import export_tasks
@@ -64,7 +65,7 @@ def tasks_cli(
             session = ReviewSession(result, store, default_reviewer(), filters=filters, order=order)
             issues = session.queue()[:limit]
             text = export_tasks(session, issues, tool)
-        atomic_write_text(out, text)
+        atomic_write_text(output(out), text)
     status_console(out).print(
         f"[green]Wrote[/] {counted(len(issues), 'review task')} for {tool} to {escape(str(out))}", highlight=False
     )

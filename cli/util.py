@@ -80,11 +80,32 @@ def counted(n: int, singular: str, plural: Optional[str] = None) -> str:
     return f"{n:,} {singular if n == 1 else (plural or singular + 's')}"
 
 
+def output(out: Path) -> Path | IO[str]:
+    """What a command writes a one-file output to: the path, or standard output for `-`."""
+    from nerqa.files import is_stdout
+
+    return sys.stdout if is_stdout(out) else out
+
+
+def writes_to_stdout(out: Path) -> bool:
+    """Whether writing `out` writes this process's standard output (`-`, `/dev/stdout`, or the
+    file or pipe standard output is)."""
+    import os
+
+    from nerqa.files import is_stdout
+
+    if is_stdout(out):
+        return True
+    try:
+        here, there = os.stat(out), os.fstat(sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # no such path, or stdout is no real file (tests)
+        return False
+    return (here.st_dev, here.st_ino) == (there.st_dev, there.st_ino)
+
+
 def status_console(out: Optional[Path]) -> Console:
     """Where a command says what it did: standard output, or standard error when its output
     goes to standard output (`--out -`, `/dev/stdout`), so that the two never mix."""
-    from nerqa.files import writes_to_stdout
-
     return err_console if out is not None and writes_to_stdout(out) else console
 
 

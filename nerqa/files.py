@@ -7,7 +7,8 @@ Files (`atomic_write`):
   link stays a link;
 - a target that is not a regular file (`/dev/stdout`, `/dev/null`, a named pipe) is written
   straight into, as `cat > target` would;
-- `-` is standard output;
+- a stream (the CLI passes standard output for `-`) is written into and left open; a path
+  named `-` is refused, so that no file of that name appears by mistake;
 - a new file gets the mode the umask gives any new file; a replaced one keeps its mode.
 
 Folders (`atomic_folder` for a folder written whole, `claim_folder` for one filled over time):
@@ -28,7 +29,6 @@ import json
 import os
 import shutil
 import stat
-import sys
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -53,21 +53,14 @@ _FILE_MODE = 0o666 & ~_umask()
 _DIR_MODE = 0o777 & ~_umask()
 
 
-def is_stdout(path: str | Path) -> bool:
-    """Whether an output path means standard output (`-`)."""
-    return str(path) == STDOUT
+def is_stdout(path: object) -> bool:
+    """Whether an output names standard output: `-` as the commands take it, or a stream."""
+    return is_stream(path) or str(path) == STDOUT
 
 
-def writes_to_stdout(path: str | Path) -> bool:
-    """Whether writing `path` writes this process's standard output (`-`, `/dev/stdout`, or the
-    file or pipe standard output is)."""
-    if is_stdout(path):
-        return True
-    try:
-        here, there = os.stat(path), os.fstat(sys.stdout.fileno())
-    except (OSError, ValueError, AttributeError):  # no such path, or stdout is no real file (tests)
-        return False
-    return (here.st_dev, here.st_ino) == (there.st_dev, there.st_ino)
+def is_stream(target: object) -> bool:
+    """Whether an output is an open stream (standard output, for `-`) rather than a path."""
+    return hasattr(target, "write")
 
 
 def _cannot_write(where: Path, error: OSError) -> NerqaError:
@@ -107,18 +100,21 @@ class _Unclosed:
 
 
 @contextlib.contextmanager
-def atomic_write(path: str | Path, *, binary: bool = False) -> Iterator[IO]:
+def atomic_write(path: str | Path | IO, *, binary: bool = False) -> Iterator[IO]:
     """Open `path` for writing under the output rule (module docstring); on a clean exit the
-    content replaces the file, on any failure the file is left as it was.
+    content replaces the file, on any failure the file is left as it was. A stream is written
+    into (its binary `buffer` for `binary`) and left open.
 
     Raises `NerqaError` (one line naming the path) when the target is a folder or its folder
     cannot be created or written to, so the CLI reports it without a traceback.
     """
-    if is_stdout(path):
-        stream = sys.stdout.buffer if binary else sys.stdout
-        yield _Unclosed(stream)  # type: ignore[misc]
+    if is_stream(path):
+        stream = path.buffer if binary and hasattr(path, "buffer") else path  # type: ignore[union-attr]
+        yield _Unclosed(stream)  # type: ignore[arg-type]
         stream.flush()
         return
+    if str(path) == STDOUT:
+        raise NerqaError("-: pass a stream to write to standard output (a file named '-' is never made)")
     path = Path(path)
     target = path if _is_special(path) else _file_target(path)
     if _is_special(target):
@@ -148,7 +144,7 @@ def atomic_write(path: str | Path, *, binary: bool = False) -> Iterator[IO]:
         raise
 
 
-def atomic_write_text(path: str | Path, text: str) -> None:
+def atomic_write_text(path: str | Path | IO, text: str) -> None:
     """Write `text` (UTF-8, `\\n` line ends) to `path` under the output rule."""
     with atomic_write(path) as stream:
         stream.write(text)
@@ -161,10 +157,10 @@ def write_files(files: dict[Path, str]) -> list[Path]:
     return list(files)
 
 
-def check_output_file(path: str | Path) -> None:
-    """Check, creating nothing, that a file could be written at `path` (`-` always can):
+def check_output_file(path: str | Path | IO) -> None:
+    """Check, creating nothing, that a file could be written at `path` (a stream always can):
     not a folder, and its nearest existing folder takes a new file."""
-    if is_stdout(path):
+    if is_stream(path):
         return
     path = Path(path)
     if _is_special(path):
@@ -198,11 +194,11 @@ def foreign_files(folder: str | Path, own: Iterable[str] = ()) -> list[str]:
     return sorted(p.name for p in folder.iterdir() if p.name not in written and not _owned(p.name, own))
 
 
-def _folder_target(folder: str | Path) -> Path:
+def _folder_target(folder: str | Path | IO) -> Path:
     """The folder a write to `folder` fills: itself, or the folder a symbolic link names.
-    Refuses `-`, a file and a dangling link in one line."""
+    Refuses standard output, a file and a dangling link in one line."""
     if is_stdout(folder):
-        raise NerqaError("-: this output is a folder, not one file; name a folder")
+        raise NerqaError("-: this output is a folder, not one stream; name a folder")
     folder = Path(folder)
     if folder.is_symlink():
         if not folder.exists():

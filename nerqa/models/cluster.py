@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import sys
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -66,7 +65,7 @@ def ray_log_file() -> Path:
 
 
 @contextlib.contextmanager
-def _children_stderr(path: Path) -> Iterator[None]:
+def stderr_to_file(path: Path) -> Iterator[None]:
     """Point file descriptor 2 at `path` (appended) while the body starts processes, so that
     they inherit it; this process's own stderr is restored afterwards."""
     try:
@@ -74,14 +73,12 @@ def _children_stderr(path: Path) -> Iterator[None]:
     except OSError:
         yield  # no log file: Ray's processes share the terminal, as they would anyway
         return
-    sys.stderr.flush()
     saved = os.dup(2)
     os.dup2(sink, 2)
     os.close(sink)
     try:
         yield
     finally:
-        sys.stderr.flush()
         os.dup2(saved, 2)
         os.close(saved)
 
@@ -111,7 +108,7 @@ def connect(workers: int | None = None, address: str | None = None) -> Iterator[
             # "local": a new Ray of its own, even where another one runs on this machine. Its
             # processes are started with stderr on a log file, not the terminal: a worker killed
             # at shutdown prints a stack trace nobody needs ("*** SIGTERM received ...").
-            with _children_stderr(ray_log_file()):
+            with stderr_to_file(ray_log_file()):
                 ray.init(address="local", num_cpus=max(workers or 1, os.cpu_count() or 1), **options)
     except (ConnectionError, RuntimeError, ValueError) as error:
         hint = (
@@ -133,7 +130,7 @@ def connect(workers: int | None = None, address: str | None = None) -> Iterator[
         )
     finally:
         if not (already or address):
-            with _children_stderr(ray_log_file()):  # what its processes say as they are stopped
+            with stderr_to_file(ray_log_file()):  # what its processes say as they are stopped
                 ray.shutdown()
 
 

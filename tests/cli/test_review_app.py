@@ -198,3 +198,25 @@ def test_the_filter_refuses_unknown_values_and_lists_disagreements(tmp_path: Pat
             await pilot.press("q")
 
     run(scenario())
+
+
+def test_the_help_scrolls_to_its_last_line_at_80_by_24(tmp_path: Path):
+    from textual.containers import VerticalScroll
+
+    from nerqa_cli.review_screens import HELP
+
+    async def scenario():
+        app = make_app(tmp_path)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.press("question_mark")
+            await pilot.pause()
+            scroller = app.screen.query_one("#help", VerticalScroll)
+            assert scroller.max_scroll_y > 0  # taller than the screen: it must scroll
+            scroller.focus()
+            await pilot.press("end")
+            await pilot.pause()
+            assert scroller.scroll_y == scroller.max_scroll_y > 0
+            last = HELP.rstrip().splitlines()[-1].strip()
+            assert last in str(app.screen.query_one("#help Static").render())
+
+    run(scenario())

@@ -45,7 +45,13 @@ def test_select_writes_a_pre_annotated_batch_with_scores_and_reasons(tiny_classi
     result = invoke("select", pool, "--model", tiny_classifier, "--budget", 3, "--out", tmp_path / "batch")
     assert result.exit_code == 0, result.output + result.stderr
     folder = tmp_path / "batch"
-    assert sorted(p.name for p in folder.iterdir()) == ["batch.jsonl", "select.log", "selection.jsonl", "summary.json"]
+    assert sorted(p.name for p in folder.iterdir()) == [
+        ".nerqa-output.json",
+        "batch.jsonl",
+        "select.log",
+        "selection.jsonl",
+        "summary.json",
+    ]
     records = [json.loads(line) for line in (folder / "selection.jsonl").read_text().splitlines()]
     assert [r["rank"] for r in records] == [1, 2, 3]
     assert all(r["strategy"] == DEFAULT_STRATEGY and r["reason"].startswith(f"{DEFAULT_STRATEGY}: ") for r in records)

@@ -96,3 +96,16 @@ def test_too_few_windows_for_the_processes_is_a_clear_error(world):
 
     with pytest.raises(NerqaError, match="2 training windows cannot be shared by 3 processes"):
         BucketBatchSampler([4, 5], 8, seed=1, rank=0, world=world)
+
+
+def test_processes_started_for_ray_write_stderr_to_its_log_not_the_terminal(tmp_path: Path):
+    """What Ray's processes print (a worker's stack trace as it is stopped) goes to the log; this
+    process's own stderr is back where it was afterwards."""
+    from nerqa.models.cluster import stderr_to_file
+
+    log = tmp_path / "ray.log"
+    before = os.readlink("/proc/self/fd/2")
+    with stderr_to_file(log):
+        subprocess.run([sys.executable, "-c", "import sys; sys.stderr.write('*** SIGTERM received\\n')"], check=True)
+    assert os.readlink("/proc/self/fd/2") == before
+    assert "*** SIGTERM received" in log.read_text()

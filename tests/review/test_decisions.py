@@ -130,3 +130,20 @@ def test_a_version_1_log_is_migrated_and_a_later_decision_replaces_the_earlier(t
     rows = store.all()
     assert [d.action for d in store.effective()] == ["keep"] and rows[1].supersedes == (rows[0].uid,)
     assert sqlite3.connect(tmp_path / "decisions.sqlite").execute("PRAGMA user_version").fetchone()[0] == 2
+
+
+def test_an_empty_database_file_holds_no_decisions_for_readers_and_is_initialised_by_writers(tmp_path: Path):
+    (tmp_path / "decisions.sqlite").write_bytes(b"")
+    with pytest.raises(NerqaError, match=r"decisions.sqlite: no decisions recorded yet \(the database is empty\)"):
+        DecisionStore.open(tmp_path, read_only=True)
+    with DecisionStore.open(tmp_path) as store:  # what relabel does with the same file
+        assert store.all() == []
+    with DecisionStore.open(tmp_path, read_only=True) as store:
+        assert store.all() == []
+    other = tmp_path / "other"
+    other.mkdir()
+    connection = sqlite3.connect(other / "decisions.sqlite")
+    connection.execute("CREATE TABLE notes (text)")
+    connection.close()
+    with pytest.raises(NerqaError, match="not a nerqa decisions database"):
+        DecisionStore.open(other, read_only=True)

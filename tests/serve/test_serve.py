@@ -351,3 +351,64 @@ def test_a_store_serves_only_the_model_it_was_made_for(tiny_classifier: Path, tm
     other = shutil.copytree(tiny_classifier, tmp_path / "other")
     result = CliRunner().invoke(app, ["serve", str(other), "--out", str(tmp_path / "serve"), "--port", "0"])
     assert result.exit_code == 1 and "belongs to the model" in result.stderr and "Traceback" not in result.output
+
+
+def _post(url: str, body: dict) -> dict:
+    import json
+
+    request = urllib.request.Request(
+        url, data=json.dumps(body).encode(), method="POST", headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read() or b"{}")
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_sigterm_at_any_moment_of_a_retraining_exits_cleanly_and_keeps_everything(
+    seed: int, tiny_classifier: Path, tmp_path: Path
+):
+    """SIGTERM while a full retraining runs (at a moment the seed draws, from before it starts to
+    after it ends): exit 0, no staging folder left, every annotation kept, and on a restart the
+    newest good model serves."""
+    import random
+
+    from nerqa.serve.backend import Backend, ServeSettings
+    from nerqa.serve.store import AnnotationStore
+
+    folder = tmp_path / "s"
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "300"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "nerqa_cli.main", "serve", str(tiny_classifier), "--out", str(folder),
+         "--port", "0", "--retrain-every", "0", "--retrain", "full", "--epochs", "8"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+    )  # fmt: skip
+    try:
+        first = process.stdout.readline()
+        port = int(re.search(r"at http://127\.0\.0\.1:(\d+)", first).group(1))
+        url = f"http://127.0.0.1:{port}"
+        for n in range(6):
+            _post(f"{url}/webhook", created(n, n))
+        assert _post(f"{url}/webhook", {"action": "START_TRAINING", "project": {"id": 1}}).get("training") == "started"
+        time.sleep(random.Random(seed).uniform(0.0, 4.0))
+        process.send_signal(signal.SIGTERM)
+        output = first + process.communicate(timeout=120)[0]
+    finally:
+        process.kill()
+    assert process.returncode == 0, output
+    assert "terminate called" not in output and "Traceback" not in output
+    assert "Stopped; 6 annotations kept" in output
+    # Each moment ends one of two ways: the retraining abandoned, or finished and saved first.
+    finished = re.search(r"Serving \S+-1: trained on 6 annotated tasks", output) is not None
+    assert finished != ("abandoned: the server is stopping" in output), output
+    versions = folder / "versions"
+    left = [p.name for p in versions.iterdir() if p.name.startswith(".")] if versions.exists() else []
+    assert left == [], f"staging folders left: {left}"
+    assert len(AnnotationStore(folder / "annotations.sqlite").annotations()) == 6
+    # A restart serves the newest model that was saved whole: the retrained one if it finished.
+    store = AnnotationStore(folder / "annotations.sqlite")
+    newest = store.latest_model()
+    restarted = Backend(tiny_classifier, folder, ServeSettings(every=0))
+    assert restarted.version == newest.version
+    if newest.number > 0:
+        assert (Path(newest.folder) / "config.json").is_file()
+    assert restarted.predict([{"id": 1, "data": {"text": TEXTS[0]}}], CONFIG)[0]["model_version"] == newest.version

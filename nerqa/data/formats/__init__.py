@@ -16,17 +16,20 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import IO
 
 from nerqa.data.corpus import Corpus, Document
 from nerqa.data.formats import conll, docbin, hf, jsonl, ncbi, nemo, pubtator
 from nerqa.data.formats.common import ReadOptions
 from nerqa.errors import CorpusFormatError, FormatDetectionError, NerqaError
 from nerqa.files import (
+    STDOUT,
     atomic_folder,
     check_output_file,
     check_output_folder,
     check_writable,
     is_stdout,
+    is_stream,
     write_files,
 )
 
@@ -279,29 +282,30 @@ def nemo_files(corpus: Corpus, folder: Path, split: str, options: ReadOptions) -
 
 def write_corpus(
     corpus: Corpus,
-    path: str | Path,
+    path: str | Path | IO,
     format: str | None = None,
     *,
     options: ReadOptions = ReadOptions(),
     force: bool = False,
 ) -> list[Path]:
     """Write `corpus` to `path` in `format` (default: implied by the name), under the output rule
-    (`nerqa.files`: `-` is standard output; `force` lets a folder output hold files nerqa did
-    not write). Returns the files written.
+    (`nerqa.files`: a stream, standard output for `-`, is written into and needs `format`;
+    `force` lets a folder output hold files nerqa did not write). Returns the files written
+    (`-` for a stream).
 
     For NeMo, `path` is `text_SPLIT.txt` (or `labels_SPLIT.txt`), and the pair and
     `label_ids.csv` are written beside it; or a folder (an existing one, or a name without a
     suffix), which gets the pair for a split named after the corpus. Every file's content is built before any
     is written.
     """
+    format = check_output(path, format, force=force)
+    if is_stream(path):
+        if format == "spacy":
+            docbin.write(corpus, path)  # type: ignore[arg-type]
+        else:
+            write_files({path: dump_text(corpus, format)})  # type: ignore[dict-item]
+        return [Path(STDOUT)]
     path = Path(path)
-    format = _check_format(format) if format else format_for_output(path)
-    if format is None:
-        raise FormatDetectionError(
-            f"{path}: cannot tell the output format from the name; pass --to ({', '.join(FORMATS)})"
-        )
-    if is_stdout(path) and format in ("hf", "nemo"):
-        raise NerqaError(f"-: {format} output is a folder or a pair of files, not one stream; name a path")
     if format == "hf":
         return hf.write({corpus.name or "train": corpus}, path, single=True, force=force)
     if format == "spacy":
@@ -318,17 +322,20 @@ def write_corpus(
     return write_files(files)
 
 
-def check_output(path: str | Path, format: str | None = None, *, force: bool = False) -> str:
+def check_output(path: str | Path | IO, format: str | None = None, *, force: bool = False) -> str:
     """Check, writing nothing, that `write_corpus(corpus, path, format)` could write: the format
     is known (named, or implied by the name) and the target may be written under the output
     rule. Returns the format. For commands that must fail before long work, not after."""
-    format = _check_format(format) if format else format_for_output(path)
+    shown = STDOUT if is_stream(path) else str(path)
+    format = _check_format(format) if format else (None if is_stream(path) else format_for_output(path))
     if format is None:
         raise FormatDetectionError(
-            f"{path}: cannot tell the output format from the name; pass --to ({', '.join(FORMATS)})"
+            f"{shown}: cannot tell the output format from the name; pass --to ({', '.join(FORMATS)})"
         )
     if is_stdout(path) and format in ("hf", "nemo"):
-        raise NerqaError(f"-: {format} output is a folder or a pair of files, not one stream; name a path")
+        raise NerqaError(f"{shown}: {format} output is a folder or a pair of files, not one stream; name a path")
+    if is_stream(path):
+        return format
     path = Path(path)
     if format == "hf" and path.suffix.lower() != ".parquet":
         check_output_folder(path, force=force)

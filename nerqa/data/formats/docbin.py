@@ -7,6 +7,7 @@ train on the file and the entities read back unchanged.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import IO
 
 from nerqa.data.corpus import Corpus, Document, Sentence
 from nerqa.data.tags import spans_from_tags
@@ -73,7 +74,7 @@ def read(path: Path) -> Corpus:
     return Corpus(tuple(documents), name=path.stem)
 
 
-def write(corpus: Corpus, path: Path) -> list[Path]:
+def write(corpus: Corpus, path: Path | IO) -> list[Path | IO]:
     """`corpus` as a DocBin at `path`: a Doc per document with its sentence boundaries and
     entities; spaces from the document text where the offsets give them, else one between tokens."""
     from spacy.tokens import Doc, DocBin, Span
