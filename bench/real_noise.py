@@ -1,0 +1,160 @@
+"""Real annotators' errors, every set at once: how each ranking of the audit finds them.
+
+The sets, each a corpus as people labelled it and the truth for the same tokens:
+- `conll-dev`: CoNLL-2003 dev against CleanCoNLL's corrections (aligned as `real_errors.py` does);
+- `expert`, `crowdbest`, `crowd`: NoiseBench's train split (4,879 sentences) as the original
+  experts, the crowd at its best and the crowd's majority vote labelled it, against `clean.train`.
+
+Each set is cross-validated once with the audit's defaults (`both`, with training dynamics) and
+cached under `--cache`; every ranking then re-scores the same cross-validation in seconds.
+Printed per set: the audit time and CV F1, then per ranking the sentence AUROC, AUPRC and
+precision at 5 % / 10 %, span recall by kind and suggestion accuracy (`real_errors.measure`).
+The baselines are always there: cleanlab's sentence score on the out-of-sample probabilities,
+on the dynamics-mixed ones (the audit's `cleanlab_score` column) and on the training-time ones,
+and the area under the margin alone; `best baseline` is the best of them on that set.
+
+The test splits, CoNLL++ and NoiseBench's other variants are never read.
+
+    python bench/real_noise.py [--sets conll-dev,expert,crowdbest,crowd] [--cache DIR] [--shared DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+from real_errors import corrections, crossval, measure, report
+from real_errors import load as load_conll_dev
+
+from nerqa.auditing import score, with_dynamics
+from nerqa.auditing.crossval import CrossValResult
+from nerqa.auditing.issues import SPAN_TYPES, Issue, cleanlab_scores, word_margins
+from nerqa.data.corpus import Corpus
+from nerqa.data.formats import read_corpus
+
+SETS = ("conll-dev", "expert", "crowdbest", "crowd")
+BASELINES = ("cleanlab, out-of-sample", "cleanlab, dynamics-mixed", "cleanlab, training-time", "margin alone")
+
+
+def load_set(shared: Path, name: str, sentences: int = 0) -> tuple[Corpus, list[tuple[str, ...]]]:
+    """The corpus as labelled and the true tags of each sentence; the first `sentences`' documents (0: all)."""
+    if name == "conll-dev":
+        dev, truth, _ = load_conll_dev(shared, sentences)
+        return dev, truth
+    folder = shared / "noisebench"
+    noisy = read_corpus(folder / f"{name}.train.txt", "conll")
+    clean = read_corpus(folder / "clean.train.txt", "conll")
+    if [s.tokens for s in noisy.sentences] != [s.tokens for s in clean.sentences]:
+        raise SystemExit(f"{name}.train.txt and clean.train.txt hold different tokens")
+    truth = [tuple(s.tags) for s in clean.sentences]
+    if sentences:
+        kept, n = [], 0
+        for document in noisy.documents:
+            if n >= sentences:
+                break
+            kept.append(document)
+            n += len(document.sentences)
+        noisy, truth = Corpus(tuple(kept), name=noisy.name), truth[:n]
+    return noisy, truth
+
+
+def baselines(corpus: Corpus, cv: CrossValResult) -> dict[str, np.ndarray]:
+    """Name -> sentence scores `(n_sentences,)`, lower = more suspicious."""
+    out = {"cleanlab, out-of-sample": cleanlab_scores(corpus, cv.pred_probs, cv.tags)[0]}
+    if cv.dynamics is not None:
+        out["cleanlab, dynamics-mixed"] = cleanlab_scores(corpus, with_dynamics(cv.pred_probs, cv.dynamics), cv.tags)[0]
+        training = with_dynamics(cv.pred_probs, cv.dynamics, 1.0)
+        out["cleanlab, training-time"] = cleanlab_scores(corpus, training, cv.tags)[0]
+        margins = word_margins(corpus, cv.dynamics, cv.tags)
+        out["margin alone"] = np.array([m.min() if len(m) else 1.0 for m in margins])
+    return {name: np.asarray(scores, dtype=float) for name, scores in out.items()}
+
+
+def candidates(corpus: Corpus, cv: CrossValResult) -> dict[str, tuple[np.ndarray, list[Issue]]]:
+    """Name -> (sentence scores, span issues most suspicious first) of each ranking of nerqa's."""
+    result = score(corpus, cv.pred_probs, cv.tags, crossval=cv)
+    spans = [i for i in result.issues if i.type in SPAN_TYPES]
+    return {"nerqa": (np.asarray(result.sentence_scores), spans)}
+
+
+def run_set(args, name: str, cache: Path) -> dict:
+    corpus, truth = load_set(args.shared, name, args.sentences)
+    fixes = corrections(corpus, truth)
+    wrong = np.array([tuple(s.tags) != t for s, t in zip(corpus.sentences, truth)], dtype=int)
+    cv, seconds = crossval(corpus, args, cache, f"{name}-{len(corpus)}", None)
+    result = score(corpus, cv.pred_probs, cv.tags)
+    f1 = result.summary["cv_metrics"]["micro"]["f1"]
+    print(
+        f"\n{name}: {len(corpus):,} sentences, {int(wrong.sum()):,} hold an error ({wrong.mean():.1%}); "
+        f"cross-validation {seconds:.0f} s (uncached run), CV F1 {f1:.3f}",
+        flush=True,
+    )
+    started = time.perf_counter()
+    ranked = candidates(corpus, cv)
+    issues = next(iter(ranked.values()))[1]
+    figures = {n: measure(corpus, truth, fixes, s, i) for n, (s, i) in ranked.items()}
+    for base, scores in baselines(corpus, cv).items():
+        figures[base] = measure(corpus, truth, fixes, scores, issues)
+    present = [b for b in BASELINES if b in figures]
+    best = max(present, key=lambda b: figures[b]["AUPRC"])
+    print(f"  (every ranking scored in {time.perf_counter() - started:.1f} s)")
+    for ranking, values in figures.items():
+        report(ranking + (" *" if ranking == best else ""), values)
+    nerqa = figures["nerqa"]
+    print(
+        f"  nerqa against the best baseline ({best}): AUPRC {nerqa['AUPRC'] - figures[best]['AUPRC']:+.3f}, "
+        f"P@5% {nerqa['P@5%'] - figures[best]['P@5%']:+.3f}"
+    )
+    return {
+        "sentences": len(corpus),
+        "wrong": int(wrong.sum()),
+        "seconds": seconds,
+        "cv_f1": f1,
+        "best_baseline": best,
+        "figures": {k: {m: float(v) for m, v in f.items()} for k, f in figures.items()},
+    }
+
+
+def main() -> None:
+    from smoke import add_smoke, parse
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--shared", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data")
+    parser.add_argument(
+        "--cache",
+        type=Path,
+        default=Path.home() / ".cache" / "nerqa-bench" / "real_noise",
+        help="fold caches and timings (default: ~/.cache/nerqa-bench/real_noise)",
+    )
+    parser.add_argument("--sets", default=",".join(SETS), help="comma-separated: " + ", ".join(SETS))
+    parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--epochs", type=float, default=None, help="epochs per full-mode fold (default: the audit's)")
+    parser.add_argument("--sentences", type=int, default=0, help="sentences per set (0: all)")
+    parser.add_argument("--json", type=Path, default=None, help="also write every figure here")
+    add_smoke(parser, sentences=40, folds=2, epochs=1)
+    args = parse(parser)
+    cache = args.cache if not args.smoke else args.cache.parent / "real_noise-smoke"
+    cache.mkdir(parents=True, exist_ok=True)
+    from nerqa.models.runtime import quiet_transformers, set_threads
+
+    quiet_transformers()
+    print(f"torch threads: {set_threads()}")
+    results = {name: run_set(args, name, cache) for name in args.sets.split(",")}
+    print("\nSummary (AUPRC / P@5%):")
+    names = sorted({r for result in results.values() for r in result["figures"]})
+    print("  " + " " * 26 + "".join(f"{s:>18}" for s in results))
+    for ranking in names:
+        cells = []
+        for result in results.values():
+            f = result["figures"].get(ranking)
+            cells.append(f"{f['AUPRC']:.3f} / {f['P@5%']:.2f}" if f else "-")
+        print(f"  {ranking:26}" + "".join(f"{c:>18}" for c in cells))
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
