@@ -11,7 +11,8 @@ Printed per set: the audit time and CV F1, then per ranking the sentence AUROC, 
 precision at 5 % / 10 %, span recall by kind and suggestion accuracy (`real_errors.measure`).
 The baselines are always there: cleanlab's sentence score on the out-of-sample probabilities,
 on the dynamics-mixed ones (the audit's `cleanlab_score` column) and on the training-time ones,
-and the area under the margin alone; `best baseline` is the best of them on that set.
+and the area under the margin alone; `best baseline` is the best of them on that set. The
+audit's estimate of the share of sentences and entities in error stands beside the true share.
 
 The test splits, CoNLL++ and NoiseBench's other variants are never read.
 
@@ -32,6 +33,7 @@ from real_errors import load as load_conll_dev
 from nerqa.auditing import score, with_dynamics
 from nerqa.auditing.crossval import CrossValResult
 from nerqa.auditing.issues import SPAN_TYPES, Issue, cleanlab_scores, word_margins
+from nerqa.auditing.noise import true_noise
 from nerqa.data.corpus import Corpus
 from nerqa.data.formats import read_corpus
 
@@ -73,11 +75,36 @@ def baselines(corpus: Corpus, cv: CrossValResult) -> dict[str, np.ndarray]:
     return {name: np.asarray(scores, dtype=float) for name, scores in out.items()}
 
 
-def candidates(corpus: Corpus, cv: CrossValResult) -> dict[str, tuple[np.ndarray, list[Issue]]]:
-    """Name -> (sentence scores, span issues most suspicious first) of each ranking of nerqa's."""
+def rank(scores: np.ndarray) -> np.ndarray:
+    """Each sentence's rank in [0, 1] by `scores` (0: most suspicious), ties at their mean rank."""
+    from scipy.stats import rankdata
+
+    return (rankdata(scores) - 1) / max(len(scores) - 1, 1)
+
+
+def candidates(
+    corpus: Corpus, cv: CrossValResult, base: dict[str, np.ndarray]
+) -> dict[str, tuple[np.ndarray, list[Issue]]]:
+    """Name -> (sentence scores, span issues most suspicious first) of each ranking of nerqa's:
+    today's, and rank means of it with the baselines (ranks, so that no scale needs fitting)."""
     result = score(corpus, cv.pred_probs, cv.tags, crossval=cv)
     spans = [i for i in result.issues if i.type in SPAN_TYPES]
-    return {"nerqa": (np.asarray(result.sentence_scores), spans)}
+    today = np.asarray(result.sentence_scores)
+    out = {"nerqa": (today, spans)}
+    if "cleanlab, training-time" in base:
+        training, margin = base["cleanlab, training-time"], base["margin alone"]
+        out["ranks: nerqa + training-time"] = ((rank(today) + rank(training)) / 2, spans)
+        out["ranks: nerqa + training + margin"] = ((rank(today) + rank(training) + rank(margin)) / 3, spans)
+        out["ranks: nerqa + out-of-sample + training"] = (
+            (rank(today) + rank(base["cleanlab, out-of-sample"]) + rank(training)) / 3,
+            spans,
+        )
+        out["min rank: nerqa, training-time"] = (np.minimum(rank(today), rank(training)), spans)
+    return out
+
+
+def _share(values: dict) -> str:
+    return f"{values['estimate']:.1%} ({values['low']:.1%}-{values['high']:.1%})"
 
 
 def run_set(args, name: str, cache: Path) -> dict:
@@ -85,19 +112,28 @@ def run_set(args, name: str, cache: Path) -> dict:
     fixes = corrections(corpus, truth)
     wrong = np.array([tuple(s.tags) != t for s, t in zip(corpus.sentences, truth)], dtype=int)
     cv, seconds = crossval(corpus, args, cache, f"{name}-{len(corpus)}", None)
-    result = score(corpus, cv.pred_probs, cv.tags)
+    result = score(corpus, cv.pred_probs, cv.tags, crossval=cv)  # as the audit scores it
     f1 = result.summary["cv_metrics"]["micro"]["f1"]
+    estimated, true = result.summary["noise"], true_noise(corpus, truth)
     print(
         f"\n{name}: {len(corpus):,} sentences, {int(wrong.sum()):,} hold an error ({wrong.mean():.1%}); "
         f"cross-validation {seconds:.0f} s (uncached run), CV F1 {f1:.3f}",
         flush=True,
     )
+    print(
+        f"  noise: estimated {_share(estimated['sentences'])} of sentences (true {true['sentences']:.1%}), "
+        f"{_share(estimated['entities'])} of entities (true {true['entities']:.1%}); per type, estimated / true: "
+        + ", ".join(
+            f"{t} {v['estimate']:.1%} / {true['per_type'].get(t, 0.0):.1%}" for t, v in estimated["per_type"].items()
+        )
+    )
     started = time.perf_counter()
-    ranked = candidates(corpus, cv)
+    base = baselines(corpus, cv)
+    ranked = candidates(corpus, cv, base)
     issues = next(iter(ranked.values()))[1]
     figures = {n: measure(corpus, truth, fixes, s, i) for n, (s, i) in ranked.items()}
-    for base, scores in baselines(corpus, cv).items():
-        figures[base] = measure(corpus, truth, fixes, scores, issues)
+    for name, scores in base.items():
+        figures[name] = measure(corpus, truth, fixes, scores, issues)
     present = [b for b in BASELINES if b in figures]
     best = max(present, key=lambda b: figures[b]["AUPRC"])
     print(f"  (every ranking scored in {time.perf_counter() - started:.1f} s)")
@@ -114,6 +150,7 @@ def run_set(args, name: str, cache: Path) -> dict:
         "seconds": seconds,
         "cv_f1": f1,
         "best_baseline": best,
+        "noise": {"estimated": estimated, "true": true},
         "figures": {k: {m: float(v) for m, v in f.items()} for k, f in figures.items()},
     }
 

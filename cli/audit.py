@@ -261,6 +261,10 @@ def render_summary(result: AuditResult, show: int) -> None:
         f1 = per_type.get(name, {}).get("f1")
         classes.add_row(escape(name), f"{n:,}", f"{f1:.3f}" if f1 is not None else "")
     console.print(classes)
+    if "noise" in summary:
+        from nerqa.auditing.noise import describe_noise
+
+        console.print(describe_noise(summary["noise"]), highlight=False)
     if show == 0:
         return
     console.print(issues_table(result, show, width=console.width))

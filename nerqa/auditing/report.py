@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from spacy import displacy
 
+from nerqa.auditing.noise import describe_noise
 from nerqa.data.tags import OUTSIDE
 
 if TYPE_CHECKING:
@@ -167,7 +168,7 @@ svg{{margin:0 1em 1em 0;font-size:12px}} .t{{font-weight:bold}}
 .issue{{border-top:1px solid #ddd;padding:.6em 0}} .tag{{background:#eee;border-radius:3px;padding:0 .4em}}
 .reason{{color:#555}} .pair{{display:grid;grid-template-columns:1fr 1fr;gap:1em}} .pair i{{color:#888}}
 </style></head><body>
-<h1>nerqa audit</h1><p>{html.escape(head)}</p>
+<h1>nerqa audit</h1><p>{html.escape(head)}</p>{_noise(summary)}
 <div>{charts}</div>
 <p>Type <select id="ft"><option value="">all</option>{options(by_type)}</select>
 Class <select id="fc"><option value="">all</option>{options(by_class)}</select> <span id="shown"></span></p>
@@ -182,6 +183,13 @@ document.getElementById('ft').onchange=apply;document.getElementById('fc').oncha
 <script type="application/json" id="summary">{_script_json(summary)}</script>
 </body></html>
 """
+
+
+def _noise(summary: dict) -> str:
+    """The estimated label noise (`nerqa.auditing.noise`), where the summary holds it."""
+    if "noise" not in summary:
+        return ""
+    return f'<p id="noise">{html.escape(describe_noise(summary["noise"]))}</p>'
 
 
 def _script_json(data: dict) -> str:

@@ -30,6 +30,7 @@ from nerqa.auditing.issues import (
     with_ids,
     word_margins,
 )
+from nerqa.auditing.noise import estimate_noise
 from nerqa.config import AuditSettings, TrainConfig
 from nerqa.data.corpus import Corpus
 from nerqa.data.metrics import evaluate_tags
@@ -233,6 +234,7 @@ def score(
             "by_class": dict(Counter(i.given if i.given != "O" else i.suggested for i in ranked)),
         },
         "cleanlab_flagged_tokens": len(flagged),
+        "noise": estimate_noise(corpus, flagged, scored, tags),
         "cv_metrics": evaluation.to_dict(),
         "settings": settings or {},
         "timings": {
