@@ -103,6 +103,26 @@ def candidates(
     return out
 
 
+def noise_variants(corpus: Corpus, cv: CrossValResult) -> dict[str, float]:
+    """Other estimates of the share of sentences in error, beside the audit's, to choose from:
+    confident learning on each kind of probabilities, and the expected share
+    `mean(1 - prod(p(given type)))` of each."""
+    from nerqa.data.probs import type_level
+
+    kinds = {"out-of-sample": cv.pred_probs}
+    if cv.dynamics is not None:
+        kinds["dynamics-mixed"] = with_dynamics(cv.pred_probs, cv.dynamics)
+        kinds["training-time"] = with_dynamics(cv.pred_probs, cv.dynamics, 1.0)
+    out = {}
+    for name, probs in kinds.items():
+        _, _, flagged = cleanlab_scores(corpus, probs, cv.tags)
+        out[f"confident learning, {name}"] = len({i for i, _ in flagged}) / len(corpus)
+        _, ids, typed = type_level(cv.tags, probs, [s.tags for s in corpus.sentences])
+        right = [p[np.arange(len(i)), i] for p, i in zip(typed, ids)]
+        out[f"expected, {name}"] = float(np.mean([1 - np.prod(r) for r in right]))
+    return out
+
+
 def _share(values: dict) -> str:
     return f"{values['estimate']:.1%} ({values['low']:.1%}-{values['high']:.1%})"
 
@@ -127,6 +147,8 @@ def run_set(args, name: str, cache: Path) -> dict:
             f"{t} {v['estimate']:.1%} / {true['per_type'].get(t, 0.0):.1%}" for t, v in estimated["per_type"].items()
         )
     )
+    for label, estimate in noise_variants(corpus, cv).items():
+        print(f"    {label:44} {estimate:.1%} of sentences")
     started = time.perf_counter()
     base = baselines(corpus, cv)
     ranked = candidates(corpus, cv, base)
