@@ -78,3 +78,13 @@ def test_a_clean_corpus_is_estimated_clean_and_a_noisier_one_noisier():
     assert estimate_noise(clean, none, probs, TAGS)["sentences"]["estimate"] == 0.0
     _, _, some = cleanlab_scores(corpus, probs, TAGS)
     assert estimate_noise(corpus, some, probs, TAGS)["sentences"]["estimate"] > 0.0
+
+
+def test_the_audit_states_the_estimate_in_its_summary_and_report():
+    from nerqa.auditing import score
+    from nerqa.auditing.report import render_html
+
+    corpus, _, probs = corpus_and_truth()
+    result = score(corpus, probs, TAGS)
+    assert result.summary["noise"]["sentences"]["count"] == 3
+    assert '<p id="noise">Estimated label noise: 7.5% (' in render_html(result)
