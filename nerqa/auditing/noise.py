@@ -1,9 +1,9 @@
 """How noisy is this corpus: the share of sentences, and of entities, that hold a label error,
 estimated from the audit's cross-validated probabilities, with an interval, overall and per type.
 
-The count is confident learning's (cleanlab, Northcutt et al. 2021): a word is in error when the
-calibrated confident joint of given and predicted entity types puts it off the diagonal; that is
-the set of words `find_label_issues` flags, the same the audit's cleanlab scores use. From it:
+The count is confident learning's (cleanlab, Northcutt et al. 2021), on the cross-validated
+probabilities: a word is in error when the calibrated confident joint of given and predicted
+entity types puts it off the diagonal, the words `find_label_issues` flags. From it:
 - a sentence holds an error when one of its words is flagged;
 - an entity is in error when one of its words is flagged (a given span), and each run of flagged
   words outside every given span is a missed entity, of the type the model reads there.
