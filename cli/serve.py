@@ -111,21 +111,24 @@ def serve_cli(
         backend = Backend(model, out, settings, corpus=base, log=log)
         from werkzeug.serving import make_server
 
-        server = make_server(host, port, make_app(backend), threaded=True, fd=listening.fileno())
-        stored = len(backend.store.annotations())
-        every = f"every {retrain_every} annotations" if retrain_every else "on Start Training only"
-        log(
-            f"Serving {backend.version} (types: {', '.join(backend.types)}) at http://{host}:{server.port}; "
-            f"{counted(stored, 'annotation')} stored in {backend.store.path}; retraining ({retrain}) {every}"
-        )
-        # `kill` stops the server as Ctrl-C does: every annotation is already committed.
+        # `kill` stops the server as Ctrl-C does (every annotation is already committed), from
+        # before the line that says it serves: a kill the moment it is read still stops cleanly.
         signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+        server = None
         try:
+            server = make_server(host, port, make_app(backend), threaded=True, fd=listening.fileno())
+            stored = len(backend.store.annotations())
+            every = f"every {retrain_every} annotations" if retrain_every else "on Start Training only"
+            log(
+                f"Serving {backend.version} (types: {', '.join(backend.types)}) at http://{host}:{server.port}; "
+                f"{counted(stored, 'annotation')} stored in {backend.store.path}; retraining ({retrain}) {every}"
+            )
             server.serve_forever()
         except KeyboardInterrupt:
             pass
         finally:
-            server.server_close()
+            if server is not None:
+                server.server_close()
             # Torch's threads must not be running when the interpreter exits (it aborts).
             signal.signal(signal.SIGTERM, signal.SIG_IGN)
             signal.signal(signal.SIGINT, signal.SIG_IGN)

@@ -279,9 +279,12 @@ def atomic_folder(folder: str | Path, *, own: Iterable[str] = (), force: bool = 
         check_output_folder(folder, own=own, force=force)  # nothing foreign arrived meanwhile
         earlier = _manifest(target)
         for name in names:
-            if (target / name).is_dir() and not (target / name).is_symlink():
-                _remove(target / name)
-            os.replace(staging / name, target / name)
+            # A folder replaces an entry of its name, and anything replaces a folder: rename(2)
+            # does neither over the other kind.
+            entry = target / name
+            if (entry.is_dir() and not entry.is_symlink()) or ((staging / name).is_dir() and os.path.lexists(entry)):
+                _remove(entry)
+            os.replace(staging / name, entry)
         for name in earlier - set(names) - {MANIFEST}:
             if not _owned(name, own):
                 _remove(target / name)

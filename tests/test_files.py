@@ -69,3 +69,20 @@ def test_log_lines_report_folds_and_epochs_with_an_eta():
         "folds 2/4 (full)",
     ]
     assert lines[2].endswith("elapsed 0m50s ETA 2m30s") and lines[5].endswith("elapsed 1m40s ETA 1m40s")
+
+
+def test_force_writes_a_folder_over_a_foreign_file_of_its_name_and_keeps_the_rest(tmp_path: Path):
+    from nerqa.files import atomic_folder
+
+    target = tmp_path / "out"
+    target.mkdir()
+    (target / "runs").write_text("a file where nerqa writes a folder")
+    (target / "notes.txt").write_text("mine")
+    with pytest.raises(NerqaError, match="holds files nerqa did not write"):
+        with atomic_folder(target) as staging:
+            (staging / "runs").mkdir()
+    with atomic_folder(target, force=True) as staging:
+        (staging / "runs").mkdir()
+        (staging / "runs" / "log").write_text("x")
+    assert (target / "runs" / "log").read_text() == "x" and (target / "notes.txt").read_text() == "mine"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # no staging folder left
