@@ -152,7 +152,7 @@ def audit_cli(
         with removed_on_failure(out, keep=_has_cached_folds):
             claim_folder(out, own=AUDIT_FOLDER_NAMES, force=force)
             with progress_display(out / LOG_FILE) as progress, fold_executor(workers, ray_address) as executor:
-                options = {"k": plan.k, "mode": plan.mode, "cache_dir": out / "cache", "reference": trusted}
+                options = {"k": plan.k, "mode": plan.mode, "cache_dir": out / CACHE_FOLDER, "reference": trusted}
                 if fold is not None and trained is None:
                     from nerqa.auditing import cross_validations
 
@@ -166,8 +166,8 @@ def audit_cli(
                         progress=progress,
                     )
                     console.print(
-                        f"[green]Cached[/] fold {fold} of {plan.k} in {out / 'cache'}. Once every fold is cached, run "
-                        "this command without --fold to write the audit.",
+                        f"[green]Cached[/] fold {fold} of {plan.k} in {out / CACHE_FOLDER}. Once every fold is "
+                        "cached, run this command without --fold to write the audit.",
                         highlight=False,
                     )
                     return
