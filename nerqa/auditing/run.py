@@ -209,12 +209,14 @@ def score(
     )
     cleanlab_sentence, _, flagged = cleanlab_scores(corpus, scored, tags, level=level)
     issues = span_issues(corpus, scored, tags, flagged=flagged)
-    lowest_margins = None
+    lowest_margins = training_sentence = None
     if crossval is not None and crossval.dynamics is not None:
         margins = word_margins(corpus, crossval.dynamics, tags)
         issues = weigh_by_margins(issues, margins)
         lowest_margins = np.array([m.min() if len(m) else 1.0 for m in margins])
-    sentence_scores = sentence_quality(len(corpus), issues, cleanlab_sentence, lowest_margins)
+        training = with_dynamics(pred_probs, crossval.dynamics, 1.0)
+        training_sentence = cleanlab_scores(corpus, training, tags, level=level)[0]
+    sentence_scores = sentence_quality(len(corpus), issues, cleanlab_sentence, lowest_margins, training_sentence)
     issues += inconsistent_issues(corpus)
     issues += sparse_issues(corpus, scored, tags)
     ranked = rank_issues(with_ids(merge_issues(issues), corpus))
@@ -274,7 +276,11 @@ _TIE_BREAK = 1e-3
 
 
 def sentence_quality(
-    n_sentences: int, issues: list[Issue], cleanlab_sentence: np.ndarray, margins: np.ndarray | None = None
+    n_sentences: int,
+    issues: list[Issue],
+    cleanlab_sentence: np.ndarray,
+    margins: np.ndarray | None = None,
+    training_sentence: np.ndarray | None = None,
 ) -> np.ndarray:
     """Sentence label-quality scores `(n_sentences,)` in [0, 1], lower = more suspicious.
 
@@ -282,7 +288,10 @@ def sentence_quality(
     score as a tie-break. With `margins`, each sentence's lowest training margin
     `(n_sentences,)` (`word_margins`), a sentence scores at most the square root of it: what an
     issue would score there, its score weighed by the margins (`weigh_by_margins`), had the
-    model read any word otherwise (why: docs/benchmarks.md, real errors).
+    model read any word otherwise. With `training_sentence`, cleanlab's sentence score on the
+    training-time probabilities `(n_sentences,)`, the score is multiplied by it instead: the
+    two disagree most on the sentences where one of them is wrong, and a sentence both doubt
+    comes first (why: docs/benchmarks.md, bench/real_noise.py).
     """
     lowest = np.ones(n_sentences)
     for issue in issues:
@@ -290,6 +299,8 @@ def sentence_quality(
             lowest[issue.index] = min(lowest[issue.index], issue.score)
     if margins is not None:
         lowest = np.minimum(lowest, np.sqrt(margins))
+    if training_sentence is not None:
+        return lowest * np.asarray(training_sentence, dtype=float)
     return (1 - _TIE_BREAK) * lowest + _TIE_BREAK * np.asarray(cleanlab_sentence, dtype=float)
 
 

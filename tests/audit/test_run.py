@@ -34,6 +34,13 @@ def test_sentence_scores_rank_by_the_worst_span_issue_then_cleanlab():
     scores = sentence_quality(4, issues, np.array([0.9, 0.1, 0.5, 0.2]))
     assert list(np.argsort(scores)) == [0, 1, 3, 2] and scores.min() >= 0 and scores.max() <= 1
 
+    # With cleanlab's score on the training-time probabilities, the two multiply: sentence 1's
+    # issue (0.2) with a training-time score of 0.3 (0.06) comes before sentence 0's 0.1 at 0.9.
+    training = np.array([0.9, 0.3, 1.0, 0.5])
+    scores = sentence_quality(4, issues, np.array([0.9, 0.1, 0.5, 0.2]), training_sentence=training)
+    np.testing.assert_allclose(scores, [0.1 * 0.9, 0.2 * 0.3, 1.0, 0.5])
+    assert list(np.argsort(scores)) == [1, 0, 3, 2]
+
 
 def test_scores_read_the_training_dynamics_beside_the_out_of_sample_probs(tiny_model: Path):
     from nerqa.auditing import DYNAMICS_WEIGHT, with_dynamics
