@@ -9,6 +9,7 @@ Tasks and their units:
 - `"epoch"`: training epochs finished; info `{"epoch": int, "loss": float, ...}` plus
   `dev_f1`, `dev_precision`, `dev_recall` (and `stopped_early`) with a dev corpus.
 - `"predict"`, `"evaluate"`, `"features"`: sentences (or windows) processed.
+- `"review"`: issues decided by a simulated reviewer (`nerqa.review.simulate`).
 """
 
 from __future__ import annotations
