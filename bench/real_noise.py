@@ -22,8 +22,13 @@ The test splits, CoNLL++ and NoiseBench's other variants are never read.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
+import tempfile
 import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -34,8 +39,13 @@ from nerqa.auditing import score, with_dynamics
 from nerqa.auditing.crossval import CrossValResult
 from nerqa.auditing.issues import SPAN_TYPES, Issue, cleanlab_scores, word_margins
 from nerqa.auditing.noise import true_noise
+from nerqa.config import TrainConfig
 from nerqa.data.corpus import Corpus
-from nerqa.data.formats import read_corpus
+from nerqa.data.formats import read_corpus, write_corpus
+from nerqa.review.apply import apply_decisions
+from nerqa.review.decisions import DecisionStore
+from nerqa.review.session import Filters, ReviewSession
+from nerqa.review.simulate import review_order, review_with_truth
 
 SETS = ("conll-dev", "expert", "crowdbest", "crowd")
 BASELINES = ("cleanlab, out-of-sample", "cleanlab, dynamics-mixed", "cleanlab, training-time", "margin alone")
@@ -177,6 +187,170 @@ def run_set(args, name: str, cache: Path) -> dict:
     }
 
 
+# --- what fixing is worth: the review loop, simulated -----------------------------------------
+
+LOOP_SETS = ("expert", "crowdbest", "crowd")
+BUDGETS = (100, 300, 1000)
+LOOP_SEEDS = (42, 43)
+
+
+@dataclass(frozen=True)
+class Arm:
+    """One training corpus of the loop: `variant` as given (`none`), reviewed in `order` for
+    `budget` issues (`nerqa`, `cleanlab`, `random`), bulk-accepted at confidence 0.9 (`bulk`), or
+    the clean labels (`ceiling`); trained with `seed`."""
+
+    variant: str
+    order: str
+    budget: int = 0
+    seed: int = LOOP_SEEDS[0]
+
+    @property
+    def label(self) -> str:
+        name = {"none": "no fixes", "ceiling": "clean.train (ceiling)", "bulk": "bulk accept >= 0.9"}.get(self.order)
+        return name or f"{self.order} order, {self.budget:,} reviews"
+
+
+def loop_arms(variants: Sequence[str]) -> list[Arm]:
+    """Every arm on `crowdbest`, with a second seed at 300 reviews (and for no fixes and the
+    ceiling, which the gap closed is measured between); on the others, nerqa's order at 300 and
+    1,000 reviews, no fixes and the ceiling."""
+    arms = []
+    for variant in variants:
+        arms += [Arm(variant, "none"), Arm(variant, "ceiling")]
+        if variant == "crowdbest":
+            arms += [Arm(variant, o, b) for o in ("nerqa", "cleanlab", "random") for b in BUDGETS]
+            arms.append(Arm(variant, "bulk"))
+            second = LOOP_SEEDS[1]
+            arms += [Arm(variant, "none", seed=second), Arm(variant, "ceiling", seed=second)]
+            arms += [Arm(variant, o, 300, second) for o in ("nerqa", "cleanlab", "random")]
+        else:
+            arms += [Arm(variant, "nerqa", b) for b in BUDGETS[1:]]
+    return arms
+
+
+def with_tags(corpus: Corpus, tags: Sequence[Sequence[str]]) -> Corpus:
+    """`corpus` with each sentence's tags replaced, documents kept."""
+    rows = iter(tags)
+    documents = tuple(
+        replace(d, sentences=tuple(replace(s, tags=tuple(next(rows))) for s in d.sentences)) for d in corpus.documents
+    )
+    return replace(corpus, documents=documents)
+
+
+def reviewed_corpus(arm: Arm, result, truth: Sequence[Sequence[str]], scratch: Path) -> tuple[Corpus, dict]:
+    """The arm's training corpus, reviewed through nerqa's own session, decision store and
+    `apply_decisions` (what `nerqa apply` writes), and what the review did."""
+    corpus = result.corpus
+    if arm.order == "none":
+        return corpus, {}
+    if arm.order == "ceiling":
+        return with_tags(corpus, truth), {}
+    folder = scratch / f"{arm.variant}-{arm.order}-{arm.budget}-{arm.seed}"
+    folder.mkdir(parents=True)
+    with DecisionStore.open(folder) as store:
+        session = ReviewSession(result, store, "simulated")
+        if arm.order == "bulk":
+            counts = Counter(d.action for d in session.bulk_accept(Filters(min_confidence=0.9)))
+        else:
+            issues = review_order(session, arm.order, seed=arm.seed)
+            counts = review_with_truth(session, truth, issues, arm.budget)
+        corrected = apply_decisions(corpus, store.effective()).corpus
+    return corrected, dict(counts)
+
+
+def arm_key(corpus: Corpus, arm: Arm) -> str:
+    """What a trained arm depends on: its corpus, its seed and the training schedule (defaults)."""
+    schedule = TrainConfig(seed=arm.seed).cache_settings()
+    return hashlib.sha256(
+        json.dumps([corpus.fingerprint(), schedule], sort_keys=True, default=str).encode()
+    ).hexdigest()[:16]
+
+
+def run_loop(args, cache: Path) -> dict:
+    """Build every arm's corpus, train those the cache lacks (or export them with
+    `--export-arms`), and print F1 on `clean.dev` and the share of the noisy-to-clean gap each
+    arm closes (against no fixes and the ceiling of the same seed)."""
+    from train_arms import train_arm
+
+    store = cache / "loop"
+    store.mkdir(parents=True, exist_ok=True)
+    dev = read_corpus(args.shared / "noisebench" / "clean.dev.txt", "conll")
+    export, plan = args.export_arms, []
+    if export:
+        export.mkdir(parents=True, exist_ok=True)
+        write_corpus(dev, export / "dev.conll", "conll")
+    rows, variants = [], [v for v in args.sets.split(",") if v in LOOP_SETS]
+    with tempfile.TemporaryDirectory() as scratch:
+        for variant in variants:
+            corpus, truth = load_set(args.shared, variant, args.sentences)
+            cv, _ = crossval(corpus, args, cache, f"{variant}-{len(corpus)}", None)
+            result = score(corpus, cv.pred_probs, cv.tags, crossval=cv)
+            tags = tuple(sorted(set(with_tags(corpus, truth).tag_set) | set(cv.tags), key=cv.tags.index))
+            for arm in loop_arms([variant]):
+                started = time.perf_counter()
+                trained, counts = reviewed_corpus(arm, result, truth, Path(scratch))
+                review_seconds = time.perf_counter() - started
+                wrong = sum(tuple(s.tags) != tuple(t) for s, t in zip(trained.sentences, truth))
+                key = arm_key(trained, arm)
+                saved = store / f"{key}.json"
+                row = {"arm": arm, "key": key, "counts": counts, "wrong": wrong, "review_seconds": review_seconds}
+                if saved.exists():
+                    row.update(json.loads(saved.read_text()))
+                elif export and key not in {p["key"] for p in plan}:  # the ceiling is one corpus for every variant
+                    write_corpus(trained, export / f"{key}.conll", "conll")
+                    plan.append(
+                        {"key": key, "corpus": f"{key}.conll", "seed": arm.seed, "arm": f"{variant}, {arm.label}"}
+                    )
+                else:
+                    with tempfile.TemporaryDirectory() as folder:
+                        write_corpus(trained, Path(folder) / "train.conll", "conll")
+                        write_corpus(dev, Path(folder) / "dev.conll", "conll")
+                        figures = train_arm(Path(folder) / "train.conll", Path(folder) / "dev.conll", arm.seed, tags)
+                    saved.write_text(json.dumps({"key": key, "label": arm.label, **figures}, indent=1))
+                    row.update(figures)
+                rows.append(row)
+                print(f"  {variant} {arm.label}, seed {arm.seed}: " + _loop_cell(row), flush=True)
+            if export:
+                (export / "arms.json").write_text(json.dumps({"tags": list(tags), "arms": plan}, indent=1))
+    if export:
+        print(
+            f"\n{len(plan)} arms to train: python bench/train_arms.py {export}; "
+            f"then copy {export}/results/*.json to {store}"
+        )
+        return {}
+    return loop_table(rows)
+
+
+def _loop_cell(row: dict) -> str:
+    done = ", ".join(f"{n} {a}" for a, n in sorted(row["counts"].items()))
+    f1 = f"F1 {row['f1']:.4f}" if "f1" in row else "not trained"
+    return f"{row['wrong']:,} sentences in error after" + (f" ({done})" if done else "") + f"; {f1}"
+
+
+def loop_table(rows: list[dict]) -> dict:
+    """Print the loop table: F1 on clean.dev and the gap closed, per variant, arm and seed."""
+    print(
+        "\nWhat fixing is worth: F1 on clean.dev (best epoch), the share of the gap from no fixes to the ceiling closed"
+    )
+    out: dict = {}
+    ends = {(r["arm"].variant, r["arm"].order, r["arm"].seed): r.get("f1") for r in rows if r["arm"].budget == 0}
+    for row in rows:
+        arm = row["arm"]
+        low, high = ends.get((arm.variant, "none", arm.seed)), ends.get((arm.variant, "ceiling", arm.seed))
+        gap = (row["f1"] - low) / (high - low) if "f1" in row and low is not None and high and high > low else None
+        print(
+            f"  {arm.variant:10} {arm.label:28} seed {arm.seed}  errors left {row['wrong']:>5,}  "
+            + (f"F1 {row['f1']:.4f}" if "f1" in row else "F1 -     ")
+            + (f"  gap closed {gap:+.1%}" if gap is not None and arm.order not in ("none", "ceiling") else "")
+        )
+        out.setdefault(arm.variant, []).append(
+            {"arm": arm.label, "seed": arm.seed, "counts": row["counts"], "errors_left": row["wrong"],
+             "f1": row.get("f1"), "gap_closed": gap, "seconds": row.get("seconds"), "device": row.get("device")}
+        )  # fmt: skip
+    return out
+
+
 def main() -> None:
     from smoke import add_smoke, parse
 
@@ -193,6 +367,12 @@ def main() -> None:
     parser.add_argument("--epochs", type=float, default=None, help="epochs per full-mode fold (default: the audit's)")
     parser.add_argument("--sentences", type=int, default=0, help="sentences per set (0: all)")
     parser.add_argument("--json", type=Path, default=None, help="also write every figure here")
+    parser.add_argument(
+        "--loop", action="store_true", help="also the simulated review loop on expert, crowdbest and crowd"
+    )
+    parser.add_argument(
+        "--export-arms", type=Path, default=None, help="with --loop: write untrained arms here for train_arms.py"
+    )
     add_smoke(parser, sentences=40, folds=2, epochs=1)
     args = parse(parser)
     cache = args.cache if not args.smoke else args.cache.parent / "real_noise-smoke"
@@ -211,6 +391,8 @@ def main() -> None:
             f = result["figures"].get(ranking)
             cells.append(f"{f['AUPRC']:.3f} / {f['P@5%']:.2f}" if f else "-")
         print(f"  {ranking:26}" + "".join(f"{c:>18}" for c in cells))
+    if args.loop:
+        results["loop"] = run_loop(args, cache)
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
 
