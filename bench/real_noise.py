@@ -1,22 +1,39 @@
-"""Real annotators' errors, every set at once: how each ranking of the audit finds them.
+"""Real annotators' errors, every set at once: how each ranking of the audit finds them, how
+noisy the audit says each corpus is, and what fixing it is worth.
 
-The sets, each a corpus as people labelled it and the truth for the same tokens:
-- `conll-dev`: CoNLL-2003 dev against CleanCoNLL's corrections (aligned as `real_errors.py` does);
-- `expert`, `crowdbest`, `crowd`: NoiseBench's train split (4,879 sentences) as the original
-  experts, the crowd at its best and the crowd's majority vote labelled it, against `clean.train`.
+The sets (`realsets.py`), each a corpus as people labelled it and the truth for the same tokens:
+`conll-dev` (CoNLL-2003 dev against CleanCoNLL), and NoiseBench's train split as `expert`,
+`crowdbest` and `crowd` labelled it, against `clean.train`.
 
 Each set is cross-validated once with the audit's defaults (`both`, with training dynamics) and
-cached under `--cache`; every ranking then re-scores the same cross-validation in seconds.
-Printed per set: the audit time and CV F1, then per ranking the sentence AUROC, AUPRC and
-precision at 5 % / 10 %, span recall by kind and suggestion accuracy (`real_errors.measure`).
+cached under `--cache` (the wall time of the first, uncached run kept beside it); every ranking
+then re-scores the same cross-validation in seconds. Printed per set: the audit time and CV F1,
+the audit's estimate of the share of sentences and entities in error beside the true share, then
+per ranking:
+- sentence AUROC, AUPRC, precision at k (k = the sentences in error), at 5 % and at 10 %;
+- span recall by kind: of the true corrections (missed: a span the truth adds; ghost: one it
+  removes; shift: other boundaries; type: other type), the share that a span issue overlaps,
+  among all issues and among those of the top 10 % of sentences;
+- suggestion accuracy: of the span issues that overlap a correction, the share whose
+  suggestion, accepted as `nerqa accept` would, gives the true reading of those tokens.
 The baselines are always there: cleanlab's sentence score on the out-of-sample probabilities,
 on the dynamics-mixed ones (the audit's `cleanlab_score` column) and on the training-time ones,
-and the area under the margin alone; `best baseline` is the best of them on that set. The
-audit's estimate of the share of sentences and entities in error stands beside the true share.
+and the area under the margin alone; `*` marks the best of them on that set. Beside them: the
+audit's ranking before issue 28 and before issue 19, and a few candidates. On `conll-dev` the
+sentence figures come again without the sentences whose only correction is CleanCoNLL's new
+metonymy guideline (a LOC span made ORG), which the original annotation applies nowhere.
+`--repeats N` adds conll-dev audited as `audit --repeats N` does; `--reference` adds it with
+CoNLL train behind every fold.
 
-The test splits, CoNLL++ and NoiseBench's other variants are never read.
+`--loop` adds the review loop, simulated (`run_loop`): on `expert`, `crowdbest` and `crowd`, a
+reviewer who knows the clean labels works down the review queue (`nerqa.review.simulate`), the
+decisions go through nerqa's store and `apply_decisions`, and a model trained on each result is
+scored on `clean.dev`. Every trained arm is cached by its corpus and seed (`CACHE/loop`), so a
+run cut short resumes, and `--export-arms DIR` writes the untrained ones for
+`bench/train_arms.py` on another machine.
 
-    python bench/real_noise.py [--sets conll-dev,expert,crowdbest,crowd] [--cache DIR] [--shared DIR]
+    python bench/real_noise.py [--sets conll-dev,expert,crowdbest,crowd] [--loop] [--repeats N]
+        [--reference] [--cache DIR] [--shared DIR]
 """
 
 from __future__ import annotations
@@ -32,11 +49,21 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
-from real_errors import corrections, crossval, measure, report
-from real_errors import load as load_conll_dev
+from realsets import (
+    SETS,
+    before_ranking,
+    corrections,
+    crossval,
+    guideline_change,
+    load_conll,
+    load_set,
+    measure,
+    report,
+    sentence_figures,
+)
 
-from nerqa.auditing import score, with_dynamics
-from nerqa.auditing.crossval import CrossValResult
+from nerqa.auditing import score, sentence_quality, with_dynamics
+from nerqa.auditing.crossval import CrossValResult, mean_of
 from nerqa.auditing.issues import SPAN_TYPES, Issue, cleanlab_scores, word_margins
 from nerqa.auditing.noise import true_noise
 from nerqa.config import TrainConfig
@@ -47,35 +74,15 @@ from nerqa.review.decisions import DecisionStore
 from nerqa.review.session import Filters, ReviewSession
 from nerqa.review.simulate import review_order, review_with_truth
 
-SETS = ("conll-dev", "expert", "crowdbest", "crowd")
 BASELINES = ("cleanlab, out-of-sample", "cleanlab, dynamics-mixed", "cleanlab, training-time", "margin alone")
-
-
-def load_set(shared: Path, name: str, sentences: int = 0) -> tuple[Corpus, list[tuple[str, ...]]]:
-    """The corpus as labelled and the true tags of each sentence; the first `sentences`' documents (0: all)."""
-    if name == "conll-dev":
-        dev, truth, _ = load_conll_dev(shared, sentences)
-        return dev, truth
-    folder = shared / "noisebench"
-    noisy = read_corpus(folder / f"{name}.train.txt", "conll")
-    clean = read_corpus(folder / "clean.train.txt", "conll")
-    if [s.tokens for s in noisy.sentences] != [s.tokens for s in clean.sentences]:
-        raise SystemExit(f"{name}.train.txt and clean.train.txt hold different tokens")
-    truth = [tuple(s.tags) for s in clean.sentences]
-    if sentences:
-        kept, n = [], 0
-        for document in noisy.documents:
-            if n >= sentences:
-                break
-            kept.append(document)
-            n += len(document.sentences)
-        noisy, truth = Corpus(tuple(kept), name=noisy.name), truth[:n]
-    return noisy, truth
 
 
 def baselines(corpus: Corpus, cv: CrossValResult) -> dict[str, np.ndarray]:
     """Name -> sentence scores `(n_sentences,)`, lower = more suspicious."""
-    out = {"cleanlab, out-of-sample": cleanlab_scores(corpus, cv.pred_probs, cv.tags)[0]}
+    out = {
+        "cleanlab, out-of-sample": cleanlab_scores(corpus, cv.pred_probs, cv.tags)[0],
+        "cleanlab, out-of-sample, IOB tags": cleanlab_scores(corpus, cv.pred_probs, cv.tags, level="iob")[0],
+    }
     if cv.dynamics is not None:
         out["cleanlab, dynamics-mixed"] = cleanlab_scores(corpus, with_dynamics(cv.pred_probs, cv.dynamics), cv.tags)[0]
         training = with_dynamics(cv.pred_probs, cv.dynamics, 1.0)
@@ -100,8 +107,12 @@ def candidates(
     result = score(corpus, cv.pred_probs, cv.tags, crossval=cv)
     spans = [i for i in result.issues if i.type in SPAN_TYPES]
     today = np.asarray(result.sentence_scores)
-    out = {"nerqa": (today, spans)}
+    out = {"nerqa": (today, spans), "before (issue 19)": before_ranking(corpus, cv)}
     if "cleanlab, training-time" in base:
+        # Issue 19's ranking (today's without cleanlab's training-time score): its margin cap,
+        # cleanlab's dynamics-mixed score as a tie-break.
+        before = sentence_quality(len(corpus), spans, base["cleanlab, dynamics-mixed"], base["margin alone"])
+        out["before (issue 28)"] = (before, spans)
         training, margin = base["cleanlab, training-time"], base["margin alone"]
         out["ranks: nerqa + training-time"] = ((rank(today) + rank(training)) / 2, spans)
         out["ranks: nerqa + training + margin"] = ((rank(today) + rank(training) + rank(margin)) / 3, spans)
@@ -137,17 +148,23 @@ def _share(values: dict) -> str:
     return f"{values['estimate']:.1%} ({values['low']:.1%}-{values['high']:.1%})"
 
 
-def run_set(args, name: str, cache: Path) -> dict:
+def run_set(args, name: str, cache: Path, *, reference: Corpus | None = None, repeats: int = 1) -> dict:
+    """Every figure of one set (with `reference` behind every fold, or `repeats` cross-validations
+    averaged, for the conll-dev setups of `--reference` and `--repeats`)."""
     corpus, truth = load_set(args.shared, name, args.sentences)
     fixes = corrections(corpus, truth)
     wrong = np.array([tuple(s.tags) != t for s, t in zip(corpus.sentences, truth)], dtype=int)
-    cv, seconds = crossval(corpus, args, cache, f"{name}-{len(corpus)}", None)
+    setup = f"{name}{'-ref' if reference is not None else ''}-{len(corpus)}"
+    runs = [crossval(corpus, args, cache, setup, reference, r) for r in range(repeats)]
+    cv, seconds = (runs[0][0] if repeats == 1 else mean_of([c for c, _ in runs])), sum(t for _, t in runs)
     result = score(corpus, cv.pred_probs, cv.tags, crossval=cv)  # as the audit scores it
     f1 = result.summary["cv_metrics"]["micro"]["f1"]
     estimated, true = result.summary["noise"], true_noise(corpus, truth)
+    behind = f", {len(reference):,} sentences of CoNLL train behind every fold" if reference is not None else ""
+    again = f", {repeats} cross-validations averaged" if repeats > 1 else ""
     print(
-        f"\n{name}: {len(corpus):,} sentences, {int(wrong.sum()):,} hold an error ({wrong.mean():.1%}); "
-        f"cross-validation {seconds:.0f} s (uncached run), CV F1 {f1:.3f}",
+        f"\n{name}{behind}{again}: {len(corpus):,} sentences, {int(wrong.sum()):,} hold an error ({wrong.mean():.1%}); "
+        f"cross-validation {seconds:.0f} s (uncached runs), CV F1 {f1:.3f}",
         flush=True,
     )
     print(
@@ -176,6 +193,17 @@ def run_set(args, name: str, cache: Path) -> dict:
         f"  nerqa against the best baseline ({best}): AUPRC {nerqa['AUPRC'] - figures[best]['AUPRC']:+.3f}, "
         f"P@5% {nerqa['P@5%'] - figures[best]['P@5%']:+.3f}"
     )
+    if name == "conll-dev":
+        guideline = guideline_change(corpus, truth, fixes)
+        rest = np.array([i not in guideline for i in range(len(corpus))])
+        print(
+            f"  without the {len(guideline)} sentences whose only correction is LOC -> ORG "
+            f"({int(rest.sum()):,} sentences, {int(wrong[rest].sum())} in error):"
+        )
+        scores = {**{n: s for n, (s, _) in ranked.items()}, **base}
+        for ranking in ("nerqa", best):
+            values = sentence_figures(wrong[rest], np.asarray(scores[ranking])[rest])
+            print(f"  {ranking:20} AUROC {values['AUROC']:.3f}  AUPRC {values['AUPRC']:.3f}  P@5% {values['P@5%']:.3f}")
     return {
         "sentences": len(corpus),
         "wrong": int(wrong.sum()),
@@ -219,8 +247,13 @@ def loop_arms(variants: Sequence[str]) -> list[Arm]:
     for variant in variants:
         arms += [Arm(variant, "none"), Arm(variant, "ceiling")]
         if variant == "crowdbest":
-            arms += [Arm(variant, o, b) for o in ("nerqa", "cleanlab", "random") for b in BUDGETS]
-            arms.append(Arm(variant, "bulk"))
+            # 300 reviews first, then bulk accept, 1,000 and 100: a run cut short has the middle budget
+            for budget in (300, None, 1000, 100):
+                arms += (
+                    [Arm(variant, o, budget) for o in ("nerqa", "cleanlab", "random")]
+                    if budget
+                    else [Arm(variant, "bulk")]
+                )
             second = LOOP_SEEDS[1]
             arms += [Arm(variant, "none", seed=second), Arm(variant, "ceiling", seed=second)]
             arms += [Arm(variant, o, 300, second) for o in ("nerqa", "cleanlab", "random")]
@@ -259,9 +292,9 @@ def reviewed_corpus(arm: Arm, result, truth: Sequence[Sequence[str]], scratch: P
     return corrected, dict(counts)
 
 
-def arm_key(corpus: Corpus, arm: Arm) -> str:
+def arm_key(corpus: Corpus, arm: Arm, epochs: float | None = None) -> str:
     """What a trained arm depends on: its corpus, its seed and the training schedule (defaults)."""
-    schedule = TrainConfig(seed=arm.seed).cache_settings()
+    schedule = TrainConfig(seed=arm.seed).replace(epochs=epochs).cache_settings()
     return hashlib.sha256(
         json.dumps([corpus.fingerprint(), schedule], sort_keys=True, default=str).encode()
     ).hexdigest()[:16]
@@ -292,7 +325,7 @@ def run_loop(args, cache: Path) -> dict:
                 trained, counts = reviewed_corpus(arm, result, truth, Path(scratch))
                 review_seconds = time.perf_counter() - started
                 wrong = sum(tuple(s.tags) != tuple(t) for s, t in zip(trained.sentences, truth))
-                key = arm_key(trained, arm)
+                key = arm_key(trained, arm, args.loop_epochs)
                 saved = store / f"{key}.json"
                 row = {"arm": arm, "key": key, "counts": counts, "wrong": wrong, "review_seconds": review_seconds}
                 if saved.exists():
@@ -306,13 +339,21 @@ def run_loop(args, cache: Path) -> dict:
                     with tempfile.TemporaryDirectory() as folder:
                         write_corpus(trained, Path(folder) / "train.conll", "conll")
                         write_corpus(dev, Path(folder) / "dev.conll", "conll")
-                        figures = train_arm(Path(folder) / "train.conll", Path(folder) / "dev.conll", arm.seed, tags)
+                        figures = train_arm(
+                            Path(folder) / "train.conll",
+                            Path(folder) / "dev.conll",
+                            arm.seed,
+                            tags,
+                            epochs=args.loop_epochs,
+                        )
                     saved.write_text(json.dumps({"key": key, "label": arm.label, **figures}, indent=1))
                     row.update(figures)
                 rows.append(row)
                 print(f"  {variant} {arm.label}, seed {arm.seed}: " + _loop_cell(row), flush=True)
             if export:
-                (export / "arms.json").write_text(json.dumps({"tags": list(tags), "arms": plan}, indent=1))
+                (export / "arms.json").write_text(
+                    json.dumps({"tags": list(tags), "epochs": args.loop_epochs, "arms": plan}, indent=1)
+                )
     if export:
         print(
             f"\n{len(plan)} arms to train: python bench/train_arms.py {export}; "
@@ -368,12 +409,32 @@ def main() -> None:
     parser.add_argument("--sentences", type=int, default=0, help="sentences per set (0: all)")
     parser.add_argument("--json", type=Path, default=None, help="also write every figure here")
     parser.add_argument(
+        "--repeats",
+        type=int,
+        default=1,
+        help="also conll-dev as `audit --repeats N` audits it (N cross-validations)",
+    )
+    parser.add_argument("--reference", action="store_true", help="also conll-dev with CoNLL train as --reference")
+    parser.add_argument(
         "--loop", action="store_true", help="also the simulated review loop on expert, crowdbest and crowd"
+    )
+    parser.add_argument(
+        "--loop-epochs", type=float, default=None, help="with --loop: epochs per arm (default: nerqa train's)"
     )
     parser.add_argument(
         "--export-arms", type=Path, default=None, help="with --loop: write untrained arms here for train_arms.py"
     )
-    add_smoke(parser, sentences=40, folds=2, epochs=1)
+    add_smoke(
+        parser,
+        sentences=40,
+        folds=2,
+        epochs=1,
+        reference=True,
+        repeats=2,
+        loop=True,
+        loop_epochs=1,
+        sets="conll-dev,crowdbest",
+    )
     args = parse(parser)
     cache = args.cache if not args.smoke else args.cache.parent / "real_noise-smoke"
     cache.mkdir(parents=True, exist_ok=True)
@@ -382,15 +443,20 @@ def main() -> None:
     quiet_transformers()
     print(f"torch threads: {set_threads()}")
     results = {name: run_set(args, name, cache) for name in args.sets.split(",")}
+    if "conll-dev" in results and args.repeats > 1:
+        results[f"conll-dev x{args.repeats}"] = run_set(args, "conll-dev", cache, repeats=args.repeats)
+    if "conll-dev" in results and args.reference:
+        _, _, train = load_conll(args.shared, args.sentences)
+        results["conll-dev + train"] = run_set(args, "conll-dev", cache, reference=train)
     print("\nSummary (AUPRC / P@5%):")
     names = sorted({r for result in results.values() for r in result["figures"]})
-    print("  " + " " * 26 + "".join(f"{s:>18}" for s in results))
+    print("  " + " " * 42 + "".join(f"{s:>18}" for s in results))
     for ranking in names:
         cells = []
         for result in results.values():
             f = result["figures"].get(ranking)
             cells.append(f"{f['AUPRC']:.3f} / {f['P@5%']:.2f}" if f else "-")
-        print(f"  {ranking:26}" + "".join(f"{c:>18}" for c in cells))
+        print(f"  {ranking:42}" + "".join(f"{c:>18}" for c in cells))
     if args.loop:
         results["loop"] = run_loop(args, cache)
     if args.json:

@@ -4,9 +4,9 @@ sentences finds the injected errors?
 The audit's sentence score is the geometric mean of the lowest corpus-weighted span-issue
 score of the sentence (cleanlab's as a tie-break) and its lowest training margin
 (`nerqa.auditing.sentence_quality`); before issue 19 it was the first alone, with the training
-dynamics at 0.25 (`before (issue 18)`, rebuilt from its parts as `bench/real_errors.py`
+dynamics at 0.25 (`before (issue 18)`, rebuilt from its parts as `bench/realsets.py`
 does). On injected noise the issue score beats cleanlab's; on real errors
-(`bench/real_errors.py`) the training margin adds most. The variants here separate what each
+(`bench/real_noise.py`) the training margin adds most. The variants here separate what each
 part adds:
 - `before (issue 18)`: the audit's score before issue 19;
 - `nerqa`: the audit's score (corpus weight: the model counts as 1 occurrence);
@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 from noise import add_corpus_options, noisy_corpora
-from real_errors import before_ranking
+from realsets import before_ranking
 from scipy.stats import rankdata
 from sklearn.metrics import average_precision_score, roc_auc_score
 

@@ -8,10 +8,10 @@ needs nerqa's training code and nothing else of the bench (no cleanlab), so that
 
     python bench/train_arms.py DIR [--out DIR/results] [--model MODEL] [--processes N]
 
-`DIR` holds `arms.json` (`[{"key", "corpus", "seed"}]`), each arm's corpus (CoNLL) and
-`dev.conll`. Each trained arm is written to `OUT/KEY.json` as it finishes (one already there
-is skipped), so a run cut short resumes; copy the files into the loop cache
-(`~/.cache/nerqa-bench/real_noise/loop`) and `real_noise.py --loop` reads them.
+`DIR` holds `arms.json` (`{"tags", "epochs", "arms": [{"key", "corpus", "seed", "arm"}]}`),
+each arm's corpus (CoNLL) and `dev.conll`. Each trained arm is written to `OUT/KEY.json` as it
+finishes (one already there is skipped), so a run cut short resumes; copy the files into the
+loop cache (`~/.cache/nerqa-bench/real_noise/loop`) and `real_noise.py --loop` reads them.
 """
 
 from __future__ import annotations
@@ -23,9 +23,17 @@ import time
 from pathlib import Path
 
 
-def train_arm(corpus_path: Path, dev_path: Path, seed: int, tags: tuple[str, ...], model: str | None = None) -> dict:
+def train_arm(
+    corpus_path: Path,
+    dev_path: Path,
+    seed: int,
+    tags: tuple[str, ...],
+    model: str | None = None,
+    *,
+    epochs: float | None = None,
+) -> dict:
     """Train one arm; returns the best epoch's F1 on the dev corpus, every epoch's figures, the
-    wall time and the device."""
+    wall time and the device. `epochs` None: `nerqa train`'s."""
     from nerqa.config import TrainConfig
     from nerqa.data.formats import read_corpus
     from nerqa.models.runtime import device
@@ -33,7 +41,7 @@ def train_arm(corpus_path: Path, dev_path: Path, seed: int, tags: tuple[str, ...
 
     corpus, dev = read_corpus(corpus_path, "conll"), read_corpus(dev_path, "conll")
     started = time.perf_counter()
-    result = train(corpus, TrainConfig(seed=seed, model=model), dev=dev, tags=tags)
+    result = train(corpus, TrainConfig(seed=seed, model=model).replace(epochs=epochs), dev=dev, tags=tags)
     history = [{k: v for k, v in epoch.items() if isinstance(v, (int, float, bool))} for epoch in result.history]
     return {
         "f1": max(e["dev_f1"] for e in history),
@@ -44,7 +52,7 @@ def train_arm(corpus_path: Path, dev_path: Path, seed: int, tags: tuple[str, ...
     }
 
 
-def _work(folder: Path, out: Path, arms: list[dict], tags: tuple[str, ...], model: str | None) -> None:
+def _work(folder: Path, out: Path, arms: list[dict], plan: dict, model: str | None) -> None:
     from nerqa.models.runtime import quiet_transformers
 
     quiet_transformers()
@@ -52,7 +60,8 @@ def _work(folder: Path, out: Path, arms: list[dict], tags: tuple[str, ...], mode
         target = out / f"{arm['key']}.json"
         if target.exists():
             continue
-        figures = train_arm(folder / arm["corpus"], folder / "dev.conll", arm["seed"], tags, model)
+        corpus, dev = folder / arm["corpus"], folder / "dev.conll"
+        figures = train_arm(corpus, dev, arm["seed"], tuple(plan["tags"]), model, epochs=plan.get("epochs"))
         scratch = target.with_suffix(".part")
         scratch.write_text(json.dumps({**arm, **figures}, indent=1))
         scratch.replace(target)
@@ -71,13 +80,12 @@ def main() -> None:
     plan = json.loads((args.folder / "arms.json").read_text())
     out = args.out or args.folder / "results"
     out.mkdir(parents=True, exist_ok=True)
-    tags = tuple(plan["tags"])
     shares = [plan["arms"][i :: args.processes] for i in range(args.processes)]
     if args.processes == 1:
-        _work(args.folder, out, shares[0], tags, args.model)
+        _work(args.folder, out, shares[0], plan, args.model)
         return
     context = multiprocessing.get_context("spawn")
-    workers = [context.Process(target=_work, args=(args.folder, out, s, tags, args.model)) for s in shares if s]
+    workers = [context.Process(target=_work, args=(args.folder, out, s, plan, args.model)) for s in shares if s]
     for w in workers:
         w.start()
     for w in workers:

@@ -1,40 +1,20 @@
-"""Real-error benchmark: audit CoNLL-2003 dev and score the audit against CleanCoNLL's human corrections.
+"""The real-error sets of `bench/real_noise.py` and the figures it measures on each.
 
-CleanCoNLL (Rücker & Akbik, 2023) re-annotated CoNLL-2003. Its dev tokens differ from the
-original release in a few places (a token split in three), so the two token streams are
-aligned with difflib and each dev token gets CleanCoNLL's label (`corrected_tags`); a dev
-sentence whose tags differ is one with a real label error (417 of 3,250). Printed per setup
-(dev audited alone; with `--repeats N`, also as `audit --repeats N` does it, its time the sum of
-the repeats'; with `--reference`, also with CoNLL train behind every fold) and per
-ranking of the same cross-validated pred_probs:
-- sentence AUROC, AUPRC, precision at k (k = the corrected sentences), at 5 % and at 10 %;
-- span recall by kind: of CleanCoNLL's corrections (missed: a span it added; ghost: one it
-  removed; shift: other boundaries; type: other type), the share that a span issue of the
-  audit overlaps, among all issues and among those of the top 10 % of sentences;
-- suggestion accuracy: of the span issues that overlap a correction, the share whose
-  suggestion, accepted as `nerqa accept` would, gives CleanCoNLL's reading of those tokens;
-  among all of them, among those in the top 5 % of sentences, and among those whose
-  suggestion has a confidence of 0.9 or more;
-- the sentence figures again without the sentences whose only correction is CleanCoNLL's
-  new guideline for metonymy (a LOC span made ORG: "England" the team), which the original
-  annotation applies nowhere.
-Rankings: `before (issue 18)` (rebuilt from its parts), `nerqa` (the audit's now), and
-cleanlab's sentence score on the out-of-sample probabilities, on entity types and on the IOB
-tags (cleanlab's default).
+- `conll-dev`: CoNLL-2003 dev against CleanCoNLL's corrections. CleanCoNLL (Rücker & Akbik,
+  2023) re-annotated CoNLL-2003; its dev tokens differ from the original release in a few
+  places (a token split in three), so the two token streams are aligned with difflib and each
+  dev token gets CleanCoNLL's label (`corrected_tags`).
+- `expert`, `crowdbest`, `crowd`: NoiseBench's train split (4,879 sentences) as the original
+  experts, the crowd at its best and the crowd's majority vote labelled it, against
+  `clean.train` (the same tokens).
 
-The cross-validation is cached under `--cache` (one fold-cache folder per setup, with the
-wall time of its first, uncached run in `SETUP.json`), so a scoring change re-scores in
-seconds. The test split and CoNLL++ are never read.
-
-    python bench/real_errors.py [--cache DIR] [--reference [--alone]] [--repeats N] [--folds 5] [--shared DIR]
+The test splits, CoNLL++ and NoiseBench's other variants are never read.
 """
 
 from __future__ import annotations
 
-import argparse
 import difflib
 import json
-import tempfile
 import time
 from collections import Counter
 from pathlib import Path
@@ -42,13 +22,15 @@ from pathlib import Path
 import numpy as np
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from nerqa.auditing import fold_config, score, sentence_quality, with_dynamics
-from nerqa.auditing.crossval import CrossValResult, cross_validate, mean_of
-from nerqa.auditing.issues import SPAN_TYPES, Issue, cleanlab_scores, span_issues
+from nerqa.auditing import fold_config, sentence_quality, with_dynamics
+from nerqa.auditing.crossval import CrossValResult, cross_validate
+from nerqa.auditing.issues import Issue, cleanlab_scores, span_issues
 from nerqa.data.corpus import Corpus, Document
 from nerqa.data.formats import read_corpus
 from nerqa.data.tags import spans_from_tags
 from nerqa.review.spans import suggested_fix
+
+SETS = ("conll-dev", "expert", "crowdbest", "crowd")
 
 
 def corrected_tags(corpus: Corpus, clean: Corpus) -> list[tuple[str, ...]]:
@@ -98,7 +80,7 @@ def corrections(corpus: Corpus, truth: list[tuple[str, ...]]) -> dict[int, list[
     return out
 
 
-def load(shared: Path, sentences: int = 0) -> tuple[Corpus, list[tuple[str, ...]], Corpus]:
+def load_conll(shared: Path, sentences: int = 0) -> tuple[Corpus, list[tuple[str, ...]], Corpus]:
     """CoNLL dev (the first `sentences`' documents, 0: all), CleanCoNLL's tags for it, and CoNLL train."""
     root = shared / "conll2003"
     dev = read_corpus(root / "dev.txt", "conll")
@@ -112,6 +94,28 @@ def load(shared: Path, sentences: int = 0) -> tuple[Corpus, list[tuple[str, ...]
         dev, truth = Corpus(tuple(kept), name=dev.name), truth[:n]
         train = Corpus(train.documents[: max(1, len(train.documents) * sentences // len(train))], name=train.name)
     return dev, truth, train
+
+
+def load_set(shared: Path, name: str, sentences: int = 0) -> tuple[Corpus, list[tuple[str, ...]]]:
+    """The corpus as labelled and the true tags of each sentence; the first `sentences`' documents (0: all)."""
+    if name == "conll-dev":
+        dev, truth, _ = load_conll(shared, sentences)
+        return dev, truth
+    folder = shared / "noisebench"
+    noisy = read_corpus(folder / f"{name}.train.txt", "conll")
+    clean = read_corpus(folder / "clean.train.txt", "conll")
+    if [s.tokens for s in noisy.sentences] != [s.tokens for s in clean.sentences]:
+        raise SystemExit(f"{name}.train.txt and clean.train.txt hold different tokens")
+    truth = [tuple(s.tags) for s in clean.sentences]
+    if sentences:
+        kept, n = [], 0
+        for document in noisy.documents:
+            if n >= sentences:
+                break
+            kept.append(document)
+            n += len(document.sentences)
+        noisy, truth = Corpus(tuple(kept), name=noisy.name), truth[:n]
+    return noisy, truth
 
 
 def crossval(
@@ -150,22 +154,6 @@ def before_ranking(dev: Corpus, cv: CrossValResult) -> tuple[np.ndarray, list[Is
     types, _, flagged = cleanlab_scores(dev, scored, cv.tags)
     issues = sorted(span_issues(dev, scored, cv.tags, flagged=flagged), key=lambda i: i.score)
     return sentence_quality(len(dev), issues, types), issues
-
-
-def rankings(dev: Corpus, cv: CrossValResult) -> dict[str, tuple[np.ndarray, list[Issue]]]:
-    """Name -> (sentence scores `(n_sentences,)`, lower = more suspicious; span issues, most
-    suspicious first) for each ranking compared on the same cross-validation."""
-    result = score(dev, cv.pred_probs, cv.tags, crossval=cv)
-    before = before_ranking(dev, cv)
-    spans_now = [i for i in result.issues if i.type in SPAN_TYPES]
-    plain, _, _ = cleanlab_scores(dev, cv.pred_probs, cv.tags)
-    iob, _, _ = cleanlab_scores(dev, cv.pred_probs, cv.tags, level="iob")
-    return {
-        "before (issue 18)": before,
-        "nerqa": (np.asarray(result.sentence_scores), spans_now),
-        "cleanlab, types": (np.asarray(plain), before[1]),
-        "cleanlab, IOB tags": (np.asarray(iob), before[1]),
-    }
 
 
 def guideline_change(dev: Corpus, truth: list[tuple[str, ...]], fixes: dict) -> set[int]:
@@ -260,65 +248,3 @@ def report(name: str, figures: dict[str, float]) -> None:
         f"{figures['suggestion sure']:.3f} of {figures['flagged sure']} with confidence >= 0.9",
         flush=True,
     )
-
-
-def main() -> None:
-    from smoke import add_smoke, parse
-
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--shared", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data")
-    parser.add_argument("--cache", type=Path, default=None, help="fold caches and timings (default: a temporary one)")
-    parser.add_argument("--folds", type=int, default=5)
-    parser.add_argument("--epochs", type=float, default=None, help="epochs per full-mode fold (default: the audit's)")
-    parser.add_argument("--sentences", type=int, default=0, help="dev sentences (0: all)")
-    parser.add_argument("--reference", action="store_true", help="also audit dev with CoNLL train as --reference")
-    parser.add_argument("--alone", action="store_true", help="with --reference: skip dev audited alone")
-    parser.add_argument(
-        "--repeats", type=int, default=1, help="also dev audited as `audit --repeats N` does (N cross-validations)"
-    )
-    add_smoke(parser, sentences=60, folds=2, epochs=1, reference=True, repeats=2)
-    args = parse(parser)
-    cache = args.cache or Path(tempfile.mkdtemp(prefix="nerqa-real-"))
-    cache.mkdir(parents=True, exist_ok=True)
-    from nerqa.models.runtime import quiet_transformers, set_threads
-
-    quiet_transformers()
-    print(f"torch threads: {set_threads()}")
-    dev, truth, train = load(args.shared, args.sentences)
-    fixes = corrections(dev, truth)
-    wrong = sum(tuple(s.tags) != t for s, t in zip(dev.sentences, truth))
-    kinds = Counter(c[2] for cs in fixes.values() for c in cs)
-    guideline = guideline_change(dev, truth, fixes)
-    wrong_at = np.array([tuple(s.tags) != t for s, t in zip(dev.sentences, truth)], dtype=int)
-    print(
-        f"CoNLL dev: {len(dev):,} sentences, {wrong} with a corrected label; corrections {dict(sorted(kinds.items()))}"
-    )
-    setups = [] if args.reference and args.alone else [("dev", None, 1)]
-    if args.repeats > 1 and not args.alone:
-        setups.append(("dev", None, args.repeats))
-    if args.reference:
-        setups.append(("dev-ref", train, 1))
-    for setup, reference, repeats in setups:
-        runs = [crossval(dev, args, cache, f"{setup}-{len(dev)}", reference, r) for r in range(repeats)]
-        cv, seconds = mean_of([cv for cv, _ in runs]), sum(t for _, t in runs)
-        f1 = score(dev, cv.pred_probs, cv.tags).summary["cv_metrics"]["micro"]["f1"]
-        behind = f", CoNLL train ({len(reference):,} sentences) behind every fold" if reference else ""
-        again = f", {repeats} repeats averaged" if repeats > 1 else ""
-        print(f"\n{setup}{behind}{again}: cross-validation {seconds:.0f} s (uncached runs), CV F1 {f1:.3f}")
-        started = time.perf_counter()
-        ranked = rankings(dev, cv)
-        print(f"  (all rankings scored in {time.perf_counter() - started:.1f} s)")
-        for name, (scores, issues) in ranked.items():
-            report(name, measure(dev, truth, fixes, scores, issues))
-        rest = np.array([i not in guideline for i in range(len(dev))])
-        print(
-            f"  without the {len(guideline)} sentences whose only correction is LOC -> ORG "
-            f"({int(rest.sum()):,} sentences, {sum(wrong_at[i] for i in np.flatnonzero(rest))} corrected):"
-        )
-        for name, (scores, _) in ranked.items():
-            figures = sentence_figures(wrong_at[rest], scores[rest])
-            print(f"  {name:20} AUROC {figures['AUROC']:.3f}  AUPRC {figures['AUPRC']:.3f}  P@5% {figures['P@5%']:.3f}")
-
-
-if __name__ == "__main__":
-    main()
