@@ -1,15 +1,17 @@
 """Sentence scores side by side on the same cross-validated pred_probs: which ranking of
 sentences finds the injected errors?
 
-The audit's sentence score is the geometric mean of the lowest corpus-weighted span-issue
-score of the sentence (cleanlab's as a tie-break) and its lowest training margin
-(`nerqa.auditing.sentence_quality`); before issue 19 it was the first alone, with the training
-dynamics at 0.25 (`before (issue 18)`, rebuilt from its parts as `bench/realsets.py`
-does). On injected noise the issue score beats cleanlab's; on real errors
+The audit's sentence score is the lowest margin-weighed span-issue score of the sentence (at
+most the square root of its lowest training margin) times cleanlab's sentence score on the
+training-time probabilities (`nerqa.auditing.sentence_quality`); before issue 28 cleanlab's
+score on the mixed probabilities was only a tie-break (`before (issue 28)`); before issue 19
+it was the span-issue score alone, with the training dynamics at 0.25 (`before (issue 18)`,
+rebuilt from its parts as `bench/realsets.py` does). On injected noise the issue score beats cleanlab's; on real errors
 (`bench/real_noise.py`) the training margin adds most. The variants here separate what each
 part adds:
 - `before (issue 18)`: the audit's score before issue 19;
 - `nerqa`: the audit's score (corpus weight: the model counts as 1 occurrence);
+- `before (issue 28)`: the audit's score without cleanlab's training-time factor;
 - `model w=N`: span issues with the model counting as N occurrences (`span_issues(model_weight=)`);
 - `model only`: the span issues' model score alone, no corpus weighting;
 - `cleanlab types` / `cleanlab default`: cleanlab's sentence score (entity types; IOB tags);
@@ -43,7 +45,7 @@ from nerqa.auditing import (
     with_dynamics,
 )
 from nerqa.auditing.crossval import cross_validate
-from nerqa.auditing.issues import SPAN_TYPES, cleanlab_scores, span_issues
+from nerqa.auditing.issues import SPAN_TYPES, cleanlab_scores, span_issues, word_margins
 
 
 def recall_at_k(issues, injected: dict) -> float:
@@ -70,6 +72,11 @@ def variants(noisy, crossval) -> dict[str, np.ndarray]:
     cleanlab, _, flagged = cleanlab_scores(noisy, scored, crossval.tags)
     default, _, _ = cleanlab_scores(noisy, scored, crossval.tags, level="iob")
     out = {"before (issue 18)": before_ranking(noisy, crossval)[0], "nerqa": np.asarray(result.sentence_scores)}
+    # Issue 19's score, before issue 28 multiplied it by cleanlab's on the training-time probabilities.
+    margins = word_margins(noisy, crossval.dynamics, crossval.tags)
+    lowest = np.array([m.min() if len(m) else 1.0 for m in margins])
+    spans = [i for i in result.issues if i.type in SPAN_TYPES]
+    out["before (issue 28)"] = sentence_quality(len(noisy), spans, cleanlab, lowest)
     for weight in (3.0, 10.0):
         out[f"model w={weight:g}"] = sentence_quality(
             len(noisy), span_issues(noisy, scored, crossval.tags, flagged=flagged, model_weight=weight), cleanlab

@@ -116,7 +116,8 @@ class Decision:
         sentence_hash: `sentence_hash` of the sentence as audited (before any decision).
         action: accept (the suggestion), keep (the given labels), edit, skip, or undo.
         before, after: the sentence's spans (token offsets, end exclusive) before and after.
-        reviewer, source: who decided, and how (`review`, `bulk`, `propagated`, `import:TOOL`, `simulated`: `nerqa.review.simulate`).
+        reviewer, source: who decided, and how (`review`, `bulk`, `propagated`, `import:TOOL`, or
+            `simulated`: `nerqa.review.simulate`).
         batch: decisions made by one keystroke or one command share a batch id.
         undoes: for an undo, the `seq` numbers it retracts.
         supersedes: the `uid`s of the earlier decisions on this issue that this one replaces.
