@@ -2,8 +2,9 @@
 sentences finds the injected errors?
 
 The audit's sentence score is the lowest margin-weighed span-issue score of the sentence (at
-most the square root of its lowest training margin) times cleanlab's sentence score on the
-training-time probabilities (`nerqa.auditing.sentence_quality`); before issue 28 cleanlab's
+most the square root of its lowest training margin) times the square root of cleanlab's
+sentence score on the training-time probabilities, floored at 0.05
+(`nerqa.auditing.sentence_quality`); before issue 28 cleanlab's
 score on the mixed probabilities was only a tie-break (`before (issue 28)`); before issue 19
 it was the span-issue score alone, with the training dynamics at 0.25 (`before (issue 18)`,
 rebuilt from its parts as `bench/realsets.py` does). On injected noise the issue score beats cleanlab's; on real errors

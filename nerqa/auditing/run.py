@@ -273,6 +273,10 @@ def _torch_threads() -> int | None:
 
 # cleanlab's score only orders sentences whose span issues tie (most often: those with none).
 _TIE_BREAK = 1e-3
+# cleanlab's training-time sentence score enters the sentence score as sqrt(max(score, floor)):
+# below the floor a sentence is already as doubted as it gets; the root and the floor keep
+# injected errors found as before (why: docs/benchmarks.md, bench/real_noise.py).
+TRAINING_FLOOR = 0.05
 
 
 def sentence_quality(
@@ -289,9 +293,9 @@ def sentence_quality(
     `(n_sentences,)` (`word_margins`), a sentence scores at most the square root of it: what an
     issue would score there, its score weighed by the margins (`weigh_by_margins`), had the
     model read any word otherwise. With `training_sentence`, cleanlab's sentence score on the
-    training-time probabilities `(n_sentences,)`, the score is multiplied by it instead: the
-    two disagree most on the sentences where one of them is wrong, and a sentence both doubt
-    comes first (why: docs/benchmarks.md, bench/real_noise.py).
+    training-time probabilities `(n_sentences,)`, the score is multiplied instead by the square
+    root of it, floored at `TRAINING_FLOOR`: a sentence that both doubt comes first, and what
+    the model never learnt while training on it counts beside what it reads out of sample.
     """
     lowest = np.ones(n_sentences)
     for issue in issues:
@@ -300,7 +304,7 @@ def sentence_quality(
     if margins is not None:
         lowest = np.minimum(lowest, np.sqrt(margins))
     if training_sentence is not None:
-        return lowest * np.asarray(training_sentence, dtype=float)
+        return lowest * np.sqrt(np.maximum(np.asarray(training_sentence, dtype=float), TRAINING_FLOOR))
     return (1 - _TIE_BREAK) * lowest + _TIE_BREAK * np.asarray(cleanlab_sentence, dtype=float)
 
 

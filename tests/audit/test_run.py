@@ -14,6 +14,7 @@ from nerqa.auditing.crossval import cross_validate
 def test_sentence_scores_rank_by_the_worst_span_issue_then_cleanlab():
     from nerqa.auditing import sentence_quality
     from nerqa.auditing.issues import Issue
+    from nerqa.auditing.run import TRAINING_FLOOR
 
     def issue(index: int, score: float, kind: str = "ghost_span") -> Issue:
         return Issue(
@@ -34,11 +35,13 @@ def test_sentence_scores_rank_by_the_worst_span_issue_then_cleanlab():
     scores = sentence_quality(4, issues, np.array([0.9, 0.1, 0.5, 0.2]))
     assert list(np.argsort(scores)) == [0, 1, 3, 2] and scores.min() >= 0 and scores.max() <= 1
 
-    # With cleanlab's score on the training-time probabilities, the two multiply: sentence 1's
-    # issue (0.2) with a training-time score of 0.3 (0.06) comes before sentence 0's 0.1 at 0.9.
-    training = np.array([0.9, 0.3, 1.0, 0.5])
+    # With cleanlab's score on the training-time probabilities, its square root multiplies:
+    # sentence 1's issue (0.2) with a training-time score of 0.09 (0.2 * 0.3) comes before
+    # sentence 0's 0.1 at 0.81 (0.1 * 0.9); below the floor (0.05) a training-time score
+    # counts as the floor, so sentence 3's 0.01 weighs as 0.05.
+    training = np.array([0.81, 0.09, 1.0, 0.01])
     scores = sentence_quality(4, issues, np.array([0.9, 0.1, 0.5, 0.2]), training_sentence=training)
-    np.testing.assert_allclose(scores, [0.1 * 0.9, 0.2 * 0.3, 1.0, 0.5])
+    np.testing.assert_allclose(scores, [0.1 * 0.9, 0.2 * 0.3, 1.0, np.sqrt(TRAINING_FLOOR)])
     assert list(np.argsort(scores)) == [1, 0, 3, 2]
 
 
