@@ -181,8 +181,8 @@ def run_set(args, name: str, cache: Path, *, reference: Corpus | None = None, re
     ranked = candidates(corpus, cv, base)
     issues = next(iter(ranked.values()))[1]
     figures = {n: measure(corpus, truth, fixes, s, i) for n, (s, i) in ranked.items()}
-    for name, scores in base.items():
-        figures[name] = measure(corpus, truth, fixes, scores, issues)
+    for baseline, scores in base.items():
+        figures[baseline] = measure(corpus, truth, fixes, scores, issues)
     present = [b for b in BASELINES if b in figures]
     best = max(present, key=lambda b: figures[b]["AUPRC"])
     print(f"  (every ranking scored in {time.perf_counter() - started:.1f} s)")
