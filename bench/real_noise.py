@@ -66,6 +66,7 @@ from nerqa.auditing import score, sentence_quality, with_dynamics
 from nerqa.auditing.crossval import CrossValResult, mean_of
 from nerqa.auditing.issues import SPAN_TYPES, Issue, cleanlab_scores, word_margins
 from nerqa.auditing.noise import true_noise
+from nerqa.auditing.run import fold_config, word_features
 from nerqa.config import TrainConfig
 from nerqa.data.corpus import Corpus
 from nerqa.data.formats import read_corpus, write_corpus
@@ -100,14 +101,19 @@ def rank(scores: np.ndarray) -> np.ndarray:
 
 
 def candidates(
-    corpus: Corpus, cv: CrossValResult, base: dict[str, np.ndarray]
+    corpus: Corpus, cv: CrossValResult, base: dict[str, np.ndarray], features: list[np.ndarray] | None = None
 ) -> dict[str, tuple[np.ndarray, list[Issue]]]:
     """Name -> (sentence scores, span issues most suspicious first) of each ranking of nerqa's:
-    today's, and rank means of it with the baselines (ranks, so that no scale needs fitting)."""
+    today's (with the neighbour issues where `features` are given), and rank means of it with
+    the baselines (ranks, so that no scale needs fitting)."""
     result = score(corpus, cv.pred_probs, cv.tags, crossval=cv)
     spans = [i for i in result.issues if i.type in SPAN_TYPES]
     today = np.asarray(result.sentence_scores)
     out = {"nerqa": (today, spans), "before (issue 19)": before_ranking(corpus, cv)}
+    if features is not None:
+        out["before (issue 29)"] = out["nerqa"]
+        now = score(corpus, cv.pred_probs, cv.tags, crossval=cv, features=features)
+        out["nerqa"] = (np.asarray(now.sentence_scores), [i for i in now.issues if i.type in SPAN_TYPES])
     if "cleanlab, training-time" in base:
         # Issue 19's ranking (today's without cleanlab's training-time score): its margin cap,
         # cleanlab's dynamics-mixed score as a tie-break.
@@ -176,9 +182,11 @@ def run_set(args, name: str, cache: Path, *, reference: Corpus | None = None, re
     )
     for label, estimate in noise_variants(corpus, cv).items():
         print(f"    {label:44} {estimate:.1%} of sentences")
+    features = None if args.no_neighbours else word_features(corpus, fold_config())
+    repeated = repeated_figures(corpus, truth, fixes, cv, features, name) if features is not None else {}
     started = time.perf_counter()
     base = baselines(corpus, cv)
-    ranked = candidates(corpus, cv, base)
+    ranked = candidates(corpus, cv, base, features)
     issues = next(iter(ranked.values()))[1]
     figures = {n: measure(corpus, truth, fixes, s, i) for n, (s, i) in ranked.items()}
     for baseline, scores in base.items():
@@ -212,7 +220,68 @@ def run_set(args, name: str, cache: Path, *, reference: Corpus | None = None, re
         "best_baseline": best,
         "noise": {"estimated": estimated, "true": true},
         "figures": {k: {m: float(v) for m, v in f.items()} for k, f in figures.items()},
+        "repeated": repeated,
     }
+
+
+def touched(issues: Sequence[Issue], fixes: dict, kind: str = "type") -> float:
+    """The share of the corrections of `kind` that one of `issues` overlaps."""
+    wanted = {(i, c) for i, cs in fixes.items() for c in cs if c[2] == kind}
+    hit = {
+        (x.index, c) for x in issues for c in fixes.get(x.index, []) if c[2] == kind and x.start < c[1] and c[0] < x.end
+    }
+    return len(hit) / max(len(wanted), 1)
+
+
+def question_cover(questions, corpus: Corpus, truth, guideline: set[int], top: int = 20) -> tuple[int, int]:
+    """Of the `guideline` sentences (whose only correction is LOC -> ORG), how many hold a
+    mention of one of the `top` questions that the truth makes ORG; and how many of those
+    questions suggest ORG themselves."""
+    covered, suggesting = set(), set()
+    for question in questions[:top]:
+        for index, start, end, _ in question.mentions:
+            if index in guideline and truth[index][start] == "B-ORG":
+                covered.add(index)
+                if question.suggested == "ORG":
+                    suggesting.add(index)
+    return len(covered), len(suggesting)
+
+
+def repeated_figures(corpus: Corpus, truth, fixes: dict, cv: CrossValResult, features, name: str) -> dict:
+    """Issue 29's figures on one set: the share of type corrections that the top N issues touch
+    (N: the audit's issue count without neighbours), before and with the neighbour issues; how
+    many the neighbour issues alone touch; the guideline questions' cover of the LOC -> ORG
+    sentences, and on conll-dev the top 20 questions themselves."""
+    before = score(corpus, cv.pred_probs, cv.tags, crossval=cv)
+    now = score(corpus, cv.pred_probs, cv.tags, crossval=cv, features=features)
+    n = len(before.issues)
+    neighbours = [i for i in now.issues if "neighbours" in i.evidence]
+    guideline = guideline_change(corpus, truth, fixes)
+    covered, suggesting = question_cover(now.questions, corpus, truth, guideline)
+    out = {
+        "issues": n,
+        "neighbour issues": len(neighbours),
+        "type touched, top N, before": touched(before.issues, fixes),
+        "type touched, top N, now": touched(now.issues[:n], fixes),
+        "type touched, all, now": touched(now.issues, fixes),
+        "type touched by neighbour issues": touched(neighbours, fixes),
+        "guideline sentences": len(guideline),
+        "questions": len(now.questions),
+        "guideline sentences covered by the top 20 questions": covered,
+        "... by those suggesting ORG": suggesting,
+        "neighbour seconds": now.summary["timings"]["neighbour_seconds"],
+    }
+    print(
+        f"  repeated errors: {len(neighbours)} neighbour issues ({out['neighbour seconds']:.1f} s); type corrections "
+        f"touched by the top {n:,} issues {out['type touched, top N, before']:.1%} before, "
+        f"{out['type touched, top N, now']:.1%} now ({out['type touched by neighbour issues']:.1%} by neighbour "
+        f"issues alone); {len(now.questions)} questions, the top 20 cover {covered} of the {len(guideline)} "
+        f"LOC -> ORG sentences ({suggesting} with ORG suggested)"
+    )
+    if name == "conll-dev":
+        for question in now.questions[:20]:
+            print(f"    {question.id:4} {question.describe()}")
+    return out
 
 
 # --- what fixing is worth: the review loop, simulated -----------------------------------------
@@ -415,6 +484,9 @@ def main() -> None:
         help="also conll-dev as `audit --repeats N` audits it (N cross-validations)",
     )
     parser.add_argument("--reference", action="store_true", help="also conll-dev with CoNLL train as --reference")
+    parser.add_argument(
+        "--no-neighbours", action="store_true", help="leave out the neighbour issues and questions (issue 29)"
+    )
     parser.add_argument(
         "--loop", action="store_true", help="also the simulated review loop on expert, crowdbest and crowd"
     )

@@ -13,6 +13,7 @@ part adds:
 - `before (issue 18)`: the audit's score before issue 19;
 - `nerqa`: the audit's score (corpus weight: the model counts as 1 occurrence);
 - `before (issue 28)`: the audit's score without cleanlab's training-time factor;
+- `before (issue 29)`: the audit's score without the neighbour issues;
 - `model w=N`: span issues with the model counting as N occurrences (`span_issues(model_weight=)`);
 - `model only`: the span issues' model score alone, no corpus weighting;
 - `cleanlab types` / `cleanlab default`: cleanlab's sentence score (entity types; IOB tags);
@@ -47,6 +48,7 @@ from nerqa.auditing import (
 )
 from nerqa.auditing.crossval import cross_validate
 from nerqa.auditing.issues import SPAN_TYPES, cleanlab_scores, span_issues, word_margins
+from nerqa.auditing.run import word_features
 
 
 def recall_at_k(issues, injected: dict) -> float:
@@ -57,22 +59,28 @@ def recall_at_k(issues, injected: dict) -> float:
     return len(found) / max(k, 1)
 
 
-def issue_recalls(noisy, crossval, injected: dict) -> dict[str, float]:
+def issue_recalls(noisy, crossval, injected: dict, features=None) -> dict[str, float]:
     """recall@k of the span issues, ranked as before issue 19 and as the audit ranks them now."""
-    result = score(noisy, crossval.pred_probs, crossval.tags, crossval=crossval)
+    result = score(noisy, crossval.pred_probs, crossval.tags, crossval=crossval, features=features)
     return {
         "before (issue 18)": recall_at_k(before_ranking(noisy, crossval)[1], injected),
         "nerqa": recall_at_k(result.issues, injected),
     }
 
 
-def variants(noisy, crossval) -> dict[str, np.ndarray]:
+def variants(noisy, crossval, features=None) -> dict[str, np.ndarray]:
     """Name -> sentence scores `(n_sentences,)`, lower = more suspicious."""
     result = score(noisy, crossval.pred_probs, crossval.tags, crossval=crossval)
+    if features is not None:
+        # Issue 29 adds the neighbour issues (over the frozen encoder's features).
+        now = score(noisy, crossval.pred_probs, crossval.tags, crossval=crossval, features=features)
+        out_now = {"nerqa": np.asarray(now.sentence_scores), "before (issue 29)": np.asarray(result.sentence_scores)}
+    else:
+        out_now = {"nerqa": np.asarray(result.sentence_scores)}
     scored = with_dynamics(crossval.pred_probs, crossval.dynamics, DYNAMICS_WEIGHT)
     cleanlab, _, flagged = cleanlab_scores(noisy, scored, crossval.tags)
     default, _, _ = cleanlab_scores(noisy, scored, crossval.tags, level="iob")
-    out = {"before (issue 18)": before_ranking(noisy, crossval)[0], "nerqa": np.asarray(result.sentence_scores)}
+    out = {"before (issue 18)": before_ranking(noisy, crossval)[0], **out_now}
     # Issue 19's score, before issue 28 multiplied it by cleanlab's on the training-time probabilities.
     margins = word_margins(noisy, crossval.dynamics, crossval.tags)
     lowest = np.array([m.min() if len(m) else 1.0 for m in margins])
@@ -124,8 +132,9 @@ def main() -> None:
             f"\n{label}: {len(noisy):,} sentences, {int(truth.sum())} with an injected error "
             f"({len(crossval.cached_folds)} of {args.folds} folds cached)"
         )
-        recalls = issue_recalls(noisy, crossval, injected)
-        for name, scores in variants(noisy, crossval).items():
+        features = word_features(noisy, fold_config())
+        recalls = issue_recalls(noisy, crossval, injected, features)
+        for name, scores in variants(noisy, crossval, features).items():
             recall = f"  recall@{int(truth.sum())} of the span issues {recalls[name]:.3f}" if name in recalls else ""
             print(
                 f"  {name:17} AUROC {roc_auc_score(truth, -scores):.3f}  AUPRC "

@@ -317,6 +317,9 @@ class CrossValResult:
     # With `dynamics=True` (full runner): per sentence, `(records, n_words, n_tags)` float16,
     # the tag probabilities while training on it, over the k-1 folds whose training part it is in.
     dynamics: list[np.ndarray | None] | None = None
+    # Per sentence, `(n_words, n_features)` float16: the frozen pass's word features, where a
+    # runner of this cross-validation ran it (not cached: the pass is seconds).
+    features: list[np.ndarray] | None = None
 
     @property
     def complete(self) -> bool:
@@ -514,9 +517,13 @@ def cross_validate(
         )
         for i, m in enumerate(modes)
     ]
+    features = shared.frozen.features if shared.frozen is not None else None
     if len(results) == 1:
+        results[0].features = features
         return results[0]
-    return mean_of(results, feature_seconds=shared.seconds)
+    merged = mean_of(results, feature_seconds=shared.seconds)
+    merged.features = features
+    return merged
 
 
 def mean_of(results: Sequence[CrossValResult], *, feature_seconds: float | None = None) -> CrossValResult:
@@ -546,4 +553,5 @@ def mean_of(results: Sequence[CrossValResult], *, feature_seconds: float | None 
         dynamics=None
         if all(r.dynamics is None for r in results)
         else [np.concatenate(d) if d else None for d in records],
+        features=next((r.features for r in results if r.features is not None), None),
     )

@@ -3,6 +3,8 @@
 The folder is a stable contract that other tools read (see the README):
 - `sentences.jsonl`: `{"index", "doc_id", "score", "n_issues", "cleanlab_score"}` per sentence;
 - `issues.jsonl` (and `issues.csv`): one `Issue` per line, most suspicious first;
+- `questions.jsonl`: one guideline `Question` per line (`nerqa.auditing.neighbours`), most
+  telling first;
 - `pred_probs.npz`: the word-level probabilities (`nerqa.data.probs.save_probs`);
 - `summary.json`: counts, cross-validated metrics, settings, timings, and `corpus.fingerprint`,
   which `load_audit` checks against the corpus it is used with.
@@ -22,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from nerqa.auditing.issues import Issue
+from nerqa.auditing.neighbours import Question
 from nerqa.data.corpus import Corpus
 from nerqa.data.probs import load_probs, save_probs
 from nerqa.errors import AuditFolderError
@@ -30,6 +33,7 @@ from nerqa.files import atomic_write_text
 SENTENCES_FILE = "sentences.jsonl"
 ISSUES_FILE = "issues.jsonl"
 ISSUES_CSV = "issues.csv"
+QUESTIONS_FILE = "questions.jsonl"
 PROBS_FILE = "pred_probs.npz"
 SUMMARY_FILE = "summary.json"
 REPORT_FILE = "report.html"
@@ -43,6 +47,7 @@ AUDIT_FOLDER_NAMES = (
     SENTENCES_FILE,
     ISSUES_FILE,
     ISSUES_CSV,
+    QUESTIONS_FILE,
     PROBS_FILE,
     SUMMARY_FILE,
     REPORT_FILE,
@@ -64,6 +69,7 @@ class AuditResult:
         issues: most suspicious first, each with a stable id.
         cleanlab_scores: `(n_sentences,)` cleanlab's own sentence scores.
         summary: JSON-able counts, metrics, settings and timings.
+        questions: guideline questions, most telling first (`nerqa.auditing.neighbours`).
     """
 
     corpus: Corpus
@@ -73,6 +79,7 @@ class AuditResult:
     issues: list[Issue]
     cleanlab_scores: np.ndarray
     summary: dict = field(default_factory=dict)
+    questions: list[Question] = field(default_factory=list)
 
     def issue(self, issue_id: str) -> Issue:
         """The issue with this id (KeyError when there is none)."""
@@ -100,11 +107,14 @@ def audit_files(result: AuditResult) -> dict[str, str]:
     writer = csv.DictWriter(table, fieldnames=[f.name for f in fields(Issue)])
     writer.writeheader()
     for issue in result.issues:
-        writer.writerow({**issue.to_dict(), "evidence": "+".join(issue.evidence)})
+        similar = "; ".join(f"{text} (s. {index}, {label})" for index, text, label, _ in issue.similar)
+        writer.writerow({**issue.to_dict(), "evidence": "+".join(issue.evidence), "similar": similar})
+    questions = "".join(json.dumps(q.to_dict(), ensure_ascii=False) + "\n" for q in result.questions)
     return {
         SENTENCES_FILE: sentences,
         ISSUES_FILE: issues,
         ISSUES_CSV: table.getvalue(),
+        QUESTIONS_FILE: questions,
         SUMMARY_FILE: json.dumps(result.summary, indent=2, default=str, ensure_ascii=False) + "\n",
     }
 
@@ -205,7 +215,14 @@ def load_audit(folder: str | Path, corpus: Corpus) -> AuditResult:
         cleanlab = np.array([float(r["cleanlab_score"]) for r in sentences])
     except (KeyError, TypeError, ValueError) as error:
         raise AuditFolderError(f"{folder / SENTENCES_FILE}: a line lacks a numeric {error}") from None
-    return AuditResult(corpus, pred_probs, tags, scores, issues, cleanlab, summary)
+    questions = []
+    if (folder / QUESTIONS_FILE).is_file():  # audits before issue 29 have none
+        for number, record in enumerate(_jsonl(folder / QUESTIONS_FILE), start=1):
+            try:
+                questions.append(Question.from_dict(record))
+            except (KeyError, TypeError, ValueError) as error:
+                raise AuditFolderError(f"{folder / QUESTIONS_FILE}, line {number}: not a question: {error}") from None
+    return AuditResult(corpus, pred_probs, tags, scores, issues, cleanlab, summary, questions)
 
 
 def load_issue_records(folder: str | Path) -> list[dict]:

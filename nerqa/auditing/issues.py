@@ -7,7 +7,9 @@ Span issue types (the model is the cross-validated one; "given" spans are the co
 - `ghost_span`: a given entity no predicted span overlaps (the model does not support it);
 - `span_shift`: a given span overlapped by a predicted span with other boundaries.
 Corpus checks: `inconsistent` (one surface form, several readings: types, or tagged and
-untagged) and `sparse` (entities of rare types, and one-off forms the model doubts).
+untagged) and `sparse` (entities of rare types, and one-off forms the model doubts). A
+mention whose nearest neighbours in context carry another type is a `wrong_tag` issue with the
+evidence `neighbours` (`nerqa.auditing.neighbours.neighbour_issues`).
 
 Every issue's `score` is in [0, 1], lower = more likely a label error: for span issues, the
 mean cross-validated probability of the given labels (entity types, B/I merged) over the
@@ -55,7 +57,9 @@ class Issue:
     `span_issues`) and `margin` the training dynamics' (`weigh_by_margins`); `confidence` is
     the model's mean probability, in [0, 1], of the reading the suggestion would give the
     words it touches, so a bulk accept can keep to confident fixes. `evidence` names every
-    check that flagged this span (`merge_issues`): the issue's own type first."""
+    check that flagged this span (`merge_issues`): the issue's own type first. `similar`: where
+    the neighbours check flagged it, `(sentence index, text, type, cosine similarity)` of the
+    similar mentions of the suggested type, nearest first."""
 
     id: str
     index: int
@@ -77,10 +81,14 @@ class Issue:
     evidence: tuple[str, ...] = ()
     confidence: float | None = None
     margin: float | None = None
+    similar: tuple[tuple[int, str, str, float], ...] = ()
 
     def to_dict(self) -> dict:
         record = asdict(self)
         record["evidence"] = list(self.evidence)
+        record["similar"] = [
+            {"index": i, "text": t, "type": label, "similarity": sim} for i, t, label, sim in self.similar
+        ]
         return record
 
     @classmethod
@@ -89,6 +97,11 @@ class Issue:
         values = {f.name: record[f.name] for f in fields(cls) if f.name in record}
         if "evidence" in values:
             values["evidence"] = tuple(values["evidence"] or ())
+        if "similar" in values:
+            values["similar"] = tuple(
+                (int(r["index"]), str(r["text"]), str(r["type"]), float(r["similarity"]))
+                for r in values["similar"] or ()
+            )
         return cls(**values)
 
 
@@ -486,6 +499,7 @@ def merge_issues(issues: Sequence[Issue]) -> list[Issue]:
                 reason="; ".join(reasons),
                 cleanlab=any(i.cleanlab for i in group),
                 evidence=kinds,
+                similar=next((i.similar for i in group if i.similar), ()),
             )
         )
     return merged

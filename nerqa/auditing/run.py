@@ -30,6 +30,7 @@ from nerqa.auditing.issues import (
     with_ids,
     word_margins,
 )
+from nerqa.auditing.neighbours import find_repeated_errors, neighbour_issues
 from nerqa.auditing.noise import estimate_noise
 from nerqa.config import AuditSettings, TrainConfig
 from nerqa.data.corpus import Corpus
@@ -132,6 +133,7 @@ def audit(
     reference: Corpus | None = None,
     repeats: int = 1,
     executor: FoldExecutor | None = None,
+    neighbours: bool = True,
     progress: ProgressCallback = quiet,
 ) -> AuditResult:
     """Audit `corpus`: K-fold cross-validated pred_probs (`mode`: see `nerqa.auditing.crossval`), scored
@@ -141,7 +143,9 @@ def audit(
     are not audited. `repeats` > 1 cross-validates that many times, repeat r with seed
     `config.seed + r` (other fold splits, initialisations and batch orders), and averages the
     pred_probs (`repeats` times the time). `executor` runs the folds (default: one after
-    another here; `nerqa.auditing.distributed.RayFolds`: Ray tasks)."""
+    another here; `nerqa.auditing.distributed.RayFolds`: Ray tasks). `neighbours`: also look for
+    the errors a corpus repeats (`nerqa.auditing.neighbours`: neighbour issues and guideline
+    questions), over the frozen encoder's word features."""
     started = time.perf_counter()
     if classifier is not None:
         from nerqa.models.predict import predict_probs
@@ -150,7 +154,13 @@ def audit(
         check_model_types(corpus, classifier.tags, "the model")
         probs = predict_probs(classifier, [s.tokens for s in corpus.sentences], progress=progress)
         return score(
-            corpus, probs, classifier.tags, level=level, settings={"mode": "model", "level": level}, started=started
+            corpus,
+            probs,
+            classifier.tags,
+            level=level,
+            settings={"mode": "model", "level": level},
+            started=started,
+            features=word_features(corpus, config, progress) if neighbours else None,
         )
     from nerqa.auditing.crossval import COMPONENTS, mean_of
 
@@ -182,9 +192,34 @@ def audit(
             "sentences": len(reference),
             "fingerprint": reference.fingerprint(),
         }
+    features = None
+    if neighbours:
+        features = crossval.features if crossval.features is not None else word_features(corpus, config, progress)
     return score(
-        corpus, crossval.pred_probs, crossval.tags, level=level, crossval=crossval, settings=settings, started=started
+        corpus,
+        crossval.pred_probs,
+        crossval.tags,
+        level=level,
+        crossval=crossval,
+        settings=settings,
+        started=started,
+        features=features,
     )
+
+
+def word_features(corpus: Corpus, config: TrainConfig, progress: ProgressCallback = quiet) -> list[np.ndarray]:
+    """The frozen encoder's word features of every sentence, `(n_words, n_features)` float16
+    each (`nerqa.models.frozen.frozen_pass`, without the top layers' states)."""
+    from nerqa.models.frozen import frozen_pass
+
+    return frozen_pass(
+        [s.tokens for s in corpus.sentences],
+        config.model,
+        max_length=config.max_length,
+        stride=config.stride,
+        top_layers=None,
+        progress=progress,
+    ).features
 
 
 def score(
@@ -196,10 +231,13 @@ def score(
     crossval: CrossValResult | None = None,
     settings: dict | None = None,
     started: float | None = None,
+    features: Sequence[np.ndarray] | None = None,
 ) -> AuditResult:
     """Turn pred_probs into scores and issues (no training). With `crossval` holding training
     dynamics, the scores read `with_dynamics(pred_probs, ...)`; the CV metrics and the
-    returned pred_probs stay out-of-sample."""
+    returned pred_probs stay out-of-sample. With `features`, the frozen encoder's word features
+    `(n_words, n_features)` per sentence, mentions whose neighbours carry another type are
+    issues too, and the guideline questions are found (`nerqa.auditing.neighbours`)."""
     started = started if started is not None else time.perf_counter()
     scoring_started = time.perf_counter()
     scored = (
@@ -209,6 +247,10 @@ def score(
     )
     cleanlab_sentence, _, flagged = cleanlab_scores(corpus, scored, tags, level=level)
     issues = span_issues(corpus, scored, tags, flagged=flagged)
+    repeated = None
+    if features is not None:
+        repeated = find_repeated_errors(corpus, features)
+        issues += neighbour_issues(corpus, repeated.mentions, repeated.votes)
     lowest_margins = training_sentence = None
     if crossval is not None and crossval.dynamics is not None:
         margins = word_margins(corpus, crossval.dynamics, tags)
@@ -236,6 +278,10 @@ def score(
             "by_class": dict(Counter(i.given if i.given != "O" else i.suggested for i in ranked)),
         },
         "cleanlab_flagged_tokens": len(flagged),
+        "questions": {
+            "total": len(repeated.questions) if repeated else 0,
+            "top": [q.describe() for q in repeated.questions[:QUESTIONS_SHOWN]] if repeated else [],
+        },
         # Confident learning's count on the out-of-sample probabilities, as it is defined: on
         # CoNLL dev and NoiseBench expert it comes nearer the truth than on the mixed ones
         # (docs/benchmarks.md, bench/real_noise.py).
@@ -253,13 +299,21 @@ def score(
             "fold_seconds": [round(s, 2) for s in crossval.seconds] if crossval else [],
             "cached_folds": crossval.cached_folds if crossval else [],
             "feature_seconds": round(crossval.feature_seconds, 2) if crossval else 0.0,
+            "neighbour_seconds": round(repeated.seconds, 2) if repeated else 0.0,
             "threads": _torch_threads(),
         },
     }
     # As JSON has it, so that the summary read back from summary.json is equal to this one.
     summary = json.loads(json.dumps(summary, default=str))
     return AuditResult(
-        corpus, pred_probs, tags, sentence_scores, ranked, np.asarray(cleanlab_sentence, dtype=float), summary
+        corpus,
+        pred_probs,
+        tags,
+        sentence_scores,
+        ranked,
+        np.asarray(cleanlab_sentence, dtype=float),
+        summary,
+        repeated.questions if repeated else [],
     )
 
 
@@ -270,6 +324,9 @@ def _torch_threads() -> int | None:
     torch = sys.modules.get("torch")
     return torch.get_num_threads() if torch is not None else None
 
+
+# Guideline questions named in summary.json (all of them are in questions.jsonl).
+QUESTIONS_SHOWN = 10
 
 # cleanlab's score only orders sentences whose span issues tie (most often: those with none).
 _TIE_BREAK = 1e-3

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field, replace
 
 from nerqa.auditing.folder import AuditResult
 from nerqa.auditing.issues import Issue
+from nerqa.auditing.neighbours import Question
 from nerqa.data.tags import OUTSIDE, Span
 from nerqa.errors import NerqaError
 from nerqa.review.apply import Replay
@@ -350,6 +351,51 @@ class ReviewSession:
             self._recorded()
         return recorded
 
+    # --- guideline questions --------------------------------------------------------------
+
+    def question_places(self, question: Question) -> dict[int, list[Span]]:
+        """Per sentence, the spans of the question's group as they read now: its mentions that
+        still carry the question's type (a decision since may have changed some)."""
+        out: dict[int, list[Span]] = {}
+        for index, start, end, _ in question.mentions:
+            span = Span(start, end, question.label)
+            if span in self.states[index]:
+                out.setdefault(index, []).append(span)
+        return out
+
+    def question_status(self, question: Question) -> str | None:
+        """The type a live decision of this audit gave the question's group, or None."""
+        prefix = _question_prefix(question)
+        decided = [d for d in self.effective if d.source == "question" and d.issue_id.startswith(prefix)]
+        if not decided:
+            return None
+        return decided[-1].issue_id.rsplit(":", 1)[1]
+
+    def decide_question(self, question: Question, label: str) -> list[Decision]:
+        """Relabel every mention of the question's group that still carries its type to
+        `label`: one decision per sentence (source `question`), all recorded in one transaction
+        with one batch id, so that one undo takes all of them back. Returns what was recorded
+        (empty when no mention is left to change: to decide a question again, undo first)."""
+        if label == question.label:
+            raise NerqaError(f"question {question.id}: its mentions are {label} already")
+        if label not in self.result.corpus.entity_types and f"B-{label}" not in self.result.tags:
+            raise NerqaError(f"question {question.id}: unknown type {label!r}")
+        batch = uuid.uuid4().hex[:12]
+        planned = []
+        for index, spans in self.question_places(question).items():
+            before = self.states[index]
+            after = tuple(Span(s.start, s.end, label) if s in spans else s for s in before)
+            sentence = hashlib.sha256(self.keys[index].encode()).hexdigest()[:10]
+            issue_id = f"{_question_prefix(question)}{sentence}:{label}"
+            planned.append(
+                self.make_decision(issue_id, index, "edit", after, source="question", batch=batch, before=before)
+            )
+        if not planned:
+            return []
+        recorded = self.store.record_all(planned)
+        self._recorded()
+        return recorded
+
     def _issue_at(self, occurrence: Occurrence) -> str | None:
         """The undecided issue of that sentence that the change settles: one whose span is a
         changed span's, else one the change touches; span issues before `sparse` notes."""
@@ -391,6 +437,13 @@ class ReviewSession:
         recorded = self.store.record_all(planned)
         self._recorded()
         return recorded
+
+
+def _question_prefix(question: Question) -> str:
+    """The start of the issue ids of a question's decisions: `qu-` and a digest of its group
+    (its type and mentions), so that a re-audit's question over the same group keeps it."""
+    digest = hashlib.sha256(json.dumps([question.label, sorted(question.mentions)]).encode()).hexdigest()
+    return f"qu-{digest[:12]}-"
 
 
 def _propagated_id(sentence_key: str, occurrence: Occurrence, decision: Decision) -> str:

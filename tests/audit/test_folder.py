@@ -28,10 +28,12 @@ def test_outputs_follow_the_contract_and_escape_hostile_text(tmp_path: Path):
         "sentences.jsonl",
         "issues.jsonl",
         "issues.csv",
+        "questions.jsonl",
         "summary.json",
         "report.html",
         "pred_probs.npz",
     }
+    assert (tmp_path / "questions.jsonl").read_text() == ""  # no features, no questions
     sentence = json.loads((tmp_path / "sentences.jsonl").read_text())
     assert set(sentence) == {"index", "doc_id", "score", "n_issues", "cleanlab_score"} and 0 <= sentence["score"] <= 1
     issue = json.loads((tmp_path / "issues.jsonl").read_text().splitlines()[0])

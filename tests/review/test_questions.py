@@ -1,0 +1,68 @@
+"""Guideline questions decided in a review session: one decision for a whole group of
+mentions, undone as one, applied to exactly those mentions (`ReviewSession.decide_question`)."""
+
+from __future__ import annotations
+
+import pytest
+
+from nerqa.auditing.neighbours import Cluster, Question
+from nerqa.errors import NerqaError
+from nerqa.review.apply import apply_decisions
+
+# "HD" given D in sentences 0, 1 and 2 of review_helpers.ROWS: the group a team relabels to C.
+HD = [(0, 0, 1, "HD"), (1, 1, 2, "HD"), (2, 0, 1, "HD")]
+
+
+def hd_question() -> Question:
+    return Question(
+        id="q1",
+        label="D",
+        suggested="C",
+        mentions=list(HD),
+        clusters=[Cluster(3, tuple(HD[:2])), Cluster(0, ())],
+        lean=0.5,
+        baseline=0.1,
+        score=0.4,
+        forms=[("HD", 3)],
+    )
+
+
+def spans(corpus) -> list[list[tuple[int, int, str]]]:
+    return [[(s.start, s.end, s.label) for s in sentence.spans] for sentence in corpus.sentences]
+
+
+def test_a_question_decided_relabels_its_group_and_only_it(session):
+    before = spans(session.result.corpus)
+    question = hd_question()
+    recorded = session.decide_question(question, "C")
+    assert len(recorded) == 3 and len({d.batch for d in recorded}) == 1
+    assert {d.source for d in recorded} == {"question"} and session.question_status(question) == "C"
+    after = spans(apply_decisions(session.result.corpus, session.store.effective()).corpus)
+    changed = {(i, s) for i in range(len(before)) for s in set(after[i]) ^ set(before[i])}
+    assert changed == {(0, (0, 1, "D")), (0, (0, 1, "C")), (1, (1, 2, "D")), (1, (1, 2, "C"))} | {
+        (2, (0, 1, "D")),
+        (2, (0, 1, "C")),
+    }
+    # Sentence 0's other span (muscular dystrophy, D) is not in the group and stays D.
+    assert (3, 5, "D") in after[0]
+
+
+def test_undo_takes_the_whole_question_back_and_it_can_be_decided_again(session):
+    question = hd_question()
+    session.decide_question(question, "C")
+    assert session.decide_question(question, "C") == []  # nothing of the group reads D any more
+    undone = session.undo()
+    assert len(undone) == 3 and session.question_status(question) is None
+    assert apply_decisions(session.result.corpus, session.store.effective()).corpus == session.result.corpus
+    again = session.decide_question(question, "C")
+    assert len(again) == 3 and session.question_status(question) == "C"
+    history = session.history()
+    assert [d.action for d in history[:4]] == ["edit"] * 3 + ["undo"]
+
+
+def test_a_question_decision_to_its_own_or_an_unknown_type_is_refused(session):
+    with pytest.raises(NerqaError, match="D already"):
+        session.decide_question(hd_question(), "D")
+    with pytest.raises(NerqaError, match="unknown type 'GENE'"):
+        session.decide_question(hd_question(), "GENE")
+    assert session.store.all() == []
