@@ -31,6 +31,7 @@ from nerqa_cli.review_screens import (
     FormsScreen,
     HelpScreen,
     HistoryScreen,
+    QuestionScreen,
     render_spans,
 )
 
@@ -47,8 +48,8 @@ class ReviewApp(App):
     #context { padding: 0 1; height: auto; color: $text-muted; }
     #forms-summary { padding: 0 1; height: auto; }
     #message { padding: 0 1; height: auto; color: $success; }
-    HelpScreen, FormsScreen, FilterScreen, EditScreen, HistoryScreen { align: center middle; }
-    #help, #forms, #filter, #editor, #history {
+    HelpScreen, FormsScreen, FilterScreen, EditScreen, HistoryScreen, QuestionScreen { align: center middle; }
+    #help, #forms, #filter, #editor, #history, #question {
         width: 90%; height: auto; max-height: 90%; border: round $accent; background: $panel; padding: 1 2;
     }
     """
@@ -67,6 +68,7 @@ class ReviewApp(App):
         Binding("slash", "filter", "Filter", show=False),
         Binding("b", "back", "Back", show=False),
         Binding("h", "history", "History", show=False),
+        Binding("g", "questions", "Questions", show=False),
     ]
 
     def __init__(self, session: ReviewSession, *, crash_log: Path | None = None) -> None:
@@ -111,7 +113,7 @@ class ReviewApp(App):
         """An issue as a reviewer knows it: its type, words and labels (not its internal id)."""
         issue = self.session.issue(issue_id)
         if issue is None:
-            return "a propagated change"
+            return "a guideline question's relabel" if issue_id.startswith("qu-") else "a propagated change"
         start = issue.suggested_start if issue.suggested_start is not None else issue.start
         end = issue.suggested_end if issue.suggested_end is not None else issue.end
         if (start, end) != (issue.start, issue.end):
@@ -419,6 +421,45 @@ class ReviewApp(App):
             self.say(f"Decide again on {self.describe(issue.id)}: {after}.")
 
         self.push_screen(HistoryScreen(rows), reopen)
+
+    def action_questions(self) -> None:
+        questions = self.session.result.questions
+        if not questions:
+            self.say("This audit has no guideline questions.")
+            return
+
+        def title(q) -> str:
+            status = self.session.question_status(q)
+            return f"{q.id}  " + (f"[decided: {status}]  " if status else "") + q.describe()
+
+        def chosen(number: int | None) -> None:
+            if number is None:
+                return
+            question = questions[number]
+
+            def decided(label: str | None) -> None:
+                if label is None:
+                    self.say(f"Question {question.id} left open.")
+                    return
+                recorded = self.session.decide_question(question, label)
+                self.redraw()
+                if not recorded:
+                    self.say(f"Question {question.id}: no mention of the group is {question.label} now; undo first.")
+                    return
+                mentions = sum(len(d.added) for d in recorded)
+                self.say(
+                    f"Saved: question {question.id}, {mentions} mentions in {len(recorded)} sentences "
+                    f"{question.label} → {label} (u undoes them together)."
+                )
+
+            sentences = [s.tokens for s in self.session.result.corpus.sentences]
+            status = self.session.question_status(question)
+            self.push_screen(QuestionScreen(question, sentences, self.types, status), decided)
+
+        self.push_screen(
+            FormsScreen("Guideline questions (enter: open one)", [(i, title(q)) for i, q in enumerate(questions)]),
+            chosen,
+        )
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())

@@ -1,5 +1,6 @@
 """The review app's screens and drawing: the spans of a sentence in brackets and colour, the
-help, the same-form list, the filter form, the decision history and the span editor."""
+help, the same-form list, the filter form, the decision history, the span editor and a
+guideline question."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Footer, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
+from nerqa.auditing.neighbours import Question
 from nerqa.data.tags import Span
 from nerqa.review.decisions import Decision
 from nerqa.review.session import STATUSES, Filters
@@ -32,6 +34,9 @@ Review keys (up/down, page up/down: scroll; escape: close)
   /  filter by issue type, class, score and status
   h  history: every decision, newest first; choose one to
      decide its issue again
+  g  guideline questions: groups of mentions that read like
+     another type; choose one, then a type number to relabel
+     the whole group (u undoes it as one decision)
   b  back to the issue you decided before (across sessions)
   ?  this help
   q  quit (every decision is already saved)
@@ -347,3 +352,53 @@ class EditScreen(ModalScreen[tuple[Span, ...] | None]):
 
     def action_cancel(self) -> None:
         self.dismiss(None)
+
+
+class QuestionScreen(ModalScreen[str | None]):
+    """One guideline question: its group and the mentions it reads like, each with example
+    sentences; a type number relabels the whole group (returns the type; None: cancelled)."""
+
+    BINDINGS = [
+        *[Binding(str(n), f"choose({n - 1})", show=False) for n in range(1, 10)],
+        Binding("escape", "dismiss", "Cancel"),
+    ]
+
+    def __init__(
+        self, question: Question, sentences: Sequence[Sequence[str]], types: Sequence[str], status: str | None
+    ):
+        super().__init__()
+        self.question = question
+        self.sentences = sentences
+        self.types = [t for t in types if t != question.label]
+        self.status = status
+
+    def example(self, where: tuple[int, int, int, str], label: str) -> Text:
+        index, start, end, _ = where
+        line = Text(f"  s. {index}: ", style="dim")
+        line.append_text(render_spans(self.sentences[index], [Span(start, end, label)], [label]))
+        return line
+
+    def compose(self) -> ComposeResult:
+        q = self.question
+        text = Text(f"Question {q.id}: ", style="bold")
+        text.append(q.describe())
+        if self.status:
+            text.append(f"\n[decided: {q.label} → {self.status}; u in the review undoes it]", style="yellow")
+        group, resembled = q.clusters[0], q.clusters[1] if len(q.clusters) > 1 else None
+        text.append(f"\n\nThis group: {group.size} mentions given {q.label}, for example\n", style="bold")
+        for where in group.examples:
+            text.append_text(self.example(where, q.label))
+            text.append("\n")
+        if resembled is not None and resembled.size:
+            text.append(f"\nThey read like these {resembled.size} {q.suggested} mentions, for example\n", style="bold")
+            for where in resembled.examples:
+                text.append_text(self.example(where, q.suggested))
+                text.append("\n")
+        choices = "  ".join(f"{n} {t}" for n, t in enumerate(self.types, 1))
+        text.append(f"\nRelabel the whole group to: {choices}   (escape: leave it)", style="bold")
+        with VerticalScroll(id="question"):
+            yield Static(text)
+
+    def action_choose(self, number: int) -> None:
+        if number < len(self.types):
+            self.dismiss(self.types[number])

@@ -59,12 +59,36 @@ def review_audit(rows=ROWS) -> AuditResult:
     return score(corpus, [one_hot(model.split()) for *_, model in rows], TAGS)
 
 
-def write_review_project(folder: Path, rows=ROWS) -> Path:
-    """`folder/corpus.jsonl` and its audit in `folder/audit`, as a user would have them."""
+# "HD" given D in sentences 0, 1 and 2 of ROWS: a group of mentions a team relabels at once.
+HD = [(0, 0, 1, "HD"), (1, 1, 2, "HD"), (2, 0, 1, "HD")]
+
+
+def hd_question():
+    """A guideline question over the HD group (D, reading like C), as the audit writes one."""
+    from nerqa.auditing.neighbours import Cluster, Question
+
+    return Question(
+        id="q1",
+        label="D",
+        suggested="C",
+        mentions=list(HD),
+        clusters=[Cluster(3, tuple(HD[:2])), Cluster(0, ())],
+        lean=0.5,
+        baseline=0.1,
+        score=0.4,
+        forms=[("HD", 3)],
+    )
+
+
+def write_review_project(folder: Path, rows=ROWS, *, questions: bool = False) -> Path:
+    """`folder/corpus.jsonl` and its audit in `folder/audit`, as a user would have them (with
+    `questions`, the audit holds `hd_question()`)."""
     from nerqa.auditing import write_outputs
     from nerqa.data.formats import write_corpus
 
     result = review_audit(rows)
+    if questions:
+        result.questions = [hd_question()]
     write_corpus(result.corpus, folder / "corpus.jsonl")
     write_outputs(result, folder / "audit")
     return folder

@@ -307,3 +307,40 @@ def test_an_unexpected_error_exits_1_says_where_the_decisions_are_and_logs_the_t
     log = (project / "audit" / "relabel-errors.log").read_text()
     assert "Traceback" in log and "RuntimeError: planted fault" in log
     assert len(DecisionStore.open(project / "audit", read_only=True).all()) == 2
+
+
+def test_a_guideline_question_decided_undone_and_decided_again_then_applied(tmp_path: Path):
+    project = write_review_project(tmp_path, questions=True)
+    term = relabel(project)
+    try:
+        term.wait_for(r"Issue 1 of 8")
+        term.keys("g")
+        term.wait_for(r"q1  D -> C\? 3 mentions \(HD 3\)")
+        term.keys("Enter")
+        screen = term.wait_for(r"Relabel the whole group to: 1 C")
+        assert "This group: 3 mentions given D" in screen
+        term.keys("1")
+        term.wait_for(r"Saved: question q1, 3 mentions in 3 sentences D → C \(u undoes them together\)")
+        term.keys("u")
+        term.wait_for(r"Undone: edit a guideline question's relabel and 2 more \(saved\)")
+        term.keys("g")
+        term.wait_for(r"q1  D -> C\?")
+        term.keys("Enter")
+        term.wait_for(r"Relabel the whole group to")
+        term.keys("1")
+        term.wait_for(r"Saved: question q1, 3 mentions in 3 sentences D → C")
+        term.keys("g")
+        term.wait_for(r"\[decided: C\]")
+        term.keys("Escape", "q")
+        time.sleep(1.5)
+    finally:
+        term.close()
+    applied(project)
+    expected = spans(read_corpus(project / "corpus.jsonl"))
+    # Exactly the group's mentions: HD in sentences 0, 1 and 2; "muscular dystrophy" stays D.
+    expected[0] = [(0, 1, "C"), (3, 5, "D")]
+    expected[1] = [(1, 2, "C")]
+    expected[2] = [(0, 1, "C")]
+    assert spans(read_corpus(project / "fixed.jsonl")) == expected
+    rows = DecisionStore.open(project / "audit", read_only=True).all()
+    assert [r.action for r in rows] == ["edit"] * 3 + ["undo"] + ["edit"] * 3

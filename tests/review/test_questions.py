@@ -4,27 +4,10 @@ mentions, undone as one, applied to exactly those mentions (`ReviewSession.decid
 from __future__ import annotations
 
 import pytest
+from review_helpers import hd_question
 
-from nerqa.auditing.neighbours import Cluster, Question
 from nerqa.errors import NerqaError
 from nerqa.review.apply import apply_decisions
-
-# "HD" given D in sentences 0, 1 and 2 of review_helpers.ROWS: the group a team relabels to C.
-HD = [(0, 0, 1, "HD"), (1, 1, 2, "HD"), (2, 0, 1, "HD")]
-
-
-def hd_question() -> Question:
-    return Question(
-        id="q1",
-        label="D",
-        suggested="C",
-        mentions=list(HD),
-        clusters=[Cluster(3, tuple(HD[:2])), Cluster(0, ())],
-        lean=0.5,
-        baseline=0.1,
-        score=0.4,
-        forms=[("HD", 3)],
-    )
 
 
 def spans(corpus) -> list[list[tuple[int, int, str]]]:
