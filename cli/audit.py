@@ -245,6 +245,10 @@ def _trained_classifier(trained: Optional[Path], data):
     return classifier
 
 
+# Guideline questions the terminal summary names (the rest are in questions.jsonl and the report).
+QUESTIONS_SHOWN = 5
+
+
 def render_summary(result: AuditResult, show: int) -> None:
     summary = result.summary
     counts = Table(title="Issues", title_justify="left")
@@ -265,6 +269,14 @@ def render_summary(result: AuditResult, show: int) -> None:
         from nerqa.auditing.noise import describe_noise
 
         console.print(describe_noise(summary["noise"]), highlight=False)
+    if result.questions:
+        console.print(
+            f"Guideline questions: {len(result.questions):,} (groups of mentions that read like another type; "
+            "questions.jsonl and the report; decide them in `nerqa relabel`, key g). The first:",
+            highlight=False,
+        )
+        for question in result.questions[:QUESTIONS_SHOWN]:
+            console.print(f"  {question.id}  {escape(question.describe())}", highlight=False)
     if show == 0:
         return
     console.print(issues_table(result, show, width=console.width))

@@ -170,6 +170,7 @@ svg{{margin:0 1em 1em 0;font-size:12px}} .t{{font-weight:bold}}
 </style></head><body>
 <h1>nerqa audit</h1><p>{html.escape(head)}</p>{_noise(summary)}
 <div>{charts}</div>
+{_questions(result, colors)}
 <p>Type <select id="ft"><option value="">all</option>{options(by_type)}</select>
 Class <select id="fc"><option value="">all</option>{options(by_class)}</select> <span id="shown"></span></p>
 <div id="issues">{"".join(rows)}</div>
@@ -183,6 +184,35 @@ document.getElementById('ft').onchange=apply;document.getElementById('fc').oncha
 <script type="application/json" id="summary">{_script_json(summary)}</script>
 </body></html>
 """
+
+
+def _questions(result: AuditResult, colors: dict[str, str], shown: int = 20) -> str:
+    """The top `shown` guideline questions: each group and the mentions it reads like, with
+    example sentences (the mention marked with its type)."""
+    if not result.questions:
+        return ""
+    sentences = result.corpus.sentences
+    blocks = []
+    for question in result.questions[:shown]:
+        sides = []
+        for cluster, label, what in zip(
+            question.clusters, (question.label, question.suggested), ("this group", "reads like")
+        ):
+            examples = "".join(
+                f"<div>s. {index}: {_sentence_html(sentences[index].tokens, [(start, end, label)], colors)}</div>"
+                for index, start, end, _ in cluster.examples
+            )
+            sides.append(f"<div><i>{what}: {cluster.size} {html.escape(label)} mentions</i>{examples}</div>")
+        blocks.append(
+            f'<div class="issue question"><div class="head"><b>{html.escape(question.id)}</b> '
+            f"{html.escape(question.describe())}</div>"
+            f'<div class="pair">{"".join(sides)}</div></div>'
+        )
+    return (
+        f'<h2 id="questions">Guideline questions ({len(result.questions):,}; questions.jsonl)</h2>'
+        "<p>Groups of mentions whose contexts read like another type's: not errors under the current guideline, "
+        "but one decision each for the team (<code>nerqa relabel</code>, key g).</p>" + "".join(blocks)
+    )
 
 
 def _noise(summary: dict) -> str:

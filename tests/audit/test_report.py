@@ -66,3 +66,27 @@ def test_report_draws_each_entity_type_in_its_own_colour():
     }
     assert len(colours["C"]) == len(colours["D"]) == 1, colours
     assert colours["C"] != colours["D"]
+
+
+def test_guideline_questions_have_a_section_of_the_report_and_of_the_terminal_summary(monkeypatch):
+    from io import StringIO
+
+    from review_helpers import hd_question, review_audit
+    from rich.console import Console
+
+    import nerqa_cli.audit as command
+    from nerqa.auditing.report import render_html
+
+    result = review_audit()
+    assert 'id="questions"' not in render_html(result)
+    result.questions = [hd_question()]
+    page = render_html(result)
+    section = page[page.index('id="questions"') : page.index('id="ft"')]
+    assert "Guideline questions (1; questions.jsonl)" in section and "q1" in section
+    assert "this group: 3 D mentions" in section and section.count("s. ") == 2  # two examples of the group
+    out = StringIO()
+    monkeypatch.setattr(command, "console", Console(file=out, width=200))
+    command.render_summary(result, 0)
+    text = out.getvalue()
+    assert "Guideline questions: 1 (groups of mentions that read like another type;" in text
+    assert "q1  D -> C? 3 mentions (HD 3) read like C mentions (50% of their neighbours, against 10% for D)" in text
