@@ -43,8 +43,11 @@ NEIGHBOURS = 10
 # (with NEIGHBOUR_WEIGHT: chosen on bench/real_noise.py's four sets, docs/benchmarks.md).
 MIN_SHARE = 0.8
 # Up to this many mentions the nearest neighbours are exact (blocks of a matrix product);
-# above it an approximate index (faiss HNSW, where faiss is installed).
+# above it the vectors are reduced to REDUCED_DIMS (PCA fitted on a sample) and searched in an
+# approximate index (faiss HNSW, where faiss is installed: `pip install faiss-cpu`).
 EXACT_LIMIT = 50_000
+REDUCED_DIMS = 128
+PCA_SAMPLE = 20_000
 # Mentions per cluster, on average, when a type's mentions are clustered for questions.
 CLUSTER_SIZE = 8
 # The smallest cluster that makes a question.
@@ -106,6 +109,7 @@ def nearest(vectors: np.ndarray, k: int, *, groups: np.ndarray, block: int = 204
     nearest first. Exact up to `EXACT_LIMIT` rows, approximate (faiss HNSW) above it where faiss
     is installed. Fewer than `k` candidates leave -1 / -inf."""
     n = len(vectors)
+    vectors = np.asarray(vectors, dtype=np.float32)  # numpy's float16 matrix product is slow
     if n > EXACT_LIMIT:
         try:
             return _nearest_faiss(vectors, k, groups)
@@ -388,13 +392,38 @@ def find_repeated_errors(
     mentions = mentions_of(corpus)
     if len(mentions) < 2:
         return RepeatedErrors(mentions, [None] * len(mentions), [], 0.0)
-    vectors = mention_vectors(features, mentions)
     if progress:
         progress(f"nearest neighbours of {len(mentions):,} mentions")
-    index, sims = nearest(vectors, min(k, len(mentions) - 1), groups=np.array([m.index for m in mentions]))
-    found = votes(mentions, index, sims)
-    questions = guideline_questions(mentions, vectors, index, seed=seed)
+    found, questions = repeated_errors(mentions, mention_vectors(features, mentions), k=k, seed=seed)
     return RepeatedErrors(mentions, found, questions, time.perf_counter() - started)
+
+
+def repeated_errors(
+    mentions: Sequence[Mention], vectors: np.ndarray, *, k: int = NEIGHBOURS, seed: int = 42
+) -> tuple[list[Vote | None], list[Question]]:
+    """The votes and questions of `mentions` from their vectors `(n_mentions, d)` (unit length);
+    above `EXACT_LIMIT` mentions the vectors are reduced first (`reduce`)."""
+    if len(vectors) > EXACT_LIMIT:
+        vectors = reduce(vectors, seed=seed)
+    index, sims = nearest(vectors, min(k, len(mentions) - 1), groups=np.array([m.index for m in mentions]))
+    return votes(mentions, index, sims), guideline_questions(mentions, vectors, index, seed=seed)
+
+
+def reduce(vectors: np.ndarray, dims: int = REDUCED_DIMS, *, seed: int = 42, block: int = 65_536) -> np.ndarray:
+    """`(n, dims)` float32, unit length: `vectors` `(n, d)` projected on the `dims` principal
+    components of a sample of `PCA_SAMPLE` rows (in blocks, so the float32 copy of a large float16
+    input is never whole in memory)."""
+    from sklearn.decomposition import PCA
+
+    if vectors.shape[1] <= dims:
+        return _unit(vectors.astype(np.float32))
+    rng = np.random.default_rng(seed)
+    sample = vectors[np.sort(rng.choice(len(vectors), min(PCA_SAMPLE, len(vectors)), replace=False))]
+    pca = PCA(dims, svd_solver="randomized", random_state=seed).fit(sample.astype(np.float32))
+    out = np.empty((len(vectors), dims), dtype=np.float32)
+    for lo in range(0, len(vectors), block):
+        out[lo : lo + block] = pca.transform(vectors[lo : lo + block].astype(np.float32))
+    return _unit(out)
 
 
 # A neighbour issue's score is 1 - NEIGHBOUR_WEIGHT * share (share >= MIN_SHARE), so at most

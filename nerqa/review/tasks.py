@@ -263,8 +263,8 @@ def _doccano_result(record: dict, meta: dict, tokens, base, suggestion, where: s
 
 def import_decision_log(session: ReviewSession, path: Path) -> list[Decision]:
     """Decisions from another copy's `nerqa decisions export` file (e.g. a second reviewer's),
-    checked against this audit: every issue id must be this audit's (or a propagated `pr-`
-    id), its sentence must be here with the same labels, and every span inside it. Undo rows
+    checked against this audit: every issue id must be this audit's (or a propagated `pr-` or
+    guideline question's `qu-` id), its sentence must be here with the same labels, and every span inside it. Undo rows
     are dropped together with the rows they retract. Not recorded: the caller records them."""
     rows = []
     for where, record in read_records(path):
@@ -283,7 +283,7 @@ def import_decision_log(session: ReviewSession, path: Path) -> list[Decision]:
         if record.get("action") == "undo" or record.get("seq") in undone:
             continue
         issue_id = str(record.get("issue_id"))
-        if issue_id not in issues and not issue_id.startswith("pr-"):
+        if issue_id not in issues and not issue_id.startswith(("pr-", "qu-")):
             raise NerqaError(f"{where}: issue {issue_id} is not in this audit")
         index = session.by_key.get(record.get("sentence_key"))
         if index is None:

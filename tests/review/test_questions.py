@@ -49,3 +49,24 @@ def test_a_question_decision_to_its_own_or_an_unknown_type_is_refused(session):
     with pytest.raises(NerqaError, match="unknown type 'GENE'"):
         session.decide_question(hd_question(), "GENE")
     assert session.store.all() == []
+
+
+def test_a_question_decision_travels_in_the_decision_log_to_another_copy(session, tmp_path):
+    import json
+
+    from review_helpers import review_audit
+
+    from nerqa.review.decisions import DecisionStore
+    from nerqa.review.session import ReviewSession
+    from nerqa.review.tasks import import_decision_log
+
+    session.decide_question(hd_question(), "C")
+    log = tmp_path / "log.jsonl"
+    log.write_text("".join(json.dumps(d.to_dict()) + "\n" for d in session.store.all()))
+    (tmp_path / "copy").mkdir()
+    other = ReviewSession(review_audit(), DecisionStore.open(tmp_path / "copy"), "bob")
+    recorded, _ = other.store.record_new(import_decision_log(other, log))
+    other.refresh()
+    assert len(recorded) == 3 and other.question_status(hd_question()) == "C"
+    mine = apply_decisions(session.result.corpus, session.store.effective()).corpus
+    assert apply_decisions(other.result.corpus, other.store.effective()).corpus == mine
