@@ -44,8 +44,10 @@ NEIGHBOURS = 10
 MIN_SHARE = 0.8
 # Up to this many mentions the nearest neighbours are exact (blocks of a matrix product);
 # above it the vectors are reduced to REDUCED_DIMS (PCA fitted on a sample) and searched in an
-# approximate index (faiss HNSW, where faiss is installed: `pip install faiss-cpu`).
-EXACT_LIMIT = 50_000
+# approximate index (faiss HNSW, where faiss is installed: `pip install faiss-cpu`). Exact
+# search grows with the square of the mentions; the approximate path flags nearly the same
+# (bench/neighbours.py, docs/benchmarks.md).
+EXACT_LIMIT = 20_000
 REDUCED_DIMS = 128
 PCA_SAMPLE = 20_000
 # Mentions per cluster, on average, when a type's mentions are clustered for questions.
@@ -188,8 +190,9 @@ def votes(mentions: Sequence[Mention], index: np.ndarray, sims: np.ndarray) -> l
 
 
 def describe_vote(vote: Vote, shown: int = 3) -> str:
-    """`6 of 10 similar mentions are ORG: Chelsea (s. 812), Lazio (s. 1204), ...` (1-based sentences)."""
-    examples = ", ".join(f"{text} (s. {index + 1})" for index, text, _, _ in vote.neighbours[:shown])
+    """`6 of 10 similar mentions are ORG: Chelsea (s. 812), Lazio (s. 1204), ...` (sentence
+    indices as the audit numbers them, from 0)."""
+    examples = ", ".join(f"{text} (s. {index})" for index, text, _, _ in vote.neighbours[:shown])
     more = ", ..." if len(vote.neighbours) > shown else ""
     return f"{vote.agree} of {vote.of} similar mentions are {vote.label}: {examples}{more}"
 
