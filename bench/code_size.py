@@ -67,8 +67,10 @@ def main() -> None:
     args = parser.parse_args()
     m = measure()
     funcs, modules = m["functions"], m["modules"]
-    print(f"functions: {len(funcs)}; over 60 lines: {sum(n > 60 for _, n in funcs)}; "
-          f"over {args.limit_function}: {sum(n > args.limit_function for _, n in funcs)}")
+    print(
+        f"functions: {len(funcs)}; over 60 lines: {sum(n > 60 for _, n in funcs)}; "
+        f"over {args.limit_function}: {sum(n > args.limit_function for _, n in funcs)}"
+    )
     for name, n in funcs[: args.top]:
         print(f"  {n:4d}  {name}")
     print(f"modules: {len(modules)}; over {args.limit_module} lines: {sum(n > args.limit_module for _, n in modules)}")

@@ -1,7 +1,7 @@
 """Training dynamics as evidence: do they find more injected errors than the out-of-sample
 probabilities alone?
 
-Each sentence sits in the training part of k-1 folds; `cross_validate(dynamics=True)` keeps
+Each sentence sits in the training part of k-1 folds; `cross_validate_once(dynamics=True)` keeps
 the tag probabilities the full runner gave its words in every step that trained on it (no
 extra passes). Per corpus and noise kind (bench/noise.py's injectors, same seeds), one `both`
 cross-validation, then the audit's scoring on:
@@ -26,8 +26,8 @@ from pathlib import Path
 import numpy as np
 from noise import add_corpus_options, measure, noisy_corpora
 
-from nerqa.auditing import fold_config, score
-from nerqa.auditing.crossval import cross_validate
+from nerqa.auditing import AuditSettings, fold_config, score
+from nerqa.auditing.crossval import cross_validate_once
 
 
 def given_ids(corpus, tags) -> list[np.ndarray]:
@@ -82,8 +82,8 @@ def main() -> None:
     config = fold_config(epochs=args.epochs)
     for corpus_label, noisy, injected in noisy_corpora(args):
         started = time.perf_counter()
-        crossval = cross_validate(
-            noisy, config, k=args.folds, mode="both", cache_dir=cache / corpus_label, dynamics=True
+        crossval = cross_validate_once(
+            noisy, AuditSettings(k=args.folds, training=config), cache_dir=cache / corpus_label, dynamics=True
         )
         seconds = time.perf_counter() - started
         print(

@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from noise import inject, subset  # noqa: E402
 
-from nerqa.auditing import audit, fold_config, write_outputs  # noqa: E402
+from nerqa.auditing import AuditSettings, audit, write_outputs  # noqa: E402
 from nerqa.auditing.issues import ISSUE_TYPES  # noqa: E402
 from nerqa.config import TrainConfig  # noqa: E402
 from nerqa.data.corpus import Corpus  # noqa: E402
@@ -147,7 +147,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="nerqa-loop-") as scratch:
         folder = Path(scratch)
         started = time.perf_counter()
-        result = audit(noisy, fold_config(), k=args.folds, mode=args.mode, cache_dir=args.cache or folder / "cache")
+        settings = AuditSettings(k=args.folds, mode=args.mode)
+        result = audit(noisy, settings, cache_dir=args.cache or folder / "cache")
         write_outputs(result, folder / "audit")
         figures["audit_seconds"] = round(time.perf_counter() - started, 1)
         print(

@@ -40,10 +40,10 @@ import numpy as np
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 import nerqa.auditing
-import nerqa.auditing.crossval
+import nerqa.auditing.runners
 import nerqa.models.runtime
-import nerqa.models.training
-from nerqa.auditing import audit, fold_config
+import nerqa.models.trainer
+from nerqa.auditing import AuditSettings, audit, fold_config
 from nerqa.auditing.issues import SPAN_TYPES, cleanlab_scores
 from nerqa.data.corpus import Corpus, Document, Sentence
 from nerqa.data.formats import read_corpus
@@ -309,7 +309,7 @@ def run_modes(
         cpu_bf16 = changes.pop("cpu_bf16", "1") != "0"
         full_shapes = changes.pop("shapes", None)
         weight = float(changes.pop("dynamics", nerqa.auditing.DYNAMICS_WEIGHT))
-        shaped = nerqa.auditing.crossval.FULL_SHAPES if full_shapes is None else full_shapes != "0"
+        shaped = nerqa.auditing.runners.FULL_SHAPES if full_shapes is None else full_shapes != "0"
         config = fold_config(epochs=args.epochs, learning_rate=args.lr).replace(**changes)
         settings = {
             "mode": mode,
@@ -329,12 +329,15 @@ def run_modes(
             started = time.perf_counter()
             with (
                 mock.patch.object(nerqa.models.runtime, "native_bf16", chosen),
-                mock.patch.object(nerqa.models.training, "native_bf16", chosen),
-                mock.patch.object(nerqa.auditing.crossval, "FULL_SHAPES", shaped),
+                mock.patch.object(nerqa.models.trainer, "native_bf16", chosen),
+                mock.patch.object(nerqa.auditing.runners, "FULL_SHAPES", shaped),
                 mock.patch.object(nerqa.auditing.run, "DYNAMICS_WEIGHT", weight),
             ):
                 result = audit(
-                    noisy, config, k=folds or args.folds, mode=mode, cache_dir=cache / label, reference=reference
+                    noisy,
+                    AuditSettings(k=folds or args.folds, mode=mode, training=config),
+                    cache_dir=cache / label,
+                    reference=reference,
                 )
             m = measure(noisy, injected, result)
             m.update(

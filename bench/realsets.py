@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from nerqa.auditing import fold_config, sentence_quality, with_dynamics
-from nerqa.auditing.crossval import CrossValResult, cross_validate
+from nerqa.auditing import AuditSettings, fold_config, sentence_quality, with_dynamics
+from nerqa.auditing.crossval import CrossValResult, cross_validate_once
 from nerqa.auditing.issues import Issue, cleanlab_scores, span_issues
 from nerqa.data.corpus import Corpus, Document
 from nerqa.data.formats import read_corpus
@@ -129,11 +129,10 @@ def crossval(
     settings = {"folds": args.folds, "epochs": args.epochs, "sentences": len(dev)}
     known = json.loads(record.read_text()) if record.is_file() else {}
     started = time.perf_counter()
-    result = cross_validate(
+    result = cross_validate_once(
         dev,
-        fold_config(epochs=args.epochs).replace(seed=42 + repeat),
-        k=args.folds,
-        mode="both",
+        AuditSettings(k=args.folds, mode="both", training=fold_config(epochs=args.epochs)),
+        repeat=repeat,
         cache_dir=folder,
         dynamics=True,
         reference=reference,

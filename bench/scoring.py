@@ -41,12 +41,13 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 
 from nerqa.auditing import (
     DYNAMICS_WEIGHT,
+    AuditSettings,
     fold_config,
     score,
     sentence_quality,
     with_dynamics,
 )
-from nerqa.auditing.crossval import cross_validate
+from nerqa.auditing.crossval import cross_validate_once
 from nerqa.auditing.issues import SPAN_TYPES, cleanlab_scores, span_issues, word_margins
 from nerqa.auditing.run import word_features
 
@@ -119,11 +120,9 @@ def main() -> None:
     quiet_transformers()
     for label, noisy, injected in noisy_corpora(args):
         cache = args.cache or Path(__import__("tempfile").mkdtemp(prefix="nerqa-scoring-"))
-        crossval = cross_validate(
+        crossval = cross_validate_once(
             noisy,
-            fold_config(epochs=args.epochs),
-            k=args.folds,
-            mode="both",
+            AuditSettings(k=args.folds, mode="both", training=fold_config(epochs=args.epochs)),
             cache_dir=cache / f"{label}-both",
             dynamics=True,
         )

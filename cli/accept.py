@@ -9,19 +9,14 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from nerqa_cli.util import (
+from nerqa_cli.console import console, counted, err_console, user_errors
+from nerqa_cli.reading import CorpusReader, with_reader
+from nerqa_cli.review_options import (
     ClassOpt,
-    CorpusReader,
     IssueTypeOpt,
     MaxScoreOpt,
     ReviewerOpt,
-    console,
-    counted,
-    err_console,
-    load_reviewed_audit,
     review_filters,
-    user_errors,
-    with_reader,
 )
 
 
@@ -48,14 +43,12 @@ def accept_cli(
     each (a suggestion that would change nothing is left alone)."""
     with user_errors():
         filters = review_filters(issue_type, entity_class, max_score, min_confidence)
-        from nerqa.review.decisions import DecisionStore, default_reviewer
-        from nerqa.review.session import ReviewSession
+        from nerqa.review.opening import open_review
 
-        result = load_reviewed_audit(reader, corpus, audit_dir, filters)
         # A dry run records nothing (and works on a read-only audit folder).
-        opened = DecisionStore.open_or_empty(audit_dir) if dry_run else DecisionStore.open(audit_dir)
-        with opened as store:
-            session = ReviewSession(result, store, reviewer or default_reviewer(), filters=filters)
+        with open_review(
+            reader.read(corpus), audit_dir, reviewer=reviewer, filters=filters, record=not dry_run
+        ) as session:
             planned = session.bulk_accept(filters, dry_run=dry_run)
             render_bulk(session, planned, dry_run)
 

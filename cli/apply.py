@@ -14,19 +14,8 @@ from rich.table import Table
 from nerqa.data.formats import check_output, write_corpus
 from nerqa.errors import NerqaError
 from nerqa.files import is_stdout
-from nerqa_cli.util import (
-    CorpusReader,
-    ForceOpt,
-    OutputFormatOpt,
-    console,
-    counted,
-    err_console,
-    existing_path,
-    output,
-    status_console,
-    user_errors,
-    with_reader,
-)
+from nerqa_cli.console import console, counted, err_console, existing_path, output, status_console, user_errors
+from nerqa_cli.reading import CorpusReader, ForceOpt, OutputFormatOpt, with_reader
 
 ResolveOpt = Annotated[
     Optional[str],

@@ -5,55 +5,44 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional, get_args
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
 from nerqa.auditing.folder import AUDIT_FOLDER_NAMES, CACHE_FOLDER, LOG_FILE
-from nerqa.config import AuditSettings, Mode, TrainConfig
+from nerqa.config import MODES, AuditSettings, fold_config
 from nerqa.errors import NerqaError
 from nerqa.files import check_output_folder, claim_folder, removed_on_failure
-from nerqa_cli.util import (
-    CorpusReader,
-    ForceOpt,
-    RayAddressOpt,
-    WorkersOpt,
-    console,
-    err_console,
-    prepare_models,
-    progress_display,
-    ray_cluster,
-    user_errors,
-    with_reader,
-)
+from nerqa_cli.cluster import RayAddressOpt, WorkersOpt, ray_cluster
+from nerqa_cli.console import console, err_console, prepare_models, user_errors
+from nerqa_cli.progress import progress_display
+from nerqa_cli.reading import CorpusReader, ForceOpt, with_reader
+from nerqa_cli.training_options import TrainingOptions, with_training
 
 if TYPE_CHECKING:
     from nerqa.auditing.crossval import FoldExecutor
     from nerqa.auditing.folder import AuditResult
 
 
+DEFAULTS = AuditSettings()
+
+
 @with_reader
+@with_training(fold_config, "per fold")
 def audit_cli(
     corpus: Annotated[Path, typer.Argument(help="Corpus to audit.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the audit files (and the fold cache).")] = Path(
         "audit"
     ),
     folds: Annotated[
-        Optional[int], typer.Option("--folds", "-k", help="Cross-validation folds, grouped by document (default 5).")
+        Optional[int],
+        typer.Option("--folds", "-k", help=f"Cross-validation folds, grouped by document (default {DEFAULTS.k})."),
     ] = None,
     mode: Annotated[
         Optional[str],
-        typer.Option(
-            metavar="|".join(get_args(Mode)),
-            help="How each fold is trained: full (fine-tune the encoder), fast (BiLSTM head on the frozen "
-            "encoder), top (fine-tune the top layers over lower layers run once), or the mean of two: both "
-            "(full and fast), top+fast. Default: both.",
-        ),
-    ] = None,
-    model: Annotated[
-        Optional[Path], typer.Option(help="Encoder folder to fine-tune (default: the bundled MiniLM).")
+        typer.Option(metavar="|".join(MODES), help=f"How each fold is trained (default {DEFAULTS.mode}; see below)."),
     ] = None,
     trained: Annotated[
         Optional[Path],
@@ -67,29 +56,20 @@ def audit_cli(
             "audited itself. Audit a new batch with everything annotated so far behind the model.",
         ),
     ] = None,
-    config: Annotated[Optional[Path], typer.Option(help="YAML training settings for the folds.")] = None,
-    epochs: Annotated[Optional[float], typer.Option(help="Epochs per fold (default 3).")] = None,
-    lr: Annotated[Optional[float], typer.Option("--lr", help="Learning rate per fold (default 3e-4).")] = None,
-    max_length: Annotated[
-        Optional[int], typer.Option(help="Sub-words per window (default 128); longer sentences are windowed.")
-    ] = None,
-    seed: Annotated[Optional[int], typer.Option(help="Seed for folds and training.")] = None,
-    lora: Annotated[
-        Optional[bool],
-        typer.Option(
-            "--lora/--full", help="Fine-tune LoRA adapters (peft) in the full runner's folds, not every weight."
-        ),
-    ] = None,
     repeats: Annotated[
         Optional[int],
         typer.Option(
             help="Cross-validate this many times over other fold splits and seeds and average the probabilities "
-            "(default 1; N times the time)."
+            f"(default {DEFAULTS.repeats}; N times the time)."
         ),
     ] = None,
     level: Annotated[
-        str, typer.Option(metavar="types|iob", help="Score entity types (B/I merged: types) or the IOB tags (iob).")
-    ] = "types",
+        Optional[str],
+        typer.Option(
+            metavar="types|iob",
+            help=f"Score entity types (B/I merged: types) or the IOB tags (iob); default {DEFAULTS.level}.",
+        ),
+    ] = None,
     workers: WorkersOpt = None,
     ray_address: RayAddressOpt = None,
     fold: Annotated[
@@ -106,84 +86,66 @@ def audit_cli(
     old_top: Annotated[Optional[str], typer.Option("--top", hidden=True, help="Renamed --show.")] = None,
     *,
     reader: CorpusReader,
+    training: TrainingOptions,
 ) -> None:
-    """Find the labels most likely wrong: typed span issues, inconsistent and sparse forms."""
     with user_errors():
         if old_top is not None:
             raise NerqaError(f"audit --top is now --show (issues shown in the terminal): --show {old_top}")
         # Every setting is checked before the corpus is read or a model loaded.
-        settings = TrainConfig.from_yaml(config) if config else None
-        from nerqa.auditing import (
-            fold_config,  # light: torch is imported on first use inside
+        settings = DEFAULTS.replace(
+            k=folds, mode=mode, level=level, repeats=repeats, training=training.settings(fold_config())
         )
-
-        settings = (settings or fold_config()).replace(
-            model=str(model) if model else None,
-            epochs=epochs,
-            learning_rate=lr,
-            max_length=max_length,
-            seed=seed,
-            lora=lora,
-            tensorboard=False,
-        )
-        ignored = {
-            "--mode": mode,
-            "-k": folds,
-            "--epochs": epochs,
-            "--lr": lr,
-            "--model": model,
-            "--config": config,
-            "--reference": reference,
-            "--repeats": repeats,
-            "--lora": lora,
-            "--workers": workers,
-            "--ray-address": ray_address,
-            "--fold": fold,
-        }
-        plan = _plan(trained, folds, mode, level, ignored, repeats)
+        if trained is not None:
+            _note_unused(training, folds, mode, reference, repeats, workers, ray_address, fold)
         # Fails now, creating nothing; the folder is made once the input reads.
         check_output_folder(out, own=AUDIT_FOLDER_NAMES, force=force)
         data = reader.read(corpus)
         trusted = reader.read(reference) if reference is not None and trained is None else None
         prepare_models()
-        from nerqa.auditing import audit, write_outputs
+        from nerqa.auditing import audit, cross_validate, write_outputs
 
         classifier = _trained_classifier(trained, data)  # checked before the audit folder is made
         with removed_on_failure(out, keep=_has_cached_folds):
             claim_folder(out, own=AUDIT_FOLDER_NAMES, force=force)
             with progress_display(out / LOG_FILE) as progress, fold_executor(workers, ray_address) as executor:
-                options = {"k": plan.k, "mode": plan.mode, "cache_dir": out / CACHE_FOLDER, "reference": trusted}
+                where = {"cache_dir": out / CACHE_FOLDER, "reference": trusted, "executor": executor}
                 if fold is not None and trained is None:
-                    from nerqa.auditing import cross_validations
-
-                    cross_validations(
-                        data,
-                        settings,
-                        **options,
-                        repeats=plan.repeats,
-                        folds=[fold],
-                        executor=executor,
-                        progress=progress,
-                    )
+                    cross_validate(data, settings, folds=[fold], progress=progress, **where)
                     console.print(
-                        f"[green]Cached[/] fold {fold} of {plan.k} in {out / CACHE_FOLDER}. Once every fold is "
+                        f"[green]Cached[/] fold {fold} of {settings.k} in {out / CACHE_FOLDER}. Once every fold is "
                         "cached, run this command without --fold to write the audit.",
                         highlight=False,
                     )
                     return
-                result = audit(
-                    data,
-                    settings,
-                    **options,
-                    level=plan.level,
-                    classifier=classifier,
-                    repeats=plan.repeats,
-                    executor=executor,
-                    progress=progress,
-                )
+                result = audit(data, settings, classifier=classifier, progress=progress, **where)
             written = write_outputs(result, out)
     render_summary(result, show)
     console.print(f"[green]Wrote[/] {', '.join(p.name for p in written)} to {out}", highlight=False)
+
+
+audit_cli.__doc__ = (
+    "Find the labels most likely wrong: typed span issues, inconsistent and sparse forms.\n\n"
+    "\b\nFold modes (--mode):\n" + "\n".join(f"  {name:9} {line}" for name, line in MODES.items())
+)
+
+
+def _note_unused(training: TrainingOptions, folds, mode, reference, repeats, workers, ray_address, fold) -> None:
+    """With `--trained` there is no cross-validation: say which options that leaves unused."""
+    given = {
+        "-k": folds,
+        "--mode": mode,
+        "--reference": reference,
+        "--repeats": repeats,
+        "--workers": workers,
+        "--ray-address": ray_address,
+        "--fold": fold,
+    }
+    unused = [flag for flag, value in given.items() if value is not None] + training.given()
+    if unused:
+        err_console.print(
+            f"[yellow]Note:[/] {', '.join(unused)} not used with --trained (no cross-validation); not recorded.",
+            highlight=False,
+        )
 
 
 def _has_cached_folds(out: Path) -> bool:
@@ -203,31 +165,6 @@ def fold_executor(workers: Optional[int], address: Optional[str]) -> Iterator[Op
             from nerqa.auditing.distributed import RayFolds
 
             yield RayFolds(cluster)
-
-
-def _plan(
-    trained: Optional[Path],
-    folds: Optional[int],
-    mode: Optional[str],
-    level: str,
-    ignored: dict,
-    repeats: Optional[int],
-) -> AuditSettings:
-    """The audit's checked settings; with `--trained`, a note on the fold options it leaves unused."""
-    if trained is None:
-        return AuditSettings(
-            k=folds if folds is not None else 5,
-            mode=mode or "both",  # type: ignore[arg-type]
-            level=level,  # type: ignore[arg-type]
-            repeats=repeats if repeats is not None else 1,
-        )
-    unused = [name for name, value in ignored.items() if value is not None]
-    if unused:
-        err_console.print(
-            f"[yellow]Note:[/] {', '.join(unused)} not used with --trained (no cross-validation); not recorded.",
-            highlight=False,
-        )
-    return AuditSettings(level=level)  # type: ignore[arg-type]
 
 
 def _trained_classifier(trained: Optional[Path], data):

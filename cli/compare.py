@@ -11,15 +11,9 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from nerqa_cli.util import (
-    CorpusReader,
-    console,
-    existing_path,
-    prepare_models,
-    progress_display,
-    user_errors,
-    with_reader,
-)
+from nerqa_cli.console import console, existing_path, prepare_models, user_errors
+from nerqa_cli.progress import progress_display
+from nerqa_cli.reading import CorpusReader, with_reader
 
 
 @with_reader

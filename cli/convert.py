@@ -16,16 +16,8 @@ from nerqa.data.formats import (
 )
 from nerqa.errors import NerqaError
 from nerqa.files import is_stdout
-from nerqa_cli.util import (
-    CorpusReader,
-    ForceOpt,
-    check_format,
-    existing_path,
-    output,
-    status_console,
-    user_errors,
-    with_reader,
-)
+from nerqa_cli.console import existing_path, output, status_console, user_errors
+from nerqa_cli.reading import CorpusReader, ForceOpt, check_format, with_reader
 
 
 @with_reader

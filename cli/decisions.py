@@ -13,18 +13,9 @@ from rich.markup import escape
 
 from nerqa.files import atomic_write_text, check_output_file
 from nerqa.review.tasks import TOOLS
-from nerqa_cli.util import (
-    CorpusReader,
-    ReviewerOpt,
-    console,
-    counted,
-    existing_path,
-    load_reviewed_audit,
-    output,
-    status_console,
-    user_errors,
-    with_reader,
-)
+from nerqa_cli.console import console, counted, existing_path, output, status_console, user_errors
+from nerqa_cli.reading import CorpusReader, with_reader
+from nerqa_cli.review_options import ReviewerOpt
 
 
 def export_cli(
@@ -63,15 +54,13 @@ def import_cli(
     what the annotator left) or a decision log. Each is checked against the audit first; one
     recorded by an earlier import is not recorded again."""
     with user_errors():
-        from nerqa.review.decisions import DecisionStore, default_reviewer
-        from nerqa.review.session import Filters, ReviewSession
+        from nerqa.review.opening import open_review
         from nerqa.review.tasks import detect_tool, import_decision_log, import_results, read_records
 
         records = read_records(existing_path(source))
         shape = detect_tool(records, source)
-        result = load_reviewed_audit(reader, corpus, audit_dir, Filters())
-        with DecisionStore.open(audit_dir) as store:
-            session = ReviewSession(result, store, reviewer or default_reviewer())
+        with open_review(reader.read(corpus), audit_dir, reviewer=reviewer) as session:
+            store = session.store
             if shape == "decisions":
                 decisions = import_decision_log(session, source)
             else:

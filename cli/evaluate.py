@@ -10,14 +10,9 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from nerqa_cli.util import (
-    CorpusReader,
-    console,
-    prepare_models,
-    progress_display,
-    user_errors,
-    with_reader,
-)
+from nerqa_cli.console import console, prepare_models, user_errors
+from nerqa_cli.progress import progress_display
+from nerqa_cli.reading import CorpusReader, with_reader
 
 if TYPE_CHECKING:
     from nerqa.data.metrics import Evaluation

@@ -16,6 +16,7 @@ from nerqa_cli.convert import convert_cli
 from nerqa_cli.decisions import export_cli as decisions_export_cli
 from nerqa_cli.decisions import import_cli as decisions_import_cli
 from nerqa_cli.evaluate import evaluate_cli
+from nerqa_cli.help import readable_help
 from nerqa_cli.predict import predict_cli
 from nerqa_cli.relabel import relabel_cli
 from nerqa_cli.select import select_cli
@@ -23,7 +24,6 @@ from nerqa_cli.serve import serve_cli
 from nerqa_cli.stats import stats_cli
 from nerqa_cli.tasks import tasks_cli
 from nerqa_cli.train import train_cli
-from nerqa_cli.util import readable_help
 
 app = typer.Typer(
     name="nerqa",

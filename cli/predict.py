@@ -9,19 +9,9 @@ import typer
 
 from nerqa.data.formats import check_output, corpus_from_raw_text, read_text, write_corpus
 from nerqa.files import check_output_file
-from nerqa_cli.util import (
-    CorpusReader,
-    ForceOpt,
-    OutputFormatOpt,
-    counted,
-    existing_path,
-    output,
-    prepare_models,
-    progress_display,
-    status_console,
-    user_errors,
-    with_reader,
-)
+from nerqa_cli.console import counted, existing_path, output, prepare_models, status_console, user_errors
+from nerqa_cli.progress import progress_display
+from nerqa_cli.reading import CorpusReader, ForceOpt, OutputFormatOpt, with_reader
 
 
 @with_reader

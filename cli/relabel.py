@@ -11,17 +11,14 @@ from rich.markup import escape
 from nerqa.config import check_choice
 from nerqa.errors import NerqaError
 from nerqa.review.session import ORDERS
-from nerqa_cli.util import (
+from nerqa_cli.console import console, user_errors
+from nerqa_cli.reading import CorpusReader, with_reader
+from nerqa_cli.review_options import (
     ClassOpt,
-    CorpusReader,
     IssueTypeOpt,
     MaxScoreOpt,
     ReviewerOpt,
-    console,
-    load_reviewed_audit,
     review_filters,
-    user_errors,
-    with_reader,
 )
 
 # What `relabel` did by flag before each job became a command of its own: flag -> its new form.
@@ -88,13 +85,10 @@ def relabel_cli(
                 raise NerqaError(f"relabel {flag} is now its own command: {MOVED[flag]}")
         filters = review_filters(issue_type, entity_class, max_score)
         check_choice("--order", order, ORDERS)
-        from nerqa.review.decisions import DecisionStore, default_reviewer
-        from nerqa.review.session import ReviewSession
+        from nerqa.review.opening import open_review
 
-        result = load_reviewed_audit(reader, corpus, audit_dir, filters)
-        store = DecisionStore.open(audit_dir)
-        try:
-            session = ReviewSession(result, store, reviewer or default_reviewer(), filters=filters, order=order)
+        with open_review(reader.read(corpus), audit_dir, reviewer=reviewer, filters=filters, order=order) as session:
+            store = session.store
             if not session.issues:
                 raise NerqaError(f"no issue in {audit_dir} matches the filter ({filters.describe()})")
             from nerqa_cli.review_app import ReviewApp
@@ -109,8 +103,6 @@ def relabel_cli(
                     f"the review app stopped on an unexpected error ({type(app.crash).__name__}: {app.crash}); "
                     f"all {n:,} decisions recorded are saved in {store.path}{where}"
                 )
-        finally:
-            store.close()
     decided = sum(counts[a] for a in ("accept", "keep", "edit"))
     disputed = f", {counts['disagreement']:,} in disagreement" if counts["disagreement"] else ""
     console.print(

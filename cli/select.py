@@ -21,20 +21,10 @@ from nerqa.data.probs import type_classes
 from nerqa.errors import ConfigError
 from nerqa.files import atomic_folder, check_output_folder, write_files
 from nerqa.interop.tasks import TOOLS
-from nerqa_cli.util import (
-    CorpusReader,
-    ForceOpt,
-    LogLines,
-    RayAddressOpt,
-    WorkersOpt,
-    console,
-    err_console,
-    prepare_models,
-    progress_display,
-    ray_cluster,
-    user_errors,
-    with_reader,
-)
+from nerqa_cli.cluster import RayAddressOpt, WorkersOpt, ray_cluster
+from nerqa_cli.console import console, err_console, prepare_models, user_errors
+from nerqa_cli.progress import LogLines, progress_display
+from nerqa_cli.reading import CorpusReader, ForceOpt, with_reader
 
 LOG_FILE = "select.log"
 OUTPUTS = FORMATS + TOOLS

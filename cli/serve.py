@@ -15,16 +15,8 @@ import typer
 from nerqa.active.strategies import DEFAULT_STRATEGY, STRATEGIES
 from nerqa.errors import NerqaError
 from nerqa.files import claim_folder
-from nerqa_cli.util import (
-    CorpusReader,
-    ForceOpt,
-    console,
-    counted,
-    existing_path,
-    prepare_models,
-    user_errors,
-    with_reader,
-)
+from nerqa_cli.console import console, counted, existing_path, prepare_models, user_errors
+from nerqa_cli.reading import CorpusReader, ForceOpt, with_reader
 
 LOG_FILE = "serve.log"
 

@@ -13,7 +13,8 @@ from rich.table import Table
 
 from nerqa.data.stats import CorpusStats, corpus_stats
 from nerqa.errors import NerqaError
-from nerqa_cli.util import CorpusReader, console, user_errors, with_reader
+from nerqa_cli.console import console, user_errors
+from nerqa_cli.reading import CorpusReader, with_reader
 
 
 @with_reader

@@ -13,19 +13,9 @@ from nerqa.config import check_choice
 from nerqa.files import atomic_write_text, check_output_file
 from nerqa.review.session import ORDERS
 from nerqa.review.tasks import TOOLS
-from nerqa_cli.util import (
-    ClassOpt,
-    CorpusReader,
-    IssueTypeOpt,
-    MaxScoreOpt,
-    counted,
-    load_reviewed_audit,
-    output,
-    review_filters,
-    status_console,
-    user_errors,
-    with_reader,
-)
+from nerqa_cli.console import counted, output, status_console, user_errors
+from nerqa_cli.reading import CorpusReader, with_reader
+from nerqa_cli.review_options import ClassOpt, IssueTypeOpt, MaxScoreOpt, review_filters
 
 
 @with_reader
@@ -55,14 +45,11 @@ def tasks_cli(
         check_choice("--order", order, ORDERS)
         filters = review_filters(issue_type, entity_class, max_score)
         check_output_file(output(out))
-        from nerqa.review.decisions import DecisionStore, default_reviewer
-        from nerqa.review.session import ReviewSession
+        from nerqa.review.opening import open_review
         from nerqa.review.tasks import export_tasks
 
-        result = load_reviewed_audit(reader, corpus, audit_dir, filters)
-        # Read-only: exporting tasks records nothing (and works on a read-only audit folder).
-        with DecisionStore.open_or_empty(audit_dir) as store:
-            session = ReviewSession(result, store, default_reviewer(), filters=filters, order=order)
+        # Exporting tasks records nothing (and works on a read-only audit folder).
+        with open_review(reader.read(corpus), audit_dir, filters=filters, order=order, record=False) as session:
             issues = session.queue()[:limit]
             text = export_tasks(session, issues, tool)
         atomic_write_text(output(out), text)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional, get_args
+from typing import TYPE_CHECKING, Annotated, Optional, get_args
 
 import typer
 from rich.table import Table
@@ -11,39 +11,33 @@ from rich.table import Table
 from nerqa.config import Batching, Precision, TrainConfig
 from nerqa.errors import NerqaError
 from nerqa.files import check_output_folder, removed_on_failure
-from nerqa_cli.util import (
-    CorpusReader,
-    ForceOpt,
-    console,
-    counted,
-    prepare_models,
-    progress_display,
-    user_errors,
-    with_reader,
-)
+from nerqa_cli.console import console, counted, prepare_models, user_errors
+from nerqa_cli.progress import progress_display
+from nerqa_cli.reading import CorpusReader, ForceOpt, with_reader
+from nerqa_cli.training_options import TrainingOptions, with_training
+
+if TYPE_CHECKING:
+    from nerqa.data.corpus import Corpus
+    from nerqa.models.training import TrainResult
+
+DEFAULTS = TrainConfig()
 
 
 @with_reader
+@with_training(TrainConfig, "of training")
 def train_cli(
     corpus: Annotated[Optional[Path], typer.Argument(help="Training corpus (or dataset.train in --config).")] = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the trained model.")] = Path("model"),
     dev: Annotated[
         Optional[Path], typer.Option(help="Dev corpus: entity F1 each epoch, best epoch kept, early stopping.")
     ] = None,
-    model: Annotated[
-        Optional[Path], typer.Option(help="Local HF encoder folder (default: the bundled MiniLM).")
+    batch_size: Annotated[
+        Optional[int], typer.Option(help=f"Windows per batch (default {DEFAULTS.batch_size}).")
     ] = None,
-    config: Annotated[
-        Optional[Path], typer.Option(help="YAML file of settings (model/dataset/optim/schedule/trainer sections).")
+    patience: Annotated[
+        Optional[int],
+        typer.Option(help=f"Epochs without dev F1 gain before stopping (default {DEFAULTS.early_stopping_patience})."),
     ] = None,
-    epochs: Annotated[Optional[float], typer.Option(help="Training epochs.")] = None,
-    lr: Annotated[Optional[float], typer.Option("--lr", help="Peak learning rate.")] = None,
-    batch_size: Annotated[Optional[int], typer.Option(help="Windows per batch.")] = None,
-    max_length: Annotated[
-        Optional[int], typer.Option(help="Sub-words per window; longer sentences are windowed.")
-    ] = None,
-    seed: Annotated[Optional[int], typer.Option(help="Random seed: same seed, same model.")] = None,
-    patience: Annotated[Optional[int], typer.Option(help="Epochs without dev F1 gain before stopping.")] = None,
     label_all_subwords: Annotated[
         Optional[bool],
         typer.Option("--label-all-subwords/--label-first-subword", help="Put the word's label on every sub-word."),
@@ -58,15 +52,9 @@ def train_cli(
         Optional[str],
         typer.Option(metavar="|".join(get_args(Batching)), help="bucket (default), group_by_length or random."),
     ] = None,
-    lora: Annotated[
-        Optional[bool],
-        typer.Option(
-            "--lora/--full",
-            help="Train LoRA adapters (peft) on the attention and the classifier layer, not every weight; the "
-            "adapters are merged on save, so the folder loads as any HF model. Takes a higher --lr (e.g. 1e-3).",
-        ),
+    lora_rank: Annotated[
+        Optional[int], typer.Option(help=f"Rank of the LoRA adapters (default {DEFAULTS.lora_rank}).")
     ] = None,
-    lora_rank: Annotated[Optional[int], typer.Option(help="Rank of the LoRA adapters (default 16).")] = None,
     precision: Annotated[
         Optional[str],
         typer.Option(
@@ -77,67 +65,55 @@ def train_cli(
     force: ForceOpt = False,
     *,
     reader: CorpusReader,
+    training: TrainingOptions,
 ) -> None:
     """Fine-tune a transformer token classifier on a corpus."""
     with user_errors():
-        settings = TrainConfig.from_yaml(config) if config else TrainConfig()
-        settings = settings.replace(
-            model=str(model) if model else None,
+        settings = training.settings(
+            TrainConfig(),
             train=str(corpus) if corpus else None,
             dev=str(dev) if dev else None,
             format=reader.format,
             merge_types=reader.options.merge_type,
-            epochs=epochs,
-            learning_rate=lr,
             batch_size=batch_size,
-            max_length=max_length,
-            seed=seed,
             early_stopping_patience=patience,
             label_all_subwords=label_all_subwords,
             class_weights=class_weights,
             batching=batching,
             precision=precision,
-            lora=lora,
             lora_rank=lora_rank,
         )
         if settings.train is None:
             raise NerqaError("name a training corpus (argument or dataset.train in --config)")
-        reader = reader.but(format=settings.format, merge_type=settings.merge_types)
-        from nerqa.models.training import TRAINING_FOLDER_NAMES
+        reader = reader.with_overrides(format=settings.format, merge_type=settings.merge_types)
+        from nerqa.models.training import TRAIN_LOG, TRAINING_FOLDER_NAMES, train_to_folder
 
         check_output_folder(out, own=TRAINING_FOLDER_NAMES, force=force)  # fail now, not after training
         train_corpus = reader.read(Path(settings.train))
         dev_corpus = reader.read(Path(settings.dev)) if settings.dev else None
         prepare_models()
-        from nerqa.models.predict import evaluate
-        from nerqa.models.runtime import process_rank, world_size
-        from nerqa.models.training import TRAIN_LOG, save_training, train
+        from nerqa.models.runtime import process_rank
 
-        # Under torchrun or accelerate launch, every process trains its share of each batch;
-        # rank 0 alone reports, evaluates and writes the model folder.
-        if process_rank() != 0:
-            train(train_corpus, settings, dev=dev_corpus)
+        if process_rank() != 0:  # torchrun: this process trains its share; rank 0 reports and writes
+            train_to_folder(train_corpus, settings, out, dev=dev_corpus)
             return
-        console.print(
-            f"Training on {counted(len(train_corpus), 'sentence')} ({counted(train_corpus.n_tokens, 'word')}), types: "
-            f"{', '.join(train_corpus.entity_types)}"
-            + (f"; {world_size()} data-parallel processes" if world_size() > 1 else ""),
-            highlight=False,
-        )
+        announce(train_corpus)
         with removed_on_failure(out), progress_display(out / TRAIN_LOG) as progress:
-            result = train(train_corpus, settings, dev=dev_corpus, progress=progress, logging_dir=out / "runs")
-            metrics: dict = {
-                "train_sentences": len(train_corpus),
-                "train_seconds": round(result.train_seconds, 1),
-                "tokens_per_second": round(result.tokens_per_second, 1),
-                "trainable_parameters": result.trainable_parameters,
-                "total_parameters": result.total_parameters,
-                "best_epoch": result.best_epoch,
-                "history": result.history,
-            }
-            if dev_corpus is not None:
-                metrics["dev"] = evaluate(result.classifier, dev_corpus, progress=progress).to_dict()
-            save_training(result, out, settings, metrics, force=force)
+            result = train_to_folder(train_corpus, settings, out, dev=dev_corpus, progress=progress, force=force)
+    render_training(result, out, settings)
+
+
+def announce(corpus: Corpus) -> None:
+    from nerqa.models.runtime import world_size
+
+    console.print(
+        f"Training on {counted(len(corpus), 'sentence')} ({counted(corpus.n_tokens, 'word')}), types: "
+        f"{', '.join(corpus.entity_types)}" + (f"; {world_size()} data-parallel processes" if world_size() > 1 else ""),
+        highlight=False,
+    )
+
+
+def render_training(result: TrainResult, out: Path, settings: TrainConfig) -> None:
     table = Table(title="Training", show_header=False, title_justify="left")
     table.add_row("model folder", str(out))
     share = result.trainable_parameters / result.total_parameters if result.total_parameters else 0

@@ -5,7 +5,7 @@ The public API, one plain function per arrow of the data flow:
     corpus = read_corpus("train.tsv")                       # any supported format
     result = train(corpus, TrainConfig(), dev=dev)          # fine-tune a token classifier
     probs = predict_probs(result.classifier, [s.tokens for s in corpus.sentences])
-    found = audit(corpus, fold_config(), k=5)               # cross-validated label issues
+    found = audit(corpus, AuditSettings(k=5))              # cross-validated label issues
     write_outputs(found, "audit/")                          # the audit folder
     again = load_audit("audit/", corpus)                    # ... read back
 """
@@ -17,14 +17,15 @@ _HOME = {
     "audit": "auditing",
     "score": "auditing",
     "write_outputs": "auditing",
-    "fold_config": "auditing",
+    "fold_config": "config",
+    "cross_validate": "auditing",
     "AuditSettings": "config",
     "TrainConfig": "config",
     "Corpus": "data.corpus",
     "Document": "data.corpus",
     "Sentence": "data.corpus",
     "CrossValResult": "auditing.crossval",
-    "cross_validate": "auditing.crossval",
+    "cross_validate_once": "auditing.crossval",
     "document_folds": "auditing.crossval",
     "AuditFolderError": "errors",
     "ConfigError": "errors",

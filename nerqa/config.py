@@ -167,19 +167,65 @@ class TrainConfig:
             raise ConfigError(f"{path}: {error}") from None
 
 
+# The audit's fold training: the same errors found as at 6 epochs in 60 % of the time
+# (docs/benchmarks.md, "Why the defaults are what they are").
+FOLD_EPOCHS = 3.0
+FOLD_LEARNING_RATE = 3e-4
+
+
+def fold_config(**changes: Any) -> TrainConfig:
+    """The audit's default fold training settings; `changes` that are None keep the default."""
+    return TrainConfig(epochs=FOLD_EPOCHS, learning_rate=FOLD_LEARNING_RATE, tensorboard=False).replace(**changes)
+
+
+# What each fold mode does, in one line (`nerqa audit --help` and the audit page show these).
+MODES: dict[str, str] = {
+    "both": "the mean of full and fast (the default)",
+    "full": "fine-tune the whole encoder in every fold",
+    "fast": "a BiLSTM head per fold over one frozen encoder pass",
+    "top": "fine-tune the top layers per fold over lower layers run once",
+    "top+fast": "the mean of top and fast, over one frozen pass",
+}
+assert tuple(MODES) == get_args(Mode), "MODES must describe every Mode"
+
+
 @dataclass(frozen=True)
 class AuditSettings:
-    """How an audit gets and scores its pred_probs: `k` cross-validation folds, the fold
-    `mode` (`both`, `full` or `fast`), the scoring `level` (`types`: B/I merged, `iob`), and
-    `repeats`: cross-validations over other splits and seeds whose pred_probs are averaged."""
+    """Every setting of an audit, checked when made; the one place their defaults live.
+
+    - `k`: cross-validation folds, grouped by document;
+    - `mode`: how each fold is trained (`MODES`);
+    - `level`: what is scored, entity `types` (B/I merged) or the `iob` tags;
+    - `repeats`: cross-validations over other fold splits and seeds whose pred_probs are
+      averaged (repeat r trains with seed `training.seed + r`);
+    - `neighbours`: also look for the errors a corpus repeats (`nerqa.auditing.neighbours`);
+    - `training`: each fold's training settings (`fold_config()`).
+    """
 
     k: int = 5
     mode: Mode = "both"
     level: Level = "types"
     repeats: int = 1
+    neighbours: bool = True
+    training: TrainConfig = field(default_factory=fold_config)
 
     def __post_init__(self) -> None:
         check_range("folds (-k)", self.k, low=2, integer=True)
         check_range("repeats", self.repeats, low=1, integer=True)
         check_choice("mode", self.mode, Mode)
         check_choice("level", self.level, Level)
+
+    def replace(self, **overrides: Any) -> AuditSettings:
+        """A copy with the non-None `overrides` applied (checked again)."""
+        return dataclasses.replace(self, **{k: v for k, v in overrides.items() if v is not None})
+
+    def to_dict(self) -> dict[str, Any]:
+        """As `summary.json` records them: the audit's own settings, then the training sections."""
+        return {
+            "k": self.k,
+            "mode": self.mode,
+            "level": self.level,
+            "repeats": self.repeats,
+            "neighbours": self.neighbours,
+            **self.training.to_sections(),
+        }

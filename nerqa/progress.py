@@ -23,7 +23,7 @@ def quiet(task: str, completed: int, total: int, info: dict) -> None:
     """A progress callback that ignores everything (the default)."""
 
 
-def relabel_task(progress: ProgressCallback, mapping: dict[str, str]) -> ProgressCallback:
+def renamed_tasks(progress: ProgressCallback, mapping: dict[str, str]) -> ProgressCallback:
     """A callback that renames tasks (e.g. dev evaluation's `predict` as `evaluate`)."""
 
     def report(task: str, completed: int, total: int, info: dict) -> None:

@@ -9,7 +9,7 @@ import pytest
 
 from nerqa.errors import NerqaError
 from nerqa.files import atomic_write, atomic_write_text, writable_folder
-from nerqa_cli.util import LogLines
+from nerqa_cli.progress import LogLines
 
 
 def test_a_failed_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path: Path):

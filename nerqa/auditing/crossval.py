@@ -1,27 +1,15 @@
 """K-fold cross-validation: out-of-sample word-level `pred_probs` for every sentence.
 
-Folds are grouped by document, so sentences of one abstract never sit on both sides of a
-split. A fold runner turns one fold's training part into probabilities for its held-out part:
-- `FullRunner` (`full`): fine-tune the encoder, reading word shapes too, on the training part
-  (`nerqa.models.training.train`); it can keep the training dynamics of every training sentence.
-- `FastRunner` (`fast`): run the frozen encoder once over the corpus and train a small BiLSTM
-  head per fold (`nerqa.models.head`).
-- `TopRunner` (`top`): fine-tune only the encoder's top layers per fold, over the states
-  the same frozen pass keeps (`nerqa.models.top`).
-- `both`: the mean of the full and fast runners' probabilities. The two err differently: on
-  bench/noise.py (subsets, fold settings of the time), top-k recall of injected errors went
-  from 0.50 (full) and 0.55 (fast) to 0.58 on NCBI, and from 0.70 (each) to 0.76 on BC5CDR.
-  `top+fast` is the mean of the top and fast runners, over one frozen pass.
-
-Each finished fold is cached on disk (`FoldCache`) under a key of the corpus and the settings:
-a killed run resumes at the next fold, a finished one is re-read without training, and
-separate processes can each compute some folds (`folds=[i]`) and meet at the cache.
+Folds are grouped by document (`document_folds`), so sentences of one abstract never sit on
+both sides of a split. `cross_validate_once` makes one split and runs the fold runners of the
+settings' mode on it (`nerqa.auditing.runners`); each finished fold is cached on disk
+(`nerqa.auditing.foldcache`). An executor runs the folds: `LocalFolds` one after another here,
+`nerqa.auditing.distributed.RayFolds` as Ray tasks. The audit's `cross_validate`
+(`nerqa.auditing.run`) averages the repeats of this over other splits and seeds.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -30,10 +18,11 @@ from typing import Protocol
 
 import numpy as np
 
-from nerqa.config import AuditSettings, Mode, TrainConfig
-from nerqa.data.corpus import Corpus, label_ids
+from nerqa.auditing.foldcache import FoldCache, cache_key
+from nerqa.auditing.runners import COMPONENTS, RUNNERS, FoldRunner, FullRunner, SharedPass
+from nerqa.config import AuditSettings, TrainConfig
+from nerqa.data.corpus import Corpus
 from nerqa.errors import ConfigError, NerqaError
-from nerqa.files import atomic_write
 from nerqa.progress import ProgressCallback, quiet
 
 
@@ -59,242 +48,6 @@ def document_folds(corpus: Corpus, k: int, *, seed: int = 42) -> np.ndarray:
         doc_fold[doc] = fold
         fill[fold] += len(corpus.documents[doc].sentences)
     return np.array([doc_fold[i] for i in corpus.sentence_doc_index], dtype=int)
-
-
-class FoldRunner(Protocol):
-    """Turns one fold's training sentences into probabilities for its held-out sentences."""
-
-    mode: str
-
-    def key(self) -> dict:
-        """What besides the corpus and the training settings changes this runner's output."""
-
-    def run(
-        self,
-        corpus: Corpus,
-        tags: tuple[str, ...],
-        train_idx: np.ndarray,
-        test_idx: np.ndarray,
-        progress: ProgressCallback,
-    ) -> list[np.ndarray]:
-        """Per held-out sentence (in `test_idx` order), an `(n_words, n_tags)` array."""
-
-
-# Whether the full runner's models read word shapes (`nerqa.models.classifier.ShapedTokenClassifier`), and
-# the version of that model in the fold cache key: on for what an uncased encoder loses in
-# general-domain text (names are capitalised), neutral on the biomedical benchmarks (docs/benchmarks.md).
-FULL_SHAPES = True
-SHAPES_VERSION = "shaped-v1"
-
-
-class FullRunner:
-    """Fine-tune the encoder on the fold's training part, predict its held-out part."""
-
-    mode = "full"
-
-    def __init__(self, config: TrainConfig, *, dynamics: bool = False, shapes: bool | None = None) -> None:
-        self.config = config
-        self.dynamics = dynamics
-        self.shapes = FULL_SHAPES if shapes is None else shapes
-        self._dynamics: list[np.ndarray] | None = None
-
-    def key(self) -> dict:
-        return {"shapes": SHAPES_VERSION} if self.shapes else {}
-
-    def run(self, corpus, tags, train_idx, test_idx, progress):
-        from nerqa.models.predict import predict_probs
-        from nerqa.models.training import train
-
-        sentences = corpus.sentences
-        training = Corpus.from_sentences([sentences[i] for i in train_idx])
-        trained = train(training, self.config, tags=tags, progress=progress, dynamics=self.dynamics, shapes=self.shapes)
-        self._dynamics = trained.dynamics
-        return predict_probs(trained.classifier, [sentences[i].tokens for i in test_idx], progress=progress)
-
-    def take_dynamics(self) -> list[np.ndarray] | None:
-        """The last fold's training dynamics, per training sentence (`train_idx` order):
-        `(epochs, n_words, n_tags)` (`nerqa.models.training.TrainResult.dynamics`); None without."""
-        dynamics, self._dynamics = self._dynamics, None
-        return dynamics
-
-
-class SharedPass:
-    """The corpus's frozen-encoder pass (`nerqa.models.frozen.frozen_pass`), run on first use and shared
-    by the fast and top runners of one cross-validation, so the encoder reads the corpus once.
-    `states`: keep the states entering the top layers too (the top runner needs them)."""
-
-    def __init__(self, config: TrainConfig, *, states: bool) -> None:
-        from nerqa.models.frozen import TOP_LAYERS
-
-        self.config = config
-        self.top_layers = TOP_LAYERS if states else None
-        self.frozen = None
-        self.seconds = 0.0
-
-    def get(self, corpus: Corpus, progress: ProgressCallback):
-        from nerqa.models.frozen import frozen_pass
-
-        if self.frozen is None:
-            self.frozen = frozen_pass(
-                [s.tokens for s in corpus.sentences],
-                self.config.model,
-                max_length=self.config.max_length,
-                stride=self.config.stride,
-                top_layers=self.top_layers,
-                progress=progress,
-            )
-            self.seconds = self.frozen.seconds
-        return self.frozen
-
-
-class _PassRunner:
-    """A runner over the corpus's frozen pass: its own, or one `shared` with another runner."""
-
-    mode = ""
-    states = False  # whether it needs the states entering the top layers
-
-    def __init__(self, config: TrainConfig, shared: SharedPass | None = None) -> None:
-        self.config = config
-        self.shared = shared or SharedPass(config, states=self.states)
-
-    @property
-    def feature_seconds(self) -> float:
-        return self.shared.seconds
-
-
-class FastRunner(_PassRunner):
-    """A BiLSTM head per fold over frozen-encoder features (and word shapes) computed once for the corpus."""
-
-    mode = "fast"
-
-    def key(self) -> dict:
-        from nerqa.models.head import HEAD_VERSION
-
-        return {"head": HEAD_VERSION}
-
-    def run(self, corpus, tags, train_idx, test_idx, progress):
-        from nerqa.models.head import fit_head
-
-        frozen = self.shared.get(corpus, progress)
-        return fit_head(
-            frozen.features,
-            label_ids(corpus, tags),
-            train_idx,
-            test_idx,
-            len(tags),
-            shapes=frozen.shapes,
-            seed=self.config.seed,
-        )
-
-
-class TopRunner(_PassRunner):
-    """The encoder's top layers fine-tuned per fold over lower layers run once (`nerqa.models.top`)."""
-
-    mode = "top"
-    states = True
-
-    def key(self) -> dict:
-        from nerqa.models import top
-
-        return {
-            "top": top.TOP_VERSION,
-            "top_layers": self.shared.top_layers,
-            "top_epochs": top.TOP_EPOCHS,
-            "top_lr": top.TOP_LEARNING_RATE,
-        }
-
-    def run(self, corpus, tags, train_idx, test_idx, progress):
-        from nerqa.models import top
-
-        frozen = self.shared.get(corpus, progress)
-        return top.fit_top(
-            frozen,
-            label_ids(corpus, tags),
-            corpus.sentence_doc_index,
-            train_idx,
-            test_idx,
-            len(tags),
-            model=self.config.model,
-            seed=self.config.seed,
-            epochs=top.TOP_EPOCHS,
-            lr=top.TOP_LEARNING_RATE,
-            batch_size=self.config.batch_size,
-            progress=progress,
-        )
-
-
-RUNNERS = {"full": FullRunner, "fast": FastRunner, "top": TopRunner}
-# What each mode averages.
-COMPONENTS = {
-    "both": ("full", "fast"),
-    "full": ("full",),
-    "fast": ("fast",),
-    "top": ("top",),
-    "top+fast": ("top", "fast"),
-}
-
-
-class FoldCache:
-    """Finished folds on disk: `FOLDER/foldN.npz` with the held-out sentence indices, their
-    lengths and their concatenated probabilities. `folder=None` caches nothing."""
-
-    def __init__(self, folder: Path | None) -> None:
-        self.folder = folder
-
-    def read(
-        self, fold: int, held_out: np.ndarray, *, dynamics: bool = False
-    ) -> tuple[list[np.ndarray], list[np.ndarray] | None] | None:
-        """The fold's probabilities and (with `dynamics`) its training dynamics per training
-        sentence; None when absent, damaged, for other sentences, or without the dynamics asked for."""
-        if self.folder is None or not (self.folder / f"fold{fold}.npz").is_file():
-            return None
-        try:
-            with np.load(self.folder / f"fold{fold}.npz") as data:
-                if not np.array_equal(data["sentences"], held_out):
-                    return None
-                probs = np.split(data["probs"], np.cumsum(data["lengths"])[:-1])
-                if not dynamics:
-                    return probs, None
-                if "dynamics" not in data:
-                    return None
-                shapes = data["dynamics_shapes"]
-                flat = np.split(data["dynamics"], np.cumsum(shapes[:, 0] * shapes[:, 1])[:-1])
-                return probs, [f.reshape(r, n, -1) for f, (r, n) in zip(flat, shapes)]
-        except (OSError, ValueError, KeyError):
-            return None  # a damaged cache file is recomputed, not trusted
-
-    def write(
-        self, fold: int, held_out: np.ndarray, probs: Sequence[np.ndarray], dynamics: Sequence[np.ndarray] | None = None
-    ) -> None:
-        if self.folder is None:
-            return
-        arrays = {"sentences": held_out, "lengths": np.array([len(p) for p in probs]), "probs": np.concatenate(probs)}
-        if dynamics is not None:
-            arrays["dynamics_shapes"] = np.array([d.shape[:2] for d in dynamics]).reshape(-1, 2)
-            arrays["dynamics"] = np.concatenate([d.reshape(-1, d.shape[-1]) for d in dynamics])
-        with atomic_write(self.folder / f"fold{fold}.npz", binary=True) as stream:
-            np.savez(stream, **arrays)
-
-
-def cache_key(
-    corpus: Corpus, config: TrainConfig, *, k: int, runner: FoldRunner, reference: Corpus | None = None
-) -> str:
-    """A hash of the corpus (tokens, tags, document grouping), the folds, every setting that
-    changes the runner's pred_probs (the number format it computes in among them: bf16 on one
-    machine, fp32 on another), and the reference corpus behind every fold, if any."""
-    from nerqa.models.runtime import compute_format, device
-
-    key = {
-        "corpus": corpus.fingerprint(),
-        "k": k,
-        "mode": runner.mode,
-        "settings": config.cache_settings(),
-        "compute": compute_format(device()),
-        **runner.key(),
-    }
-    if reference is not None and len(reference):
-        key["reference"] = reference.fingerprint()
-    return hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 @dataclass
@@ -463,12 +216,11 @@ def run_folds(
     return result
 
 
-def cross_validate(
+def cross_validate_once(
     corpus: Corpus,
-    config: TrainConfig,
+    settings: AuditSettings,
     *,
-    k: int = 5,
-    mode: Mode = "full",
+    repeat: int = 0,
     folds: Sequence[int] | None = None,
     cache_dir: str | Path | None = None,
     progress: ProgressCallback = quiet,
@@ -476,29 +228,27 @@ def cross_validate(
     dynamics: bool = False,
     executor: FoldExecutor | None = None,
 ) -> CrossValResult:
-    """Out-of-sample `pred_probs` for every sentence of `corpus` by K-fold cross-validation.
+    """Out-of-sample `pred_probs` for every sentence of `corpus` from one split into
+    `settings.k` folds, trained with `settings.training` (its seed plus `repeat`, which also
+    draws another split); `settings.repeats` and `settings.level` are not read here.
+
+    `settings.mode` picks the runner (`full`, `fast`, `top`) or a mean of two (`both`: full and
+    fast; `top+fast`), each runner cached as its own mode; the fold count in progress then runs
+    to 2 x the folds. `folds` restricts the work to some folds, e.g. one per process sharing
+    `cache_dir`; a later call without `folds` reads them all from the cache. Training and
+    prediction inside a fold report as `nerqa.models.training.train` does.
 
     `dynamics`: also keep the full runner's training dynamics (`CrossValResult.dynamics`).
-
-    `reference`: a trusted corpus whose sentences join the training part of every fold and
-    are never predicted (its tags join the tag set); only `corpus` is split into folds.
-
-    `executor`: where the folds run (default: one after another in this process;
-    `nerqa.auditing.distributed.RayFolds`: as tasks on a Ray cluster).
-
-    `mode` picks the runner (`full`, `fast`, `top`) or a mean of two (`both`: full and fast;
-    `top+fast`), each runner cached as its own mode; the fold count in progress then runs to
-    2 x the folds. `folds` restricts the work to
-    some folds, e.g. one per process sharing `cache_dir`; a later call without `folds` reads
-    them all from the cache. Training and prediction inside a fold report as
-    `nerqa.models.training.train` does.
+    `reference`: a trusted corpus whose sentences join the training part of every fold and are
+    never predicted (its tags join the tag set); only `corpus` is split into folds.
+    `executor`: where the folds run (default: one after another in this process).
     """
-    AuditSettings(k=k, mode=mode)  # checks k and mode
+    k, config = settings.k, settings.training.replace(seed=settings.training.seed + repeat)
     if folds is not None:
         bad = [f for f in folds if not 0 <= f < k]
         if bad:
             raise ConfigError(f"folds {bad} are outside 0..{k - 1}")
-    modes = COMPONENTS[mode]
+    modes = COMPONENTS[settings.mode]
     n = len(set(range(k) if folds is None else folds))
     shared = SharedPass(config, states="top" in modes)  # runs only if a runner asks for it
     results = [

@@ -43,12 +43,6 @@ if TYPE_CHECKING:
     from nerqa.auditing.crossval import CrossValResult, FoldExecutor
     from nerqa.models.classifier import Classifier
 
-# Fold training: the same errors found as at 6 epochs in 60 % of the time (docs/benchmarks.md,
-# "Why the defaults are what they are").
-FOLD_EPOCHS = 3.0
-FOLD_LEARNING_RATE = 3e-4
-
-
 # How much the training dynamics weigh against the out-of-sample probabilities in the scores
 # (`with_dynamics`): 0.25 gains on BC5CDR and stays within 0.01 on NCBI; 0.5 hurt NCBI (docs/benchmarks.md).
 DYNAMICS_WEIGHT = 0.25
@@ -67,11 +61,6 @@ def with_dynamics(
     ]
 
 
-def fold_config(**changes) -> TrainConfig:
-    """The audit's default fold settings; `changes` that are None keep the default."""
-    return TrainConfig(epochs=FOLD_EPOCHS, learning_rate=FOLD_LEARNING_RATE).replace(**changes)
-
-
 def check_model_types(corpus: Corpus, tags: tuple[str, ...], model: str | Path) -> None:
     """Raise `NerqaError` unless the model's IOB `tags` cover every entity type of `corpus`."""
     known = {t.split("-", 1)[1] for t in tags if "-" in t}
@@ -83,125 +72,106 @@ def check_model_types(corpus: Corpus, tags: tuple[str, ...], model: str | Path) 
         )
 
 
-def cross_validations(
+def cross_validate(
     corpus: Corpus,
-    config: TrainConfig,
+    settings: AuditSettings | None = None,
     *,
-    k: int = 5,
-    mode: str = "both",
+    folds: Sequence[int] | None = None,
     cache_dir: str | Path | None = None,
     reference: Corpus | None = None,
-    repeats: int = 1,
-    folds: Sequence[int] | None = None,
     executor: FoldExecutor | None = None,
     progress: ProgressCallback = quiet,
-) -> list[CrossValResult]:
-    """The audit's cross-validations (one per repeat, repeat r with seed `config.seed + r`),
-    each fold cached under `cache_dir`. `folds` computes only those fold numbers (of every
-    repeat and runner) and reads the rest from the cache where they are: one job of a batch
-    array, e.g. `nerqa audit --fold I`; a later call without `folds` finds them there."""
-    from nerqa.auditing.crossval import COMPONENTS, cross_validate
+) -> CrossValResult:
+    """The audit's cross-validation: `settings.repeats` cross-validations
+    (`nerqa.auditing.crossval.cross_validate_once`, repeat r with seed `training.seed + r`),
+    their pred_probs averaged, with the full runner's training dynamics where the mode has it.
+    Each fold is cached under `cache_dir`.
 
-    AuditSettings(k=k, mode=mode, repeats=repeats)  # type: ignore[arg-type]
-    dynamics = "full" in COMPONENTS[mode] and DYNAMICS_WEIGHT > 0
-    return [
-        cross_validate(
-            corpus,
-            config.replace(seed=config.seed + repeat),
-            k=k,
-            mode=mode,  # type: ignore[arg-type]
-            cache_dir=cache_dir,
-            progress=progress,
-            reference=reference,
-            dynamics=dynamics,
-            folds=folds,
-            executor=executor,
-        )
-        for repeat in range(repeats)
-    ]
+    `folds` computes only those fold numbers (of every repeat and runner) and reads the rest
+    from the cache where they are: one job of a batch array (`nerqa audit --fold I`); the
+    result then lists the others in `missing_folds`, and a later call without `folds` finds the
+    computed ones in the cache. `reference`: a trusted corpus in the training part of every fold,
+    never predicted. `executor` runs the folds (default: one after another here;
+    `nerqa.auditing.distributed.RayFolds`: Ray tasks)."""
+    from nerqa.auditing.crossval import cross_validate_once, mean_of
+    from nerqa.auditing.runners import COMPONENTS
+
+    settings = settings or AuditSettings()
+    dynamics = "full" in COMPONENTS[settings.mode] and DYNAMICS_WEIGHT > 0
+    return mean_of(
+        [
+            cross_validate_once(
+                corpus,
+                settings,
+                repeat=repeat,
+                folds=folds,
+                cache_dir=cache_dir,
+                progress=progress,
+                reference=reference,
+                dynamics=dynamics,
+                executor=executor,
+            )
+            for repeat in range(settings.repeats)
+        ]
+    )
 
 
 def audit(
     corpus: Corpus,
-    config: TrainConfig,
+    settings: AuditSettings | None = None,
     *,
-    k: int = 5,
-    mode: str = "both",
-    level: str = "types",
     cache_dir: str | Path | None = None,
     classifier: Classifier | None = None,
     reference: Corpus | None = None,
-    repeats: int = 1,
     executor: FoldExecutor | None = None,
-    neighbours: bool = True,
     progress: ProgressCallback = quiet,
 ) -> AuditResult:
-    """Audit `corpus`: K-fold cross-validated pred_probs (`mode`: see `nerqa.auditing.crossval`), scored
-    at `level`. With `classifier`, its predictions replace cross-validation (not out-of-sample
-    for the data it was trained on), and `k`, `mode` and `repeats` are not used. With
-    `reference`, a trusted corpus, its sentences are in the training part of every fold and
-    are not audited. `repeats` > 1 cross-validates that many times, repeat r with seed
-    `config.seed + r` (other fold splits, initialisations and batch orders), and averages the
-    pred_probs (`repeats` times the time). `executor` runs the folds (default: one after
-    another here; `nerqa.auditing.distributed.RayFolds`: Ray tasks). `neighbours`: also look for
-    the errors a corpus repeats (`nerqa.auditing.neighbours`: neighbour issues and guideline
-    questions), over the frozen encoder's word features."""
+    """Audit `corpus` with `settings` (default `AuditSettings()`): cross-validated pred_probs
+    (`cross_validate`), scored at `settings.level` (`score`).
+
+    With `classifier`, its predictions replace cross-validation (not out-of-sample for the data
+    it was trained on), and `k`, `mode`, `repeats` and `training` are not used. With `reference`,
+    a trusted corpus, its sentences are in the training part of every fold and are not audited.
+    `executor` runs the folds (see `cross_validate`). With `settings.neighbours`, the audit also
+    looks for the errors a corpus repeats (`nerqa.auditing.neighbours`: neighbour issues and
+    guideline questions), over the frozen encoder's word features."""
+    settings = settings or AuditSettings()
     started = time.perf_counter()
+    config = settings.training
     if classifier is not None:
         from nerqa.models.predict import predict_probs
 
-        AuditSettings(level=level)  # type: ignore[arg-type]
         check_model_types(corpus, classifier.tags, "the model")
         probs = predict_probs(classifier, [s.tokens for s in corpus.sentences], progress=progress)
         return score(
             corpus,
             probs,
             classifier.tags,
-            level=level,
-            settings={"mode": "model", "level": level},
+            level=settings.level,
+            settings={"mode": "model", "level": settings.level},
             started=started,
-            features=word_features(corpus, config, progress) if neighbours else None,
+            features=word_features(corpus, config, progress) if settings.neighbours else None,
         )
-    from nerqa.auditing.crossval import COMPONENTS, mean_of
-
-    AuditSettings(k=k, mode=mode, level=level, repeats=repeats)  # type: ignore[arg-type]
-    dynamics = "full" in COMPONENTS[mode] and DYNAMICS_WEIGHT > 0
-    runs = cross_validations(
-        corpus,
-        config,
-        k=k,
-        mode=mode,
-        cache_dir=cache_dir,
-        reference=reference,
-        repeats=repeats,
-        executor=executor,
-        progress=progress,
+    crossval = cross_validate(
+        corpus, settings, cache_dir=cache_dir, reference=reference, executor=executor, progress=progress
     )
-    crossval = mean_of(runs)
-    settings = {
-        "k": k,
-        "mode": mode,
-        "level": level,
-        "repeats": repeats,
-        "dynamics_weight": DYNAMICS_WEIGHT if dynamics else 0.0,
-        **config.to_sections(),
-    }
+    recorded = {**settings.to_dict(), "dynamics_weight": DYNAMICS_WEIGHT if crossval.dynamics is not None else 0.0}
     if reference is not None:
-        settings["reference"] = {
+        recorded["reference"] = {
             "name": reference.name,
             "sentences": len(reference),
             "fingerprint": reference.fingerprint(),
         }
     features = None
-    if neighbours:
+    if settings.neighbours:
         features = crossval.features if crossval.features is not None else word_features(corpus, config, progress)
     return score(
         corpus,
         crossval.pred_probs,
         crossval.tags,
-        level=level,
+        level=settings.level,
         crossval=crossval,
-        settings=settings,
+        settings=recorded,
         started=started,
         features=features,
     )

@@ -17,7 +17,7 @@ from nerqa.models.classifier import (
     batched_forward,
 )
 from nerqa.models.windows import encode, word_probabilities
-from nerqa.progress import ProgressCallback, quiet, relabel_task
+from nerqa.progress import ProgressCallback, quiet, renamed_tasks
 
 
 def predict_probs(
@@ -74,7 +74,7 @@ def evaluate(classifier: Classifier, corpus: Corpus, *, progress: ProgressCallba
             f"{', '.join(classifier.tags)})"
         )
     probs = predict_probs(
-        classifier, [s.tokens for s in corpus.sentences], progress=relabel_task(progress, {"predict": "evaluate"})
+        classifier, [s.tokens for s in corpus.sentences], progress=renamed_tasks(progress, {"predict": "evaluate"})
     )
     return evaluate_tags([s.tags for s in corpus.sentences], tags_from_probs(probs, classifier.tags))
 

@@ -12,6 +12,7 @@ from samples import relabel
 
 from nerqa.auditing import audit, score
 from nerqa.auditing.issues import inconsistent_issues, sentence_keys, span_issues
+from nerqa.config import AuditSettings
 from nerqa.data.corpus import Corpus, Document, Sentence
 from nerqa.data.formats import parse_text, read_corpus
 
@@ -118,7 +119,9 @@ def test_hd_is_inconsistent_in_ncbi_training_data():
 def test_issue_ids_survive_a_relabel_and_a_re_audit(audited, tmp_path: Path):
     corpus, config, _, before = audited
     changed = 0  # "the breast cancer ..." -> cancer untagged
-    after = audit(relabel(corpus, changed, 2, "O"), config, k=3, mode="fast", cache_dir=tmp_path)
+    after = audit(
+        relabel(corpus, changed, 2, "O"), AuditSettings(k=3, mode="fast", training=config), cache_dir=tmp_path
+    )
     content = lambda i: (i.index, i.start, i.end, i.type, i.given)  # noqa: E731
     old = {content(i): i for i in before.issues if i.index != changed}
     new = {content(i): i for i in after.issues if i.index != changed}

@@ -8,7 +8,8 @@ import numpy as np
 from samples import TOY, fast_config
 
 from nerqa.auditing import score
-from nerqa.auditing.crossval import cross_validate
+from nerqa.auditing.crossval import cross_validate_once
+from nerqa.config import AuditSettings
 
 
 def test_sentence_scores_rank_by_the_worst_span_issue_then_cleanlab():
@@ -54,7 +55,9 @@ def test_scores_read_the_training_dynamics_beside_the_out_of_sample_probs(tiny_m
     )
     assert with_dynamics(probs, [None], 0.25)[0] is probs[0]
 
-    cv = cross_validate(TOY, fast_config(tiny_model, epochs=2), k=3, mode="full", dynamics=True)
+    cv = cross_validate_once(
+        TOY, AuditSettings(k=3, mode="full", training=fast_config(tiny_model, epochs=2)), dynamics=True
+    )
     plain = score(TOY, cv.pred_probs, cv.tags)
     mixed = score(TOY, cv.pred_probs, cv.tags, crossval=cv)
     by_hand = score(TOY, with_dynamics(cv.pred_probs, cv.dynamics, DYNAMICS_WEIGHT), cv.tags)
@@ -70,13 +73,17 @@ def test_repeats_average_cross_validations_over_other_splits_and_seeds(tiny_mode
 
     config = fast_config(tiny_model, epochs=1)
     runs = [
-        cross_validate(TOY, config.replace(seed=config.seed + r), k=3, mode="full", cache_dir=tmp_path, dynamics=True)
+        cross_validate_once(
+            TOY, AuditSettings(k=3, mode="full", training=config), repeat=r, cache_dir=tmp_path, dynamics=True
+        )
         for r in (0, 1)
     ]
     assert not np.array_equal(runs[0].folds, runs[1].folds) or not np.allclose(
         np.concatenate(runs[0].pred_probs), np.concatenate(runs[1].pred_probs)
     )
-    result = audit(TOY, config, k=3, mode="full", cache_dir=tmp_path, repeats=2)  # both repeats read from the cache
+    result = audit(
+        TOY, AuditSettings(k=3, mode="full", repeats=2, training=config), cache_dir=tmp_path
+    )  # both repeats read from the cache
     assert result.summary["timings"]["cached_folds"] == [0, 1, 2] and result.summary["settings"]["repeats"] == 2
     for i, p in enumerate(result.pred_probs):
         np.testing.assert_allclose(p, (runs[0].pred_probs[i] + runs[1].pred_probs[i]) / 2, rtol=1e-6)

@@ -15,7 +15,8 @@ import ray
 from samples import TOY, fast_config, with_doc_ids
 from typer.testing import CliRunner
 
-from nerqa.auditing.crossval import FullRunner, cross_validate, run_folds
+from nerqa.auditing.crossval import FullRunner, cross_validate_once, run_folds
+from nerqa.config import AuditSettings
 from nerqa.data.formats import write_corpus
 from nerqa.data.probs import load_probs
 from nerqa_cli.main import app
@@ -127,7 +128,7 @@ def test_a_fold_that_keeps_failing_is_one_error(tiny_model: Path, tmp_path: Path
     (tmp_path / "not-a-model").mkdir()
     config = fast_config(tmp_path / "not-a-model", epochs=1)
     with pytest.raises(NerqaError, match="not-a-model"):
-        cross_validate(TOY, config, k=3, mode="full", executor=RayFolds(local_ray))
+        cross_validate_once(TOY, AuditSettings(k=3, mode="full", training=config), executor=RayFolds(local_ray))
     # A worker that dies on every try: after the retries, one error naming the fold.
     config = fast_config(tiny_model, epochs=1)
     with pytest.raises(NerqaError, match=r"fold \d failed on Ray after 1 retries"):

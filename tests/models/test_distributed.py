@@ -13,16 +13,16 @@ import pytest
 from samples import TOY, with_doc_ids
 
 from nerqa.data.formats import write_corpus
-from nerqa.models.training import BucketBatchSampler
+from nerqa.models.trainer import BucketBatchSampler
 
 # Runs inside each torchrun process: the real `nerqa train` command, with the batch sampler and
 # the model writer watched, and what each rank saw written to rank<R>.json.
 RANK_SCRIPT = """
 import json, os, sys
-from nerqa.models import training
+from nerqa.models import trainer, training
 
 epochs, saves = [], []
-iterate = training.BucketBatchSampler.__iter__
+iterate = trainer.BucketBatchSampler.__iter__
 
 def watched(self):
     epoch = {"windows": len(self.lengths), "batches": []}
@@ -31,7 +31,7 @@ def watched(self):
         epoch["batches"].append(list(batch))
         yield batch
 
-training.BucketBatchSampler.__iter__ = watched
+trainer.BucketBatchSampler.__iter__ = watched
 save = training.save_training
 training.save_training = lambda *a, **k: (saves.append(1), save(*a, **k))[1]
 from nerqa_cli.main import app

@@ -9,7 +9,8 @@ import pytest
 import torch
 from samples import TOY, fast_config
 
-from nerqa.auditing.crossval import cross_validate
+from nerqa.auditing.crossval import cross_validate_once
+from nerqa.config import AuditSettings
 from nerqa.data.metrics import evaluate_tags
 from nerqa.data.probs import tags_from_probs
 from nerqa.data.shape import SHAPES, word_shapes
@@ -74,11 +75,9 @@ def quick_top(monkeypatch):
 
 def test_top_mode_learns_the_toy_corpus_out_of_sample(tiny_model: Path, quick_top):
     epochs = []
-    result = cross_validate(
+    result = cross_validate_once(
         TOY,
-        fast_config(tiny_model, batch_size=8),
-        k=3,
-        mode="top",
+        AuditSettings(k=3, mode="top", training=fast_config(tiny_model, batch_size=8)),
         progress=lambda task, done, total, info: epochs.append(info) if task == "epoch" else None,
     )
     assert [p.shape for p in result.pred_probs] == [(len(s), 3) for s in TOY.sentences]
@@ -101,10 +100,10 @@ def test_top_plus_fast_reads_the_corpus_once_and_averages_the_two(
         nerqa.models.frozen, "frozen_pass", lambda *a, **k: passes.append(k.get("top_layers")) or real(*a, **k)
     )
     config = fast_config(tiny_model, batch_size=8)
-    both = cross_validate(TOY, config, k=3, mode="top+fast", cache_dir=tmp_path)
+    both = cross_validate_once(TOY, AuditSettings(k=3, mode="top+fast", training=config), cache_dir=tmp_path)
     assert passes == [nerqa.models.frozen.TOP_LAYERS]  # one pass serves both runners
-    top = cross_validate(TOY, config, k=3, mode="top", cache_dir=tmp_path)
-    fast = cross_validate(TOY, config, k=3, mode="fast", cache_dir=tmp_path)
+    top = cross_validate_once(TOY, AuditSettings(k=3, mode="top", training=config), cache_dir=tmp_path)
+    fast = cross_validate_once(TOY, AuditSettings(k=3, mode="fast", training=config), cache_dir=tmp_path)
     assert top.cached_folds == fast.cached_folds == [0, 1, 2] and passes == [nerqa.models.frozen.TOP_LAYERS]
     for mean, a, b in zip(both.pred_probs, top.pred_probs, fast.pred_probs):
         np.testing.assert_allclose(mean, (a + b) / 2, rtol=1e-6)

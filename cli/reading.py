@@ -1,0 +1,210 @@
+"""How commands read corpora: the reader options every reading command takes (`--format`,
+`--scheme`, ...), gathered into one `CorpusReader` argument by `with_reader`, and the output
+format and `--force` options of the commands that write one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Literal, Optional, get_args
+
+import typer
+
+from nerqa.config import check_choice
+from nerqa.data.corpus import Corpus
+from nerqa.data.formats import FORMATS, ReadOptions, read_corpus, read_splits
+from nerqa_cli.console import existing_path
+from nerqa_cli.groups import option_group
+
+Scheme = Literal["auto", "iob1", "iob2", "bioes"]
+FormatName = Literal["conll", "ncbi", "pubtator", "nemo", "jsonl", "jsonl-tokens", "hf", "spacy"]
+assert get_args(FormatName) == FORMATS, "FormatName must list nerqa.data.formats.FORMATS"
+
+
+def check_format(value: Optional[str]) -> Optional[str]:
+    if value is not None and value not in FORMATS:
+        raise typer.BadParameter(f"{value!r} is not one of {', '.join(FORMATS)}")
+    return value
+
+
+OutputFormatOpt = Annotated[
+    Optional[str],
+    typer.Option(
+        "--to",
+        "-t",
+        metavar="FORMAT",
+        help=f"Output format ({', '.join(FORMATS)}); implied by --out's name if omitted.",
+        callback=check_format,
+    ),
+]
+
+
+OutputFormatOpt = Annotated[
+    Optional[str],
+    typer.Option(
+        "--to",
+        "-t",
+        metavar="FORMAT",
+        help=f"Output format ({', '.join(FORMATS)}); implied by --out's name if omitted.",
+        callback=check_format,
+    ),
+]
+
+
+ForceOpt = Annotated[
+    bool,
+    typer.Option(
+        "--force",
+        help="Write into an output folder that holds files nerqa did not write (they are kept; files of the "
+        "names nerqa writes are replaced).",
+    ),
+]
+
+
+@dataclass(frozen=True)
+class CorpusReader:
+    """How a command reads corpora: the `--format` (None: detected) and the reader options."""
+
+    format: Optional[str]
+    options: ReadOptions
+
+    def read(self, path: Path) -> Corpus:
+        return read_corpus(existing_path(path), self.format, options=self.options)
+
+    def read_splits(self, path: Path) -> dict[str, Corpus]:
+        return read_splits(existing_path(path), self.format, options=self.options)
+
+    def with_overrides(self, *, format: Optional[str] = None, merge_type: Optional[str] = None) -> CorpusReader:
+        """A copy with a format or type merge taken from elsewhere (a config file), when given."""
+        options = (
+            self.options if merge_type is None else ReadOptions(**{**self.options.__dict__, "merge_type": merge_type})
+        )
+        return CorpusReader(format or self.format, options)
+
+
+_READER_OPTIONS: list[tuple[str, object, object]] = [
+    (
+        "format",
+        Annotated[
+            Optional[str],
+            typer.Option(
+                "--format",
+                "-f",
+                metavar="FORMAT",
+                help=f"Input format ({', '.join(FORMATS)}); detected from name and content if omitted.",
+                rich_help_panel="Reading",
+            ),
+        ],
+        None,
+    ),
+    (
+        "scheme",
+        Annotated[
+            str,
+            typer.Option(
+                metavar="auto|iob1|iob2|bioes",
+                help="Tag scheme of token formats (auto: detected).",
+                rich_help_panel="Reading",
+            ),
+        ],
+        "auto",
+    ),
+    (
+        "repair",
+        Annotated[
+            bool,
+            typer.Option(
+                "--repair",
+                help="Read an I- tag that starts a span as B- instead of failing.",
+                rich_help_panel="Reading",
+            ),
+        ],
+        False,
+    ),
+    (
+        "merge_types",
+        Annotated[
+            Optional[str],
+            typer.Option(
+                "--merge-types",
+                metavar="TYPE",
+                help="Rename every entity type to TYPE (e.g. Disease: merge the four NCBI categories).",
+                rich_help_panel="Reading",
+            ),
+        ],
+        None,
+    ),
+    (
+        "entity_type",
+        Annotated[
+            str,
+            typer.Option(
+                metavar="TYPE", help="Type given to bare B/I tags (NeMo labels files).", rich_help_panel="Reading"
+            ),
+        ],
+        "ENT",
+    ),
+    (
+        "split",
+        Annotated[
+            Optional[str],
+            typer.Option(
+                metavar="NAME",
+                help="The split of a Hugging Face DatasetDict to read (default: every split).",
+                rich_help_panel="Reading",
+            ),
+        ],
+        None,
+    ),
+    (
+        "tag_names",
+        Annotated[
+            Optional[str],
+            typer.Option(
+                "--tags",
+                metavar="TAGS",
+                help="Names of integer tags in a Hugging Face dataset without a ClassLabel (id i is the i-th).",
+                rich_help_panel="Reading",
+            ),
+        ],
+        None,
+    ),
+    (
+        "token_column",
+        Annotated[
+            int,
+            typer.Option(help="CoNLL token column (0-based; negative counts from the end).", rich_help_panel="Reading"),
+        ],
+        0,
+    ),
+    (
+        "tag_column",
+        Annotated[
+            int,
+            typer.Option(help="CoNLL tag column (0-based; negative counts from the end).", rich_help_panel="Reading"),
+        ],
+        -1,
+    ),
+]
+
+
+def _reader(values: dict) -> CorpusReader:
+    check_choice("--scheme", values["scheme"], Scheme)
+    if values["format"] is not None:
+        check_choice("--format", values["format"], FormatName)
+    options = ReadOptions(
+        scheme=values["scheme"],
+        repair=values["repair"],
+        token_column=values["token_column"],
+        tag_column=values["tag_column"],
+        entity_type=values["entity_type"],
+        merge_type=values["merge_types"],
+        split=values["split"],
+        tag_names=tuple(t.strip() for t in values["tag_names"].split(",")) if values["tag_names"] else None,
+    )
+    return CorpusReader(values["format"], options)
+
+
+# Gives a command the reader options (`--format`, `--scheme`, `--repair`, `--merge-types`,
+# `--entity-type`, `--split`, `--tags`, `--token-column`, `--tag-column`) as one `reader: CorpusReader`.
+with_reader = option_group("reader", _READER_OPTIONS, _reader)

@@ -1,0 +1,45 @@
+"""The review commands' shared options: who decides, and which issues the queue holds."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+ReviewerOpt = Annotated[
+    Optional[str], typer.Option(help="Your name in the decision log (default: $NERQA_REVIEWER or your login).")
+]
+IssueTypeOpt = Annotated[
+    Optional[list[str]],
+    typer.Option("--type", metavar="TYPE", help="Only these issue types (see nerqa audit); repeat or comma-separate."),
+]
+ClassOpt = Annotated[
+    Optional[list[str]], typer.Option("--class", metavar="CLASS", help="Only issues of these entity classes.")
+]
+MaxScoreOpt = Annotated[
+    Optional[float], typer.Option(help="Only issues scoring at most this (lower = more suspicious).")
+]
+
+
+def names(values: Optional[list[str]]) -> frozenset[str]:
+    """Repeated or comma-separated option values, as a set."""
+    return frozenset(v.strip() for value in values or [] for v in value.split(",") if v.strip())
+
+
+def review_filters(
+    issue_type: Optional[list[str]],
+    entity_class: Optional[list[str]],
+    max_score: Optional[float],
+    min_confidence: Optional[float] = None,
+):
+    """The queue filters the options ask for; unknown issue types fail here, before any file is read."""
+    from nerqa.auditing.issues import ISSUE_TYPES
+    from nerqa.errors import ConfigError
+    from nerqa.review.session import Filters
+
+    unknown = sorted(names(issue_type) - set(ISSUE_TYPES))
+    if unknown:
+        raise ConfigError(f"--type: unknown issue types {', '.join(unknown)}; types are {', '.join(ISSUE_TYPES)}")
+    if min_confidence is not None and not 0 <= min_confidence <= 1:
+        raise ConfigError(f"--min-confidence must be between 0 and 1, not {min_confidence:g}")
+    return Filters(names(issue_type), names(entity_class), max_score, min_confidence=min_confidence)
