@@ -14,6 +14,19 @@ from rich.console import Console
 from rich.markup import escape
 
 from nerqa.errors import NerqaError
+from nerqa.text import counted
+
+__all__ = [
+    "console",
+    "counted",
+    "err_console",
+    "existing_path",
+    "output",
+    "prepare_models",
+    "status_console",
+    "user_errors",
+    "writes_to_stdout",
+]
 
 
 class _Console(Console):
@@ -40,11 +53,6 @@ def user_errors() -> Iterator[None]:
     except KeyboardInterrupt:
         err_console.print("[yellow]Interrupted.[/]")
         raise typer.Exit(130) from None
-
-
-def counted(n: int, singular: str, plural: Optional[str] = None) -> str:
-    """`n` with its noun in the right number: `1 sentence`, `2 sentences`, `3 entities`."""
-    return f"{n:,} {singular if n == 1 else (plural or singular + 's')}"
 
 
 def output(out: Path) -> Path | IO[str]:

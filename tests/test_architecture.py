@@ -130,6 +130,7 @@ LAYERS = {
     "nerqa.files": 0,
     "nerqa.progress": 0,
     "nerqa.config": 0,
+    "nerqa.text": 0,
     "nerqa.data": 1,
     "nerqa.models": 2,
     "nerqa.interop": 2,

@@ -39,8 +39,6 @@ def open_review(
     known = sorted({t for i in result.issues for t in (i.given, i.suggested)} - {"O"})
     unknown = sorted(filters.classes - set(known))
     if unknown:
-        raise ConfigError(
-            f"no issue has the class {', '.join(unknown)}; classes are {', '.join(known) or 'none'}"
-        )
+        raise ConfigError(f"no issue has the class {', '.join(unknown)}; classes are {', '.join(known) or 'none'}")
     with DecisionStore.open(folder) if record else DecisionStore.open_or_empty(folder) as store:
         yield ReviewSession(result, store, reviewer or default_reviewer(), filters=filters, order=order)

@@ -17,6 +17,7 @@ from typing import Any
 
 from nerqa.errors import NerqaError
 from nerqa.serve.backend import Backend
+from nerqa.serve.labeling import annotated_spans
 
 
 def sdk():
@@ -94,7 +95,7 @@ def make_app(backend: Backend):
             for task in annotations:
                 done = [a for a in task.get("annotations") or [] if not a.get("was_cancelled")]
                 if done and config is not None:
-                    text, spans = backend.spans_of(task, done[-1].get("result") or [], config)
+                    text, spans = annotated_spans(task, done[-1].get("result") or [], config)
                     project_id = str(task.get("project") or str(project or "").split(".")[0])
                     rows.append((project_id, int(task["id"]), done[-1].get("id"), text, spans))
             backend.learn(rows)

@@ -35,14 +35,22 @@ from pathlib import Path
 import numpy as np
 
 from nerqa.active.strategies import DEFAULT_STRATEGY, Strategy, check_strategy, sentence_score
-from nerqa.data.corpus import Corpus, Document, Sentence, label_ids
+from nerqa.data.corpus import Corpus, label_ids
 from nerqa.data.formats.common import document_from_text
 from nerqa.data.formats.jsonl import check_word_edges
 from nerqa.data.probs import tags_from_probs, type_classes
 from nerqa.errors import ConfigError, ModelError, NerqaError
 from nerqa.files import atomic_folder, sweep_staging
+from nerqa.interop.labelstudio import LabelStudioProject
 from nerqa.interop.tasks import FROM_NAME, TO_NAME
-from nerqa.serve.labeling import LabelingConfig, check_labels, parse_labeling_config
+from nerqa.serve.labeling import (
+    LabelingConfig,
+    annotated_spans,
+    check_labels,
+    parse_labeling_config,
+    regions,
+    task_document,
+)
 from nerqa.serve.store import Annotation, AnnotationStore, ModelRecord
 
 RETRAIN_KINDS = ("fast", "full")
@@ -239,7 +247,7 @@ class Backend:
         """
         config = self.check_config(label_config) or self._default_config
         served = self.served  # one model for the whole request, even if a retraining lands meanwhile
-        documents = [self._document(task, config) for task in tasks]
+        documents = [task_document(task, config) for task in tasks]
         sentences = [s for d in documents for s in d.sentences]
         with self._predict_lock:
             probs = served.probs([s.tokens for s in sentences]) if sentences else []
@@ -250,39 +258,10 @@ class Backend:
             results, uncertainty = [], 0.0
             for sentence, p, t in zip(document.sentences, probs[at : at + n], tags[at : at + n]):
                 uncertainty += sentence_score(p, self.settings.strategy)
-                results.extend(self._regions(document.text or "", sentence, p, t, config))
+                results.extend(regions(document.text or "", sentence, p, t, config, self._column))
             at += n
             out.append({"result": results, "score": 1.0 / (1.0 + uncertainty), "model_version": served.version})
         return out
-
-    def _document(self, task: dict, config: LabelingConfig) -> Document:
-        data = task.get("data") or {}
-        text = data.get(config.field)
-        if not isinstance(text, str) or not text.strip():
-            return Document(None, (), "")
-        return document_from_text(None, text, [(0, len(text))], [], path=f"task {task.get('id')}", line=None)
-
-    def _regions(
-        self, text: str, sentence: Sentence, probs: np.ndarray, tags: Sequence[str], config: LabelingConfig
-    ) -> list[dict]:
-        from nerqa.data.tags import spans_from_tags
-
-        regions = []
-        for span in spans_from_tags(tags):
-            if span.label not in config.labels:
-                continue  # a type the project does not label
-            start, end = sentence.offsets[span.start][0], sentence.offsets[span.end - 1][1]
-            confidence = float(np.mean([probs[w, self._column[tags[w]]] for w in range(span.start, span.end)]))
-            regions.append(
-                {
-                    "from_name": config.from_name,
-                    "to_name": config.to_name,
-                    "type": "labels",
-                    "value": {"start": start, "end": end, "text": text[start:end], "labels": [span.label]},
-                    "score": round(confidence, 6),
-                }
-            )
-        return regions
 
     # -- annotations -----------------------------------------------------------------------
     def receive(self, event: str, payload: dict) -> dict:
@@ -305,25 +284,9 @@ class Backend:
             return {"ignored": "skipped task"}
         if not isinstance(task.get("id"), int):
             raise NerqaError(f"{event}: the webhook names no task id")
-        text, spans = self.spans_of(task, annotation.get("result") or [], config)
+        text, spans = annotated_spans(task, annotation.get("result") or [], config)
         self.store.put(project, task["id"], annotation.get("id"), text, spans)
         return self._after_change({"stored": 1})
-
-    def spans_of(self, task: dict, result: list, config: LabelingConfig) -> tuple[str, list[tuple[int, int, str]]]:
-        """A task's text and the `(start, end, label)` spans of an annotation's regions on the
-        config's `<Labels>` (other regions, such as relations, are left out)."""
-        text = (task.get("data") or {}).get(config.field)
-        if not isinstance(text, str):
-            raise NerqaError(f"task {task.get('id')}: no text in data.{config.field}")
-        spans = []
-        for region in result:
-            value = region.get("value") or {}
-            if region.get("from_name", config.from_name) != config.from_name or "start" not in value:
-                continue
-            labels = value.get("labels") or []
-            if labels:
-                spans.append((int(value["start"]), int(value["end"]), str(labels[0])))
-        return text, sorted(spans)
 
     def learn(self, annotations: Sequence[tuple[str, int, int | None, str, Sequence[tuple[int, int, str]]]]) -> int:
         """Store many annotations at once (`(project, task_id, annotation_id, text, spans)`), as
@@ -500,38 +463,16 @@ class Backend:
     def _publish(self, projects: Sequence[str], *, tries: int = 20, pause: float = 1.0) -> None:
         """Set each project's model version to the served one where it differs, trying again
         while Label Studio does not yet hold predictions of that version."""
-        import json
-        import urllib.error
-        import urllib.request
-
         for project_id in projects:
             version = self.version
-            hostname, token = self._projects[project_id]
-            url = f"{hostname}/api/projects/{project_id}"
-            headers = {"Authorization": f"Token {token}", "Content-Type": "application/json"}
-            error: Exception | None = None
-            for _ in range(tries):
-                try:
-                    with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=10) as response:
-                        current = json.loads(response.read()).get("model_version")
-                    if current != version:
-                        body = json.dumps({"model_version": version}).encode()
-                        request = urllib.request.Request(url, data=body, headers=headers, method="PATCH")
-                        with urllib.request.urlopen(request, timeout=10):
-                            pass
-                        self.log(f"Label Studio project {project_id}: model version set to {version} (was {current})")
-                    self._published[project_id] = version
-                    error = None
-                    break
-                except urllib.error.HTTPError as failure:
-                    error = failure
-                    if failure.code != 400:  # 400: no prediction of this version saved yet
-                        break
-                except (urllib.error.URLError, OSError, ValueError) as failure:
-                    error = failure
-                    break
-                time.sleep(pause)
-            if error is not None:
+            try:
+                current = LabelStudioProject(*self._projects[project_id], project_id).set_model_version(
+                    version, tries=tries, pause=pause
+                )
+                if current != version:
+                    self.log(f"Label Studio project {project_id}: model version set to {version} (was {current})")
+                self._published[project_id] = version
+            except NerqaError as error:
                 self.log(
                     f"Label Studio project {project_id}: cannot set its model version to {version} ({error}); "
                     "choose it in the project's settings for uncertainty sampling and the sort on prediction score"
