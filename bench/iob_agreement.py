@@ -14,7 +14,7 @@ import argparse
 from collections import Counter
 from pathlib import Path
 
-from nerqa.auditing.compare import sentence_agreement
+from nerqa.data.agreement import sentence_agreement
 from nerqa.data.corpus import Corpus
 from nerqa.data.formats import ReadOptions, read_corpus
 

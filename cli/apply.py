@@ -50,7 +50,12 @@ def apply_cli(
     """Write the corpus with the review's decisions applied, and say what changed per type."""
     with user_errors():
         check_output(output(out), to, force=force)
-        standing, result = replay(reader, corpus, audit_dir, out, resolve=resolve, changed_corpus=changed_corpus)
+        if not is_stdout(out) and out.resolve() == existing_path(corpus).resolve():
+            raise NerqaError(f"{out}: that is the corpus itself; the original is never modified, choose another --out")
+        from nerqa.review.apply import apply_audit_decisions
+
+        data = reader.read(corpus)
+        standing, result = apply_audit_decisions(data, audit_dir, resolve=resolve, changed_corpus=changed_corpus)
         written = write_corpus(result.corpus, output(out), to, options=reader.options, force=force)
     summary = {**result.summary(), "disagreements": len(standing.disagreements)}
     if changed_corpus:
@@ -60,29 +65,6 @@ def apply_cli(
         return
     render(summary, standing, result, audit_dir, status_console(out))
     status_console(out).print(f"[green]Wrote[/] {', '.join(escape(str(p)) for p in written)}", highlight=False)
-
-
-def replay(reader: CorpusReader, corpus: Path, audit_dir: Path, out: Path, *, resolve, changed_corpus: bool):
-    """The log's standing and the corpus with the decisions in force applied; every check first."""
-    from nerqa.auditing.folder import check_audit_corpus
-    from nerqa.review.apply import apply_decisions
-    from nerqa.review.decisions import DecisionStore
-
-    if not is_stdout(out) and out.resolve() == existing_path(corpus).resolve():
-        raise NerqaError(f"{out}: that is the corpus itself; the original is never modified, choose another --out")
-    data = reader.read(corpus)
-    if not changed_corpus:
-        hint = "; if you edited it since, add --changed-corpus to replay the decisions by content"
-        check_audit_corpus(existing_path(audit_dir), data, hint=hint)
-    with DecisionStore.open(existing_path(audit_dir), read_only=True) as store:
-        standing = store.standing(resolve=resolve)
-    result = apply_decisions(data, standing.in_force)
-    if changed_corpus and standing.in_force and result.missing == len(standing.in_force):
-        raise NerqaError(
-            f"{corpus}: none of the {len(standing.in_force):,} decisions found its sentence in this corpus; "
-            "nothing was written"
-        )
-    return standing, result
 
 
 def as_record(summary: dict, written, result, standing) -> dict:

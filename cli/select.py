@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import io
-import time
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -11,14 +12,9 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from nerqa.active.batch import batch_files
 from nerqa.active.diversity import DIVERSITY
-from nerqa.active.pool import labeled_keys, open_pool
 from nerqa.active.strategies import DEFAULT_STRATEGY, STRATEGIES
-from nerqa.config import check_choice, check_range
 from nerqa.data.formats import FORMATS
-from nerqa.data.probs import type_classes
-from nerqa.errors import ConfigError
 from nerqa.files import atomic_folder, check_output_folder, write_files
 from nerqa.interop.tasks import TOOLS
 from nerqa_cli.cluster import RayAddressOpt, WorkersOpt, ray_cluster
@@ -102,71 +98,34 @@ def select_cli(
 ) -> None:
     """Choose the next sentences to annotate from an unlabeled pool and pre-annotate them."""
     with user_errors():
-        check_choice("--strategy", strategy, STRATEGIES)
-        check_choice("--diversity", diversity, DIVERSITY)
-        check_choice("--to", to, OUTPUTS)
-        check_range("--budget", budget, low=1, integer=True)
-        if model is not None and encoder is not None:
-            raise ConfigError("--encoder is for a cold start (no --model); a trained model brings its own encoder")
-        if model is None and (strategy != DEFAULT_STRATEGY or diversity != "near-duplicates"):
-            raise ConfigError(
-                "without --model there are no uncertainty scores: a cold start chooses for coverage (drop "
-                "--strategy and --diversity)"
-            )
+        from nerqa.active.batch import SelectSettings, select_batch
+        from nerqa.active.distributed import RayPredictor
+
+        settings = SelectSettings(budget, strategy, diversity, seed, model, encoder, to)
         check_output_folder(out, own=(LOG_FILE,), force=force)
         prepare_models()
-        started = time.perf_counter()
-        predictor = _predictor(model, encoder)
+        if settings.cold_start:
+            err_console.print("[yellow]Note:[/] no --model: a cold start, choosing sentences that cover the pool.")
         known = reader.read(labeled) if labeled is not None else None
-        documents, total = open_pool(pool, format=reader.format, options=reader.options, text=text)
-        skip = labeled_keys(known) if known is not None else frozenset()
-        options = dict(
-            budget=budget, strategy=strategy, diversity=diversity, skip=skip, seed=seed, total_documents=total
-        )
-        with ray_cluster(workers, ray_address) as cluster:
-            if cluster is not None:
-                from nerqa.models.cluster import RayPredictor
-
-                predictor = RayPredictor(cluster, predictor)
-            selection, lines = _select_logged(documents, predictor, options)
-        types = type_classes(selection.tags)[1:] or (list(known.entity_types) if known is not None else [])
-        summary = {
-            "pool": str(pool),
-            "model": str(model) if model else None,
-            "encoder": str(encoder) if encoder else None,
-            "labeled": str(labeled) if labeled else None,
-            "seconds": round(time.perf_counter() - started, 1),
-        }
+        with ray_cluster(workers, ray_address) as cluster, logged_progress() as (progress, lines):
+            spread = None if cluster is None else functools.partial(RayPredictor, cluster)
+            selection, files = select_batch(
+                pool, settings, labeled=known, format=reader.format, options=reader.options, text=text,
+                spread=spread, progress=progress,
+            )  # fmt: skip
         # The log is written with the batch, once the selection is made: a failed run leaves no folder.
-        files = batch_files(selection, Path(), to, types=types, summary=summary, options=reader.options)
         log = out / LOG_FILE
         with atomic_folder(out, own=(LOG_FILE,), force=force) as staging:
             earlier = log.read_text(encoding="utf-8") if log.is_file() else ""
             write_files({staging / path.name: text for path, text in files.items()})
-            write_files({staging / LOG_FILE: earlier + lines})
+            write_files({staging / LOG_FILE: earlier + lines.getvalue()})
         written = [out / path.name for path in files]
     _render(selection, written, log)
 
 
-def _predictor(model: Optional[Path], encoder: Optional[Path]):
-    """The trained classifier's predictor, or (no model) the bare encoder's for a cold start."""
-    from nerqa.active.predictors import ClassifierPredictor, EncoderPredictor
-
-    if model is not None:
-        from nerqa.models.classifier import load_classifier
-
-        return ClassifierPredictor(load_classifier(model))
-    err_console.print(
-        "[yellow]Note:[/] no --model: a cold start, choosing sentences that cover the pool.", highlight=False
-    )
-    return EncoderPredictor(encoder)
-
-
-def _select_logged(documents, predictor, options: dict):
-    """`select(documents, predictor, **options)` with progress on screen and in plain lines;
-    returns the selection and the log lines."""
-    from nerqa.active.select import select
-
+@contextlib.contextmanager
+def logged_progress():
+    """Progress on screen and, as plain lines, in a buffer for select.log: `(callback, buffer)`."""
     buffer = io.StringIO()
     logged = LogLines(buffer)
     with progress_display() as progress:
@@ -175,8 +134,7 @@ def _select_logged(documents, predictor, options: dict):
             progress(task, completed, n, info)
             logged(task, completed, n, info)
 
-        selection = select(documents, predictor, progress=both, **options)
-    return selection, buffer.getvalue()
+        yield both, buffer
 
 
 def _render(selection, written: list[Path], log: Path) -> None:

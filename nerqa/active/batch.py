@@ -1,20 +1,26 @@
-"""A selection written out: the batch in a corpus format or as annotation-tool tasks, with
-`selection.jsonl` (why each sentence was chosen) and `summary.json`.
+"""A batch chosen and written out: `select_batch` chooses from a pool with `SelectSettings`
+(the cold-start rules and the predictor included), and `batch_files` builds the batch in a
+corpus format or as annotation-tool tasks, with `selection.jsonl` (why each sentence was
+chosen) and `summary.json`.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+from nerqa.active.diversity import DIVERSITY
 from nerqa.active.select import Selection
+from nerqa.active.strategies import DEFAULT_STRATEGY, STRATEGIES
+from nerqa.config import check_choice, check_range
+from nerqa.data.corpus import Corpus
 from nerqa.data.formats import ReadOptions
-from nerqa.errors import NerqaError
-
-if TYPE_CHECKING:
-    pass
+from nerqa.data.probs import type_classes
+from nerqa.errors import ConfigError, NerqaError
+from nerqa.progress import ProgressCallback, quiet
 
 
 def selection_tasks(selection: Selection, tool: str) -> str:
@@ -90,3 +96,95 @@ def batch_files(
     }
     files[folder / SUMMARY_FILE] = json.dumps(content, indent=1, ensure_ascii=False) + "\n"
     return files
+
+
+@dataclass(frozen=True)
+class SelectSettings:
+    """How `select_batch` chooses, checked when made: `budget` sentences by `strategy` with the
+    `diversity` guard, `seed` for random choices; with a trained `model` its uncertainty,
+    without one a cold start that chooses for coverage of the `encoder`'s embeddings (default:
+    the bundled MiniLM); `to` the batch format (a corpus format or an annotation tool)."""
+
+    budget: int
+    strategy: str = DEFAULT_STRATEGY
+    diversity: str = "near-duplicates"
+    seed: int = 0
+    model: Path | None = None
+    encoder: Path | None = None
+    to: str = "jsonl"
+
+    def __post_init__(self) -> None:
+        from nerqa.data.formats import FORMATS
+        from nerqa.interop.tasks import TOOLS
+
+        check_choice("--strategy", self.strategy, STRATEGIES)
+        check_choice("--diversity", self.diversity, DIVERSITY)
+        check_choice("--to", self.to, FORMATS + TOOLS)
+        check_range("--budget", self.budget, low=1, integer=True)
+        if self.model is not None and self.encoder is not None:
+            raise ConfigError("--encoder is for a cold start (no --model); a trained model brings its own encoder")
+        if self.cold_start and (self.strategy != DEFAULT_STRATEGY or self.diversity != "near-duplicates"):
+            raise ConfigError(
+                "without --model there are no uncertainty scores: a cold start chooses for coverage (drop "
+                "--strategy and --diversity)"
+            )
+
+    @property
+    def cold_start(self) -> bool:
+        return self.model is None
+
+    def predictor(self):
+        """The trained classifier's predictor, or (no model) the bare encoder's for a cold start."""
+        from nerqa.active.predictors import ClassifierPredictor, EncoderPredictor
+
+        if self.model is None:
+            return EncoderPredictor(self.encoder)
+        from nerqa.models.classifier import load_classifier
+
+        return ClassifierPredictor(load_classifier(self.model))
+
+
+def select_batch(
+    pool: str | Path,
+    settings: SelectSettings,
+    *,
+    labeled: Corpus | None = None,
+    format: str | None = None,
+    options: ReadOptions | None = None,
+    text: bool = False,
+    spread: Callable | None = None,
+    progress: ProgressCallback = quiet,
+) -> tuple[Selection, dict[Path, str]]:
+    """Choose `settings.budget` sentences of the unlabeled `pool` (`open_pool`: raw text, a
+    folder of .txt files, or a corpus read with `format`/`options`, its labels ignored; `text`:
+    raw text whatever it looks like) that `labeled` does not hold, and build the batch's files
+    (`batch_files`, names relative to the batch folder). `spread` wraps the predictor to run
+    elsewhere (`nerqa.active.distributed.RayPredictor` over a cluster)."""
+    from nerqa.active.pool import labeled_keys, open_pool
+    from nerqa.active.select import select
+
+    started = time.perf_counter()
+    predictor = settings.predictor()
+    if spread is not None:
+        predictor = spread(predictor)
+    documents, total = open_pool(pool, format=format, options=options, text=text)
+    selection = select(
+        documents,
+        predictor,
+        budget=settings.budget,
+        strategy=settings.strategy,
+        diversity=settings.diversity,
+        skip=labeled_keys(labeled) if labeled is not None else frozenset(),
+        seed=settings.seed,
+        total_documents=total,
+        progress=progress,
+    )
+    types = type_classes(selection.tags)[1:] or (list(labeled.entity_types) if labeled is not None else [])
+    summary = {
+        "pool": str(pool),
+        "model": str(settings.model) if settings.model else None,
+        "encoder": str(settings.encoder) if settings.encoder else None,
+        "labeled": labeled.name if labeled is not None else None,
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+    return selection, batch_files(selection, Path(), settings.to, types=types, summary=summary, options=options)

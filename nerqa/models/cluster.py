@@ -1,6 +1,6 @@
-"""Work spread over a Ray cluster: the connection (`connect`, `Cluster`), and a predictor spread
-over Ray actors (`RayPredictor`, for `select`'s pool). The audit's folds as Ray tasks are
-`nerqa.auditing.distributed.RayFolds`.
+"""The Ray cluster work is spread over: the connection (`connect`, `Cluster`) and a worker's
+setup, shared by the audit's folds as Ray tasks (`nerqa.auditing.distributed.RayFolds`) and
+`select`'s pool scored on Ray actors (`nerqa.active.distributed.RayPredictor`).
 
 `connect(workers, address)` joins the cluster at `address` (or `$RAY_ADDRESS`), or starts a
 local Ray over this machine's cores, and shuts down what it started. A task asks for one GPU
@@ -142,58 +142,3 @@ def worker_setup(threads: int | None) -> None:
     if threads is not None:
         set_threads(threads)
     quiet_transformers()
-
-
-class _PredictorActor:
-    """A Ray actor holding one predictor (`nerqa.active.predictors`) and its model."""
-
-    def __init__(self, predictor, threads: int | None) -> None:
-        worker_setup(threads)
-        self.predictor = predictor
-
-    def predict(self, sentences):
-        return self.predictor(sentences)
-
-
-class RayPredictor:
-    """A `nerqa.active.predictors.Predictor` spread over `cluster.workers` Ray actors, each
-    holding a copy of `predictor` and its model (it travels through the object store, so the
-    workers need no copy of the model folder). `map` scores chunks on
-    every actor at once and gives the results back in order, with at most two chunks per actor
-    in flight: the driver holds no more of the pool than that."""
-
-    def __init__(self, cluster: Cluster, predictor) -> None:
-        ray = ray_module()
-        self.tags = tuple(predictor.tags)
-        actor = ray.remote(_PredictorActor).options(
-            max_restarts=RETRIES, max_task_retries=RETRIES, **cluster.task_resources()
-        )
-        threads = None if cluster.gpus >= 1 else cluster.threads
-        shared = ray.put(predictor)
-        self.actors = [actor.remote(shared, threads) for _ in range(cluster.workers)]
-
-    def __call__(self, sentences):
-        return next(self.map([sentences]))
-
-    def map(self, chunks):
-        """Per chunk of sentences (lists of tokens), `(probs, embeddings)`, in the chunks' order."""
-        import collections
-
-        ray = ray_module()
-        in_flight: collections.deque = collections.deque()
-        limit = 2 * len(self.actors)
-        for number, chunk in enumerate(chunks):
-            in_flight.append(self.actors[number % len(self.actors)].predict.remote(chunk))
-            if len(in_flight) >= limit:
-                yield self._get(ray, in_flight.popleft())
-        while in_flight:
-            yield self._get(ray, in_flight.popleft())
-
-    def _get(self, ray, ref):
-        try:
-            return ray.get(ref)
-        except ray.exceptions.RayTaskError as error:
-            cause = error.cause if getattr(error, "cause", None) is not None else error
-            raise (cause if isinstance(cause, NerqaError) else NerqaError(f"scoring failed on Ray: {cause}")) from None
-        except ray.exceptions.RayError as error:
-            raise NerqaError(f"scoring failed on Ray: {str(error).splitlines()[0]}") from None

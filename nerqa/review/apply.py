@@ -13,11 +13,13 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from nerqa.auditing.issues import sentence_keys
 from nerqa.data.corpus import Corpus, Document, Sentence
 from nerqa.data.tags import Span, tags_from_spans
-from nerqa.review.decisions import Decision, sentence_hash
+from nerqa.errors import NerqaError
+from nerqa.review.decisions import Decision, Standing, sentence_hash
 from nerqa.review.spans import apply_change, overlaps
 
 NOT_IN_CORPUS = "its sentence is not in this corpus (the text or the document changed)"
@@ -173,3 +175,32 @@ def _count(before: Sequence[Span], after: Sequence[Span], result: ApplyResult) -
             result.removed[span.label] += 1
     for span in added:
         result.added[span.label] += 1
+
+
+def apply_audit_decisions(
+    corpus: Corpus, audit_dir: str | Path, *, resolve: str | None = None, changed_corpus: bool = False
+) -> tuple[Standing, ApplyResult]:
+    """The decisions recorded in `audit_dir` applied to `corpus`: the log's standing (what is in
+    force, what is in disagreement) and the result (`apply_decisions`). The store is read only.
+
+    `resolve` settles disagreements (`nerqa.review.decisions.standing`). Unless
+    `changed_corpus`, `corpus` must be the audited one; with it, each decision finds its sentence
+    by content, and it is an error when none does. Raises `NerqaError` in one line."""
+    from nerqa.auditing.folder import check_audit_corpus
+    from nerqa.review.decisions import DecisionStore
+
+    folder = Path(audit_dir)
+    if not folder.exists():
+        raise NerqaError(f"{folder}: no such file or folder")
+    if not changed_corpus:
+        hint = "; if you edited it since, add --changed-corpus to replay the decisions by content"
+        check_audit_corpus(folder, corpus, hint=hint)
+    with DecisionStore.open(folder, read_only=True) as store:
+        standing = store.standing(resolve=resolve)
+    result = apply_decisions(corpus, standing.in_force)
+    if changed_corpus and standing.in_force and result.missing == len(standing.in_force):
+        raise NerqaError(
+            f"{corpus.name}: none of the {len(standing.in_force):,} decisions found its sentence in this corpus; "
+            "nothing was written"
+        )
+    return standing, result

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from conftest import NCBI, needs_shared, shared_corpus_files
 
-from nerqa.auditing.compare import sentence_agreement
+from nerqa.data.agreement import sentence_agreement
 from nerqa.data.formats import ReadOptions, detect_format, read_corpus, write_corpus
 from nerqa.data.stats import corpus_stats, surface_forms
 
