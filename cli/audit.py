@@ -29,59 +29,68 @@ if TYPE_CHECKING:
 DEFAULTS = AuditSettings()
 
 
+OutOpt = Annotated[Path, typer.Option("--out", "-o", help="Folder for the audit files (and the fold cache).")]
+FoldsOpt = Annotated[
+    Optional[int],
+    typer.Option("--folds", "-k", help=f"Cross-validation folds, grouped by document (default {DEFAULTS.k})."),
+]
+ModeOpt = Annotated[
+    Optional[str],
+    typer.Option(metavar="|".join(MODES), help=f"How each fold is trained (default {DEFAULTS.mode}; see below)."),
+]
+TrainedOpt = Annotated[
+    Optional[Path],
+    typer.Option("--trained", help="Audit with this already trained model instead of cross-validation."),
+]
+ReferenceOpt = Annotated[
+    Optional[Path],
+    typer.Option(
+        "--reference",
+        help="A trusted labeled corpus (read like CORPUS): in the training part of every fold, never "
+        "audited itself. Audit a new batch with everything annotated so far behind the model.",
+    ),
+]
+RepeatsOpt = Annotated[
+    Optional[int],
+    typer.Option(
+        help="Cross-validate this many times over other fold splits and seeds and average the probabilities "
+        f"(default {DEFAULTS.repeats}; N times the time)."
+    ),
+]
+LevelOpt = Annotated[
+    Optional[str],
+    typer.Option(
+        metavar="types|iob",
+        help=f"Score entity types (B/I merged: types) or the IOB tags (iob); default {DEFAULTS.level}.",
+    ),
+]
+FoldOpt = Annotated[
+    Optional[int],
+    typer.Option(
+        "--fold",
+        metavar="I",
+        help="Compute and cache only fold I (0..k-1) in --out, for one job of a batch array (SLURM); then run "
+        "the same command without --fold to read every fold and write the audit.",
+    ),
+]
+ShowOpt = Annotated[int, typer.Option(min=0, help="Issues shown in the terminal (0: none).")]
+
+
 @with_reader
 @with_training(fold_config, "per fold")
 def audit_cli(
     corpus: Annotated[Path, typer.Argument(help="Corpus to audit.")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the audit files (and the fold cache).")] = Path(
-        "audit"
-    ),
-    folds: Annotated[
-        Optional[int],
-        typer.Option("--folds", "-k", help=f"Cross-validation folds, grouped by document (default {DEFAULTS.k})."),
-    ] = None,
-    mode: Annotated[
-        Optional[str],
-        typer.Option(metavar="|".join(MODES), help=f"How each fold is trained (default {DEFAULTS.mode}; see below)."),
-    ] = None,
-    trained: Annotated[
-        Optional[Path],
-        typer.Option("--trained", help="Audit with this already trained model instead of cross-validation."),
-    ] = None,
-    reference: Annotated[
-        Optional[Path],
-        typer.Option(
-            "--reference",
-            help="A trusted labeled corpus (read like CORPUS): in the training part of every fold, never "
-            "audited itself. Audit a new batch with everything annotated so far behind the model.",
-        ),
-    ] = None,
-    repeats: Annotated[
-        Optional[int],
-        typer.Option(
-            help="Cross-validate this many times over other fold splits and seeds and average the probabilities "
-            f"(default {DEFAULTS.repeats}; N times the time)."
-        ),
-    ] = None,
-    level: Annotated[
-        Optional[str],
-        typer.Option(
-            metavar="types|iob",
-            help=f"Score entity types (B/I merged: types) or the IOB tags (iob); default {DEFAULTS.level}.",
-        ),
-    ] = None,
+    out: OutOpt = Path("audit"),
+    folds: FoldsOpt = None,
+    mode: ModeOpt = None,
+    trained: TrainedOpt = None,
+    reference: ReferenceOpt = None,
+    repeats: RepeatsOpt = None,
+    level: LevelOpt = None,
     workers: WorkersOpt = None,
     ray_address: RayAddressOpt = None,
-    fold: Annotated[
-        Optional[int],
-        typer.Option(
-            "--fold",
-            metavar="I",
-            help="Compute and cache only fold I (0..k-1) in --out, for one job of a batch array (SLURM); then run "
-            "the same command without --fold to read every fold and write the audit.",
-        ),
-    ] = None,
-    show: Annotated[int, typer.Option(min=0, help="Issues shown in the terminal (0: none).")] = 15,
+    fold: FoldOpt = None,
+    show: ShowOpt = 15,
     force: ForceOpt = False,
     old_top: Annotated[Optional[str], typer.Option("--top", hidden=True, help="Renamed --show.")] = None,
     *,

@@ -200,3 +200,17 @@ def test_the_layering_check_sees_an_upward_import(tmp_path: Path):
         "nerqa/auditing/issues.py: nerqa.auditing.issues (layer 3) imports nerqa.active (layer 3)",
         "nerqa/data/corpus.py: nerqa.data.corpus (layer 1) imports nerqa.auditing.issues (layer 3)",
     ]
+
+
+def test_no_function_over_80_lines_and_no_module_over_500_in_nerqa_and_cli():
+    """Issue 30's limits, counted as `bench/code_size.py` counts them (from the ast)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("code_size", ROOT / "bench" / "code_size.py")
+    code_size = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(code_size)
+    sizes = code_size.measure()
+    assert [f for f in sizes["functions"] if f[1] > 80] == []
+    assert [m for m in sizes["modules"] if m[1] > 500] == []
+    # The count sees a long function: it is not vacuous.
+    assert sizes["functions"][0][1] > 60 and len(sizes["modules"]) > 80

@@ -200,6 +200,92 @@ def span_issues(
     return _weigh_by_corpus(corpus, drafts, model_weight)
 
 
+class _Drafts:
+    """The span issues of one sentence as the model reads it, each scored by the model alone:
+    `p` is its `(n_words, n_classes)` type-level probabilities, `column` a class's column in `p`."""
+
+    def __init__(
+        self,
+        index: int,
+        sentence: Sentence,
+        doc_id: str | None,
+        p: np.ndarray,
+        column: dict[str, int],
+        flagged: set[tuple[int, int]],
+    ) -> None:
+        self.index, self.sentence, self.doc_id = index, sentence, doc_id
+        self.p, self.column, self.flagged = p, column, flagged
+        self.given_type = [OUTSIDE] * len(sentence)
+        for span in sentence.spans:
+            for t in range(span.start, span.end):
+                self.given_type[t] = span.label
+        self.issues: list[Issue] = []
+
+    def confidence(self, tokens: Sequence[int]) -> float:
+        """The model's mean probability of the given labels of `tokens`."""
+        return float(np.mean([self.p[t, self.column[self.given_type[t]]] for t in tokens])) if tokens else 1.0
+
+    def suggestion_confidence(self, span: Span, suggested: str, other: Span | None) -> float:
+        # The suggestion's reading of every word it touches: its type inside the new span, O
+        # around it (a shift's dropped words, a ghost span's words).
+        new = other or span
+        words = sorted(set(range(span.start, span.end)) | set(range(new.start, new.end)))
+        reading = [suggested if suggested != OUTSIDE and new.start <= t < new.end else OUTSIDE for t in words]
+        return float(np.mean([self.p[t, self.column[r]] for t, r in zip(words, reading)]))
+
+    def add(
+        self,
+        kind: str,
+        span: Span,
+        given: str,
+        suggested: str,
+        tokens: Sequence[int],
+        reason: str,
+        other: Span | None = None,
+    ) -> None:
+        model_score = round(self.confidence(tokens), 6)
+        self.issues.append(
+            Issue(
+                id="",
+                index=self.index,
+                doc_id=self.doc_id,
+                start=span.start,
+                end=span.end,
+                type=kind,
+                given=given,
+                suggested=suggested,
+                score=model_score,
+                text=self.sentence.span_text(span),
+                reason=reason,
+                suggested_start=other.start if other else None,
+                suggested_end=other.end if other else None,
+                cleanlab=any((self.index, t) in self.flagged for t in tokens),
+                model_score=model_score,
+                confidence=round(self.suggestion_confidence(span, suggested, other), 6),
+            )
+        )
+
+    def given_span(self, span: Span, guessed: Sequence[Span]) -> None:
+        """A labeled span the model reads with another type, other bounds, or not at all."""
+        twin = next((g for g in guessed if (g.start, g.end) == (span.start, span.end)), None)
+        words = range(span.start, span.end)
+        if twin is not None:
+            if twin.label != span.label:
+                against = 1 - self.confidence(words)
+                reason = f"labeled {span.label}; the model reads {twin.label} ({against:.0%} against the label)"
+                self.add("wrong_tag", span, span.label, twin.label, words, reason)
+            return
+        overlapping = [g for g in guessed if g.start < span.end and span.start < g.end]
+        if not overlapping:
+            reason = f"labeled {span.label}; the model sees no entity here"
+            self.add("ghost_span", span, span.label, OUTSIDE, words, reason)
+            return
+        best = max(overlapping, key=lambda g: min(g.end, span.end) - max(g.start, span.start))
+        disputed = sorted(set(words) ^ set(range(best.start, best.end)))
+        reason = f"the model's span is {' '.join(self.sentence.tokens[best.start : best.end])!r}"
+        self.add("span_shift", span, span.label, best.label, disputed, reason, best)
+
+
 def _sentence_issues(
     index: int,
     sentence: Sentence,
@@ -209,106 +295,18 @@ def _sentence_issues(
     column: dict[str, int],
     flagged: set[tuple[int, int]],
 ) -> list[Issue]:
-    """The model's side of sentence `index`'s span issues, each scored by the model alone: `p`
-    is its `(n_words, n_classes)` type-level probabilities, `column` a class's column in `p`."""
-    drafts: list[Issue] = []
+    """The model's side of sentence `index`'s span issues (`_Drafts`), given spans first, then
+    the spans the model reads where nothing is labeled."""
+    drafts = _Drafts(index, sentence, doc_id, p, column, flagged)
     given = sentence.spans
     guessed = spans_from_tags(pred_tags)
-    given_type = [OUTSIDE] * len(sentence)
     for span in given:
-        for t in range(span.start, span.end):
-            given_type[t] = span.label
-
-    def confidence(tokens: Sequence[int]) -> float:
-        return float(np.mean([p[t, column[given_type[t]]] for t in tokens])) if tokens else 1.0
-
-    def suggestion_confidence(span: Span, suggested: str, other: Span | None) -> float:
-        # The suggestion's reading of every word it touches: its type inside the new span, O
-        # around it (a shift's dropped words, a ghost span's words).
-        new = other or span
-        words = sorted(set(range(span.start, span.end)) | set(range(new.start, new.end)))
-        reading = [suggested if suggested != OUTSIDE and new.start <= t < new.end else OUTSIDE for t in words]
-        return float(np.mean([p[t, column[r]] for t, r in zip(words, reading)]))
-
-    def add(
-        kind: str,
-        span: Span,
-        given_label: str,
-        suggested: str,
-        tokens: Sequence[int],
-        reason: str,
-        other: Span | None = None,
-    ) -> None:
-        model_score = round(confidence(tokens), 6)
-        drafts.append(
-            Issue(
-                id="",
-                index=index,
-                doc_id=doc_id,
-                start=span.start,
-                end=span.end,
-                type=kind,
-                given=given_label,
-                suggested=suggested,
-                score=model_score,
-                text=sentence.span_text(span),
-                reason=reason,
-                suggested_start=other.start if other else None,
-                suggested_end=other.end if other else None,
-                cleanlab=any((index, t) in flagged for t in tokens),
-                model_score=model_score,
-                confidence=round(suggestion_confidence(span, suggested, other), 6),
-            )
-        )
-
-    by_bounds = {(s.start, s.end): s for s in guessed}
-    for span in given:
-        twin = by_bounds.get((span.start, span.end))
-        if twin is not None:
-            if twin.label != span.label:
-                add(
-                    "wrong_tag",
-                    span,
-                    span.label,
-                    twin.label,
-                    range(span.start, span.end),
-                    f"labeled {span.label}; the model reads {twin.label} "
-                    f"({1 - confidence(range(span.start, span.end)):.0%} against the label)",
-                )
-            continue
-        overlapping = [g for g in guessed if g.start < span.end and span.start < g.end]
-        if overlapping:
-            best = max(overlapping, key=lambda g: min(g.end, span.end) - max(g.start, span.start))
-            disputed = sorted(set(range(span.start, span.end)) ^ set(range(best.start, best.end)))
-            add(
-                "span_shift",
-                span,
-                span.label,
-                best.label,
-                disputed,
-                f"the model's span is {' '.join(sentence.tokens[best.start : best.end])!r}",
-                best,
-            )
-        else:
-            add(
-                "ghost_span",
-                span,
-                span.label,
-                OUTSIDE,
-                range(span.start, span.end),
-                f"labeled {span.label}; the model sees no entity here",
-            )
+        drafts.given_span(span, guessed)
     for guess in guessed:
         if not any(s.start < guess.end and guess.start < s.end for s in given):
-            add(
-                "missed_span",
-                guess,
-                OUTSIDE,
-                guess.label,
-                range(guess.start, guess.end),
-                f"not labeled; the model reads {guess.label}",
-            )
-    return drafts
+            reason = f"not labeled; the model reads {guess.label}"
+            drafts.add("missed_span", guess, OUTSIDE, guess.label, range(guess.start, guess.end), reason)
+    return drafts.issues
 
 
 def _weigh_by_corpus(corpus: Corpus, drafts: list[Issue], model_weight: float) -> list[Issue]:
@@ -380,97 +378,6 @@ def weigh_by_margins(issues: Sequence[Issue], margins: Sequence[np.ndarray]) -> 
         score = round(float(np.sqrt(issue.score * margin)), 6)
         out.append(replace(issue, margin=round(margin, 6), score=score, reason=reason))
     return out
-
-
-def inconsistent_issues(corpus: Corpus, *, casefold: bool = False) -> list[Issue]:
-    """Occurrences of a surface form that read otherwise than its most common reading."""
-    issues: list[Issue] = []
-    doc_ids = corpus.sentence_doc_ids
-    forms = surface_forms(corpus, casefold=casefold)
-    # Where each labeled occurrence is, by form and type.
-    places: dict[tuple[str, ...], list[tuple[int, Span]]] = {}
-    for index, sentence in enumerate(corpus.sentences):
-        for span in sentence.spans:
-            key = tuple(t.casefold() if casefold else t for t in sentence.tokens[span.start : span.end])
-            places.setdefault(key, []).append((index, span))
-    for key, form in forms.items():
-        readings = Counter(form.types)
-        if form.unlabeled:
-            readings[OUTSIDE] = form.unlabeled
-        if len(readings) < 2:
-            continue
-        majority, top = readings.most_common(1)[0]
-        summary = ", ".join(f"{t} {n}" for t, n in readings.most_common())
-        minority = [(index, span) for index, span in places[key] if readings[span.label] < top]
-        if readings.get(OUTSIDE, top) < top:
-            minority += [(index, Span(start, start + len(key), OUTSIDE)) for index, start in form.unlabeled_at]
-        for index, span in minority:
-            issues.append(
-                Issue(
-                    id="",
-                    index=index,
-                    doc_id=doc_ids[index],
-                    start=span.start,
-                    end=span.end,
-                    type="inconsistent",
-                    given=span.label,
-                    suggested=majority,
-                    score=round(readings[span.label] / form.total, 6),
-                    text=form.text,
-                    reason=f"{form.text!r} reads {summary} across the corpus",
-                )
-            )
-    return issues
-
-
-def sparse_issues(
-    corpus: Corpus,
-    pred_probs: Sequence[np.ndarray] | None = None,
-    tags: Sequence[str] = (),
-    *,
-    rare_count: int = 50,
-    rare_share: float = 0.02,
-) -> list[Issue]:
-    """Entities of rare types, and one-off surface forms the model gives < 0.5 probability."""
-    counts = corpus.entity_counts()
-    total = sum(counts.values()) or 1
-    rare = {t for t, n in counts.items() if n < rare_count or n / total < rare_share}
-    forms = surface_forms(corpus)
-    probs = None
-    if pred_probs is not None:
-        classes, _, probs = type_level(tags, pred_probs, [s.tags for s in corpus.sentences])
-    issues = []
-    for index, (sentence, doc_id) in enumerate(zip(corpus.sentences, corpus.sentence_doc_ids)):
-        for span in sentence.spans:
-            key = sentence.tokens[span.start : span.end]
-            confidence = (
-                float(probs[index][span.start : span.end, classes.index(span.label)].mean())
-                if probs is not None
-                else None
-            )
-            if span.label in rare:
-                reason = f"{span.label} has only {counts[span.label]} entities ({counts[span.label] / total:.1%})"
-                score = confidence if confidence is not None else counts[span.label] / total
-            elif forms[key].total == 1 and confidence is not None and confidence < 0.5:
-                reason, score = f"{sentence.span_text(span)!r} occurs once and the model doubts it", confidence
-            else:
-                continue
-            issues.append(
-                Issue(
-                    id="",
-                    index=index,
-                    doc_id=doc_id,
-                    start=span.start,
-                    end=span.end,
-                    type="sparse",
-                    given=span.label,
-                    suggested=span.label,
-                    score=round(score, 6),
-                    text=sentence.span_text(span),
-                    reason=reason,
-                )
-            )
-    return issues
 
 
 def merge_issues(issues: Sequence[Issue]) -> list[Issue]:

@@ -16,16 +16,15 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from nerqa.auditing.corpus_checks import inconsistent_issues, sparse_issues
 from nerqa.auditing.folder import REPORT_FILE, AuditResult, write_audit
 from nerqa.auditing.issues import (
     SPAN_TYPES,
     Issue,
     cleanlab_scores,
-    inconsistent_issues,
     merge_issues,
     rank_issues,
     span_issues,
-    sparse_issues,
     weigh_by_margins,
     with_ids,
     word_margins,
@@ -232,46 +231,23 @@ def score(
     issues += inconsistent_issues(corpus)
     issues += sparse_issues(corpus, scored, tags)
     ranked = rank_issues(with_ids(merge_issues(issues), corpus))
-    evaluation = evaluate_tags([s.tags for s in corpus.sentences], tags_from_probs(pred_probs, tags))
-    summary = {
-        "corpus": {
-            "name": corpus.name,
-            "fingerprint": corpus.fingerprint(),
-            "documents": len(corpus.documents),
-            "sentences": len(corpus),
-            "tokens": corpus.n_tokens,
-            "entities": dict(corpus.entity_counts()),
-        },
-        "issues": {
-            "total": len(ranked),
-            "by_type": dict(Counter(i.type for i in ranked)),
-            "by_class": dict(Counter(i.given if i.given != "O" else i.suggested for i in ranked)),
-        },
-        "cleanlab_flagged_tokens": len(flagged),
-        "questions": {
-            "total": len(repeated.questions) if repeated else 0,
-            "top": [q.describe() for q in repeated.questions[:QUESTIONS_SHOWN]] if repeated else [],
-        },
-        # Confident learning's count on the out-of-sample probabilities, as it is defined: on
-        # CoNLL dev and NoiseBench expert it comes nearer the truth than on the mixed ones
-        # (docs/benchmarks.md, bench/real_noise.py).
-        "noise": estimate_noise(
-            corpus,
-            flagged if scored is pred_probs else cleanlab_scores(corpus, pred_probs, tags, level=level)[2],
-            pred_probs,
-            tags,
-        ),
-        "cv_metrics": evaluation.to_dict(),
-        "settings": settings or {},
-        "timings": {
-            "total_seconds": round(time.perf_counter() - started, 2),
-            "scoring_seconds": round(time.perf_counter() - scoring_started, 2),
-            "fold_seconds": [round(s, 2) for s in crossval.seconds] if crossval else [],
-            "cached_folds": crossval.cached_folds if crossval else [],
-            "feature_seconds": round(crossval.feature_seconds, 2) if crossval else 0.0,
-            "neighbour_seconds": round(repeated.seconds, 2) if repeated else 0.0,
-            "threads": _torch_threads(),
-        },
+    # Confident learning's count on the out-of-sample probabilities, as it is defined: on CoNLL
+    # dev and NoiseBench expert it comes nearer the truth than on the mixed ones (docs/benchmarks.md).
+    out_of_sample = flagged if scored is pred_probs else cleanlab_scores(corpus, pred_probs, tags, level=level)[2]
+    summary = _summary(corpus, ranked, repeated, flagged=len(flagged))
+    summary["noise"] = estimate_noise(corpus, out_of_sample, pred_probs, tags)
+    summary["cv_metrics"] = evaluate_tags(
+        [s.tags for s in corpus.sentences], tags_from_probs(pred_probs, tags)
+    ).to_dict()
+    summary["settings"] = settings or {}
+    summary["timings"] = {
+        "total_seconds": round(time.perf_counter() - started, 2),
+        "scoring_seconds": round(time.perf_counter() - scoring_started, 2),
+        "fold_seconds": [round(s, 2) for s in crossval.seconds] if crossval else [],
+        "cached_folds": crossval.cached_folds if crossval else [],
+        "feature_seconds": round(crossval.feature_seconds, 2) if crossval else 0.0,
+        "neighbour_seconds": round(repeated.seconds, 2) if repeated else 0.0,
+        "threads": _torch_threads(),
     }
     # As JSON has it, so that the summary read back from summary.json is equal to this one.
     summary = json.loads(json.dumps(summary, default=str))
@@ -285,6 +261,30 @@ def score(
         summary,
         repeated.questions if repeated else [],
     )
+
+
+def _summary(corpus: Corpus, ranked: list[Issue], repeated, *, flagged: int) -> dict:
+    """The summary's corpus, issue and question counts (`score` adds the rest)."""
+    return {
+        "corpus": {
+            "name": corpus.name,
+            "fingerprint": corpus.fingerprint(),
+            "documents": len(corpus.documents),
+            "sentences": len(corpus),
+            "tokens": corpus.n_tokens,
+            "entities": dict(corpus.entity_counts()),
+        },
+        "issues": {
+            "total": len(ranked),
+            "by_type": dict(Counter(i.type for i in ranked)),
+            "by_class": dict(Counter(i.given if i.given != "O" else i.suggested for i in ranked)),
+        },
+        "cleanlab_flagged_tokens": flagged,
+        "questions": {
+            "total": len(repeated.questions) if repeated else 0,
+            "top": [q.describe() for q in repeated.questions[:QUESTIONS_SHOWN]] if repeated else [],
+        },
+    }
 
 
 def _torch_threads() -> int | None:

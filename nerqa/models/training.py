@@ -41,10 +41,16 @@ METRICS_FILE = "metrics.json"
 TRAIN_LOG = "train.log"
 
 
-def _has_tensorboard() -> bool:
+def _log_to_tensorboard(trainer, folder: str | Path) -> None:
+    """TensorBoard logs of the run in `folder`, where tensorboard is installed."""
     import importlib.util
 
-    return importlib.util.find_spec("tensorboard") is not None
+    if importlib.util.find_spec("tensorboard") is None:
+        return
+    from torch.utils.tensorboard import SummaryWriter
+    from transformers.integrations import TensorBoardCallback
+
+    trainer.add_callback(TensorBoardCallback(SummaryWriter(log_dir=str(folder))))
 
 
 def train(
@@ -68,31 +74,16 @@ def train(
     also reads word shapes (`nerqa.models.classifier.ShapedTokenClassifier`; it cannot be saved as a Hugging
     Face folder).
     """
-    from transformers import AutoModelForTokenClassification, DataCollatorForTokenClassification, set_seed
+    from transformers import DataCollatorForTokenClassification, set_seed
     from transformers.trainer_callback import PrinterCallback
 
-    if len(corpus) == 0:
-        raise NerqaError("the training corpus is empty")
     if process_rank() != 0:
         progress = quiet  # data-parallel: rank 0 reports for all
-    tags = tuple(tags) if tags is not None else corpus.tag_set
-    if len(tags) < 2:
-        raise NerqaError("the training corpus has no entities: nothing to learn")
+    tags, labels = _labels(corpus, dev, tags)
     encoder = model_path(config.model)
     tokenizer = load_tokenizer(encoder)
-    labels = label_ids(corpus, tags, what="training")
-    if dev is not None:
-        label_ids(dev, tags, what="dev")  # fail before training, not after the first epoch
     set_seed(config.seed)
-    model = load_pretrained(
-        AutoModelForTokenClassification,
-        encoder,
-        "model",
-        num_labels=len(tags),
-        id2label=dict(enumerate(tags)),
-        label2id={t: i for i, t in enumerate(tags)},
-        ignore_mismatched_sizes=True,
-    )
+    model = _pretrained(encoder, tags)
     max_length = window_limit(model, config.max_length)
     windows, dataset = _training_windows(corpus, tokenizer, labels, config, max_length, shapes=shapes)
     total_parameters = sum(p.numel() for p in model.parameters())
@@ -123,11 +114,8 @@ def train(
         )
         evaluation.trainer = trainer
         trainer.remove_callback(PrinterCallback)  # the library never prints
-        if config.tensorboard and logging_dir is not None and _has_tensorboard():
-            from torch.utils.tensorboard import SummaryWriter
-            from transformers.integrations import TensorBoardCallback
-
-            trainer.add_callback(TensorBoardCallback(SummaryWriter(log_dir=str(logging_dir))))
+        if config.tensorboard and logging_dir is not None:
+            _log_to_tensorboard(trainer, logging_dir)
         started = time.perf_counter()
         trainer.train()
         result.train_seconds = time.perf_counter() - started
@@ -177,6 +165,35 @@ def train_to_folder(
         metrics["dev"] = evaluate(result.classifier, dev, progress=progress).to_dict()
     save_training(result, folder, config, metrics, force=force)
     return result
+
+
+def _labels(corpus: Corpus, dev: Corpus | None, tags: Sequence[str] | None) -> tuple[tuple[str, ...], list]:
+    """The tag set (`tags`, else the corpus's) and the corpus's tag ids; the dev corpus is checked
+    against it too, so a tag it lacks fails before training, not after the first epoch."""
+    if len(corpus) == 0:
+        raise NerqaError("the training corpus is empty")
+    tags = tuple(tags) if tags is not None else corpus.tag_set
+    if len(tags) < 2:
+        raise NerqaError("the training corpus has no entities: nothing to learn")
+    labels = label_ids(corpus, tags, what="training")
+    if dev is not None:
+        label_ids(dev, tags, what="dev")
+    return tags, labels
+
+
+def _pretrained(encoder: str | Path, tags: Sequence[str]) -> torch.nn.Module:
+    """The encoder with a fresh token-classification layer for `tags`."""
+    from transformers import AutoModelForTokenClassification
+
+    return load_pretrained(
+        AutoModelForTokenClassification,
+        encoder,
+        "model",
+        num_labels=len(tags),
+        id2label=dict(enumerate(tags)),
+        label2id={t: i for i, t in enumerate(tags)},
+        ignore_mismatched_sizes=True,
+    )
 
 
 def with_lora(model: torch.nn.Module, rank: int) -> torch.nn.Module:

@@ -31,7 +31,6 @@ import hashlib
 import json
 import os
 import sqlite3
-import time
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -43,39 +42,11 @@ from nerqa.data.corpus import Sentence
 from nerqa.data.tags import Span
 from nerqa.errors import NerqaError
 from nerqa.files import writable_folder
-
-SCHEMA_VERSION = 2
+from nerqa.review.logdb import INDEXES, SCHEMA, SCHEMA_VERSION, execute_all, migrate, retry_locked
 
 Action = Literal["accept", "keep", "edit", "skip", "undo"]
 ACTIONS: tuple[str, ...] = get_args(Action)
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS decisions (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    issue_id TEXT NOT NULL,
-    sentence_key TEXT NOT NULL,
-    sentence_hash TEXT NOT NULL,
-    doc_id TEXT,
-    sentence_index INTEGER,
-    action TEXT NOT NULL CHECK (action IN ('accept', 'keep', 'edit', 'skip', 'undo')),
-    spans_before TEXT NOT NULL,
-    spans_after TEXT NOT NULL,
-    reviewer TEXT NOT NULL,
-    source TEXT NOT NULL,
-    batch TEXT,
-    undoes TEXT NOT NULL DEFAULT '[]',
-    decided_at TEXT NOT NULL,
-    uid TEXT,
-    supersedes TEXT NOT NULL DEFAULT '[]',
-    origin TEXT
-);
-CREATE INDEX IF NOT EXISTS decisions_issue ON decisions (issue_id);
-"""
-# Created after the version-1 migration has added the columns they index.
-_INDEXES = """
-CREATE UNIQUE INDEX IF NOT EXISTS decisions_uid ON decisions (uid);
-CREATE UNIQUE INDEX IF NOT EXISTS decisions_origin ON decisions (origin);
-"""
 _COLUMNS = (
     "seq, issue_id, sentence_key, sentence_hash, doc_id, sentence_index, action, spans_before, spans_after, reviewer,"
     " source, batch, undoes, decided_at, uid, supersedes, origin"
@@ -295,7 +266,7 @@ class DecisionStore:
                     connection.backup(memory)
                     connection.close()
                     connection = memory
-                    _migrate(connection)
+                    migrate(connection)
             else:
                 if not Path(folder).is_dir():
                     raise NerqaError(f"{folder}: no such audit folder")
@@ -307,7 +278,7 @@ class DecisionStore:
                 # WAL: readers never block the writer; FULL: a commit is on disk when it returns.
                 # Switching to WAL needs a moment alone with the file and does not wait for
                 # another process opening it at once: retry.
-                _retry_locked(lambda: connection.execute("PRAGMA journal_mode=WAL"))
+                retry_locked(lambda: connection.execute("PRAGMA journal_mode=WAL"))
                 connection.execute("PRAGMA synchronous=FULL")
                 connection.execute("PRAGMA busy_timeout=30000")
                 connection.execute("BEGIN IMMEDIATE")
@@ -318,9 +289,9 @@ class DecisionStore:
                             f"{path}: decisions database version {version}; this nerqa reads version {SCHEMA_VERSION}"
                         )
                     if version == 0:
-                        _execute_all(connection, _SCHEMA)
+                        execute_all(connection, SCHEMA)
                     if version < SCHEMA_VERSION:
-                        _migrate(connection)
+                        migrate(connection)
                     connection.execute("COMMIT")
                 except BaseException:
                     connection.execute("ROLLBACK")
@@ -336,7 +307,7 @@ class DecisionStore:
         if (Path(folder) / DECISIONS_FILE).exists():
             return cls.open(folder, read_only=True)
         connection = sqlite3.connect(":memory:", isolation_level=None)
-        _execute_all(connection, _SCHEMA + _INDEXES)
+        execute_all(connection, SCHEMA + INDEXES)
         return cls(Path(folder) / DECISIONS_FILE, connection, read_only=True)
 
     def close(self) -> None:
@@ -474,48 +445,3 @@ class DecisionStore:
                 undoes=tuple(d.seq for d in decisions if d.seq is not None),
             )
         )
-
-
-def _migrate(connection: sqlite3.Connection) -> None:
-    """Bring a version-1 log to version 2: every row gets a uid, and a reviewer's later decision
-    on an issue supersedes their earlier one (what version 1 meant, though its replay did not)."""
-    version = connection.execute("PRAGMA user_version").fetchone()[0]
-    if version < 2:
-        columns = {row[1] for row in connection.execute("PRAGMA table_info(decisions)")}
-        for name, kind in (("uid", "TEXT"), ("supersedes", "TEXT NOT NULL DEFAULT '[]'"), ("origin", "TEXT")):
-            if name not in columns:
-                connection.execute(f"ALTER TABLE decisions ADD COLUMN {name} {kind}")
-        last: dict[tuple[str, str], str] = {}
-        rows = connection.execute("SELECT seq, issue_id, reviewer, action FROM decisions ORDER BY seq").fetchall()
-        for seq, issue_id, reviewer, action in rows:
-            uid = f"v1-{uuid.uuid4().hex}"
-            supersedes: list[str] = []
-            if action != "undo":
-                if (issue_id, reviewer) in last:
-                    supersedes = [last[(issue_id, reviewer)]]
-                last[(issue_id, reviewer)] = uid
-            connection.execute(
-                "UPDATE decisions SET uid = ?, supersedes = ? WHERE seq = ?", (uid, json.dumps(supersedes), seq)
-            )
-    _execute_all(connection, _INDEXES)
-    connection.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-
-
-def _retry_locked(step, seconds: float = 30.0):
-    """Run `step`, retrying while SQLite says the database is locked (up to `seconds`)."""
-    deadline = time.monotonic() + seconds
-    while True:
-        try:
-            return step()
-        except sqlite3.OperationalError as error:
-            if "locked" not in str(error) or time.monotonic() > deadline:
-                raise
-            time.sleep(0.05)
-
-
-def _execute_all(connection: sqlite3.Connection, script: str) -> None:
-    """Run `;`-separated statements inside the caller's transaction (`executescript` would
-    commit it first)."""
-    for statement in script.split(";"):
-        if statement.strip():
-            connection.execute(statement)

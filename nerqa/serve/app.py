@@ -91,14 +91,8 @@ def make_app(backend: Backend):
         def train(cls, annotations, project=None, label_config=None, **kwargs):
             # Label Studio without webhook training sends every annotated task to /train.
             config = backend.check_config(label_config)
-            rows = []
-            for task in annotations:
-                done = [a for a in task.get("annotations") or [] if not a.get("was_cancelled")]
-                if done and config is not None:
-                    text, spans = annotated_spans(task, done[-1].get("result") or [], config)
-                    project_id = str(task.get("project") or str(project or "").split(".")[0])
-                    rows.append((project_id, int(task["id"]), done[-1].get("id"), text, spans))
-            backend.learn(rows)
+            if config is not None:
+                backend.learn(_annotated_rows(annotations, project, config))
             backend.retrain()
             return None
 
@@ -115,6 +109,19 @@ def make_app(backend: Backend):
     if "nerqa_status" not in app.view_functions:
         _add_routes(app, api)
     return app
+
+
+def _annotated_rows(annotations: list[dict], project, config) -> list[tuple]:
+    """`Backend.learn`'s rows from the tasks of a `/train` call: each task's latest annotation
+    that was not cancelled, as `(project, task_id, annotation_id, text, spans)`."""
+    rows = []
+    for task in annotations:
+        done = [a for a in task.get("annotations") or [] if not a.get("was_cancelled")]
+        if done:
+            text, spans = annotated_spans(task, done[-1].get("result") or [], config)
+            project_id = str(task.get("project") or str(project or "").split(".")[0])
+            rows.append((project_id, int(task["id"]), done[-1].get("id"), text, spans))
+    return rows
 
 
 def _add_routes(app, api) -> None:

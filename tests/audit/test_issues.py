@@ -11,7 +11,8 @@ from review_helpers import TAGS, one_hot
 from samples import relabel
 
 from nerqa.auditing import audit, score
-from nerqa.auditing.issues import inconsistent_issues, sentence_keys, span_issues
+from nerqa.auditing.corpus_checks import inconsistent_issues
+from nerqa.auditing.issues import sentence_keys, span_issues
 from nerqa.config import AuditSettings
 from nerqa.data.corpus import Corpus, Document, Sentence
 from nerqa.data.formats import parse_text, read_corpus
