@@ -2,32 +2,30 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
+from nerqa.review.session import Filters
 from nerqa_cli.console import console, counted, err_console, user_errors
 from nerqa_cli.reading import CorpusReader, with_reader
 from nerqa_cli.review_options import (
-    ClassOpt,
-    IssueTypeOpt,
-    MaxScoreOpt,
+    AuditDirArg,
+    AuditedCorpusArg,
     ReviewerOpt,
-    review_filters,
+    with_filters,
+    with_min_confidence,
 )
 
 
 @with_reader
+@with_filters
 def accept_cli(
-    corpus: Annotated[Path, typer.Argument(help="The corpus that was audited.")],
-    audit_dir: Annotated[Path, typer.Argument(help="The audit folder (decisions are stored in it).")],
+    corpus: AuditedCorpusArg,
+    audit_dir: AuditDirArg,
     reviewer: ReviewerOpt = None,
-    issue_type: IssueTypeOpt = None,
-    entity_class: ClassOpt = None,
-    max_score: MaxScoreOpt = None,
     min_confidence: Annotated[
         Optional[float],
         typer.Option(
@@ -38,11 +36,12 @@ def accept_cli(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print what would change, record nothing.")] = False,
     *,
     reader: CorpusReader,
+    filters: Filters,
 ) -> None:
     """Accept the suggestion of every undecided issue the filters admit, one recorded decision
     each (a suggestion that would change nothing is left alone)."""
     with user_errors():
-        filters = review_filters(issue_type, entity_class, max_score, min_confidence)
+        filters = with_min_confidence(filters, min_confidence)
         from nerqa.review.opening import open_review
 
         # A dry run records nothing (and works on a read-only audit folder).

@@ -16,6 +16,7 @@ from nerqa.errors import NerqaError
 from nerqa.files import is_stdout
 from nerqa_cli.console import console, counted, err_console, existing_path, output, status_console, user_errors
 from nerqa_cli.reading import CorpusReader, ForceOpt, OutputFormatOpt, with_reader
+from nerqa_cli.review_options import AuditDirArg, AuditedCorpusArg
 
 ResolveOpt = Annotated[
     Optional[str],
@@ -36,8 +37,8 @@ ChangedCorpusOpt = Annotated[
 
 @with_reader
 def apply_cli(
-    corpus: Annotated[Path, typer.Argument(help="The corpus that was audited (it is never modified).")],
-    audit_dir: Annotated[Path, typer.Argument(help="The audit folder holding decisions.sqlite.")],
+    corpus: AuditedCorpusArg,
+    audit_dir: AuditDirArg,
     out: Annotated[Path, typer.Option("--out", "-o", help="The corrected corpus to write.")],
     to: OutputFormatOpt = None,
     resolve: ResolveOpt = None,

@@ -15,11 +15,11 @@ from nerqa.files import atomic_write_text, check_output_file
 from nerqa.review.tasks import TOOLS
 from nerqa_cli.console import console, counted, existing_path, output, status_console, user_errors
 from nerqa_cli.reading import CorpusReader, with_reader
-from nerqa_cli.review_options import ReviewerOpt
+from nerqa_cli.review_options import AuditDirArg, AuditedCorpusArg, ReviewerOpt
 
 
 def export_cli(
-    audit_dir: Annotated[Path, typer.Argument(help="The audit folder holding decisions.sqlite.")],
+    audit_dir: AuditDirArg,
     out: Annotated[Path, typer.Option("--out", "-o", help="The JSONL file to write, one decision a line.")],
 ) -> None:
     """Write every decision of the audit (undo rows included), in the order recorded."""
@@ -37,8 +37,8 @@ def export_cli(
 
 @with_reader
 def import_cli(
-    corpus: Annotated[Path, typer.Argument(help="The corpus that was audited.")],
-    audit_dir: Annotated[Path, typer.Argument(help="The audit folder holding decisions.sqlite.")],
+    corpus: AuditedCorpusArg,
+    audit_dir: AuditDirArg,
     source: Annotated[
         Path, typer.Argument(help="A Label Studio, Prodigy or doccano export, or another copy's decision log.")
     ],

@@ -25,15 +25,16 @@ from nerqa_cli.stats import stats_cli
 from nerqa_cli.tasks import tasks_cli
 from nerqa_cli.train import train_cli
 
-app = typer.Typer(
-    name="nerqa",
-    help="Data-centric quality assurance for named-entity corpora.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_show_locals=False,
-    # Click's plain help: it never cuts an option name at 80 columns, as rich's tables did.
-    rich_markup_mode=None,
-)
+# Every command group's settings. Click's plain help (no rich markup): it never cuts an option
+# name at 80 columns, as rich's tables did.
+TYPER_SETTINGS = {
+    "no_args_is_help": True,
+    "add_completion": False,
+    "pretty_exceptions_show_locals": False,
+    "rich_markup_mode": None,
+}
+
+app = typer.Typer(name="nerqa", help="Data-centric quality assurance for named-entity corpora.", **TYPER_SETTINGS)
 
 readable_help()
 
@@ -61,14 +62,7 @@ for _name, (_command, _example) in COMMANDS.items():
 
 def add_group(name: str, help: str) -> typer.Typer:
     """A command group `nerqa NAME ...`; register its subcommands with `group.command(...)`."""
-    group = typer.Typer(
-        name=name,
-        help=help,
-        no_args_is_help=True,
-        add_completion=False,
-        pretty_exceptions_show_locals=False,
-        rich_markup_mode=None,
-    )
+    group = typer.Typer(name=name, help=help, **TYPER_SETTINGS)
     app.add_typer(group, name=name)
     return group
 

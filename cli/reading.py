@@ -39,18 +39,6 @@ OutputFormatOpt = Annotated[
 ]
 
 
-OutputFormatOpt = Annotated[
-    Optional[str],
-    typer.Option(
-        "--to",
-        "-t",
-        metavar="FORMAT",
-        help=f"Output format ({', '.join(FORMATS)}); implied by --out's name if omitted.",
-        callback=check_format,
-    ),
-]
-
-
 ForceOpt = Annotated[
     bool,
     typer.Option(

@@ -10,15 +10,14 @@ from rich.markup import escape
 
 from nerqa.config import check_choice
 from nerqa.errors import NerqaError
-from nerqa.review.session import ORDERS
+from nerqa.review.session import ORDERS, Filters
 from nerqa_cli.console import console, user_errors
 from nerqa_cli.reading import CorpusReader, with_reader
 from nerqa_cli.review_options import (
-    ClassOpt,
-    IssueTypeOpt,
-    MaxScoreOpt,
+    AuditDirArg,
+    AuditedCorpusArg,
     ReviewerOpt,
-    review_filters,
+    with_filters,
 )
 
 # What `relabel` did by flag before each job became a command of its own: flag -> its new form.
@@ -39,15 +38,11 @@ def _moved(flag: str):
 
 
 @with_reader
+@with_filters
 def relabel_cli(
-    corpus: Annotated[Path, typer.Argument(help="The corpus that was audited.")],
-    audit_dir: Annotated[
-        Path, typer.Argument(help="The audit folder (decisions are stored in it, in decisions.sqlite).")
-    ],
+    corpus: AuditedCorpusArg,
+    audit_dir: AuditDirArg,
     reviewer: ReviewerOpt = None,
-    issue_type: IssueTypeOpt = None,
-    entity_class: ClassOpt = None,
-    max_score: MaxScoreOpt = None,
     order: Annotated[
         str,
         typer.Option(
@@ -66,6 +61,7 @@ def relabel_cli(
     top: Annotated[Optional[str], _moved("--top")] = None,
     *,
     reader: CorpusReader,
+    filters: Filters,
 ) -> None:
     """Review the audit's issues, most suspicious first, in a full-screen terminal app. Every
     decision is saved in AUDIT_DIR/decisions.sqlite the moment you make it; run again to resume."""
@@ -83,7 +79,6 @@ def relabel_cli(
         for flag, value in given.items():
             if value:
                 raise NerqaError(f"relabel {flag} is now its own command: {MOVED[flag]}")
-        filters = review_filters(issue_type, entity_class, max_score)
         check_choice("--order", order, ORDERS)
         from nerqa.review.opening import open_review
 

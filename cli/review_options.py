@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
+from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
+from nerqa.errors import ConfigError
+from nerqa.review.session import Filters
+from nerqa_cli.groups import option_group
+
+AuditedCorpusArg = Annotated[Path, typer.Argument(help="The corpus that was audited (it is never modified).")]
+AuditDirArg = Annotated[
+    Path, typer.Argument(help="The audit folder; its decisions are stored in it, in decisions.sqlite.")
+]
 ReviewerOpt = Annotated[
     Optional[str], typer.Option(help="Your name in the decision log (default: $NERQA_REVIEWER or your login).")
 ]
@@ -31,11 +41,9 @@ def review_filters(
     entity_class: Optional[list[str]],
     max_score: Optional[float],
     min_confidence: Optional[float] = None,
-):
+) -> Filters:
     """The queue filters the options ask for; unknown issue types fail here, before any file is read."""
     from nerqa.auditing.issues import ISSUE_TYPES
-    from nerqa.errors import ConfigError
-    from nerqa.review.session import Filters
 
     unknown = sorted(names(issue_type) - set(ISSUE_TYPES))
     if unknown:
@@ -43,3 +51,17 @@ def review_filters(
     if min_confidence is not None and not 0 <= min_confidence <= 1:
         raise ConfigError(f"--min-confidence must be between 0 and 1, not {min_confidence:g}")
     return Filters(names(issue_type), names(entity_class), max_score, min_confidence=min_confidence)
+
+
+# Gives a review command `--type`, `--class` and `--max-score` as one `filters: Filters`.
+with_filters = option_group(
+    "filters",
+    [("issue_type", IssueTypeOpt, None), ("entity_class", ClassOpt, None), ("max_score", MaxScoreOpt, None)],
+    lambda values: review_filters(**values),
+)
+
+
+def with_min_confidence(filters: Filters, min_confidence: Optional[float]) -> Filters:
+    """`filters` that also ask for suggestions of at least `min_confidence` (checked, 0-1)."""
+    checked = review_filters(None, None, None, min_confidence)
+    return dataclasses.replace(filters, min_confidence=checked.min_confidence)

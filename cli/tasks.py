@@ -11,17 +11,18 @@ from rich.markup import escape
 
 from nerqa.config import check_choice
 from nerqa.files import atomic_write_text, check_output_file
-from nerqa.review.session import ORDERS
+from nerqa.review.session import ORDERS, Filters
 from nerqa.review.tasks import TOOLS
 from nerqa_cli.console import counted, output, status_console, user_errors
 from nerqa_cli.reading import CorpusReader, with_reader
-from nerqa_cli.review_options import ClassOpt, IssueTypeOpt, MaxScoreOpt, review_filters
+from nerqa_cli.review_options import AuditDirArg, AuditedCorpusArg, with_filters
 
 
 @with_reader
+@with_filters
 def tasks_cli(
-    corpus: Annotated[Path, typer.Argument(help="The corpus that was audited.")],
-    audit_dir: Annotated[Path, typer.Argument(help="The audit folder.")],
+    corpus: AuditedCorpusArg,
+    audit_dir: AuditDirArg,
     out: Annotated[Path, typer.Option("--out", "-o", help="The tasks file to write.")],
     tool: Annotated[
         str, typer.Option(metavar="|".join(TOOLS), help="The annotation tool the tasks are for.")
@@ -29,21 +30,18 @@ def tasks_cli(
     limit: Annotated[
         Optional[int], typer.Option(min=1, help="At most this many issues, the most suspicious first.")
     ] = None,
-    issue_type: IssueTypeOpt = None,
-    entity_class: ClassOpt = None,
-    max_score: MaxScoreOpt = None,
     order: Annotated[
         str, typer.Option(metavar="|".join(ORDERS), help="Which issues come first (see nerqa relabel).")
     ] = "score",
     *,
     reader: CorpusReader,
+    filters: Filters,
 ) -> None:
     """Write the undecided issues the filters admit as review tasks, pre-annotated with the
     given spans and nerqa's suggestion. Records nothing."""
     with user_errors():
         check_choice("--tool", tool, TOOLS)
         check_choice("--order", order, ORDERS)
-        filters = review_filters(issue_type, entity_class, max_score)
         check_output_file(output(out))
         from nerqa.review.opening import open_review
         from nerqa.review.tasks import export_tasks
