@@ -44,7 +44,7 @@ NEIGHBOURS = 10
 MIN_SHARE = 0.8
 # Up to this many mentions the nearest neighbours are exact (blocks of a matrix product);
 # above it the vectors are reduced to REDUCED_DIMS (PCA fitted on a sample) and searched in an
-# approximate index (faiss HNSW, where faiss is installed: `pip install faiss-cpu`). Exact
+# approximate index (faiss HNSW, where faiss is installed: `pip install 'nerqa[scale]'`). Exact
 # search grows with the square of the mentions; the approximate path flags nearly the same
 # (bench/neighbours.py, docs/benchmarks.md).
 EXACT_LIMIT = 20_000
