@@ -8,6 +8,7 @@ settings are saved beside the trained model as `nerqa_train.yaml`.
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal, get_args
@@ -116,6 +117,8 @@ class TrainConfig:
         check_range("lora_rank", self.lora_rank, low=1, integer=True)
         if self.early_stopping_patience is not None:
             check_range("early_stopping_patience", self.early_stopping_patience, low=1, integer=True)
+        if self.lora and importlib.util.find_spec("peft") is None:
+            raise ConfigError("--lora needs the peft package: pip install 'nerqa[scale]'")
         if self.model is not None and not Path(self.model).is_dir():
             raise ConfigError(f"{self.model}: model folder not found")
 
