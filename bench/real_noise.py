@@ -66,8 +66,8 @@ from nerqa.auditing import score, sentence_quality, with_dynamics
 from nerqa.auditing.crossval import CrossValResult, mean_of
 from nerqa.auditing.issues import SPAN_TYPES, Issue, cleanlab_scores, word_margins
 from nerqa.auditing.noise import true_noise
-from nerqa.auditing.run import fold_config, word_features
-from nerqa.config import TrainConfig
+from nerqa.auditing.run import word_features
+from nerqa.config import TrainConfig, fold_config
 from nerqa.data.corpus import Corpus
 from nerqa.data.formats import read_corpus, write_corpus
 from nerqa.review.apply import apply_decisions
