@@ -12,6 +12,7 @@ from nerqa.config import check_choice
 from nerqa.errors import NerqaError
 from nerqa.review.session import ORDERS, Filters
 from nerqa_cli.console import console, user_errors
+from nerqa_cli.groups import option_group
 from nerqa_cli.reading import CorpusReader, with_reader
 from nerqa_cli.review_options import (
     AuditDirArg,
@@ -33,12 +34,30 @@ MOVED = {
 }
 
 
-def _moved(flag: str):
-    return typer.Option(flag, hidden=True, help=f"Moved: {MOVED[flag]}.")
+def _moved(values: dict) -> None:
+    """A moved flag given: one line saying the command it is now."""
+    for name, value in values.items():
+        flag = "--" + name.replace("_", "-")
+        if value:
+            raise NerqaError(f"relabel {flag} is now its own command: {MOVED[flag]}")
+
+
+def _hidden(flag: str, kind: type):
+    option = typer.Option(flag, hidden=True, help=f"Moved: {MOVED[flag]}.")
+    return (flag[2:].replace("-", "_"), Annotated[kind, option], False if kind is bool else None)
+
+
+# The moved flags, hidden; given, each says where it went.
+with_moved_flags = option_group(
+    "moved",
+    [_hidden(flag, bool if flag in ("--accept-suggestions", "--dry-run") else Optional[str]) for flag in MOVED],
+    _moved,
+)
 
 
 @with_reader
 @with_filters
+@with_moved_flags
 def relabel_cli(
     corpus: AuditedCorpusArg,
     audit_dir: AuditDirArg,
@@ -51,34 +70,14 @@ def relabel_cli(
             "sure of first, as nerqa select ranks a pool).",
         ),
     ] = "score",
-    accept_suggestions: Annotated[bool, _moved("--accept-suggestions")] = False,
-    dry_run: Annotated[bool, _moved("--dry-run")] = False,
-    export_decisions: Annotated[Optional[str], _moved("--export-decisions")] = None,
-    export_tasks: Annotated[Optional[str], _moved("--export-tasks")] = None,
-    import_results: Annotated[Optional[str], _moved("--import-results")] = None,
-    import_decisions: Annotated[Optional[str], _moved("--import-decisions")] = None,
-    tool: Annotated[Optional[str], _moved("--tool")] = None,
-    top: Annotated[Optional[str], _moved("--top")] = None,
     *,
     reader: CorpusReader,
     filters: Filters,
+    moved: None,
 ) -> None:
     """Review the audit's issues, most suspicious first, in a full-screen terminal app. Every
     decision is saved in AUDIT_DIR/decisions.sqlite the moment you make it; run again to resume."""
     with user_errors():
-        given = {
-            "--accept-suggestions": accept_suggestions,
-            "--export-decisions": export_decisions,
-            "--export-tasks": export_tasks,
-            "--import-results": import_results,
-            "--import-decisions": import_decisions,
-            "--dry-run": dry_run,
-            "--tool": tool,
-            "--top": top,
-        }
-        for flag, value in given.items():
-            if value:
-                raise NerqaError(f"relabel {flag} is now its own command: {MOVED[flag]}")
         check_choice("--order", order, ORDERS)
         from nerqa.review.opening import open_review
 
