@@ -9,7 +9,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from nerqa.review.session import Filters
-from nerqa_cli.console import console, counted, err_console, user_errors
+from nerqa_cli.console import console, counted, err_console, existing_path, user_errors
 from nerqa_cli.reading import CorpusReader, with_reader
 from nerqa_cli.review_options import (
     AuditDirArg,
@@ -46,7 +46,7 @@ def accept_cli(
 
         # A dry run records nothing (and works on a read-only audit folder).
         with open_review(
-            reader.read(corpus), audit_dir, reviewer=reviewer, filters=filters, record=not dry_run
+            reader.read(corpus), existing_path(audit_dir), reviewer=reviewer, filters=filters, record=not dry_run
         ) as session:
             planned = session.bulk_accept(filters, dry_run=dry_run)
             render_bulk(session, planned, dry_run)

@@ -56,7 +56,9 @@ def apply_cli(
         from nerqa.review.apply import apply_audit_decisions
 
         data = reader.read(corpus)
-        standing, result = apply_audit_decisions(data, audit_dir, resolve=resolve, changed_corpus=changed_corpus)
+        standing, result = apply_audit_decisions(
+            data, existing_path(audit_dir), resolve=resolve, changed_corpus=changed_corpus
+        )
         written = write_corpus(result.corpus, output(out), to, options=reader.options, force=force)
     summary = {**result.summary(), "disagreements": len(standing.disagreements)}
     if changed_corpus:

@@ -102,7 +102,7 @@ def audit_cli(
             raise NerqaError(f"audit --top is now --show (issues shown in the terminal): --show {old_top}")
         # Every setting is checked before the corpus is read or a model loaded.
         settings = DEFAULTS.replace(
-            k=folds, mode=mode, level=level, repeats=repeats, training=training.settings(fold_config())
+            k=folds, mode=mode, level=level, repeats=repeats, training=training.settings(DEFAULTS.training)
         )
         if trained is not None:
             _note_unused(training, folds, mode, reference, repeats, workers, ray_address, fold)

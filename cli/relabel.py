@@ -11,7 +11,7 @@ from rich.markup import escape
 from nerqa.config import check_choice
 from nerqa.errors import NerqaError
 from nerqa.review.session import ORDERS, Filters
-from nerqa_cli.console import console, user_errors
+from nerqa_cli.console import console, existing_path, user_errors
 from nerqa_cli.groups import option_group
 from nerqa_cli.reading import CorpusReader, with_reader
 from nerqa_cli.review_options import (
@@ -81,7 +81,9 @@ def relabel_cli(
         check_choice("--order", order, ORDERS)
         from nerqa.review.opening import open_review
 
-        with open_review(reader.read(corpus), audit_dir, reviewer=reviewer, filters=filters, order=order) as session:
+        with open_review(
+            reader.read(corpus), existing_path(audit_dir), reviewer=reviewer, filters=filters, order=order
+        ) as session:
             store = session.store
             if not session.issues:
                 raise NerqaError(f"no issue in {audit_dir} matches the filter ({filters.describe()})")

@@ -37,10 +37,7 @@ def names(values: Optional[list[str]]) -> frozenset[str]:
 
 
 def review_filters(
-    issue_type: Optional[list[str]],
-    entity_class: Optional[list[str]],
-    max_score: Optional[float],
-    min_confidence: Optional[float] = None,
+    issue_type: Optional[list[str]], entity_class: Optional[list[str]], max_score: Optional[float]
 ) -> Filters:
     """The queue filters the options ask for; unknown issue types fail here, before any file is read."""
     from nerqa.auditing.issues import ISSUE_TYPES
@@ -48,9 +45,7 @@ def review_filters(
     unknown = sorted(names(issue_type) - set(ISSUE_TYPES))
     if unknown:
         raise ConfigError(f"--type: unknown issue types {', '.join(unknown)}; types are {', '.join(ISSUE_TYPES)}")
-    if min_confidence is not None and not 0 <= min_confidence <= 1:
-        raise ConfigError(f"--min-confidence must be between 0 and 1, not {min_confidence:g}")
-    return Filters(names(issue_type), names(entity_class), max_score, min_confidence=min_confidence)
+    return Filters(names(issue_type), names(entity_class), max_score)
 
 
 # Gives a review command `--type`, `--class` and `--max-score` as one `filters: Filters`.
@@ -62,6 +57,7 @@ with_filters = option_group(
 
 
 def with_min_confidence(filters: Filters, min_confidence: Optional[float]) -> Filters:
-    """`filters` that also ask for suggestions of at least `min_confidence` (checked, 0-1)."""
-    checked = review_filters(None, None, None, min_confidence)
-    return dataclasses.replace(filters, min_confidence=checked.min_confidence)
+    """`filters` that also ask for suggestions of at least `min_confidence` (0-1)."""
+    if min_confidence is not None and not 0 <= min_confidence <= 1:
+        raise ConfigError(f"--min-confidence must be between 0 and 1, not {min_confidence:g}")
+    return dataclasses.replace(filters, min_confidence=min_confidence)

@@ -23,7 +23,6 @@ from nerqa_cli.progress import LogLines, progress_display
 from nerqa_cli.reading import CorpusReader, ForceOpt, with_reader
 
 LOG_FILE = "select.log"
-OUTPUTS = FORMATS + TOOLS
 
 
 PoolArg = Annotated[

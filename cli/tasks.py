@@ -13,7 +13,7 @@ from nerqa.config import check_choice
 from nerqa.files import atomic_write_text, check_output_file
 from nerqa.review.session import ORDERS, Filters
 from nerqa.review.tasks import TOOLS
-from nerqa_cli.console import counted, output, status_console, user_errors
+from nerqa_cli.console import counted, existing_path, output, status_console, user_errors
 from nerqa_cli.reading import CorpusReader, with_reader
 from nerqa_cli.review_options import AuditDirArg, AuditedCorpusArg, with_filters
 
@@ -47,7 +47,9 @@ def tasks_cli(
         from nerqa.review.tasks import export_tasks
 
         # Exporting tasks records nothing (and works on a read-only audit folder).
-        with open_review(reader.read(corpus), audit_dir, filters=filters, order=order, record=False) as session:
+        with open_review(
+            reader.read(corpus), existing_path(audit_dir), filters=filters, order=order, record=False
+        ) as session:
             issues = session.queue()[:limit]
             text = export_tasks(session, issues, tool)
         atomic_write_text(output(out), text)

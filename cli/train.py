@@ -70,7 +70,7 @@ def train_cli(
     """Fine-tune a transformer token classifier on a corpus."""
     with user_errors():
         settings = training.settings(
-            TrainConfig(),
+            DEFAULTS,
             train=str(corpus) if corpus else None,
             dev=str(dev) if dev else None,
             format=reader.format,

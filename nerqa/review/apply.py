@@ -190,8 +190,6 @@ def apply_audit_decisions(
     from nerqa.review.decisions import DecisionStore
 
     folder = Path(audit_dir)
-    if not folder.exists():
-        raise NerqaError(f"{folder}: no such file or folder")
     if not changed_corpus:
         hint = "; if you edited it since, add --changed-corpus to replay the decisions by content"
         check_audit_corpus(folder, corpus, hint=hint)

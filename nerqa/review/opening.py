@@ -9,7 +9,7 @@ from pathlib import Path
 
 from nerqa.auditing.folder import load_audit
 from nerqa.data.corpus import Corpus
-from nerqa.errors import ConfigError, NerqaError
+from nerqa.errors import ConfigError
 from nerqa.review.decisions import DecisionStore, default_reviewer
 from nerqa.review.session import Filters, ReviewSession
 
@@ -29,11 +29,9 @@ def open_review(
     closed on exit. Without `record` it is opened read-only (an empty one where none exists yet),
     so nothing can be recorded and a read-only audit folder works.
 
-    Raises `NerqaError` in one line when the folder does not exist, is not this corpus's audit,
-    or `filters.classes` names a class no issue has."""
+    Raises `NerqaError` in one line when the folder is not this corpus's audit, or
+    `filters.classes` names a class no issue has."""
     folder = Path(audit_dir)
-    if not folder.exists():
-        raise NerqaError(f"{folder}: no such file or folder")
     filters = filters or Filters()
     result = load_audit(folder, corpus)
     known = sorted({t for i in result.issues for t in (i.given, i.suggested)} - {"O"})
