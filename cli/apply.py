@@ -11,11 +11,11 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from nerqa.data.formats import check_output, write_corpus
+from nerqa.data.formats import check_output, detect_format, format_for_output, write_corpus
 from nerqa.errors import NerqaError
 from nerqa.files import is_stdout
 from nerqa_cli.console import console, counted, err_console, existing_path, output, status_console, user_errors
-from nerqa_cli.reading import CorpusReader, ForceOpt, OutputFormatOpt, with_reader
+from nerqa_cli.reading import CorpusReader, ForceOpt, OutputFormatOpt, note_lost_columns, with_reader
 from nerqa_cli.review_options import AuditDirArg, AuditedCorpusArg
 
 ResolveOpt = Annotated[
@@ -39,7 +39,9 @@ ChangedCorpusOpt = Annotated[
 def apply_cli(
     corpus: AuditedCorpusArg,
     audit_dir: AuditDirArg,
-    out: Annotated[Path, typer.Option("--out", "-o", help="The corrected corpus to write.")],
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="The corrected corpus to write (in the corpus's format unless --to).")
+    ],
     to: OutputFormatOpt = None,
     resolve: ResolveOpt = None,
     changed_corpus: ChangedCorpusOpt = False,
@@ -50,6 +52,8 @@ def apply_cli(
 ) -> None:
     """Write the corpus with the review's decisions applied, and say what changed per type."""
     with user_errors():
+        # The corrected corpus keeps the corpus's own format unless --to or --out's name says otherwise.
+        to = to or format_for_output(out) or reader.format or detect_format(existing_path(corpus))
         check_output(output(out), to, force=force)
         if not is_stdout(out) and out.resolve() == existing_path(corpus).resolve():
             raise NerqaError(f"{out}: that is the corpus itself; the original is never modified, choose another --out")
@@ -59,6 +63,7 @@ def apply_cli(
         standing, result = apply_audit_decisions(
             data, existing_path(audit_dir), resolve=resolve, changed_corpus=changed_corpus
         )
+        note_lost_columns(result.corpus, to)
         written = write_corpus(result.corpus, output(out), to, options=reader.options, force=force)
     summary = {**result.summary(), "disagreements": len(standing.disagreements)}
     if changed_corpus:

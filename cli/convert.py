@@ -7,6 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from nerqa.data.corpus import Corpus
 from nerqa.data.formats import (
     FORMATS,
     format_for_output,
@@ -17,7 +18,7 @@ from nerqa.data.formats import (
 from nerqa.errors import NerqaError
 from nerqa.files import is_stdout
 from nerqa_cli.console import existing_path, output, status_console, user_errors
-from nerqa_cli.reading import CorpusReader, ForceOpt, check_format, with_reader
+from nerqa_cli.reading import CorpusReader, ForceOpt, check_format, note_lost_columns, with_reader
 
 
 @with_reader
@@ -62,6 +63,7 @@ def convert_cli(
             fmt = to or format_for_output(target)
             if fmt is None:
                 raise NerqaError(f"{target}: pass --to to choose the format of the output folder")
+            note_lost_columns(Corpus(tuple(d for c in splits.values() for d in c.documents)), fmt)
             written = write_splits(splits, target, fmt, options=options, force=force)
             counts = {name: len(c) for name, c in splits.items()}
         else:
@@ -70,6 +72,7 @@ def convert_cli(
                 # Additions are detected on their own: a tool's export is JSON whatever SOURCE is.
                 added = [read_corpus(existing_path(path), options=options) for path in merge]
                 corpus, left_out = corpus.merged(*added)
+            note_lost_columns(corpus, to or format_for_output(target))
             written = write_corpus(corpus, output(target), to, options=options, force=force)
             counts = {source.name: len(corpus)}
         sentences = ", ".join(f"{name}: {n:,} sentence{'s' * (n != 1)}" for name, n in counts.items())

@@ -12,8 +12,8 @@ import typer
 
 from nerqa.config import check_choice
 from nerqa.data.corpus import Corpus
-from nerqa.data.formats import FORMATS, ReadOptions, read_corpus, read_splits
-from nerqa_cli.console import existing_path
+from nerqa.data.formats import FORMATS, ReadOptions, lost_columns, read_corpus, read_splits
+from nerqa_cli.console import err_console, existing_path
 from nerqa_cli.groups import option_group
 
 Scheme = Literal["auto", "iob1", "iob2", "bioes"]
@@ -47,6 +47,13 @@ ForceOpt = Annotated[
         "names nerqa writes are replaced).",
     ),
 ]
+
+
+def note_lost_columns(corpus: Corpus, format: Optional[str]) -> None:
+    """Say in one line what writing `corpus` as `format` leaves out (nothing when it keeps it all)."""
+    lost = lost_columns(corpus, format) if format else None
+    if lost:
+        err_console.print(f"[yellow]Note:[/] {lost}; they are not written.", highlight=False, soft_wrap=True)
 
 
 @dataclass(frozen=True)

@@ -383,8 +383,10 @@ def weigh_by_margins(issues: Sequence[Issue], margins: Sequence[np.ndarray]) -> 
 def merge_issues(issues: Sequence[Issue]) -> list[Issue]:
     """One issue per suspicious span: issues on the same tokens of the same sentence become one.
 
-    The model's issue (a span type, with its suggestion) leads, then `inconsistent`, then
-    `sparse`; the merged issue keeps the leader's type, suggestion, fields and score, joins
+    The model's issue (a span type, with its suggestion) leads, then the neighbours' vote, then
+    `inconsistent`, then `sparse`: the suggestion comes from the evidence that read the tokens
+    themselves, so a vote of similar mentions never turns the model's "no entity here" into a
+    retype. The merged issue keeps the leader's type, suggestion, fields and score, joins
     the reasons, is flagged by cleanlab when any member was, and lists every check that
     flagged it in `evidence`, e.g. `("ghost_span", "inconsistent", "sparse")`. The leader's
     score already weighs what the others measure (a span issue's score counts how the same
@@ -396,7 +398,7 @@ def merge_issues(issues: Sequence[Issue]) -> list[Issue]:
         groups.setdefault((issue.index, issue.start, issue.end), []).append(issue)
     merged = []
     for group in groups.values():
-        group.sort(key=lambda i: ISSUE_TYPES.index(i.type))
+        group.sort(key=_lead_order)
         lead = group[0]
         kinds = tuple(dict.fromkeys(k for i in group for k in (i.evidence or (i.type,))))
         reasons = list(dict.fromkeys(i.reason for i in group))
@@ -410,6 +412,14 @@ def merge_issues(issues: Sequence[Issue]) -> list[Issue]:
             )
         )
     return merged
+
+
+def _lead_order(issue: Issue) -> tuple[int, int]:
+    """Which issue of a merged group leads: the model's span issues (in `ISSUE_TYPES` order),
+    then the neighbours' vote (a `wrong_tag` with evidence `neighbours`), then the corpus checks."""
+    if "neighbours" in issue.evidence:
+        return (1, 0)
+    return (0 if issue.type in SPAN_TYPES else 2, ISSUE_TYPES.index(issue.type))
 
 
 def rank_issues(issues: Sequence[Issue]) -> list[Issue]:

@@ -117,6 +117,30 @@ def to_iob2(tags: Sequence[str], scheme: str = "iob2", *, repair: bool = False) 
     return out
 
 
+def from_iob2(tags: Sequence[str], scheme: str = "iob2") -> list[str]:
+    """One IOB2 tag sequence in `scheme` ("iob1", "iob2" or "bioes"): `to_iob2`'s inverse, so a
+    corpus read in IOB1 or BIOES is written back in it. IOB1 starts a span with `B-` only where
+    it follows a span of the same type; BIOES marks single-token spans `S-` and last tokens `E-`."""
+    if scheme not in ("iob1", "iob2", "bioes"):
+        raise ValueError(f"unknown tag scheme {scheme!r}")
+    if scheme == "iob2":
+        return list(tags)
+    out = [OUTSIDE] * len(tags)
+    previous: Span | None = None
+    for span in spans_from_tags(tags):
+        for position in range(span.start, span.end):
+            out[position] = f"I-{span.label}"
+        if scheme == "iob1":
+            if previous is not None and previous.end == span.start and previous.label == span.label:
+                out[span.start] = f"B-{span.label}"
+        elif span.end - span.start == 1:
+            out[span.start] = f"S-{span.label}"
+        else:
+            out[span.start], out[span.end - 1] = f"B-{span.label}", f"E-{span.label}"
+        previous = span
+    return out
+
+
 def ordered(spans: Iterable[Span]) -> tuple[Span, ...]:
     """Spans without repeats, sorted by start, end and type."""
     return tuple(sorted(set(spans), key=lambda s: (s.start, s.end, s.label)))

@@ -12,7 +12,7 @@ from samples import relabel
 
 from nerqa.auditing import audit, score
 from nerqa.auditing.corpus_checks import inconsistent_issues
-from nerqa.auditing.issues import sentence_keys, span_issues
+from nerqa.auditing.issues import Issue, merge_issues, sentence_keys, span_issues
 from nerqa.config import AuditSettings
 from nerqa.data.corpus import Corpus, Document, Sentence
 from nerqa.data.formats import parse_text, read_corpus
@@ -108,6 +108,35 @@ def test_each_span_is_one_issue_with_all_its_evidence():
     spans = [(i.index, i.start, i.end) for i in result.issues]
     assert len(spans) == len(set(spans))
     assert result.summary["issues"]["total"] == len(result.issues)
+
+
+def test_a_neighbour_vote_never_turns_no_entity_here_into_a_retype():
+    # The demo's planted ghost span "of": the model sees no entity, the neighbours (other
+    # one-word mentions) vote DiseaseClass. The merged issue keeps the model's reading and fix.
+    ghost = Issue("", 3, "D050", 1, 2, "ghost_span", "SpecificDisease", "O", 0.2, "of", "the model sees no entity here")
+    vote = Issue(
+        "",
+        3,
+        "D050",
+        1,
+        2,
+        "wrong_tag",
+        "SpecificDisease",
+        "DiseaseClass",
+        0.1,
+        "of",
+        "10 of 10 similar mentions",
+        evidence=("neighbours",),
+    )
+    for order in ([ghost, vote], [vote, ghost]):
+        [merged] = merge_issues(order)
+        assert (merged.type, merged.suggested, merged.score) == ("ghost_span", "O", 0.2)
+        assert merged.evidence == ("ghost_span", "neighbours")
+        assert merged.reason.startswith("the model sees no entity here")
+    # With no model issue on the span, the vote leads over the corpus checks.
+    rare = Issue("", 3, "D050", 1, 2, "sparse", "SpecificDisease", "SpecificDisease", 0.05, "of", "rare")
+    [merged] = merge_issues([rare, vote])
+    assert (merged.type, merged.suggested, merged.evidence) == ("wrong_tag", "DiseaseClass", ("neighbours", "sparse"))
 
 
 @needs_shared

@@ -50,6 +50,7 @@ __all__ = [
     "read_text_documents",
     "count_text_documents",
     "text_files",
+    "lost_columns",
 ]
 
 FORMATS = ("conll", "ncbi", "pubtator", "nemo", "jsonl", "jsonl-tokens", "hf", "spacy")
@@ -344,6 +345,20 @@ def check_output(path: str | Path | IO, format: str | None = None, *, force: boo
     else:
         check_output_file(path)
     return format
+
+
+def lost_columns(corpus: Corpus, format: str) -> str | None:
+    """What writing `corpus` in `format` leaves behind, in words (None: nothing): the columns of
+    CoNLL lines besides the token and the tag, or a dataset's columns besides tokens and tags,
+    where `format` has no place for them."""
+    widths = {s.source.width for s in corpus.sentences if isinstance(s.source, conll.Rows)}
+    if format != "conll" and max(widths, default=2) > 2:
+        extra = max(widths) - 2
+        return f"{format} has no place for the CoNLL columns besides token and tag ({extra} per line, e.g. POS)"
+    columns = sorted({k for s in corpus.sentences if isinstance(s.source, hf.Row) for k in s.source.values})
+    if format != "hf" and columns:
+        return f"{format} has no place for the dataset's other columns ({', '.join(columns)})"
+    return None
 
 
 def write_splits(
