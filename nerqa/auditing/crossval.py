@@ -73,6 +73,9 @@ class CrossValResult:
     # Per sentence, `(n_words, n_features)` float16: the frozen pass's word features, where a
     # runner of this cross-validation ran it (not cached: the pass is seconds).
     features: list[np.ndarray] | None = None
+    # The pred_probs of each cross-validation `pred_probs` is the mean of (the runners of `both`,
+    # or repeats), where there are several: independent views, for the noise estimate.
+    views: list[list[np.ndarray]] | None = None
 
     @property
     def complete(self) -> bool:
@@ -304,4 +307,5 @@ def mean_of(results: Sequence[CrossValResult], *, feature_seconds: float | None 
         if all(r.dynamics is None for r in results)
         else [np.concatenate(d) if d else None for d in records],
         features=next((r.features for r in results if r.features is not None), None),
+        views=[r.pred_probs for r in results],
     )

@@ -1,16 +1,27 @@
 """How noisy is this corpus: the share of sentences, and of entities, that hold a label error,
 estimated from the audit's cross-validated probabilities, with an interval, overall and per type.
 
-The count is confident learning's (cleanlab, Northcutt et al. 2021), on the cross-validated
-probabilities: a word is in error when the calibrated confident joint of given and predicted
-entity types puts it off the diagonal, the words `find_label_issues` flags. From it:
-- a sentence holds an error when one of its words is flagged;
-- an entity is in error when one of its words is flagged (a given span), and each run of flagged
-  words outside every given span is a missed entity, of the type the model reads there.
+The count starts from confident learning's (cleanlab, Northcutt et al. 2021): a word is flagged
+when the calibrated confident joint of given and predicted entity types puts it off the
+diagonal (`find_label_issues`); a sentence is flagged when one of its words is, an entity when
+one of its words is (a given span), and each run of flagged words outside every given span is a
+missed entity. Flags count the fold models' own mistakes as well as the annotators', so the share
+flagged (`F`) is corrected for how well the fold models do, as a screening test's apparent
+prevalence is (Rogan & Gladen, 1978): `(F - F0) / (R - F0)`, where
+- `F0`, the false-flag rate, is the share the same count flags when the labels hold no annotator
+  at all: one view's predicted tags (a runner of `both`, or a repeat) scored against the other
+  view's probabilities, both ways, averaged;
+- `R`, the detection rate, is the share of errors planted in the labels (another type, a dropped
+  span, an added one, a shifted boundary, in equal parts) that the count flags. The
+  probabilities of a sentence come from a model that never saw it, so planting an error in its
+  labels needs no retraining.
 
-The interval is a percentile bootstrap over documents (the unit the corpus was written in): it
-says how much the share would move on another sample of documents like these, not how far the
-count itself may be off, which `bench/real_noise.py` measures against the truth.
+When there is one view only, or `R - F0` is under `MIN_SEPARATION` (the models disagree with
+each other nearly as often as with a planted error), the estimate says it cannot tell
+(`verdict`), and the share flagged is reported as what it is: an upper bound.
+
+The interval is a percentile bootstrap over documents (the unit the corpus was written in) of
+`F` and `F0` together, with `R` fixed.
 """
 
 from __future__ import annotations
@@ -21,8 +32,9 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from nerqa.data.corpus import Corpus
+from nerqa.data.corpus import Corpus, Document, Sentence
 from nerqa.data.probs import type_level
+from nerqa.data.tags import Span, tags_from_spans
 
 BOOTSTRAP_DRAWS = 1000
 INTERVAL = 0.95
@@ -77,18 +89,148 @@ def error_units(
     return wrong, entities
 
 
-def _share(hits: np.ndarray, totals: np.ndarray, documents: list[np.ndarray], rng: np.random.Generator) -> Share:
-    """`hits.sum() / totals.sum()` over sentences, with a bootstrap over `documents` (each an
-    array of sentence indices)."""
+# Below this gap between the detection rate and the false-flag rate the count cannot tell the
+# annotators' errors from the fold models' own (a planted error is flagged barely more often than
+# a label the models merely disagree on).
+MIN_SEPARATION = 0.25
+# Sentences that get a planted error in each round of `detection_rate`, and the rounds.
+PLANTED_SHARE = 0.1
+PLANTED_ROUNDS = 3
+# Fewer sentences than this: too few to tell.
+MIN_SENTENCES = 100
+
+
+def _relabelled(corpus: Corpus, tags: Sequence[Sequence[str]]) -> Corpus:
+    """`corpus` with sentence i's tags replaced by `tags[i]` (IOB2)."""
+    it = iter(tags)
+    return Corpus(
+        tuple(
+            Document(d.id, tuple(Sentence(s.tokens, tuple(next(it))) for s in d.sentences)) for d in corpus.documents
+        ),
+        name=corpus.name,
+    )
+
+
+def flagged_words(corpus: Corpus, pred_probs: Sequence[np.ndarray], tags: Sequence[str]) -> set[tuple[int, int]]:
+    """The `(sentence, word)` pairs confident learning flags (`cleanlab_scores` on entity types)."""
+    from nerqa.auditing.issues import cleanlab_scores
+
+    return cleanlab_scores(corpus, pred_probs, tags)[2]
+
+
+def plant_errors(corpus: Corpus, rng: np.random.Generator, share: float = PLANTED_SHARE) -> tuple[Corpus, dict]:
+    """`corpus` with one error planted in `share` of its sentences (drawn at random): another
+    type for a span, a span dropped, a one-word span added on an untagged word, or a span's end
+    moved by a word, in equal parts where the sentence allows. Returns the corpus and, per
+    sentence planted, the words `(start, end)` the error covers."""
+    types = sorted(corpus.entity_types) or ["ENT"]
+    chosen = rng.choice(len(corpus), size=max(1, round(share * len(corpus))), replace=False)
+    new = [list(s.spans) for s in corpus.sentences]
+    planted: dict[int, tuple[int, int]] = {}
+    for index in map(int, chosen):
+        sentence, spans = corpus.sentences[index], new[index]
+        covered = {w for sp in spans for w in range(sp.start, sp.end)}
+        free = [w for w in range(len(sentence)) if w not in covered]
+        kinds = (["retype"] if spans and len(types) > 1 else []) + (["drop", "shift"] if spans else [])
+        kinds += ["add"] if free else []
+        if not kinds:
+            continue
+        kind = kinds[int(rng.integers(len(kinds)))]
+        if kind == "add":
+            word = free[int(rng.integers(len(free)))]
+            spans.append(Span(word, word + 1, types[int(rng.integers(len(types)))]))
+            planted[index] = (word, word + 1)
+            continue
+        k = int(rng.integers(len(spans)))
+        span = spans[k]
+        planted[index] = (span.start, span.end)
+        if kind == "retype":
+            spans[k] = Span(span.start, span.end, rng.choice([t for t in types if t != span.label]))
+        elif kind == "drop":
+            del spans[k]
+        elif span.end < len(sentence) and span.end not in covered:
+            spans[k] = Span(span.start, span.end + 1, span.label)  # the next word joins the span
+            planted[index] = (span.start, span.end + 1)
+        elif span.end - span.start > 1:
+            spans[k] = Span(span.start, span.end - 1, span.label)  # the last word leaves it
+        else:
+            del planted[index]
+    tags = [tags_from_spans(spans, len(s)) for spans, s in zip(new, corpus.sentences)]
+    return _relabelled(corpus, tags), planted
+
+
+def detection_rate(
+    corpus: Corpus, pred_probs: Sequence[np.ndarray], tags: Sequence[str], *, seed: int = 0
+) -> tuple[float, float]:
+    """The share of planted sentence errors, and of planted entity errors, the count flags
+    (`plant_errors`, `PLANTED_ROUNDS` rounds): a sentence when any of its words is flagged, an
+    entity when a word of the words it covers is."""
+    rng = np.random.default_rng(seed)
+    sentences = entities = total = 0
+    for _ in range(PLANTED_ROUNDS):
+        planted_corpus, planted = plant_errors(corpus, rng)
+        flagged = flagged_words(planted_corpus, pred_probs, tags)
+        by_sentence: dict[int, set[int]] = {}
+        for sentence, word in flagged:
+            by_sentence.setdefault(int(sentence), set()).add(int(word))
+        for index, (start, end) in planted.items():
+            words = by_sentence.get(index, set())
+            sentences += bool(words)
+            entities += any(start <= w < end for w in words)
+            total += 1
+    return (sentences / total, entities / total) if total else (0.0, 0.0)
+
+
+def _false_flags(corpus: Corpus, views: Sequence[Sequence[np.ndarray]], tags: Sequence[str]) -> list:
+    """Per pair of views (each way), the `error_units` of the count with one view's predicted
+    tags as the labels and the other's probabilities: flags with no annotator in them."""
+    from nerqa.data.probs import tags_from_probs
+
+    out = []
+    for a, b in ((0, 1), (1, 0)):
+        labels = _relabelled(corpus, tags_from_probs(list(views[a]), tags))
+        out.append(error_units(labels, flagged_words(labels, views[b], tags), views[b], tags))
+    return out
+
+
+def _corrected(flagged: float, false: float, detected: float) -> float:
+    """Rogan-Gladen: the true share behind an apparent one, in [0, 1]."""
+    return float(np.clip((flagged - false) / (detected - false), 0.0, 1.0))
+
+
+def _share(
+    hits: np.ndarray,
+    totals: np.ndarray,
+    documents: list[np.ndarray],
+    rng: np.random.Generator,
+    false_hits: np.ndarray | None = None,
+    false_totals: np.ndarray | None = None,
+    detected: float | None = None,
+) -> Share:
+    """`hits.sum() / totals.sum()` over sentences, corrected by the false-flag counts and the
+    detection rate where given (`_corrected`), with a bootstrap over `documents` (each an array
+    of sentence indices)."""
     count, total = int(hits.sum()), int(totals.sum())
-    estimate = count / total if total else 0.0
-    per_document = np.array([[hits[d].sum(), totals[d].sum()] for d in documents], dtype=float)
+    columns = [hits, totals] + ([false_hits, false_totals] if false_hits is not None else [])
+    per_document = np.array([[c[d].sum() for c in columns] for d in documents], dtype=float)
     draws = rng.integers(0, len(documents), size=(BOOTSTRAP_DRAWS, len(documents)))
     sums = per_document[draws].sum(axis=1)
     ratios = sums[:, 0] / np.maximum(sums[:, 1], 1)
+    estimate = count / total if total else 0.0
+    if false_hits is not None and detected is not None:
+        false = float(false_hits.sum() / max(false_totals.sum(), 1))  # type: ignore[union-attr]
+        estimate = _corrected(estimate, false, detected)
+        ratios = np.clip((ratios - sums[:, 2] / np.maximum(sums[:, 3], 1)) / (detected - false), 0.0, 1.0)
     tail = (1 - INTERVAL) / 2
     low, high = np.quantile(ratios, [tail, 1 - tail]) if total else (0.0, 0.0)
-    return Share(count, total, estimate, float(low), float(high))
+    return Share(round(estimate * total), total, estimate, float(low), float(high))
+
+
+def _entity_counts(entities: list[list[tuple[str, bool]]], name: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Per sentence, the entities in error and all entities (of type `name`, or every type)."""
+    hits = np.array([sum(bad for t, bad in e if name in (None, t)) for e in entities], dtype=float)
+    totals = np.array([sum(1 for t, _ in e if name in (None, t)) for e in entities], dtype=float)
+    return hits, totals
 
 
 def estimate_noise(
@@ -97,38 +239,98 @@ def estimate_noise(
     pred_probs: Sequence[np.ndarray],
     tags: Sequence[str],
     *,
+    views: Sequence[Sequence[np.ndarray]] | None = None,
     seed: int = 0,
 ) -> dict:
     """The estimated share of sentences and of entities in error, overall and per entity type:
-    `{"sentences": Share, "entities": Share, "per_type": {type: Share}, "method": str}`, each
-    `Share` as a dict (JSON-able, for `summary.json`).
+    `{"sentences": Share, "entities": Share, "per_type": {type: Share}, "flagged": {...},
+    "false_flags": {...}, "detection": {...}, "verdict": str, "method": str}`, each `Share` as a
+    dict (JSON-able, for `summary.json`), 95 % intervals.
 
-    `flagged`: the `(sentence, word)` pairs confident learning flags (`cleanlab_scores`);
-    `pred_probs`: per sentence `(n_words, n_tags)`, in `tags` order (what was scored).
-    """
+    `flagged`: the `(sentence, word)` pairs confident learning flags on `pred_probs`
+    (`cleanlab_scores`); `pred_probs`: per sentence `(n_words, n_tags)`, in `tags` order;
+    `views`: two or more independent sets of such probabilities whose mean is `pred_probs` (the
+    runners of `both`, or repeats), from which the false-flag rate is measured. Without them, or
+    when the count cannot tell errors from the models' own disagreement, `verdict` says so and
+    the shares are the uncorrected ones (an upper bound, the interval from 0)."""
     wrong, entities = error_units(corpus, flagged, pred_probs, tags)
     rng = np.random.default_rng(seed)
     starts = np.cumsum([0] + [len(d.sentences) for d in corpus.documents])
     documents = [np.arange(starts[i], starts[i + 1]) for i in range(len(corpus.documents))]
     documents = [d for d in documents if len(d)]
     ones = np.ones(len(corpus))
+    raw_sentences = float(wrong.mean()) if len(corpus) else 0.0
+    raw_entities = _entity_counts(entities)
     out: dict = {
-        "method": "confident learning (cleanlab find_label_issues on entity types), bootstrap over documents",
-        "sentences": _share(wrong.astype(float), ones, documents, rng).to_dict(),
-        "entities": _share(
-            np.array([sum(bad for _, bad in e) for e in entities], dtype=float),
-            np.array([len(e) for e in entities], dtype=float),
-            documents,
-            rng,
-        ).to_dict(),
-        "per_type": {},
+        "method": "confident learning on entity types, corrected for the fold models' own disagreement and for "
+        "the share of planted errors it finds (Rogan-Gladen); 95 % bootstrap interval over documents",
+        "flagged": {
+            "sentences": round(raw_sentences, 4),
+            "entities": round(float(raw_entities[0].sum() / max(raw_entities[1].sum(), 1)), 4),
+        },
     }
-    types = sorted({t for e in entities for t, _ in e})
-    for name in types:
-        hits = np.array([sum(bad for t, bad in e if t == name) for e in entities], dtype=float)
-        totals = np.array([sum(1 for t, _ in e if t == name) for e in entities], dtype=float)
-        out["per_type"][name] = _share(hits, totals, documents, rng).to_dict()
+    detected = detection_rate(corpus, pred_probs, tags, seed=seed)
+    out["detection"] = {"sentences": round(detected[0], 4), "entities": round(detected[1], 4)}
+    false_units = _false_flags(corpus, views, tags) if views is not None and len(views) >= 2 else None
+    reason = _cannot_tell(corpus, false_units, detected)
+    if false_units is not None:
+        false_wrong = np.mean([w.astype(float) for w, _ in false_units], axis=0)
+        false_entities = [_entity_counts(e) for _, e in false_units]
+        out["false_flags"] = {
+            "sentences": round(float(false_wrong.mean()), 4),
+            "entities": round(float(np.mean([h.sum() / max(t.sum(), 1) for h, t in false_entities])), 4),
+        }
+    if reason is not None:
+        # Uncorrected: all that can be said is that no more than this is flagged.
+        out["verdict"] = f"cannot tell: {reason}"
+        out["sentences"] = _bound(_share(wrong.astype(float), ones, documents, rng))
+        out["entities"] = _bound(_share(*raw_entities, documents, rng))
+        out["per_type"] = {
+            name: _bound(_share(*_entity_counts(entities, name), documents, rng))
+            for name in sorted({t for e in entities for t, _ in e})
+        }
+        return out
+    false_entity_hits = np.mean([_entity_counts(e)[0] for _, e in false_units], axis=0)  # type: ignore[union-attr]
+    false_entity_totals = np.mean([_entity_counts(e)[1] for _, e in false_units], axis=0)  # type: ignore[union-attr]
+    out["sentences"] = _share(wrong.astype(float), ones, documents, rng, false_wrong, ones, detected[0]).to_dict()
+    out["entities"] = _share(
+        *raw_entities, documents, rng, false_entity_hits, false_entity_totals, detected[1]
+    ).to_dict()
+    out["per_type"] = {}
+    for name in sorted({t for e in entities for t, _ in e}):
+        hits, totals = _entity_counts(entities, name)
+        false_hits = np.mean([_entity_counts(e, name)[0] for _, e in false_units], axis=0)  # type: ignore[union-attr]
+        false_totals = np.mean([_entity_counts(e, name)[1] for _, e in false_units], axis=0)  # type: ignore[union-attr]
+        out["per_type"][name] = _share(hits, totals, documents, rng, false_hits, false_totals, detected[1]).to_dict()
+    out["verdict"] = _verdict(out["sentences"])
     return out
+
+
+def _cannot_tell(corpus: Corpus, false_units: list | None, detected: tuple[float, float]) -> str | None:
+    """Why the estimate cannot tell annotators' errors from the models' own, or None."""
+    if len(corpus) < MIN_SENTENCES:
+        return f"{len(corpus)} sentences are too few (at least {MIN_SENTENCES})"
+    if false_units is None:
+        return "one set of fold models gives no measure of their own mistakes (audit with --mode both or --repeats 2)"
+    false = float(np.mean([w.mean() for w, _ in false_units]))
+    if detected[0] - false < MIN_SEPARATION:
+        return (
+            f"the fold models disagree with each other on {false:.0%} of sentences and find only {detected[0]:.0%} of "
+            "planted errors: too weak to tell (more sentences, or --mode both)"
+        )
+    return None
+
+
+def _bound(share: Share) -> dict:
+    """An uncorrected share as an upper bound: its interval from 0 to its upper end."""
+    return {**share.to_dict(), "low": 0.0, "bound": "upper"}
+
+
+def _verdict(sentences: dict) -> str:
+    """One word for the reader: whether a review pass looks worth it."""
+    if sentences["low"] <= 0.0 and sentences["estimate"] < 0.02:
+        return "no measurable noise"
+    return "noisy" if sentences["low"] > 0.05 else "little noise"
 
 
 def true_noise(corpus: Corpus, truth: Sequence[Sequence[str]]) -> dict:
@@ -163,10 +365,20 @@ def describe_noise(noise: dict) -> str:
     def share(values: dict) -> str:
         return f"{values['estimate']:.1%} ({values['low']:.1%}-{values['high']:.1%})"
 
+    verdict = noise.get("verdict", "")
+    if verdict.startswith("cannot tell"):
+        return (
+            f"Label noise: {verdict}. At most {noise['sentences']['high']:.1%} of sentences and "
+            f"{noise['entities']['high']:.1%} of entities hold a label error "
+            f"({noise['sentences']['estimate']:.1%} and {noise['entities']['estimate']:.1%} are flagged, the fold "
+            "models' own mistakes included)."
+        )
     types = ", ".join(
         f"{name} {values['estimate']:.1%}" for name, values in noise.get("per_type", {}).items() if values["total"]
     )
     return (
         f"Estimated label noise: {share(noise['sentences'])} of sentences and {share(noise['entities'])} of "
-        f"entities hold a label error (95 % interval over documents)" + (f"; by type: {types}." if types else ".")
+        f"entities hold a label error (95 % interval over documents, the fold models' own mistakes taken out)"
+        + (f"; by type: {types}" if types else "")
+        + (f". Verdict: {verdict}." if verdict else ".")
     )

@@ -235,7 +235,8 @@ def score(
     # dev and NoiseBench expert it comes nearer the truth than on the mixed ones (docs/benchmarks.md).
     out_of_sample = flagged if scored is pred_probs else cleanlab_scores(corpus, pred_probs, tags, level=level)[2]
     summary = _summary(corpus, ranked, repeated, flagged=len(flagged))
-    summary["noise"] = estimate_noise(corpus, out_of_sample, pred_probs, tags)
+    views = crossval.views if crossval is not None else None
+    summary["noise"] = estimate_noise(corpus, out_of_sample, pred_probs, tags, views=views)
     summary["cv_metrics"] = evaluate_tags(
         [s.tags for s in corpus.sentences], tags_from_probs(pred_probs, tags)
     ).to_dict()
