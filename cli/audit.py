@@ -11,7 +11,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from nerqa.auditing.folder import AUDIT_FOLDER_NAMES, CACHE_FOLDER, LOG_FILE
+from nerqa.auditing.folder import AUDIT_FOLDER_NAMES, CACHE_FOLDER, LOG_FILE, check_same_corpus
 from nerqa.config import MODES, AuditSettings, fold_config
 from nerqa.errors import NerqaError
 from nerqa.files import check_output_folder, claim_folder, removed_on_failure
@@ -109,6 +109,7 @@ def audit_cli(
         # Fails now, creating nothing; the folder is made once the input reads.
         check_output_folder(out, own=AUDIT_FOLDER_NAMES, force=force)
         data = reader.read(corpus)
+        check_same_corpus(out, data)
         trusted = reader.read(reference) if reference is not None and trained is None else None
         prepare_models()
         from nerqa.auditing import audit, cross_validate, write_outputs

@@ -38,26 +38,73 @@ app = typer.Typer(name="nerqa", help="Data-centric quality assurance for named-e
 
 readable_help()
 
-# Each command with an example of its use (shown at the end of its --help).
+# Each command with its one-line summary in `nerqa --help` (whole at 80 columns) and an example
+# of its use (shown at the end of its own --help).
 COMMANDS = {
-    "convert": (convert_cli, "nerqa convert NCBItrainset_corpus.txt train.tsv --merge-types Disease"),
-    "stats": (stats_cli, "nerqa stats train.tsv"),
-    "train": (train_cli, "nerqa train train.tsv --dev dev.tsv --out model"),
-    "evaluate": (evaluate_cli, "nerqa evaluate model test.tsv"),
-    "predict": (predict_cli, "nerqa predict model abstracts.txt --text --out tagged.jsonl"),
-    "audit": (audit_cli, "nerqa audit train.tsv --out audit"),
-    "relabel": (relabel_cli, "nerqa relabel train.tsv audit"),
-    "accept": (accept_cli, "nerqa accept train.tsv audit --type span_shift --max-score 0.2 --dry-run"),
-    "tasks": (tasks_cli, "nerqa tasks train.tsv audit --tool labelstudio --limit 200 --out tasks.json"),
-    "apply": (apply_cli, "nerqa apply train.tsv audit --out train.fixed.tsv"),
+    "convert": (
+        convert_cli,
+        "Convert a corpus between formats, losslessly.",
+        "nerqa convert NCBItrainset_corpus.txt train.tsv --merge-types Disease",
+    ),
+    "stats": (stats_cli, "Documents, sentences, entities per type, inconsistent forms.", "nerqa stats train.tsv"),
+    "train": (
+        train_cli,
+        "Fine-tune a transformer token classifier.",
+        "nerqa train train.tsv --dev dev.tsv --out model",
+    ),
+    "evaluate": (evaluate_cli, "Precision, recall and F1 per type.", "nerqa evaluate model test.tsv"),
+    "predict": (
+        predict_cli,
+        "Tag a corpus or raw text with a trained model.",
+        "nerqa predict model abstracts.txt --text --out tagged.jsonl",
+    ),
+    "audit": (audit_cli, "Find the labels most likely wrong, with fixes.", "nerqa audit train.tsv --out audit"),
+    "relabel": (relabel_cli, "Review the audit's issues in the terminal app.", "nerqa relabel train.tsv audit"),
+    "accept": (
+        accept_cli,
+        "Accept the audit's suggestions in bulk.",
+        "nerqa accept train.tsv audit --type span_shift --max-score 0.2 --dry-run",
+    ),
+    "tasks": (
+        tasks_cli,
+        "Write undecided issues as annotation-tool tasks.",
+        "nerqa tasks train.tsv audit --tool labelstudio --limit 200 --out tasks.json",
+    ),
+    "apply": (
+        apply_cli,
+        "Write the corpus with the decisions applied.",
+        "nerqa apply train.tsv audit --out train.fixed.tsv",
+    ),
     "select": (
         select_cli,
+        "Choose the sentences most worth annotating next.",
         "nerqa select abstracts.txt --model model --labeled train.tsv --budget 200 --to labelstudio --out batch1",
     ),
-    "serve": (serve_cli, "nerqa serve model --corpus train.tsv --port 9090 --out serve"),
+    "serve": (
+        serve_cli,
+        "Serve a model to Label Studio as an ML backend.",
+        "nerqa serve model --corpus train.tsv --port 9090 --out serve",
+    ),
 }
-for _name, (_command, _example) in COMMANDS.items():
-    app.command(_name, epilog=f"Example: {_example}")(_command)
+for _name, (_command, _summary, _example) in COMMANDS.items():
+    app.command(_name, short_help=_summary, epilog=f"Example: {_example}")(_command)
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        typer.echo(f"nerqa {version('nerqa')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """Data-centric quality assurance for named-entity corpora."""
 
 
 def add_group(name: str, help: str) -> typer.Typer:
@@ -67,13 +114,13 @@ def add_group(name: str, help: str) -> typer.Typer:
     return group
 
 
-decisions = add_group("decisions", "The decision log: export it, or import decisions from a tool or another copy.")
+decisions = add_group("decisions", "Export the decision log, or import decisions.")
 decisions.command("export", epilog="Example: nerqa decisions export audit --out decisions.jsonl")(decisions_export_cli)
 decisions.command("import", epilog="Example: nerqa decisions import train.tsv audit label-studio-export.json")(
     decisions_import_cli
 )
 
-compare = add_group("compare", "Before and after: two models on one held-out corpus, or an audit and its re-audit.")
+compare = add_group("compare", "Before and after: two models, or two audits.")
 compare.command("models", epilog="Example: nerqa compare models model-before model-after test.tsv")(compare_models_cli)
 compare.command("audits", epilog="Example: nerqa compare audits audit audit-after")(compare_audits_cli)
 

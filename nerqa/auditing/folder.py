@@ -119,6 +119,26 @@ def audit_files(result: AuditResult) -> dict[str, str]:
     }
 
 
+def check_same_corpus(folder: str | Path, corpus: Corpus) -> None:
+    """Raise `AuditFolderError` when `folder` holds review decisions made on the audit of another
+    corpus (another `Corpus.fingerprint`): an audit written there would have them replayed onto
+    this one. A folder without decisions, or with decisions on this very corpus, passes."""
+    folder = Path(folder)
+    if not (folder / DECISIONS_FILE).exists():
+        return
+    try:
+        recorded = json.loads((folder / SUMMARY_FILE).read_text(encoding="utf-8"))["corpus"]
+    except (OSError, ValueError, KeyError, TypeError):
+        recorded = {}
+    if recorded.get("fingerprint") == corpus.fingerprint():
+        return
+    name = f"{recorded.get('name')!r}" if recorded.get("name") else "another corpus"
+    raise AuditFolderError(
+        f"{folder}: its review decisions ({DECISIONS_FILE}) were made on the audit of {name}, not this corpus; "
+        f"audit into another folder, or move {folder / DECISIONS_FILE} away to start afresh"
+    )
+
+
 def write_audit(result: AuditResult, folder: str | Path, *, extra: dict[str, str] | None = None) -> list[Path]:
     """Write the contract's files (and `extra` text files, by name) into `folder`, each atomically.
 

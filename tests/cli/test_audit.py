@@ -147,3 +147,27 @@ def test_audit_without_a_terminal_logs_plain_lines_and_trained_ignores_folds(tin
     assert "-k" in result.stderr and "--mode" in result.stderr and "not used with --trained" in result.stderr
     settings = json.loads((tmp_path / "out2" / "summary.json").read_text())["settings"]
     assert settings == {"mode": "model", "level": "types"}
+
+
+def test_an_audit_folder_with_decisions_on_another_corpus_is_refused(tmp_path: Path):
+    import numpy as np
+
+    from nerqa.auditing import score, write_outputs
+    from nerqa.review.decisions import DecisionStore
+
+    tags = ("O",) + tuple(sorted(f"{p}-{t}" for t in TOY.entity_types for p in "BI"))
+    probs = [np.full((len(s), len(tags)), 1 / len(tags), dtype=np.float32) for s in TOY.sentences]
+    folder = tmp_path / "audit"
+    write_outputs(score(TOY, probs, tags), folder)
+    DecisionStore.open(folder).close()
+    other = tmp_path / "other.tsv"
+    other.write_text("Aspirin\tB-Chemical\nworks\tO\n\n", encoding="utf-8")
+    started = time.perf_counter()
+    result = runner.invoke(app, ["audit", str(other), "--out", str(folder)])
+    assert result.exit_code == 1 and result.exception is None or isinstance(result.exception, SystemExit)
+    assert "were made on the audit of" in result.stderr and "not this corpus" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and time.perf_counter() - started < 30
+    # The same corpus may be audited again there: its decisions stay valid.
+    from nerqa.auditing.folder import check_same_corpus
+
+    check_same_corpus(folder, TOY)

@@ -233,3 +233,24 @@ def test_stats_into_a_pipe_that_closes_early_exits_0(write):
         )
         process.stdout.close()  # the reader is gone before nerqa writes: its first write meets a closed pipe
         assert process.wait(60) == 0, process.stderr.read().decode()
+
+
+def test_the_command_list_is_whole_at_80_columns_and_there_is_a_version():
+    import subprocess
+    import sys
+
+    from nerqa_cli.main import COMMANDS
+
+    done = subprocess.run(
+        [sys.executable, "-m", "nerqa_cli.main", "--help"],
+        capture_output=True,
+        text=True,
+        env={**__import__("os").environ, "COLUMNS": "80"},
+    )
+    listing = done.stdout.split("Commands:")[1]
+    assert done.returncode == 0 and "..." not in listing
+    for name, (_, summary, _) in COMMANDS.items():
+        assert f"  {name}" in done.stdout and summary in done.stdout
+    assert all(len(line) <= 80 for line in done.stdout.splitlines())
+    version = subprocess.run([sys.executable, "-m", "nerqa_cli.main", "--version"], capture_output=True, text=True)
+    assert version.returncode == 0 and version.stdout.strip() == "nerqa 0.1.0"
