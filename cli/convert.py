@@ -18,12 +18,12 @@ from nerqa.data.formats import (
 from nerqa.errors import NerqaError
 from nerqa.files import is_stdout
 from nerqa_cli.console import existing_path, output, status_console, user_errors
-from nerqa_cli.reading import CorpusReader, ForceOpt, check_format, note_lost_columns, with_reader
+from nerqa_cli.reading import STDIN, CorpusReader, ForceOpt, check_format, note_lost_columns, with_reader
 
 
 @with_reader
 def convert_cli(
-    source: Annotated[Path, typer.Argument(help="Corpus file, or folder of splits.")],
+    source: Annotated[Path, typer.Argument(help="Corpus file, or folder of splits; - reads standard input.")],
     target: Annotated[Path, typer.Argument(help="Output file, or folder when SOURCE is a folder.")],
     to: Annotated[
         Optional[str],
@@ -51,7 +51,8 @@ def convert_cli(
     """Convert a corpus between formats (CoNLL/IOB, NCBI inline, PubTator, NeMo, JSONL, Hugging Face, spaCy)."""
     with user_errors():
         options = reader.options
-        existing_path(source)
+        if str(source) != STDIN:
+            existing_path(source)
         splits = reader.read_splits(source) if source.is_dir() or str(source).startswith("hf:") else None
         if splits is not None and len(splits) == 1 and _names_one_file(target, to):
             splits, corpus = None, next(iter(splits.values()))  # one split to one file: no folder of one

@@ -64,10 +64,46 @@ class CorpusReader:
     options: ReadOptions
 
     def read(self, path: Path) -> Corpus:
+        """The corpus at `path`; `-` reads standard input (`read_stdin`)."""
+        if str(path) == STDIN:
+            return read_stdin(self.format, self.options)
         return read_corpus(existing_path(path), self.format, options=self.options)
 
     def read_splits(self, path: Path) -> dict[str, Corpus]:
+        """The splits of a folder, or one file as one split; `-`: standard input, one split."""
+        if str(path) == STDIN:
+            return {"stdin": read_stdin(self.format, self.options)}
         return read_splits(existing_path(path), self.format, options=self.options)
+
+
+# A corpus argument of `-` is standard input.
+STDIN = "-"
+
+
+def read_stdin(format: Optional[str], options: ReadOptions) -> Corpus:
+    """The corpus piped to standard input, in `format` or the one its content shows: one of the
+    one-file text formats (NeMo pairs, datasets and DocBin files need a path)."""
+    import sys
+
+    from nerqa.data.formats import parse_text, sniff_format
+    from nerqa.errors import CorpusFormatError, FormatDetectionError, NerqaError
+
+    shown = "<stdin>"
+    if format in ("nemo", "hf", "spacy"):
+        raise NerqaError(f"{STDIN}: a {format} corpus cannot come from standard input; name its file or folder")
+    data = sys.stdin.buffer.read()
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        raise CorpusFormatError(shown, line, f"not valid UTF-8: byte 0x{data[error.start]:02x}") from None
+    if not text.strip(" \t\r\n"):
+        raise CorpusFormatError(shown, None, "standard input is empty")
+    format = format or sniff_format(text)
+    if format is None:
+        raise FormatDetectionError(f"{shown}: cannot tell the corpus format from the content; pass --format")
+    corpus = parse_text(text, format, path=shown, options=options)
+    return Corpus(corpus.documents, name="stdin")
 
     def with_overrides(self, *, format: Optional[str] = None, merge_type: Optional[str] = None) -> CorpusReader:
         """A copy with a format or type merge taken from elsewhere (a config file), when given."""

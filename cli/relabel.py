@@ -13,7 +13,7 @@ from nerqa.errors import NerqaError
 from nerqa.review.session import ORDERS, Filters
 from nerqa_cli.console import console, existing_path, user_errors
 from nerqa_cli.groups import option_group
-from nerqa_cli.reading import CorpusReader, with_reader
+from nerqa_cli.reading import STDIN, CorpusReader, with_reader
 from nerqa_cli.review_options import (
     AuditDirArg,
     AuditedCorpusArg,
@@ -79,6 +79,11 @@ def relabel_cli(
     decision is saved in AUDIT_DIR/decisions.sqlite the moment you make it; run again to resume."""
     with user_errors():
         check_choice("--order", order, ORDERS)
+        if str(corpus) == STDIN:
+            raise NerqaError(
+                "-: the review app reads your keys from the terminal, so the corpus cannot come from "
+                "standard input; name its file"
+            )
         from nerqa.review.opening import open_review
 
         with open_review(

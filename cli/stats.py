@@ -19,7 +19,7 @@ from nerqa_cli.reading import CorpusReader, with_reader
 
 @with_reader
 def stats_cli(
-    corpus: Annotated[Path, typer.Argument(help="Corpus file, or folder of splits.")],
+    corpus: Annotated[Path, typer.Argument(help="Corpus file, or folder of splits; - reads standard input.")],
     forms: Annotated[int, typer.Option(min=1, help="Rows in each list of surface forms.")] = 10,
     old_top: Annotated[Optional[str], typer.Option("--top", hidden=True, help="Renamed --forms.")] = None,
     rare_count: Annotated[int, typer.Option(min=0, help="A type with fewer entities is rare.")] = 50,

@@ -254,3 +254,51 @@ def test_the_command_list_is_whole_at_80_columns_and_there_is_a_version():
     assert all(len(line) <= 80 for line in done.stdout.splitlines())
     version = subprocess.run([sys.executable, "-m", "nerqa_cli.main", "--version"], capture_output=True, text=True)
     assert version.returncode == 0 and version.stdout.strip() == "nerqa 0.1.0"
+
+
+def test_a_dash_reads_the_corpus_from_standard_input(tmp_path: Path):
+    stats = runner.invoke(app, ["stats", "-"], input=CONLL)
+    assert stats.exit_code == 0, stats.output + stats.stderr
+    assert "stdin" in stats.output
+    converted = runner.invoke(app, ["convert", "-", str(tmp_path / "out.jsonl")], input=CONLL)
+    assert converted.exit_code == 0, converted.stderr
+    assert [s.tags for s in read_corpus(tmp_path / "out.jsonl").sentences] == [
+        s.tags for s in read_corpus(_write(tmp_path / "in.conll", CONLL)).sentences
+    ]
+    empty = runner.invoke(app, ["stats", "-"], input="")
+    assert empty.exit_code == 1 and "<stdin>: standard input is empty" in empty.stderr
+    binary = runner.invoke(app, ["stats", "-", "--format", "spacy"], input=CONLL)
+    assert binary.exit_code == 1 and "cannot come from standard input" in binary.stderr
+    review = runner.invoke(app, ["relabel", "-", str(tmp_path)], input=CONLL)
+    assert review.exit_code == 1 and "reads your keys from the terminal" in review.stderr
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_json_errors_name_the_column_once(tmp_path: Path):
+    bad = _write(tmp_path / "bad.jsonl", '{"text": "a\tb"}\n')
+    result = runner.invoke(app, ["stats", str(bad)])
+    assert result.exit_code == 1
+    assert "line 1: invalid JSON: Invalid control character at column 12" in result.stderr
+    assert "at at" not in result.stderr
+
+
+def test_a_docbin_with_an_i_that_no_b_opens_is_one_line(tmp_path: Path):
+    import numpy as np
+    from spacy.attrs import ENT_IOB, ENT_TYPE
+    from spacy.tokens import Doc, DocBin
+    from spacy.vocab import Vocab
+
+    vocab = Vocab()
+    doc = Doc(vocab, words=["Aspirin", "works"])
+    doc.from_array([ENT_IOB, ENT_TYPE], np.array([[1, vocab.strings.add("Chemical")], [2, 0]], dtype="uint64"))
+    bins = DocBin()
+    bins.add(doc)
+    bins.to_disk(tmp_path / "bad.spacy")
+    result = runner.invoke(app, ["stats", str(tmp_path / "bad.spacy")])
+    assert result.exit_code == 1 and result.exception is None or isinstance(result.exception, SystemExit)
+    assert "document 1: its token IOB is not a valid sequence ([E093]" in result.stderr
+    assert "Traceback" not in result.output + result.stderr and len(result.stderr.strip().splitlines()) == 1

@@ -41,8 +41,14 @@ def read(path: Path) -> Corpus:
         raise NerqaError(f"{path}: not a spaCy DocBin file: {error}") from None
     documents = []
     for number, doc in enumerate(docs, start=1):
+        try:
+            entities = doc.ents
+        except ValueError as error:  # spaCy's E093: token IOB with an I that no B opens
+            raise CorpusFormatError(
+                path, None, f"document {number}: its token IOB is not a valid sequence ({str(error).splitlines()[0]})"
+            ) from None
         groups = ", ".join(f"{key!r}: {len(group)}" for key, group in doc.spans.items() if len(group))
-        if groups and not doc.ents:
+        if groups and not entities:
             raise CorpusFormatError(
                 path,
                 None,
@@ -50,7 +56,7 @@ def read(path: Path) -> Corpus:
                 "(span groups may overlap, IOB tags cannot)",
             )
         tags = ["O"] * len(doc)
-        for entity in doc.ents:
+        for entity in entities:
             tags[entity.start : entity.end] = [f"B-{entity.label_}"] + [f"I-{entity.label_}"] * (len(entity) - 1)
         sentences = list(doc.sents) if doc.has_annotation("SENT_START") else [doc[:]]
         built = []

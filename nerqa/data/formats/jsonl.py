@@ -42,6 +42,11 @@ from nerqa.data.segment import segment
 from nerqa.errors import CorpusFormatError
 
 
+def json_error(error: json.JSONDecodeError) -> str:
+    """A JSON error in words: what and at which column (some of json's messages end in "at")."""
+    return f"invalid JSON: {error.msg.removesuffix(' at')} at column {error.colno}"
+
+
 def _records(text: str, path: str | None) -> list[tuple[int, Any]]:
     """`(line, record)` pairs: one JSON value a line, or one JSON list (Label Studio's export),
     each record numbered by the line it starts on."""
@@ -53,9 +58,7 @@ def _records(text: str, path: str | None) -> list[tuple[int, Any]]:
                 try:
                     out.append((number, json.loads(raw)))
                 except json.JSONDecodeError as error:
-                    raise CorpusFormatError(
-                        path, number, f"invalid JSON: {error.msg} at column {error.colno}"
-                    ) from None
+                    raise CorpusFormatError(path, number, json_error(error)) from None
         return out
     decoder = json.JSONDecoder()
     records = []
@@ -74,7 +77,7 @@ def _records(text: str, path: str | None) -> list[tuple[int, Any]]:
         try:
             record, position = decoder.raw_decode(text, position)
         except json.JSONDecodeError as error:
-            raise CorpusFormatError(path, error.lineno, f"invalid JSON: {error.msg} at column {error.colno}") from None
+            raise CorpusFormatError(path, error.lineno, json_error(error)) from None
         records.append((line, record))
         position = skip(position, ",")
     if position >= len(text):
