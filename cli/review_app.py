@@ -52,6 +52,7 @@ class ReviewApp(App):
     #help, #forms, #filter, #editor, #history, #question {
         width: 90%; height: auto; max-height: 90%; border: round $accent; background: $panel; padding: 1 2;
     }
+    #members { height: auto; max-height: 16; margin: 1 0; }
     """
     # The footer shows the decision keys, help and quit (they fit 80 columns); the rest are in `?`.
     BINDINGS = [
@@ -437,24 +438,31 @@ class ReviewApp(App):
                 return
             question = questions[number]
 
-            def decided(label: str | None) -> None:
-                if label is None:
+            def decided(choice: tuple[str, tuple[tuple[int, int, int], ...]] | None) -> None:
+                if choice is None:
                     self.say(f"Question {question.id} left open.")
                     return
-                recorded = self.session.decide_question(question, label)
+                label, left_out = choice
+                recorded = self.session.decide_question(question, label, leave_out=left_out)
                 self.redraw()
                 if not recorded:
-                    self.say(f"Question {question.id}: no mention of the group is {question.label} now; undo first.")
+                    self.say(f"Question {question.id}: no checked mention of the group is {question.label} now.")
                     return
                 mentions = sum(len(d.added) for d in recorded)
+                kept = f", {len(left_out)} left out" if left_out else ""
                 self.say(
                     f"Saved: question {question.id}, {mentions} mentions in {len(recorded)} sentences "
-                    f"{question.label} → {label} (u undoes them together)."
+                    f"{question.label} → {label}{kept} (u undoes them together)."
                 )
 
             sentences = [s.tokens for s in self.session.result.corpus.sentences]
             status = self.session.question_status(question)
-            self.push_screen(QuestionScreen(question, sentences, self.types, status), decided)
+            members = [
+                (index, span.start, span.end)
+                for index, spans in sorted(self.session.question_places(question).items())
+                for span in spans
+            ]
+            self.push_screen(QuestionScreen(question, sentences, self.types, status, members), decided)
 
         self.push_screen(
             FormsScreen("Guideline questions (enter: open one)", [(i, title(q)) for i, q in enumerate(questions)]),

@@ -11,8 +11,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Footer, Input, Label, OptionList, Static
+from textual.widgets import Footer, Input, Label, OptionList, SelectionList, Static
 from textual.widgets.option_list import Option
+from textual.widgets.selection_list import Selection
 
 from nerqa.auditing.neighbours import Question
 from nerqa.data.tags import Span
@@ -354,9 +355,11 @@ class EditScreen(ModalScreen[tuple[Span, ...] | None]):
         self.dismiss(None)
 
 
-class QuestionScreen(ModalScreen[str | None]):
-    """One guideline question: its group and the mentions it reads like, each with example
-    sentences; a type number relabels the whole group (returns the type; None: cancelled)."""
+class QuestionScreen(ModalScreen["tuple[str, tuple[tuple[int, int, int], ...]] | None"]):
+    """One guideline question: every mention of its group the decision would change, each in its
+    sentence and checked (space leaves one out, or puts it back), and the mentions they read
+    like; a type number relabels the checked ones. Returns `(type, left out)`, the left-out
+    mentions as `(sentence, start, end)`; None: cancelled."""
 
     BINDINGS = [
         *[Binding(str(n), f"choose({n - 1})", show=False) for n in range(1, 10)],
@@ -364,13 +367,19 @@ class QuestionScreen(ModalScreen[str | None]):
     ]
 
     def __init__(
-        self, question: Question, sentences: Sequence[Sequence[str]], types: Sequence[str], status: str | None
+        self,
+        question: Question,
+        sentences: Sequence[Sequence[str]],
+        types: Sequence[str],
+        status: str | None,
+        members: Sequence[tuple[int, int, int]],
     ):
         super().__init__()
         self.question = question
         self.sentences = sentences
         self.types = [t for t in types if t != question.label]
         self.status = status
+        self.members = list(members)
 
     def example(self, where: tuple[int, int, int, str], label: str) -> Text:
         index, start, end, _ = where
@@ -384,21 +393,41 @@ class QuestionScreen(ModalScreen[str | None]):
         text.append(q.describe())
         if self.status:
             text.append(f"\n[decided: {q.label} → {self.status}; u in the review undoes it]", style="yellow")
-        group, resembled = q.clusters[0], q.clusters[1] if len(q.clusters) > 1 else None
-        text.append(f"\n\nThis group: {group.size} mentions given {q.label}, for example\n", style="bold")
-        for where in group.examples:
-            text.append_text(self.example(where, q.label))
-            text.append("\n")
+        resembled = q.clusters[1] if len(q.clusters) > 1 else None
         if resembled is not None and resembled.size:
             text.append(f"\nThey read like these {resembled.size} {q.suggested} mentions, for example\n", style="bold")
             for where in resembled.examples:
                 text.append_text(self.example(where, q.suggested))
                 text.append("\n")
+        text.append(
+            f"\nThe decision changes these {len(self.members)} mentions given {q.label} "
+            "(space: leave one out or put it back):",
+            style="bold",
+        )
         choices = "  ".join(f"{n} {t}" for n, t in enumerate(self.types, 1))
-        text.append(f"\nRelabel the whole group to: {choices}   (escape: leave it)", style="bold")
-        with VerticalScroll(id="question"):
+        with Vertical(id="question"):
             yield Static(text)
+            yield SelectionList[tuple[int, int, int]](
+                *[Selection(self.member(m, True), m, True) for m in self.members], id="members"
+            )
+            yield Static(Text(f"Relabel the checked mentions to: {choices}   (escape: leave it)", style="bold"))
+
+    def member(self, where: tuple[int, int, int], checked: bool) -> Text:
+        """A member's line: its sentence, and whether the decision leaves it as it is (in words,
+        not only by the check mark, which some terminals show in colour alone)."""
+        index, start, end = where
+        line = self.example((index, start, end, ""), self.question.label)
+        if not checked:
+            line.append(f"   left out: stays {self.question.label}", style="yellow")
+        return line
+
+    def on_selection_list_selection_toggled(self, event: SelectionList.SelectionToggled) -> None:
+        members = self.query_one("#members", SelectionList)
+        where = self.members[event.selection_index]
+        members.replace_option_prompt_at_index(event.selection_index, self.member(where, where in members.selected))
 
     def action_choose(self, number: int) -> None:
         if number < len(self.types):
-            self.dismiss(self.types[number])
+            checked = set(self.query_one("#members", SelectionList).selected)
+            left_out = tuple(m for m in self.members if m not in checked)
+            self.dismiss((self.types[number], left_out))

@@ -11,10 +11,11 @@ prevalence is (Rogan & Gladen, 1978): `(F - F0) / (R - F0)`, where
 - `F0`, the false-flag rate, is the share the same count flags when the labels hold no annotator
   at all: one view's predicted tags (a runner of `both`, or a repeat) scored against the other
   view's probabilities, both ways, averaged;
-- `R`, the detection rate, is the share of errors planted in the labels (another type, a dropped
-  span, an added one, a shifted boundary, in equal parts) that the count flags. The
-  probabilities of a sentence come from a model that never saw it, so planting an error in its
-  labels needs no retraining.
+- `R`, the detection rate, is the share of errors planted in the labels that the count flags:
+  plausible ones, where the models see ambiguity (the type they rank next, the span they doubt
+  most dropped, the untagged word they most read as an entity tagged, a boundary moved by a
+  word; `plant_errors`). The probabilities of a sentence come from a model that never saw it,
+  so planting an error in its labels needs no retraining.
 
 When there is one view only, or `R - F0` is under `MIN_SEPARATION` (the models disagree with
 each other nearly as often as with a planted error), the estimate says it cannot tell
@@ -118,34 +119,47 @@ def flagged_words(corpus: Corpus, pred_probs: Sequence[np.ndarray], tags: Sequen
     return cleanlab_scores(corpus, pred_probs, tags)[2]
 
 
-def plant_errors(corpus: Corpus, rng: np.random.Generator, share: float = PLANTED_SHARE) -> tuple[Corpus, dict]:
-    """`corpus` with one error planted in `share` of its sentences (drawn at random): another
-    type for a span, a span dropped, a one-word span added on an untagged word, or a span's end
-    moved by a word, in equal parts where the sentence allows. Returns the corpus and, per
-    sentence planted, the words `(start, end)` the error covers."""
-    types = sorted(corpus.entity_types) or ["ENT"]
+def plant_errors(
+    corpus: Corpus,
+    pred_probs: Sequence[np.ndarray],
+    tags: Sequence[str],
+    rng: np.random.Generator,
+    share: float = PLANTED_SHARE,
+) -> tuple[Corpus, dict]:
+    """`corpus` with one plausible error planted in `share` of its sentences (drawn at random),
+    where the models themselves see ambiguity, as annotators err where the text is ambiguous:
+    a span given the type the models rank next, the span the models doubt most dropped, the
+    untagged word the models most read as an entity tagged so (with that type), or a span's end
+    moved by a word; in equal parts where the sentence allows. `pred_probs`: per sentence
+    `(n_words, n_tags)` in `tags` order. Returns the corpus and, per sentence planted, the words
+    `(start, end)` the error covers."""
+    classes, ids, probs = type_level(tags, pred_probs, [s.tags for s in corpus.sentences])
     chosen = rng.choice(len(corpus), size=max(1, round(share * len(corpus))), replace=False)
     new = [list(s.spans) for s in corpus.sentences]
     planted: dict[int, tuple[int, int]] = {}
     for index in map(int, chosen):
-        sentence, spans = corpus.sentences[index], new[index]
+        sentence, spans, p = corpus.sentences[index], new[index], probs[index]
         covered = {w for sp in spans for w in range(sp.start, sp.end)}
         free = [w for w in range(len(sentence)) if w not in covered]
-        kinds = (["retype"] if spans and len(types) > 1 else []) + (["drop", "shift"] if spans else [])
-        kinds += ["add"] if free else []
+        kinds = (["retype"] if spans and len(classes) > 2 else []) + (["drop", "shift"] if spans else [])
+        kinds += ["add"] if free and len(classes) > 1 else []
         if not kinds:
             continue
         kind = kinds[int(rng.integers(len(kinds)))]
         if kind == "add":
-            word = free[int(rng.integers(len(free)))]
-            spans.append(Span(word, word + 1, types[int(rng.integers(len(types)))]))
+            word = max(free, key=lambda w: 1 - p[w, 0])
+            label = classes[1 + int(p[word, 1:].argmax())]
+            spans.append(Span(word, word + 1, label))
             planted[index] = (word, word + 1)
             continue
-        k = int(rng.integers(len(spans)))
+        given = [float(p[sp.start : sp.end, classes.index(sp.label)].mean()) for sp in spans]
+        k = int(np.argmin(given)) if kind == "drop" else int(rng.integers(len(spans)))
         span = spans[k]
         planted[index] = (span.start, span.end)
         if kind == "retype":
-            spans[k] = Span(span.start, span.end, rng.choice([t for t in types if t != span.label]))
+            mean = p[span.start : span.end].mean(axis=0)
+            mean[[0, classes.index(span.label)]] = -1.0
+            spans[k] = Span(span.start, span.end, classes[int(mean.argmax())])
         elif kind == "drop":
             del spans[k]
         elif span.end < len(sentence) and span.end not in covered:
@@ -155,8 +169,8 @@ def plant_errors(corpus: Corpus, rng: np.random.Generator, share: float = PLANTE
             spans[k] = Span(span.start, span.end - 1, span.label)  # the last word leaves it
         else:
             del planted[index]
-    tags = [tags_from_spans(spans, len(s)) for spans, s in zip(new, corpus.sentences)]
-    return _relabelled(corpus, tags), planted
+    labels = [tags_from_spans(spans, len(s)) for spans, s in zip(new, corpus.sentences)]
+    return _relabelled(corpus, labels), planted
 
 
 def detection_rate(
@@ -168,7 +182,7 @@ def detection_rate(
     rng = np.random.default_rng(seed)
     sentences = entities = total = 0
     for _ in range(PLANTED_ROUNDS):
-        planted_corpus, planted = plant_errors(corpus, rng)
+        planted_corpus, planted = plant_errors(corpus, pred_probs, tags, rng)
         flagged = flagged_words(planted_corpus, pred_probs, tags)
         by_sentence: dict[int, set[int]] = {}
         for sentence, word in flagged:

@@ -19,7 +19,7 @@ import statistics
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field, replace
 
 from nerqa.auditing.folder import AuditResult
@@ -371,18 +371,26 @@ class ReviewSession:
             return None
         return decided[-1].issue_id.rsplit(":", 1)[1]
 
-    def decide_question(self, question: Question, label: str) -> list[Decision]:
+    def decide_question(
+        self, question: Question, label: str, *, leave_out: Collection[tuple[int, int, int]] = ()
+    ) -> list[Decision]:
         """Relabel every mention of the question's group that still carries its type to
-        `label`: one decision per sentence (source `question`), all recorded in one transaction
-        with one batch id, so that one undo takes all of them back. Returns what was recorded
-        (empty when no mention is left to change: to decide a question again, undo first)."""
+        `label`, except those in `leave_out` (`(sentence, start, end)` each, mentions the
+        reviewer saw and kept): one decision per sentence changed (source `question`), all
+        recorded in one transaction with one batch id, so that one undo takes all of them back.
+        Returns what was recorded (empty when no mention is left to change: to decide a question
+        again, undo first)."""
         if label == question.label:
             raise NerqaError(f"question {question.id}: its mentions are {label} already")
         if label not in self.result.corpus.entity_types and f"B-{label}" not in self.result.tags:
             raise NerqaError(f"question {question.id}: unknown type {label!r}")
         batch = uuid.uuid4().hex[:12]
         planned = []
+        kept = set(leave_out)
         for index, spans in self.question_places(question).items():
+            spans = [s for s in spans if (index, s.start, s.end) not in kept]
+            if not spans:
+                continue
             before = self.states[index]
             after = tuple(Span(s.start, s.end, label) if s in spans else s for s in before)
             sentence = hashlib.sha256(self.keys[index].encode()).hexdigest()[:10]

@@ -317,8 +317,10 @@ def test_a_guideline_question_decided_undone_and_decided_again_then_applied(tmp_
         term.keys("g")
         term.wait_for(r"q1  D -> C\? 3 mentions \(HD 3\)")
         term.keys("Enter")
-        screen = term.wait_for(r"Relabel the whole group to: 1 C")
-        assert "This group: 3 mentions given D" in screen
+        screen = term.wait_for(r"Relabel the checked mentions to: 1 C")
+        # Every member the decision changes is listed, each in its sentence, checked.
+        assert "The decision changes these 3 mentions given D" in screen
+        assert all(f"s. {i}:" in screen for i in (0, 1, 2)), screen
         term.keys("1")
         term.wait_for(r"Saved: question q1, 3 mentions in 3 sentences D → C \(u undoes them together\)")
         term.keys("u")
@@ -326,9 +328,12 @@ def test_a_guideline_question_decided_undone_and_decided_again_then_applied(tmp_
         term.keys("g")
         term.wait_for(r"q1  D -> C\?")
         term.keys("Enter")
-        term.wait_for(r"Relabel the whole group to")
+        term.wait_for(r"Relabel the checked mentions to")
+        # Leave out the second member (HD in sentence 1): the reviewer read it and keeps it D.
+        term.keys("Down", "Space")
+        term.wait_for(r"s\. 1: In \[HD\]D the risk was high \.\s+left out: stays D")
         term.keys("1")
-        term.wait_for(r"Saved: question q1, 3 mentions in 3 sentences D → C")
+        term.wait_for(r"Saved: question q1, 2 mentions in 2 sentences D → C, 1 left out")
         term.keys("g")
         term.wait_for(r"\[decided: C\]")
         term.keys("Escape", "q")
@@ -337,10 +342,10 @@ def test_a_guideline_question_decided_undone_and_decided_again_then_applied(tmp_
         term.close()
     applied(project)
     expected = spans(read_corpus(project / "corpus.jsonl"))
-    # Exactly the group's mentions: HD in sentences 0, 1 and 2; "muscular dystrophy" stays D.
+    # Exactly the checked mentions: HD in sentences 0 and 2; HD in sentence 1 and "muscular
+    # dystrophy" stay D.
     expected[0] = [(0, 1, "C"), (3, 5, "D")]
-    expected[1] = [(1, 2, "C")]
     expected[2] = [(0, 1, "C")]
     assert spans(read_corpus(project / "fixed.jsonl")) == expected
     rows = DecisionStore.open(project / "audit", read_only=True).all()
-    assert [r.action for r in rows] == ["edit"] * 3 + ["undo"] + ["edit"] * 3
+    assert [r.action for r in rows] == ["edit"] * 3 + ["undo"] + ["edit"] * 2

@@ -70,3 +70,20 @@ def test_a_question_decision_travels_in_the_decision_log_to_another_copy(session
     assert len(recorded) == 3 and other.question_status(hd_question()) == "C"
     mine = apply_decisions(session.result.corpus, session.store.effective()).corpus
     assert apply_decisions(other.result.corpus, other.store.effective()).corpus == mine
+
+
+def test_a_question_decided_with_members_left_out_changes_exactly_the_rest(tmp_path):
+    from review_helpers import hd_question, review_audit
+
+    from nerqa.review.decisions import DecisionStore
+    from nerqa.review.session import ReviewSession
+
+    result = review_audit()
+    result.questions = [hd_question()]
+    session = ReviewSession(result, DecisionStore.open(tmp_path), "alice")
+    recorded = session.decide_question(result.questions[0], "C", leave_out=[(1, 1, 2)])
+    assert sorted(d.index for d in recorded) == [0, 2]
+    assert all(s.label == "C" for d in recorded for s in d.added)
+    assert (1, 1, 2) in {
+        (i, s.start, s.end) for i, spans in session.question_places(result.questions[0]).items() for s in spans
+    }
