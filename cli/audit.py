@@ -12,6 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from nerqa.auditing.folder import AUDIT_FOLDER_NAMES, CACHE_FOLDER, LOG_FILE, check_same_corpus
+from nerqa.auditing.issues import describe_change
 from nerqa.config import MODES, AuditSettings, fold_config
 from nerqa.errors import NerqaError
 from nerqa.files import check_output_folder, claim_folder, removed_on_failure
@@ -258,7 +259,8 @@ def issues_table(result: AuditResult, show: int, *, width: int) -> Table:
             f"{'… ' if issue.start > 4 else ''}{escape(left)} [bold red]{escape(issue.text)}[/] "
             f"{escape(right)}{' …' if issue.end + 4 < len(tokens) else ''}"
         )
-        change = f"[red]{escape(issue.given)}[/] → [green]{escape(issue.suggested)}[/]"
+        before, after = describe_change(issue, tokens)
+        change = f"[red]{escape(before)}[/] → [green]{escape(after)}[/]"
         if issue.confidence is not None:
             change += f" {issue.confidence:.0%}"
         row = [str(rank), f"{issue.score:.3f}", issue.type, change, escape(issue.text)]

@@ -20,7 +20,7 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.widgets import Footer, Static
 
-from nerqa.auditing.issues import Issue
+from nerqa.auditing.issues import Issue, describe_change
 from nerqa.data.tags import OUTSIDE, Span
 from nerqa.review.decisions import Decision
 from nerqa.review.session import Filters, ReviewSession
@@ -198,7 +198,8 @@ class ReviewApp(App):
         head.append(f"{issue.type}", style="bold")
         document = f" of document {issue.doc_id}" if issue.doc_id is not None else ""
         head.append(f"  score {issue.score:.3f}  sentence {issue.index}{document}  ")
-        head.append(f"{issue.given} → {issue.suggested}", style="bold")
+        before, after = describe_change(issue, sentence.tokens)
+        head.append(f"{before} → {after}", style="bold")
         if issue.confidence is not None:
             head.append(f"  (the model reads it so at {issue.confidence:.0%})")
         disagreement = self.session.disagreement(issue)

@@ -271,8 +271,8 @@ class _Drafts:
         words = range(span.start, span.end)
         if twin is not None:
             if twin.label != span.label:
-                against = 1 - self.confidence(words)
-                reason = f"labeled {span.label}; the model reads {twin.label} ({against:.0%} against the label)"
+                # How sure the model is of its reading is the issue's `confidence`: one figure.
+                reason = f"labeled {span.label}; the model reads {twin.label}"
                 self.add("wrong_tag", span, span.label, twin.label, words, reason)
             return
         overlapping = [g for g in guessed if g.start < span.end and span.start < g.end]
@@ -331,7 +331,7 @@ def _weigh_by_corpus(corpus: Corpus, drafts: list[Issue], model_weight: float) -
         reason = issue.reason
         if elsewhere:
             reading = "untagged" if issue.given == OUTSIDE else issue.given
-            reason += f"; elsewhere in the corpus read {reading} {agree} of {elsewhere} times"
+            reason += f"; {_ELSEWHERE}{reading} {agree} of {elsewhere} times"
         issues.append(replace(issue, score=round(score, 6), reason=reason, agree=agree, elsewhere=elsewhere))
     return issues
 
@@ -374,7 +374,11 @@ def weigh_by_margins(issues: Sequence[Issue], margins: Sequence[np.ndarray]) -> 
         margin = float(margins[issue.index][start:end].min())
         reason = issue.reason
         if margin < 0.5:
-            reason += f"; trained on this label, the model still read another type higher (margin {margin:.2f})"
+            reason += (
+                f"; trained on this label, the model still read another type higher (margin {margin:.2f})"
+                if issue.given != OUTSIDE
+                else f"; trained on these words untagged, the model still read them as an entity (margin {margin:.2f})"
+            )
         score = round(float(np.sqrt(issue.score * margin)), 6)
         out.append(replace(issue, margin=round(margin, 6), score=score, reason=reason))
     return out
@@ -401,7 +405,7 @@ def merge_issues(issues: Sequence[Issue]) -> list[Issue]:
         group.sort(key=_lead_order)
         lead = group[0]
         kinds = tuple(dict.fromkeys(k for i in group for k in (i.evidence or (i.type,))))
-        reasons = list(dict.fromkeys(i.reason for i in group))
+        reasons = _merged_reasons(group)
         merged.append(
             replace(
                 lead,
@@ -412,6 +416,31 @@ def merge_issues(issues: Sequence[Issue]) -> list[Issue]:
             )
         )
     return merged
+
+
+def describe_change(issue: Issue, tokens: Sequence[str]) -> tuple[str, str]:
+    """What the issue says is there and what it suggests, in words, for a header: the types,
+    or for a span shift (same type, other bounds) the two spans' words, e.g.
+    `("'familial'", "'familial hypercholesterolemia'")`. `tokens`: the issue's sentence."""
+    if issue.type == "span_shift" and issue.suggested_start is not None and issue.suggested_end is not None:
+        new = " ".join(tokens[issue.suggested_start : issue.suggested_end])
+        retyped = "" if issue.suggested == issue.given else f" {issue.suggested}"
+        return f"{issue.text!r} {issue.given}", f"{new!r}{retyped}"
+    return issue.given, issue.suggested
+
+
+# The clause a span issue's reason gives the corpus's other readings (`_weigh_by_corpus`); an
+# `inconsistent` member says the same with every reading.
+_ELSEWHERE = "elsewhere in the corpus read "
+
+
+def _merged_reasons(group: Sequence[Issue]) -> list[str]:
+    """The clauses of a merged group's reasons, leader first, each once: a clause two checks
+    share (the training margin) is said once, and the corpus's readings once, by the
+    `inconsistent` member where there is one."""
+    inconsistent = any(i.type == "inconsistent" for i in group)
+    clauses = [c for i in group for c in i.reason.split("; ")]
+    return [c for c in dict.fromkeys(clauses) if not (inconsistent and c.startswith(_ELSEWHERE))]
 
 
 def _lead_order(issue: Issue) -> tuple[int, int]:

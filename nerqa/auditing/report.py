@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from spacy import displacy
 
+from nerqa.auditing.issues import describe_change
 from nerqa.auditing.noise import describe_noise
 from nerqa.data.tags import OUTSIDE
 
@@ -138,11 +139,12 @@ def render_html(result: AuditResult) -> str:
             end = issue.suggested_end if issue.suggested_end is not None else issue.end
             suggested = [g for g in suggested if g[1] <= start or g[0] >= end] + [(start, end, issue.suggested)]
         klass = issue.given if issue.given != OUTSIDE else issue.suggested
+        before, after = describe_change(issue, sentence.tokens)
         rows.append(
             f'<div class="issue" data-type="{html.escape(issue.type)}" data-class="{html.escape(klass)}">'
             f'<div class="head"><b>{html.escape(issue.id)}</b> <span class="tag">{html.escape(issue.type)}</span> '
             f"score {issue.score:.3f} &middot; sentence {issue.index}{_document(issue.doc_id)} &middot; "
-            f"<code>{html.escape(issue.text)}</code>: {html.escape(issue.given)} &rarr; {html.escape(issue.suggested)}"
+            f"<code>{html.escape(issue.text)}</code>: {html.escape(before)} &rarr; {html.escape(after)}"
             f"{_confidence(issue)}"
             f'<div class="reason">{html.escape(issue.reason)}</div></div>'
             f'<div class="pair"><div><i>given</i>{_sentence_html(sentence.tokens, given, colors)}</div>'
