@@ -9,7 +9,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from nerqa.review.session import Filters
-from nerqa_cli.console import console, counted, err_console, existing_path, user_errors
+from nerqa_cli.console import console, counted, err_console, existing_path, next_step, user_errors
 from nerqa_cli.reading import CorpusReader, with_reader
 from nerqa_cli.review_options import (
     AuditDirArg,
@@ -50,6 +50,13 @@ def accept_cli(
         ) as session:
             planned = session.bulk_accept(filters, dry_run=dry_run)
             render_bulk(session, planned, dry_run)
+    if dry_run and planned:
+        next_step(
+            "record them with the same command without --dry-run, or review them one by one with "
+            f"nerqa relabel {corpus} {audit_dir}"
+        )
+    elif planned:
+        next_step(f"write the corrected corpus with nerqa apply {corpus} {audit_dir} --out CORRECTED")
 
 
 def render_bulk(session, planned, dry_run: bool) -> None:

@@ -14,7 +14,16 @@ from rich.table import Table
 from nerqa.data.formats import check_output, detect_format, format_for_output, write_corpus
 from nerqa.errors import NerqaError
 from nerqa.files import is_stdout
-from nerqa_cli.console import console, counted, err_console, existing_path, output, status_console, user_errors
+from nerqa_cli.console import (
+    console,
+    counted,
+    err_console,
+    existing_path,
+    next_step,
+    output,
+    status_console,
+    user_errors,
+)
 from nerqa_cli.reading import CorpusReader, ForceOpt, OutputFormatOpt, note_lost_columns, with_reader
 from nerqa_cli.review_options import AuditDirArg, AuditedCorpusArg
 
@@ -73,6 +82,12 @@ def apply_cli(
         return
     render(summary, standing, result, audit_dir, status_console(out))
     status_console(out).print(f"[green]Wrote[/] {', '.join(escape(str(p)) for p in written)}", highlight=False)
+    if not is_stdout(out):
+        next_step(
+            f"train on it (nerqa train {out} --dev DEV --out model-after) and compare it with a model trained on "
+            f"{corpus} (nerqa compare models model-before model-after TEST)",
+            out,
+        )
 
 
 def as_record(summary: dict, written, result, standing) -> dict:

@@ -11,13 +11,13 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from nerqa.auditing.folder import AUDIT_FOLDER_NAMES, CACHE_FOLDER, LOG_FILE, check_same_corpus
+from nerqa.auditing.folder import AUDIT_FOLDER_NAMES, CACHE_FOLDER, LOG_FILE, REPORT_FILE, check_same_corpus
 from nerqa.auditing.issues import describe_change
 from nerqa.config import MODES, AuditSettings, fold_config
 from nerqa.errors import NerqaError
 from nerqa.files import check_output_folder, claim_folder, removed_on_failure
 from nerqa_cli.cluster import RayAddressOpt, WorkersOpt, ray_cluster
-from nerqa_cli.console import console, err_console, prepare_models, user_errors
+from nerqa_cli.console import console, err_console, next_step, prepare_models, user_errors
 from nerqa_cli.progress import progress_display
 from nerqa_cli.reading import CorpusReader, ForceOpt, with_reader
 from nerqa_cli.training_options import TrainingOptions, with_training
@@ -129,9 +129,19 @@ def audit_cli(
                     )
                     return
                 result = audit(data, settings, classifier=classifier, progress=progress, **where)
+            # The corpus as the user named it, for the report's next step.
+            result.summary["corpus"]["path"] = str(corpus)
             written = write_outputs(result, out)
     render_summary(result, show)
-    console.print(f"[green]Wrote[/] {', '.join(p.name for p in written)} to {out}", highlight=False)
+    console.print(
+        f"[green]Wrote[/] {', '.join(p.name for p in written)} to {out}; the report to open: {out / REPORT_FILE}",
+        highlight=False,
+    )
+    if result.issues:
+        next_step(
+            f"review the issues with nerqa relabel {corpus} {out}, or see what accepting the suggestions in bulk "
+            f"would change with nerqa accept {corpus} {out} --dry-run"
+        )
 
 
 audit_cli.__doc__ = (

@@ -84,6 +84,12 @@ def status_console(out: Optional[Path]) -> Console:
     return err_console if out is not None and writes_to_stdout(out) else console
 
 
+def next_step(text: str, out: Optional[Path] = None) -> None:
+    """The work a command leaves, as its last line: the command to run next (to standard error
+    when the command's output goes to standard output)."""
+    status_console(out).print(f"[bold]Next:[/] {escape(text)}", highlight=False, soft_wrap=True)
+
+
 def existing_path(path: Path) -> Path:
     if str(path).startswith("hf:"):  # a dataset in the local datasets cache, by name
         return path

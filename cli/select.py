@@ -18,7 +18,7 @@ from nerqa.data.formats import FORMATS
 from nerqa.files import atomic_folder, check_output_folder, write_files
 from nerqa.interop.tasks import TOOLS
 from nerqa_cli.cluster import RayAddressOpt, WorkersOpt, ray_cluster
-from nerqa_cli.console import console, err_console, prepare_models, user_errors
+from nerqa_cli.console import console, err_console, next_step, prepare_models, user_errors
 from nerqa_cli.progress import LogLines, progress_display
 from nerqa_cli.reading import CorpusReader, ForceOpt, with_reader
 
@@ -157,3 +157,8 @@ def _render(selection, written: list[Path], log: Path) -> None:
         f"{', '.join(escape(str(p)) for p in written)} and {escape(str(log))}",
         highlight=False,
     )
+    if selection.choices:
+        next_step(
+            "annotate the batch (its pre-annotations are the model's), then add it to the labeled corpus with "
+            "nerqa convert LABELED LABELED.next --merge EXPORT, and train again"
+        )

@@ -13,7 +13,7 @@ from nerqa.config import check_choice
 from nerqa.files import atomic_write_text, check_output_file
 from nerqa.review.session import ORDERS, Filters
 from nerqa.review.tasks import TOOLS
-from nerqa_cli.console import counted, existing_path, output, status_console, user_errors
+from nerqa_cli.console import counted, existing_path, next_step, output, status_console, user_errors
 from nerqa_cli.reading import CorpusReader, with_reader
 from nerqa_cli.review_options import AuditDirArg, AuditedCorpusArg, with_filters
 
@@ -56,3 +56,9 @@ def tasks_cli(
     status_console(out).print(
         f"[green]Wrote[/] {counted(len(issues), 'review task')} for {tool} to {escape(str(out))}", highlight=False
     )
+    if issues:
+        next_step(
+            f"load them into {tool}, review, export, then record the results with nerqa decisions import "
+            f"{corpus} {audit_dir} EXPORT",
+            out,
+        )

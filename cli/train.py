@@ -11,7 +11,7 @@ from rich.table import Table
 from nerqa.config import Batching, Precision, TrainConfig
 from nerqa.errors import NerqaError
 from nerqa.files import check_output_folder, removed_on_failure
-from nerqa_cli.console import console, counted, prepare_models, user_errors
+from nerqa_cli.console import console, counted, next_step, prepare_models, user_errors
 from nerqa_cli.progress import progress_display
 from nerqa_cli.reading import CorpusReader, ForceOpt, with_reader
 from nerqa_cli.training_options import TrainingOptions, with_training
@@ -128,3 +128,7 @@ def render_training(result: TrainResult, out: Path, settings: TrainConfig) -> No
             best = " (best)" if info["epoch"] == result.best_epoch else ""
             table.add_row(f"epoch {info['epoch']}", f"dev F1 {info['dev_f1']:.4f}{best}")
     console.print(table)
+    next_step(
+        f"score it on held-out data with nerqa evaluate {out} TEST, or audit with it: "
+        f"nerqa audit CORPUS --trained {out}"
+    )

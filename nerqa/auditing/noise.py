@@ -278,6 +278,7 @@ def estimate_noise(
     out: dict = {
         "method": "confident learning on entity types, corrected for the fold models' own disagreement and for "
         "the share of planted errors it finds (Rogan-Gladen); 95 % bootstrap interval over documents",
+        "interval": INTERVAL,
         "flagged": {
             "sentences": round(raw_sentences, 4),
             "entities": round(float(raw_entities[0].sum() / max(raw_entities[1].sum(), 1)), 4),

@@ -170,8 +170,11 @@ svg{{margin:0 1em 1em 0;font-size:12px}} .t{{font-weight:bold}}
 .issue{{border-top:1px solid #ddd;padding:.6em 0}} .tag{{background:#eee;border-radius:3px;padding:0 .4em}}
 .reason{{color:#555}} .pair{{display:grid;grid-template-columns:1fr 1fr;gap:1em}} .pair i{{color:#888}}
 </style></head><body>
-<h1>nerqa audit</h1><p>{html.escape(head)}</p>{_noise(summary)}
+<h1>nerqa audit of {html.escape(str(counts.get("name") or "a corpus"))}</h1><p>{html.escape(head)}</p>
+<p id="settings">{html.escape(_settings_line(summary))}</p>{_noise(summary)}
+{_next_step(summary)}
 <div>{charts}</div>
+{LEGEND}
 {_questions(result, colors)}
 <p>Type <select id="ft"><option value="">all</option>{options(by_type)}</select>
 Class <select id="fc"><option value="">all</option>{options(by_class)}</select> <span id="shown"></span></p>
@@ -186,6 +189,52 @@ document.getElementById('ft').onchange=apply;document.getElementById('fc').oncha
 <script type="application/json" id="summary">{_script_json(summary)}</script>
 </body></html>
 """
+
+
+# What each figure and word of an issue card means.
+LEGEND = """<details id="legend"><summary>How to read an issue</summary><dl>
+<dt>type</dt><dd><b>wrong_tag</b>: the span's type is doubted; <b>missed_span</b>: words the model reads as an
+entity are not labeled; <b>ghost_span</b>: a labeled span the model sees no entity in; <b>span_shift</b>: the
+model's span has other bounds; <b>inconsistent</b>: the same words are labeled differently elsewhere;
+<b>sparse</b>: an entity of a rare type, or a one-off form the model doubts.</dd>
+<dt>score</dt><dd>0 to 1, lower = more likely a label error: the cross-validated model's probability of the
+given label, weighed against how the same words are labeled elsewhere in the corpus and, where the folds kept
+their training dynamics, against how well the model fit the label while training on it. Issues are listed in
+this order.</dd>
+<dt>confidence</dt><dd>the model's probability, 0 to 1, of the reading the suggestion would give the words it
+touches: <code>nerqa accept --min-confidence</code> keeps to the suggestions above a value.</dd>
+<dt>margin</dt><dd>(issues.jsonl) how well the model fit the given label while it was trained on it, 0 to 1:
+under 0.5 the model kept reading another type higher.</dd>
+<dt>evidence</dt><dd>(issues.jsonl) every check that flagged the span, the one whose suggestion is shown
+first: a span type (the cross-validated model), <code>neighbours</code> (similar mentions carry another type),
+<code>inconsistent</code>, <code>sparse</code>.</dd>
+<dt>agree, elsewhere</dt><dd>(issues.jsonl) of the other occurrences of the words (<i>elsewhere</i>), how many
+read as here (<i>agree</i>).</dd>
+</dl></details>"""
+
+
+def _settings_line(summary: dict) -> str:
+    """When and how the audit ran, in one line."""
+    settings = summary.get("settings", {})
+    parts = [f"audited {summary['created']}" if summary.get("created") else ""]
+    if settings.get("mode") == "model":
+        parts.append("with a trained model (not cross-validated)")
+    elif settings:
+        parts.append(f"{settings.get('k')} folds, mode {settings.get('mode')}, level {settings.get('level')}")
+        model = settings.get("model") if isinstance(settings.get("model"), dict) else {}
+        trainer = settings.get("trainer") if isinstance(settings.get("trainer"), dict) else {}
+        parts.append(f"model {model.get('model') or 'the bundled MiniLM'}, {trainer.get('epochs')} epochs per fold")
+    return "; ".join(p for p in parts if p)
+
+
+def _next_step(summary: dict) -> str:
+    """The command that reviews the issues, with this audit's corpus where the summary names it."""
+    corpus = summary.get("corpus", {}).get("path") or "CORPUS"
+    return (
+        f'<p id="next"><b>Next:</b> review these issues with <code>nerqa relabel {html.escape(str(corpus))} '
+        "AUDIT_FOLDER</code> (the folder this report is in), or accept suggestions in bulk with "
+        f"<code>nerqa accept {html.escape(str(corpus))} AUDIT_FOLDER --dry-run</code>.</p>"
+    )
 
 
 def _questions(result: AuditResult, colors: dict[str, str], shown: int = 20) -> str:

@@ -7,6 +7,7 @@ killed audit resumes and a repeated one re-reports without training.
 
 from __future__ import annotations
 
+import datetime
 import json
 import time
 from collections import Counter
@@ -241,6 +242,8 @@ def score(
         [s.tags for s in corpus.sentences], tags_from_probs(pred_probs, tags)
     ).to_dict()
     summary["settings"] = settings or {}
+    summary["created"] = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    summary["about"] = ABOUT
     summary["timings"] = {
         "total_seconds": round(time.perf_counter() - started, 2),
         "scoring_seconds": round(time.perf_counter() - scoring_started, 2),
@@ -295,6 +298,22 @@ def _torch_threads() -> int | None:
     torch = sys.modules.get("torch")
     return torch.get_num_threads() if torch is not None else None
 
+
+# What each count of summary.json, and each number of an issue, means: the counts measure
+# different things, so they differ (a reader of the file should not have to guess why).
+ABOUT = {
+    "corpus.entities": "the entities as labeled, per type",
+    "issues": "one per suspicious span (span issues, neighbour votes and corpus checks on the same words merged)",
+    "cleanlab_flagged_tokens": "words confident learning flags on the out-of-sample probabilities",
+    "noise": "the estimated share of sentences and of entities in error, 95 % bootstrap interval over documents; "
+    "noise.flagged is the share flagged before the fold models' own mistakes are taken out, noise.entities.total "
+    "counts the labeled entities and the missed ones the count adds",
+    "issue.score": "0-1, lower = more likely a label error (the ranking)",
+    "issue.confidence": "0-1, the model's probability of the reading the suggestion gives the words it touches",
+    "issue.model_score": "0-1, the out-of-sample probability of the given labels over the disputed words",
+    "issue.margin": "0-1, how well the model fit the given label while trained on it (under 0.5: never)",
+    "issue.agree/elsewhere": "of the other occurrences of the words (elsewhere), how many read as here (agree)",
+}
 
 # Guideline questions named in summary.json (all of them are in questions.jsonl).
 QUESTIONS_SHOWN = 10

@@ -243,7 +243,10 @@ class DecisionStore:
         try:
             if read_only:
                 if not path.exists():
-                    raise NerqaError(f"{path}: no decisions recorded yet")
+                    raise NerqaError(
+                        f"{path}: no decisions recorded yet; review the issues first (nerqa relabel CORPUS "
+                        f"{path.parent}, or nerqa accept CORPUS {path.parent})"
+                    )
                 connection = sqlite3.connect(
                     f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=30, isolation_level=None
                 )
@@ -254,7 +257,10 @@ class DecisionStore:
                     tables = connection.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
                     connection.close()
                     if tables == 0:
-                        raise NerqaError(f"{path}: no decisions recorded yet (the database is empty)")
+                        raise NerqaError(
+                            f"{path}: no decisions recorded yet (the database is empty); review the issues first "
+                            f"(nerqa relabel CORPUS {path.parent})"
+                        )
                     raise NerqaError(f"{path}: not a nerqa decisions database (it holds other tables)")
                 if version not in (1, SCHEMA_VERSION):
                     raise NerqaError(
