@@ -117,7 +117,9 @@ def run_case(args, name: str) -> dict:
         "entities": noise["entities"],
         "verdict": noise.get("verdict"),
         "ratio": round(est["estimate"] / truth_share["sentences"], 3) if truth_share["sentences"] else None,
-        "covered": est["low"] <= truth_share["sentences"] <= est["high"],
+        "covered": None
+        if str(noise.get("verdict", "")).startswith("cannot tell")
+        else est["low"] <= truth_share["sentences"] <= est["high"],
         "line": describe_noise(noise),
     }
     return row
@@ -152,7 +154,7 @@ def main() -> None:
         ratio = f"{row['ratio']:.2f}" if row["ratio"] is not None else "-"
         print(
             f"{name:<15} {row['sentences']:>6} {row['true_sentences']:>7.1%} {interval:>26} {ratio:>6} "
-            f"{'yes' if row['covered'] else 'no':>6}  {row['verdict']}",
+            f"{'-' if row['covered'] is None else 'yes' if row['covered'] else 'no':>6}  {row['verdict']}",
             flush=True,
         )
     if args.json:
