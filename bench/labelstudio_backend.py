@@ -287,7 +287,7 @@ def label_studio_part(args, model: Path, seed_file: Path, pool, folder: Path, ty
         for diversity in ("off", "near-duplicates"):
             out = folder / f"select-{diversity}"
             subprocess.run(
-                [*NERQA, "select", str(pool_file), "--model", str(model), "--budget", str(len(tasks)),
+                [*NERQA, "select", str(pool_file), "--trained", str(model), "--budget", str(len(tasks)),
                  "--diversity", diversity, "--out", str(out), "--force"],
                 check=True, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             )  # fmt: skip

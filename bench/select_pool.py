@@ -7,7 +7,7 @@ lines. The model is the bundled MiniLM with an untrained token-classification la
 O, B-Disease, I-Disease): speed and memory do not depend on what the weights learned, and
 no training run is needed.
 
-Each selection runs `nerqa select POOL --model M --budget 200` as its own process; its wall
+Each selection runs `nerqa select POOL --trained M --budget 200` as its own process; its wall
 time and peak resident memory (`wait4`'s ru_maxrss) are printed with the 50k/5k ratios.
 
     python bench/select_pool.py [--sizes 5000,50000] [--budget 200] [--work DIR]

@@ -24,15 +24,15 @@ from nerqa_cli.console import (
     status_console,
     user_errors,
 )
-from nerqa_cli.reading import CorpusReader, ForceOpt, OutputFormatOpt, note_lost_columns, with_reader
+from nerqa_cli.reading import CorpusForceOpt, CorpusReader, OutputFormatOpt, note_lost_columns, with_reader
 from nerqa_cli.review_options import AuditDirArg, AuditedCorpusArg
 
 ResolveOpt = Annotated[
     Optional[str],
     typer.Option(
         metavar="latest|REVIEWER",
-        help="Settle reviewers' disagreements: the latest decision, or this reviewer's (default: leave them "
-        "unapplied and list them).",
+        help="Settle reviewers' disagreements: the latest decision, or this reviewer's [default: leave them "
+        "unapplied and list them].",
     ),
 ]
 ChangedCorpusOpt = Annotated[
@@ -55,7 +55,7 @@ def apply_cli(
     resolve: ResolveOpt = None,
     changed_corpus: ChangedCorpusOpt = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
-    force: ForceOpt = False,
+    force: CorpusForceOpt = False,
     *,
     reader: CorpusReader,
 ) -> None:

@@ -12,7 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from nerqa.auditing.folder import AUDIT_FOLDER_NAMES, CACHE_FOLDER, LOG_FILE, REPORT_FILE, check_same_corpus
-from nerqa.auditing.issues import describe_change
+from nerqa.auditing.issues import ISSUE_DESCRIPTIONS, describe_change
 from nerqa.config import MODES, AuditSettings, fold_config
 from nerqa.errors import NerqaError
 from nerqa.files import check_output_folder, claim_folder, removed_on_failure
@@ -33,11 +33,14 @@ DEFAULTS = AuditSettings()
 OutOpt = Annotated[Path, typer.Option("--out", "-o", help="Folder for the audit files (and the fold cache).")]
 FoldsOpt = Annotated[
     Optional[int],
-    typer.Option("--folds", "-k", help=f"Cross-validation folds, grouped by document (default {DEFAULTS.k})."),
+    typer.Option("--folds", "-k", help=f"Cross-validation folds, grouped by document [default: {DEFAULTS.k}]."),
 ]
 ModeOpt = Annotated[
     Optional[str],
-    typer.Option(metavar="|".join(MODES), help=f"How each fold is trained (default {DEFAULTS.mode}; see below)."),
+    typer.Option(
+        metavar="|".join(MODES),
+        help=f"How each fold is trained: one of the modes listed above [default: {DEFAULTS.mode}].",
+    ),
 ]
 TrainedOpt = Annotated[
     Optional[Path],
@@ -55,7 +58,7 @@ RepeatsOpt = Annotated[
     Optional[int],
     typer.Option(
         help="Cross-validate this many times over other fold splits and seeds and average the probabilities "
-        f"(default {DEFAULTS.repeats}; N times the time)."
+        f"(N times the time) [default: {DEFAULTS.repeats}]."
     ),
 ]
 LevelOpt = Annotated[
@@ -146,7 +149,10 @@ def audit_cli(
 
 audit_cli.__doc__ = (
     "Find the labels most likely wrong: typed span issues, inconsistent and sparse forms.\n\n"
-    "\b\nFold modes (--mode):\n" + "\n".join(f"  {name:9} {line}" for name, line in MODES.items())
+    "\b\nFold modes (--mode):\n"
+    + "\n".join(f"  {name:9} {line}" for name, line in MODES.items())
+    + "\n\n\b\nIssue types (review --type):\n"
+    + "\n".join(f"  {name:13} {line}" for name, line in ISSUE_DESCRIPTIONS.items())
 )
 
 

@@ -18,7 +18,7 @@ from nerqa.data.formats import (
 from nerqa.errors import NerqaError
 from nerqa.files import is_stdout
 from nerqa_cli.console import existing_path, output, status_console, user_errors
-from nerqa_cli.reading import STDIN, CorpusReader, ForceOpt, check_format, note_lost_columns, with_reader
+from nerqa_cli.reading import STDIN, CorpusForceOpt, CorpusReader, check_format, note_lost_columns, with_reader
 
 
 @with_reader
@@ -44,7 +44,7 @@ def convert_cli(
             "batch); repeatable. Sentences already present are left out.",
         ),
     ] = None,
-    force: ForceOpt = False,
+    force: CorpusForceOpt = False,
     *,
     reader: CorpusReader,
 ) -> None:

@@ -78,7 +78,7 @@ COMMANDS = {
     "select": (
         select_cli,
         "Choose the sentences most worth annotating next.",
-        "nerqa select abstracts.txt --model model --labeled train.tsv --budget 200 --to labelstudio --out batch1",
+        "nerqa select abstracts.txt --trained model --labeled train.tsv --budget 200 --tool labelstudio --out batch1",
     ),
     "serve": (
         serve_cli,

@@ -11,7 +11,7 @@ from nerqa.data.formats import check_output, corpus_from_raw_text, read_text, wr
 from nerqa.files import check_output_file
 from nerqa_cli.console import counted, existing_path, output, prepare_models, status_console, user_errors
 from nerqa_cli.progress import progress_display
-from nerqa_cli.reading import CorpusReader, ForceOpt, OutputFormatOpt, with_reader
+from nerqa_cli.reading import CorpusForceOpt, CorpusReader, OutputFormatOpt, with_reader
 
 
 @with_reader
@@ -26,7 +26,7 @@ def predict_cli(
     probs: Annotated[
         Optional[Path], typer.Option(help="Also save word-level probabilities (.npz: s0, s1, ... and tags).")
     ] = None,
-    force: ForceOpt = False,
+    force: CorpusForceOpt = False,
     *,
     reader: CorpusReader,
 ) -> None:

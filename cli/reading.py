@@ -47,6 +47,15 @@ ForceOpt = Annotated[
         "names nerqa writes are replaced).",
     ),
 ]
+# --force where the output is a corpus file, which is a folder only in some formats.
+CorpusForceOpt = Annotated[
+    bool,
+    typer.Option(
+        "--force",
+        help="When the output is a folder (a folder of splits, or the hf and nemo formats): write into it although "
+        "it holds files nerqa did not write (they are kept). A file output is replaced either way.",
+    ),
+]
 
 
 def note_lost_columns(corpus: Corpus, format: Optional[str]) -> None:
@@ -74,6 +83,13 @@ class CorpusReader:
         if str(path) == STDIN:
             return {"stdin": read_stdin(self.format, self.options)}
         return read_splits(existing_path(path), self.format, options=self.options)
+
+    def with_overrides(self, *, format: Optional[str] = None, merge_type: Optional[str] = None) -> CorpusReader:
+        """A copy with a format or type merge taken from elsewhere (a config file), when given."""
+        options = (
+            self.options if merge_type is None else ReadOptions(**{**self.options.__dict__, "merge_type": merge_type})
+        )
+        return CorpusReader(format or self.format, options)
 
 
 # A corpus argument of `-` is standard input.
@@ -104,13 +120,6 @@ def read_stdin(format: Optional[str], options: ReadOptions) -> Corpus:
         raise FormatDetectionError(f"{shown}: cannot tell the corpus format from the content; pass --format")
     corpus = parse_text(text, format, path=shown, options=options)
     return Corpus(corpus.documents, name="stdin")
-
-    def with_overrides(self, *, format: Optional[str] = None, merge_type: Optional[str] = None) -> CorpusReader:
-        """A copy with a format or type merge taken from elsewhere (a config file), when given."""
-        options = (
-            self.options if merge_type is None else ReadOptions(**{**self.options.__dict__, "merge_type": merge_type})
-        )
-        return CorpusReader(format or self.format, options)
 
 
 _READER_OPTIONS: list[tuple[str, object, object]] = [
@@ -181,7 +190,7 @@ _READER_OPTIONS: list[tuple[str, object, object]] = [
             Optional[str],
             typer.Option(
                 metavar="NAME",
-                help="The split of a Hugging Face DatasetDict to read (default: every split).",
+                help="The split of a Hugging Face DatasetDict to read [default: every split].",
                 rich_help_panel="Reading",
             ),
         ],

@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from nerqa.auditing.issues import ISSUE_TYPES
 from nerqa.errors import ConfigError
 from nerqa.review.session import Filters
 from nerqa_cli.groups import option_group
@@ -17,11 +18,15 @@ AuditDirArg = Annotated[
     Path, typer.Argument(help="The audit folder; its decisions are stored in it, in decisions.sqlite.")
 ]
 ReviewerOpt = Annotated[
-    Optional[str], typer.Option(help="Your name in the decision log (default: $NERQA_REVIEWER or your login).")
+    Optional[str], typer.Option(help="Your name in the decision log [default: $NERQA_REVIEWER or your login].")
 ]
 IssueTypeOpt = Annotated[
     Optional[list[str]],
-    typer.Option("--type", metavar="TYPE", help="Only these issue types (see nerqa audit); repeat or comma-separate."),
+    typer.Option(
+        "--type",
+        metavar="TYPE",
+        help=f"Only these issue types ({', '.join(ISSUE_TYPES)}); repeat or comma-separate.",
+    ),
 ]
 ClassOpt = Annotated[
     Optional[list[str]], typer.Option("--class", metavar="CLASS", help="Only issues of these entity classes.")

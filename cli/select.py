@@ -14,7 +14,9 @@ from rich.table import Table
 
 from nerqa.active.diversity import DIVERSITY
 from nerqa.active.strategies import DEFAULT_STRATEGY, STRATEGIES
+from nerqa.config import check_choice
 from nerqa.data.formats import FORMATS
+from nerqa.errors import NerqaError
 from nerqa.files import atomic_folder, check_output_folder, write_files
 from nerqa.interop.tasks import TOOLS
 from nerqa_cli.cluster import RayAddressOpt, WorkersOpt, ray_cluster
@@ -41,10 +43,12 @@ BatchOutOpt = Annotated[
         help="Folder for the batch, selection.jsonl (score and reason per sentence), summary.json and select.log.",
     ),
 ]
-ModelOpt = Annotated[
+TrainedOpt = Annotated[
     Optional[Path],
     typer.Option(
-        help="Trained token classifier (nerqa train's folder). Without it: a cold start, chosen for coverage alone."
+        "--trained",
+        help="Trained token classifier (nerqa train's folder), as audit --trained takes one. Without it: a cold "
+        "start, chosen for coverage alone.",
     ),
 ]
 StrategyOpt = Annotated[
@@ -60,18 +64,30 @@ DiversityOpt = Annotated[
 ]
 LabeledOpt = Annotated[Optional[Path], typer.Option(help="The labeled corpus: its sentences are never chosen.")]
 BatchFormatOpt = Annotated[
-    str,
+    Optional[str],
     typer.Option(
         "--to",
         "-t",
         metavar="FORMAT",
-        help=f"Batch format: a corpus format ({', '.join(FORMATS)}) or annotation-tool tasks ({', '.join(TOOLS)}).",
+        help=f"Batch as a corpus in this format ({', '.join(FORMATS)}) [default: jsonl].",
+    ),
+]
+ToolOpt = Annotated[
+    Optional[str],
+    typer.Option(
+        "--tool",
+        metavar="|".join(TOOLS),
+        help="Batch as review tasks for this annotation tool, as nerqa tasks --tool writes them (instead of --to).",
     ),
 ]
 TextOpt = Annotated[bool, typer.Option("--text", help="POOL is raw text even if it looks like a corpus.")]
 EncoderOpt = Annotated[
     Optional[Path],
-    typer.Option(help="Cold start: the encoder whose embeddings measure coverage (default: the bundled MiniLM)."),
+    typer.Option(
+        "--model",
+        help="Cold start: the encoder whose embeddings measure coverage, as train and audit --model take one "
+        "[default: the bundled MiniLM].",
+    ),
 ]
 SeedOpt = Annotated[int, typer.Option(help="Seed for random choices (the random strategy, ties, clustering).")]
 
@@ -81,14 +97,15 @@ def select_cli(
     pool: PoolArg,
     budget: BudgetOpt,
     out: BatchOutOpt,
-    model: ModelOpt = None,
+    trained: TrainedOpt = None,
     strategy: StrategyOpt = DEFAULT_STRATEGY,
     diversity: DiversityOpt = "near-duplicates",
     labeled: LabeledOpt = None,
-    to: BatchFormatOpt = "jsonl",
+    to: BatchFormatOpt = None,
+    tool: ToolOpt = None,
     text: TextOpt = False,
-    encoder: EncoderOpt = None,
-    seed: SeedOpt = 0,
+    model: EncoderOpt = None,
+    seed: SeedOpt = 42,
     workers: WorkersOpt = None,
     ray_address: RayAddressOpt = None,
     force: ForceOpt = False,
@@ -100,11 +117,17 @@ def select_cli(
         from nerqa.active.batch import SelectSettings, select_batch
         from nerqa.active.distributed import RayPredictor
 
-        settings = SelectSettings(budget, strategy, diversity, seed, model, encoder, to)
+        if to is not None and tool is not None:
+            raise NerqaError("--to (a corpus format) and --tool (annotation-tool tasks) exclude each other; pass one")
+        if tool is not None:
+            check_choice("--tool", tool, TOOLS)
+        settings = SelectSettings(budget, strategy, diversity, seed, trained, model, tool or to or "jsonl")
         check_output_folder(out, own=(LOG_FILE,), force=force)
         prepare_models()
         if settings.cold_start:
-            err_console.print("[yellow]Note:[/] no --model: a cold start, choosing sentences that cover the pool.")
+            err_console.print(
+                "[yellow]Note:[/] no --trained model: a cold start, choosing sentences that cover the pool."
+            )
         known = reader.read(labeled) if labeled is not None else None
         with ray_cluster(workers, ray_address) as cluster, logged_progress() as (progress, lines):
             spread = None if cluster is None else functools.partial(RayPredictor, cluster)

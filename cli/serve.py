@@ -50,7 +50,7 @@ def serve_cli(
     corpus: CorpusOpt = None,
     strategy: StrategyOpt = DEFAULT_STRATEGY,
     epochs: Annotated[float, typer.Option(help="Epochs of a full retraining.")] = 3,
-    seed: Annotated[int, typer.Option(help="Seed of every retraining: one store, one model.")] = 0,
+    seed: Annotated[int, typer.Option(help="Seed of every retraining: one store, one model.")] = 42,
     force: ForceOpt = False,
     *,
     reader: CorpusReader,

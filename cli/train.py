@@ -32,11 +32,11 @@ def train_cli(
         Optional[Path], typer.Option(help="Dev corpus: entity F1 each epoch, best epoch kept, early stopping.")
     ] = None,
     batch_size: Annotated[
-        Optional[int], typer.Option(help=f"Windows per batch (default {DEFAULTS.batch_size}).")
+        Optional[int], typer.Option(help=f"Windows per batch [default: {DEFAULTS.batch_size}].")
     ] = None,
     patience: Annotated[
         Optional[int],
-        typer.Option(help=f"Epochs without dev F1 gain before stopping (default {DEFAULTS.early_stopping_patience})."),
+        typer.Option(help=f"Epochs without dev F1 gain before stopping [default: {DEFAULTS.early_stopping_patience}]."),
     ] = None,
     label_all_subwords: Annotated[
         Optional[bool],
@@ -50,10 +50,10 @@ def train_cli(
     ] = None,
     batching: Annotated[
         Optional[str],
-        typer.Option(metavar="|".join(get_args(Batching)), help="bucket (default), group_by_length or random."),
+        typer.Option(metavar="|".join(get_args(Batching)), help="bucket, group_by_length or random [default: bucket]."),
     ] = None,
     lora_rank: Annotated[
-        Optional[int], typer.Option(help=f"Rank of the LoRA adapters (default {DEFAULTS.lora_rank}).")
+        Optional[int], typer.Option(help=f"Rank of the LoRA adapters [default: {DEFAULTS.lora_rank}].")
     ] = None,
     precision: Annotated[
         Optional[str],

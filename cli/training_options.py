@@ -65,7 +65,7 @@ def with_training(defaults: Callable[[], TrainConfig], what: str) -> Callable:
             "model",
             Annotated[
                 Optional[Path],
-                typer.Option(help="Local Hugging Face encoder folder to fine-tune (default: the bundled MiniLM)."),
+                typer.Option(help="Local Hugging Face encoder folder to fine-tune [default: the bundled MiniLM]."),
             ],
             None,
         ),
@@ -79,13 +79,13 @@ def with_training(defaults: Callable[[], TrainConfig], what: str) -> Callable:
         ),
         (
             "epochs",
-            Annotated[Optional[float], typer.Option(help=f"Epochs {what} (default {base.epochs:g}).")],
+            Annotated[Optional[float], typer.Option(help=f"Epochs {what} [default: {base.epochs:g}].")],
             None,
         ),
         (
             "lr",
             Annotated[
-                Optional[float], typer.Option("--lr", help=f"Peak learning rate (default {base.learning_rate:g}).")
+                Optional[float], typer.Option("--lr", help=f"Peak learning rate [default: {base.learning_rate:g}].")
             ],
             None,
         ),
@@ -93,13 +93,13 @@ def with_training(defaults: Callable[[], TrainConfig], what: str) -> Callable:
             "max_length",
             Annotated[
                 Optional[int],
-                typer.Option(help=f"Sub-words per window (default {base.max_length}); longer sentences are windowed."),
+                typer.Option(help=f"Sub-words per window [default: {base.max_length}]; longer sentences are windowed."),
             ],
             None,
         ),
         (
             "seed",
-            Annotated[Optional[int], typer.Option(help=f"Random seed (default {base.seed}): same seed, same model.")],
+            Annotated[Optional[int], typer.Option(help=f"Random seed: same seed, same model [default: {base.seed}].")],
             None,
         ),
         (

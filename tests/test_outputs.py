@@ -187,7 +187,7 @@ MODEL_COMMANDS = {
         FOLDER_OUTPUT,
     ),
     "select": (
-        lambda i, t: ["select", i["disease"], "--model", i["classifier"], "--budget", "1", "--out", t],
+        lambda i, t: ["select", i["disease"], "--trained", i["classifier"], "--budget", "1", "--out", t],
         FOLDER_OUTPUT,
     ),
 }

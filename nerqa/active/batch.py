@@ -108,7 +108,7 @@ class SelectSettings:
     budget: int
     strategy: str = DEFAULT_STRATEGY
     diversity: str = "near-duplicates"
-    seed: int = 0
+    seed: int = 42
     model: Path | None = None
     encoder: Path | None = None
     to: str = "jsonl"

@@ -37,6 +37,15 @@ from nerqa.errors import ConfigError
 
 SPAN_TYPES = ("wrong_tag", "missed_span", "ghost_span", "span_shift")
 ISSUE_TYPES = SPAN_TYPES + ("inconsistent", "sparse")
+# Each issue type in one line (`nerqa audit --help`).
+ISSUE_DESCRIPTIONS = {
+    "wrong_tag": "a span the model, or similar mentions, read as another type",
+    "missed_span": "words the model reads as an entity, not labeled",
+    "ghost_span": "a labeled span the model sees no entity in",
+    "span_shift": "a labeled span the model bounds otherwise",
+    "inconsistent": "the same words labeled otherwise elsewhere in the corpus",
+    "sparse": "an entity of a rare type, or a one-off form the model doubts",
+}
 # Readable prefixes of issue ids.
 _ID_PREFIX = {
     "wrong_tag": "wt",

@@ -125,31 +125,10 @@ def render_html(result: AuditResult) -> str:
         ]
     )
     colors = entity_colors([*corpus.entity_types, *(i.suggested for i in issues if i.suggested != OUTSIDE)])
-    rows = []
-    for issue in issues:
-        sentence = corpus.sentences[issue.index]
-        given = [(s.start, s.end, s.label) for s in sentence.spans]
-        suggested = (
-            [g for g in given if g[1] <= issue.start or g[0] >= issue.end]
-            if issue.type in ("wrong_tag", "ghost_span", "span_shift", "inconsistent")
-            else list(given)
-        )
-        if issue.suggested != OUTSIDE:
-            start = issue.suggested_start if issue.suggested_start is not None else issue.start
-            end = issue.suggested_end if issue.suggested_end is not None else issue.end
-            suggested = [g for g in suggested if g[1] <= start or g[0] >= end] + [(start, end, issue.suggested)]
-        klass = issue.given if issue.given != OUTSIDE else issue.suggested
-        before, after = describe_change(issue, sentence.tokens)
-        rows.append(
-            f'<div class="issue" data-type="{html.escape(issue.type)}" data-class="{html.escape(klass)}">'
-            f'<div class="head"><b>{html.escape(issue.id)}</b> <span class="tag">{html.escape(issue.type)}</span> '
-            f"score {issue.score:.3f} &middot; sentence {issue.index}{_document(issue.doc_id)} &middot; "
-            f"<code>{html.escape(issue.text)}</code>: {html.escape(before)} &rarr; {html.escape(after)}"
-            f"{_confidence(issue)}"
-            f'<div class="reason">{html.escape(issue.reason)}</div></div>'
-            f'<div class="pair"><div><i>given</i>{_sentence_html(sentence.tokens, given, colors)}</div>'
-            f"<div><i>suggested</i>{_sentence_html(sentence.tokens, suggested, colors)}</div></div></div>"
-        )
+    rows = [
+        _issue_card(issue, corpus.sentences[issue.index].tokens, corpus.sentences[issue.index], colors)
+        for issue in issues
+    ]
 
     def options(values) -> str:
         return "".join(f'<option value="{html.escape(v)}">{html.escape(v)}</option>' for v in sorted(values))
@@ -211,6 +190,33 @@ first: a span type (the cross-validated model), <code>neighbours</code> (similar
 <dt>agree, elsewhere</dt><dd>(issues.jsonl) of the other occurrences of the words (<i>elsewhere</i>), how many
 read as here (<i>agree</i>).</dd>
 </dl></details>"""
+
+
+def _issue_card(issue: Issue, tokens: Sequence[str], sentence, colors: dict[str, str]) -> str:
+    """One issue as the report shows it: its head (id, type, score, place, change, confidence,
+    reason) and the sentence as given beside the sentence as the suggestion would leave it."""
+    given = [(s.start, s.end, s.label) for s in sentence.spans]
+    suggested = (
+        [g for g in given if g[1] <= issue.start or g[0] >= issue.end]
+        if issue.type in ("wrong_tag", "ghost_span", "span_shift", "inconsistent")
+        else list(given)
+    )
+    if issue.suggested != OUTSIDE:
+        start = issue.suggested_start if issue.suggested_start is not None else issue.start
+        end = issue.suggested_end if issue.suggested_end is not None else issue.end
+        suggested = [g for g in suggested if g[1] <= start or g[0] >= end] + [(start, end, issue.suggested)]
+    klass = issue.given if issue.given != OUTSIDE else issue.suggested
+    before, after = describe_change(issue, tokens)
+    return (
+        f'<div class="issue" data-type="{html.escape(issue.type)}" data-class="{html.escape(klass)}">'
+        f'<div class="head"><b>{html.escape(issue.id)}</b> <span class="tag">{html.escape(issue.type)}</span> '
+        f"score {issue.score:.3f} &middot; sentence {issue.index}{_document(issue.doc_id)} &middot; "
+        f"<code>{html.escape(issue.text)}</code>: {html.escape(before)} &rarr; {html.escape(after)}"
+        f"{_confidence(issue)}"
+        f'<div class="reason">{html.escape(issue.reason)}</div></div>'
+        f'<div class="pair"><div><i>given</i>{_sentence_html(tokens, given, colors)}</div>'
+        f"<div><i>suggested</i>{_sentence_html(tokens, suggested, colors)}</div></div></div>"
+    )
 
 
 def _settings_line(summary: dict) -> str:

@@ -72,7 +72,7 @@ class ServeSettings:
     retrain: str = "fast"
     strategy: Strategy = DEFAULT_STRATEGY
     epochs: float = 3
-    seed: int = 0
+    seed: int = 42
 
     def __post_init__(self) -> None:
         if self.every < 0:

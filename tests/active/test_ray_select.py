@@ -53,7 +53,7 @@ def test_select_command_on_two_workers(tiny_classifier: Path, tmp_path: Path):
     for name, extra in (("here", []), ("ray", ["--workers", "2"])):
         result = CliRunner().invoke(
             app,
-            ["select", str(pool), "--model", str(tiny_classifier), "--budget", "4", "--out", str(tmp_path / name)]
+            ["select", str(pool), "--trained", str(tiny_classifier), "--budget", "4", "--out", str(tmp_path / name)]
             + extra,
         )
         assert result.exit_code == 0, result.output + result.stderr

@@ -42,7 +42,7 @@ def one_error_line(result, text: str, out: Path) -> None:
 
 def test_select_writes_a_pre_annotated_batch_with_scores_and_reasons(tiny_classifier: Path, tmp_path: Path):
     pool = pool_file(tmp_path)
-    result = invoke("select", pool, "--model", tiny_classifier, "--budget", 3, "--out", tmp_path / "batch")
+    result = invoke("select", pool, "--trained", tiny_classifier, "--budget", 3, "--out", tmp_path / "batch")
     assert result.exit_code == 0, result.output + result.stderr
     folder = tmp_path / "batch"
     assert sorted(p.name for p in folder.iterdir()) == [
@@ -76,7 +76,7 @@ def test_select_writes_a_pre_annotated_batch_with_scores_and_reasons(tiny_classi
 def test_select_writes_annotation_tool_tasks(tiny_classifier: Path, tmp_path: Path, tool: str):
     pool = pool_file(tmp_path)
     result = invoke(
-        "select", pool, "--model", tiny_classifier, "--budget", 4, "--to", tool, "--out", tmp_path / "batch"
+        "select", pool, "--trained", tiny_classifier, "--budget", 4, "--tool", tool, "--out", tmp_path / "batch"
     )
     assert result.exit_code == 0, result.output + result.stderr
     folder = tmp_path / "batch"
@@ -122,7 +122,7 @@ def test_select_cold_start_needs_no_model(tiny_model: Path, tmp_path: Path):
     result = invoke(
         "select",
         pool_file(tmp_path),
-        "--encoder",
+        "--model",
         tiny_model,
         "--budget",
         2,
@@ -141,34 +141,36 @@ def test_bad_input_is_one_line_and_writes_nothing(tiny_model: Path, tiny_classif
     out = tmp_path / "batch"
     (tmp_path / "empty.txt").write_text("\n  \n", encoding="utf-8")
     one_error_line(
-        invoke("select", tmp_path / "empty.txt", "--model", tiny_classifier, "--budget", 2, "--out", out),
+        invoke("select", tmp_path / "empty.txt", "--trained", tiny_classifier, "--budget", 2, "--out", out),
         "empty.txt: the file is empty",
         out,
     )
     pool = pool_file(tmp_path)
     one_error_line(
-        invoke("select", pool, "--model", tiny_classifier, "--budget", 13, "--out", out),
+        invoke("select", pool, "--trained", tiny_classifier, "--budget", 13, "--out", out),
         "the pool holds 12 new sentences (15 read, 0 already labeled, 3 repeats): fewer than the budget of 13",
         out,
     )
-    one_error_line(invoke("select", pool, "--model", tiny_model, "--budget", 2, "--out", out), "are not IOB tags", out)
     one_error_line(
-        invoke("select", pool, "--model", tiny_classifier, "--budget", 0, "--out", out),
+        invoke("select", pool, "--trained", tiny_model, "--budget", 2, "--out", out), "are not IOB tags", out
+    )
+    one_error_line(
+        invoke("select", pool, "--trained", tiny_classifier, "--budget", 0, "--out", out),
         "--budget must be at least 1",
         out,
     )
     one_error_line(
-        invoke("select", pool, "--model", tiny_classifier, "--budget", 2, "--strategy", "bald", "--out", out),
+        invoke("select", pool, "--trained", tiny_classifier, "--budget", 2, "--strategy", "bald", "--out", out),
         "--strategy must be one of",
         out,
     )
     one_error_line(
-        invoke("select", pool, "--model", tiny_classifier, "--budget", 2, "--to", "excel", "--out", out),
+        invoke("select", pool, "--trained", tiny_classifier, "--budget", 2, "--to", "excel", "--out", out),
         "--to must be one of",
         out,
     )
     one_error_line(
-        invoke("select", tmp_path / "missing.txt", "--model", tiny_classifier, "--budget", 2, "--out", out),
+        invoke("select", tmp_path / "missing.txt", "--trained", tiny_classifier, "--budget", 2, "--out", out),
         "missing.txt: no such file",
         out,
     )
@@ -234,5 +236,5 @@ def test_an_unwritable_output_folder_fails_before_any_work(
     tiny_classifier: Path, tmp_path: Path, read_only_folder: Path
 ):
     out = read_only_folder / "batch"
-    result = invoke("select", pool_file(tmp_path), "--model", tiny_classifier, "--budget", 2, "--out", out)
+    result = invoke("select", pool_file(tmp_path), "--trained", tiny_classifier, "--budget", 2, "--out", out)
     one_error_line(result, "cannot write here", out)
