@@ -204,6 +204,7 @@ def measure(
             total = sum(1 for cs in fixes.values() for c in cs if c[2] == kind)
             out[f"{kind} {name}"] = sum(1 for (_, c) in found if c[2] == kind) / max(total, 1)
     verdicts: list[tuple[bool, float | None]] = []
+    by_type: dict[str, list[bool]] = {}
     for name, pool in (("all", issues), ("top5", [i for i in issues if i.index in top5])):
         right = flagged = 0
         for issue in pool:
@@ -218,11 +219,16 @@ def measure(
             right += ok
             if name == "all":
                 verdicts.append((ok, issue.confidence))
+                by_type.setdefault(issue.type, []).append(ok)
         out[f"suggestion {name}"] = right / max(flagged, 1)
         out[f"flagged {name}"] = flagged
     sure = [(ok, c) for ok, c in verdicts if c is not None and c >= 0.9]
     out["suggestion sure"] = sum(ok for ok, _ in sure) / max(len(sure), 1)
     out["flagged sure"] = len(sure)
+    # Per issue type: of the issues that overlap a correction, the share whose suggestion is right.
+    for kind, oks in sorted(by_type.items()):
+        out[f"suggestion {kind}"] = sum(oks) / len(oks)
+        out[f"flagged {kind}"] = len(oks)
     return out
 
 
@@ -245,5 +251,17 @@ def report(name: str, figures: dict[str, float]) -> None:
         + f" suggestion accuracy: {figures['suggestion all']:.3f} of {figures['flagged all']} flagged errors, "
         f"{figures['suggestion top5']:.3f} of {figures['flagged top5']} in the top 5 %, "
         f"{figures['suggestion sure']:.3f} of {figures['flagged sure']} with confidence >= 0.9",
+        flush=True,
+    )
+    kinds = [
+        k
+        for k in ("wrong_tag", "missed_span", "ghost_span", "span_shift", "inconsistent", "sparse")
+        if f"flagged {k}" in figures
+    ]
+    print(
+        "  "
+        + " " * 20
+        + " suggestion accuracy by issue type: "
+        + ", ".join(f"{k} {figures[f'suggestion {k}']:.3f} of {figures[f'flagged {k}']}" for k in kinds),
         flush=True,
     )
