@@ -173,7 +173,9 @@ def cleanlab_scores(
         raise ConfigError(f"level must be one of types, iob, not {level!r}")
     ids_list = [list(map(int, i)) for i in ids]
     sentence_scores, token_scores = get_label_quality_scores(ids_list, probs, token_score_method=method)
-    flagged = set(map(tuple, find_label_issues(ids_list, probs)))
+    # One process: cleanlab's pool forks this process for every call (the noise estimate makes
+    # several), and a forked child inherits whatever signal handlers a library installed here.
+    flagged = set(map(tuple, find_label_issues(ids_list, probs, n_jobs=1)))
     return np.asarray(sentence_scores), [np.asarray(t) for t in token_scores], flagged  # type: ignore[arg-type]
 
 

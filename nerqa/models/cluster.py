@@ -93,6 +93,10 @@ def connect(workers: int | None = None, address: str | None = None) -> Iterator[
     """
     if workers is not None and workers < 1:
         raise ConfigError(f"--workers must be at least 1, not {workers}")
+    # Ray installs a failure signal handler in this process, which every process forked from it
+    # later inherits: a child stopped with SIGTERM (a pool's worker) then dumps a stack trace on
+    # the terminal ("*** SIGTERM received ... PC: @"). Read when ray is first imported.
+    os.environ.setdefault("RAY_DISABLE_FAILURE_SIGNAL_HANDLER", "1")
     ray = ray_module()
     address = address or os.environ.get("RAY_ADDRESS") or None
     # The folds a failed run cancels end in errors nobody reads: Ray would log each one.

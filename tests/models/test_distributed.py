@@ -99,8 +99,8 @@ def test_too_few_windows_for_the_processes_is_a_clear_error(world):
 
 
 def test_processes_started_for_ray_write_stderr_to_its_log_not_the_terminal(tmp_path: Path):
-    """What Ray's processes print (a worker's stack trace as it is stopped) goes to the log; this
-    process's own stderr is back where it was afterwards."""
+    """What Ray's processes print as they start goes to the log; this process's own stderr is
+    back where it was afterwards."""
     from nerqa.models.cluster import stderr_to_file
 
     log = tmp_path / "ray.log"
@@ -109,3 +109,39 @@ def test_processes_started_for_ray_write_stderr_to_its_log_not_the_terminal(tmp_
         subprocess.run([sys.executable, "-c", "import sys; sys.stderr.write('*** SIGTERM received\\n')"], check=True)
     assert os.readlink("/proc/self/fd/2") == before
     assert "*** SIGTERM received" in log.read_text()
+
+
+def test_an_audit_on_ray_prints_no_worker_stack_traces(tiny_model: Path, tmp_path: Path):
+    """`nerqa audit --workers 2`, as a user runs it: its stderr holds nerqa's lines and no
+    "*** SIGTERM received" dump from a Ray worker stopped along the way or at shutdown."""
+    from samples import TOY
+
+    from nerqa.data.formats import write_corpus
+
+    write_corpus(TOY, tmp_path / "toy.tsv")
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "nerqa_cli.main",
+            "audit",
+            str(tmp_path / "toy.tsv"),
+            "--model",
+            str(tiny_model),
+            "-k",
+            "2",
+            "--epochs",
+            "1",
+            "--workers",
+            "2",
+            "--out",
+            str(tmp_path / "audit"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Ray: local" in done.stderr and "Wrote" in done.stdout
+    assert "folds 4/4" in done.stderr  # the progress lines stay on the terminal
+    assert "SIGTERM" not in done.stderr + done.stdout and "PC: @" not in done.stderr
