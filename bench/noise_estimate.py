@@ -121,6 +121,9 @@ def run_case(args, name: str) -> dict:
         if str(noise.get("verdict", "")).startswith("cannot tell")
         else est["low"] <= truth_share["sentences"] <= est["high"],
         "line": describe_noise(noise),
+        "flagged": noise["flagged"],
+        "false_flags": noise.get("false_flags"),
+        "detection": noise["detection"],
     }
     return row
 
