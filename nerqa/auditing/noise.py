@@ -56,9 +56,12 @@ class Share:
     estimate: float
     low: float
     high: float
+    # False where the false-flag correction could not be made: the flagged share as it is.
+    corrected: bool = True
 
     def to_dict(self) -> dict:
-        return {k: round(v, 4) if isinstance(v, float) else v for k, v in asdict(self).items()}
+        record = {k: round(v, 4) if isinstance(v, float) else v for k, v in asdict(self).items() if k != "corrected"}
+        return record if self.corrected else {**record, "bound": "none"}
 
 
 def error_units(
@@ -240,11 +243,16 @@ def _share(
     sums = per_document[draws].sum(axis=1)
     ratios = sums[:, 0] / np.maximum(sums[:, 1], 1)
     estimate = count / total if total else 0.0
+    tail = (1 - INTERVAL) / 2
     if false_hits is not None and detected is not None:
         false = float(false_hits.sum() / max(false_totals.sum(), 1))  # type: ignore[union-attr]
+        if detected - false < MIN_SEPARATION:
+            # Too little separation for this share (a type the models confuse): the flagged
+            # share as it is, marked so.
+            low, high = np.quantile(ratios, [tail, 1 - tail]) if total else (0.0, 0.0)
+            return Share(count, total, estimate, float(low), float(high), corrected=False)
         estimate = _corrected(estimate, false, detected)
         ratios = np.clip((ratios - sums[:, 2] / np.maximum(sums[:, 3], 1)) / (detected - false), 0.0, 1.0)
-    tail = (1 - INTERVAL) / 2
     low, high = np.quantile(ratios, [tail, 1 - tail]) if total else (0.0, 0.0)
     return Share(round(estimate * total), total, estimate, float(low), float(high))
 
@@ -400,7 +408,9 @@ def describe_noise(noise: dict) -> str:
             f"{noise['entities']['estimate']:.1%} of entities, the fold models' own mistakes included."
         )
     types = ", ".join(
-        f"{name} {values['estimate']:.1%}" for name, values in noise.get("per_type", {}).items() if values["total"]
+        f"{name} {values['estimate']:.1%}" + (" (flagged, uncorrected)" if values.get("bound") == "none" else "")
+        for name, values in noise.get("per_type", {}).items()
+        if values["total"]
     )
     return (
         f"Label noise, a lower bound: {share(noise['sentences'])} of sentences and {share(noise['entities'])} of "
