@@ -224,7 +224,7 @@ def _corrected(flagged: float, false: float, detected: float) -> float:
     return float(np.clip((flagged - false) / (detected - false), 0.0, 1.0))
 
 
-def _share(
+def corrected_share(
     hits: np.ndarray,
     totals: np.ndarray,
     documents: list[np.ndarray],
@@ -319,14 +319,16 @@ def estimate_noise(
     reason = _cannot_tell(corpus, false_units, detected)
     if reason is not None:
         out["verdict"] = f"cannot tell: {reason}"
-        out["sentences"] = _flagged(_share(wrong.astype(float), ones, documents, rng))
-        out["entities"] = _flagged(_share(*raw_entities, documents, rng))
-        out["per_type"] = {t: _flagged(_share(*_entity_counts(entities, t), documents, rng)) for t in types}
+        out["sentences"] = _flagged(corrected_share(wrong.astype(float), ones, documents, rng))
+        out["entities"] = _flagged(corrected_share(*raw_entities, documents, rng))
+        out["per_type"] = {t: _flagged(corrected_share(*_entity_counts(entities, t), documents, rng)) for t in types}
         return out
-    out["sentences"] = _share(wrong.astype(float), ones, documents, rng, false_wrong, ones, detected[0]).to_dict()
-    out["entities"] = _share(*raw_entities, documents, rng, *false_entities, detected[1]).to_dict()
+    out["sentences"] = corrected_share(
+        wrong.astype(float), ones, documents, rng, false_wrong, ones, detected[0]
+    ).to_dict()
+    out["entities"] = corrected_share(*raw_entities, documents, rng, *false_entities, detected[1]).to_dict()
     out["per_type"] = {
-        t: _share(
+        t: corrected_share(
             *_entity_counts(entities, t), documents, rng, *_entity_counts(false_units[1], t), detected[1]
         ).to_dict()
         for t in types

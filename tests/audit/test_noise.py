@@ -129,13 +129,13 @@ def test_the_audit_states_the_estimate_in_its_summary_and_report():
 
 
 def test_a_share_whose_models_cannot_separate_errors_is_left_uncorrected_and_says_so():
-    from nerqa.auditing.noise import _share
+    from nerqa.auditing.noise import corrected_share
 
     rng = np.random.default_rng(0)
     documents = [np.arange(i, i + 2) for i in range(0, 20, 2)]
     hits, totals = np.array([1.0, 0.0] * 10), np.ones(20)
-    corrected = _share(hits, totals, documents, rng, np.zeros(20), totals, 0.9).to_dict()
+    corrected = corrected_share(hits, totals, documents, rng, np.zeros(20), totals, 0.9).to_dict()
     assert corrected["estimate"] == pytest.approx(0.5 / 0.9, abs=1e-3) and "bound" not in corrected
     # A false-flag rate as high as the detection rate: no correction can be made.
-    raw = _share(hits, totals, documents, rng, np.full(20, 0.8), totals, 0.9).to_dict()
+    raw = corrected_share(hits, totals, documents, rng, np.full(20, 0.8), totals, 0.9).to_dict()
     assert raw["estimate"] == 0.5 and raw["bound"] == "none"
