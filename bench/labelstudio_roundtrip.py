@@ -42,7 +42,8 @@ def label_studio_binary(given: str | None) -> Path:
     if not binary.exists():
         print(f"Installing label-studio into {venv} (first run only) ...", flush=True)
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-        subprocess.run([str(venv / "bin" / "pip"), "install", "--quiet", "label-studio"], check=True)
+        # sentry-sdk 3 dropped the options Label Studio passes it at start (`send_default_pii`).
+        subprocess.run([str(venv / "bin" / "pip"), "install", "--quiet", "label-studio", "sentry-sdk<3"], check=True)
     return binary
 
 
