@@ -24,7 +24,7 @@ from nerqa_cli.console import (
     status_console,
     user_errors,
 )
-from nerqa_cli.reading import CorpusForceOpt, CorpusReader, OutputFormatOpt, note_lost_columns, with_reader
+from nerqa_cli.reading import STDIN, CorpusForceOpt, CorpusReader, OutputFormatOpt, note_lost_columns, with_reader
 from nerqa_cli.review_options import AuditDirArg, AuditedCorpusArg
 
 ResolveOpt = Annotated[
@@ -62,9 +62,10 @@ def apply_cli(
     """Write the corpus with the review's decisions applied, and say what changed per type."""
     with user_errors():
         # The corrected corpus keeps the corpus's own format unless --to or --out's name says otherwise.
-        to = to or format_for_output(out) or reader.format or detect_format(existing_path(corpus))
+        piped = str(corpus) == STDIN
+        to = to or format_for_output(out) or reader.format or (None if piped else detect_format(existing_path(corpus)))
         check_output(output(out), to, force=force)
-        if not is_stdout(out) and out.resolve() == existing_path(corpus).resolve():
+        if not (is_stdout(out) or piped) and out.resolve() == existing_path(corpus).resolve():
             raise NerqaError(f"{out}: that is the corpus itself; the original is never modified, choose another --out")
         from nerqa.review.apply import apply_audit_decisions
 

@@ -308,3 +308,22 @@ def test_a_docbin_with_an_i_that_no_b_opens_is_one_line(tmp_path: Path):
     assert result.exit_code == 1 and result.exception is None or isinstance(result.exception, SystemExit)
     assert "document 1: its token IOB is not a valid sequence ([E093]" in result.stderr
     assert "Traceback" not in result.output + result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_accept_and_apply_read_the_audited_corpus_from_standard_input(tmp_path: Path):
+    from review_helpers import write_review_project
+
+    project = write_review_project(tmp_path)
+    text = (project / "corpus.jsonl").read_text(encoding="utf-8")
+    accepted = runner.invoke(app, ["accept", "-", str(project / "audit"), "--type", "wrong_tag"], input=text)
+    assert accepted.exit_code == 0, accepted.stderr
+    applied = runner.invoke(
+        app, ["apply", "-", str(project / "audit"), "--out", str(tmp_path / "fixed.jsonl")], input=text
+    )
+    assert applied.exit_code == 0, applied.stderr
+    before, after = read_corpus(project / "corpus.jsonl"), read_corpus(tmp_path / "fixed.jsonl")
+    assert [s.tokens for s in before.sentences] == [s.tokens for s in after.sentences]
+    assert [s.tags for s in before.sentences] != [s.tags for s in after.sentences]
+    # Without a name to tell the output format by, apply says so in one line.
+    unnamed = runner.invoke(app, ["apply", "-", str(project / "audit"), "--out", str(tmp_path / "fixed")], input=text)
+    assert unnamed.exit_code == 1 and "pass --to" in unnamed.stderr
