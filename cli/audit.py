@@ -133,7 +133,8 @@ def audit_cli(
                     return
                 result = audit(data, settings, classifier=classifier, progress=progress, **where)
             # The corpus as the user named it, for the report's next step.
-            result.summary["corpus"]["path"] = str(corpus)
+            # (Read from standard input, it has no name a later command can read again.)
+            result.summary["corpus"]["path"] = "CORPUS" if str(corpus) == "-" else str(corpus)
             written = write_outputs(result, out)
     render_summary(result, show)
     console.print(
@@ -141,9 +142,10 @@ def audit_cli(
         highlight=False,
     )
     if result.issues:
+        named = result.summary["corpus"]["path"]
         next_step(
-            f"review the issues with nerqa relabel {corpus} {out}, or see what accepting the suggestions in bulk "
-            f"would change with nerqa accept {corpus} {out} --dry-run"
+            f"review the issues with nerqa relabel {named} {out}, or see what accepting the suggestions in bulk "
+            f"would change with nerqa accept {named} {out} --dry-run"
         )
 
 
