@@ -27,7 +27,7 @@ from realsets import SETS, load_set
 
 from nerqa.auditing import AuditSettings, fold_config
 from nerqa.auditing.crossval import CrossValResult, cross_validate_once
-from nerqa.auditing.issues import cleanlab_scores
+from nerqa.auditing.issues import flagged_words
 from nerqa.auditing.noise import describe_noise, estimate_noise, true_noise
 from nerqa.data.corpus import Corpus, Document, Sentence
 from nerqa.data.formats import read_corpus
@@ -101,7 +101,7 @@ def run_case(args, name: str) -> dict:
     corpus, truth, settings = load_case(args.shared, name, args.smoke)
     folder = args.cache / (name if name not in SETS else name)
     cv, seconds = cross_validation(corpus, settings, folder)
-    flagged = cleanlab_scores(corpus, cv.pred_probs, cv.tags)[2]
+    flagged = flagged_words(corpus, cv.pred_probs, cv.tags)
     noise = estimate_noise(corpus, flagged, cv.pred_probs, cv.tags, views=cv.views)
     truth_share = true_noise(corpus, truth)
     est = noise["sentences"]

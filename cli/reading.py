@@ -101,24 +101,16 @@ def read_stdin(format: Optional[str], options: ReadOptions) -> Corpus:
     one-file text formats (NeMo pairs, datasets and DocBin files need a path)."""
     import sys
 
-    from nerqa.data.formats import parse_text, sniff_format
-    from nerqa.errors import CorpusFormatError, FormatDetectionError, NerqaError
+    from nerqa.data.formats import STDIN_NAME, decode_text, parse_text, sniff_format
+    from nerqa.errors import FormatDetectionError, NerqaError
 
-    shown = "<stdin>"
     if format in ("nemo", "hf", "spacy"):
         raise NerqaError(f"{STDIN}: a {format} corpus cannot come from standard input; name its file or folder")
-    data = sys.stdin.buffer.read()
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        line = data.count(b"\n", 0, error.start) + 1
-        raise CorpusFormatError(shown, line, f"not valid UTF-8: byte 0x{data[error.start]:02x}") from None
-    if not text.strip(" \t\r\n"):
-        raise CorpusFormatError(shown, None, "standard input is empty")
+    text = decode_text(sys.stdin.buffer.read(), STDIN_NAME)
     format = format or sniff_format(text)
     if format is None:
-        raise FormatDetectionError(f"{shown}: cannot tell the corpus format from the content; pass --format")
-    corpus = parse_text(text, format, path=shown, options=options)
+        raise FormatDetectionError(f"{STDIN_NAME}: cannot tell the corpus format from the content; pass --format")
+    corpus = parse_text(text, format, path=STDIN_NAME, options=options)
     return Corpus(corpus.documents, name="stdin")
 
 

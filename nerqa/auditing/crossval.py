@@ -73,8 +73,8 @@ class CrossValResult:
     # Per sentence, `(n_words, n_features)` float16: the frozen pass's word features, where a
     # runner of this cross-validation ran it (not cached: the pass is seconds).
     features: list[np.ndarray] | None = None
-    # The pred_probs of each cross-validation `pred_probs` is the mean of (the runners of `both`,
-    # or repeats), where there are several: independent views, for the noise estimate.
+    # Where `pred_probs` is the mean of several cross-validations (the runners of `both`, or
+    # repeats): each one's pred_probs, independent views for the noise estimate.
     views: list[list[np.ndarray]] | None = None
 
     @property

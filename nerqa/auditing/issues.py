@@ -46,6 +46,9 @@ ISSUE_DESCRIPTIONS = {
     "inconsistent": "the same words labeled otherwise elsewhere in the corpus",
     "sparse": "an entity of a rare type, or a one-off form the model doubts",
 }
+# The clause a span issue's reason gives the corpus's other readings (`_weigh_by_corpus`); an
+# `inconsistent` member says the same with every reading.
+_ELSEWHERE = "elsewhere in the corpus read "
 # Readable prefixes of issue ids.
 _ID_PREFIX = {
     "wrong_tag": "wt",
@@ -146,6 +149,39 @@ def with_ids(issues: Sequence[Issue], corpus: Corpus) -> list[Issue]:
     return [replace(i, id=issue_id(keys[i.index], i.type, i.start, i.end, i.given)) for i in issues]
 
 
+def _scored(
+    corpus: Corpus, pred_probs: Sequence[np.ndarray], tags: Sequence[str], level: str
+) -> tuple[list[list[int]], list[np.ndarray]]:
+    """cleanlab's inputs: each sentence's label ids and `(n_words, n_classes)` probabilities, at
+    entity-type level (`types`, B/I merged) or on the IOB tags themselves (`iob`)."""
+    labels = [s.tags for s in corpus.sentences]
+    if level == "types":
+        _, ids, probs = type_level(tags, pred_probs, labels)
+    elif level == "iob":
+        index = {t: i for i, t in enumerate(tags)}
+        ids = [np.array([index[t] for t in s]) for s in labels]
+        probs = [p / p.sum(axis=1, keepdims=True) for p in pred_probs]
+    else:
+        raise ConfigError(f"level must be one of types, iob, not {level!r}")
+    return [list(map(int, i)) for i in ids], probs
+
+
+def _flagged(ids: list[list[int]], probs: list[np.ndarray]) -> set[tuple[int, int]]:
+    from cleanlab.token_classification.filter import find_label_issues
+
+    # One process: cleanlab's pool forks this process for every call (the noise estimate makes
+    # several), and a forked child inherits whatever signal handlers a library installed here.
+    return set(map(tuple, find_label_issues(ids, probs, n_jobs=1)))  # type: ignore[arg-type]
+
+
+def flagged_words(
+    corpus: Corpus, pred_probs: Sequence[np.ndarray], tags: Sequence[str], *, level: str = "types"
+) -> set[tuple[int, int]]:
+    """The `(sentence, word)` pairs confident learning flags (`cleanlab_scores`' third part,
+    without the scores)."""
+    return _flagged(*_scored(corpus, pred_probs, tags, level))
+
+
 def cleanlab_scores(
     corpus: Corpus,
     pred_probs: Sequence[np.ndarray],
@@ -159,24 +195,11 @@ def cleanlab_scores(
     `level="types"` merges B/I into entity types first (as cleanlab's tutorial advises);
     `level="iob"` scores the IOB tags themselves.
     """
-    from cleanlab.token_classification.filter import find_label_issues
     from cleanlab.token_classification.rank import get_label_quality_scores
 
-    labels = [s.tags for s in corpus.sentences]
-    if level == "types":
-        _, ids, probs = type_level(tags, pred_probs, labels)
-    elif level == "iob":
-        index = {t: i for i, t in enumerate(tags)}
-        ids = [np.array([index[t] for t in s]) for s in labels]
-        probs = [p / p.sum(axis=1, keepdims=True) for p in pred_probs]
-    else:
-        raise ConfigError(f"level must be one of types, iob, not {level!r}")
-    ids_list = [list(map(int, i)) for i in ids]
-    sentence_scores, token_scores = get_label_quality_scores(ids_list, probs, token_score_method=method)
-    # One process: cleanlab's pool forks this process for every call (the noise estimate makes
-    # several), and a forked child inherits whatever signal handlers a library installed here.
-    flagged = set(map(tuple, find_label_issues(ids_list, probs, n_jobs=1)))
-    return np.asarray(sentence_scores), [np.asarray(t) for t in token_scores], flagged  # type: ignore[arg-type]
+    ids, probs = _scored(corpus, pred_probs, tags, level)
+    sentence_scores, token_scores = get_label_quality_scores(ids, probs, token_score_method=method)
+    return np.asarray(sentence_scores), [np.asarray(t) for t in token_scores], _flagged(ids, probs)
 
 
 def span_issues(
@@ -438,11 +461,6 @@ def describe_change(issue: Issue, tokens: Sequence[str]) -> tuple[str, str]:
         retyped = "" if issue.suggested == issue.given else f" {issue.suggested}"
         return f"{issue.text!r} {issue.given}", f"{new!r}{retyped}"
     return issue.given, issue.suggested
-
-
-# The clause a span issue's reason gives the corpus's other readings (`_weigh_by_corpus`); an
-# `inconsistent` member says the same with every reading.
-_ELSEWHERE = "elsewhere in the corpus read "
 
 
 def _merged_reasons(group: Sequence[Issue]) -> list[str]:

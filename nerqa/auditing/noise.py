@@ -39,6 +39,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from nerqa.auditing.issues import flagged_words
 from nerqa.data.corpus import Corpus, Document, Sentence
 from nerqa.data.probs import type_level
 from nerqa.data.tags import Span, tags_from_spans
@@ -121,13 +122,6 @@ def _relabelled(corpus: Corpus, tags: Sequence[Sequence[str]]) -> Corpus:
     )
 
 
-def flagged_words(corpus: Corpus, pred_probs: Sequence[np.ndarray], tags: Sequence[str]) -> set[tuple[int, int]]:
-    """The `(sentence, word)` pairs confident learning flags (`cleanlab_scores` on entity types)."""
-    from nerqa.auditing.issues import cleanlab_scores
-
-    return cleanlab_scores(corpus, pred_probs, tags)[2]
-
-
 def plant_errors(
     corpus: Corpus,
     pred_probs: Sequence[np.ndarray],
@@ -142,7 +136,7 @@ def plant_errors(
     moved by a word; in equal parts where the sentence allows. `pred_probs`: per sentence
     `(n_words, n_tags)` in `tags` order. Returns the corpus and, per sentence planted, the words
     `(start, end)` the error covers."""
-    classes, ids, probs = type_level(tags, pred_probs, [s.tags for s in corpus.sentences])
+    classes, _, probs = type_level(tags, pred_probs, [s.tags for s in corpus.sentences])
     chosen = rng.choice(len(corpus), size=max(1, round(share * len(corpus))), replace=False)
     new = [list(s.spans) for s in corpus.sentences]
     planted: dict[int, tuple[int, int]] = {}

@@ -23,6 +23,7 @@ from nerqa.data.tags import OUTSIDE
 if TYPE_CHECKING:
     from nerqa.auditing.folder import AuditResult
     from nerqa.auditing.issues import Issue
+    from nerqa.data.corpus import Sentence
 
 MAX_ISSUES = 500
 # Light, mutually distinct backgrounds for entity types (dark text stays readable on each);
@@ -125,10 +126,7 @@ def render_html(result: AuditResult) -> str:
         ]
     )
     colors = entity_colors([*corpus.entity_types, *(i.suggested for i in issues if i.suggested != OUTSIDE)])
-    rows = [
-        _issue_card(issue, corpus.sentences[issue.index].tokens, corpus.sentences[issue.index], colors)
-        for issue in issues
-    ]
+    rows = [_issue_card(issue, corpus.sentences[issue.index], colors) for issue in issues]
 
     def options(values) -> str:
         return "".join(f'<option value="{html.escape(v)}">{html.escape(v)}</option>' for v in sorted(values))
@@ -192,9 +190,10 @@ read as here (<i>agree</i>).</dd>
 </dl></details>"""
 
 
-def _issue_card(issue: Issue, tokens: Sequence[str], sentence, colors: dict[str, str]) -> str:
+def _issue_card(issue: Issue, sentence: Sentence, colors: dict[str, str]) -> str:
     """One issue as the report shows it: its head (id, type, score, place, change, confidence,
     reason) and the sentence as given beside the sentence as the suggestion would leave it."""
+    tokens = sentence.tokens
     given = [(s.start, s.end, s.label) for s in sentence.spans]
     suggested = (
         [g for g in given if g[1] <= issue.start or g[0] >= issue.end]

@@ -23,6 +23,7 @@ from nerqa.auditing.issues import (
     SPAN_TYPES,
     Issue,
     cleanlab_scores,
+    flagged_words,
     merge_issues,
     rank_issues,
     span_issues,
@@ -234,7 +235,7 @@ def score(
     ranked = rank_issues(with_ids(merge_issues(issues), corpus))
     # Confident learning's count on the out-of-sample probabilities, as it is defined: on CoNLL
     # dev and NoiseBench expert it comes nearer the truth than on the mixed ones (docs/benchmarks.md).
-    out_of_sample = flagged if scored is pred_probs else cleanlab_scores(corpus, pred_probs, tags, level=level)[2]
+    out_of_sample = flagged if scored is pred_probs else flagged_words(corpus, pred_probs, tags, level=level)
     summary = _summary(corpus, ranked, repeated, flagged=len(flagged))
     views = crossval.views if crossval is not None else None
     summary["noise"] = estimate_noise(corpus, out_of_sample, pred_probs, tags, views=views)

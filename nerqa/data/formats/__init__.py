@@ -47,12 +47,15 @@ __all__ = [
     "format_for_output",
     "corpus_from_raw_text",
     "read_text",
+    "decode_text",
     "read_text_documents",
     "count_text_documents",
     "text_files",
     "lost_columns",
 ]
 
+# How standard input is named in messages.
+STDIN_NAME = "<stdin>"
 FORMATS = ("conll", "ncbi", "pubtator", "nemo", "jsonl", "jsonl-tokens", "hf", "spacy")
 
 # Text parsers of the one-file formats: (text, path, options) -> Corpus.
@@ -105,15 +108,21 @@ def read_text(path: Path) -> str:
         raise NerqaError(f"{path}: is a folder, expected a file") from None
     except OSError as error:
         raise NerqaError(f"{path}: cannot read: {error.strerror}") from None
+    return decode_text(data, path)
+
+
+def decode_text(data: bytes, where: str | Path) -> str:
+    """`data` as UTF-8 text (a BOM dropped); undecodable bytes and blank content raise
+    `CorpusFormatError` at `where` (a path, or `<stdin>`)."""
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         line = data.count(b"\n", 0, error.start) + 1
         raise CorpusFormatError(
-            path, line, f"not valid UTF-8: byte 0x{data[error.start]:02x} at offset {error.start}"
+            where, line, f"not valid UTF-8: byte 0x{data[error.start]:02x} at offset {error.start}"
         ) from None
     if not text.strip(" \t\r\n"):  # a file of one no-break or ideographic space holds a token
-        raise CorpusFormatError(path, None, "the file is empty")
+        raise CorpusFormatError(where, None, "the file is empty" if where != STDIN_NAME else "standard input is empty")
     return text
 
 
