@@ -151,7 +151,7 @@ def inputs(tmp_path_factory, tiny_model: Path, tiny_classifier: Path) -> dict[st
     write_corpus(TOY, folder / "splits" / "train.tsv")
     write_corpus(TOY, folder / "splits" / "dev.tsv")
     project = write_review_project(folder / "project")
-    accepted = runner.invoke(app, ["accept", str(project / "corpus.jsonl"), str(project / "audit")])
+    accepted = runner.invoke(app, ["accept", str(project / "corpus.jsonl"), str(project / "audit"), "--all"])
     assert accepted.exit_code == 0, accepted.stderr
     disease = folder / "disease.tsv"  # the tiny classifier's one type
     disease.write_text("HD\tB-Disease\npatients\tO\n\ncancer\tB-Disease\nrisk\tO\n\n")

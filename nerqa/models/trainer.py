@@ -133,7 +133,10 @@ class BucketTrainer(Trainer):
 
     def _count(self, features):
         # The collator pads sub-word lists only: the window numbers and word shapes go around it.
-        batch = self.data_collator([{k: v for k, v in f.items() if k not in ("window", "shapes")} for f in features])
+        extra = ("window", "shapes", "targets")
+        batch = self.data_collator([{k: v for k, v in f.items() if k not in extra} for f in features])
+        if "targets" in features[0]:
+            batch["targets"] = pad_shapes([f["targets"] for f in features], batch["input_ids"].shape[1])
         if self.record is not None:
             batch["window"] = torch.tensor([f["window"] for f in features])
         if "shapes" in features[0]:
@@ -148,7 +151,15 @@ class BucketTrainer(Trainer):
 
     def compute_loss(self, model, inputs, return_outputs=False, **kwargs):
         windows = inputs.pop("window", None)
-        result = super().compute_loss(model, inputs, return_outputs=windows is not None or return_outputs, **kwargs)
+        targets = inputs.pop("targets", None)
+        if targets is not None:
+            labels = inputs.pop("labels")
+            outputs = model(**inputs)
+            loss = soft_loss(outputs["logits"] if isinstance(outputs, dict) else outputs.logits, targets, labels)
+            inputs["labels"] = labels
+            result = (loss, outputs) if windows is not None or return_outputs else loss
+        else:
+            result = super().compute_loss(model, inputs, return_outputs=windows is not None or return_outputs, **kwargs)
         if windows is not None:
             loss, outputs = result
             self.record_dynamics(
@@ -271,6 +282,16 @@ def weighted_loss(labels: list[list[int]], n_tags: int):
         return function(logits.view(-1, logits.shape[-1]).float(), targets.view(-1))
 
     return loss
+
+
+def soft_loss(logits: torch.Tensor, targets: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy against target distributions: `logits` and `targets` `(batch, positions,
+    n_tags)`, averaged over the positions whose `labels` are not `IGNORE` (a one-hot target
+    gives the usual cross-entropy)."""
+    mask = labels != IGNORE
+    log_probs = torch.log_softmax(logits.float(), dim=-1)
+    per_position = -(targets.to(log_probs.device) * log_probs).sum(dim=-1)
+    return (per_position * mask).sum() / mask.sum().clamp(min=1)
 
 
 def training_arguments(config: TrainConfig, scratch: str, n_windows: int, gpu: bool):

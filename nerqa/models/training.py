@@ -63,6 +63,7 @@ def train(
     logging_dir: str | Path | None = None,
     dynamics: bool = False,
     shapes: bool = False,
+    targets: Sequence[np.ndarray | None] | None = None,
 ) -> TrainResult:
     """Fine-tune `config.model` (default: bundled MiniLM) on `corpus`.
 
@@ -72,7 +73,9 @@ def train(
     shares one. With `dynamics`, `TrainResult.dynamics` keeps the training dynamics: what the
     model read in each training sentence each time it trained on it. With `shapes`, the model
     also reads word shapes (`nerqa.models.classifier.ShapedTokenClassifier`; it cannot be saved as a Hugging
-    Face folder).
+    Face folder). `targets`: per sentence, an `(n_words, n_tags)` distribution over `tags` to
+    learn each word's first sub-word from instead of its tag (`nerqa.models.targets`), or None
+    for the tags themselves.
     """
     from transformers import DataCollatorForTokenClassification, set_seed
     from transformers.trainer_callback import PrinterCallback
@@ -86,6 +89,8 @@ def train(
     model = _pretrained(encoder, tags)
     max_length = window_limit(model, config.max_length)
     windows, dataset = _training_windows(corpus, tokenizer, labels, config, max_length, shapes=shapes)
+    if targets is not None:
+        _add_targets(dataset, windows, targets, len(tags))
     total_parameters = sum(p.numel() for p in model.parameters())
     if config.lora:
         model = with_lora(model, config.lora_rank)
@@ -245,6 +250,20 @@ def _training_windows(corpus: Corpus, tokenizer, labels, config: TrainConfig, ma
         for item, window in zip(dataset, windows):
             item["shapes"] = window_shapes(window.owned, len(window), sentence_shapes[window.sentence])
     return windows, dataset
+
+
+def _add_targets(dataset: list[dict], windows: Sequence, targets: Sequence[np.ndarray | None], n_tags: int) -> None:
+    """Each window's `(len(window), n_tags)` float32 targets: one-hot on its labelled positions,
+    the sentence's target distribution on the first sub-word of each word it owns."""
+    for item, window in zip(dataset, windows):
+        array = np.zeros((len(window), n_tags), dtype=np.float32)
+        labelled = [p for p, label in enumerate(window.labels) if label >= 0]
+        array[labelled, [window.labels[p] for p in labelled]] = 1.0
+        sentence = targets[window.sentence]
+        if sentence is not None:
+            positions = [p for p, _ in window.owned]
+            array[positions] = sentence[[w for _, w in window.owned]]
+        item["targets"] = array
 
 
 def word_dynamics(

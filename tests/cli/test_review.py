@@ -111,7 +111,7 @@ def test_a_decisions_file_with_unknown_ids_or_spans_outside_the_sentence(project
 def test_a_read_only_audit_folder(project: Path, make_read_only):
     make_read_only(project / "audit")
     before = files(project / "audit")
-    line = fails("accept", project / "corpus.jsonl", project / "audit")
+    line = fails("accept", project / "corpus.jsonl", project / "audit", "--all")
     assert "cannot record decisions here: the audit folder is read-only" in line
     assert "read-only" in fails("relabel", project / "corpus.jsonl", project / "audit")  # the app does not start
     # Reading works: tasks can still be exported from a read-only audit.
@@ -157,14 +157,14 @@ def test_bad_relabel_options(project: Path):
 def test_apply_refuses_an_audit_of_another_corpus_and_writes_nothing(project: Path):
     other = project / "other.jsonl"
     other.write_text((project / "corpus.jsonl").read_text().replace('"D"', '"C"', 1))
-    runner.invoke(app, ["accept", str(project / "corpus.jsonl"), str(project / "audit")])
+    runner.invoke(app, ["accept", str(project / "corpus.jsonl"), str(project / "audit"), "--all"])
     line = fails("apply", other, project / "audit", "--out", project / "fixed.jsonl")
     assert "not of the corpus given" in line and "fingerprint" in line and "--changed-corpus" in line
     assert not (project / "fixed.jsonl").exists()
 
 
 def test_apply_on_an_edited_corpus_replays_by_content_and_says_how_many_found_their_sentence(project: Path):
-    assert runner.invoke(app, ["accept", str(project / "corpus.jsonl"), str(project / "audit")]).exit_code == 0
+    assert runner.invoke(app, ["accept", str(project / "corpus.jsonl"), str(project / "audit"), "--all"]).exit_code == 0
     rows = [json.loads(line) for line in (project / "corpus.jsonl").read_text().splitlines()]
     edited = project / "edited.jsonl"
     edited.write_text("".join(json.dumps(r) + "\n" for r in rows[:2]))  # two of the four documents kept
@@ -284,3 +284,14 @@ def test_accept_can_keep_to_the_suggestions_the_model_is_sure_of(project: Path):
         accepted = {d.issue_id for d in store.all() if d.action == "accept" and d.issue_id in issues}
     assert accepted and accepted <= sure
     assert "--min-confidence must be between 0 and 1" in fails(*args[:3], "--min-confidence", "91")
+
+
+def test_accept_without_a_filter_accepts_nothing_and_says_why_and_what_to_give(project: Path):
+    result = runner.invoke(app, ["accept", str(project / "corpus.jsonl"), str(project / "audit")])
+    assert result.exit_code == 0, result.stderr
+    assert "Nothing accepted" in result.stderr and "90 %" in result.stderr and "--all" in result.stderr
+    assert not (project / "audit" / "decisions.sqlite").exists() or DecisionStore.open(project / "audit").all() == []
+    every = runner.invoke(app, ["accept", str(project / "corpus.jsonl"), str(project / "audit"), "--all"])
+    assert every.exit_code == 0, every.stderr
+    with DecisionStore.open(project / "audit", read_only=True) as store:
+        assert {d.action for d in store.all()} == {"accept"}

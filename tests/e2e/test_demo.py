@@ -48,7 +48,7 @@ def test_the_demo_audit_finds_every_planted_error_and_accept_apply_undoes_exactl
             tokens = corpus.sentences[index].tokens
             assert " ".join(tokens[issue["suggested_start"] : issue["suggested_end"]]) == p["fixed_text"]
     # Accepting every suggestion and applying the decisions gives back the clean corpus, byte for byte.
-    accepted = runner.invoke(app, ["accept", str(DEMO / "abstracts.txt"), str(audit_dir)])
+    accepted = runner.invoke(app, ["accept", str(DEMO / "abstracts.txt"), str(audit_dir), "--all"])
     assert accepted.exit_code == 0, accepted.output + accepted.stderr
     fixed = tmp_path / "fixed.txt"
     applied = runner.invoke(app, ["apply", str(DEMO / "abstracts.txt"), str(audit_dir), "--out", str(fixed)])
