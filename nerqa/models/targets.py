@@ -78,7 +78,7 @@ def audit_targets(
 
     Raises `NerqaError` (one line) when the folder holds no audit, or none of the corpus's
     sentences is in it."""
-    from nerqa.auditing.folder import load_audit_probs, sentence_digests
+    from nerqa.auditing.folder import load_audit_probs
 
     if not 0 < weight <= 1:
         raise NerqaError(f"target weight {weight:g}: choose a share above 0 and at most 1")
@@ -96,6 +96,8 @@ def targets_from_audit(
     folder: str,
 ) -> AuditTargets:
     """`audit_targets` on an audit's sentence records and probabilities already read."""
+    from nerqa.auditing.folder import sentence_digests
+
     by_key = {r["key"]: (i, r["tags"]) for i, r in enumerate(records)}
     targets: list[np.ndarray | None] = []
     mixed = kept = unaudited = 0
