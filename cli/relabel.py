@@ -66,10 +66,11 @@ def relabel_cli(
         str,
         typer.Option(
             metavar="|".join(ORDERS),
-            help="Queue order: score (most suspicious issue first) or uncertainty (sentences the model is least "
-            "sure of first, as nerqa select ranks a pool).",
+            help="Queue order: reach (the most suspicious first, an error repeated across the corpus earlier as "
+            "one decision settles all its mentions), score (most suspicious issue first) or uncertainty (sentences "
+            "the model is least sure of first, as nerqa select ranks a pool).",
         ),
-    ] = "score",
+    ] = "reach",
     *,
     reader: CorpusReader,
     filters: Filters,

@@ -46,7 +46,7 @@ from nerqa.review.spans import (
     suggested_fix,
 )
 
-ORDERS = ("score", "uncertainty")
+ORDERS = ("reach", "score", "uncertainty")
 STATUSES = ("pending", "accept", "keep", "edit", "skip", "disagreement")
 
 
@@ -110,9 +110,12 @@ class ReviewSession:
     reviewer: str
     filters: Filters = field(default_factory=Filters)
     clock: Callable[[], float] = time.monotonic
-    # "score": most suspicious issue first; "uncertainty": issues of the sentences the model
-    # is least sure of first (the measure `nerqa select` ranks a pool by), rank order within one.
-    order: str = "score"
+    # "reach": the audit's rank divided by how many issues share the issue's words, given label
+    # and suggestion (one decision, extended to its linked issues, settles them all), so a
+    # repeated error comes up as early as its reach is worth; "score": most suspicious issue
+    # first; "uncertainty": issues of the sentences the model is least sure of first (the
+    # measure `nerqa select` ranks a pool by), rank order within one.
+    order: str = "reach"
 
     def __post_init__(self) -> None:
         corpus = self.result.corpus
@@ -156,6 +159,8 @@ class ReviewSession:
     def issues(self) -> list[Issue]:
         """The issues the filters admit, in the session's order (default: most suspicious first)."""
         admitted = [i for i in self.result.issues if self.filters.admits(i)]
+        if self.order == "reach":
+            admitted = reach_order(admitted)
         if self.filters.statuses:
             admitted = [i for i in admitted if (self.status(i) or "pending") in self.filters.statuses]
         if self.uncertainty is not None:
@@ -351,6 +356,33 @@ class ReviewSession:
             self._recorded()
         return recorded
 
+    def same_issues(self, issue: Issue) -> list[Issue]:
+        """The other undecided issues the audit raised on the same words with the same given
+        label and the same suggestion (type, text, given, suggested): where a decision to keep
+        the labels, taken on one, holds for all."""
+        key = (issue.type, issue.text, issue.given, issue.suggested)
+        return [
+            i
+            for i in self.result.issues
+            if i.id != issue.id and (i.type, i.text, i.given, i.suggested) == key and self.status(i) is None
+        ]
+
+    def keep_all(self, issues: Sequence[Issue]) -> list[Decision]:
+        """Keep the labels at each of `issues` (`same_issues` the reviewer checked): one decision
+        each (source `propagated`), in one transaction and one batch, so one undo takes all back."""
+        batch = uuid.uuid4().hex[:12]
+        planned = [
+            self.make_decision(
+                i.id, i.index, "keep", self.base(i), source="propagated", batch=batch, before=self.base(i)
+            )
+            for i in issues
+        ]
+        if not planned:
+            return []
+        recorded = self.store.record_all(planned)
+        self._recorded()
+        return recorded
+
     # --- guideline questions --------------------------------------------------------------
 
     def question_places(self, question: Question) -> dict[int, list[Span]]:
@@ -445,6 +477,21 @@ class ReviewSession:
         recorded = self.store.record_all(planned)
         self._recorded()
         return recorded
+
+
+def reach_order(issues: Sequence[Issue]) -> list[Issue]:
+    """`issues` (most suspicious first) ordered by rank divided by the size of their group (the
+    issues sharing type, words, given label and suggestion), ties in rank order: of two issues
+    equally likely to be errors, the one whose decision settles more mentions comes first."""
+    groups = Counter((i.type, i.text, i.given, i.suggested) for i in issues)
+    ranked = sorted(
+        enumerate(issues),
+        key=lambda pair: (
+            (pair[0] + 1) / groups[(pair[1].type, pair[1].text, pair[1].given, pair[1].suggested)],
+            pair[0],
+        ),
+    )
+    return [issue for _, issue in ranked]
 
 
 def _question_prefix(question: Question) -> str:

@@ -9,6 +9,11 @@ suggested span, and every given, suggested or true span that overlaps them) and:
   earlier decision fixed);
 - edits them to the true reading otherwise.
 
+With `linked`, each decision that changes labels is offered for its linked mentions (the other
+occurrences of the words that read as they did, `ReviewSession.propagation`), and the reviewer
+extends it to those it checks in the preview: the ones where the same change gives the true
+reading; the others stay as they are.
+
 Used by `bench/real_noise.py` to measure review budgets against each other, and by anyone who
 holds a gold-labelled sample and wants to know what a review of the rest would be worth.
 """
@@ -26,7 +31,7 @@ from nerqa.data.tags import Span, ordered, spans_from_tags
 from nerqa.progress import ProgressCallback, quiet
 from nerqa.review.decisions import Action
 from nerqa.review.session import ReviewSession
-from nerqa.review.spans import overlaps
+from nerqa.review.spans import Occurrence, change_of, overlaps
 
 ORDERS = ("nerqa", "cleanlab", "random")
 
@@ -64,6 +69,28 @@ def careful_decision(
     return "edit", ordered([s for s in now if not overlaps(s, window)] + sorted(wanted))
 
 
+def checked_occurrences(
+    decision_before: Sequence[Span],
+    decision_after: Sequence[Span],
+    occurrences: Sequence[Occurrence],
+    truth: Sequence[Sequence[str]],
+) -> list[Occurrence]:
+    """Of a decision's linked `occurrences`, those a reviewer who knows `truth` (each sentence's
+    true IOB tags) keeps checked in the preview: where the change gives the true reading of the
+    words it changes (and no true span crosses them)."""
+    change = change_of(decision_before, decision_after)
+    if change is None:
+        return []
+    width = change.hi - change.lo
+    out = []
+    for occurrence in occurrences:
+        lo, hi = occurrence.at, occurrence.at + width
+        wanted = _touching(spans_from_tags(truth[occurrence.index]), lo, hi)
+        if _touching(occurrence.after, lo, hi) == wanted:
+            out.append(occurrence)
+    return out
+
+
 def review_order(session: ReviewSession, order: str, *, seed: int = 0) -> list[Issue]:
     """The issues in the order a reviewer meets them: `nerqa`, the review queue as `nerqa
     relabel` shows it; `cleanlab`, the same issues by the audit's `cleanlab_score` of their
@@ -87,17 +114,44 @@ def review_with_truth(
     issues: Sequence[Issue],
     budget: int,
     *,
+    linked: bool = False,
     progress: ProgressCallback = quiet,
 ) -> Counter[str]:
     """Decide the first `budget` of `issues` as `careful_decision` does, each recorded through
     `session` (so in its store) before the next is read. `truth` holds each sentence's true IOB
-    tags. Returns how many issues got each action."""
+    tags. With `linked`, each decision that changes labels is extended to the linked mentions
+    the reviewer checks (`checked_occurrences`). Returns how many issues got each action, and
+    under `linked` how many mentions the extensions changed and `offered` how many were shown.
+
+    An issue an earlier extension decided is not met again: the budget counts the issues the
+    reviewer decided, one by one."""
     counts: Counter[str] = Counter()
-    todo = list(issues)[:budget]
-    for done, issue in enumerate(todo, 1):
+    todo = list(issues)
+    done = 0
+    for issue in todo:
+        if done >= budget:
+            break
+        if session.status(issue) is not None:
+            continue  # decided by an extension of an earlier decision
         now = session.base(issue)
         action, after = careful_decision(issue, now, session.suggestion(issue), spans_from_tags(truth[issue.index]))
-        session.decide(issue, action, after if action == "edit" else None, source="simulated")
+        decision = session.decide(issue, action, after if action == "edit" else None, source="simulated")
         counts[action] += 1
-        progress("review", done, len(todo), {})
+        done += 1
+        if linked and decision.changes:
+            occurrences = session.propagation(decision)
+            checked = checked_occurrences(decision.before, decision.after, occurrences, truth)
+            counts["offered"] += len(occurrences)
+            counts["linked"] += len(session.propagate(decision, checked)) if checked else 0
+        elif linked and action == "keep":
+            same = session.same_issues(issue)
+            right = [
+                i
+                for i in same
+                if careful_decision(i, session.base(i), session.suggestion(i), spans_from_tags(truth[i.index]))[0]
+                == "keep"
+            ]
+            counts["offered"] += len(same)
+            counts["linked keeps"] += len(session.keep_all(right))
+        progress("review", done, budget, {})
     return counts

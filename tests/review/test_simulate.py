@@ -66,3 +66,21 @@ def test_the_words_of_an_issue_grow_to_every_span_that_crosses_them():
     # A span far from the issue is neither read nor changed.
     far = (Span(2, 3, "D"), Span(8, 9, "C"))
     assert careful_decision(issue, far, (Span(1, 3, "D"), Span(8, 9, "C")), (Span(1, 3, "D"),))[0] == "accept"
+
+
+def test_a_linked_extension_touches_only_the_mentions_the_reviewer_checked(session):
+    # HD is C in sentence 0 and, here, in sentence 2 too; sentence 1's HD is truly D.
+    truth = [t.split() for t in TRUTH]
+    truth[2] = "B-C O O O O O".split()
+    hd = next(i for i in session.result.issues if i.type == "wrong_tag" and i.text == "HD" and i.index == 0)
+    counts = review_with_truth(session, truth, [hd], budget=1, linked=True)
+    assert counts["accept"] == 1 and counts["offered"] == 2 and counts["linked"] == 1
+    rows = session.store.all()
+    assert [(d.index, d.source) for d in rows] == [(0, "simulated"), (2, "propagated")]
+    corrected = apply_decisions(session.result.corpus, session.store.effective()).corpus
+    assert [corrected.sentences[i].tags[i == 1] for i in range(3)] == ["B-C", "B-D", "B-C"]
+    # The issue the extension settled is decided, so the reviewer does not meet it again.
+    settled = [i for i in session.result.issues if i.index == 2 and i.text == "HD"]
+    assert settled and all(session.status(i) == "accept" for i in settled)
+    again = review_with_truth(session, truth, settled, budget=1)
+    assert again == {} and len(session.store.all()) == 2
