@@ -31,6 +31,7 @@ from nerqa_cli.review_screens import (
     FormsScreen,
     HelpScreen,
     HistoryScreen,
+    LinkedScreen,
     QuestionScreen,
     render_spans,
 )
@@ -48,8 +49,10 @@ class ReviewApp(App):
     #context { padding: 0 1; height: auto; color: $text-muted; }
     #forms-summary { padding: 0 1; height: auto; }
     #message { padding: 0 1; height: auto; color: $success; }
-    HelpScreen, FormsScreen, FilterScreen, EditScreen, HistoryScreen, QuestionScreen { align: center middle; }
-    #help, #forms, #filter, #editor, #history, #question {
+    HelpScreen, FormsScreen, FilterScreen, EditScreen, HistoryScreen, QuestionScreen, LinkedScreen {
+        align: center middle;
+    }
+    #help, #forms, #filter, #editor, #history, #question, #linked {
         width: 90%; height: auto; max-height: 90%; border: round $accent; background: $panel; padding: 1 2;
     }
     #members { height: auto; max-height: 16; margin: 1 0; }
@@ -84,7 +87,8 @@ class ReviewApp(App):
         # `b` steps back through the issues this reviewer decided, earlier sessions included.
         self.history: list[Issue] = self._decided_before()
         self.show_context = False
-        self.offer: tuple[Decision, list[Occurrence]] | None = None
+        # The last decision and its linked mentions (`Occurrence`s for a change, `Issue`s for a keep).
+        self.offer: tuple[Decision, list[Occurrence] | list[Issue]] | None = None
 
     def _decided_before(self) -> list[Issue]:
         seen: dict[str, Issue] = {}
@@ -259,14 +263,21 @@ class ReviewApp(App):
 
     def saved(self, decision: Decision) -> None:
         message = f"Saved: {self.describe_decision(decision)} (#{decision.seq})."
-        occurrences = self.session.propagation(decision)
-        self.offer = (decision, occurrences) if occurrences else None
-        if occurrences:
-            changed = (*decision.removed, *decision.added)
+        issue = self.session.issue(decision.issue_id)
+        linked: list = self.session.propagation(decision) if decision.changes else []
+        if not decision.changes and decision.action == "keep" and issue is not None:
+            linked = self.session.same_issues(issue)
+        self.offer = (decision, linked) if linked else None
+        if linked:
             tokens = self.session.result.corpus.sentences[decision.index].tokens
-            words = " ".join(tokens[min(s.start for s in changed) : max(s.end for s in changed)])
+            if decision.changes:
+                changed = (*decision.removed, *decision.added)
+                words = " ".join(tokens[min(s.start for s in changed) : max(s.end for s in changed)])
+            else:
+                words = issue.text
             message += (
-                f" {len(occurrences)} other occurrences of {words!r} read as this one did: press p to change them too."
+                f" {len(linked)} other mentions of {words!r} read as this one did: "
+                "p to preview them and extend the decision."
             )
         self.say(message)
 
@@ -314,13 +325,44 @@ class ReviewApp(App):
 
     def action_propagate(self) -> None:
         if self.offer is None:
-            self.say("No change to propagate: decide an issue first.")
+            self.say("No linked mentions to extend a decision to: decide an issue first.")
             return
-        decision, occurrences = self.offer
-        recorded = self.session.propagate(decision, occurrences)
-        self.offer = None
-        self.redraw()
-        self.say(f"Saved {len(recorded)} propagated decisions (u undoes them together).")
+        decision, linked = self.offer
+        corpus = self.session.result.corpus
+
+        def line(index: int, spans) -> Text:
+            text = Text(f"s. {index}: ", style="dim")
+            text.append_text(render_spans(corpus.sentences[index].tokens, spans, self.types))
+            return text
+
+        if decision.changes:
+            rows = [line(o.index, o.after) for o in linked]  # type: ignore[union-attr]
+            title = (
+                f"Extend '{self.describe_decision(decision)}' to these {len(rows)} mentions (shown as it leaves them)"
+            )
+        else:
+            rows = [line(i.index, self.session.spans(i.index)) for i in linked]  # type: ignore[union-attr]
+            title = f"Keep the labels at these {len(rows)} mentions too (shown as they stay)"
+
+        def extend(checked: tuple[int, ...] | None) -> None:
+            if checked is None:
+                self.say("Not extended: the linked mentions stay as they are.")
+                return
+            chosen = [linked[i] for i in checked]
+            if decision.changes:
+                recorded = self.session.propagate(decision, chosen)  # type: ignore[arg-type]
+            else:
+                recorded = self.session.keep_all(chosen)  # type: ignore[arg-type]
+            self.offer = None
+            self.redraw()
+            left = len(linked) - len(chosen)
+            self.say(
+                f"Saved: the decision extended to {len(recorded)} linked mentions"
+                + (f", {left} left out" if left else "")
+                + " (u undoes the extension as one)."
+            )
+
+        self.push_screen(LinkedScreen(title, rows), extend)
 
     def action_context(self) -> None:
         self.show_context = not self.show_context

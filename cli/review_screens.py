@@ -29,7 +29,9 @@ Review keys (up/down, page up/down: scroll; escape: close)
   e  edit the spans
   s  skip (come back to it at the end)
   u  undo your last decision
-  p  apply the last change to the same form elsewhere
+  p  preview your last decision on its linked mentions (the
+     same words read the same way elsewhere) and extend it to
+     the checked ones (u undoes the extension as one)
   c  show the neighbouring sentences
   f  the same form elsewhere (choose one to jump to it)
   /  filter by issue type, class, score and status
@@ -431,3 +433,38 @@ class QuestionScreen(ModalScreen["tuple[str, tuple[tuple[int, int, int], ...]] |
             checked = set(self.query_one("#members", SelectionList).selected)
             left_out = tuple(m for m in self.members if m not in checked)
             self.dismiss((self.types[number], left_out))
+
+
+class LinkedScreen(ModalScreen["tuple[int, ...] | None"]):
+    """The preview of a decision extended to its linked mentions: each in its sentence as the
+    extension would leave it, checked (space leaves one out, or puts it back). Enter extends
+    the decision to the checked ones and returns their positions in `rows`; escape: None."""
+
+    BINDINGS = [Binding("enter", "extend", "Extend", priority=True), Binding("escape", "dismiss", "Cancel")]
+
+    def __init__(self, title: str, rows: Sequence[Text]) -> None:
+        super().__init__()
+        self.title_text = title
+        self.rows = list(rows)
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="linked"):
+            yield Static(Text(self.title_text, style="bold"))
+            yield SelectionList[int](
+                *[Selection(self.row(i, True), i, True) for i in range(len(self.rows))], id="members"
+            )
+            yield Static(Text("enter: extend the decision to the checked mentions   escape: leave them", style="bold"))
+
+    def row(self, i: int, checked: bool) -> Text:
+        line = self.rows[i].copy()
+        if not checked:
+            line.append("   left out: stays as it is", style="yellow")
+        return line
+
+    def on_selection_list_selection_toggled(self, event: SelectionList.SelectionToggled) -> None:
+        members = self.query_one("#members", SelectionList)
+        i = event.selection_index
+        members.replace_option_prompt_at_index(i, self.row(i, i in members.selected))
+
+    def action_extend(self) -> None:
+        self.dismiss(tuple(sorted(self.query_one("#members", SelectionList).selected)))

@@ -12,7 +12,7 @@ from nerqa.review.apply import apply_decisions
 from nerqa.review.decisions import DecisionStore
 from nerqa.review.session import ReviewSession
 from nerqa_cli.review_app import ReviewApp
-from nerqa_cli.review_screens import EditScreen, FilterScreen, FormsScreen, HelpScreen
+from nerqa_cli.review_screens import LinkedScreen, EditScreen, FilterScreen, FormsScreen, HelpScreen
 
 
 def make_app(folder: Path) -> ReviewApp:
@@ -102,9 +102,13 @@ def test_propagation_after_a_decision_and_same_form_jump(tmp_path: Path):
             app.redraw()
             assert "'HD' elsewhere: D 2" in text_of(app, "#forms-summary")
             await pilot.press("a")
-            assert "2 other occurrences of 'HD' read as this one did" in text_of(app, "#message")
+            assert "2 other mentions of 'HD' read as this one did" in text_of(app, "#message")
             await pilot.press("p")
-            assert "Saved 2 propagated decisions" in text_of(app, "#message")
+            assert isinstance(app.screen, LinkedScreen)
+            preview = [str(app.screen.rows[i]).strip() for i in range(2)]
+            assert preview == ["s. 1: In [HD]C the risk was high .", "s. 2: [HD]C is frequent in families ."]
+            await pilot.press("enter")
+            assert "Saved: the decision extended to 2 linked mentions" in text_of(app, "#message")
             await pilot.press("b")  # back to the HD issue
             assert app.current == hd and "'HD' elsewhere: C 2" in text_of(app, "#forms-summary")
             await pilot.press("f")
@@ -220,3 +224,47 @@ def test_the_help_scrolls_to_its_last_line_at_80_by_24(tmp_path: Path):
             assert last in str(app.screen.query_one("#help Static").render())
 
     run(scenario())
+
+
+def test_a_linked_extension_writes_what_its_preview_shows_and_leaves_out_what_was_unchecked(tmp_path: Path):
+    async def scenario():
+        app = make_app(tmp_path)
+        async with app.run_test(size=(130, 40)) as pilot:
+            app.current = next(i for i in app.session.result.issues if i.type == "wrong_tag" and i.index == 0)
+            app.redraw()
+            await pilot.press("a", "p")
+            assert isinstance(app.screen, LinkedScreen)
+            shown = {o.index: o.after for o in app.offer[1]}
+            await pilot.press("space")  # leave out the first: sentence 1
+            assert "left out: stays as it is" in str(app.screen.query_one("#members").get_option_at_index(0).prompt)
+            await pilot.press("enter")
+            assert "extended to 1 linked mentions, 1 left out" in text_of(app, "#message")
+        return app, shown
+
+    app, shown = run(scenario())
+    fixed = apply_decisions(app.session.result.corpus, app.session.store.effective()).corpus
+    assert tuple(fixed.sentences[2].spans) == shown[2]  # what the preview showed is what apply writes
+    assert tuple(fixed.sentences[1].spans) == tuple(app.session.result.corpus.sentences[1].spans)  # left out
+    assert [(r.source, r.index) for r in app.session.store.all()] == [("review", 0), ("propagated", 2)]
+    # One undo takes the extension back; the decision it extended stays.
+    app.session.undo()
+    assert [d.index for d in app.session.store.effective()] == [0]
+
+
+def test_a_keep_is_offered_for_the_same_issues_and_extends_to_the_checked_ones(tmp_path: Path):
+    async def scenario():
+        app = make_app(tmp_path)
+        async with app.run_test(size=(130, 40)) as pilot:
+            first = next(i for i in app.session.result.issues if i.type == "wrong_tag" and i.index == 0)
+            same = app.session.same_issues(first)
+            app.current = first
+            app.redraw()
+            await pilot.press("k")
+            assert f"{len(same)} other mentions of 'HD' read as this one did" in text_of(app, "#message")
+            await pilot.press("p", "enter")
+            assert f"extended to {len(same)} linked mentions" in text_of(app, "#message")
+        return app, same
+
+    app, same = run(scenario())
+    assert same and {app.session.status(i) for i in same} == {"keep"}
+    assert {d.action for d in app.session.store.all()} == {"keep"}

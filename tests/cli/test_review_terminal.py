@@ -94,7 +94,10 @@ def project(tmp_path: Path) -> Path:
 def relabel(project: Path, reviewer: str = "tmux", *, size: tuple[int, int] = (130, 40)) -> Terminal:
     # exec: the pane's process is the app itself, so kill -9 hits it and nothing else.
     return Terminal(
-        f"exec {sys.executable} -m nerqa_cli.main relabel corpus.jsonl audit --reviewer {reviewer}", project, size=size
+        # --order score: the scripted keys follow the audit's own order (the default, reach, is Pilot-tested)
+        f"exec {sys.executable} -m nerqa_cli.main relabel corpus.jsonl audit --reviewer {reviewer} --order score",
+        project,
+        size=size,
     )
 
 
@@ -130,9 +133,11 @@ def test_review_in_a_real_terminal_then_apply(project: Path):
         term.keys("e", "Right", "Right", "Right", "]", "Enter")  # the same edit again
         term.wait_for(r"Saved: edit: 'muscular dystrophy' D → 'dystrophy' D \(#6\)")  # the skip is a row of the log too
         term.keys("e", "t", "Enter")  # sentence 1: HD D -> C
-        term.wait_for(r"2 other occurrences of 'HD' read as this one did")
+        term.wait_for(r"2 other mentions of 'HD' read as this one did")
         term.keys("p")
-        term.wait_for(r"Saved 2 propagated decisions")
+        term.wait_for(r"Extend 'edit")  # the preview: both mentions, checked
+        term.keys("Enter")
+        term.wait_for(r"extended to 2 linked mentions")
         term.keys("q")
         time.sleep(1.5)
     finally:
