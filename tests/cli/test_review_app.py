@@ -12,7 +12,7 @@ from nerqa.review.apply import apply_decisions
 from nerqa.review.decisions import DecisionStore
 from nerqa.review.session import ReviewSession
 from nerqa_cli.review_app import ReviewApp
-from nerqa_cli.review_screens import LinkedScreen, EditScreen, FilterScreen, FormsScreen, HelpScreen
+from nerqa_cli.review_screens import EditScreen, FilterScreen, FormsScreen, HelpScreen, LinkedScreen
 
 
 def make_app(folder: Path) -> ReviewApp:
