@@ -34,6 +34,14 @@ def accept_cli(
         ),
     ] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print what would change, record nothing.")] = False,
+    linked: Annotated[
+        bool,
+        typer.Option(
+            "--linked",
+            help="Extend each acceptance to its linked mentions: the same words, labelled as they were, elsewhere "
+            "(listed under the issue that leads them; preview with --dry-run).",
+        ),
+    ] = False,
     every: Annotated[
         bool,
         typer.Option(
@@ -70,7 +78,7 @@ def accept_cli(
                 )
                 next_step(f"review the issues one by one with nerqa relabel {corpus} {audit_dir}")
                 return
-            planned = session.bulk_accept(filters, dry_run=dry_run)
+            planned = session.bulk_accept(filters, dry_run=dry_run, linked=linked)
             render_bulk(session, planned, dry_run)
     if dry_run and planned:
         next_step(
@@ -84,8 +92,11 @@ def accept_cli(
 def render_bulk(session, planned, dry_run: bool) -> None:
     """The table of what was (or would be) accepted: each issue by its type and words."""
     corpus = session.result.corpus
+    extended = sum(d.source == "propagated" for d in planned)
     table = Table(
-        title=("Would accept" if dry_run else "Accepted") + f" {counted(len(planned), 'suggestion')}",
+        title=("Would accept" if dry_run else "Accepted")
+        + f" {counted(len(planned) - extended, 'suggestion')}"
+        + (f", extended to {counted(extended, 'linked mention')}" if extended else ""),
         title_justify="left",
     )
     for column in ("issue", "sentence", "before", "after"):
@@ -95,7 +106,11 @@ def render_bulk(session, planned, dry_run: bool) -> None:
         show = lambda spans: "; ".join(f"{' '.join(tokens[s.start : s.end])} {s.label}" for s in spans) or "-"  # noqa: E731
         issue = session.issue(d.issue_id)
         table.add_row(
-            escape(f"{issue.type} {issue.text!r}" if issue else "propagated"),
+            escape(
+                f"{issue.type} {issue.text!r}" + (" (linked)" if d.source == "propagated" else "")
+                if issue
+                else "linked mention"
+            ),
             str(d.index),
             escape(show(d.removed)),
             escape(show(d.added)),

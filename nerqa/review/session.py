@@ -452,9 +452,11 @@ class ReviewSession:
         candidates.sort(key=lambda i: ((i.start, i.end) not in bounds, i.type == "sparse"))
         return candidates[0].id if candidates else None
 
-    def bulk_accept(self, filters: Filters, *, dry_run: bool = False) -> list[Decision]:
+    def bulk_accept(self, filters: Filters, *, dry_run: bool = False, linked: bool = False) -> list[Decision]:
         """Accept the suggestion of every undecided issue the filters admit, in rank order
-        (one decision each; a suggestion that would change nothing is left alone).
+        (one decision each; a suggestion that would change nothing is left alone). With
+        `linked`, each acceptance is extended to its linked mentions (the same words reading
+        as they did, `propagation`), each a decision of source `propagated` after it.
 
         With `dry_run`, the decisions are computed as they would be recorded, and none is.
         """
@@ -472,11 +474,37 @@ class ReviewSession:
             )
             states[issue.index] = after
             planned.append(d)
+            if linked:
+                planned += self._extend_planned(d, states, batch)
         if dry_run or not planned:
             return planned
         recorded = self.store.record_all(planned)
         self._recorded()
         return recorded
+
+    def _extend_planned(self, decision: Decision, states: list[tuple[Span, ...]], batch: str) -> list[Decision]:
+        """The decisions that extend a planned `decision` to its linked mentions, made on the
+        planned `states` (updated in place)."""
+        change = change_of(decision.before, decision.after)
+        if change is None:
+            return []
+        tokens = self.result.corpus.sentences[decision.index].tokens  # type: ignore[index]
+        out = []
+        for occurrence in same_form(change, tokens, decision.index, self.forms, states):  # type: ignore[arg-type]
+            issue_id = self._issue_at(occurrence) or _propagated_id(self.keys[occurrence.index], occurrence, decision)
+            out.append(
+                self.make_decision(
+                    issue_id,
+                    occurrence.index,
+                    "accept",
+                    occurrence.after,
+                    source="propagated",
+                    batch=batch,
+                    before=states[occurrence.index],
+                )
+            )
+            states[occurrence.index] = occurrence.after
+        return out
 
 
 def reach_order(issues: Sequence[Issue]) -> list[Issue]:

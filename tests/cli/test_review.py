@@ -11,9 +11,10 @@ from review_helpers import review_audit, write_review_project
 from typer.testing import CliRunner
 
 from nerqa.auditing import write_outputs
-from nerqa.data.formats import write_corpus
+from nerqa.data.formats import read_corpus, write_corpus
 from nerqa.review.decisions import DecisionStore
-from nerqa.review.session import ReviewSession
+from nerqa.review.opening import open_review
+from nerqa.review.session import Filters, ReviewSession
 from nerqa_cli.main import app
 
 
@@ -295,3 +296,21 @@ def test_accept_without_a_filter_accepts_nothing_and_says_why_and_what_to_give(p
     assert every.exit_code == 0, every.stderr
     with DecisionStore.open(project / "audit", read_only=True) as store:
         assert {d.action for d in store.all()} == {"accept"}
+
+
+def test_accept_linked_extends_each_acceptance_and_its_dry_run_is_what_apply_writes(project: Path):
+    corpus, audit = str(project / "corpus.jsonl"), str(project / "audit")
+    dry = runner.invoke(app, ["accept", corpus, audit, "--type", "wrong_tag", "--linked", "--dry-run"])
+    assert dry.exit_code == 0, dry.stderr
+    assert "extended to" in dry.stdout and "(linked)" in dry.stdout
+    with open_review(read_corpus(project / "corpus.jsonl"), project / "audit", reviewer="x", record=False) as session:
+        preview = session.bulk_accept(Filters(types=frozenset({"wrong_tag"})), dry_run=True, linked=True)
+    assert any(d.source == "propagated" for d in preview)
+    done = runner.invoke(app, ["accept", corpus, audit, "--type", "wrong_tag", "--linked"])
+    assert done.exit_code == 0, done.stderr
+    fixed = project / "fixed.jsonl"
+    assert runner.invoke(app, ["apply", corpus, audit, "--out", str(fixed)]).exit_code == 0
+    written = read_corpus(fixed)
+    for d in preview:  # each sentence reads as the dry run's last decision on it left it
+        last = [p for p in preview if p.index == d.index][-1]
+        assert tuple(written.sentences[d.index].spans) == last.after
