@@ -63,12 +63,23 @@ def token_spans(tokens: Sequence[str], spans: Sequence[tuple[int, int, str]], *,
     return ordered(out)
 
 
-def label_config(types: Sequence[str]) -> str:
-    """A Label Studio labeling config for the tasks: one `Labels` over the text."""
+LINKED_NAME = "linked"
+
+
+def label_config(types: Sequence[str], *, linked: bool = False) -> str:
+    """A Label Studio labeling config for the tasks: one `Labels` over the text; with `linked`,
+    below it a checkbox per linked mention (`Choices` loaded from the task's `linked` list), to
+    extend the decision to the ticked ones."""
     labels = "".join(f'<Label value="{t}"/>' for t in types)
+    extend = (
+        '<Header value="Make the same change at these mentions too (tick them):"/>'
+        f'<Choices name="{LINKED_NAME}" toName="{TO_NAME}" choice="multiple" value="${LINKED_NAME}"/>'
+        if linked
+        else ""
+    )
     return (
         f'<View><Labels name="{FROM_NAME}" toName="{TO_NAME}">{labels}</Labels><Text name="{TO_NAME}" '
-        'value="$text"/></View>'
+        f'value="$text"/>{extend}</View>'
     )
 
 
@@ -106,6 +117,8 @@ def task_record(
     bounds = [[0, len(text)]]
     if tool == "labelstudio":
         data = {"text": text, "sentences": bounds, "nerqa": nerqa}
+        if "linked" in nerqa:
+            data[LINKED_NAME] = [{"value": mention["label"]} for mention in nerqa["linked"]]
         if nerqa.get("doc_id") is not None:
             data["doc_id"] = nerqa["doc_id"]
         return {

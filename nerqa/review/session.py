@@ -332,29 +332,61 @@ class ReviewSession:
             return []
         return same_form(change, self.result.corpus.sentences[index].tokens, index, self.forms, self.states)
 
+    def linked_mentions(self, issue: Issue, after: Sequence[Span] | None = None) -> list[Occurrence]:
+        """The mentions a decision on `issue` would be offered for: the other occurrences of the
+        words it changes that read as they do now, each with the same change made. `after`: the
+        sentence's spans after the decision (default: the suggestion accepted)."""
+        before = self.base(issue)
+        change = change_of(before, self.suggestion(issue) if after is None else after)
+        if change is None:
+            return []
+        tokens = self.result.corpus.sentences[issue.index].tokens
+        return same_form(change, tokens, issue.index, self.forms, self.states)
+
     def propagate(self, decision: Decision, occurrences: Sequence[Occurrence]) -> list[Decision]:
-        """Record the change at each occurrence, one decision each (one batch for undo)."""
-        batch = uuid.uuid4().hex[:12]
-        recorded = []
+        """Record the change at each occurrence, one decision each, in one transaction and one
+        batch (one undo takes them all back)."""
+        planned = self.extension(decision, occurrences, list(self.states), uuid.uuid4().hex[:12])
+        if not planned:
+            return []
+        recorded = self.store.record_all(planned)
+        self._recorded()
+        return recorded
+
+    def extension(
+        self,
+        decision: Decision,
+        occurrences: Sequence[Occurrence],
+        states: list[tuple[Span, ...]],
+        batch: str,
+        *,
+        source: str = "propagated",
+    ) -> list[Decision]:
+        """The decisions (not recorded) that make `decision`'s change at each occurrence, made on
+        `states` (each sentence's spans; updated in place): one per occurrence that still reads as
+        it did when it was found (an earlier one in the same sentence may have changed it)."""
+        out = []
         for occurrence in occurrences:
-            # Made on the sentence as it is now: an earlier occurrence in the same sentence,
-            # or another reviewer, may have changed it since the occurrence was found.
             removed = set(occurrence.before) - set(occurrence.after)
-            after = apply_change(
-                self.states[occurrence.index], tuple(removed), tuple(set(occurrence.after) - set(occurrence.before))
-            )
+            added = set(occurrence.after) - set(occurrence.before)
+            after = apply_change(states[occurrence.index], tuple(removed), tuple(added))
             if after is None:
                 continue
             issue_id = self._issue_at(occurrence) or _propagated_id(self.keys[occurrence.index], occurrence, decision)
             action: Action = "edit" if decision.action == "edit" else "accept"
-            d = self.store.record(
-                self.make_decision(issue_id, occurrence.index, action, after, source="propagated", batch=batch)
+            out.append(
+                self.make_decision(
+                    issue_id,
+                    occurrence.index,
+                    action,
+                    after,
+                    source=source,
+                    batch=batch,
+                    before=states[occurrence.index],
+                )
             )
-            recorded.append(d)
-            self.states[occurrence.index] = d.after
-        if recorded:
-            self._recorded()
-        return recorded
+            states[occurrence.index] = after
+        return out
 
     def same_issues(self, issue: Issue) -> list[Issue]:
         """The other undecided issues the audit raised on the same words with the same given
@@ -489,22 +521,8 @@ class ReviewSession:
         if change is None:
             return []
         tokens = self.result.corpus.sentences[decision.index].tokens  # type: ignore[index]
-        out = []
-        for occurrence in same_form(change, tokens, decision.index, self.forms, states):  # type: ignore[arg-type]
-            issue_id = self._issue_at(occurrence) or _propagated_id(self.keys[occurrence.index], occurrence, decision)
-            out.append(
-                self.make_decision(
-                    issue_id,
-                    occurrence.index,
-                    "accept",
-                    occurrence.after,
-                    source="propagated",
-                    batch=batch,
-                    before=states[occurrence.index],
-                )
-            )
-            states[occurrence.index] = occurrence.after
-        return out
+        found = same_form(change, tokens, decision.index, self.forms, states)  # type: ignore[arg-type]
+        return self.extension(decision, found, states, batch)
 
 
 def reach_order(issues: Sequence[Issue]) -> list[Issue]:
