@@ -47,6 +47,14 @@ def import_cli(
         typer.Option(metavar="|".join(TOOLS), help="Check that the file is this tool's export (read from its shape)."),
     ] = None,
     reviewer: ReviewerOpt = None,
+    linked: Annotated[
+        bool,
+        typer.Option(
+            "--linked",
+            help="Prodigy and doccano: extend each decision that changes labels to every linked mention its task "
+            "listed (Label Studio tasks carry a tick box per mention instead).",
+        ),
+    ] = False,
     *,
     reader: CorpusReader,
 ) -> None:
@@ -64,7 +72,7 @@ def import_cli(
             if shape == "decisions":
                 decisions = import_decision_log(session, source)
             else:
-                decisions = import_results(session, source, tool, reviewer=reviewer, records=records)
+                decisions = import_results(session, source, tool, reviewer=reviewer, records=records, linked=linked)
             render_import(store.record_new(decisions), source, None if shape == "decisions" else shape)
 
 

@@ -13,7 +13,15 @@ from nerqa.config import check_choice
 from nerqa.files import atomic_write_text, check_output_file
 from nerqa.review.session import ORDERS, Filters
 from nerqa.review.tasks import TOOLS
-from nerqa_cli.console import counted, existing_path, next_step, output, status_console, user_errors
+from nerqa_cli.console import (
+    counted,
+    existing_path,
+    next_step,
+    output,
+    status_console,
+    user_errors,
+    writes_to_stdout,
+)
 from nerqa_cli.reading import CorpusReader, with_reader
 from nerqa_cli.review_options import AuditDirArg, AuditedCorpusArg, with_filters
 
@@ -52,7 +60,13 @@ def tasks_cli(
         ) as session:
             issues = session.queue()[:limit]
             text = export_tasks(session, issues, tool)
+            types = sorted({t.split("-", 1)[1] for t in session.result.tags if "-" in t})
         atomic_write_text(output(out), text)
+        if tool == "labelstudio" and not writes_to_stdout(out):
+            from nerqa.interop.tasks import label_config
+
+            # The labeling config the tasks need (spans, and a tick box per linked mention).
+            atomic_write_text(out.with_suffix(".labelstudio.xml"), label_config(types, linked=True) + "\n")
     status_console(out).print(
         f"[green]Wrote[/] {counted(len(issues), 'review task')} for {tool} to {escape(str(out))}", highlight=False
     )

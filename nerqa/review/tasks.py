@@ -34,6 +34,7 @@ from nerqa.auditing.issues import Issue
 from nerqa.data.tags import Span
 from nerqa.errors import NerqaError
 from nerqa.interop.tasks import (
+    LINKED_NAME,
     TOOLS,
     char_spans,
     check_tool,
@@ -74,9 +75,38 @@ def _meta(session: ReviewSession, issue: Issue) -> dict:
     }
 
 
+def bracketed(tokens: Sequence[str], spans: Sequence[Span]) -> str:
+    """A sentence with each span in brackets followed by its type: `In [HD]C the risk`."""
+    starts, ends = {s.start: s for s in spans}, {s.end - 1: s for s in spans}
+    return " ".join(
+        ("[" if i in starts else "") + token + (f"]{ends[i].label}" if i in ends else "")
+        for i, token in enumerate(tokens)
+    )
+
+
+def linked_meta(session: ReviewSession, issue: Issue) -> list[dict]:
+    """The mentions a decision on `issue` can be extended to (`ReviewSession.linked_mentions`),
+    each as a task lists it: its sentence (`index`, `sentence_key`), where the change goes
+    (`at`), the sentence's spans with the suggestion's change made (`after`) and a `label`
+    showing that reading (`s. 12: In [HD]C the risk ...`)."""
+    corpus = session.result.corpus
+    return [
+        {
+            "index": o.index,
+            "sentence_key": session.keys[o.index],
+            "at": o.at,
+            "after": [[s.start, s.end, s.label] for s in o.after],
+            "label": f"s. {o.index} @{o.at}: {bracketed(corpus.sentences[o.index].tokens, o.after)}",
+        }
+        for o in session.linked_mentions(issue)
+    ]
+
+
 def export_tasks(session: ReviewSession, issues: Sequence[Issue], tool: str) -> str:
     """The review tasks for `issues` as the tool imports them (a JSON list for Label
-    Studio, JSONL for Prodigy and doccano)."""
+    Studio, JSONL for Prodigy and doccano). Each lists under `nerqa.linked` the mentions the
+    decision can be extended to (`linked_meta`); Label Studio shows them as checkboxes
+    (`label_config(types, linked=True)`)."""
     check_tool(tool)
     corpus = session.result.corpus
     records = []
@@ -93,7 +123,11 @@ def export_tasks(session: ReviewSession, issues: Sequence[Issue], tool: str) -> 
             "given": issue.given,
             "suggested": issue.suggested,
         }
-        records.append(task_record(tool, tokens, predictions, _meta(session, issue), meta=meta))
+        linked = linked_meta(session, issue)
+        if linked:
+            meta["linked"] = len(linked)
+        nerqa = {**_meta(session, issue), "linked": linked}
+        records.append(task_record(tool, tokens, predictions, nerqa, meta=meta))
     return dump_tasks(records, tool)
 
 
@@ -163,9 +197,14 @@ def import_results(
     *,
     reviewer: str | None = None,
     records: Sequence[tuple[str, Any]] | None = None,
+    linked: bool = False,
 ) -> list[Decision]:
     """Decisions from the tool's exported results (not yet recorded: the caller records them
     with `DecisionStore.record_new`, which skips those an earlier import recorded).
+
+    A decision that changes labels is extended to the linked mentions its task listed
+    (`linked_meta`): in Label Studio to those the annotator ticked, in Prodigy and doccano to
+    all of them with `linked`. A mention that reads otherwise now is left alone.
 
     Every task must name an issue of this audit and its sentence; spans must lie on token
     edges inside the sentence. A task nobody touched yields a skip. `tool` None: detected
@@ -182,6 +221,7 @@ def import_results(
     tool = detected
     issues = {i.id: i for i in session.result.issues}
     decisions = []
+    states = list(session.states)
     for where, record in records:
         meta = _nerqa_meta(record, where)
         issue = issues.get(meta["issue_id"])
@@ -200,10 +240,43 @@ def import_results(
         decision = session.make_decision(
             issue.id, issue.index, action, after, source=f"import:{tool}", batch=f"import-{path.name}", before=base
         )
-        decisions.append(
-            replace(decision, reviewer=name, origin=origin, supersedes=session.replaces(issue, reviewer=name))
-        )
+        decision = replace(decision, reviewer=name, origin=origin, supersedes=session.replaces(issue, reviewer=name))
+        decisions.append(decision)
+        states[issue.index] = after
+        chosen = _chosen_linked(record, meta, tool, linked, where)
+        if chosen and decision.changes:
+            found = {(o.index, o.at): o for o in session.linked_mentions(issue, after)}
+            occurrences = [found[key] for key in chosen if key in found]  # one that changed since is left alone
+            for extension in session.extension(decision, occurrences, states, decision.batch or ""):
+                decisions.append(
+                    replace(
+                        extension, reviewer=name, origin=f"{origin}:linked={extension.index}", source=f"import:{tool}"
+                    )
+                )
     return decisions
+
+
+def _chosen_linked(record: dict, meta: dict, tool: str, every: bool, where: str) -> list[tuple[int, int]]:
+    """The linked mentions (`(sentence, at)`) a task's decision is extended to: in Label
+    Studio, the ones ticked; in the others, all listed when `every` (`--linked`)."""
+    listed = meta.get("linked") or []
+    if tool != "labelstudio":
+        return [(int(m["index"]), int(m["at"])) for m in listed] if every else []
+    annotations = [a for a in record.get("annotations", []) if not a.get("was_cancelled")]
+    if not annotations:
+        return []
+    latest = max(annotations, key=lambda a: (a.get("updated_at") or a.get("created_at") or "", a.get("id") or 0))
+    ticked = {
+        choice
+        for item in latest.get("result", [])
+        if item.get("type") == "choices" and item.get("from_name") == LINKED_NAME
+        for choice in item.get("value", {}).get("choices", [])
+    }
+    by_label = {m["label"]: (int(m["index"]), int(m["at"])) for m in listed}
+    unknown = sorted(ticked - by_label.keys())
+    if unknown:
+        raise NerqaError(f"{where}: ticked linked mention {unknown[0]!r} is not one this task listed")
+    return [by_label[label] for label in sorted(ticked, key=lambda label: by_label[label])]
 
 
 # Each reads one task of a tool's export: `(action or None to infer, spans after, the annotator

@@ -140,3 +140,47 @@ def test_a_doccano_example_left_as_exported_is_a_skip_not_an_accept(session: Rev
     exported.write_text("".join(json.dumps(r) + "\n" for r in lines))
     decisions = import_results(session, exported)
     assert [d.action for d in decisions] == ["skip", "accept"] and decisions[0].after == session.spans(issues[0].index)
+
+
+def test_a_task_lists_its_linked_mentions_and_the_ticked_ones_are_decided_as_their_preview_shows(
+    session: ReviewSession, tmp_path: Path
+):
+    from nerqa.review.apply import apply_decisions
+    from nerqa.review.tasks import bracketed
+
+    hd = next(i for i in session.queue() if i.type == "wrong_tag" and i.index == 0)
+    (task,) = json.loads(export_tasks(session, [hd], "labelstudio"))
+    listed = task["data"]["nerqa"]["linked"]
+    assert [m["index"] for m in listed] == [1, 2]
+    assert task["data"]["linked"] == [{"value": m["label"]} for m in listed]
+    assert listed[1]["label"] == "s. 2 @0: [HD]C is frequent in families ."
+    assert '<Choices name="linked" toName="text" choice="multiple" value="$linked"/>' in label_config(
+        ["C"], linked=True
+    )
+    tokens = task["data"]["text"].split(" ")
+    spans = [
+        {"from_name": "label", "to_name": "text", "type": "labels", "value": {"start": a, "end": b, "labels": [t]}}
+        for a, b, t in char_spans(tokens, session.suggestion(hd))
+    ]
+    ticked = {"from_name": "linked", "to_name": "text", "type": "choices", "value": {"choices": [listed[1]["label"]]}}
+    task["id"], task["annotations"] = 1, [{"id": 1, "result": [*spans, ticked], "completed_by": 3}]
+    export = tmp_path / "export.json"
+    export.write_text(json.dumps([task]))
+    decisions = import_results(session, export)
+    assert [(d.index, d.action) for d in decisions] == [(0, "accept"), (2, "accept")]
+    recorded, _ = session.store.record_new(decisions)
+    assert len(recorded) == 2 and session.store.record_new(import_results(session, export)) == ([], 2)  # idempotent
+    fixed = apply_decisions(session.result.corpus, session.store.effective()).corpus
+    assert bracketed(fixed.sentences[2].tokens, fixed.sentences[2].spans) == listed[1]["label"].split(": ", 1)[1]
+    assert fixed.sentences[1].tags == session.result.corpus.sentences[1].tags  # not ticked: as given
+
+
+def test_prodigy_results_extend_to_every_listed_mention_only_with_linked(session: ReviewSession, tmp_path: Path):
+    hd = next(i for i in session.queue() if i.type == "wrong_tag" and i.index == 0)
+    (task,) = [json.loads(line) for line in export_tasks(session, [hd], "prodigy").splitlines()]
+    assert task["meta"]["linked"] == 2 and len(task["nerqa"]["linked"]) == 2
+    task["answer"] = "accept"
+    export = tmp_path / "export.jsonl"
+    export.write_text(json.dumps(task) + "\n")
+    assert [d.index for d in import_results(session, export)] == [0]
+    assert [d.index for d in import_results(session, export, linked=True)] == [0, 1, 2]
