@@ -89,12 +89,12 @@ def accept_cli(
         next_step(f"write the corrected corpus with nerqa apply {corpus} {audit_dir} --out CORRECTED")
 
 
-def render_bulk(session, planned, dry_run: bool) -> None:
+def render_bulk(session, planned, dry_run: bool, verbs: tuple[str, str] = ("Would accept", "Accepted")) -> None:
     """The table of what was (or would be) accepted: each issue by its type and words."""
     corpus = session.result.corpus
     extended = sum(d.source == "propagated" for d in planned)
     table = Table(
-        title=("Would accept" if dry_run else "Accepted")
+        title=(verbs[0] if dry_run else verbs[1])
         + f" {counted(len(planned) - extended, 'suggestion')}"
         + (f", extended to {counted(extended, 'linked mention')}" if extended else ""),
         title_justify="left",

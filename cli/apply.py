@@ -54,6 +54,13 @@ def apply_cli(
     to: OutputFormatOpt = None,
     resolve: ResolveOpt = None,
     changed_corpus: ChangedCorpusOpt = False,
+    auto: Annotated[
+        bool,
+        typer.Option(
+            "--auto/--no-auto",
+            help="Apply the automatic fixes (nerqa autofix) beside the people's decisions, or leave them out.",
+        ),
+    ] = True,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
     force: CorpusForceOpt = False,
     *,
@@ -71,7 +78,7 @@ def apply_cli(
 
         data = reader.read(corpus)
         standing, result = apply_audit_decisions(
-            data, existing_path(audit_dir), resolve=resolve, changed_corpus=changed_corpus
+            data, existing_path(audit_dir), resolve=resolve, changed_corpus=changed_corpus, automatic=auto
         )
         note_lost_columns(result.corpus, to)
         written = write_corpus(result.corpus, output(out), to, options=reader.options, force=force)
@@ -114,9 +121,15 @@ def as_record(summary: dict, written, result, standing) -> dict:
 
 def render(summary: dict, standing, result, audit_dir: Path, out: Console = console) -> None:
     """The per-type table, then every decision not applied (conflicts and disagreements), by issue."""
+    automatic = summary.get("automatic_fixes_applied", 0)
     title = (
-        f"Applied {counted(summary['decisions_applied'], 'decision')}: "
-        f"{counted(summary['sentences_changed'], 'sentence')} changed"
+        f"Applied {counted(summary['decisions_applied'], 'decision')}"
+        + (
+            f" ({automatic:,} of them automatic fixes from nerqa autofix; --no-auto leaves those out)"
+            if automatic
+            else ""
+        )
+        + f": {counted(summary['sentences_changed'], 'sentence')} changed"
     )
     table = Table(title=title, title_justify="left")
     for column in ("type", "changed", "added", "removed"):

@@ -11,6 +11,7 @@ import typer
 from nerqa_cli.accept import accept_cli
 from nerqa_cli.apply import apply_cli
 from nerqa_cli.audit import audit_cli
+from nerqa_cli.autofix import autofix_cli
 from nerqa_cli.compare import compare_audits_cli, compare_models_cli
 from nerqa_cli.convert import convert_cli
 from nerqa_cli.decisions import export_cli as decisions_export_cli
@@ -64,6 +65,11 @@ COMMANDS = {
         accept_cli,
         "Accept the audit's suggestions in bulk.",
         "nerqa accept train.tsv audit --type span_shift --max-score 0.2 --dry-run",
+    ),
+    "autofix": (
+        autofix_cli,
+        "Fix confident errors no one reviewed, as automatic decisions.",
+        "nerqa autofix train.tsv audit --dry-run",
     ),
     "tasks": (
         tasks_cli,

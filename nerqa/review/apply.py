@@ -19,7 +19,7 @@ from nerqa.auditing.issues import sentence_keys
 from nerqa.data.corpus import Corpus, Document, Sentence
 from nerqa.data.tags import Span, tags_from_spans
 from nerqa.errors import NerqaError
-from nerqa.review.decisions import Decision, Standing, sentence_hash
+from nerqa.review.decisions import AUTO_SOURCE, Decision, Standing, sentence_hash
 from nerqa.review.spans import apply_change, overlaps
 
 NOT_IN_CORPUS = "its sentence is not in this corpus (the text or the document changed)"
@@ -56,6 +56,7 @@ class ApplyResult:
         types = sorted(set(self.changed) | set(self.added) | set(self.removed))
         return {
             "decisions_applied": len(self.applied),
+            "automatic_fixes_applied": sum(d.source == AUTO_SOURCE for d in self.applied),
             "conflicts": len(self.conflicts),
             "sentences_changed": self.sentences_changed,
             "spans": {
@@ -178,12 +179,19 @@ def _count(before: Sequence[Span], after: Sequence[Span], result: ApplyResult) -
 
 
 def apply_audit_decisions(
-    corpus: Corpus, audit_dir: str | Path, *, resolve: str | None = None, changed_corpus: bool = False
+    corpus: Corpus,
+    audit_dir: str | Path,
+    *,
+    resolve: str | None = None,
+    changed_corpus: bool = False,
+    automatic: bool = True,
 ) -> tuple[Standing, ApplyResult]:
     """The decisions recorded in `audit_dir` applied to `corpus`: the log's standing (what is in
     force, what is in disagreement) and the result (`apply_decisions`). The store is read only.
 
-    `resolve` settles disagreements (`nerqa.review.decisions.standing`). Unless
+    `resolve` settles disagreements (`nerqa.review.decisions.standing`). Without `automatic`,
+    the automatic fixes (`nerqa autofix`, source `auto`) are left out: the people's decisions
+    alone. Unless
     `changed_corpus`, `corpus` must be the audited one; with it, each decision finds its sentence
     by content, and it is an error when none does. Raises `NerqaError` in one line."""
     from nerqa.auditing.folder import check_audit_corpus
@@ -195,6 +203,8 @@ def apply_audit_decisions(
         check_audit_corpus(folder, corpus, hint=hint)
     with DecisionStore.open(folder, read_only=True) as store:
         standing = store.standing(resolve=resolve)
+    if not automatic:
+        standing.in_force = [d for d in standing.in_force if d.source != AUTO_SOURCE]
     result = apply_decisions(corpus, standing.in_force)
     if changed_corpus and standing.in_force and result.missing == len(standing.in_force):
         raise NerqaError(

@@ -45,6 +45,9 @@ from nerqa.files import writable_folder
 from nerqa.review.logdb import INDEXES, SCHEMA, SCHEMA_VERSION, execute_all, migrate, retry_locked
 
 Action = Literal["accept", "keep", "edit", "skip", "undo"]
+# The source of the automatic fixes (`nerqa autofix`, `nerqa.review.autofix`): decisions no person
+# made. A person's decision on the same issue always wins over one (`standing`).
+AUTO_SOURCE = "auto"
 ACTIONS: tuple[str, ...] = get_args(Action)
 
 _COLUMNS = (
@@ -204,6 +207,7 @@ def standing(rows: Sequence[Decision], *, resolve: str | None = None) -> Standin
     disagreements: dict[str, Disagreement] = {}
     for issue_id, sides in heads.items():
         decided = [d for d in sides if d.action != "skip"] or sides
+        decided = [d for d in decided if d.source != AUTO_SOURCE] or decided  # a person wins over autofix
         # One side per reviewer: the same reviewer in two windows at once means the later one.
         latest = list({d.reviewer: d for d in decided}.values())
         if len({d.after for d in latest}) <= 1:

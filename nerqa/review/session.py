@@ -29,6 +29,7 @@ from nerqa.data.tags import OUTSIDE, Span
 from nerqa.errors import NerqaError
 from nerqa.review.apply import Replay
 from nerqa.review.decisions import (
+    AUTO_SOURCE,
     Action,
     Decision,
     DecisionStore,
@@ -47,7 +48,7 @@ from nerqa.review.spans import (
 )
 
 ORDERS = ("reach", "score", "uncertainty")
-STATUSES = ("pending", "accept", "keep", "edit", "skip", "disagreement")
+STATUSES = ("pending", "accept", "keep", "edit", "skip", "disagreement", "auto")
 
 
 @dataclass(frozen=True)
@@ -146,10 +147,13 @@ class ReviewSession:
 
     def status(self, issue: Issue) -> str | None:
         """The action in force on the issue, `disagreement` when reviewers' decisions on it
-        differ, or None when it is not decided."""
+        differ, `auto` when an automatic fix (`nerqa autofix`) is all that decided it, or None
+        when it is not decided."""
         if issue.id in self.standing.disagreements:
             return "disagreement"
         decision = self.latest.get(issue.id)
+        if decision is not None and decision.source == AUTO_SOURCE:
+            return "auto"
         return decision.action if decision else None
 
     def disagreement(self, issue: Issue) -> Disagreement | None:
@@ -170,12 +174,13 @@ class ReviewSession:
 
     def queue(self) -> list[Issue]:
         """What is left to review: undecided issues in rank order, then disagreements, then
-        skipped ones."""
+        skipped ones, then those only an automatic fix decided (a person may still check them)."""
         admitted = self.issues
         fresh = [i for i in admitted if self.status(i) is None]
         disputed = [i for i in admitted if self.status(i) == "disagreement"]
         skipped = [i for i in admitted if self.status(i) == "skip"]
-        return fresh + disputed + skipped
+        automatic = [i for i in admitted if self.status(i) == "auto"]
+        return fresh + disputed + skipped + automatic
 
     def counts(self) -> Counter[str]:
         """Issues of the filtered list per action in force (`pending` for undecided ones,
@@ -263,7 +268,7 @@ class ReviewSession:
         if issue.id in self.standing.disagreements:
             return tuple(d.uid for d in heads)
         name = reviewer or self.reviewer
-        return tuple(d.uid for d in heads if d.reviewer == name)
+        return tuple(d.uid for d in heads if d.reviewer == name or d.source == AUTO_SOURCE)
 
     def decide(
         self, issue: Issue, action: Action, after: Sequence[Span] | None = None, *, source: str = "review"
@@ -484,7 +489,9 @@ class ReviewSession:
         candidates.sort(key=lambda i: ((i.start, i.end) not in bounds, i.type == "sparse"))
         return candidates[0].id if candidates else None
 
-    def bulk_accept(self, filters: Filters, *, dry_run: bool = False, linked: bool = False) -> list[Decision]:
+    def bulk_accept(
+        self, filters: Filters, *, dry_run: bool = False, linked: bool = False, source: str = "bulk"
+    ) -> list[Decision]:
         """Accept the suggestion of every undecided issue the filters admit, in rank order
         (one decision each; a suggestion that would change nothing is left alone). With
         `linked`, each acceptance is extended to its linked mentions (the same words reading
@@ -502,7 +509,7 @@ class ReviewSession:
             if after == states[issue.index]:
                 continue
             d = self.make_decision(
-                issue.id, issue.index, "accept", after, source="bulk", batch=batch, before=states[issue.index]
+                issue.id, issue.index, "accept", after, source=source, batch=batch, before=states[issue.index]
             )
             states[issue.index] = after
             planned.append(d)

@@ -314,3 +314,26 @@ def test_accept_linked_extends_each_acceptance_and_its_dry_run_is_what_apply_wri
     for d in preview:  # each sentence reads as the dry run's last decision on it left it
         last = [p for p in preview if p.index == d.index][-1]
         assert tuple(written.sentences[d.index].spans) == last.after
+
+
+def test_autofix_is_held_back_on_a_clean_looking_corpus_and_apply_can_leave_its_fixes_out(project: Path):
+    corpus, audit = str(project / "corpus.jsonl"), str(project / "audit")
+    held = runner.invoke(app, ["autofix", corpus, audit])
+    assert held.exit_code == 0 and "Nothing fixed" in held.stderr and "--force" in held.stderr
+    dry = runner.invoke(app, ["autofix", corpus, audit, "--force", "--dry-run"])
+    assert dry.exit_code == 0 and "Would fix" in dry.stdout and not (project / "audit" / "decisions.sqlite").exists()
+    done = runner.invoke(app, ["autofix", corpus, audit, "--force"])
+    assert done.exit_code == 0, done.stderr
+    with DecisionStore.open(project / "audit", read_only=True) as store:
+        fixes = store.all()
+    assert fixes and {d.source for d in fixes} == {"auto"}
+    exported = project / "decisions.jsonl"
+    assert runner.invoke(app, ["decisions", "export", audit, "--out", str(exported)]).exit_code == 0
+    assert [json.loads(line)["source"] for line in exported.read_text().splitlines()] == ["auto"] * len(fixes)
+    with_fixes = runner.invoke(app, ["apply", corpus, audit, "--out", str(project / "a.jsonl"), "--json"])
+    assert json.loads(with_fixes.stdout)["automatic_fixes_applied"] == len(fixes)
+    without = runner.invoke(app, ["apply", corpus, audit, "--out", str(project / "b.jsonl"), "--no-auto"])
+    assert without.exit_code == 0, without.stderr
+    assert (project / "b.jsonl").read_text() == (project / "corpus.jsonl").read_text()
+    undone = runner.invoke(app, ["autofix", corpus, audit, "--undo"])
+    assert undone.exit_code == 0 and f"Took back {len(fixes)} automatic fix" in undone.stdout
