@@ -25,15 +25,18 @@ metonymy guideline (a LOC span made ORG), which the original annotation applies 
 `--repeats N` adds conll-dev audited as `audit --repeats N` does; `--reference` adds it with
 CoNLL train behind every fold.
 
-`--loop` adds the review loop, simulated (`run_loop`): on `expert`, `crowdbest` and `crowd`, a
-reviewer who knows the clean labels works down the review queue (`nerqa.review.simulate`), the
+`--loop` adds the review loop, simulated (`run_loop`, the grid in `loop_arms`): on `crowd` and
+`crowdbest`, no fixes, repair (`nerqa autofix`), 300 reviews + repair and the ceiling with three
+seeds, 300 reviews alone and 1,000 reviews + repair with one; on `expert` and `clean.train`,
+repair against no fixes. A reviewer who knows the clean labels works down the review queue
+(`nerqa.review.simulate`, extending each decision to the linked mentions it checks), the
 decisions go through nerqa's store and `apply_decisions`, and a model trained on each result is
-scored on `clean.dev`. Every trained arm is cached by its corpus and seed (`CACHE/loop`), so a
-run cut short resumes, and `--export-arms DIR` writes the untrained ones for
-`bench/train_arms.py` on another machine.
+scored on `clean.dev`. Every trained arm is cached by its corpus, seed and schedule
+(`CACHE/loop`), so a run cut short resumes, and `--export-arms DIR` writes the untrained ones
+for `bench/train_arms.py` on another machine. `--plot PNG` draws F1 against the reviews.
 
-    python bench/real_noise.py [--sets conll-dev,expert,crowdbest,crowd] [--loop] [--repeats N]
-        [--reference] [--cache DIR] [--shared DIR]
+    python bench/real_noise.py [--sets conll-dev,expert,crowdbest,crowd] [--loop] [--loop-sets ...]
+        [--loop-seeds 3] [--loop-epochs E] [--plot PNG] [--repeats N] [--reference] [--cache DIR] [--shared DIR]
 """
 
 from __future__ import annotations
@@ -43,7 +46,6 @@ import hashlib
 import json
 import tempfile
 import time
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -72,7 +74,7 @@ from nerqa.data.corpus import Corpus
 from nerqa.data.formats import read_corpus, write_corpus
 from nerqa.review.apply import apply_decisions
 from nerqa.review.decisions import DecisionStore
-from nerqa.review.session import Filters, ReviewSession
+from nerqa.review.session import ReviewSession
 from nerqa.review.simulate import review_order, review_with_truth
 
 BASELINES = ("cleanlab, out-of-sample", "cleanlab, dynamics-mixed", "cleanlab, training-time", "margin alone")
@@ -286,48 +288,50 @@ def repeated_figures(corpus: Corpus, truth, fixes: dict, cv: CrossValResult, fea
 
 # --- what fixing is worth: the review loop, simulated -----------------------------------------
 
-LOOP_SETS = ("expert", "crowdbest", "crowd")
-BUDGETS = (100, 300, 1000)
-LOOP_SEEDS = (42, 43)
+LOOP_SETS = ("crowd", "crowdbest", "expert", "clean")
+LOOP_SEEDS = (42, 43, 44)
 
 
 @dataclass(frozen=True)
 class Arm:
-    """One training corpus of the loop: `variant` as given (`none`), reviewed in `order` for
-    `budget` issues (`nerqa`, `cleanlab`, `random`), bulk-accepted at confidence 0.9 (`bulk`), or
-    the clean labels (`ceiling`); trained with `seed`."""
+    """One training corpus of the loop: `variant` as given, reviewed for `budget` issues (0: no
+    review) in the review queue's order with linked extensions, then with `repair` (`nerqa
+    autofix`: `auto` as it decides, `forced` past its noise gate), or the clean labels
+    (`ceiling`); trained with `seed`."""
 
     variant: str
-    order: str
     budget: int = 0
+    repair: str = ""
     seed: int = LOOP_SEEDS[0]
+    ceiling: bool = False
 
     @property
     def label(self) -> str:
-        name = {"none": "no fixes", "ceiling": "clean.train (ceiling)", "bulk": "bulk accept >= 0.9"}.get(self.order)
-        return name or f"{self.order} order, {self.budget:,} reviews"
+        if self.ceiling:
+            return "clean.train (ceiling)"
+        parts = [f"{self.budget:,} reviews"] if self.budget else []
+        parts += {"auto": ["repair"], "forced": ["repair, forced"]}.get(self.repair, [])
+        return " + ".join(parts) or "no fixes"
 
 
-def loop_arms(variants: Sequence[str]) -> list[Arm]:
-    """Every arm on `crowdbest`, with a second seed at 300 reviews (and for no fixes and the
-    ceiling, which the gap closed is measured between); on the others, nerqa's order at 300 and
-    1,000 reviews, no fixes and the ceiling."""
+def loop_arms(variants: Sequence[str], seeds: Sequence[int] = LOOP_SEEDS) -> list[Arm]:
+    """The grid, in the order it is worth having when a run stops early: on `crowd` and
+    `crowdbest`, no fixes, repair, 300 reviews + repair and the ceiling, seed by seed; then,
+    with one seed, 300 reviews alone and 1,000 reviews + repair there, and repair against no
+    fixes on `expert` and on `clean.train` itself (a corpus without errors), repair forced past
+    its noise gate on `expert`."""
+    noisy = [v for v in variants if v in ("crowd", "crowdbest")]
     arms = []
-    for variant in variants:
-        arms += [Arm(variant, "none"), Arm(variant, "ceiling")]
-        if variant == "crowdbest":
-            # 300 reviews first, then bulk accept, 1,000 and 100: a run cut short has the middle budget
-            for budget in (300, None, 1000, 100):
-                arms += (
-                    [Arm(variant, o, budget) for o in ("nerqa", "cleanlab", "random")]
-                    if budget
-                    else [Arm(variant, "bulk")]
-                )
-            second = LOOP_SEEDS[1]
-            arms += [Arm(variant, "none", seed=second), Arm(variant, "ceiling", seed=second)]
-            arms += [Arm(variant, o, 300, second) for o in ("nerqa", "cleanlab", "random")]
-        else:
-            arms += [Arm(variant, "nerqa", b) for b in BUDGETS[1:]]
+    for seed in seeds:
+        for variant in noisy:
+            arms += [Arm(variant, seed=seed), Arm(variant, repair="auto", seed=seed), Arm(variant, 300, "auto", seed)]
+            arms.append(Arm(variant, seed=seed, ceiling=True))
+    for variant in noisy:
+        arms += [Arm(variant, 300), Arm(variant, 1000, "auto")]
+    if "expert" in variants:
+        arms += [Arm("expert"), Arm("expert", repair="auto"), Arm("expert", repair="forced")]
+    if "clean" in variants:
+        arms += [Arm("clean"), Arm("clean", repair="auto")]
     return arms
 
 
@@ -340,25 +344,39 @@ def with_tags(corpus: Corpus, tags: Sequence[Sequence[str]]) -> Corpus:
     return replace(corpus, documents=documents)
 
 
+def errors(corpus: Corpus, truth: Sequence[Sequence[str]]) -> int:
+    """The corrections that would make `corpus` read as `truth` (`realsets.corrections`)."""
+    return sum(len(c) for c in corrections(corpus, list(truth)).values())
+
+
 def reviewed_corpus(arm: Arm, result, truth: Sequence[Sequence[str]], scratch: Path) -> tuple[Corpus, dict]:
-    """The arm's training corpus, reviewed through nerqa's own session, decision store and
-    `apply_decisions` (what `nerqa apply` writes), and what the review did."""
+    """The arm's training corpus, made through nerqa's own session, decision store and
+    `apply_decisions` (what `nerqa apply` writes), and what was done: the reviewer's actions,
+    the errors (corrections) the reviews fixed, and the automatic fixes."""
+    from nerqa.review.autofix import AUTOFIX_REVIEWER, plan_autofix, record_autofix
+
     corpus = result.corpus
-    if arm.order == "none":
-        return corpus, {}
-    if arm.order == "ceiling":
+    if arm.ceiling:
         return with_tags(corpus, truth), {}
-    folder = scratch / f"{arm.variant}-{arm.order}-{arm.budget}-{arm.seed}"
+    if not arm.budget and not arm.repair:
+        return corpus, {}
+    folder = scratch / f"{arm.variant}-{arm.budget}-{arm.repair}-{arm.seed}"
     folder.mkdir(parents=True)
+    counts: dict = {}
     with DecisionStore.open(folder) as store:
-        session = ReviewSession(result, store, "simulated")
-        if arm.order == "bulk":
-            counts = Counter(d.action for d in session.bulk_accept(Filters(min_confidence=0.9)))
-        else:
-            issues = review_order(session, arm.order, seed=arm.seed)
-            counts = review_with_truth(session, truth, issues, arm.budget)
+        if arm.budget:
+            session = ReviewSession(result, store, "simulated", order="reach")
+            before = errors(corpus, truth)
+            done = review_with_truth(session, truth, review_order(session, "nerqa"), arm.budget, linked=True)
+            counts.update(done)
+            reviewed = apply_decisions(corpus, store.effective()).corpus
+            counts["errors fixed by reviews"] = before - errors(reviewed, truth)
+        if arm.repair:
+            robot = ReviewSession(result, store, AUTOFIX_REVIEWER)
+            plan = plan_autofix(robot, force=arm.repair == "forced")
+            counts["automatic fixes"] = len(record_autofix(robot, plan))
         corrected = apply_decisions(corpus, store.effective()).corpus
-    return corrected, dict(counts)
+    return corrected, counts
 
 
 def arm_key(corpus: Corpus, arm: Arm, epochs: float | None = None) -> str:
@@ -367,6 +385,16 @@ def arm_key(corpus: Corpus, arm: Arm, epochs: float | None = None) -> str:
     return hashlib.sha256(
         json.dumps([corpus.fingerprint(), schedule], sort_keys=True, default=str).encode()
     ).hexdigest()[:16]
+
+
+def loop_set(args, cache: Path, variant: str) -> tuple:
+    """A variant's audit (`score` on the cached cross-validation, run first where the cache
+    lacks it), the true tags, and the tag set every arm trains with."""
+    corpus, truth = load_set(args.shared, variant, args.sentences)
+    cv, _ = crossval(corpus, args, cache, f"{variant}-{len(corpus)}", None)
+    result = score(corpus, cv.pred_probs, cv.tags, crossval=cv)
+    tags = tuple(sorted(set(with_tags(corpus, truth).tag_set) | set(cv.tags), key=cv.tags.index))
+    return result, truth, tags
 
 
 def run_loop(args, cache: Path) -> dict:
@@ -382,83 +410,151 @@ def run_loop(args, cache: Path) -> dict:
     if export:
         export.mkdir(parents=True, exist_ok=True)
         write_corpus(dev, export / "dev.conll", "conll")
-    rows, variants = [], [v for v in args.sets.split(",") if v in LOOP_SETS]
+    variants = [v for v in args.loop_sets.split(",") if v in LOOP_SETS]
+    sets: dict[str, tuple] = {}
+    rows = []
     with tempfile.TemporaryDirectory() as scratch:
-        for variant in variants:
-            corpus, truth = load_set(args.shared, variant, args.sentences)
-            cv, _ = crossval(corpus, args, cache, f"{variant}-{len(corpus)}", None)
-            result = score(corpus, cv.pred_probs, cv.tags, crossval=cv)
-            tags = tuple(sorted(set(with_tags(corpus, truth).tag_set) | set(cv.tags), key=cv.tags.index))
-            for arm in loop_arms([variant]):
-                started = time.perf_counter()
-                trained, counts = reviewed_corpus(arm, result, truth, Path(scratch))
-                review_seconds = time.perf_counter() - started
-                wrong = sum(tuple(s.tags) != tuple(t) for s, t in zip(trained.sentences, truth))
-                key = arm_key(trained, arm, args.loop_epochs)
-                saved = store / f"{key}.json"
-                row = {"arm": arm, "key": key, "counts": counts, "wrong": wrong, "review_seconds": review_seconds}
-                if saved.exists():
-                    row.update(json.loads(saved.read_text()))
-                elif export and key not in {p["key"] for p in plan}:  # the ceiling is one corpus for every variant
+        for arm in loop_arms(variants, LOOP_SEEDS[: args.loop_seeds]):
+            if arm.variant not in sets:  # audited when first needed: a run cut short has the first arms
+                sets[arm.variant] = loop_set(args, cache, arm.variant)
+            result, truth, tags = sets[arm.variant]
+            started = time.perf_counter()
+            trained, counts = reviewed_corpus(arm, result, truth, Path(scratch))
+            review_seconds = time.perf_counter() - started
+            key = arm_key(trained, arm, args.loop_epochs)
+            saved = store / f"{key}.json"
+            row = {"arm": arm, "key": key, "counts": counts, "errors": errors(trained, truth)}
+            row["review_seconds"] = review_seconds
+            if saved.exists():
+                row.update(json.loads(saved.read_text()))
+            elif export:
+                if key not in {p["key"] for p in plan}:  # the ceiling is one corpus for every variant
                     write_corpus(trained, export / f"{key}.conll", "conll")
-                    plan.append(
-                        {"key": key, "corpus": f"{key}.conll", "seed": arm.seed, "arm": f"{variant}, {arm.label}"}
+                    plan.append({"key": key, "corpus": f"{key}.conll", "seed": arm.seed, "arm": arm.label})
+            else:
+                with tempfile.TemporaryDirectory() as folder:
+                    write_corpus(trained, Path(folder) / "train.conll", "conll")
+                    write_corpus(dev, Path(folder) / "dev.conll", "conll")
+                    figures = train_arm(
+                        Path(folder) / "train.conll",
+                        Path(folder) / "dev.conll",
+                        arm.seed,
+                        tags,
+                        epochs=args.loop_epochs,
                     )
-                else:
-                    with tempfile.TemporaryDirectory() as folder:
-                        write_corpus(trained, Path(folder) / "train.conll", "conll")
-                        write_corpus(dev, Path(folder) / "dev.conll", "conll")
-                        figures = train_arm(
-                            Path(folder) / "train.conll",
-                            Path(folder) / "dev.conll",
-                            arm.seed,
-                            tags,
-                            epochs=args.loop_epochs,
-                        )
-                    saved.write_text(json.dumps({"key": key, "label": arm.label, **figures}, indent=1))
-                    row.update(figures)
-                rows.append(row)
-                print(f"  {variant} {arm.label}, seed {arm.seed}: " + _loop_cell(row), flush=True)
-            if export:
-                (export / "arms.json").write_text(
-                    json.dumps({"tags": list(tags), "epochs": args.loop_epochs, "arms": plan}, indent=1)
-                )
+                scratch_file = saved.with_suffix(".part")
+                scratch_file.write_text(json.dumps({"key": key, "label": arm.label, **figures}, indent=1))
+                scratch_file.replace(saved)
+                row.update(figures)
+            rows.append(row)
+            print(f"  {arm.variant} {arm.label}, seed {arm.seed}: " + _loop_cell(row), flush=True)
     if export:
+        (export / "arms.json").write_text(
+            json.dumps({"tags": list(tags), "epochs": args.loop_epochs, "arms": plan}, indent=1)
+        )
         print(
             f"\n{len(plan)} arms to train: python bench/train_arms.py {export}; "
             f"then copy {export}/results/*.json to {store}"
         )
         return {}
-    return loop_table(rows)
+    table = loop_table(rows)
+    if args.plot:
+        plot_loop(table, args.plot)
+        print(f"\nWrote the plot to {args.plot}")
+    return table
 
 
 def _loop_cell(row: dict) -> str:
     done = ", ".join(f"{n} {a}" for a, n in sorted(row["counts"].items()))
     f1 = f"F1 {row['f1']:.4f}" if "f1" in row else "not trained"
-    return f"{row['wrong']:,} sentences in error after" + (f" ({done})" if done else "") + f"; {f1}"
+    return f"{row['errors']:,} errors left" + (f" ({done})" if done else "") + f"; {f1}"
+
+
+def _spread(values: Sequence[float]) -> tuple[float, float]:
+    """Mean and sample standard deviation (0 for one value)."""
+    return float(np.mean(values)), float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
 
 
 def loop_table(rows: list[dict]) -> dict:
-    """Print the loop table: F1 on clean.dev and the gap closed, per variant, arm and seed."""
-    print(
-        "\nWhat fixing is worth: F1 on clean.dev (best epoch), the share of the gap from no fixes to the ceiling closed"
-    )
-    out: dict = {}
-    ends = {(r["arm"].variant, r["arm"].order, r["arm"].seed): r.get("f1") for r in rows if r["arm"].budget == 0}
+    """Print the loop table: per variant and arm, F1 on clean.dev and the gap closed (the share of
+    the way from no fixes to the ceiling, at the same seed), as mean ± standard deviation over the
+    seeds trained (n), and what the reviews and repair did. Returns the same, with every seed."""
+    trained = [r for r in rows if "f1" in r]
+    none = {(r["arm"].variant, r["arm"].seed): r["f1"] for r in trained if r["arm"].label == "no fixes"}
+    ceiling = {r["arm"].seed: r["f1"] for r in trained if r["arm"].ceiling}
+    groups: dict[tuple[str, str], list[dict]] = {}
     for row in rows:
-        arm = row["arm"]
-        low, high = ends.get((arm.variant, "none", arm.seed)), ends.get((arm.variant, "ceiling", arm.seed))
-        gap = (row["f1"] - low) / (high - low) if "f1" in row and low is not None and high and high > low else None
+        groups.setdefault((row["arm"].variant, row["arm"].label), []).append(row)
+    print("\nWhat fixing is worth: F1 on clean.dev (best epoch), gap closed = share of no fixes -> ceiling, same seed")
+    out: dict = {}
+    for (variant, label), members in groups.items():
+        f1s = [m["f1"] for m in members if "f1" in m]
+        gaps = []
+        for m in members:
+            low, high = none.get((variant, m["arm"].seed)), ceiling.get(m["arm"].seed)
+            if "f1" in m and low is not None and high is not None and high > low and label != "no fixes":
+                gaps.append((m["f1"] - low) / (high - low))
+        counts = members[0]["counts"]
+        reviews = sum(counts.get(action, 0) for action in ("accept", "keep", "edit", "skip"))  # the reviewer's own
+        fixed = counts.get("errors fixed by reviews")
+        per_error = reviews / fixed if reviews and fixed else None
+        record = {
+            "arm": label,
+            "reviews": members[0]["arm"].budget,
+            "decisions": reviews,
+            "seeds": [m["arm"].seed for m in members if "f1" in m],
+            "f1": f1s,
+            "gap_closed": gaps,
+            "errors_left": members[0]["errors"],
+            "counts": counts,
+            "decisions_per_error_fixed": per_error,
+        }
+        out.setdefault(variant, []).append(record)
+        f1_mean, f1_sd = _spread(f1s) if f1s else (float("nan"), 0.0)
+        gap = f"  gap closed {_spread(gaps)[0]:+.1%} ± {_spread(gaps)[1]:.1%}" if gaps else ""
         print(
-            f"  {arm.variant:10} {arm.label:28} seed {arm.seed}  errors left {row['wrong']:>5,}  "
-            + (f"F1 {row['f1']:.4f}" if "f1" in row else "F1 -     ")
-            + (f"  gap closed {gap:+.1%}" if gap is not None and arm.order not in ("none", "ceiling") else "")
+            f"  {variant:9} {label:26} n={len(f1s)}  errors left {members[0]['errors']:>5,}  "
+            + (f"F1 {f1_mean:.4f} ± {f1_sd:.4f}" if f1s else "F1 -")
+            + gap
+            + (f"  {per_error:.2f} decisions per error fixed" if per_error else "")
         )
-        out.setdefault(arm.variant, []).append(
-            {"arm": arm.label, "seed": arm.seed, "counts": row["counts"], "errors_left": row["wrong"],
-             "f1": row.get("f1"), "gap_closed": gap, "seconds": row.get("seconds"), "device": row.get("device")}
-        )  # fmt: skip
     return out
+
+
+def plot_loop(table: dict, path: Path) -> None:
+    """F1 on clean.dev against the reviews made, per noisy variant: without and with repair, the
+    ceiling as a line; each point the mean over its seeds, bars one standard deviation."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    variants = [v for v in ("crowd", "crowdbest") if v in table]
+    figure, axes = plt.subplots(1, len(variants), figsize=(5 * len(variants), 3.6), squeeze=False)
+    for axis, variant in zip(axes[0], variants):
+        arms = {a["arm"]: a for a in table[variant] if a["f1"]}
+        for name, labels in (
+            ("reviews alone", ("no fixes", "300 reviews")),
+            ("reviews + repair", ("repair", "300 reviews + repair", "1,000 reviews + repair")),
+        ):
+            points = [arms[label] for label in labels if label in arms]
+            if points:
+                axis.errorbar(
+                    [p["reviews"] for p in points],
+                    [_spread(p["f1"])[0] for p in points],
+                    yerr=[_spread(p["f1"])[1] for p in points],
+                    marker="o",
+                    capsize=3,
+                    label=name,
+                )
+        if "clean.train (ceiling)" in arms:
+            axis.axhline(_spread(arms["clean.train (ceiling)"]["f1"])[0], linestyle="--", color="grey", label="ceiling")
+        axis.set_title(f"NoiseBench {variant}")
+        axis.set_xlabel("reviews")
+        axis.set_ylabel("F1 on clean.dev")
+        axis.legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
 
 
 def main() -> None:
@@ -496,6 +592,11 @@ def main() -> None:
     parser.add_argument(
         "--export-arms", type=Path, default=None, help="with --loop: write untrained arms here for train_arms.py"
     )
+    parser.add_argument("--plot", type=Path, default=None, help="with --loop: draw F1 against reviews to this PNG")
+    parser.add_argument(
+        "--loop-sets", default=",".join(LOOP_SETS), help="with --loop: comma-separated: " + ", ".join(LOOP_SETS)
+    )
+    parser.add_argument("--loop-seeds", type=int, default=len(LOOP_SEEDS), help="with --loop: seeds per main arm")
     add_smoke(
         parser,
         sentences=40,
@@ -505,6 +606,8 @@ def main() -> None:
         repeats=2,
         loop=True,
         loop_epochs=1,
+        loop_seeds=1,
+        loop_sets="crowdbest,expert",
         sets="conll-dev,crowdbest",
     )
     args = parse(parser)
@@ -514,7 +617,7 @@ def main() -> None:
 
     quiet_transformers()
     print(f"torch threads: {set_threads()}")
-    results = {name: run_set(args, name, cache) for name in args.sets.split(",")}
+    results = {name: run_set(args, name, cache) for name in args.sets.split(",") if name}
     if "conll-dev" in results and args.repeats > 1:
         results[f"conll-dev x{args.repeats}"] = run_set(args, "conll-dev", cache, repeats=args.repeats)
     if "conll-dev" in results and args.reference:
