@@ -22,7 +22,7 @@ from textual.widgets import Footer, Static
 
 from nerqa.auditing.issues import Issue, describe_change
 from nerqa.data.tags import OUTSIDE, Span
-from nerqa.review.decisions import Decision
+from nerqa.review.decisions import AUTO_SOURCE, Decision
 from nerqa.review.session import Filters, ReviewSession
 from nerqa.review.spans import Occurrence
 from nerqa_cli.review_screens import (
@@ -177,6 +177,8 @@ class ReviewApp(App):
         eta = self.session.eta_seconds()
         pace = "" if eta is None else f" · about {int(eta // 60)} min {int(eta % 60)} s left at your pace"
         disputed = f" · disagreements {counts['disagreement']}" if counts["disagreement"] else ""
+        if counts["auto"]:
+            disputed += f" · auto-fixed, unchecked {counts['auto']}"
         return (
             f"{position} · decided {decided} (accepted {counts['accept']}, kept {counts['keep']}, edited "
             f"{counts['edit']})"
@@ -434,6 +436,8 @@ class ReviewApp(App):
         rows = []
         for d in self.session.history():
             what = "undo of " + ", ".join(f"#{seq}" for seq in d.undoes) if d.action == "undo" else d.action
+            if d.source == AUTO_SOURCE:
+                what += " (automatic fix)"
             words = " ".join(corpus.sentences[d.index].tokens) if d.index is not None and d.index < len(corpus) else ""
             rows.append(
                 (
@@ -456,7 +460,9 @@ class ReviewApp(App):
                 self.history.append(self.current)
             self.current = issue
             self.redraw()
-            if self.session.disagreement(issue) is not None:
+            if decision.source == AUTO_SOURCE:
+                after = "an automatic fix: k keeps the given labels instead, a or e makes the fix yours (yours wins)"
+            elif self.session.disagreement(issue) is not None:
                 after = "your decision resolves the disagreement"
             elif decision.reviewer == self.session.reviewer:
                 after = "your decision replaces your earlier one"

@@ -268,3 +268,29 @@ def test_a_keep_is_offered_for_the_same_issues_and_extends_to_the_checked_ones(t
     app, same = run(scenario())
     assert same and {app.session.status(i) for i in same} == {"keep"}
     assert {d.action for d in app.session.store.all()} == {"keep"}
+
+
+def test_automatic_fixes_are_listed_in_the_history_and_a_keep_outvotes_one(tmp_path: Path):
+    from nerqa.review.autofix import AUTOFIX_REVIEWER, plan_autofix, record_autofix
+
+    robot = ReviewSession(review_audit(), DecisionStore.open(tmp_path), AUTOFIX_REVIEWER)
+    fixes = record_autofix(robot, plan_autofix(robot, force=True))
+    assert fixes
+
+    async def scenario():
+        app = make_app(tmp_path)
+        async with app.run_test(size=(130, 40)) as pilot:
+            assert f"auto-fixed, unchecked {len(fixes)}" in text_of(app, "#progress")
+            await pilot.press("h")
+            await pilot.press(*"automatic")
+            assert len(app.screen.shown) == len(fixes)
+            await pilot.press("enter")
+            assert "an automatic fix: k keeps the given labels instead" in text_of(app, "#message")
+            chosen = app.current
+            await pilot.press("k")
+            return app, chosen
+
+    app, chosen = run(scenario())
+    assert app.session.status(chosen) == "keep"
+    written = apply_decisions(app.session.result.corpus, app.session.store.effective()).corpus
+    assert written.sentences[chosen.index].tags == app.session.result.corpus.sentences[chosen.index].tags
