@@ -12,6 +12,10 @@ The sets are the cross-validations `real_noise.py` and `noise_estimate.py` cache
 and NoiseBench `clean.dev`, a corpus without errors. Each set's noise estimate (lower bound) is
 printed beside it: the gate `nerqa autofix` applies.
 
+Printed last, what `nerqa accept` without a filter is measured on: per issue type, of the
+suggestions that would change something, the share that gives the truth's reading of the words
+they touch, at any confidence and at >= 0.9, per set.
+
 `--train VARIANT,...` also trains, per NoiseBench variant, a model on the labels as given and one
 on soft targets (each word's target: half its tag, half the fold models' probabilities,
 `nerqa.models.targets.mixed_targets`) and scores both on `clean.dev`.
@@ -65,6 +69,24 @@ def issue_relabel(corpus: Corpus, issues, tau: float, types) -> list:
     return [tuple(tags_from_spans(st, len(s))) for st, s in zip(states, corpus.sentences)]
 
 
+def suggestion_right(corpus: Corpus, truth: list, issues) -> dict[str, list[tuple[float, bool]]]:
+    """Per issue type, `(confidence, right)` of every suggestion that changes something: right
+    when accepting it gives the truth's reading of the words it touches (`words_of`)."""
+    from nerqa.review.simulate import words_of
+
+    out: dict[str, list[tuple[float, bool]]] = {}
+    for issue in issues:
+        now = tuple(corpus.sentences[issue.index].spans)
+        after = suggested_fix(now, issue)
+        if set(after) == set(now):
+            continue
+        true = spans_from_tags(truth[issue.index])
+        lo, hi = words_of(issue, now, after, true)
+        inside = lambda spans: {s for s in spans if s.start < hi and lo < s.end}  # noqa: E731
+        out.setdefault(issue.type, []).append((issue.confidence or 0.0, inside(after) == inside(true)))
+    return out
+
+
 def load(args, name: str):
     if name == "clean-dev":
         corpus = read_corpus(args.shared / "noisebench" / "clean.dev.txt", "conll")
@@ -76,7 +98,9 @@ def load(args, name: str):
     return corpus, truth, cv
 
 
-def relabel_figures(args) -> None:
+def relabel_figures(args) -> dict:
+    """Print the relabel candidates per set; returns each set's `suggestion_right`."""
+    right = {}
     for name in args.sets.split(","):
         corpus, truth, cv = load(args, name)
         result = score(corpus, cv.pred_probs, cv.tags, crossval=cv)
@@ -98,6 +122,23 @@ def relabel_figures(args) -> None:
             for tau in (0.6, 0.7, 0.8, 0.9):
                 errors, f1_after = label_figures(issue_relabel(corpus, result.issues, tau, types), truth)
                 print(f"  issue relabel, {subset:15} >= {tau:4}: errors {errors - base:+6,}  F1 {f1_after - f1:+.4f}")
+        right[name] = suggestion_right(corpus, truth, result.issues)
+    return right
+
+
+def accept_figures(right: dict) -> None:
+    """Per issue type and set: the share of suggestions right, at any confidence / at >= 0.9."""
+    print("\nSuggestions right (accepting gives the truth's reading), per issue type: all / confidence >= 0.9")
+    types = sorted({t for per_set in right.values() for t in per_set})
+    print("  " + " " * 14 + "".join(f"{name:>26}" for name in right))
+    for kind in types:
+        cells = []
+        for per_set in right.values():
+            rows = per_set.get(kind, [])
+            sure = [ok for c, ok in rows if c >= 0.9]
+            share = lambda xs: f"{np.mean(xs):.2f} of {len(xs):,}" if xs else "-"  # noqa: E731
+            cells.append(f"{share([ok for _, ok in rows])} / {share(sure)}")
+        print(f"  {kind:14}" + "".join(f"{c:>26}" for c in cells))
 
 
 def soft_figures(args) -> None:
@@ -148,7 +189,7 @@ def main() -> None:
     quiet_transformers()
     set_threads()
     np.seterr(all="ignore")
-    relabel_figures(args)
+    accept_figures(relabel_figures(args))
     if args.train:
         soft_figures(args)
 
