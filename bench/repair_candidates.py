@@ -12,6 +12,12 @@ The sets are the cross-validations `real_noise.py` and `noise_estimate.py` cache
 and NoiseBench `clean.dev`, a corpus without errors. Each set's noise estimate (lower bound) is
 printed beside it: the gate `nerqa autofix` applies.
 
+Then what one review decision fixes: a reviewer who knows the truth (`nerqa.review.simulate`)
+makes 300 decisions down the queue in the audit's rank order deciding one issue at a time, and
+in the review queue's default order (`reach`) extending each decision to the linked mentions it
+checks; printed per set: the errors (corrections, `realsets.corrections`) fixed, and decisions
+per error fixed.
+
 Printed last, what `nerqa accept` without a filter is measured on: per issue type, of the
 suggestions that would change something, the share that gives the truth's reading of the words
 they touch, at any confidence and at >= 0.9, per set.
@@ -126,6 +132,36 @@ def relabel_figures(args) -> dict:
     return right
 
 
+def review_figures(args, budget: int = 300) -> None:
+    """Errors fixed by `budget` simulated decisions per set: rank order one at a time, against
+    reach order with linked extensions."""
+    import tempfile
+
+    from realsets import corrections
+
+    from nerqa.review.apply import apply_decisions
+    from nerqa.review.decisions import DecisionStore
+    from nerqa.review.session import ReviewSession
+    from nerqa.review.simulate import review_order, review_with_truth
+
+    print(f"\nWhat {budget} review decisions fix (errors: corrections to reach the truth)")
+    for name in args.sets.split(","):
+        corpus, truth, cv = load(args, name)
+        result = score(corpus, cv.pred_probs, cv.tags, crossval=cv)
+        before = sum(len(c) for c in corrections(corpus, truth).values())
+        cells = []
+        for order, linked in (("score", False), ("reach", True)):
+            with tempfile.TemporaryDirectory() as folder, DecisionStore.open(folder) as store:
+                session = ReviewSession(result, store, "simulated", order=order)
+                done = review_with_truth(session, truth, review_order(session, "nerqa"), budget, linked=linked)
+                after = apply_decisions(corpus, store.effective()).corpus
+            decisions = sum(done[a] for a in ("accept", "keep", "edit", "skip"))
+            fixed = before - sum(len(c) for c in corrections(after, truth).values())
+            per_error = f"{decisions / fixed:.2f} decisions per error" if fixed > 0 else "none fixed"
+            cells.append(f"{order}{' + linked' if linked else ''}: {fixed:,} fixed ({per_error})")
+        print(f"  {name:10} {before:>6,} errors; " + "; ".join(cells), flush=True)
+
+
 def accept_figures(right: dict) -> None:
     """Per issue type and set: the share of suggestions right, at any confidence / at >= 0.9."""
     print("\nSuggestions right (accepting gives the truth's reading), per issue type: all / confidence >= 0.9")
@@ -189,7 +225,9 @@ def main() -> None:
     quiet_transformers()
     set_threads()
     np.seterr(all="ignore")
-    accept_figures(relabel_figures(args))
+    right = relabel_figures(args)
+    review_figures(args)
+    accept_figures(right)
     if args.train:
         soft_figures(args)
 
