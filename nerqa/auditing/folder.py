@@ -1,8 +1,7 @@
 """An audit's data and its folder: `AuditResult`, written to and read back from disk.
 
 The folder is a stable contract that other tools read (see the README):
-- `sentences.jsonl`: `{"index", "doc_id", "score", "n_issues", "cleanlab_score", "key", "tags"}` per
-  sentence (`key` and `tags`: digests of its content key and of its tags, `sentence_digests`);
+- `sentences.jsonl`: `{"index", "doc_id", "score", "n_issues", "cleanlab_score"}` per sentence;
 - `issues.jsonl` (and `issues.csv`): one `Issue` per line, most suspicious first;
 - `questions.jsonl`: one guideline `Question` per line (`nerqa.auditing.neighbours`), most
   telling first;
@@ -16,7 +15,6 @@ nothing of the report, so both the report and the audit can import it.
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import json
 from collections import Counter
@@ -25,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nerqa.auditing.issues import Issue, sentence_keys
+from nerqa.auditing.issues import Issue
 from nerqa.auditing.neighbours import Question
 from nerqa.data.corpus import Corpus
 from nerqa.data.probs import load_probs, save_probs
@@ -91,41 +89,17 @@ class AuditResult:
         raise KeyError(issue_id)
 
 
-def sentence_digests(corpus: Corpus) -> list[tuple[str, str]]:
-    """Per sentence, 16 hex digits of its content key (`sentence_keys`: document, words,
-    occurrence) and 16 of its tags: what finds an audited sentence in a relabelled copy of the
-    corpus, and tells whether its tags changed since."""
-
-    def digest(text: str) -> str:
-        return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-    return [(digest(key), digest(json.dumps(s.tags))) for key, s in zip(sentence_keys(corpus), corpus.sentences)]
-
-
 def audit_files(result: AuditResult) -> dict[str, str]:
     """The text files of the contract, by name (built in memory, before anything is written)."""
     counts = Counter(i.index for i in result.issues)
     sentences = "".join(
         json.dumps(
-            {
-                "index": i,
-                "doc_id": doc_id,
-                "score": float(s),
-                "n_issues": counts.get(i, 0),
-                "cleanlab_score": float(c),
-                "key": key,
-                "tags": tags,
-            },
+            {"index": i, "doc_id": doc_id, "score": float(s), "n_issues": counts.get(i, 0), "cleanlab_score": float(c)},
             ensure_ascii=False,
         )
         + "\n"
-        for i, (doc_id, s, c, (key, tags)) in enumerate(
-            zip(
-                result.corpus.sentence_doc_ids,
-                result.sentence_scores,
-                result.cleanlab_scores,
-                sentence_digests(result.corpus),
-            )
+        for i, (doc_id, s, c) in enumerate(
+            zip(result.corpus.sentence_doc_ids, result.sentence_scores, result.cleanlab_scores)
         )
     )
     issues = "".join(json.dumps(issue.to_dict(), ensure_ascii=False) + "\n" for issue in result.issues)
@@ -269,24 +243,6 @@ def load_audit(folder: str | Path, corpus: Corpus) -> AuditResult:
             except (KeyError, TypeError, ValueError) as error:
                 raise AuditFolderError(f"{folder / QUESTIONS_FILE}, line {number}: not a question: {error}") from None
     return AuditResult(corpus, pred_probs, tags, scores, issues, cleanlab, summary, questions)
-
-
-def load_audit_probs(folder: str | Path) -> tuple[list[dict], list[np.ndarray], tuple[str, ...]]:
-    """An audit folder's sentence records (`sentences.jsonl`), out-of-sample probabilities and
-    their tags, without the corpus. Raises `AuditFolderError` (one line) when the folder is not an
-    audit, or predates the sentence digests (`sentence_digests`)."""
-    folder = Path(folder)
-    records = _jsonl(folder / SENTENCES_FILE)
-    pred_probs, tags = load_probs(folder / PROBS_FILE)
-    if len(records) != len(pred_probs):
-        raise AuditFolderError(
-            f"{folder / PROBS_FILE}: {len(pred_probs)} sentences, but {SENTENCES_FILE} has {len(records)}"
-        )
-    if records and not all("key" in r and "tags" in r for r in records):
-        raise AuditFolderError(
-            f"{folder / SENTENCES_FILE}: written by an older nerqa, without sentence digests; audit the corpus again"
-        )
-    return records, pred_probs, tags
 
 
 def load_issue_records(folder: str | Path) -> list[dict]:

@@ -170,3 +170,22 @@ def test_auto_precision_is_bf16_on_cpus_that_compute_it_natively(monkeypatch):
     assert training.mixed_precision(TrainConfig(precision="fp32")) == {"fp16": False, "bf16": False}
     monkeypatch.setattr(training, "native_bf16", lambda: False)
     assert training.mixed_precision(TrainConfig()) == {}
+
+
+def test_one_hot_targets_train_the_same_model_and_soft_ones_another(tiny_model: Path):
+    from nerqa.models.targets import mixed_targets
+
+    small = Corpus(TOY.documents[:8])
+    tags = small.tag_set
+    words = [s.tokens for s in small.sentences]
+    plain = train(small, fast_config(tiny_model, epochs=1), tags=tags)
+    flat = [np.full((len(s), len(tags)), 1 / len(tags), dtype=np.float32) for s in small.sentences]
+    one_hot = [mixed_targets(tags, s.tags, p, tags, 1e-12) for s, p in zip(small.sentences, flat)]
+    same = train(small, fast_config(tiny_model, epochs=1), tags=tags, targets=one_hot)
+    for x, y in zip(predict_probs(plain.classifier, words), predict_probs(same.classifier, words)):
+        np.testing.assert_allclose(x, y, atol=1e-4)
+    # Half of each target spread evenly: the model learns less sure readings.
+    soft = [mixed_targets(tags, s.tags, p, tags, 0.5) for s, p in zip(small.sentences, flat)]
+    softer = train(small, fast_config(tiny_model, epochs=1), tags=tags, targets=soft)
+    sure = lambda probs: float(np.concatenate(probs).max(axis=1).mean())  # noqa: E731
+    assert sure(predict_probs(softer.classifier, words)) < sure(predict_probs(plain.classifier, words))
