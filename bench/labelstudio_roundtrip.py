@@ -151,13 +151,13 @@ def main() -> None:
             server.wait()
             print(f"Label Studio up in {time.perf_counter() - started:.0f} s at {server.url}")
             project = server.call(
-                "POST", "/api/projects", {"title": "nerqa review", "label_config": label_config(types)}
+                "POST", "/api/projects", {"title": "nerqa review", "label_config": label_config(types, linked=True)}
             )
             server.call("POST", f"/api/projects/{project['id']}/import", tasks)
             listed = server.call("GET", f"/api/tasks?project={project['id']}&page_size=1000")
             listed = listed["tasks"] if isinstance(listed, dict) else listed
             print(f"Imported {len(listed)} tasks into project {project['id']}")
-            wanted = {}
+            wanted, ticked = {}, []
             for n, task in enumerate(listed):
                 issue_id = task["data"]["nerqa"]["issue_id"]
                 issue = session.result.issue(issue_id)
@@ -165,9 +165,14 @@ def main() -> None:
                 predictions = {
                     p["model_version"]: p["result"] for p in server.call("GET", f"/api/predictions?task={task['id']}")
                 }
-                # The reviewer accepts the suggestion, keeps the given labels, or draws one span.
-                if n % 3 == 0:
-                    result, after = predictions["nerqa-suggestion"], session.suggestion(issue)
+                # The reviewer accepts the suggestion (always where the task lists linked mentions),
+                # keeps the given labels, or draws one span.
+                if n % 3 == 0 or task["data"].get("linked"):
+                    result, after = list(predictions["nerqa-suggestion"]), session.suggestion(issue)
+                    if task["data"].get("linked"):  # and ticks the first linked mention: the same change there
+                        choice = {"choices": [task["data"]["linked"][0]["value"]]}
+                        result.append({"from_name": "linked", "to_name": "text", "type": "choices", "value": choice})
+                        ticked.append(task["data"]["nerqa"]["linked"][0])
                 elif n % 3 == 1:
                     result, after = predictions["given"], session.spans(issue.index)
                 else:
@@ -193,8 +198,20 @@ def main() -> None:
             server.stop()
         path = folder / "export.json"
         path.write_text(json.dumps(exported))
-        decisions = import_results(session, path, "labelstudio")
+        read = import_results(session, path, "labelstudio")
+        decisions = [d for d in read if ":linked=" not in (d.origin or "")]
         got = {d.issue_id: d.after for d in decisions}
+        # A ticked mention whose sentence no task of its own decided reads, once applied, as the
+        # task's preview showed it.
+        from nerqa.review.apply import apply_decisions
+
+        session.store.record_new(read)
+        written = apply_decisions(session.result.corpus, session.store.effective()).corpus
+        own = {session.result.issue(i).index for i in wanted}
+        alone = [m for m in ticked if m["index"] not in own]
+        as_shown = sum(
+            [[s.start, s.end, s.label] for s in written.sentences[m["index"]].spans] == m["after"] for m in alone
+        )
         missing = sorted(set(wanted) - set(got))
         wrong = sorted(i for i in wanted if i in got and got[i] != wanted[i])
         print(
@@ -202,8 +219,12 @@ def main() -> None:
             f"({', '.join(f'{a} {sum(d.action == a for d in decisions)}' for a in ('accept', 'keep', 'edit'))}); "
             f"reviewers: {sorted({d.reviewer for d in decisions})}"
         )
-        print(f"lost decisions: {len(missing)}, decisions with other spans: {len(wrong)}")
-        if missing or wrong or len(decisions) != len(issues):
+        print(
+            f"lost decisions: {len(missing)}, decisions with other spans: {len(wrong)}; linked mentions ticked "
+            f"{len(ticked)}, {len(alone)} in sentences no task decided, {as_shown} of them written as their preview "
+            "showed"
+        )
+        if missing or wrong or len(decisions) != len(issues) or as_shown != len(alone):
             raise SystemExit(1)
         if not args.skip_select:
             checked = select_round_trip(binary, args.port + 1, folder)
