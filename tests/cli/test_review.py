@@ -212,6 +212,9 @@ def test_imports_count_once_and_detect_the_tool(project: Path):
     corpus, audit = str(project / "corpus.jsonl"), str(project / "audit")
     tasks = project / "tasks.json"
     assert runner.invoke(app, ["tasks", corpus, audit, "--out", str(tasks)]).exit_code == 0
+    # Label Studio's labeling config is written beside the tasks: spans, and a tick box per linked mention.
+    config = (project / "tasks.labelstudio.xml").read_text()
+    assert '<Labels name="label" toName="text">' in config and 'value="$linked"' in config
     exported = json.loads(tasks.read_text())
     for n, task in enumerate(exported):
         task["id"] = n + 1
