@@ -25,13 +25,13 @@ from nerqa.data.tags import OUTSIDE, Span
 from nerqa.review.decisions import AUTO_SOURCE, Decision
 from nerqa.review.session import Filters, ReviewSession
 from nerqa.review.spans import Occurrence
+from nerqa_cli.review_linked import linked_offer, preview_linked
 from nerqa_cli.review_screens import (
     EditScreen,
     FilterScreen,
     FormsScreen,
     HelpScreen,
     HistoryScreen,
-    LinkedScreen,
     QuestionScreen,
     render_spans,
 )
@@ -264,24 +264,9 @@ class ReviewApp(App):
         self.redraw()
 
     def saved(self, decision: Decision) -> None:
-        message = f"Saved: {self.describe_decision(decision)} (#{decision.seq})."
-        issue = self.session.issue(decision.issue_id)
-        linked: list = self.session.propagation(decision) if decision.changes else []
-        if not decision.changes and decision.action == "keep" and issue is not None:
-            linked = self.session.same_issues(issue)
+        linked, note = linked_offer(self.session, decision)
         self.offer = (decision, linked) if linked else None
-        if linked:
-            tokens = self.session.result.corpus.sentences[decision.index].tokens
-            if decision.changes:
-                changed = (*decision.removed, *decision.added)
-                words = " ".join(tokens[min(s.start for s in changed) : max(s.end for s in changed)])
-            else:
-                words = issue.text
-            message += (
-                f" {len(linked)} other mentions of {words!r} read as this one did: "
-                "p to preview them and extend the decision."
-            )
-        self.say(message)
+        self.say(f"Saved: {self.describe_decision(decision)} (#{decision.seq})." + note)
 
     def action_decide(self, action: str) -> None:
         if self.current is None:
@@ -329,42 +314,7 @@ class ReviewApp(App):
         if self.offer is None:
             self.say("No linked mentions to extend a decision to: decide an issue first.")
             return
-        decision, linked = self.offer
-        corpus = self.session.result.corpus
-
-        def line(index: int, spans) -> Text:
-            text = Text(f"s. {index}: ", style="dim")
-            text.append_text(render_spans(corpus.sentences[index].tokens, spans, self.types))
-            return text
-
-        if decision.changes:
-            rows = [line(o.index, o.after) for o in linked]  # type: ignore[union-attr]
-            title = (
-                f"Extend '{self.describe_decision(decision)}' to these {len(rows)} mentions (shown as it leaves them)"
-            )
-        else:
-            rows = [line(i.index, self.session.spans(i.index)) for i in linked]  # type: ignore[union-attr]
-            title = f"Keep the labels at these {len(rows)} mentions too (shown as they stay)"
-
-        def extend(checked: tuple[int, ...] | None) -> None:
-            if checked is None:
-                self.say("Not extended: the linked mentions stay as they are.")
-                return
-            chosen = [linked[i] for i in checked]
-            if decision.changes:
-                recorded = self.session.propagate(decision, chosen)  # type: ignore[arg-type]
-            else:
-                recorded = self.session.keep_all(chosen)  # type: ignore[arg-type]
-            self.offer = None
-            self.redraw()
-            left = len(linked) - len(chosen)
-            self.say(
-                f"Saved: the decision extended to {len(recorded)} linked mentions"
-                + (f", {left} left out" if left else "")
-                + " (u undoes the extension as one)."
-            )
-
-        self.push_screen(LinkedScreen(title, rows), extend)
+        preview_linked(self, *self.offer)
 
     def action_context(self) -> None:
         self.show_context = not self.show_context

@@ -73,9 +73,8 @@ def train(
     shares one. With `dynamics`, `TrainResult.dynamics` keeps the training dynamics: what the
     model read in each training sentence each time it trained on it. With `shapes`, the model
     also reads word shapes (`nerqa.models.classifier.ShapedTokenClassifier`; it cannot be saved as a Hugging
-    Face folder). `targets`: per sentence, an `(n_words, n_tags)` distribution over `tags` to
-    learn each word's first sub-word from instead of its tag (`nerqa.models.targets`), or None
-    for the tags themselves.
+    Face folder). `targets`: per sentence, an `(n_words, n_tags)` distribution over `tags` for
+    each word's first sub-word to learn instead of its tag (`nerqa.models.targets`), or None.
     """
     from transformers import DataCollatorForTokenClassification, set_seed
     from transformers.trainer_callback import PrinterCallback
