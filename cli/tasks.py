@@ -20,7 +20,6 @@ from nerqa_cli.console import (
     output,
     status_console,
     user_errors,
-    writes_to_stdout,
 )
 from nerqa_cli.reading import CorpusReader, with_reader
 from nerqa_cli.review_options import AuditDirArg, AuditedCorpusArg, with_filters
@@ -41,6 +40,14 @@ def tasks_cli(
     order: Annotated[
         str, typer.Option(metavar="|".join(ORDERS), help="Which issues come first (see nerqa relabel).")
     ] = "score",
+    label_config_out: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--label-config",
+            help="Also write the Label Studio labeling config the tasks need (spans, and a tick box per linked "
+            "mention) to this file.",
+        ),
+    ] = None,
     *,
     reader: CorpusReader,
     filters: Filters,
@@ -51,6 +58,8 @@ def tasks_cli(
         check_choice("--tool", tool, TOOLS)
         check_choice("--order", order, ORDERS)
         check_output_file(output(out))
+        if label_config_out is not None:
+            check_output_file(label_config_out)
         from nerqa.review.opening import open_review
         from nerqa.review.tasks import export_tasks
 
@@ -62,17 +71,19 @@ def tasks_cli(
             text = export_tasks(session, issues, tool)
             types = sorted({t.split("-", 1)[1] for t in session.result.tags if "-" in t})
         atomic_write_text(output(out), text)
-        if tool == "labelstudio" and not writes_to_stdout(out):
+        if label_config_out is not None:
             from nerqa.interop.tasks import label_config
 
-            # The labeling config the tasks need (spans, and a tick box per linked mention).
-            atomic_write_text(out.with_suffix(".labelstudio.xml"), label_config(types, linked=True) + "\n")
+            atomic_write_text(label_config_out, label_config(types, linked=True) + "\n")
     status_console(out).print(
         f"[green]Wrote[/] {counted(len(issues), 'review task')} for {tool} to {escape(str(out))}", highlight=False
     )
     if issues:
+        config = (
+            " (its labeling config: --label-config FILE)" if tool == "labelstudio" and label_config_out is None else ""
+        )
         next_step(
-            f"load them into {tool}, review, export, then record the results with nerqa decisions import "
+            f"load them into {tool}{config}, review, export, then record the results with nerqa decisions import "
             f"{corpus} {audit_dir} EXPORT",
             out,
         )

@@ -211,9 +211,11 @@ def test_a_disagreement_is_reported_by_apply_and_settled_only_by_a_policy(projec
 def test_imports_count_once_and_detect_the_tool(project: Path):
     corpus, audit = str(project / "corpus.jsonl"), str(project / "audit")
     tasks = project / "tasks.json"
-    assert runner.invoke(app, ["tasks", corpus, audit, "--out", str(tasks)]).exit_code == 0
-    # Label Studio's labeling config is written beside the tasks: spans, and a tick box per linked mention.
-    config = (project / "tasks.labelstudio.xml").read_text()
+    config_file = project / "config.xml"
+    done = runner.invoke(app, ["tasks", corpus, audit, "--out", str(tasks), "--label-config", str(config_file)])
+    assert done.exit_code == 0, done.stderr
+    # Label Studio's labeling config: spans, and a tick box per linked mention.
+    config = config_file.read_text()
     assert '<Labels name="label" toName="text">' in config and 'value="$linked"' in config
     exported = json.loads(tasks.read_text())
     for n, task in enumerate(exported):

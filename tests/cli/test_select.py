@@ -229,7 +229,7 @@ def test_relabel_exports_tasks_in_uncertainty_order(tmp_path: Path):
     assert [t["score"] for t in score_order] == sorted(t["score"] for t in score_order)
     assert doubt_order[0]["index"] == 3 and score_order[0]["index"] != 3
     bad = invoke("relabel", tmp_path / "corpus.jsonl", tmp_path / "audit", "--order", "newest")
-    assert bad.exit_code == 1 and "--order must be one of score, uncertainty" in bad.stderr
+    assert bad.exit_code == 1 and "--order must be one of reach, score, uncertainty" in bad.stderr
 
 
 def test_an_unwritable_output_folder_fails_before_any_work(
