@@ -427,6 +427,8 @@ def run_loop(args, cache: Path) -> dict:
             row["review_seconds"] = review_seconds
             if saved.exists():
                 row.update(json.loads(saved.read_text()))
+            elif args.cached_only:
+                pass  # reported as not trained
             elif export:
                 if key not in {p["key"] for p in plan}:  # the ceiling is one corpus for every variant
                     write_corpus(trained, export / f"{key}.conll", "conll")
@@ -512,6 +514,11 @@ def loop_table(rows: list[dict]) -> dict:
         out.setdefault(variant, []).append(record)
         f1_mean, f1_sd = _spread(f1s) if f1s else (float("nan"), 0.0)
         gap = f"  gap closed {_spread(gaps)[0]:+.1%} ± {_spread(gaps)[1]:.1%}" if gaps else ""
+        plain = [m["f1"] for m in groups.get((variant, "no fixes"), []) if "f1" in m]
+        if f1s and len(plain) > 1 and label != "no fixes":
+            # Apart from no fixes when the means differ by more than two of its standard deviations.
+            record["apart_from_no_fixes"] = abs(f1_mean - _spread(plain)[0]) > 2 * _spread(plain)[1]
+            gap += f" ({'apart from' if record['apart_from_no_fixes'] else 'within'} 2 SD of no fixes)"
         print(
             f"  {variant:9} {label:26} n={len(f1s)}  errors left {members[0]['errors']:>5,}  "
             + (f"F1 {f1_mean:.4f} ± {f1_sd:.4f}" if f1s else "F1 -")
@@ -597,6 +604,9 @@ def main() -> None:
         "--loop-sets", default=",".join(LOOP_SETS), help="with --loop: comma-separated: " + ", ".join(LOOP_SETS)
     )
     parser.add_argument("--loop-seeds", type=int, default=len(LOOP_SEEDS), help="with --loop: seeds per main arm")
+    parser.add_argument(
+        "--cached-only", action="store_true", help="with --loop: report the arms trained so far, train none"
+    )
     add_smoke(
         parser,
         sentences=40,
