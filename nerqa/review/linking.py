@@ -23,7 +23,6 @@ from nerqa.review.spans import Occurrence, apply_change, change_of, same_form
 
 if TYPE_CHECKING:
     from nerqa.auditing.folder import AuditResult
-    from nerqa.review.decisions import DecisionStore
     from nerqa.review.spans import FormIndex
 
 
@@ -31,7 +30,6 @@ class Linking:
     """Linked mentions for a review session (the attributes below are the session's)."""
 
     result: AuditResult
-    store: DecisionStore
     forms: FormIndex
     keys: list[str]
     by_key: dict[str, int]
@@ -60,12 +58,7 @@ class Linking:
     def propagate(self, decision: Decision, occurrences: Sequence[Occurrence]) -> list[Decision]:
         """Record the change at each occurrence, one decision each, in one transaction and one
         batch (one undo takes them all back)."""
-        planned = self.extension(decision, occurrences, list(self.states), uuid.uuid4().hex[:12])
-        if not planned:
-            return []
-        recorded = self.store.record_all(planned)
-        self._recorded()
-        return recorded
+        return self.record_batch(self.extension(decision, occurrences, list(self.states), uuid.uuid4().hex[:12]))
 
     def extension(
         self,
@@ -123,11 +116,7 @@ class Linking:
             )
             for i in issues
         ]
-        if not planned:
-            return []
-        recorded = self.store.record_all(planned)
-        self._recorded()
-        return recorded
+        return self.record_batch(planned)
 
     def issue_at(self, occurrence: Occurrence) -> str | None:
         """The undecided issue of that sentence that the change settles: one whose span is a

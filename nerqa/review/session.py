@@ -296,6 +296,15 @@ class ReviewSession(Linking):
         self.decision_times.append(self.clock())
         self.refresh()
 
+    def record_batch(self, planned: list[Decision]) -> list[Decision]:
+        """Record planned decisions in one transaction (they share a batch, so one undo takes
+        them all back); returns them as stored, or [] when there are none."""
+        if not planned:
+            return []
+        recorded = self.store.record_all(planned)
+        self._recorded()
+        return recorded
+
     def own_batches(self) -> list[list[Decision]]:
         """This reviewer's live decisions (every session), grouped by batch, oldest first."""
         batches: dict[str, list[Decision]] = {}
@@ -372,11 +381,7 @@ class ReviewSession(Linking):
             planned.append(
                 self.make_decision(issue_id, index, "edit", after, source="question", batch=batch, before=before)
             )
-        if not planned:
-            return []
-        recorded = self.store.record_all(planned)
-        self._recorded()
-        return recorded
+        return self.record_batch(planned)
 
     def bulk_accept(
         self, filters: Filters, *, dry_run: bool = False, linked: bool = False, source: str = "bulk"
@@ -404,11 +409,7 @@ class ReviewSession(Linking):
             planned.append(d)
             if linked:
                 planned += self.extend_planned(d, states, batch)
-        if dry_run or not planned:
-            return planned
-        recorded = self.store.record_all(planned)
-        self._recorded()
-        return recorded
+        return planned if dry_run else self.record_batch(planned)
 
 
 def _question_prefix(question: Question) -> str:
