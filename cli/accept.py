@@ -10,7 +10,7 @@ from rich.table import Table
 
 from nerqa.review.session import Filters
 from nerqa_cli.console import console, counted, err_console, existing_path, next_step, user_errors
-from nerqa_cli.reading import CorpusReader, with_reader
+from nerqa_cli.reading import CorpusReader, shown, with_reader
 from nerqa_cli.review_options import (
     AuditDirArg,
     AuditedCorpusArg,
@@ -63,7 +63,7 @@ def accept_cli(
         unfiltered = filters == Filters() and not every
         # A dry run records nothing (and works on a read-only audit folder).
         with open_review(
-            reader.read(corpus),
+            reader.read_parts(corpus)[0],
             existing_path(audit_dir),
             reviewer=reviewer,
             filters=filters,
@@ -76,17 +76,17 @@ def accept_cli(
                     "filter (--type, --class, --max-score, --min-confidence) or --all. Preview with --dry-run.",
                     highlight=False,
                 )
-                next_step(f"review the issues one by one with nerqa relabel {corpus} {audit_dir}")
+                next_step(f"review the issues one by one with nerqa relabel {shown(corpus)} {audit_dir}")
                 return
             planned = session.bulk_accept(filters, dry_run=dry_run, linked=linked)
             render_bulk(session, planned, dry_run)
     if dry_run and planned:
         next_step(
             "record them with the same command without --dry-run, or review them one by one with "
-            f"nerqa relabel {corpus} {audit_dir}"
+            f"nerqa relabel {shown(corpus)} {audit_dir}"
         )
     elif planned:
-        next_step(f"write the corrected corpus with nerqa apply {corpus} {audit_dir} --out CORRECTED")
+        next_step(f"write the corrected corpus with nerqa apply {shown(corpus)} {audit_dir} --out CORRECTED")
 
 
 def render_bulk(session, planned, dry_run: bool, verbs: tuple[str, str] = ("Would accept", "Accepted")) -> None:

@@ -11,9 +11,11 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from nerqa.data.formats import check_output, detect_format, format_for_output, write_corpus
+from nerqa.data.formats import check_output, detect_format, format_for_output, write_corpus, write_splits
+from nerqa.data.formats.parts import write_parts
+from nerqa.data.parts import split
 from nerqa.errors import NerqaError
-from nerqa.files import is_stdout
+from nerqa.files import check_output_folder, is_stdout
 from nerqa_cli.console import (
     console,
     counted,
@@ -24,7 +26,15 @@ from nerqa_cli.console import (
     status_console,
     user_errors,
 )
-from nerqa_cli.reading import STDIN, CorpusForceOpt, CorpusReader, OutputFormatOpt, note_lost_columns, with_reader
+from nerqa_cli.reading import (
+    STDIN,
+    CorpusForceOpt,
+    CorpusReader,
+    OutputFormatOpt,
+    note_lost_columns,
+    shown,
+    with_reader,
+)
 from nerqa_cli.review_options import AuditDirArg, AuditedCorpusArg
 
 ResolveOpt = Annotated[
@@ -49,7 +59,13 @@ def apply_cli(
     corpus: AuditedCorpusArg,
     audit_dir: AuditDirArg,
     out: Annotated[
-        Path, typer.Option("--out", "-o", help="The corrected corpus to write (in the corpus's format unless --to).")
+        Path,
+        typer.Option(
+            "--out",
+            "-o",
+            help="The corrected corpus to write (in the corpus's format unless --to); for an audit of several files, "
+            "a folder that gets each under its own name.",
+        ),
     ],
     to: OutputFormatOpt = None,
     resolve: ResolveOpt = None,
@@ -66,22 +82,15 @@ def apply_cli(
     *,
     reader: CorpusReader,
 ) -> None:
-    """Write the corpus with the review's decisions applied, and say what changed per type."""
-    with user_errors():
-        # The corrected corpus keeps the corpus's own format unless --to or --out's name says otherwise.
-        piped = str(corpus) == STDIN
-        to = to or format_for_output(out) or reader.format or (None if piped else detect_format(existing_path(corpus)))
-        check_output(output(out), to, force=force)
-        if not (is_stdout(out) or piped) and out.resolve() == existing_path(corpus).resolve():
-            raise NerqaError(f"{out}: that is the corpus itself; the original is never modified, choose another --out")
-        from nerqa.review.apply import apply_audit_decisions
+    """Write the corpus with the review's decisions applied, and say what changed per type.
 
-        data = reader.read(corpus)
-        standing, result = apply_audit_decisions(
-            data, existing_path(audit_dir), resolve=resolve, changed_corpus=changed_corpus, automatic=auto
-        )
-        note_lost_columns(result.corpus, to)
-        written = write_corpus(result.corpus, output(out), to, options=reader.options, force=force)
+    An audit of several files writes each back under its own name into the folder --out."""
+    with user_errors():
+        how = {"resolve": resolve, "changed_corpus": changed_corpus, "automatic": auto}
+        if len(corpus) > 1:
+            standing, result, written = _apply_parts(corpus, audit_dir, out, to, force, reader, how)
+        else:
+            standing, result, written = _apply_one(corpus[0], audit_dir, out, to, force, reader, how)
     summary = {**result.summary(), "disagreements": len(standing.disagreements)}
     if changed_corpus:
         summary["sentences_found"] = len(standing.in_force) - result.missing
@@ -93,9 +102,51 @@ def apply_cli(
     if not is_stdout(out):
         next_step(
             f"train on it (nerqa train {out} --dev DEV --out model-after) and compare it with a model trained on "
-            f"{corpus} (nerqa compare models model-before model-after TEST)",
+            f"{shown(corpus)} (nerqa compare models model-before model-after TEST)",
             out,
         )
+
+
+def _apply_one(corpus: Path, audit_dir: Path, out: Path, to, force: bool, reader: CorpusReader, how: dict):
+    """One corpus in, one corpus out (a DatasetDict of splits: a DatasetDict); `how`:
+    `apply_audit_decisions`'s options."""
+    # The corrected corpus keeps the corpus's own format unless --to or --out's name says otherwise.
+    piped = str(corpus) == STDIN
+    to = to or format_for_output(out) or reader.format or (None if piped else detect_format(existing_path(corpus)))
+    check_output(output(out), to, force=force)
+    if not (is_stdout(out) or piped) and out.resolve() == existing_path(corpus).resolve():
+        raise NerqaError(f"{out}: that is the corpus itself; the original is never modified, choose another --out")
+    from nerqa.review.apply import apply_audit_decisions
+
+    data, parts = reader.read_parts([corpus])
+    standing, result = apply_audit_decisions(data, existing_path(audit_dir), **how)
+    note_lost_columns(result.corpus, to)
+    if len(parts) > 1:  # a DatasetDict's splits, audited together, written back as one
+        written = write_splits(split(result.corpus, parts), output(out), to, options=reader.options, force=force)
+    else:
+        written = write_corpus(result.corpus, output(out), to, options=reader.options, force=force)
+    return standing, result, written
+
+
+def _apply_parts(corpus: list[Path], audit_dir: Path, out: Path, to, force: bool, reader: CorpusReader, how: dict):
+    """Several files in, each written back under its name into the folder `out`, in its own
+    format (or --to's)."""
+    if is_stdout(out):
+        raise NerqaError("-: an audit of several files is written to a folder, one file each; name it with --out")
+    for path in corpus:
+        if existing_path(path).resolve() == (out / path.name).resolve():
+            raise NerqaError(f"{out}: it holds {path.name}, an audited file; the originals are never modified")
+    check_output_folder(out, force=force)
+    formats = {path.name: to or reader.format or detect_format(path) for path in corpus}
+    from nerqa.review.apply import apply_audit_decisions
+
+    data, parts = reader.read_parts(corpus)
+    standing, result = apply_audit_decisions(data, existing_path(audit_dir), **how)
+    pieces = split(result.corpus, parts)
+    for name, piece in pieces.items():
+        note_lost_columns(piece, formats[name])
+    written = write_parts(pieces, out, formats, options=reader.options, force=force)
+    return standing, result, written
 
 
 def as_record(summary: dict, written, result, standing) -> dict:

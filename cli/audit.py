@@ -19,7 +19,7 @@ from nerqa.files import check_output_folder, claim_folder, removed_on_failure
 from nerqa_cli.cluster import RayAddressOpt, WorkersOpt, ray_cluster
 from nerqa_cli.console import console, err_console, next_step, prepare_models, user_errors
 from nerqa_cli.progress import progress_display
-from nerqa_cli.reading import CorpusReader, ForceOpt, with_reader
+from nerqa_cli.reading import STDIN, CorpusReader, ForceOpt, shown, with_reader
 from nerqa_cli.training_options import TrainingOptions, with_training
 
 if TYPE_CHECKING:
@@ -83,7 +83,14 @@ ShowOpt = Annotated[int, typer.Option(min=0, help="Issues shown in the terminal 
 @with_reader
 @with_training(fold_config, "per fold")
 def audit_cli(
-    corpus: Annotated[Path, typer.Argument(help="Corpus to audit.")],
+    corpus: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Corpus to audit: a file, or several (train, dev and test) cross-validated together, each "
+            "reported and written back on its own.",
+            metavar="CORPUS...",
+        ),
+    ],
     out: OutOpt = Path("audit"),
     folds: FoldsOpt = None,
     mode: ModeOpt = None,
@@ -112,11 +119,12 @@ def audit_cli(
             _note_unused(training, folds, mode, reference, repeats, workers, ray_address, fold)
         # Fails now, creating nothing; the folder is made once the input reads.
         check_output_folder(out, own=AUDIT_FOLDER_NAMES, force=force)
-        data = reader.read(corpus)
+        data, parts = reader.read_parts(corpus)
         check_same_corpus(out, data)
         trusted = reader.read(reference) if reference is not None and trained is None else None
         prepare_models()
         from nerqa.auditing import audit, cross_validate, write_outputs
+        from nerqa.auditing.parts import add_parts
 
         classifier = _trained_classifier(trained, data)  # checked before the audit folder is made
         with removed_on_failure(out, keep=_has_cached_folds):
@@ -132,9 +140,10 @@ def audit_cli(
                     )
                     return
                 result = audit(data, settings, classifier=classifier, progress=progress, **where)
+            add_parts(result, parts)
             # The corpus as the user named it, for the report's next step.
             # (Read from standard input, it has no name a later command can read again.)
-            result.summary["corpus"]["path"] = "CORPUS" if str(corpus) == "-" else str(corpus)
+            result.summary["corpus"]["path"] = "CORPUS" if STDIN in map(str, corpus) else shown(corpus)
             written = write_outputs(result, out)
     render_summary(result, show)
     console.print(
@@ -231,6 +240,8 @@ def render_summary(result: AuditResult, show: int) -> None:
         f1 = per_type.get(name, {}).get("f1")
         classes.add_row(escape(name), f"{n:,}", f"{f1:.3f}" if f1 is not None else "")
     console.print(classes)
+    if summary.get("parts"):
+        console.print(parts_table(summary["parts"]))
     if "noise" in summary:
         from nerqa.auditing.noise import describe_noise
 
@@ -246,6 +257,23 @@ def render_summary(result: AuditResult, show: int) -> None:
     if show == 0:
         return
     console.print(issues_table(result, show, width=console.width))
+
+
+def parts_table(parts: list[dict]) -> Table:
+    """Per file of an audit of several: sentences, issues, sentences with an issue, CV F1."""
+    table = Table(title="Per file", title_justify="left")
+    for column in ("file", "sentences", "issues", "sentences with an issue", "CV F1"):
+        table.add_column(column, justify="left" if column == "file" else "right")
+    for part in parts:
+        f1 = part["cv_f1"]
+        table.add_row(
+            escape(part["name"]),
+            f"{part['sentences']:,}",
+            f"{part['issues']['total']:,}",
+            f"{part['sentences_with_issues']:,}",
+            "" if f1 is None else f"{f1:.3f}",
+        )
+    return table
 
 
 def issues_table(result: AuditResult, show: int, *, width: int) -> Table:

@@ -9,7 +9,7 @@ import typer
 
 from nerqa_cli.accept import render_bulk
 from nerqa_cli.console import console, counted, err_console, existing_path, next_step, user_errors
-from nerqa_cli.reading import CorpusReader, with_reader
+from nerqa_cli.reading import CorpusReader, shown, with_reader
 from nerqa_cli.review_options import AuditDirArg, AuditedCorpusArg
 
 
@@ -51,7 +51,7 @@ def autofix_cli(
         from nerqa_cli.review_options import with_min_confidence
 
         threshold = with_min_confidence(Filters(), min_confidence).min_confidence or AUTOFIX_MIN_CONFIDENCE
-        data, folder = reader.read(corpus), existing_path(audit_dir)
+        data, folder = reader.read_parts(corpus)[0], existing_path(audit_dir)
         if undo:
             with open_review(data, folder, reviewer=AUTOFIX_REVIEWER, record=not dry_run) as session:
                 undone = [] if dry_run else undo_autofix(session)
@@ -72,7 +72,7 @@ def autofix_cli(
                 "suggestions are mostly its own mistakes. --force fixes anyway.",
                 highlight=False,
             )
-            next_step(f"review the issues with nerqa relabel {corpus} {audit_dir}")
+            next_step(f"review the issues with nerqa relabel {shown(corpus)} {audit_dir}")
             return
         if not dry_run:
             with open_review(data, folder, reviewer=AUTOFIX_REVIEWER) as session:
@@ -87,6 +87,7 @@ def autofix_cli(
         )
     if recorded and not dry_run:
         next_step(
-            f"write the corpus with nerqa apply {corpus} {audit_dir} --out FIXED (automatic fixes and your decisions; "
+            f"write the corpus with nerqa apply {shown(corpus)} {audit_dir} --out FIXED (automatic fixes and your "
+            "decisions; "
             "--no-auto leaves the automatic ones out)"
         )

@@ -67,7 +67,7 @@ def import_cli(
 
         records = read_records(existing_path(source))
         shape = detect_tool(records, source)
-        with open_review(reader.read(corpus), existing_path(audit_dir), reviewer=reviewer) as session:
+        with open_review(reader.read_parts(corpus)[0], existing_path(audit_dir), reviewer=reviewer) as session:
             store = session.store
             if shape == "decisions":
                 decisions = import_decision_log(session, source)

@@ -4,6 +4,7 @@ format and `--force` options of the commands that write one."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal, Optional, get_args
@@ -13,6 +14,8 @@ import typer
 from nerqa.config import check_choice
 from nerqa.data.corpus import Corpus
 from nerqa.data.formats import FORMATS, ReadOptions, lost_columns, read_corpus, read_splits
+from nerqa.data.parts import Part, join
+from nerqa.errors import NerqaError
 from nerqa_cli.console import err_console, existing_path
 from nerqa_cli.groups import option_group
 
@@ -78,6 +81,31 @@ class CorpusReader:
             return read_stdin(self.format, self.options)
         return read_corpus(existing_path(path), self.format, options=self.options)
 
+    def read_parts(self, paths: Sequence[Path]) -> tuple[Corpus, tuple[Part, ...]]:
+        """The corpus of one or several files, joined in the order given (`nerqa.data.parts`),
+        and its parts: one per file (named by the file's name), or one per split of a
+        DatasetDict named alone without --split. One plain file gives one part."""
+        if len(paths) == 1:
+            path = paths[0]
+            if str(path) != STDIN and self.options.split is None and _is_dataset(path, self.format):
+                splits = self.read_splits(path)
+                if len(splits) > 1:
+                    return join(splits, name=path.name)
+            corpus = self.read(path)
+            return corpus, (Part(corpus.name if str(path) == STDIN else path.name, len(corpus.documents), len(corpus)),)
+        if any(str(p) == STDIN for p in paths):
+            raise NerqaError(f"{STDIN}: standard input can be the only corpus of a command, not one of several")
+        seen: dict[str, Path] = {}
+        for path in paths:
+            if path.name in seen:
+                raise NerqaError(
+                    f"{path}: {seen[path.name]} has the same name; the files of one audit need names of their own "
+                    "(apply writes each back under its name)"
+                )
+            seen[path.name] = path
+        corpora = {path.name: self.read(path) for path in paths}
+        return join(corpora, name="+".join(c.name for c in corpora.values()))
+
     def read_splits(self, path: Path) -> dict[str, Corpus]:
         """The splits of a folder, or one file as one split; `-`: standard input, one split."""
         if str(path) == STDIN:
@@ -94,6 +122,18 @@ class CorpusReader:
 
 # A corpus argument of `-` is standard input.
 STDIN = "-"
+
+
+def _is_dataset(path: Path, format: Optional[str]) -> bool:
+    """Whether `path` names a Hugging Face dataset (which may hold several splits)."""
+    from nerqa.data.formats import hf
+
+    return format == "hf" or (format is None and hf.is_dataset_path(path))
+
+
+def shown(paths: Sequence[Path]) -> str:
+    """Corpus arguments as a command line names them again (for the next step to run)."""
+    return " ".join(str(p) for p in paths)
 
 
 def read_stdin(format: Optional[str], options: ReadOptions) -> Corpus:

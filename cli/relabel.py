@@ -13,7 +13,7 @@ from nerqa.errors import NerqaError
 from nerqa.review.session import ORDERS, Filters
 from nerqa_cli.console import console, existing_path, user_errors
 from nerqa_cli.groups import option_group
-from nerqa_cli.reading import STDIN, CorpusReader, with_reader
+from nerqa_cli.reading import STDIN, CorpusReader, shown, with_reader
 from nerqa_cli.review_options import (
     AuditDirArg,
     AuditedCorpusArg,
@@ -80,7 +80,7 @@ def relabel_cli(
     decision is saved in AUDIT_DIR/decisions.sqlite the moment you make it; run again to resume."""
     with user_errors():
         check_choice("--order", order, ORDERS)
-        if str(corpus) == STDIN:
+        if STDIN in map(str, corpus):
             raise NerqaError(
                 "-: the review app reads your keys from the terminal, so the corpus cannot come from "
                 "standard input; name its file"
@@ -88,7 +88,7 @@ def relabel_cli(
         from nerqa.review.opening import open_review
 
         with open_review(
-            reader.read(corpus), existing_path(audit_dir), reviewer=reviewer, filters=filters, order=order
+            reader.read_parts(corpus)[0], existing_path(audit_dir), reviewer=reviewer, filters=filters, order=order
         ) as session:
             store = session.store
             if not session.issues:
@@ -110,6 +110,6 @@ def relabel_cli(
     console.print(
         f"{decided:,} of {sum(counts.values()):,} issues decided, {counts['skip']:,} skipped{disputed}; "
         f"decisions are in {escape(str(store.path))}. "
-        f"Next: nerqa apply {escape(str(corpus))} {escape(str(audit_dir))} --out CORRECTED",
+        f"Next: nerqa apply {escape(shown(corpus))} {escape(str(audit_dir))} --out CORRECTED",
         highlight=False,
     )

@@ -13,7 +13,14 @@ from nerqa.errors import ConfigError
 from nerqa.review.session import Filters
 from nerqa_cli.groups import option_group
 
-AuditedCorpusArg = Annotated[Path, typer.Argument(help="The corpus that was audited (it is never modified).")]
+AuditedCorpusArg = Annotated[
+    list[Path],
+    typer.Argument(
+        help="The corpus that was audited (it is never modified): its file, or its files in the order the audit "
+        "named them.",
+        metavar="CORPUS...",
+    ),
+]
 AuditDirArg = Annotated[
     Path, typer.Argument(help="The audit folder; its decisions are stored in it, in decisions.sqlite.")
 ]

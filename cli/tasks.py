@@ -21,7 +21,7 @@ from nerqa_cli.console import (
     status_console,
     user_errors,
 )
-from nerqa_cli.reading import CorpusReader, with_reader
+from nerqa_cli.reading import CorpusReader, shown, with_reader
 from nerqa_cli.review_options import AuditDirArg, AuditedCorpusArg, with_filters
 
 
@@ -65,7 +65,7 @@ def tasks_cli(
 
         # Exporting tasks records nothing (and works on a read-only audit folder).
         with open_review(
-            reader.read(corpus), existing_path(audit_dir), filters=filters, order=order, record=False
+            reader.read_parts(corpus)[0], existing_path(audit_dir), filters=filters, order=order, record=False
         ) as session:
             issues = session.queue()[:limit]
             text = export_tasks(session, issues, tool)
@@ -84,6 +84,6 @@ def tasks_cli(
         )
         next_step(
             f"load them into {tool}{config}, review, export, then record the results with nerqa decisions import "
-            f"{corpus} {audit_dir} EXPORT",
+            f"{shown(corpus)} {audit_dir} EXPORT",
             out,
         )

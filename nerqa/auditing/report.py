@@ -18,6 +18,7 @@ from spacy import displacy
 
 from nerqa.auditing.issues import describe_change
 from nerqa.auditing.noise import describe_noise
+from nerqa.auditing.parts import part_names
 from nerqa.data.tags import OUTSIDE
 
 if TYPE_CHECKING:
@@ -126,7 +127,8 @@ def render_html(result: AuditResult) -> str:
         ]
     )
     colors = entity_colors([*corpus.entity_types, *(i.suggested for i in issues if i.suggested != OUTSIDE)])
-    rows = [_issue_card(issue, corpus.sentences[issue.index], colors) for issue in issues]
+    files = part_names(summary, len(corpus))
+    rows = [_issue_card(issue, corpus.sentences[issue.index], colors, files[issue.index]) for issue in issues]
 
     def options(values) -> str:
         return "".join(f'<option value="{html.escape(v)}">{html.escape(v)}</option>' for v in sorted(values))
@@ -148,20 +150,24 @@ svg{{margin:0 1em 1em 0;font-size:12px}} .t{{font-weight:bold}}
 .reason{{color:#555}} .pair{{display:grid;grid-template-columns:1fr 1fr;gap:1em}} .pair i{{color:#888}}
 </style></head><body>
 <h1>nerqa audit of {html.escape(str(counts.get("name") or "a corpus"))}</h1><p>{html.escape(head)}</p>
-<p id="settings">{html.escape(_settings_line(summary))}</p>{_noise(summary)}
+<p id="settings">{html.escape(_settings_line(summary))}</p>{_noise(summary)}{_parts_table(summary)}
 {_next_step(summary)}
 <div>{charts}</div>
 {LEGEND}
 {_questions(result, colors)}
 <p>Type <select id="ft"><option value="">all</option>{options(by_type)}</select>
-Class <select id="fc"><option value="">all</option>{options(by_class)}</select> <span id="shown"></span></p>
+Class <select id="fc"><option value="">all</option>{options(by_class)}</select>{_file_filter(summary)}
+<span id="shown"></span></p>
 <div id="issues">{"".join(rows)}</div>
 <script>
 function apply(){{var t=document.getElementById('ft').value,c=document.getElementById('fc').value,n=0;
-document.querySelectorAll('.issue').forEach(function(e){{
-var ok=(!t||e.dataset.type===t)&&(!c||e.dataset.class===c);e.style.display=ok?'':'none';if(ok)n++;}});
+var fp=document.getElementById('fp'),p=fp?fp.value:'';
+document.querySelectorAll('#issues .issue').forEach(function(e){{
+var ok=(!t||e.dataset.type===t)&&(!c||e.dataset.class===c)&&(!p||e.dataset.part===p);
+e.style.display=ok?'':'none';if(ok)n++;}});
 document.getElementById('shown').textContent=n+' shown';}}
-document.getElementById('ft').onchange=apply;document.getElementById('fc').onchange=apply;apply();
+document.getElementById('ft').onchange=apply;document.getElementById('fc').onchange=apply;
+if(document.getElementById('fp'))document.getElementById('fp').onchange=apply;apply();
 </script>
 <script type="application/json" id="summary">{_script_json(summary)}</script>
 </body></html>
@@ -190,9 +196,10 @@ read as here (<i>agree</i>).</dd>
 </dl></details>"""
 
 
-def _issue_card(issue: Issue, sentence: Sentence, colors: dict[str, str]) -> str:
+def _issue_card(issue: Issue, sentence: Sentence, colors: dict[str, str], file: str | None = None) -> str:
     """One issue as the report shows it: its head (id, type, score, place, change, confidence,
-    reason) and the sentence as given beside the sentence as the suggestion would leave it."""
+    reason) and the sentence as given beside the sentence as the suggestion would leave it.
+    `file`: the file of an audit of several that holds the sentence."""
     tokens = sentence.tokens
     given = [(s.start, s.end, s.label) for s in sentence.spans]
     suggested = (
@@ -206,10 +213,12 @@ def _issue_card(issue: Issue, sentence: Sentence, colors: dict[str, str]) -> str
         suggested = [g for g in suggested if g[1] <= start or g[0] >= end] + [(start, end, issue.suggested)]
     klass = issue.given if issue.given != OUTSIDE else issue.suggested
     before, after = describe_change(issue, tokens)
+    where = "" if file is None else f' data-part="{html.escape(file)}"'
     return (
-        f'<div class="issue" data-type="{html.escape(issue.type)}" data-class="{html.escape(klass)}">'
+        f'<div class="issue" data-type="{html.escape(issue.type)}" data-class="{html.escape(klass)}"{where}>'
         f'<div class="head"><b>{html.escape(issue.id)}</b> <span class="tag">{html.escape(issue.type)}</span> '
-        f"score {issue.score:.3f} &middot; sentence {issue.index}{_document(issue.doc_id)} &middot; "
+        f"score {issue.score:.3f} &middot; {'' if file is None else html.escape(file) + ', '}"
+        f"sentence {issue.index}{_document(issue.doc_id)} &middot; "
         f"<code>{html.escape(issue.text)}</code>: {html.escape(before)} &rarr; {html.escape(after)}"
         f"{_confidence(issue)}"
         f'<div class="reason">{html.escape(issue.reason)}</div></div>'
@@ -269,6 +278,35 @@ def _questions(result: AuditResult, colors: dict[str, str], shown: int = 20) -> 
         "<p>Groups of mentions whose contexts read like another type's: not errors under the current guideline, "
         "but one decision each for the team (<code>nerqa relabel</code>, key g).</p>" + "".join(blocks)
     )
+
+
+def _file_filter(summary: dict) -> str:
+    """The file filter and a line per file, for an audit of several files (nothing for one)."""
+    parts = summary.get("parts") or []
+    if not parts:
+        return ""
+    options = "".join(f'<option value="{html.escape(p["name"])}">{html.escape(p["name"])}</option>' for p in parts)
+    return f' File <select id="fp"><option value="">all</option>{options}</select>'
+
+
+def _parts_table(summary: dict) -> str:
+    """Per file: sentences, issues, sentences with an issue and CV F1 (an audit of several files)."""
+    parts = summary.get("parts") or []
+    if not parts:
+        return ""
+    rows = "".join(
+        f"<tr><td>{html.escape(p['name'])}</td><td>{p['sentences']:,}</td><td>{p['issues']['total']:,}</td>"
+        f"<td>{p['sentences_with_issues']:,}</td><td>{_f1(p['cv_f1'])}</td></tr>"
+        for p in parts
+    )
+    return (
+        '<table id="parts"><tr><th>file</th><th>sentences</th><th>issues</th><th>sentences with an issue</th>'
+        f"<th>CV F1</th></tr>{rows}</table>"
+    )
+
+
+def _f1(value: float | None) -> str:
+    return "" if value is None else f"{value:.3f}"
 
 
 def _noise(summary: dict) -> str:

@@ -202,3 +202,27 @@ def test_a_dataset_reads_from_the_local_cache_by_name_and_never_from_the_network
     assert missing.exit_code == 1
     assert "hf:someone/not_here: not in the local datasets cache" in missing.stderr
     assert "never downloads" in missing.stderr and "Traceback" not in missing.output
+
+
+def test_a_dataset_dicts_splits_audit_together_and_apply_writes_each_back(tiny_model: Path, tmp_path: Path):
+    from nerqa.data.corpus import Corpus
+    from nerqa.data.formats import write_splits
+
+    toy = with_doc_ids(TOY)
+    half = len(toy.documents) // 2
+    splits = {"train": Corpus(toy.documents[:half]), "validation": Corpus(toy.documents[half:])}
+    assert all(len(c) for c in splits.values())
+    write_splits(splits, tmp_path / "dd", "hf")
+    out = tmp_path / "a"
+    result = _invoke("audit", tmp_path / "dd", "--model", tiny_model, "-k", "3", "--mode", "fast", "--out", out)
+    assert result.exit_code == 0, result.output + result.stderr
+    summary = json.loads((out / "summary.json").read_text())
+    assert [(p["name"], p["sentences"]) for p in summary["parts"]] == [(n, len(c)) for n, c in splits.items()]
+    assert _invoke("accept", tmp_path / "dd", out, "--all").exit_code == 0
+    result = _invoke("apply", tmp_path / "dd", out, "--out", tmp_path / "fixed")
+    assert result.exit_code == 0, result.output + result.stderr
+    before, after = datasets.load_from_disk(tmp_path / "dd"), datasets.load_from_disk(tmp_path / "fixed")
+    assert list(after) == ["train", "validation"]
+    for name in after:
+        assert after[name]["tokens"] == before[name]["tokens"]
+        assert after[name].features == before[name].features

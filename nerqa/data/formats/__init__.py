@@ -87,12 +87,14 @@ _OUTPUT_SUFFIXES = {
     ".parquet": "hf",
     ".spacy": "spacy",
 }
-_NEMO_RE = re.compile(r"^(text|labels)_(.+)\.txt$")
+# A NeMo file's name: its kind (text or labels) and its split.
+NEMO_FILE = re.compile(r"^(text|labels)_(.+)\.txt$")
 _PUBTATOR_RE = re.compile(r"^[^|\t]+\|[ta]\|")
 _TAG_RE = re.compile(r"^(O|[BIESLU](-\S.*)?)$")
 
 
-def _check_format(name: str) -> str:
+def check_format_name(name: str) -> str:
+    """`name` when it is a format nerqa reads and writes; else one line saying which are."""
     if name not in FORMATS:
         raise NerqaError(f"unknown format {name!r}; choose one of {', '.join(FORMATS)}")
     return name
@@ -137,7 +139,7 @@ def parse_text(text: str, format: str, *, path: str | None = None, options: Read
         raise NerqaError("NeMo corpora are pairs of files: use read_corpus on text_*.txt or its folder")
     if format in ("hf", "spacy"):
         raise NerqaError(f"{format} corpora are folders or binary files: use read_corpus")
-    corpus = READERS[_check_format(format)](text, path=path, options=options)
+    corpus = READERS[check_format_name(format)](text, path=path, options=options)
     return _merge_types(corpus, options)
 
 
@@ -147,7 +149,7 @@ def dump_text(corpus: Corpus, format: str) -> str:
         raise NerqaError("NeMo corpora are pairs of files: use write_corpus")
     if format in ("hf", "spacy"):
         raise NerqaError(f"{format} corpora are folders or binary files: use write_corpus")
-    return WRITERS[_check_format(format)](corpus)
+    return WRITERS[check_format_name(format)](corpus)
 
 
 def sniff_format(text: str) -> str | None:
@@ -179,7 +181,7 @@ def detect_format(path: str | Path) -> str:
     if path.suffix.lower() == docbin.SUFFIX:
         return "spacy"
     if path.is_dir():
-        if any(_NEMO_RE.match(p.name) for p in path.iterdir()):
+        if any(NEMO_FILE.match(p.name) for p in path.iterdir()):
             return "nemo"
         files = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
         kinds = {detect_format(p) for p in files if p.name != "label_ids.csv"}
@@ -188,7 +190,7 @@ def detect_format(path: str | Path) -> str:
         raise FormatDetectionError(
             f"{path}: cannot tell the format of the folder (found {sorted(kinds) or 'no corpus files'}); pass --format"
         )
-    if _NEMO_RE.match(path.name):
+    if NEMO_FILE.match(path.name):
         return "nemo"
     if path.suffix.lower() in (".jsonl", ".json"):
         return "jsonl"
@@ -205,13 +207,13 @@ def detect_format(path: str | Path) -> str:
 def format_for_output(path: str | Path) -> str | None:
     """The format an output path's name implies (`None` when it implies none)."""
     path = Path(path)
-    if _NEMO_RE.match(path.name):
+    if NEMO_FILE.match(path.name):
         return "nemo"
     return _OUTPUT_SUFFIXES.get(path.suffix.lower())
 
 
 def _nemo_pair(path: Path) -> tuple[Path, Path]:
-    match = _NEMO_RE.match(path.name)
+    match = NEMO_FILE.match(path.name)
     if match is None:
         raise NerqaError(f"{path}: a NeMo corpus is named text_SPLIT.txt or labels_SPLIT.txt")
     return path.with_name(f"text_{match.group(2)}.txt"), path.with_name(f"labels_{match.group(2)}.txt")
@@ -244,7 +246,7 @@ def read_corpus(path: str | Path, format: str | None = None, *, options: ReadOpt
         if len(splits) != 1:
             raise NerqaError(f"{path}: a folder of {len(splits)} splits ({', '.join(splits)}); name one file")
         return next(iter(splits.values()))
-    format = _check_format(format) if format else detect_format(path)
+    format = check_format_name(format) if format else detect_format(path)
     if format == "nemo":
         corpus = _read_nemo(path, options)
     else:
@@ -261,15 +263,15 @@ def read_splits(
         return {name: _merge_types(c, options) for name, c in hf.read_splits(path, options).items()}
     if not path.is_dir():
         corpus = read_corpus(path, format, options=options)
-        match = _NEMO_RE.match(path.name)
+        match = NEMO_FILE.match(path.name)
         return {match.group(2) if match else path.stem: corpus}
-    format = _check_format(format) if format else detect_format(path)
+    format = check_format_name(format) if format else detect_format(path)
     splits: dict[str, Corpus] = {}
     for child in sorted(path.iterdir()):
         if not child.is_file() or child.name.startswith(".") or child.name == "label_ids.csv":
             continue
         if format == "nemo":
-            match = _NEMO_RE.match(child.name)
+            match = NEMO_FILE.match(child.name)
             if match is None or match.group(1) != "text":
                 continue
             splits[match.group(2)] = Corpus(_read_nemo(child, options).documents, name=match.group(2))
@@ -321,7 +323,7 @@ def write_corpus(
     if format == "spacy":
         return docbin.write(corpus, path)
     if format == "nemo":
-        match = _NEMO_RE.match(path.name)
+        match = NEMO_FILE.match(path.name)
         if match is None and (path.is_dir() or not path.suffix):
             # A folder: the split is named after the corpus (its source file's stem).
             files = nemo_files(corpus, path, corpus.name or "train", options)
@@ -337,7 +339,7 @@ def check_output(path: str | Path | IO, format: str | None = None, *, force: boo
     is known (named, or implied by the name) and the target may be written under the output
     rule. Returns the format. For commands that must fail before long work, not after."""
     shown = STDOUT if is_stream(path) else str(path)
-    format = _check_format(format) if format else (None if is_stream(path) else format_for_output(path))
+    format = check_format_name(format) if format else (None if is_stream(path) else format_for_output(path))
     if format is None:
         raise FormatDetectionError(
             f"{shown}: cannot tell the output format from the name; pass --to ({', '.join(FORMATS)})"
@@ -349,7 +351,7 @@ def check_output(path: str | Path | IO, format: str | None = None, *, force: boo
     path = Path(path)
     if format == "hf" and path.suffix.lower() != ".parquet":
         check_output_folder(path, force=force)
-    elif format == "nemo" and (path.is_dir() or not path.suffix) and not _NEMO_RE.match(path.name):
+    elif format == "nemo" and (path.is_dir() or not path.suffix) and not NEMO_FILE.match(path.name):
         check_writable(path)
     else:
         check_output_file(path)
@@ -381,7 +383,7 @@ def write_splits(
     """Write each split into `folder` (`SPLIT.EXT`, or NeMo's `text_SPLIT.txt` pairs), under the
     output rule for folders (`nerqa.files.atomic_folder`; `force`: beside files nerqa did not
     write). Returns the files written."""
-    _check_format(format)
+    check_format_name(format)
     if format == "hf":
         return hf.write(splits, Path(folder), single=False, force=force)
     if format == "spacy":
