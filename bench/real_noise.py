@@ -577,6 +577,7 @@ def main() -> None:
     )
     parser.add_argument("--sets", default=",".join(SETS), help="comma-separated: " + ", ".join(SETS))
     parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--mode", default="both", help="the audit's fold mode to cross-validate with (default both)")
     parser.add_argument("--epochs", type=float, default=None, help="epochs per full-mode fold (default: the audit's)")
     parser.add_argument("--sentences", type=int, default=0, help="sentences per set (0: all)")
     parser.add_argument("--json", type=Path, default=None, help="also write every figure here")

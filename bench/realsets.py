@@ -121,17 +121,18 @@ def load_set(shared: Path, name: str, sentences: int = 0) -> tuple[Corpus, list[
 def crossval(
     dev: Corpus, args, cache: Path, setup: str, reference: Corpus | None, repeat: int = 0
 ) -> tuple[CrossValResult, float]:
-    """The audit's default cross-validation of `dev` (`both`, with dynamics; repeat r with seed
+    """The audit's cross-validation of `dev` (`args.mode`, default `both`, with dynamics; repeat r with seed
     42 + r, as `audit --repeats` has it), cached in `cache/SETUP[-seedR]`; returns it and the wall
     time of its uncached run (kept in `cache/SETUP[-seedR].json`)."""
-    name = setup + (f"-seed{repeat}" if repeat else "")
+    mode = getattr(args, "mode", "both")
+    name = setup + (f"-seed{repeat}" if repeat else "") + ("" if mode == "both" else f"-{mode}")
     folder, record = cache / name, cache / f"{name}.json"
     settings = {"folds": args.folds, "epochs": args.epochs, "sentences": len(dev)}
     known = json.loads(record.read_text()) if record.is_file() else {}
     started = time.perf_counter()
     result = cross_validate_once(
         dev,
-        AuditSettings(k=args.folds, mode="both", training=fold_config(epochs=args.epochs)),
+        AuditSettings(k=args.folds, mode=mode, training=fold_config(epochs=args.epochs)),
         repeat=repeat,
         cache_dir=folder,
         dynamics=True,

@@ -21,7 +21,7 @@ SECTIONS = ("model", "dataset", "optim", "schedule", "trainer")
 
 Precision = Literal["auto", "fp32", "fp16", "bf16"]
 Batching = Literal["bucket", "group_by_length", "random"]
-Mode = Literal["both", "full", "fast", "top", "top+fast"]
+Mode = Literal["both", "full", "fast", "top", "top+fast", "once+fast"]
 Level = Literal["types", "iob"]
 Scheduler = Literal[
     "linear", "cosine", "cosine_with_restarts", "polynomial", "constant", "constant_with_warmup", "inverse_sqrt"
@@ -188,6 +188,7 @@ MODES: dict[str, str] = {
     "fast": "a BiLSTM head per fold over one frozen encoder pass",
     "top": "fine-tune the top layers per fold over lower layers run once",
     "top+fast": "the mean of top and fast, over one frozen pass",
+    "once+fast": "fast per fold, and one fine-tuning on the whole corpus for its training dynamics",
 }
 assert tuple(MODES) == get_args(Mode), "MODES must describe every Mode"
 

@@ -19,7 +19,7 @@ from typing import Protocol
 import numpy as np
 
 from nerqa.auditing.foldcache import FoldCache, cache_key
-from nerqa.auditing.runners import COMPONENTS, RUNNERS, FoldRunner, FullRunner, SharedPass
+from nerqa.auditing.runners import COMPONENTS, ONCE_MODES, RUNNERS, FoldRunner, FullRunner, OnceRunner, SharedPass
 from nerqa.config import AuditSettings, TrainConfig
 from nerqa.data.corpus import Corpus
 from nerqa.errors import ConfigError, NerqaError
@@ -253,6 +253,8 @@ def cross_validate_once(
             raise ConfigError(f"folds {bad} are outside 0..{k - 1}")
     modes = COMPONENTS[settings.mode]
     n = len(set(range(k) if folds is None else folds))
+    once = settings.mode in ONCE_MODES and dynamics
+    total = n * len(modes) + once
     shared = SharedPass(config, states="top" in modes)  # runs only if a runner asks for it
     results = [
         run_folds(
@@ -264,19 +266,48 @@ def cross_validate_once(
             cache_dir=cache_dir,
             progress=progress,
             fold_offset=i * n,
-            fold_total=n * len(modes),
+            fold_total=total,
             reference=reference,
             executor=executor,
         )
         for i, m in enumerate(modes)
     ]
     features = shared.frozen.features if shared.frozen is not None else None
-    if len(results) == 1:
-        results[0].features = features
-        return results[0]
-    merged = mean_of(results, feature_seconds=shared.seconds)
+    merged = results[0] if len(results) == 1 else mean_of(results, feature_seconds=shared.seconds)
     merged.features = features
+    if once and folds is None:
+        merged.dynamics, seconds = run_once(corpus, config, cache_dir=cache_dir, progress=progress, reference=reference)
+        merged.seconds = [*merged.seconds, seconds]  # the fine-tuning's time, after the folds'
+        progress("fold", total, total, {"fold": "all", "mode": "once", "cached": seconds == 0.0})
     return merged
+
+
+def run_once(
+    corpus: Corpus,
+    config: TrainConfig,
+    *,
+    cache_dir: str | Path | None = None,
+    progress: ProgressCallback = quiet,
+    reference: Corpus | None = None,
+) -> tuple[list[np.ndarray | None], float]:
+    """One fine-tuning on every sentence of `corpus` (and `reference`'s, after them), kept for its
+    training dynamics: per sentence of `corpus`, `(epochs, n_words, n_tags)` float16, the tag
+    probabilities while training on it. Cached under `cache_dir` as a fold of its own; returns
+    the dynamics and the wall time in seconds (0 when read from the cache)."""
+    runner = OnceRunner(config)
+    whole = corpus if reference is None else Corpus(corpus.documents + reference.documents, name=corpus.name)
+    cache = FoldCache(
+        Path(cache_dir) / cache_key(corpus, config, k=1, runner=runner, reference=reference) if cache_dir else None
+    )
+    nothing = np.zeros(0, dtype=int)
+    cached = cache.read(0, nothing, dynamics=True)
+    if cached is not None:
+        return list(cached[1] or []), 0.0
+    tags = whole.tag_set
+    output = compute_fold(runner, whole, tags, FoldJob(0, nothing, np.arange(len(whole))), progress)
+    dynamics = (output.dynamics or [])[: len(corpus)]  # the reference's sentences are not audited
+    cache.write(0, nothing, [np.zeros((0, len(tags)), dtype=np.float32)], dynamics)
+    return list(dynamics), output.seconds
 
 
 def mean_of(results: Sequence[CrossValResult], *, feature_seconds: float | None = None) -> CrossValResult:

@@ -95,10 +95,10 @@ def cross_validate(
     never predicted. `executor` runs the folds (default: one after another here;
     `nerqa.auditing.distributed.RayFolds`: Ray tasks)."""
     from nerqa.auditing.crossval import cross_validate_once, mean_of
-    from nerqa.auditing.runners import COMPONENTS
+    from nerqa.auditing.runners import COMPONENTS, ONCE_MODES
 
     settings = settings or AuditSettings()
-    dynamics = "full" in COMPONENTS[settings.mode] and DYNAMICS_WEIGHT > 0
+    dynamics = ("full" in COMPONENTS[settings.mode] or settings.mode in ONCE_MODES) and DYNAMICS_WEIGHT > 0
     return mean_of(
         [
             cross_validate_once(

@@ -186,6 +186,17 @@ class TopRunner(_PassRunner):
         )
 
 
+class OnceRunner(FullRunner):
+    """`once`: the full runner's fine-tuning once, on every sentence, for its training dynamics
+    alone (it predicts nothing: no sentence is held out of it). One pass over the corpus per
+    epoch, where k folds take k - 1."""
+
+    mode = "once"
+
+    def __init__(self, config: TrainConfig, *, shapes: bool | None = None) -> None:
+        super().__init__(config, dynamics=True, shapes=shapes)
+
+
 RUNNERS = {"full": FullRunner, "fast": FastRunner, "top": TopRunner}
 # What each mode averages.
 COMPONENTS = {
@@ -194,4 +205,8 @@ COMPONENTS = {
     "fast": ("fast",),
     "top": ("top",),
     "top+fast": ("top", "fast"),
+    # The out-of-sample probabilities from fast alone; the dynamics from one fine-tuning (`OnceRunner`).
+    "once+fast": ("fast",),
 }
+# The modes whose dynamics come from one fine-tuning on the whole corpus, not from the folds.
+ONCE_MODES = frozenset({"once+fast"})

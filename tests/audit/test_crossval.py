@@ -93,6 +93,34 @@ def test_dynamics_cover_each_sentence_in_every_fold_it_trains_and_are_cached(tin
         np.testing.assert_allclose(a, b, atol=1e-6)
 
 
+def test_once_fast_mode_takes_dynamics_from_one_fine_tuning_and_probabilities_from_fast(
+    tiny_model: Path, tmp_path: Path
+):
+    config = fast_config(tiny_model, epochs=2)
+    seen = []
+    once = cross_validate_once(
+        TOY,
+        AuditSettings(k=3, mode="once+fast", training=config),
+        cache_dir=tmp_path,
+        dynamics=True,
+        progress=lambda task, done, total, info: seen.append((done, total, info["mode"])) if task == "fold" else None,
+    )
+    assert seen == [(1, 4, "fast"), (2, 4, "fast"), (3, 4, "fast"), (4, 4, "once")]
+    # One record per epoch of the one fine-tuning, for every sentence (each is in its training data).
+    assert [d.shape for d in once.dynamics] == [(2, len(s), 3) for s in TOY.sentences]
+    # The out-of-sample probabilities are fast's, fold for fold.
+    fast = cross_validate_once(TOY, AuditSettings(k=3, mode="fast", training=config), cache_dir=tmp_path)
+    assert fast.cached_folds == [0, 1, 2]
+    for a, b in zip(once.pred_probs, fast.pred_probs):
+        np.testing.assert_array_equal(a, b)
+    again = cross_validate_once(
+        TOY, AuditSettings(k=3, mode="once+fast", training=config), cache_dir=tmp_path, dynamics=True
+    )
+    assert again.seconds[-1] == 0.0 and once.seconds[-1] > 0  # the fine-tuning is read from the cache
+    for a, b in zip(once.dynamics, again.dynamics):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_fast_mode_gives_out_of_sample_probs(tiny_model: Path):
     result = cross_validate_once(TOY, AuditSettings(k=3, mode="fast", training=fast_config(tiny_model)))
     assert [p.shape for p in result.pred_probs] == [(len(s), 3) for s in TOY.sentences]
