@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from nerqa.data.corpus import Corpus
 from nerqa.data.formats import read_corpus, write_corpus
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,7 +36,9 @@ def test_the_python_examples_run(page: Path, tmp_path: Path, monkeypatch, tiny_m
     lines = (ROOT / "demo" / "abstracts.txt").read_text(encoding="utf-8").splitlines()[:12]
     (tmp_path / "NCBI_corpus_training.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
     corpus = read_corpus(tmp_path / "NCBI_corpus_training.txt", "ncbi")
-    write_corpus(corpus.map_types({t: "Disease" for t in corpus.entity_types}), tmp_path / "train.tsv")
+    one_type = corpus.map_types({t: "Disease" for t in corpus.entity_types})
+    write_corpus(one_type, tmp_path / "train.tsv")
+    write_corpus(Corpus(one_type.documents[: len(one_type.documents) // 2]), tmp_path / "dev.tsv")
     shutil.copytree(tiny_classifier, tmp_path / "model")
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(nerqa.models.runtime, "default_model_path", lambda: tiny_model)

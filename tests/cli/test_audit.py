@@ -73,7 +73,7 @@ def test_audit_reference_that_does_not_exist_is_one_line(tmp_path: Path):
     [
         (("--level", "tokens"), "level must be one of types, iob, not 'tokens'"),
         (("--max-length", "4"), "max_length must be at least 8, not 4"),
-        (("--mode", "slow"), "mode must be one of both, full, fast, top, top+fast, not 'slow'"),
+        (("--mode", "slow"), "mode must be one of both, full, fast, top, top+fast, once+fast, not 'slow'"),
         (("-k", "1"), "folds (-k) must be at least 2, not 1"),
         (("--repeats", "0"), "repeats must be at least 1, not 0"),
     ],
