@@ -188,7 +188,7 @@ MODES: dict[str, str] = {
     "fast": "a BiLSTM head per fold over one frozen encoder pass",
     "top": "fine-tune the top layers per fold over lower layers run once",
     "top+fast": "the mean of top and fast, over one frozen pass",
-    "once+fast": "fast per fold, and one fine-tuning on the whole corpus for its training dynamics",
+    "once+fast": "fast per fold; training dynamics from one fine-tuning on all",
 }
 assert tuple(MODES) == get_args(Mode), "MODES must describe every Mode"
 
