@@ -46,7 +46,7 @@ from nerqa.data.corpus import (  # noqa: E402
 from nerqa.data.formats import read_corpus  # noqa: E402
 from nerqa.data.metrics import evaluate_tags  # noqa: E402
 from nerqa.data.probs import tags_from_probs  # noqa: E402
-from nerqa.models.head import fit_head, word_features  # noqa: E402
+from nerqa.models.head import HeadSettings, fit_head, word_features  # noqa: E402
 
 DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "ncbi_disease" / "iob"
 CONFIGS = ["random"] + [s for s in STRATEGIES if s != "random"]
@@ -77,7 +77,9 @@ def run(config: str, seed: int, args, pool, test, features, labels, embeddings, 
         started = time.perf_counter()
         chosen = set(labeled)
         rest = [i for i in range(n_pool) if i not in chosen]
-        probs = fit_head(features, labels, labeled, rest + test_idx, len(tags), seed=seed, epochs=args.epochs)
+        probs = fit_head(
+            features, labels, labeled, rest + test_idx, len(tags), seed=seed, settings=HeadSettings(epochs=args.epochs)
+        )
         test_tags = tags_from_probs(probs[len(rest) :], tags)
         f1 = evaluate_tags([s.tags for s in test], test_tags).micro.f1
         sizes.append(len(labeled))

@@ -47,7 +47,7 @@ def run_one(paths: list[Path], mode: str, folds: int, sentences: int) -> dict:
         began = time.perf_counter()
         features = crossval.features
         if features is None:
-            from nerqa.auditing.run import word_features
+            from nerqa.auditing.pipeline import word_features
 
             features = word_features(corpus, settings.training)
             stages["frozen pass"] += time.perf_counter() - began

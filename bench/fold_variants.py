@@ -21,9 +21,9 @@ from nerqa.auditing import score
 from nerqa.auditing.crossval import document_folds
 from nerqa.data.formats import read_corpus
 from nerqa.models.frozen import TOP_LAYERS, frozen_pass
-from nerqa.models.head import fit_head
+from nerqa.models.head import HeadSettings, fit_head
 from nerqa.models.runtime import quiet_transformers, set_threads
-from nerqa.models.top import fit_top
+from nerqa.models.top import TopSettings, fit_top
 
 _spec = importlib.util.spec_from_file_location("noise", Path(__file__).with_name("noise.py"))
 noise = importlib.util.module_from_spec(_spec)
@@ -86,7 +86,7 @@ def main() -> None:
                     len(tags),
                     shapes=frozen.shapes if shapes else None,
                     seed=seed,
-                    **settings,
+                    settings=HeadSettings(**settings),
                 )
                 for seed in seeds
             ]
@@ -107,9 +107,7 @@ def main() -> None:
                         train,
                         test,
                         len(tags),
-                        model=None,
-                        seed=42,
-                        **settings,
+                        settings=TopSettings(model=None, seed=42, **settings),
                     ),
                 ):
                     probs[i] = p

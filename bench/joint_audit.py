@@ -26,8 +26,9 @@ from real_noise import BASELINES, baselines
 from realsets import corrections, crossval, load_conll, measure, report
 
 from nerqa.auditing import score
-from nerqa.auditing.issues import SPAN_TYPES, cleanlab_scores
-from nerqa.auditing.run import word_features
+from nerqa.auditing.confident import cleanlab_scores
+from nerqa.auditing.issues import SPAN_TYPES
+from nerqa.auditing.pipeline import word_features
 from nerqa.config import AuditSettings, fold_config
 from nerqa.data.parts import join
 

@@ -30,7 +30,7 @@ DIMS = 3072
 def vectors(n: int, seed: int = 0) -> tuple[np.ndarray, list]:
     """`(n, DIMS)` float16 unit vectors around n / 50 topics, and their mentions (4 types,
     2 mentions a sentence)."""
-    from nerqa.auditing.neighbours import Mention
+    from nerqa.auditing.mentions import Mention
 
     rng = np.random.default_rng(seed)
     topics = rng.normal(size=(max(1, n // 50), DIMS)).astype(np.float32)
@@ -49,7 +49,11 @@ def vectors(n: int, seed: int = 0) -> tuple[np.ndarray, list]:
 
 def measure(n: int) -> dict:
     """One size, in this process."""
+    from nerqa.auditing import mentions as vectors_of
     from nerqa.auditing import neighbours
+    from nerqa.config import ScoringSettings
+
+    min_share = ScoringSettings().neighbour_min_share
 
     data, mentions = vectors(n)
     started = time.perf_counter()
@@ -59,19 +63,19 @@ def measure(n: int) -> dict:
         "mentions": n,
         "seconds": round(seconds, 1),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
-        "path": "approximate" if n > neighbours.EXACT_LIMIT else "exact",
-        "flagged": sum(v is not None and v.share >= neighbours.MIN_SHARE for v in found),
+        "path": "approximate" if n > vectors_of.EXACT_LIMIT else "exact",
+        "flagged": sum(v is not None and v.share >= min_share for v in found),
         "questions": len(questions),
     }
-    if n <= neighbours.EXACT_LIMIT:
+    if n <= vectors_of.EXACT_LIMIT:
         try:
             groups = np.array([m.index for m in mentions])
             started = time.perf_counter()
-            approx = neighbours.votes(mentions, *neighbours._nearest_faiss(neighbours.reduce(data), 10, groups))
+            approx = neighbours.votes(mentions, *vectors_of._nearest_faiss(vectors_of.reduce(data), 10, groups))
             out["approximate_seconds"] = round(time.perf_counter() - started, 1)
 
             def flags(found) -> set:
-                return {(i, v.label) for i, v in enumerate(found) if v is not None and v.share >= neighbours.MIN_SHARE}
+                return {(i, v.label) for i, v in enumerate(found) if v is not None and v.share >= min_share}
 
             either, both = flags(found) | flags(approx), flags(found) & flags(approx)
             out["agreement"] = round(len(both) / max(len(either), 1), 3)

@@ -43,8 +43,9 @@ import nerqa.auditing
 import nerqa.auditing.runners
 import nerqa.models.runtime
 import nerqa.models.trainer
-from nerqa.auditing import AuditSettings, audit, fold_config
-from nerqa.auditing.issues import SPAN_TYPES, cleanlab_scores
+from nerqa.auditing import AuditSettings, ScoringSettings, audit, fold_config
+from nerqa.auditing.confident import cleanlab_scores
+from nerqa.auditing.issues import SPAN_TYPES
 from nerqa.data.corpus import Corpus, Document, Sentence
 from nerqa.data.formats import read_corpus
 from nerqa.data.tags import Span, tags_from_spans
@@ -308,7 +309,8 @@ def run_modes(
         saved = cache / f"{label}.json"
         cpu_bf16 = changes.pop("cpu_bf16", "1") != "0"
         full_shapes = changes.pop("shapes", None)
-        weight = float(changes.pop("dynamics", nerqa.auditing.DYNAMICS_WEIGHT))
+        scoring = ScoringSettings()
+        scoring = scoring.replace(dynamics_weight=float(changes.pop("dynamics", scoring.dynamics_weight)))
         shaped = nerqa.auditing.runners.FULL_SHAPES if full_shapes is None else full_shapes != "0"
         config = fold_config(epochs=args.epochs, learning_rate=args.lr).replace(**changes)
         settings = {
@@ -318,7 +320,7 @@ def run_modes(
             "cpu_bf16": cpu_bf16,
             "full_shapes": shaped,
             "head": HEAD_VERSION,
-            "dynamics": weight,
+            "dynamics": scoring.dynamics_weight,
         }
         m = json.loads(saved.read_text()) if saved.is_file() else None
         if m is not None and m.get("settings", settings) == settings:
@@ -331,11 +333,10 @@ def run_modes(
                 mock.patch.object(nerqa.models.runtime, "native_bf16", chosen),
                 mock.patch.object(nerqa.models.trainer, "native_bf16", chosen),
                 mock.patch.object(nerqa.auditing.runners, "FULL_SHAPES", shaped),
-                mock.patch.object(nerqa.auditing.run, "DYNAMICS_WEIGHT", weight),
             ):
                 result = audit(
                     noisy,
-                    AuditSettings(k=folds or args.folds, mode=mode, training=config),
+                    AuditSettings(k=folds or args.folds, mode=mode, training=config, scoring=scoring),
                     cache_dir=cache / label,
                     reference=reference,
                 )

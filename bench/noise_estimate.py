@@ -26,8 +26,8 @@ from pathlib import Path
 from realsets import SETS, load_set
 
 from nerqa.auditing import AuditSettings, fold_config
+from nerqa.auditing.confident import flagged_words
 from nerqa.auditing.crossval import CrossValResult, cross_validate_once
-from nerqa.auditing.issues import flagged_words
 from nerqa.auditing.noise import describe_noise, estimate_noise, true_noise
 from nerqa.data.corpus import Corpus, Document, Sentence
 from nerqa.data.formats import read_corpus

@@ -65,10 +65,12 @@ from realsets import (
 )
 
 from nerqa.auditing import score, sentence_quality, with_dynamics
+from nerqa.auditing.confident import cleanlab_scores
 from nerqa.auditing.crossval import CrossValResult, mean_of
-from nerqa.auditing.issues import SPAN_TYPES, Issue, cleanlab_scores, word_margins
+from nerqa.auditing.issues import SPAN_TYPES, Issue
 from nerqa.auditing.noise import true_noise
-from nerqa.auditing.run import word_features
+from nerqa.auditing.pipeline import word_features
+from nerqa.auditing.scoring import word_margins
 from nerqa.config import TrainConfig, fold_config
 from nerqa.data.corpus import Corpus
 from nerqa.data.formats import read_corpus, write_corpus
@@ -381,7 +383,7 @@ def reviewed_corpus(arm: Arm, result, truth: Sequence[Sequence[str]], scratch: P
 
 def arm_key(corpus: Corpus, arm: Arm, epochs: float | None = None) -> str:
     """What a trained arm depends on: its corpus, its seed and the training schedule (defaults)."""
-    schedule = TrainConfig(seed=arm.seed).replace(epochs=epochs).cache_settings()
+    schedule = TrainConfig(seed=arm.seed).with_options(epochs=epochs).cache_settings()
     return hashlib.sha256(
         json.dumps([corpus.fingerprint(), schedule], sort_keys=True, default=str).encode()
     ).hexdigest()[:16]

@@ -23,8 +23,10 @@ import numpy as np
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 from nerqa.auditing import AuditSettings, fold_config, sentence_quality, with_dynamics
+from nerqa.auditing.confident import cleanlab_scores
 from nerqa.auditing.crossval import CrossValResult, cross_validate_once
-from nerqa.auditing.issues import Issue, cleanlab_scores, span_issues
+from nerqa.auditing.issues import Issue
+from nerqa.auditing.spans import span_issues
 from nerqa.data.corpus import Corpus, Document
 from nerqa.data.formats import read_corpus
 from nerqa.data.tags import spans_from_tags
@@ -132,8 +134,7 @@ def crossval(
     started = time.perf_counter()
     result = cross_validate_once(
         dev,
-        AuditSettings(k=args.folds, mode=mode, training=fold_config(epochs=args.epochs)),
-        repeat=repeat,
+        AuditSettings(k=args.folds, mode=mode, training=fold_config(epochs=args.epochs, seed=42 + repeat)),
         cache_dir=folder,
         dynamics=True,
         reference=reference,

@@ -180,7 +180,7 @@ def accept_figures(right: dict) -> None:
 def soft_figures(args) -> None:
     from nerqa.config import TrainConfig
     from nerqa.models.targets import mixed_targets
-    from nerqa.models.training import train
+    from nerqa.models.training import TrainingExtras, train
 
     dev = read_corpus(args.shared / "noisebench" / "clean.dev.txt", "conll")
     epochs = args.train_epochs
@@ -197,7 +197,7 @@ def soft_figures(args) -> None:
         ):
             started = time.perf_counter()
             config = TrainConfig(epochs=epochs, seed=42, tensorboard=False)
-            trained = train(corpus, config, dev=dev, tags=tags, targets=targets)
+            trained = train(corpus, config, dev=dev, tags=tags, extras=TrainingExtras(targets=targets))
             f1 = max(h["dev_f1"] for h in trained.history)
             print(
                 f"  {name:10} {label:14} F1 on clean.dev {f1:.4f} ({time.perf_counter() - started:.0f} s)", flush=True

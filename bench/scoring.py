@@ -14,7 +14,7 @@ part adds:
 - `nerqa`: the audit's score (corpus weight: the model counts as 1 occurrence);
 - `before (issue 28)`: the audit's score without cleanlab's training-time factor;
 - `before (issue 29)`: the audit's score without the neighbour issues;
-- `model w=N`: span issues with the model counting as N occurrences (`span_issues(model_weight=)`);
+- `model w=N`: span issues with the model counting as N occurrences (`ScoringSettings.model_weight`);
 - `model only`: the span issues' model score alone, no corpus weighting;
 - `cleanlab types` / `cleanlab default`: cleanlab's sentence score (entity types; IOB tags);
 - `rank mean`: the mean of each sentence's rank under `nerqa` and under `cleanlab types`.
@@ -40,16 +40,19 @@ from scipy.stats import rankdata
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 from nerqa.auditing import (
-    DYNAMICS_WEIGHT,
     AuditSettings,
+    ScoringSettings,
     fold_config,
     score,
     sentence_quality,
     with_dynamics,
 )
+from nerqa.auditing.confident import cleanlab_scores
 from nerqa.auditing.crossval import cross_validate_once
-from nerqa.auditing.issues import SPAN_TYPES, cleanlab_scores, span_issues, word_margins
-from nerqa.auditing.run import word_features
+from nerqa.auditing.issues import SPAN_TYPES
+from nerqa.auditing.pipeline import word_features
+from nerqa.auditing.scoring import word_margins
+from nerqa.auditing.spans import span_issues
 
 
 def recall_at_k(issues, injected: dict) -> float:
@@ -78,7 +81,8 @@ def variants(noisy, crossval, features=None) -> dict[str, np.ndarray]:
         out_now = {"nerqa": np.asarray(now.sentence_scores), "before (issue 29)": np.asarray(result.sentence_scores)}
     else:
         out_now = {"nerqa": np.asarray(result.sentence_scores)}
-    scored = with_dynamics(crossval.pred_probs, crossval.dynamics, DYNAMICS_WEIGHT)
+    scoring = ScoringSettings()
+    scored = with_dynamics(crossval.pred_probs, crossval.dynamics, scoring.dynamics_weight)
     cleanlab, _, flagged = cleanlab_scores(noisy, scored, crossval.tags)
     default, _, _ = cleanlab_scores(noisy, scored, crossval.tags, level="iob")
     out = {"before (issue 18)": before_ranking(noisy, crossval)[0], **out_now}
@@ -89,10 +93,14 @@ def variants(noisy, crossval, features=None) -> dict[str, np.ndarray]:
     out["before (issue 28)"] = sentence_quality(len(noisy), spans, cleanlab, lowest)
     for weight in (3.0, 10.0):
         out[f"model w={weight:g}"] = sentence_quality(
-            len(noisy), span_issues(noisy, scored, crossval.tags, flagged=flagged, model_weight=weight), cleanlab
+            len(noisy),
+            span_issues(noisy, scored, crossval.tags, flagged=flagged, scoring=scoring.replace(model_weight=weight)),
+            cleanlab,
         )
     out["model only"] = sentence_quality(
-        len(noisy), span_issues(noisy, scored, crossval.tags, flagged=flagged, model_weight=1e9), cleanlab
+        len(noisy),
+        span_issues(noisy, scored, crossval.tags, flagged=flagged, scoring=scoring.replace(model_weight=1e9)),
+        cleanlab,
     )
     out["cleanlab types"] = np.asarray(cleanlab)
     out["cleanlab default"] = np.asarray(default)

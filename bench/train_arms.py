@@ -41,7 +41,7 @@ def train_arm(
 
     corpus, dev = read_corpus(corpus_path, "conll"), read_corpus(dev_path, "conll")
     started = time.perf_counter()
-    result = train(corpus, TrainConfig(seed=seed, model=model).replace(epochs=epochs), dev=dev, tags=tags)
+    result = train(corpus, TrainConfig(seed=seed, model=model).with_options(epochs=epochs), dev=dev, tags=tags)
     history = [{k: v for k, v in epoch.items() if isinstance(v, (int, float, bool))} for epoch in result.history]
     return {
         "f1": max(e["dev_f1"] for e in history),

@@ -112,7 +112,7 @@ def audit_cli(
         if old_top is not None:
             raise NerqaError(f"audit --top is now --show (issues shown in the terminal): --show {old_top}")
         # Every setting is checked before the corpus is read or a model loaded.
-        settings = DEFAULTS.replace(
+        settings = DEFAULTS.with_options(
             k=folds, mode=mode, level=level, repeats=repeats, training=training.settings(DEFAULTS.training)
         )
         if trained is not None:
@@ -221,7 +221,7 @@ def _trained_classifier(trained: Optional[Path], data):
 
 
 # Guideline questions the terminal summary names (the rest are in questions.jsonl and the report).
-QUESTIONS_SHOWN = 5
+QUESTIONS_PRINTED = 5
 
 
 def render_summary(result: AuditResult, show: int) -> None:
@@ -252,7 +252,7 @@ def render_summary(result: AuditResult, show: int) -> None:
             "questions.jsonl and the report; decide them in `nerqa relabel`, key g). The first:",
             highlight=False,
         )
-        for question in result.questions[:QUESTIONS_SHOWN]:
+        for question in result.questions[:QUESTIONS_PRINTED]:
             console.print(f"  {question.id}  {escape(question.describe())}", highlight=False)
     if show == 0:
         return

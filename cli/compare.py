@@ -29,7 +29,7 @@ def compare_models_cli(
     with user_errors():
         data = reader.read(corpus)
         prepare_models()
-        from nerqa.auditing.compare import compare_evaluations
+        from nerqa.data.metrics import compare_evaluations
         from nerqa.models.classifier import load_classifier
         from nerqa.models.predict import evaluate
 
@@ -64,7 +64,7 @@ def compare_audits_cli(
 ) -> None:
     """Which of the earlier audit's issues are resolved, which remain, and which are new."""
     with user_errors():
-        from nerqa.auditing.compare import compare_audits
+        from nerqa.auditing.diff import compare_audits
         from nerqa.auditing.folder import load_issue_records
 
         diff = compare_audits(load_issue_records(existing_path(before)), load_issue_records(existing_path(after)))

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Literal, Optional, get_args
+from typing import Annotated, Literal, Optional
 
 import typer
 
@@ -21,7 +21,6 @@ from nerqa_cli.groups import option_group
 
 Scheme = Literal["auto", "iob1", "iob2", "bioes"]
 FormatName = Literal["conll", "ncbi", "pubtator", "nemo", "jsonl", "jsonl-tokens", "hf", "spacy"]
-assert get_args(FormatName) == FORMATS, "FormatName must list nerqa.data.formats.FORMATS"
 
 
 def check_format(value: Optional[str]) -> Optional[str]:

@@ -15,7 +15,7 @@ from textual.widgets import Footer, Input, Label, OptionList, SelectionList, Sta
 from textual.widgets.option_list import Option
 from textual.widgets.selection_list import Selection
 
-from nerqa.auditing.neighbours import Question
+from nerqa.auditing.questions import Question
 from nerqa.data.tags import Span
 from nerqa.review.decisions import Decision
 from nerqa.review.session import STATUSES, Filters

@@ -4,6 +4,7 @@ Their help states the defaults of the settings they override, read from those se
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Callable
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -12,6 +13,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from nerqa.config import TrainConfig
+from nerqa.errors import ConfigError
 from nerqa_cli.groups import option_group
 
 FLAGS = {
@@ -45,7 +47,7 @@ class TrainingOptions:
         """`base` (or the `--config` file, which replaces it whole), with the options given and
         `more` (None: keep) applied; every setting is checked here."""
         settings = TrainConfig.from_yaml(self.config) if self.config else base
-        return settings.replace(
+        settings = settings.with_options(
             model=str(self.model) if self.model else None,
             epochs=self.epochs,
             learning_rate=self.lr,
@@ -54,6 +56,18 @@ class TrainingOptions:
             lora=self.lora,
             **more,
         )
+        check_usable(settings)
+        return settings
+
+
+def check_usable(settings: TrainConfig) -> None:
+    """Raise `ConfigError` when the settings name a model folder that is not there, or ask for
+    LoRA without peft installed: checked here, once, before a command reads its corpus (the
+    settings object checks only values)."""
+    if settings.model is not None and not Path(settings.model).is_dir():
+        raise ConfigError(f"{settings.model}: model folder not found")
+    if settings.lora and importlib.util.find_spec("peft") is None:
+        raise ConfigError("--lora needs the peft package: pip install 'nerqa[scale]'")
 
 
 def with_training(defaults: Callable[[], TrainConfig], what: str) -> Callable:

@@ -1,4 +1,5 @@
-"""Training settings: one flat dataclass, read from and written to a sectioned YAML file.
+"""Checked settings: training (`TrainConfig`, read from and written to a sectioned YAML file),
+the audit (`AuditSettings`) and how it scores (`ScoringSettings`).
 
 The YAML mirrors NeMo's token-classification config in spirit: `model`, `dataset`,
 `optim`, `schedule` and `trainer` sections. CLI options override the file; the resolved
@@ -8,7 +9,6 @@ settings are saved beside the trained model as `nerqa_train.yaml`.
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal, get_args
@@ -117,10 +117,8 @@ class TrainConfig:
         check_range("lora_rank", self.lora_rank, low=1, integer=True)
         if self.early_stopping_patience is not None:
             check_range("early_stopping_patience", self.early_stopping_patience, low=1, integer=True)
-        if self.lora and importlib.util.find_spec("peft") is None:
-            raise ConfigError("--lora needs the peft package: pip install 'nerqa[scale]'")
-        if self.model is not None and not Path(self.model).is_dir():
-            raise ConfigError(f"{self.model}: model folder not found")
+        # Only values here: whether the model folder exists, and whether peft is installed for
+        # LoRA, are checked once where they are used (`nerqa.models.loading`, `nerqa.models.training`).
 
     def to_sections(self) -> dict[str, dict[str, Any]]:
         out: dict[str, dict[str, Any]] = {name: {} for name in SECTIONS}
@@ -131,9 +129,14 @@ class TrainConfig:
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.to_sections(), sort_keys=False)
 
-    def replace(self, **overrides: Any) -> TrainConfig:
-        """A copy with the non-None `overrides` applied."""
-        return dataclasses.replace(self, **{k: v for k, v in overrides.items() if v is not None})
+    def replace(self, **changes: Any) -> TrainConfig:
+        """A copy with `changes` applied as given (None included), checked again."""
+        return dataclasses.replace(self, **changes)
+
+    def with_options(self, **options: Any) -> TrainConfig:
+        """A copy with the `options` that were given applied: None means "not given" (a
+        command-line option left out) and keeps the setting."""
+        return self.replace(**_given(options))
 
     def cache_settings(self) -> dict[str, Any]:
         """The settings that change what a trained model predicts (not file names or logging)."""
@@ -178,7 +181,12 @@ FOLD_LEARNING_RATE = 3e-4
 
 def fold_config(**changes: Any) -> TrainConfig:
     """The audit's default fold training settings; `changes` that are None keep the default."""
-    return TrainConfig(epochs=FOLD_EPOCHS, learning_rate=FOLD_LEARNING_RATE, tensorboard=False).replace(**changes)
+    return TrainConfig(epochs=FOLD_EPOCHS, learning_rate=FOLD_LEARNING_RATE, tensorboard=False).with_options(**changes)
+
+
+def _given(options: dict[str, Any]) -> dict[str, Any]:
+    """The options that were given: those not None."""
+    return {name: value for name, value in options.items() if value is not None}
 
 
 # What each fold mode does, in one line (`nerqa audit --help` and the audit page show these).
@@ -190,7 +198,76 @@ MODES: dict[str, str] = {
     "top+fast": "the mean of top and fast, over one frozen pass",
     "once+fast": "fast per fold; training dynamics from one fine-tuning on all",
 }
-assert tuple(MODES) == get_args(Mode), "MODES must describe every Mode"
+
+
+@dataclass(frozen=True)
+class ScoringSettings:
+    """How the audit turns its evidence into scores: every weight, floor and threshold of an
+    issue's score, a sentence's score and a guideline question's, in one place
+    (`nerqa.auditing.scoring` reads it). Each field says what it does and which benchmark chose
+    it (figures on docs/benchmarks.md). Sweep a field with
+    `AuditSettings().replace(scoring=ScoringSettings(model_weight=2.0))`.
+    """
+
+    # The share of the training-time probabilities in the probabilities the scores read (beside
+    # the out-of-sample ones, `with_dynamics`): 0.25 gained on BC5CDR and stayed within 0.01 on
+    # NCBI, 0.5 hurt NCBI (bench/noise.py). 0 turns the training dynamics off in the scores.
+    dynamics_weight: float = 0.25
+    # How many of the form's other occurrences the model's probability counts as in a span
+    # issue's score (`weigh_by_corpus`): 1 ranked injected and real errors best of 0.5-4 and
+    # "model only" (bench/scoring.py).
+    model_weight: float = 1.0
+    # A neighbour issue scores `1 - neighbour_weight * share`, so at most 0.6 with the share
+    # floor below: the vote alone never outranks a span issue the model is sure of; 1.0 cost
+    # crowdbest 0.03 AUPRC (bench/real_noise.py).
+    neighbour_weight: float = 0.5
+    # The smallest share of a mention's neighbours, of one other type, that raises a neighbour
+    # issue: chosen with `neighbour_weight` on bench/real_noise.py's four sets.
+    neighbour_min_share: float = 0.8
+    # The neighbours that vote on each mention, and the words each side of a mention that make
+    # its context vector (bench/neighbours.py, bench/real_noise.py).
+    neighbour_count: int = 10
+    neighbour_context: int = 3
+    # cleanlab's sentence score only orders the sentences whose span issues tie (most often:
+    # those with none) when there are no training dynamics (bench/scoring.py, issue 28).
+    tie_break: float = 1e-3
+    # cleanlab's training-time sentence score enters a sentence's score as
+    # sqrt(max(score, floor)): below the floor a sentence is as doubted as it gets; the root and
+    # the floor keep injected errors found as before (bench/real_noise.py, bench/noise.py).
+    training_floor: float = 0.05
+    # A type is rare (every entity of it a `sparse` issue) with fewer entities than this...
+    rare_count: int = 50
+    # ...or less than this share of all entities (bench/noise.py's NCBI and BC5CDR runs).
+    rare_share: float = 0.02
+    # A form seen once is a `sparse` issue when the model gives its type less than this.
+    one_off_doubt: float = 0.5
+    # Guideline questions: mentions per cluster on average when a type is clustered by context,
+    # the smallest cluster that makes a question, and how much more often (a share of the
+    # neighbours) its neighbours carry the other type than the type's mentions do overall:
+    # below it a cluster is only a topic (CoNLL dev's top 20 questions lean 0.10-0.24 beyond).
+    cluster_size: int = 8
+    min_cluster: int = 3
+    min_excess: float = 0.08
+
+    def __post_init__(self) -> None:
+        for name in ("dynamics_weight", "neighbour_min_share", "tie_break", "rare_share", "one_off_doubt"):
+            check_range(name, getattr(self, name), low=0, high=1)
+        for name in ("model_weight", "training_floor"):
+            check_range(name, getattr(self, name), low=0, low_open=True)
+        check_range("neighbour_weight", self.neighbour_weight, low=0)
+        check_range("min_excess", self.min_excess, low=0, high=1)
+        check_range("neighbour_context", self.neighbour_context, low=0, integer=True)
+        for name in ("neighbour_count", "cluster_size", "min_cluster"):
+            check_range(name, getattr(self, name), low=1, integer=True)
+        check_range("rare_count", self.rare_count, low=0, integer=True)
+
+    def replace(self, **changes: Any) -> ScoringSettings:
+        """A copy with `changes` applied (checked again)."""
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every field by name, as `summary.json` records them."""
+        return dataclasses.asdict(self)
 
 
 @dataclass(frozen=True)
@@ -203,7 +280,8 @@ class AuditSettings:
     - `repeats`: cross-validations over other fold splits and seeds whose pred_probs are
       averaged (repeat r trains with seed `training.seed + r`);
     - `neighbours`: also look for the errors a corpus repeats (`nerqa.auditing.neighbours`);
-    - `training`: each fold's training settings (`fold_config()`).
+    - `training`: each fold's training settings (`fold_config()`);
+    - `scoring`: how the evidence becomes scores (`ScoringSettings`).
     """
 
     k: int = 5
@@ -212,6 +290,7 @@ class AuditSettings:
     repeats: int = 1
     neighbours: bool = True
     training: TrainConfig = field(default_factory=fold_config)
+    scoring: ScoringSettings = field(default_factory=ScoringSettings)
 
     def __post_init__(self) -> None:
         check_range("folds (-k)", self.k, low=2, integer=True)
@@ -219,9 +298,14 @@ class AuditSettings:
         check_choice("mode", self.mode, Mode)
         check_choice("level", self.level, Level)
 
-    def replace(self, **overrides: Any) -> AuditSettings:
-        """A copy with the non-None `overrides` applied (checked again)."""
-        return dataclasses.replace(self, **{k: v for k, v in overrides.items() if v is not None})
+    def replace(self, **changes: Any) -> AuditSettings:
+        """A copy with `changes` applied as given, checked again; e.g.
+        `replace(scoring=settings.scoring.replace(model_weight=2.0))`."""
+        return dataclasses.replace(self, **changes)
+
+    def with_options(self, **options: Any) -> AuditSettings:
+        """A copy with the `options` that were given applied (None: not given, keep)."""
+        return self.replace(**_given(options))
 
     def to_dict(self) -> dict[str, Any]:
         """As `summary.json` records them: the audit's own settings, then the training sections."""
@@ -232,4 +316,5 @@ class AuditSettings:
             "repeats": self.repeats,
             "neighbours": self.neighbours,
             **self.training.to_sections(),
+            "scoring": self.scoring.to_dict(),
         }

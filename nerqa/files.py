@@ -41,6 +41,14 @@ MANIFEST = ".nerqa-output.json"
 
 
 def _umask() -> int:
+    """The process's umask, read where the system shows it (Linux: /proc/self/status), else set
+    and restored at once. Read when a file is written, never at import."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
     mask = os.umask(0)
     os.umask(mask)
     return mask
@@ -49,8 +57,12 @@ def _umask() -> int:
 # mkstemp makes 0600 files and mkdtemp 0700 folders; a written file or folder should get the
 # mode any new one gets here (0644 / 0755 under the usual umask), so that a second reviewer
 # can read a shared audit folder.
-_FILE_MODE = 0o666 & ~_umask()
-_DIR_MODE = 0o777 & ~_umask()
+def _file_mode() -> int:
+    return 0o666 & ~_umask()
+
+
+def _dir_mode() -> int:
+    return 0o777 & ~_umask()
 
 
 def is_stdout(path: object) -> bool:
@@ -131,7 +143,7 @@ def atomic_write(path: str | Path | IO, *, binary: bool = False) -> Iterator[IO]
     except OSError as error:
         raise _cannot_write(path.parent, error) from None
     try:
-        os.chmod(temporary, target.stat().st_mode & 0o7777 if target.exists() else _FILE_MODE)
+        os.chmod(temporary, target.stat().st_mode & 0o7777 if target.exists() else _file_mode())
         with os.fdopen(
             handle_fd, "wb" if binary else "w", **({} if binary else {"encoding": "utf-8", "newline": "\n"})
         ) as stream:
@@ -232,14 +244,14 @@ def _write_manifest(folder: Path, names: Iterable[str]) -> None:
 def _usual_modes(root: Path) -> None:
     """Give `root` and everything in it the modes new files and folders get under the umask
     (mkdtemp and some writers make 0700 folders and 0600 files)."""
-    os.chmod(root, _DIR_MODE)
+    os.chmod(root, _dir_mode())
     for base, folders, files in os.walk(root):
         for name in folders:
-            os.chmod(os.path.join(base, name), _DIR_MODE)
+            os.chmod(os.path.join(base, name), _dir_mode())
         for name in files:
             path = os.path.join(base, name)
             if not os.path.islink(path):
-                os.chmod(path, _FILE_MODE)
+                os.chmod(path, _file_mode())
 
 
 def _remove(path: Path) -> None:
@@ -305,12 +317,6 @@ def claim_folder(folder: str | Path, *, own: Iterable[str], force: bool = False)
     if not (target / MANIFEST).exists():
         _write_manifest(target, [])
     return target
-
-
-def record_written(folder: str | Path, names: Iterable[str]) -> None:
-    """Add `names` to the entries `folder`'s manifest lists as nerqa's."""
-    folder = Path(folder)
-    _write_manifest(folder, _manifest(folder) | set(names))
 
 
 @contextlib.contextmanager

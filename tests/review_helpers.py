@@ -65,7 +65,7 @@ HD = [(0, 0, 1, "HD"), (1, 1, 2, "HD"), (2, 0, 1, "HD")]
 
 def hd_question():
     """A guideline question over the HD group (D, reading like C), as the audit writes one."""
-    from nerqa.auditing.neighbours import Cluster, Question
+    from nerqa.auditing.questions import Cluster, Question
 
     return Question(
         id="q1",

@@ -214,3 +214,44 @@ def test_no_function_over_80_lines_and_no_module_over_500_in_nerqa_and_cli():
     assert [m for m in sizes["modules"] if m[1] > 500] == []
     # The count sees a long function: it is not vacuous.
     assert sizes["functions"][0][1] > 60 and len(sizes["modules"]) > 80
+
+
+def test_the_literal_types_list_what_their_tables_hold():
+    """What module-level asserts used to say: each `Literal` type names exactly the entries of
+    the table the code reads (an option added to one and not the other fails here)."""
+    from typing import get_args
+
+    from nerqa.config import MODES, Mode
+    from nerqa.data.formats import FORMATS
+    from nerqa_cli.reading import FormatName
+
+    assert tuple(MODES) == get_args(Mode)
+    assert get_args(FormatName) == FORMATS
+
+
+def test_nothing_at_module_level_asserts_or_declares_a_global():
+    """No module of the library states an invariant with a module-level `assert` or rebinds a
+    module-level name with `global`: invariants are tests, state lives in objects."""
+    import ast
+
+    found = []
+    for path in sorted(ROOT.glob("nerqa/**/*.py")) + sorted(ROOT.glob("cli/*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        found += [f"{path.name}:{n.lineno} assert" for n in tree.body if isinstance(n, ast.Assert)]
+        found += [f"{path.name}:{n.lineno} global" for n in ast.walk(tree) if isinstance(n, ast.Global)]
+    assert not found
+
+
+def test_no_library_function_takes_more_than_eight_parameters():
+    """Longer lists become parameter objects (`self` and `cls` not counted; the commands in
+    `cli/` are exempt: their parameters are the command line's options)."""
+    long = []
+    for path in sorted(ROOT.glob("nerqa/**/*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                a = node.args
+                names = [x.arg for x in a.posonlyargs + a.args + a.kwonlyargs if x.arg not in ("self", "cls")]
+                count = len(names) + bool(a.vararg) + bool(a.kwarg)
+                if count > 8:
+                    long.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.name} ({count})")
+    assert not long

@@ -98,6 +98,6 @@ def test_every_command_line_in_a_page_parses(page: Path):
 def test_the_checks_catch_a_stale_path_name_and_option():
     text = "See `tests/test_gone.py` and `nerqa.auditing.gone`.\n```bash\nnerqa audit c.txt --no-such-flag\n```\n"
     assert [p for p in cited(PATH, text) if not (ROOT / p).exists()] == ["tests/test_gone.py"]
-    assert not resolves("nerqa.auditing.gone") and resolves("nerqa.auditing.neighbours.MIN_SHARE")
+    assert not resolves("nerqa.auditing.gone") and resolves("nerqa.auditing.mentions.EXACT_LIMIT")
     assert options_of(command_lines(text)[0])[1] == "unknown options ['--no-such-flag']"
     assert options_of("nerqa decisions export AUDIT --out F")[1] is None

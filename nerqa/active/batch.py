@@ -161,7 +161,7 @@ def select_batch(
     (`batch_files`, names relative to the batch folder). `spread` wraps the predictor to run
     elsewhere (`nerqa.active.distributed.RayPredictor` over a cluster)."""
     from nerqa.active.pool import labeled_keys, open_pool
-    from nerqa.active.select import select
+    from nerqa.active.select import PoolStream, select
 
     started = time.perf_counter()
     predictor = settings.predictor()
@@ -176,8 +176,7 @@ def select_batch(
         diversity=settings.diversity,
         skip=labeled_keys(labeled) if labeled is not None else frozenset(),
         seed=settings.seed,
-        total_documents=total,
-        progress=progress,
+        stream=PoolStream(total_documents=total, progress=progress),
     )
     types = type_classes(selection.tags)[1:] or (list(labeled.entity_types) if labeled is not None else [])
     summary = {

@@ -121,6 +121,17 @@ class Selection:
         ]
 
 
+@dataclass(frozen=True)
+class PoolStream:
+    """How a pool streams through `select`: `chunk_sentences` per predictor call, the pool's
+    size in `total_documents` when known, and `progress`: task `select`, in documents read,
+    info `{"sentences": scored so far}`."""
+
+    chunk_sentences: int = CHUNK_SENTENCES
+    total_documents: int | None = None
+    progress: ProgressCallback = quiet
+
+
 def select(
     documents: Iterable[Document],
     predictor: Predictor,
@@ -130,9 +141,7 @@ def select(
     diversity: Diversity = "near-duplicates",
     skip: Collection[int] = frozenset(),
     seed: int = 0,
-    total_documents: int | None = None,
-    chunk_sentences: int = CHUNK_SENTENCES,
-    progress: ProgressCallback = quiet,
+    stream: PoolStream | None = None,
 ) -> Selection:
     """Choose `budget` sentences of a pool to annotate next.
 
@@ -140,12 +149,22 @@ def select(
         documents: the pool, streamed (tags, if any, are ignored).
         predictor: a `ClassifierPredictor`, or an `EncoderPredictor` for a cold start
             (coverage alone; `strategy` is then not used).
+        budget: how many sentences to choose.
+        strategy: how a sentence's uncertainty is scored (`nerqa.active.strategies`).
+        diversity: the guard against near-copies among the chosen (`DIVERSITY`).
         skip: `text_key`s of sentences already labeled.
-        total_documents: the pool's size in documents, when known, for progress.
+        seed: seeds every random choice.
+        stream: how the pool streams through the predictor (`PoolStream`), with progress.
 
-    Progress task `select`, in documents read; info `{"sentences": scored so far}`.
-    Raises `NerqaError` when the pool holds fewer new sentences than `budget`.
+    Returns:
+        The `Selection`: the chosen sentences, best first, and the counts.
+
+    Raises:
+        NerqaError: the budget is under 1, the strategy or guard unknown, or the pool holds
+            fewer new sentences than `budget`.
     """
+    stream = stream or PoolStream()
+    total_documents, chunk_sentences, progress = stream.total_documents, stream.chunk_sentences, stream.progress
     if budget < 1:
         raise NerqaError(f"the budget must be at least 1 sentence, not {budget}")
     check_strategy(strategy)

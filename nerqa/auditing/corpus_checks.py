@@ -1,5 +1,5 @@
-"""The corpus's own consistency, beside the model: forms labeled more than one way
-(`inconsistent`) and rare types or once-seen forms the model doubts (`sparse`)."""
+"""Corpus checks: forms labeled more than one way (`inconsistent`) and rare types or once-seen
+forms the model doubts (`sparse`)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from nerqa.auditing.issues import Issue
+from nerqa.config import ScoringSettings
 from nerqa.data.corpus import Corpus
 from nerqa.data.probs import type_level
 from nerqa.data.stats import surface_forms
@@ -61,13 +62,16 @@ def sparse_issues(
     pred_probs: Sequence[np.ndarray] | None = None,
     tags: Sequence[str] = (),
     *,
-    rare_count: int = 50,
-    rare_share: float = 0.02,
+    scoring: ScoringSettings | None = None,
 ) -> list[Issue]:
-    """Entities of rare types, and one-off surface forms the model gives < 0.5 probability."""
+    """Entities of rare types (fewer than `scoring.rare_count` entities, or under
+    `scoring.rare_share` of them), and one-off surface forms the model gives less than
+    `scoring.one_off_doubt` probability. `pred_probs`: `(n_words, n_tags)` per sentence, columns
+    in `tags` order; without them only rare types are issues, scored by their share."""
+    scoring = scoring or ScoringSettings()
     counts = corpus.entity_counts()
     total = sum(counts.values()) or 1
-    rare = {t for t, n in counts.items() if n < rare_count or n / total < rare_share}
+    rare = {t for t, n in counts.items() if n < scoring.rare_count or n / total < scoring.rare_share}
     forms = surface_forms(corpus)
     probs = None
     if pred_probs is not None:
@@ -84,7 +88,7 @@ def sparse_issues(
             if span.label in rare:
                 reason = f"{span.label} has only {counts[span.label]} entities ({counts[span.label] / total:.1%})"
                 score = confidence if confidence is not None else counts[span.label] / total
-            elif forms[key].total == 1 and confidence is not None and confidence < 0.5:
+            elif forms[key].total == 1 and confidence is not None and confidence < scoring.one_off_doubt:
                 reason, score = f"{sentence.span_text(span)!r} occurs once and the model doubts it", confidence
             else:
                 continue

@@ -4,8 +4,8 @@ Folds are grouped by document (`document_folds`), so sentences of one abstract n
 both sides of a split. `cross_validate_once` makes one split and runs the fold runners of the
 settings' mode on it (`nerqa.auditing.runners`); each finished fold is cached on disk
 (`nerqa.auditing.foldcache`). An executor runs the folds: `LocalFolds` one after another here,
-`nerqa.auditing.distributed.RayFolds` as Ray tasks. The audit's `cross_validate`
-(`nerqa.auditing.run`) averages the repeats of this over other splits and seeds.
+`nerqa.auditing.distributed.RayFolds` as Ray tasks. The audit's `cross_validate` averages the
+repeats of this over other splits and seeds.
 """
 
 from __future__ import annotations
@@ -120,7 +120,7 @@ def compute_fold(
     """Run one fold job with `runner` (here or in a worker process)."""
     started = time.perf_counter()
     probs = runner.run(corpus, tags, job.trained_on, job.held_out, progress)
-    dynamics = runner.take_dynamics() if getattr(runner, "dynamics", False) else None  # type: ignore[attr-defined]
+    dynamics = runner.take_dynamics() if runner.dynamics else None
     return FoldOutput(job.fold, probs, dynamics, time.perf_counter() - started)
 
 
@@ -137,6 +137,30 @@ class LocalFolds:
             yield compute_fold(runner, corpus, tags, job, progress)
 
 
+@dataclass(frozen=True)
+class FoldRun:
+    """Where and how the folds of one cross-validation run (`run_folds`).
+
+    Attributes:
+        cache_dir: the fold cache's folder (None: no cache).
+        reference: a trusted corpus in every fold's training part, never predicted; the runner
+            sees the corpus with the reference's documents after its own.
+        executor: runs the folds to compute (default `LocalFolds`: one after another here);
+            each is written to the cache as it comes back, so a killed run resumes at the folds
+            not done.
+        progress: `progress("fold", done, total, {"fold", "mode", "cached"})` for each cached
+            fold, then each computed one as it finishes.
+        fold_offset, fold_total: place these folds in a longer run (`both`: 2 x the folds).
+    """
+
+    cache_dir: str | Path | None = None
+    reference: Corpus | None = None
+    executor: FoldExecutor | None = None
+    progress: ProgressCallback = quiet
+    fold_offset: int = 0
+    fold_total: int | None = None
+
+
 def run_folds(
     corpus: Corpus,
     config: TrainConfig,
@@ -144,26 +168,14 @@ def run_folds(
     *,
     k: int,
     folds: Sequence[int] | None = None,
-    cache_dir: str | Path | None = None,
-    progress: ProgressCallback = quiet,
-    fold_offset: int = 0,
-    fold_total: int | None = None,
-    reference: Corpus | None = None,
-    executor: FoldExecutor | None = None,
+    run: FoldRun | None = None,
 ) -> CrossValResult:
-    """Cross-validate with one runner: compute the chosen `folds` (default all) unless cached;
-    read the others from the cache when they are there.
-
-    `reference`: a trusted corpus in every fold's training part, never predicted; the runner
-    sees `corpus` with the reference's documents after its own.
-
-    `executor` runs the folds to compute (default `LocalFolds`: one after another here); each
-    is written to the cache as it comes back, so a killed run resumes at the folds not done.
-
-    `progress("fold", done, total, {"fold", "mode", "cached"})` reports each cached fold, then
-    each computed one as it finishes; `fold_offset`/`fold_total` place these folds in a longer
-    run (`both`).
-    """
+    """Cross-validate `corpus` in `k` folds with one runner, trained with `config`: compute the
+    chosen `folds` (default all) unless cached; read the others from the cache when they are
+    there. `run`: where and how (`FoldRun`)."""
+    run = run or FoldRun()
+    cache_dir, reference, progress = run.cache_dir, run.reference, run.progress
+    fold_offset, fold_total = run.fold_offset, run.fold_total
     own_folds = document_folds(corpus, k, seed=config.seed)
     cache = FoldCache(
         Path(cache_dir) / cache_key(corpus, config, k=k, runner=runner, reference=reference) if cache_dir else None
@@ -179,7 +191,7 @@ def run_folds(
     wanted = sorted(set(range(k) if folds is None else folds))
     result = CrossValResult([], tags, own_folds, [0.0] * k)
     total = fold_total if fold_total is not None else len(wanted)
-    with_dynamics = bool(getattr(runner, "dynamics", False))
+    with_dynamics = runner.dynamics
     dynamics: list[list[np.ndarray]] = [[] for _ in own_folds]
     jobs = [FoldJob(f, np.flatnonzero(assignment == f), np.flatnonzero(assignment != f)) for f in range(k)]
     done = 0
@@ -207,13 +219,13 @@ def run_folds(
         else:
             result.missing_folds.append(job.fold)
     if to_compute:
-        for output in (executor or LocalFolds()).run(runner, corpus, tags, to_compute, progress):
+        for output in (run.executor or LocalFolds()).run(runner, corpus, tags, to_compute, progress):
             job = jobs[output.fold]
             result.seconds[output.fold] = output.seconds
             cache.write(output.fold, job.held_out, output.probs, output.dynamics)
             take(job, output.probs, output.dynamics)
     result.pred_probs = pred_probs  # type: ignore[assignment]
-    result.feature_seconds = getattr(runner, "feature_seconds", 0.0)
+    result.feature_seconds = runner.feature_seconds
     if with_dynamics:
         result.dynamics = [np.concatenate(d) if d else None for d in dynamics]
     return result
@@ -223,7 +235,6 @@ def cross_validate_once(
     corpus: Corpus,
     settings: AuditSettings,
     *,
-    repeat: int = 0,
     folds: Sequence[int] | None = None,
     cache_dir: str | Path | None = None,
     progress: ProgressCallback = quiet,
@@ -232,8 +243,8 @@ def cross_validate_once(
     executor: FoldExecutor | None = None,
 ) -> CrossValResult:
     """Out-of-sample `pred_probs` for every sentence of `corpus` from one split into
-    `settings.k` folds, trained with `settings.training` (its seed plus `repeat`, which also
-    draws another split); `settings.repeats` and `settings.level` are not read here.
+    `settings.k` folds, trained with `settings.training` (whose seed also draws the split);
+    `settings.repeats`, `settings.level` and `settings.scoring` are not read here.
 
     `settings.mode` picks the runner (`full`, `fast`, `top`) or a mean of two (`both`: full and
     fast; `top+fast`), each runner cached as its own mode; the fold count in progress then runs
@@ -246,7 +257,7 @@ def cross_validate_once(
     never predicted (its tags join the tag set); only `corpus` is split into folds.
     `executor`: where the folds run (default: one after another in this process).
     """
-    k, config = settings.k, settings.training.replace(seed=settings.training.seed + repeat)
+    k, config = settings.k, settings.training
     if folds is not None:
         bad = [f for f in folds if not 0 <= f < k]
         if bad:
@@ -263,12 +274,7 @@ def cross_validate_once(
             FullRunner(config, dynamics=dynamics) if m == "full" else RUNNERS[m](config, shared),
             k=k,
             folds=folds,
-            cache_dir=cache_dir,
-            progress=progress,
-            fold_offset=i * n,
-            fold_total=total,
-            reference=reference,
-            executor=executor,
+            run=FoldRun(cache_dir, reference, executor, progress, fold_offset=i * n, fold_total=total),
         )
         for i, m in enumerate(modes)
     ]
@@ -308,6 +314,48 @@ def run_once(
     dynamics = (output.dynamics or [])[: len(corpus)]  # the reference's sentences are not audited
     cache.write(0, nothing, [np.zeros((0, len(tags)), dtype=np.float32)], dynamics)
     return list(dynamics), output.seconds
+
+
+def cross_validate(
+    corpus: Corpus,
+    settings: AuditSettings | None = None,
+    *,
+    folds: Sequence[int] | None = None,
+    cache_dir: str | Path | None = None,
+    reference: Corpus | None = None,
+    executor: FoldExecutor | None = None,
+    progress: ProgressCallback = quiet,
+) -> CrossValResult:
+    """The audit's cross-validation: `settings.repeats` cross-validations
+    (`nerqa.auditing.crossval.cross_validate_once`, repeat r with seed `training.seed + r`),
+    their pred_probs averaged, with the full runner's training dynamics where the mode has it.
+    Each fold is cached under `cache_dir`.
+
+    `folds` computes only those fold numbers (of every repeat and runner) and reads the rest
+    from the cache where they are: one job of a batch array (`nerqa audit --fold I`); the
+    result then lists the others in `missing_folds`, and a later call without `folds` finds the
+    computed ones in the cache. `reference`: a trusted corpus in the training part of every fold,
+    never predicted. `executor` runs the folds (default: one after another here;
+    `nerqa.auditing.distributed.RayFolds`: Ray tasks)."""
+    settings = settings or AuditSettings()
+    kept = "full" in COMPONENTS[settings.mode] or settings.mode in ONCE_MODES
+    dynamics = kept and settings.scoring.dynamics_weight > 0
+    return mean_of(
+        [
+            cross_validate_once(
+                corpus,
+                # Repeat r trains, and draws its split, with seed + r.
+                settings.replace(training=settings.training.replace(seed=settings.training.seed + repeat)),
+                folds=folds,
+                cache_dir=cache_dir,
+                progress=progress,
+                reference=reference,
+                dynamics=dynamics,
+                executor=executor,
+            )
+            for repeat in range(settings.repeats)
+        ]
+    )
 
 
 def mean_of(results: Sequence[CrossValResult], *, feature_seconds: float | None = None) -> CrossValResult:

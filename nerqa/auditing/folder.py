@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from nerqa.auditing.issues import Issue
-from nerqa.auditing.neighbours import Question
+from nerqa.auditing.questions import Question
 from nerqa.data.corpus import Corpus
 from nerqa.data.probs import load_probs, save_probs
 from nerqa.errors import AuditFolderError

@@ -39,7 +39,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from nerqa.auditing.issues import flagged_words
+from nerqa.auditing.confident import flagged_words
 from nerqa.data.corpus import Corpus, Document, Sentence
 from nerqa.data.probs import type_level
 from nerqa.data.tags import Span, tags_from_spans

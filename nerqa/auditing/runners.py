@@ -25,9 +25,19 @@ from nerqa.progress import ProgressCallback
 
 
 class FoldRunner(Protocol):
-    """Turns one fold's training sentences into probabilities for its held-out sentences."""
+    """Turns one fold's training sentences into probabilities for its held-out sentences.
+
+    Attributes:
+        mode: the runner's name in the fold cache and in progress (`full`, `fast`, `top`, `once`).
+        dynamics: whether `take_dynamics` gives the last fold's training dynamics.
+        feature_seconds: wall time of the frozen encoder pass the runner read (0 without one).
+    """
 
     mode: str
+    dynamics: bool
+
+    @property
+    def feature_seconds(self) -> float: ...
 
     def key(self) -> dict:
         """What besides the corpus and the training settings changes this runner's output."""
@@ -42,6 +52,10 @@ class FoldRunner(Protocol):
     ) -> list[np.ndarray]:
         """Per held-out sentence (in `test_idx` order), an `(n_words, n_tags)` array."""
 
+    def take_dynamics(self) -> list[np.ndarray] | None:
+        """The last fold's training dynamics per training sentence, `(records, n_words, n_tags)`
+        each, and forget them; None where the runner keeps none."""
+
 
 # Whether the full runner's models read word shapes (`nerqa.models.classifier.ShapedTokenClassifier`), and
 # the version of that model in the fold cache key: on for what an uncased encoder loses in
@@ -54,6 +68,7 @@ class FullRunner:
     """Fine-tune the encoder on the fold's training part, predict its held-out part."""
 
     mode = "full"
+    feature_seconds = 0.0  # no frozen pass
 
     def __init__(self, config: TrainConfig, *, dynamics: bool = False, shapes: bool | None = None) -> None:
         self.config = config
@@ -66,11 +81,12 @@ class FullRunner:
 
     def run(self, corpus, tags, train_idx, test_idx, progress):
         from nerqa.models.predict import predict_probs
-        from nerqa.models.training import train
+        from nerqa.models.training import TrainingExtras, train
 
         sentences = corpus.sentences
         training = Corpus.from_sentences([sentences[i] for i in train_idx])
-        trained = train(training, self.config, tags=tags, progress=progress, dynamics=self.dynamics, shapes=self.shapes)
+        extras = TrainingExtras(dynamics=self.dynamics, shapes=self.shapes)
+        trained = train(training, self.config, tags=tags, progress=progress, extras=extras)
         self._dynamics = trained.dynamics
         return predict_probs(trained.classifier, [sentences[i].tokens for i in test_idx], progress=progress)
 
@@ -115,6 +131,7 @@ class _PassRunner:
 
     mode = ""
     states = False  # whether it needs the states entering the top layers
+    dynamics = False  # a frozen pass's runner keeps no training dynamics
 
     def __init__(self, config: TrainConfig, shared: SharedPass | None = None) -> None:
         self.config = config
@@ -123,6 +140,9 @@ class _PassRunner:
     @property
     def feature_seconds(self) -> float:
         return self.shared.seconds
+
+    def take_dynamics(self) -> None:
+        return None
 
 
 class FastRunner(_PassRunner):
@@ -177,11 +197,13 @@ class TopRunner(_PassRunner):
             train_idx,
             test_idx,
             len(tags),
-            model=self.config.model,
-            seed=self.config.seed,
-            epochs=top.TOP_EPOCHS,
-            lr=top.TOP_LEARNING_RATE,
-            batch_size=self.config.batch_size,
+            settings=top.TopSettings(
+                model=self.config.model,
+                seed=self.config.seed,
+                epochs=top.TOP_EPOCHS,
+                lr=top.TOP_LEARNING_RATE,
+                batch_size=self.config.batch_size,
+            ),
             progress=progress,
         )
 

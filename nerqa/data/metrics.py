@@ -1,4 +1,5 @@
-"""Entity-level metrics (seqeval, strict IOB2) and a span type-confusion table."""
+"""Entity-level metrics (seqeval, strict IOB2): scores, two models' scores side by side, and a
+span type-confusion table."""
 
 from __future__ import annotations
 
@@ -91,3 +92,36 @@ def evaluate_tags(gold: Sequence[Sequence[str]], predicted: Sequence[Sequence[st
     return Evaluation(
         per_type, scores("micro avg"), scores("macro avg"), correct / tokens if tokens else 0.0, dict(confusion)
     )
+
+
+@dataclass(frozen=True)
+class ScoreRow:
+    """One line of a model comparison: entity F1 (in [0, 1]) of models A and B for a type
+    (or `micro`/`macro`), and the gold support."""
+
+    name: str
+    f1_a: float
+    f1_b: float
+    support: int
+
+    @property
+    def delta(self) -> float:
+        return self.f1_b - self.f1_a
+
+
+def compare_evaluations(a: Evaluation, b: Evaluation) -> list[ScoreRow]:
+    """Per-type, micro and macro F1 of two `Evaluation`s of the same corpus, side by side."""
+    types = sorted(set(a.per_type) | set(b.per_type))
+    rows = [
+        ScoreRow(
+            t,
+            a.per_type[t].f1 if t in a.per_type else 0.0,
+            b.per_type[t].f1 if t in b.per_type else 0.0,
+            (a.per_type.get(t) or b.per_type[t]).support,
+        )
+        for t in types
+    ]
+    return rows + [
+        ScoreRow("micro", a.micro.f1, b.micro.f1, a.micro.support),
+        ScoreRow("macro", a.macro.f1, b.macro.f1, a.macro.support),
+    ]

@@ -129,6 +129,20 @@ class TrainedHead:
         return cls(head.to(on).eval(), state["mean"].to(on), state["std"].to(on), state["shapes"])
 
 
+@dataclass(frozen=True)
+class HeadSettings:
+    """A fast head's size and training: `epochs` over the training sentences, Adam's peak `lr`
+    (one-cycle), the BiLSTM's `hidden` units per direction, `batch_size` sentences and
+    `dropout`. The defaults, 8 epochs at hidden 256, are as good as 15 epochs in a third of the
+    time (docs/benchmarks.md)."""
+
+    epochs: int = 8
+    lr: float = 2e-3
+    hidden: int = 256
+    batch_size: int = 32
+    dropout: float = 0.3
+
+
 def train_head(
     features: Sequence[np.ndarray],
     labels: Sequence[Sequence[int]],
@@ -137,11 +151,7 @@ def train_head(
     *,
     shapes: Sequence[np.ndarray] | None = None,
     seed: int,
-    epochs: int = 8,
-    lr: float = 2e-3,
-    hidden: int = 256,
-    batch_size: int = 32,
-    dropout: float = 0.3,
+    settings: HeadSettings | None = None,
 ) -> TrainedHead:
     """Train a BiLSTM head on the training sentences (Adam, one-cycle lr).
 
@@ -151,10 +161,16 @@ def train_head(
             the features when given.
         labels: per sentence, a label id per word (only the training sentences' are read).
         train_idx: the sentence indices to train on.
+        n_tags: the number of tags (the output layer's width).
+        seed: seeds the weights and the batch order.
+        settings: the head's size and training (default `HeadSettings()`).
 
-    Defaults: 8 epochs at hidden 256, as good as 15 epochs in a third of the time
-    (docs/benchmarks.md).
+    Returns:
+        The trained head, on `device()`.
     """
+    settings = settings or HeadSettings()
+    epochs, lr, hidden = settings.epochs, settings.lr, settings.hidden
+    batch_size, dropout = settings.batch_size, settings.dropout
     on = device()
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
@@ -209,14 +225,15 @@ def fit_head(
     *,
     shapes: Sequence[np.ndarray] | None = None,
     seed: int,
-    **options,
+    settings: HeadSettings | None = None,
 ) -> list[np.ndarray]:
-    """Train a head on the training sentences (`train_head`, which takes `options`) and predict the held-out ones.
+    """Train a head on the training sentences (`train_head`, with `settings`) and predict the
+    held-out ones (`test_idx`); the other arguments are `train_head`'s.
 
     Returns:
         Per held-out sentence (in `test_idx` order), `(n_words, n_tags)` float32 probabilities.
     """
-    trained = train_head(features, labels, train_idx, n_tags, shapes=shapes, seed=seed, **options)
+    trained = train_head(features, labels, train_idx, n_tags, shapes=shapes, seed=seed, settings=settings)
     held_out = [int(i) for i in test_idx]
     return trained.predict(
         [features[i] for i in held_out], [shapes[i] for i in held_out] if shapes is not None else None

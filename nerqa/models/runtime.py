@@ -61,8 +61,17 @@ def _busy_between(before: tuple[int, int, float, float], after: tuple[int, int, 
     return max(0.0, (spent - (after[1] - before[1])) / spent * cores - own)
 
 
-# The sample the last thread count was chosen at: `refresh_threads` measures from it.
-_last_sample: tuple[int, int, float, float] | None = None
+class _ThreadPolicy:
+    """How this process chose torch's thread count, which is the whole process's (torch keeps
+    one count): whether from the free cores (then `refresh_threads` may change it), and the CPU
+    sample it was chosen at (`refresh_threads` measures from it)."""
+
+    def __init__(self) -> None:
+        self.from_free_cores = False
+        self.last_sample: tuple[int, int, float, float] | None = None
+
+
+_POLICY = _ThreadPolicy()
 
 
 def busy_cores(interval: float = 0.3) -> float:
@@ -73,17 +82,16 @@ def busy_cores(interval: float = 0.3) -> float:
     import os
     import time
 
-    global _last_sample
     try:
         before = _cpu_sample()
         time.sleep(interval)
-        _last_sample = _cpu_sample()
+        _POLICY.last_sample = after = _cpu_sample()
     except (OSError, ValueError, IndexError):
         try:
             return os.getloadavg()[0]
         except OSError:
             return 0.0
-    return _busy_between(before, _last_sample)
+    return _busy_between(before, after)
 
 
 def free_cores() -> int:
@@ -135,10 +143,6 @@ def local_processes() -> int:
         return 1
 
 
-# Whether `set_threads` chose the count from the free cores (and `refresh_threads` may change it).
-_threads_from_free_cores = False
-
-
 def set_threads(threads: int | None = None) -> int:
     """Set torch's CPU thread count and return it: `threads`, else `$NERQA_THREADS`, else the
     free cores (`free_cores`). With `$OMP_NUM_THREADS` set and no `threads`, torch keeps the
@@ -151,8 +155,7 @@ def set_threads(threads: int | None = None) -> int:
     """
     import os
 
-    global _threads_from_free_cores
-    _threads_from_free_cores = False
+    _POLICY.from_free_cores = False
     if threads is None:
         value = os.environ.get(THREADS_VARIABLE, "").strip()
         if value:
@@ -164,7 +167,7 @@ def set_threads(threads: int | None = None) -> int:
             return torch.get_num_threads()
         else:
             threads = free_cores()
-            _threads_from_free_cores = True
+            _POLICY.from_free_cores = True
     if threads < 1:
         raise ModelError(f"the thread count must be at least 1, not {threads}")
     torch.set_num_threads(threads)
@@ -178,15 +181,15 @@ def refresh_threads() -> int:
 
     The busy cores are measured over the time since the last reading (an epoch, a fold), not
     over a pause of their own: an audit reads them dozens of times."""
-    global _last_sample
-    if not _threads_from_free_cores:
+    if not _POLICY.from_free_cores:
         return torch.get_num_threads()
     try:
         now = _cpu_sample()
     except (OSError, ValueError, IndexError):
         now = None
-    if now is not None and _last_sample is not None and now[3] - _last_sample[3] >= 1.0:
-        threads, _last_sample = _share_of(_busy_between(_last_sample, now)), now
+    last = _POLICY.last_sample
+    if now is not None and last is not None and now[3] - last[3] >= 1.0:
+        threads, _POLICY.last_sample = _share_of(_busy_between(last, now)), now
     else:
         threads = free_cores()
     if threads != torch.get_num_threads():

@@ -1,5 +1,5 @@
 """Soft training targets: each word learns a mix of its given tag and the cross-validated
-models' probabilities (`train(targets=...)`).
+models' probabilities (`train(extras=TrainingExtras(targets=...))`).
 
 Where the fold models doubt a label, the target puts part of its weight on what they read
 instead; where they agree with it, the target is nearly the one-hot tag. A candidate for

@@ -23,6 +23,7 @@ from __future__ import annotations
 import copy
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -138,6 +139,21 @@ def inner_split(
     return [int(i) for i in train_idx if int(i) not in held], stop
 
 
+@dataclass(frozen=True)
+class TopSettings:
+    """How `fit_top` trains: the encoder folder `model` whose top layers it fine-tunes (None:
+    the bundled MiniLM), the `seed`, at most `epochs` (stopping after `patience` epochs without
+    a better held-out log loss, the best epoch's weights kept), AdamW's peak `lr` and
+    `batch_size` windows."""
+
+    model: str | Path | None = None
+    seed: int = 42
+    epochs: int = TOP_EPOCHS
+    patience: int = 2
+    lr: float = TOP_LEARNING_RATE
+    batch_size: int = 32
+
+
 def fit_top(
     frozen: FrozenPass,
     labels: Sequence[Sequence[int]],
@@ -146,12 +162,7 @@ def fit_top(
     test_idx: Sequence[int],
     n_tags: int,
     *,
-    model: str | Path | None,
-    seed: int,
-    epochs: int = TOP_EPOCHS,
-    patience: int = 2,
-    lr: float = TOP_LEARNING_RATE,
-    batch_size: int = 32,
+    settings: TopSettings,
     progress: ProgressCallback = quiet,
 ) -> list[np.ndarray]:
     """Fine-tune the top layers on the training sentences and predict the held-out ones.
@@ -161,12 +172,15 @@ def fit_top(
         labels: per sentence, a label id per word (only the training sentences' are read).
         groups: per sentence, its document number (the early-stopping split keeps documents whole).
         train_idx, test_idx: sentence indices to train on and to predict.
-        epochs, patience: at most `epochs`; stop after `patience` epochs without a better
-            held-out log loss, and keep the best epoch's weights.
+        n_tags: the number of tags (the output layer's width).
+        settings: the encoder, seed and schedule (`TopSettings`).
+        progress: `train` per step and `epoch` per epoch.
 
     Returns:
         Per held-out sentence (in `test_idx` order), `(n_words, n_tags)` float32 probabilities.
     """
+    model, seed, epochs, patience = settings.model, settings.seed, settings.epochs, settings.patience
+    lr, batch_size = settings.lr, settings.batch_size
     on = device()
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)

@@ -38,7 +38,7 @@ class TrainResult:
     train_seconds: float = 0.0
     tokens_per_second: float = 0.0
     padded_tokens_per_second: float = 0.0
-    # With `train(dynamics=True)`: per training sentence, `(epochs, n_words, n_tags)` float16,
+    # With `TrainingExtras(dynamics=True)`: per training sentence, `(epochs, n_words, n_tags)` float16,
     # the tag probabilities the model gave each word in the step that trained on it.
     dynamics: list[np.ndarray] | None = None
     # Parameters training updated, and all of the model's (LoRA trains a small share).

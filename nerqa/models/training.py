@@ -12,6 +12,7 @@ import os
 import tempfile
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -53,6 +54,24 @@ def _log_to_tensorboard(trainer, folder: str | Path) -> None:
     trainer.add_callback(TensorBoardCallback(SummaryWriter(log_dir=str(folder))))
 
 
+@dataclass(frozen=True)
+class TrainingExtras:
+    """What a fine-tuning reads, learns and keeps besides the tags.
+
+    Attributes:
+        dynamics: keep the training dynamics in `TrainResult.dynamics`: what the model read in
+            each training sentence each time it trained on it.
+        shapes: the model also reads word shapes (`nerqa.models.classifier.ShapedTokenClassifier`;
+            it cannot be saved as a Hugging Face folder).
+        targets: per sentence, an `(n_words, n_tags)` distribution over the tags for each word's
+            first sub-word to learn instead of its tag (`nerqa.models.targets`), or None.
+    """
+
+    dynamics: bool = False
+    shapes: bool = False
+    targets: Sequence[np.ndarray | None] | None = None
+
+
 def train(
     corpus: Corpus,
     config: TrainConfig,
@@ -61,21 +80,19 @@ def train(
     tags: Sequence[str] | None = None,
     progress: ProgressCallback = quiet,
     logging_dir: str | Path | None = None,
-    dynamics: bool = False,
-    shapes: bool = False,
-    targets: Sequence[np.ndarray | None] | None = None,
+    extras: TrainingExtras | None = None,
 ) -> TrainResult:
     """Fine-tune `config.model` (default: bundled MiniLM) on `corpus`.
 
     With `dev`, entity F1 on it is measured after every epoch; the best epoch's weights are
     kept and training stops after `early_stopping_patience` epochs without improvement.
     `tags` fixes the label set (default: the corpus's), e.g. so every cross-validation fold
-    shares one. With `dynamics`, `TrainResult.dynamics` keeps the training dynamics: what the
-    model read in each training sentence each time it trained on it. With `shapes`, the model
-    also reads word shapes (`nerqa.models.classifier.ShapedTokenClassifier`; it cannot be saved as a Hugging
-    Face folder). `targets`: per sentence, an `(n_words, n_tags)` distribution over `tags` for
-    each word's first sub-word to learn instead of its tag (`nerqa.models.targets`), or None.
+    shares one. `extras` (`TrainingExtras`): what the fine-tuning reads, learns and keeps
+    besides the tags (the audit's folds set these). `logging_dir`: where TensorBoard logs go
+    (with `config.tensorboard`).
     """
+    extras = extras or TrainingExtras()
+    dynamics, shapes, targets = extras.dynamics, extras.shapes, extras.targets
     from transformers import DataCollatorForTokenClassification, set_seed
     from transformers.trainer_callback import PrinterCallback
 

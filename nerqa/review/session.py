@@ -24,7 +24,7 @@ from dataclasses import dataclass, field, replace
 
 from nerqa.auditing.folder import AuditResult
 from nerqa.auditing.issues import Issue
-from nerqa.auditing.neighbours import Question
+from nerqa.auditing.questions import Question
 from nerqa.data.tags import OUTSIDE, Span
 from nerqa.errors import NerqaError
 from nerqa.review.apply import Replay

@@ -10,7 +10,7 @@ from samples import VARIED
 from typer.testing import CliRunner
 
 from nerqa.active.predictors import ClassifierPredictor
-from nerqa.active.select import select
+from nerqa.active.select import PoolStream, select
 from nerqa_cli.main import app
 
 
@@ -21,7 +21,7 @@ def test_ray_actors_choose_what_one_process_chooses(tiny_classifier: Path, tmp_p
 
     predictor = ClassifierPredictor(load_classifier(tiny_classifier))
     documents = list(VARIED.documents) * 3  # repeats are left out on the way
-    here = select(documents, predictor, budget=5, chunk_sentences=2, diversity="off")
+    here = select(documents, predictor, budget=5, diversity="off", stream=PoolStream(chunk_sentences=2))
     read, lag = [0], []
 
     def pool():
@@ -35,7 +35,7 @@ def test_ray_actors_choose_what_one_process_chooses(tiny_classifier: Path, tmp_p
     with connect(2) as cluster:
         spread = RayPredictor(cluster, predictor)
         assert len(spread.actors) == 2
-        on_ray = select(pool(), spread, budget=5, chunk_sentences=2, diversity="off", progress=watch)
+        on_ray = select(pool(), spread, budget=5, diversity="off", stream=PoolStream(chunk_sentences=2, progress=watch))
     assert [c.sentence.tokens for c in on_ray.choices] == [c.sentence.tokens for c in here.choices]
     for a, b in zip(on_ray.choices, here.choices):
         assert abs(a.score - b.score) < 1e-4 and a.tags == b.tags

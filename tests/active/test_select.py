@@ -15,7 +15,7 @@ from samples import TOY
 
 from nerqa.active.pool import labeled_keys, open_pool
 from nerqa.active.predictors import ClassifierPredictor, EncoderPredictor
-from nerqa.active.select import CANDIDATES_PER_PICK, select
+from nerqa.active.select import CANDIDATES_PER_PICK, PoolStream, select
 from nerqa.active.strategies import DEFAULT_STRATEGY, STRATEGIES, reason, sentence_score, sentence_scores
 from nerqa.data.corpus import Corpus, Document, Sentence, text_key
 from nerqa.data.formats import read_corpus, read_text_documents, write_corpus
@@ -150,7 +150,7 @@ def test_a_large_pool_streams_through_a_bounded_buffer():
             return super().__call__(sentences)
 
     watching = Watching(rows)
-    selection = select(stream(), watching, budget=20, chunk_sentences=256)
+    selection = select(stream(), watching, budget=20, stream=PoolStream(chunk_sentences=256))
     assert calls[0] == 256 and len(calls) == math.ceil(3000 / 256)  # scored chunk by chunk as read
     assert watching.largest_call <= 256
     assert selection.settings["candidates"] == 20 * CANDIDATES_PER_PICK  # all that is kept

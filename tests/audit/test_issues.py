@@ -12,7 +12,9 @@ from samples import relabel
 
 from nerqa.auditing import audit, score
 from nerqa.auditing.corpus_checks import inconsistent_issues
-from nerqa.auditing.issues import Issue, merge_issues, sentence_keys, span_issues
+from nerqa.auditing.issues import Issue, sentence_keys
+from nerqa.auditing.scoring import merge_issues
+from nerqa.auditing.spans import span_issues
 from nerqa.config import AuditSettings
 from nerqa.data.corpus import Corpus, Document, Sentence
 from nerqa.data.formats import parse_text, read_corpus
@@ -181,7 +183,7 @@ def test_issue_ids_do_not_depend_on_the_sentence_position(audited):
 
 def test_training_margins_weigh_each_span_issue_and_the_sentence_scores():
     from nerqa.auditing import sentence_quality
-    from nerqa.auditing.issues import weigh_by_margins, word_margins
+    from nerqa.auditing.scoring import weigh_by_margins, word_margins
 
     corpus = Corpus((Document("a", (Sentence(tuple("abcd"), ("B-D", "I-D", "O", "B-C")),)),))
     # Two training-time records: the model kept reading word 1 as C although it was trained on D.

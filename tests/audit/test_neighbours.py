@@ -7,16 +7,10 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nerqa.auditing.neighbours import (
-    Question,
-    describe_vote,
-    find_repeated_errors,
-    mention_vectors,
-    mentions_of,
-    nearest,
-    neighbour_issues,
-    votes,
-)
+from nerqa.auditing.mentions import mention_vectors, mentions_of, nearest
+from nerqa.auditing.neighbours import describe_vote, find_repeated_errors, neighbour_issues, votes
+from nerqa.auditing.questions import Question
+from nerqa.config import ScoringSettings
 from nerqa.data.corpus import Corpus, Document, Sentence
 
 DIM = 8
@@ -53,13 +47,13 @@ def test_mention_vectors_read_the_words_around_the_mention_not_the_mention():
     assert len(mentions) == 20 * 2 + 3 * 2 + 30 and mentions[0].text == "Club0" and mentions[0].label == "ORG"
     changed = [f.copy() for f in features]
     changed[0][0] += 100.0  # the mention's own word: left out of the context half
-    same = mention_vectors(features, mentions[:1])
-    moved = mention_vectors(changed, mentions[:1])
+    same = mention_vectors(features, mentions[:1], context=3)
+    moved = mention_vectors(changed, mentions[:1], context=3)
     assert same.shape == (1, 2 * DIM)
     local = lambda v: v[0, :DIM] / np.linalg.norm(v[0, :DIM])  # noqa: E731
     np.testing.assert_allclose(local(moved), local(same), atol=1e-6)
     changed[0][1] += 100.0  # a word beside it: in the context half
-    assert not np.allclose(local(mention_vectors(changed, mentions[:1])), local(same), atol=1e-3)
+    assert not np.allclose(local(mention_vectors(changed, mentions[:1], context=3)), local(same), atol=1e-3)
     np.testing.assert_allclose(np.linalg.norm(same, axis=1), 1.0, atol=1e-6)
 
 
@@ -83,7 +77,7 @@ def test_nearest_is_exact_and_never_returns_the_same_group(n: int, k: int, seed:
 
 def test_countries_in_sports_results_are_voted_org_and_asked_about():
     corpus, features = sports_corpus()
-    found = find_repeated_errors(corpus, features, k=6)
+    found = find_repeated_errors(corpus, features, scoring=ScoringSettings(neighbour_count=6))
     by_text = {(m.index, m.text): v for m, v in zip(found.mentions, found.votes)}
     # A country in a result: its 6 nearest mentions (other sentences) are mostly ORG clubs.
     vote = by_text[(20, "Land0")]
@@ -92,7 +86,9 @@ def test_countries_in_sports_results_are_voted_org_and_asked_about():
     # A country as a place: its neighbours are places, LOC like it.
     assert by_text[(23, "Land0")] is None
     # Among the sports mentions, 2 of 48 are other countries: at least 4 of 6 neighbours are ORG.
-    issues = neighbour_issues(corpus, found.mentions, found.votes, min_share=0.6, weight=0.5)
+    issues = neighbour_issues(
+        corpus, found.mentions, found.votes, scoring=ScoringSettings(neighbour_min_share=0.6, neighbour_weight=0.5)
+    )
     flagged = {(i.index, i.text) for i in issues}
     assert {(20 + i, f"Land{i}") for i in range(3)} <= flagged
     assert not any(index >= 23 for index, _ in flagged)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from nerqa.auditing.issues import cleanlab_scores
+from nerqa.auditing.confident import cleanlab_scores
 from nerqa.auditing.noise import describe_noise, detection_rate, estimate_noise, true_noise
 from nerqa.data.corpus import Corpus, Document, Sentence
 

@@ -1,4 +1,4 @@
-"""The audit's sentence scores and the pipeline (`nerqa.auditing.run`)."""
+"""The audit's sentence scores and the pipeline (`nerqa.auditing.pipeline`)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from nerqa.config import AuditSettings
 def test_sentence_scores_rank_by_the_worst_span_issue_then_cleanlab():
     from nerqa.auditing import sentence_quality
     from nerqa.auditing.issues import Issue
-    from nerqa.auditing.run import TRAINING_FLOOR
+    from nerqa.config import ScoringSettings
 
     def issue(index: int, score: float, kind: str = "ghost_span") -> Issue:
         return Issue(
@@ -42,12 +42,12 @@ def test_sentence_scores_rank_by_the_worst_span_issue_then_cleanlab():
     # counts as the floor, so sentence 3's 0.01 weighs as 0.05.
     training = np.array([0.81, 0.09, 1.0, 0.01])
     scores = sentence_quality(4, issues, np.array([0.9, 0.1, 0.5, 0.2]), training_sentence=training)
-    np.testing.assert_allclose(scores, [0.1 * 0.9, 0.2 * 0.3, 1.0, np.sqrt(TRAINING_FLOOR)])
+    np.testing.assert_allclose(scores, [0.1 * 0.9, 0.2 * 0.3, 1.0, np.sqrt(ScoringSettings().training_floor)])
     assert list(np.argsort(scores)) == [1, 0, 3, 2]
 
 
 def test_scores_read_the_training_dynamics_beside_the_out_of_sample_probs(tiny_model: Path):
-    from nerqa.auditing import DYNAMICS_WEIGHT, with_dynamics
+    from nerqa.auditing import with_dynamics
 
     probs, dynamics = [np.array([[0.8, 0.2]])], [np.array([[[0.2, 0.8]], [[0.4, 0.6]]], dtype=np.float16)]
     np.testing.assert_allclose(
@@ -60,7 +60,7 @@ def test_scores_read_the_training_dynamics_beside_the_out_of_sample_probs(tiny_m
     )
     plain = score(TOY, cv.pred_probs, cv.tags)
     mixed = score(TOY, cv.pred_probs, cv.tags, crossval=cv)
-    by_hand = score(TOY, with_dynamics(cv.pred_probs, cv.dynamics, DYNAMICS_WEIGHT), cv.tags)
+    by_hand = score(TOY, with_dynamics(cv.pred_probs, cv.dynamics, AuditSettings().scoring.dynamics_weight), cv.tags)
     np.testing.assert_allclose(mixed.cleanlab_scores, by_hand.cleanlab_scores)
     assert not np.allclose(mixed.cleanlab_scores, plain.cleanlab_scores)
     # What is saved and measured stays out-of-sample.
@@ -74,7 +74,10 @@ def test_repeats_average_cross_validations_over_other_splits_and_seeds(tiny_mode
     config = fast_config(tiny_model, epochs=1)
     runs = [
         cross_validate_once(
-            TOY, AuditSettings(k=3, mode="full", training=config), repeat=r, cache_dir=tmp_path, dynamics=True
+            TOY,
+            AuditSettings(k=3, mode="full", training=config.replace(seed=config.seed + r)),
+            cache_dir=tmp_path,
+            dynamics=True,
         )
         for r in (0, 1)
     ]

@@ -15,7 +15,7 @@ import ray
 from samples import TOY, fast_config, with_doc_ids
 from typer.testing import CliRunner
 
-from nerqa.auditing.crossval import FullRunner, cross_validate_once, run_folds
+from nerqa.auditing.crossval import FoldRun, FullRunner, cross_validate_once, run_folds
 from nerqa.config import AuditSettings
 from nerqa.data.formats import write_corpus
 from nerqa.data.probs import load_probs
@@ -109,9 +109,11 @@ def test_a_fold_whose_worker_dies_runs_again(tiny_model: Path, tmp_path: Path, l
         config,
         DiesOnce(config, marker),
         k=3,
-        cache_dir=tmp_path / "cache",
-        executor=RayFolds(local_ray),
-        progress=lambda task, done, total, info: folds.append(info["fold"]) if task == "fold" else None,
+        run=FoldRun(
+            cache_dir=tmp_path / "cache",
+            executor=RayFolds(local_ray),
+            progress=lambda task, done, total, info: folds.append(info["fold"]) if task == "fold" else None,
+        ),
     )
     assert marker.exists() and int(marker.read_text()) != os.getpid()  # a worker died, not the driver
     assert sorted(folds) == [0, 1, 2] and all(p is not None for p in result.pred_probs)
@@ -133,7 +135,11 @@ def test_a_fold_that_keeps_failing_is_one_error(tiny_model: Path, tmp_path: Path
     config = fast_config(tiny_model, epochs=1)
     with pytest.raises(NerqaError, match=r"fold \d failed on Ray after 1 retries"):
         run_folds(
-            TOY, config, DiesOnce(config, tmp_path / "m", always=True), k=3, executor=RayFolds(local_ray, retries=1)
+            TOY,
+            config,
+            DiesOnce(config, tmp_path / "m", always=True),
+            k=3,
+            run=FoldRun(executor=RayFolds(local_ray, retries=1)),
         )
 
 

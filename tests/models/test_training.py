@@ -16,7 +16,7 @@ from nerqa.data.probs import tags_from_probs
 from nerqa.errors import ModelError, NerqaError
 from nerqa.models.classifier import load_classifier
 from nerqa.models.predict import evaluate, predict_probs
-from nerqa.models.training import save_training, train
+from nerqa.models.training import TrainingExtras, save_training, train
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +62,7 @@ def test_training_dynamics_are_the_probabilities_of_each_epoch_and_change_nothin
     small = Corpus(TOY.documents[:8])
     config = fast_config(tiny_model, epochs=3)
     plain = train(small, config)
-    recorded = train(small, config, dynamics=True)
+    recorded = train(small, config, extras=TrainingExtras(dynamics=True))
     assert plain.dynamics is None
     tags = recorded.classifier.tags
     assert [d.shape for d in recorded.dynamics] == [(3, len(s), len(tags)) for s in small.sentences]
@@ -102,7 +102,10 @@ def test_word_shapes_give_an_uncased_model_the_capitals_it_cannot_see(tiny_model
     def read(classifier) -> list[str]:
         return [row[2] for row in tags_from_probs(predict_probs(classifier, test), classifier.tags)]
 
-    plain, shaped = train(corpus, config).classifier, train(corpus, config, shapes=True).classifier
+    plain, shaped = (
+        train(corpus, config).classifier,
+        train(corpus, config, extras=TrainingExtras(shapes=True)).classifier,
+    )
     plain_tags, shaped_tags = read(plain), read(shaped)
     # Without shapes a capitalised word and its lowercase twin are read alike: half are wrong.
     assert plain_tags[: len(words)] == plain_tags[len(words) :]
@@ -181,11 +184,11 @@ def test_one_hot_targets_train_the_same_model_and_soft_ones_another(tiny_model: 
     plain = train(small, fast_config(tiny_model, epochs=1), tags=tags)
     flat = [np.full((len(s), len(tags)), 1 / len(tags), dtype=np.float32) for s in small.sentences]
     one_hot = [mixed_targets(tags, s.tags, p, tags, 1e-12) for s, p in zip(small.sentences, flat)]
-    same = train(small, fast_config(tiny_model, epochs=1), tags=tags, targets=one_hot)
+    same = train(small, fast_config(tiny_model, epochs=1), tags=tags, extras=TrainingExtras(targets=one_hot))
     for x, y in zip(predict_probs(plain.classifier, words), predict_probs(same.classifier, words)):
         np.testing.assert_allclose(x, y, atol=1e-4)
     # Half of each target spread evenly: the model learns less sure readings.
     soft = [mixed_targets(tags, s.tags, p, tags, 0.5) for s, p in zip(small.sentences, flat)]
-    softer = train(small, fast_config(tiny_model, epochs=1), tags=tags, targets=soft)
+    softer = train(small, fast_config(tiny_model, epochs=1), tags=tags, extras=TrainingExtras(targets=soft))
     sure = lambda probs: float(np.concatenate(probs).max(axis=1).mean())  # noqa: E731
     assert sure(predict_probs(softer.classifier, words)) < sure(predict_probs(plain.classifier, words))

@@ -1,4 +1,5 @@
-"""The audit: cross-validated pred_probs -> cleanlab scores -> typed issues -> output files.
+"""The audit from end to end: cross-validated pred_probs -> evidence -> scored, typed issues ->
+the audit folder.
 
 `nerqa audit CORPUS --out DIR` writes the stable contract described in `nerqa.auditing.folder` and
 the README, plus `report.html`. Cross-validation folds are cached in `DIR/cache/`, so a
@@ -17,22 +18,21 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from nerqa.auditing.confident import cleanlab_scores, flagged_words
 from nerqa.auditing.corpus_checks import inconsistent_issues, sparse_issues
 from nerqa.auditing.folder import REPORT_FILE, AuditResult, write_audit
-from nerqa.auditing.issues import (
-    SPAN_TYPES,
-    Issue,
-    cleanlab_scores,
-    flagged_words,
-    merge_issues,
-    rank_issues,
-    span_issues,
-    weigh_by_margins,
-    with_ids,
-    word_margins,
-)
+from nerqa.auditing.issues import Issue, with_ids
 from nerqa.auditing.neighbours import find_repeated_errors, neighbour_issues
 from nerqa.auditing.noise import estimate_noise
+from nerqa.auditing.scoring import (
+    merge_issues,
+    rank_issues,
+    sentence_quality,
+    weigh_by_margins,
+    with_dynamics,
+    word_margins,
+)
+from nerqa.auditing.spans import span_issues
 from nerqa.config import AuditSettings, TrainConfig
 from nerqa.data.corpus import Corpus
 from nerqa.data.metrics import evaluate_tags
@@ -44,23 +44,6 @@ if TYPE_CHECKING:
     from nerqa.auditing.crossval import CrossValResult, FoldExecutor
     from nerqa.models.classifier import Classifier
 
-# How much the training dynamics weigh against the out-of-sample probabilities in the scores
-# (`with_dynamics`): 0.25 gains on BC5CDR and stays within 0.01 on NCBI; 0.5 hurt NCBI (docs/benchmarks.md).
-DYNAMICS_WEIGHT = 0.25
-
-
-def with_dynamics(
-    pred_probs: Sequence[np.ndarray], dynamics: Sequence[np.ndarray | None], weight: float = DYNAMICS_WEIGHT
-) -> list[np.ndarray]:
-    """`(1 - weight) * pred_probs + weight * the mean training-time probabilities`, per
-    sentence `(n_words, n_tags)`: a word the model kept reading otherwise while it trained on
-    the given label (low data-map confidence) looks more suspicious. Sentences without
-    dynamics keep their pred_probs."""
-    return [
-        p if d is None or not len(d) else (1 - weight) * p + weight * d.astype(np.float32).mean(axis=0)
-        for p, d in zip(pred_probs, dynamics)
-    ]
-
 
 def check_model_types(corpus: Corpus, tags: tuple[str, ...], model: str | Path) -> None:
     """Raise `NerqaError` unless the model's IOB `tags` cover every entity type of `corpus`."""
@@ -71,50 +54,6 @@ def check_model_types(corpus: Corpus, tags: tuple[str, ...], model: str | Path) 
             f"{model}: the model cannot tag {', '.join(missing)} (its types: {', '.join(sorted(known)) or 'none'}); "
             "audit with a model trained on this corpus's types, or leave out --trained to cross-validate"
         )
-
-
-def cross_validate(
-    corpus: Corpus,
-    settings: AuditSettings | None = None,
-    *,
-    folds: Sequence[int] | None = None,
-    cache_dir: str | Path | None = None,
-    reference: Corpus | None = None,
-    executor: FoldExecutor | None = None,
-    progress: ProgressCallback = quiet,
-) -> CrossValResult:
-    """The audit's cross-validation: `settings.repeats` cross-validations
-    (`nerqa.auditing.crossval.cross_validate_once`, repeat r with seed `training.seed + r`),
-    their pred_probs averaged, with the full runner's training dynamics where the mode has it.
-    Each fold is cached under `cache_dir`.
-
-    `folds` computes only those fold numbers (of every repeat and runner) and reads the rest
-    from the cache where they are: one job of a batch array (`nerqa audit --fold I`); the
-    result then lists the others in `missing_folds`, and a later call without `folds` finds the
-    computed ones in the cache. `reference`: a trusted corpus in the training part of every fold,
-    never predicted. `executor` runs the folds (default: one after another here;
-    `nerqa.auditing.distributed.RayFolds`: Ray tasks)."""
-    from nerqa.auditing.crossval import cross_validate_once, mean_of
-    from nerqa.auditing.runners import COMPONENTS, ONCE_MODES
-
-    settings = settings or AuditSettings()
-    dynamics = ("full" in COMPONENTS[settings.mode] or settings.mode in ONCE_MODES) and DYNAMICS_WEIGHT > 0
-    return mean_of(
-        [
-            cross_validate_once(
-                corpus,
-                settings,
-                repeat=repeat,
-                folds=folds,
-                cache_dir=cache_dir,
-                progress=progress,
-                reference=reference,
-                dynamics=dynamics,
-                executor=executor,
-            )
-            for repeat in range(settings.repeats)
-        ]
-    )
 
 
 def audit(
@@ -148,15 +87,18 @@ def audit(
             corpus,
             probs,
             classifier.tags,
-            level=settings.level,
-            settings={"mode": "model", "level": settings.level},
+            settings=settings,
+            record={"mode": "model", "level": settings.level},
             started=started,
             features=word_features(corpus, config, progress) if settings.neighbours else None,
         )
+    from nerqa.auditing.crossval import cross_validate
+
     crossval = cross_validate(
         corpus, settings, cache_dir=cache_dir, reference=reference, executor=executor, progress=progress
     )
-    recorded = {**settings.to_dict(), "dynamics_weight": DYNAMICS_WEIGHT if crossval.dynamics is not None else 0.0}
+    weight = settings.scoring.dynamics_weight if crossval.dynamics is not None else 0.0
+    recorded = {**settings.to_dict(), "dynamics_weight": weight}
     if reference is not None:
         recorded["reference"] = {
             "name": reference.name,
@@ -170,9 +112,9 @@ def audit(
         corpus,
         crossval.pred_probs,
         crossval.tags,
-        level=settings.level,
+        settings=settings,
         crossval=crossval,
-        settings=recorded,
+        record=recorded,
         started=started,
         features=features,
     )
@@ -198,40 +140,55 @@ def score(
     pred_probs: list[np.ndarray],
     tags: tuple[str, ...],
     *,
-    level: str = "types",
+    settings: AuditSettings | None = None,
     crossval: CrossValResult | None = None,
-    settings: dict | None = None,
-    started: float | None = None,
     features: Sequence[np.ndarray] | None = None,
+    record: dict | None = None,
+    started: float | None = None,
 ) -> AuditResult:
-    """Turn pred_probs into scores and issues (no training). With `crossval` holding training
-    dynamics, the scores read `with_dynamics(pred_probs, ...)`; the CV metrics and the
-    returned pred_probs stay out-of-sample. With `features`, the frozen encoder's word features
-    `(n_words, n_features)` per sentence, mentions whose neighbours carry another type are
-    issues too, and the guideline questions are found (`nerqa.auditing.neighbours`)."""
+    """Turn pred_probs into scores and issues (no training).
+
+    Args:
+        corpus: the audited corpus.
+        pred_probs: per sentence, `(n_words, n_tags)` out-of-sample probabilities, columns in
+            `tags` order.
+        tags: the IOB tag set.
+        settings: the audit's settings (default `AuditSettings()`): its `level` and `scoring`.
+        crossval: where the pred_probs come from; with training dynamics the scores read them
+            too (the CV metrics and the returned pred_probs stay out-of-sample).
+        features: the frozen encoder's word features `(n_words, n_features)` per sentence,
+            for the neighbour issues and the guideline questions (`nerqa.auditing.neighbours`).
+        record: the settings `summary.json` records (default: none but `scoring`).
+        started: `time.perf_counter()` when the audit began (for the summary's total time).
+
+    Returns:
+        The `AuditResult`: ranked issues, sentence scores, summary and questions.
+    """
+    settings = settings or AuditSettings()
+    scoring, level = settings.scoring, settings.level
     started = started if started is not None else time.perf_counter()
     scoring_started = time.perf_counter()
     scored = (
-        with_dynamics(pred_probs, crossval.dynamics, DYNAMICS_WEIGHT)
+        with_dynamics(pred_probs, crossval.dynamics, scoring.dynamics_weight)
         if crossval is not None and crossval.dynamics is not None
         else pred_probs
     )
     cleanlab_sentence, _, flagged = cleanlab_scores(corpus, scored, tags, level=level)
-    issues = span_issues(corpus, scored, tags, flagged=flagged)
+    issues = span_issues(corpus, scored, tags, flagged=flagged, scoring=scoring)
     repeated = None
     if features is not None:
-        repeated = find_repeated_errors(corpus, features)
-        issues += neighbour_issues(corpus, repeated.mentions, repeated.votes)
+        repeated = find_repeated_errors(corpus, features, scoring=scoring)
+        issues += neighbour_issues(corpus, repeated.mentions, repeated.votes, scoring=scoring)
     lowest_margins = training_sentence = None
     if crossval is not None and crossval.dynamics is not None:
-        margins = word_margins(corpus, crossval.dynamics, tags)
-        issues = weigh_by_margins(issues, margins)
-        lowest_margins = np.array([m.min() if len(m) else 1.0 for m in margins])
-        training = with_dynamics(pred_probs, crossval.dynamics, 1.0)
-        training_sentence = cleanlab_scores(corpus, training, tags, level=level)[0]
-    sentence_scores = sentence_quality(len(corpus), issues, cleanlab_sentence, lowest_margins, training_sentence)
+        issues, lowest_margins, training_sentence = _training_evidence(
+            corpus, pred_probs, tags, crossval, issues, level
+        )
+    sentence_scores = sentence_quality(
+        len(corpus), issues, cleanlab_sentence, lowest_margins, training_sentence, scoring=scoring
+    )
     issues += inconsistent_issues(corpus)
-    issues += sparse_issues(corpus, scored, tags)
+    issues += sparse_issues(corpus, scored, tags, scoring=scoring)
     ranked = rank_issues(with_ids(merge_issues(issues), corpus))
     # Confident learning's count on the out-of-sample probabilities, as it is defined: on CoNLL
     # dev and NoiseBench expert it comes nearer the truth than on the mixed ones (docs/benchmarks.md).
@@ -242,18 +199,10 @@ def score(
     summary["cv_metrics"] = evaluate_tags(
         [s.tags for s in corpus.sentences], tags_from_probs(pred_probs, tags)
     ).to_dict()
-    summary["settings"] = settings or {}
+    summary["settings"] = {**(record or {}), "scoring": scoring.to_dict()}
     summary["created"] = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     summary["about"] = ABOUT
-    summary["timings"] = {
-        "total_seconds": round(time.perf_counter() - started, 2),
-        "scoring_seconds": round(time.perf_counter() - scoring_started, 2),
-        "fold_seconds": [round(s, 2) for s in crossval.seconds] if crossval else [],
-        "cached_folds": crossval.cached_folds if crossval else [],
-        "feature_seconds": round(crossval.feature_seconds, 2) if crossval else 0.0,
-        "neighbour_seconds": round(repeated.seconds, 2) if repeated else 0.0,
-        "threads": _torch_threads(),
-    }
+    summary["timings"] = _timings(started, scoring_started, crossval, repeated)
     # As JSON has it, so that the summary read back from summary.json is equal to this one.
     summary = json.loads(json.dumps(summary, default=str))
     return AuditResult(
@@ -266,6 +215,37 @@ def score(
         summary,
         repeated.questions if repeated else [],
     )
+
+
+def _training_evidence(
+    corpus: Corpus,
+    pred_probs: list[np.ndarray],
+    tags: tuple[str, ...],
+    crossval: CrossValResult,
+    issues: list[Issue],
+    level: str,
+) -> tuple[list[Issue], np.ndarray, np.ndarray]:
+    """What the training dynamics say: the span issues weighed by the training margins, each
+    sentence's lowest margin `(n_sentences,)`, and cleanlab's sentence scores on the
+    training-time probabilities `(n_sentences,)`."""
+    margins = word_margins(corpus, crossval.dynamics, tags)  # type: ignore[arg-type]
+    lowest = np.array([m.min() if len(m) else 1.0 for m in margins])
+    training = with_dynamics(pred_probs, crossval.dynamics, 1.0)  # type: ignore[arg-type]
+    return weigh_by_margins(issues, margins), lowest, cleanlab_scores(corpus, training, tags, level=level)[0]
+
+
+def _timings(started: float, scoring_started: float, crossval: CrossValResult | None, repeated) -> dict:
+    """The summary's `timings`, in seconds: the whole audit, scoring, each fold, the frozen pass
+    and the neighbours; the folds read from the cache and torch's thread count."""
+    return {
+        "total_seconds": round(time.perf_counter() - started, 2),
+        "scoring_seconds": round(time.perf_counter() - scoring_started, 2),
+        "fold_seconds": [round(s, 2) for s in crossval.seconds] if crossval else [],
+        "cached_folds": crossval.cached_folds if crossval else [],
+        "feature_seconds": round(crossval.feature_seconds, 2) if crossval else 0.0,
+        "neighbour_seconds": round(repeated.seconds, 2) if repeated else 0.0,
+        "threads": _torch_threads(),
+    }
 
 
 def _summary(corpus: Corpus, ranked: list[Issue], repeated, *, flagged: int) -> dict:
@@ -287,7 +267,7 @@ def _summary(corpus: Corpus, ranked: list[Issue], repeated, *, flagged: int) -> 
         "cleanlab_flagged_tokens": flagged,
         "questions": {
             "total": len(repeated.questions) if repeated else 0,
-            "top": [q.describe() for q in repeated.questions[:QUESTIONS_SHOWN]] if repeated else [],
+            "top": [q.describe() for q in repeated.questions[:QUESTIONS_IN_SUMMARY]] if repeated else [],
         },
     }
 
@@ -317,43 +297,7 @@ ABOUT = {
 }
 
 # Guideline questions named in summary.json (all of them are in questions.jsonl).
-QUESTIONS_SHOWN = 10
-
-# cleanlab's score only orders sentences whose span issues tie (most often: those with none).
-_TIE_BREAK = 1e-3
-# cleanlab's training-time sentence score enters the sentence score as sqrt(max(score, floor)):
-# below the floor a sentence is already as doubted as it gets; the root and the floor keep
-# injected errors found as before (why: docs/benchmarks.md, bench/real_noise.py).
-TRAINING_FLOOR = 0.05
-
-
-def sentence_quality(
-    n_sentences: int,
-    issues: list[Issue],
-    cleanlab_sentence: np.ndarray,
-    margins: np.ndarray | None = None,
-    training_sentence: np.ndarray | None = None,
-) -> np.ndarray:
-    """Sentence label-quality scores `(n_sentences,)` in [0, 1], lower = more suspicious.
-
-    The lowest span-issue score in the sentence (1 when it has none), with cleanlab's sentence
-    score as a tie-break. With `margins`, each sentence's lowest training margin
-    `(n_sentences,)` (`word_margins`), a sentence scores at most the square root of it: what an
-    issue would score there, its score weighed by the margins (`weigh_by_margins`), had the
-    model read any word otherwise. With `training_sentence`, cleanlab's sentence score on the
-    training-time probabilities `(n_sentences,)`, the score is multiplied instead by the square
-    root of it, floored at `TRAINING_FLOOR`: a sentence that both doubt comes first, and what
-    the model never learnt while training on it counts beside what it reads out of sample.
-    """
-    lowest = np.ones(n_sentences)
-    for issue in issues:
-        if issue.type in SPAN_TYPES:
-            lowest[issue.index] = min(lowest[issue.index], issue.score)
-    if margins is not None:
-        lowest = np.minimum(lowest, np.sqrt(margins))
-    if training_sentence is not None:
-        return lowest * np.sqrt(np.maximum(np.asarray(training_sentence, dtype=float), TRAINING_FLOOR))
-    return (1 - _TIE_BREAK) * lowest + _TIE_BREAK * np.asarray(cleanlab_sentence, dtype=float)
+QUESTIONS_IN_SUMMARY = 10
 
 
 def write_outputs(result: AuditResult, out_dir: str | Path) -> list[Path]:

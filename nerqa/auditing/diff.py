@@ -1,5 +1,6 @@
-"""Comparisons: two audits (which issues were resolved, remain, are new), two models' scores
-on one corpus. Two corpora of the same text: `nerqa.data.agreement`."""
+"""Two audits of one corpus compared by stable issue id: which issues were resolved, remain, are
+new. (Two models' scores: `nerqa.data.metrics.compare_evaluations`; two corpora of the same
+text: `nerqa.data.agreement`.)"""
 
 from __future__ import annotations
 
@@ -33,36 +34,3 @@ def compare_audits(before: list[dict], after: list[dict]) -> AuditDiff:
         remaining=[r for i, r in new.items() if i in old],
         new=[r for i, r in new.items() if i not in old],
     )
-
-
-@dataclass(frozen=True)
-class ScoreRow:
-    """One line of a model comparison: entity F1 (in [0, 1]) of models A and B for a type
-    (or `micro`/`macro`), and the gold support."""
-
-    name: str
-    f1_a: float
-    f1_b: float
-    support: int
-
-    @property
-    def delta(self) -> float:
-        return self.f1_b - self.f1_a
-
-
-def compare_evaluations(a, b) -> list[ScoreRow]:
-    """Per-type, micro and macro F1 of two `Evaluation`s of the same corpus, side by side."""
-    types = sorted(set(a.per_type) | set(b.per_type))
-    rows = [
-        ScoreRow(
-            t,
-            a.per_type[t].f1 if t in a.per_type else 0.0,
-            b.per_type[t].f1 if t in b.per_type else 0.0,
-            (a.per_type.get(t) or b.per_type[t]).support,
-        )
-        for t in types
-    ]
-    return rows + [
-        ScoreRow("micro", a.micro.f1, b.micro.f1, a.micro.support),
-        ScoreRow("macro", a.macro.f1, b.macro.f1, a.macro.support),
-    ]
