@@ -75,7 +75,7 @@ def http(method: str, url: str, body=None, *, token: str | None = None, timeout:
 
 def sentence_tasks(sentences) -> list[dict]:
     """One text task per sentence (tokens joined by spaces) and its NCBI spans on that text."""
-    from nerqa.interop.tasks import char_spans
+    from nerqa.interop.task_formats import char_spans
 
     tasks = []
     for n, sentence in enumerate(sentences):
@@ -210,7 +210,7 @@ def base_model(seed_corpus: Path, epochs: float, key: str) -> Path:
 def label_studio_part(args, model: Path, seed_file: Path, pool, folder: Path, types: list[str]) -> None:
     from labelstudio_roundtrip import Server, label_studio_binary
 
-    from nerqa.interop.tasks import label_config
+    from nerqa.interop.task_formats import label_config
 
     binary = label_studio_binary(args.label_studio)
     # Label Studio refuses ML backends and webhooks on local addresses unless told otherwise.

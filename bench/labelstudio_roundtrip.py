@@ -135,8 +135,8 @@ def main() -> None:
 
     from nerqa.data.tags import Span
     from nerqa.review.decisions import DecisionStore
+    from nerqa.review.roundtrip import export_tasks, import_results, label_config
     from nerqa.review.session import ReviewSession
-    from nerqa.review.tasks import export_tasks, import_results, label_config
 
     binary = label_studio_binary(args.label_studio)
     with tempfile.TemporaryDirectory(prefix="nerqa-ls-") as scratch:
@@ -245,7 +245,7 @@ def select_round_trip(binary: Path, port: int, folder: Path) -> int:
     from nerqa.data.corpus import Document
     from nerqa.data.formats import read_corpus
     from nerqa.data.tags import spans_from_tags
-    from nerqa.interop.tasks import label_config
+    from nerqa.interop.task_formats import label_config
 
     corpus = review_corpus()
     guesses = {s.tokens: one_hot(list(s.tags), 0.6) for s in corpus.sentences}

@@ -42,7 +42,7 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 import nerqa.auditing
 import nerqa.auditing.runners
 import nerqa.models.runtime
-import nerqa.models.trainer
+import nerqa.models.trainer_setup
 from nerqa.auditing import AuditSettings, ScoringSettings, audit, fold_config
 from nerqa.auditing.confident import cleanlab_scores
 from nerqa.auditing.issues import SPAN_TYPES
@@ -331,7 +331,7 @@ def run_modes(
             started = time.perf_counter()
             with (
                 mock.patch.object(nerqa.models.runtime, "native_bf16", chosen),
-                mock.patch.object(nerqa.models.trainer, "native_bf16", chosen),
+                mock.patch.object(nerqa.models.trainer_setup, "native_bf16", chosen),
                 mock.patch.object(nerqa.auditing.runners, "FULL_SHAPES", shaped),
             ):
                 result = audit(

@@ -200,7 +200,7 @@ def fold_executor(workers: Optional[int], address: Optional[str]) -> Iterator[Op
         if cluster is None:
             yield None
         else:
-            from nerqa.auditing.distributed import RayFolds
+            from nerqa.auditing.ray_folds import RayFolds
 
             yield RayFolds(cluster)
 

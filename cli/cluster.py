@@ -12,7 +12,7 @@ import typer
 from nerqa_cli.console import err_console
 
 if TYPE_CHECKING:
-    from nerqa.models.cluster import Cluster
+    from nerqa.models.ray_cluster import Cluster
 
 WorkersOpt = Annotated[
     Optional[int],
@@ -38,7 +38,7 @@ def ray_cluster(workers: Optional[int], address: Optional[str]) -> Iterator[Opti
     if workers is None and address is None:
         yield None
         return
-    from nerqa.models.cluster import connect
+    from nerqa.models.ray_cluster import connect
 
     with connect(workers, address) as cluster:
         each = "one GPU" if cluster.gpus >= 1 else f"{cluster.threads} CPU{'s' if cluster.threads > 1 else ''}"

@@ -12,7 +12,7 @@ import typer
 from rich.markup import escape
 
 from nerqa.files import atomic_write_text, check_output_file
-from nerqa.review.tasks import TOOLS
+from nerqa.review.roundtrip import TOOLS
 from nerqa_cli.console import console, counted, existing_path, output, status_console, user_errors
 from nerqa_cli.reading import CorpusReader, with_reader
 from nerqa_cli.review_options import AuditDirArg, AuditedCorpusArg, ReviewerOpt
@@ -63,7 +63,7 @@ def import_cli(
     recorded by an earlier import is not recorded again."""
     with user_errors():
         from nerqa.review.opening import open_review
-        from nerqa.review.tasks import detect_tool, import_decision_log, import_results, read_records
+        from nerqa.review.roundtrip import detect_tool, import_decision_log, import_results, read_records
 
         records = read_records(existing_path(source))
         shape = detect_tool(records, source)

@@ -18,7 +18,7 @@ from nerqa.config import check_choice
 from nerqa.data.formats import FORMATS
 from nerqa.errors import NerqaError
 from nerqa.files import atomic_folder, check_output_folder, write_files
-from nerqa.interop.tasks import TOOLS
+from nerqa.interop.task_formats import TOOLS
 from nerqa_cli.cluster import RayAddressOpt, WorkersOpt, ray_cluster
 from nerqa_cli.console import console, err_console, next_step, prepare_models, user_errors
 from nerqa_cli.progress import LogLines, progress_display
@@ -115,7 +115,7 @@ def select_cli(
     """Choose the next sentences to annotate from an unlabeled pool and pre-annotate them."""
     with user_errors():
         from nerqa.active.batch import SelectSettings, select_batch
-        from nerqa.active.distributed import RayPredictor
+        from nerqa.active.ray_pool import RayPredictor
 
         if to is not None and tool is not None:
             raise NerqaError("--to (a corpus format) and --tool (annotation-tool tasks) exclude each other; pass one")

@@ -11,8 +11,8 @@ from rich.markup import escape
 
 from nerqa.config import check_choice
 from nerqa.files import atomic_write_text, check_output_file
+from nerqa.review.roundtrip import TOOLS
 from nerqa.review.session import ORDERS, Filters
-from nerqa.review.tasks import TOOLS
 from nerqa_cli.console import (
     counted,
     existing_path,
@@ -61,7 +61,7 @@ def tasks_cli(
         if label_config_out is not None:
             check_output_file(label_config_out)
         from nerqa.review.opening import open_review
-        from nerqa.review.tasks import export_tasks
+        from nerqa.review.roundtrip import export_tasks
 
         # Exporting tasks records nothing (and works on a read-only audit folder).
         with open_review(
@@ -72,7 +72,7 @@ def tasks_cli(
             types = sorted({t.split("-", 1)[1] for t in session.result.tags if "-" in t})
         atomic_write_text(output(out), text)
         if label_config_out is not None:
-            from nerqa.interop.tasks import label_config
+            from nerqa.interop.task_formats import label_config
 
             atomic_write_text(label_config_out, label_config(types, linked=True) + "\n")
     status_console(out).print(

@@ -31,7 +31,7 @@ def selection_tasks(selection: Selection, tool: str) -> str:
     `score` is `(rank - 1) / batch size`: sorting by it ascending follows nerqa's order.
     """
     from nerqa.data.tags import spans_from_tags
-    from nerqa.interop.tasks import dump_tasks, task_record
+    from nerqa.interop.task_formats import dump_tasks, task_record
 
     records = []
     for choice, fields in zip(selection.choices, selection.records()):
@@ -68,7 +68,7 @@ def batch_files(
     - `summary.json`: counts, settings and whatever `summary` adds.
     """
     from nerqa.data.formats import EXTENSIONS, FORMATS, dump_text, nemo_files
-    from nerqa.interop.tasks import TOOLS, label_config
+    from nerqa.interop.task_formats import TOOLS, label_config
 
     folder = Path(folder)
     files: dict[Path, str] = {}
@@ -115,7 +115,7 @@ class SelectSettings:
 
     def __post_init__(self) -> None:
         from nerqa.data.formats import FORMATS
-        from nerqa.interop.tasks import TOOLS
+        from nerqa.interop.task_formats import TOOLS
 
         check_choice("--strategy", self.strategy, STRATEGIES)
         check_choice("--diversity", self.diversity, DIVERSITY)
@@ -159,7 +159,7 @@ def select_batch(
     folder of .txt files, or a corpus read with `format`/`options`, its labels ignored; `text`:
     raw text whatever it looks like) that `labeled` does not hold, and build the batch's files
     (`batch_files`, names relative to the batch folder). `spread` wraps the predictor to run
-    elsewhere (`nerqa.active.distributed.RayPredictor` over a cluster)."""
+    elsewhere (`nerqa.active.ray_pool.RayPredictor` over a cluster)."""
     from nerqa.active.pool import labeled_keys, open_pool
     from nerqa.active.select import PoolStream, select
 

@@ -232,7 +232,7 @@ class _Scorer:
 
 def _predicted(predictor: Predictor, chunks: Iterator[tuple[list[PoolSentence], int]]) -> Iterator[tuple]:
     """`(chunk, document number, probs, embeddings)` per chunk, in pool order. A predictor with
-    a `map` method (`nerqa.active.distributed.RayPredictor`) scores several chunks at once elsewhere; it
+    a `map` method (`nerqa.active.ray_pool.RayPredictor`) scores several chunks at once elsewhere; it
     pulls chunks as it has room for them, so only the chunks in flight are held here."""
     mapper = getattr(predictor, "map", None)
     if mapper is None:

@@ -4,7 +4,7 @@ Folds are grouped by document (`document_folds`), so sentences of one abstract n
 both sides of a split. `cross_validate_once` makes one split and runs the fold runners of the
 settings' mode on it (`nerqa.auditing.runners`); each finished fold is cached on disk
 (`nerqa.auditing.foldcache`). An executor runs the folds: `LocalFolds` one after another here,
-`nerqa.auditing.distributed.RayFolds` as Ray tasks. The audit's `cross_validate` averages the
+`nerqa.auditing.ray_folds.RayFolds` as Ray tasks. The audit's `cross_validate` averages the
 repeats of this over other splits and seeds.
 """
 
@@ -106,7 +106,7 @@ class FoldOutput:
 
 class FoldExecutor(Protocol):
     """Runs fold jobs with a runner and yields each `FoldOutput` as it finishes, in any order.
-    `LocalFolds` runs them one after another in this process; `nerqa.auditing.distributed.RayFolds` runs
+    `LocalFolds` runs them one after another in this process; `nerqa.auditing.ray_folds.RayFolds` runs
     them as Ray tasks."""
 
     def run(
@@ -336,7 +336,7 @@ def cross_validate(
     result then lists the others in `missing_folds`, and a later call without `folds` finds the
     computed ones in the cache. `reference`: a trusted corpus in the training part of every fold,
     never predicted. `executor` runs the folds (default: one after another here;
-    `nerqa.auditing.distributed.RayFolds`: Ray tasks)."""
+    `nerqa.auditing.ray_folds.RayFolds`: Ray tasks)."""
     settings = settings or AuditSettings()
     kept = "full" in COMPONENTS[settings.mode] or settings.mode in ONCE_MODES
     dynamics = kept and settings.scoring.dynamics_weight > 0

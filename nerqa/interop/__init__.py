@@ -1,2 +1,3 @@
 """Annotation tools: tasks for Label Studio, Prodigy and doccano, and spans between their
-character offsets and nerqa's tokens (`tasks`)."""
+character offsets and nerqa's tokens (`task_formats`), and the Label Studio REST client
+(`labelstudio`)."""

@@ -1,6 +1,6 @@
 """Fine-tune a transformer token classifier with the transformers `Trainer`.
 
-`train()` fine-tunes, with the Trainer pieces of `nerqa.models.trainer`; `save_training`
+`train()` fine-tunes, with the Trainer pieces of `nerqa.models.trainer_setup`; `save_training`
 writes the model folder; `train_to_folder` does both, with the metrics, as `nerqa train` does.
 """
 
@@ -26,7 +26,7 @@ from nerqa.models.classifier import Classifier, ShapedTokenClassifier
 from nerqa.models.loading import load_pretrained, load_tokenizer, window_limit
 from nerqa.models.predict import evaluate
 from nerqa.models.runtime import model_path, process_rank
-from nerqa.models.trainer import (
+from nerqa.models.trainer_setup import (
     BucketTrainer,
     DevEvaluation,
     ProgressReporter,

@@ -42,7 +42,7 @@ from nerqa.data.probs import tags_from_probs, type_classes
 from nerqa.errors import ConfigError, ModelError, NerqaError
 from nerqa.files import atomic_folder, sweep_staging
 from nerqa.interop.labelstudio import LabelStudioProject
-from nerqa.interop.tasks import FROM_NAME, TO_NAME
+from nerqa.interop.task_formats import FROM_NAME, TO_NAME
 from nerqa.serve.labeling import (
     LabelingConfig,
     annotated_spans,

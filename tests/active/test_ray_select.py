@@ -15,9 +15,9 @@ from nerqa_cli.main import app
 
 
 def test_ray_actors_choose_what_one_process_chooses(tiny_classifier: Path, tmp_path: Path):
-    from nerqa.active.distributed import RayPredictor
+    from nerqa.active.ray_pool import RayPredictor
     from nerqa.models.classifier import load_classifier
-    from nerqa.models.cluster import connect
+    from nerqa.models.ray_cluster import connect
 
     predictor = ClassifierPredictor(load_classifier(tiny_classifier))
     documents = list(VARIED.documents) * 3  # repeats are left out on the way

@@ -89,7 +89,7 @@ class DiesOnce(FullRunner):
 
 @pytest.fixture
 def local_ray(monkeypatch):
-    from nerqa.models.cluster import connect
+    from nerqa.models.ray_cluster import connect
 
     # The workers unpickle this module's runner, which imports the tests' shared helpers.
     tests = Path(__file__).resolve().parents[1]
@@ -99,7 +99,7 @@ def local_ray(monkeypatch):
 
 
 def test_a_fold_whose_worker_dies_runs_again(tiny_model: Path, tmp_path: Path, local_ray):
-    from nerqa.auditing.distributed import RayFolds
+    from nerqa.auditing.ray_folds import RayFolds
 
     config = fast_config(tiny_model, epochs=1)
     marker = tmp_path / "died"
@@ -123,7 +123,7 @@ def test_a_fold_whose_worker_dies_runs_again(tiny_model: Path, tmp_path: Path, l
 
 
 def test_a_fold_that_keeps_failing_is_one_error(tiny_model: Path, tmp_path: Path, local_ray):
-    from nerqa.auditing.distributed import RayFolds
+    from nerqa.auditing.ray_folds import RayFolds
     from nerqa.errors import NerqaError
 
     # An error in the fold is the user's to see, as when it runs here: not retried.

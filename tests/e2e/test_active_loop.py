@@ -22,7 +22,7 @@ def invoke(*args):
 def annotate_in_label_studio(tasks: list[dict], gold: dict[str, Sentence]) -> list[dict]:
     """What Label Studio's JSON export holds once a person has annotated every task: the
     task, its predictions, and an annotation whose result has the gold spans."""
-    from nerqa.interop.tasks import labelstudio_result
+    from nerqa.interop.task_formats import labelstudio_result
 
     exported = []
     for number, task in enumerate(tasks, start=1):

@@ -6,7 +6,7 @@ import numpy as np
 import torch
 
 from nerqa.models.targets import mixed_targets
-from nerqa.models.trainer import soft_loss
+from nerqa.models.trainer_setup import soft_loss
 from nerqa.models.windows import IGNORE
 
 

@@ -164,7 +164,7 @@ def test_errors_for_bad_models_and_corpora(tiny_model: Path, tmp_path: Path, tra
 
 
 def test_auto_precision_is_bf16_on_cpus_that_compute_it_natively(monkeypatch):
-    import nerqa.models.trainer as training
+    import nerqa.models.trainer_setup as training
     from nerqa.config import TrainConfig
 
     monkeypatch.setattr(training.torch.cuda, "is_available", lambda: False)

@@ -16,8 +16,8 @@ from review_helpers import review_audit
 from nerqa.data.tags import Span
 from nerqa.review.apply import apply_decisions
 from nerqa.review.decisions import DecisionStore
+from nerqa.review.roundtrip import import_decision_log
 from nerqa.review.session import Filters, ReviewSession
-from nerqa.review.tasks import import_decision_log
 
 SEEDS = range(24)
 

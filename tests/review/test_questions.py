@@ -57,8 +57,8 @@ def test_a_question_decision_travels_in_the_decision_log_to_another_copy(session
     from review_helpers import review_audit
 
     from nerqa.review.decisions import DecisionStore
+    from nerqa.review.roundtrip import import_decision_log
     from nerqa.review.session import ReviewSession
-    from nerqa.review.tasks import import_decision_log
 
     session.decide_question(hd_question(), "C")
     log = tmp_path / "log.jsonl"

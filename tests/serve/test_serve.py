@@ -32,7 +32,7 @@ TEXTS = [" ".join(s.tokens) for s in VARIED.sentences]
 
 
 def spans_of(sentence) -> list[tuple[int, int, str]]:
-    from nerqa.interop.tasks import char_spans
+    from nerqa.interop.task_formats import char_spans
 
     return [tuple(s) for s in char_spans(sentence.tokens, sentence.spans)]
 

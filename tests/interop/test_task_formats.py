@@ -1,4 +1,4 @@
-"""Character and token spans for the annotation tools (`nerqa.interop.tasks`)."""
+"""Character and token spans for the annotation tools (`nerqa.interop.task_formats`)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from nerqa.data.tags import Span
-from nerqa.review.tasks import char_spans, token_spans
+from nerqa.review.roundtrip import char_spans, token_spans
 
 
 @settings(max_examples=60, deadline=None)

@@ -2,7 +2,7 @@
 
 A task is one sentence, its tokens joined by single spaces, pre-annotated with spans and
 carrying nerqa's own fields under `nerqa` (Label Studio: `data.nerqa`), so the tool's export
-maps back. Review tasks (`nerqa.review.tasks`) and selected batches (`nerqa.active.select`) are
+maps back. Review tasks (`nerqa.review.roundtrip`) and selected batches (`nerqa.active.select`) are
 built here.
 
 - Label Studio (`labelstudio`): a JSON list of tasks; spans are `predictions` (each a

@@ -1,5 +1,5 @@
 """The audit's folds as Ray tasks (`RayFolds`, a `nerqa.auditing.crossval.FoldExecutor`), on a
-cluster `nerqa.models.cluster.connect` joined or started."""
+cluster `nerqa.models.ray_cluster.connect` joined or started."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from nerqa.auditing.crossval import compute_fold
 from nerqa.errors import NerqaError
-from nerqa.models.cluster import RETRIES, Cluster, ray_module, worker_setup
+from nerqa.models.ray_cluster import RETRIES, Cluster, ray_module, worker_setup
 from nerqa.progress import ProgressCallback, quiet
 
 

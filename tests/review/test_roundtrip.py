@@ -1,4 +1,4 @@
-"""Review tasks out to Label Studio, Prodigy and doccano, and back (`nerqa.review.tasks`)."""
+"""Review tasks out to Label Studio, Prodigy and doccano, and back (`nerqa.review.roundtrip`)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import pytest
 
 from nerqa.data.tags import Span
 from nerqa.errors import NerqaError
+from nerqa.review.roundtrip import char_spans, export_tasks, import_results, label_config
 from nerqa.review.session import ReviewSession
-from nerqa.review.tasks import char_spans, export_tasks, import_results, label_config
 
 
 def what_each_reviewer_decides(session: ReviewSession) -> dict[str, tuple[str, tuple[Span, ...]]]:
@@ -146,7 +146,7 @@ def test_a_task_lists_its_linked_mentions_and_the_ticked_ones_are_decided_as_the
     session: ReviewSession, tmp_path: Path
 ):
     from nerqa.review.apply import apply_decisions
-    from nerqa.review.tasks import bracketed
+    from nerqa.review.roundtrip import bracketed
 
     hd = next(i for i in session.queue() if i.type == "wrong_tag" and i.index == 0)
     (task,) = json.loads(export_tasks(session, [hd], "labelstudio"))

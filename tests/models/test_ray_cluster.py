@@ -13,7 +13,7 @@ import pytest
 from samples import TOY, with_doc_ids
 
 from nerqa.data.formats import write_corpus
-from nerqa.models.trainer import BucketBatchSampler
+from nerqa.models.trainer_setup import BucketBatchSampler
 
 # Runs inside each torchrun process: the real `nerqa train` command, with the batch sampler and
 # the model writer watched, and what each rank saw written to rank<R>.json.
@@ -101,7 +101,7 @@ def test_too_few_windows_for_the_processes_is_a_clear_error(world):
 def test_processes_started_for_ray_write_stderr_to_its_log_not_the_terminal(tmp_path: Path):
     """What Ray's processes print as they start goes to the log; this process's own stderr is
     back where it was afterwards."""
-    from nerqa.models.cluster import stderr_to_file
+    from nerqa.models.ray_cluster import stderr_to_file
 
     log = tmp_path / "ray.log"
     before = os.readlink("/proc/self/fd/2")

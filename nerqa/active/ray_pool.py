@@ -1,10 +1,10 @@
-"""`select`'s pool scored on a Ray cluster (`nerqa.models.cluster.connect`): a predictor spread
+"""`select`'s pool scored on a Ray cluster (`nerqa.models.ray_cluster.connect`): a predictor spread
 over Ray actors."""
 
 from __future__ import annotations
 
 from nerqa.errors import NerqaError
-from nerqa.models.cluster import RETRIES, Cluster, ray_module, worker_setup
+from nerqa.models.ray_cluster import RETRIES, Cluster, ray_module, worker_setup
 
 
 class _PredictorActor:

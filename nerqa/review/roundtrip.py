@@ -33,7 +33,7 @@ from typing import Any
 from nerqa.auditing.issues import Issue
 from nerqa.data.tags import Span
 from nerqa.errors import NerqaError
-from nerqa.interop.tasks import (
+from nerqa.interop.task_formats import (
     LINKED_NAME,
     TOOLS,
     char_spans,

@@ -1,6 +1,6 @@
 """The Ray cluster work is spread over: the connection (`connect`, `Cluster`) and a worker's
-setup, shared by the audit's folds as Ray tasks (`nerqa.auditing.distributed.RayFolds`) and
-`select`'s pool scored on Ray actors (`nerqa.active.distributed.RayPredictor`).
+setup, shared by the audit's folds as Ray tasks (`nerqa.auditing.ray_folds.RayFolds`) and
+`select`'s pool scored on Ray actors (`nerqa.active.ray_pool.RayPredictor`).
 
 `connect(workers, address)` joins the cluster at `address` (or `$RAY_ADDRESS`), or starts a
 local Ray over this machine's cores, and shuts down what it started. A task asks for one GPU
