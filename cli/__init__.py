@@ -1,0 +1,1 @@
+"""The `nerqa` command line (imported as `nerqa_cli`)."""

@@ -1,4 +1,6 @@
-"""`nerqa autofix`: the audit's confident suggestions taken where no person decided, on a corpus
+"""`nerqa autofix`: the audit's confident suggestions taken where no person decided.
+
+`nerqa autofix`: the audit's confident suggestions taken where no person decided, on a corpus
 the audit finds noisy, recorded as automatic decisions (`nerqa.review.autofix`)."""
 
 from __future__ import annotations

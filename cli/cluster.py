@@ -1,4 +1,6 @@
-"""Running on Ray (`audit` and `select`): the `--workers` and `--ray-address` options and the
+"""The `--workers` and `--ray-address` options of `audit` and `select`.
+
+Running on Ray (`audit` and `select`): the `--workers` and `--ray-address` options and the
 cluster they name, announced in one line."""
 
 from __future__ import annotations

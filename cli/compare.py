@@ -1,4 +1,6 @@
-"""`nerqa compare`: before/after views of the review loop: two models on one held-out
+"""`nerqa compare`: two models on one corpus, or two audits of one corpus.
+
+`nerqa compare`: before/after views of the review loop: two models on one held-out
 corpus, and an audit against its re-audit."""
 
 from __future__ import annotations

@@ -1,4 +1,6 @@
-"""Where commands speak: the consoles, one-line errors, and the small helpers of what a command
+"""Where commands speak: consoles, one-line errors, next steps.
+
+Where commands speak: the consoles, one-line errors, and the small helpers of what a command
 says and where its one-file output goes."""
 
 from __future__ import annotations

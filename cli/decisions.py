@@ -1,4 +1,6 @@
-"""`nerqa decisions export` and `nerqa decisions import`: the decision log out to a file, and
+"""`nerqa decisions export` and `import`: the decision log out to a file and back.
+
+`nerqa decisions export` and `nerqa decisions import`: the decision log out to a file, and
 decisions in from an annotation tool's export or another copy's log."""
 
 from __future__ import annotations

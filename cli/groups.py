@@ -1,4 +1,6 @@
-"""Option groups: a set of options several commands take, added to each command's signature
+"""Option groups: options several commands take, added to each one's signature.
+
+Option groups: a set of options several commands take, added to each command's signature
 and handed to it as one value, so that no command repeats them (as `with_reader` gives every
 reading command the reader options as one `reader: CorpusReader`)."""
 

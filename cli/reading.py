@@ -1,4 +1,6 @@
-"""How commands read corpora: the reader options every reading command takes (`--format`,
+"""How commands read corpora: the reader options as one `CorpusReader`.
+
+How commands read corpora: the reader options every reading command takes (`--format`,
 `--scheme`, ...), gathered into one `CorpusReader` argument by `with_reader`, and the output
 format and `--force` options of the commands that write one."""
 

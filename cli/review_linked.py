@@ -1,4 +1,6 @@
-"""The review app's linked mentions: what a decision is offered for, and the preview (`p`) that
+"""The review app's linked mentions and their preview.
+
+The review app's linked mentions: what a decision is offered for, and the preview (`p`) that
 extends it to the mentions the reviewer keeps checked (`nerqa.review.linking`)."""
 
 from __future__ import annotations

@@ -1,4 +1,6 @@
-"""The review app's screens and drawing: the spans of a sentence in brackets and colour, the
+"""The review app's screens and drawing.
+
+The review app's screens and drawing: the spans of a sentence in brackets and colour, the
 help, the same-form list, the filter form, the decision history, the span editor and a
 guideline question."""
 

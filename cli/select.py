@@ -1,4 +1,6 @@
-"""`nerqa select`: the sentences of an unlabeled pool most worth annotating next, pre-annotated."""
+"""`nerqa select`: the pool's sentences most worth annotating next, pre-annotated.
+
+`nerqa select`: the sentences of an unlabeled pool most worth annotating next, pre-annotated."""
 
 from __future__ import annotations
 

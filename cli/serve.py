@@ -1,4 +1,6 @@
-"""`nerqa serve`: a Label Studio ML backend: predictions with an active-learning score, and
+"""`nerqa serve`: a Label Studio ML backend with active learning.
+
+`nerqa serve`: a Label Studio ML backend: predictions with an active-learning score, and
 retraining on the annotations Label Studio sends."""
 
 from __future__ import annotations

@@ -1,4 +1,6 @@
-"""`nerqa tasks`: the audit's undecided issues as review tasks for Label Studio, Prodigy or doccano.
+"""`nerqa tasks`: the audit's undecided issues as review tasks for annotation tools.
+
+`nerqa tasks`: the audit's undecided issues as review tasks for Label Studio, Prodigy or doccano.
 Their results come back with `nerqa decisions import`."""
 
 from __future__ import annotations

@@ -1,4 +1,6 @@
-"""`nerqa train`: fine-tune a token classifier and save a standard HF model folder."""
+"""`nerqa train`: fine-tune a token classifier and save a Hugging Face model folder.
+
+`nerqa train`: fine-tune a token classifier and save a standard HF model folder."""
 
 from __future__ import annotations
 

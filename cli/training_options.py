@@ -1,4 +1,6 @@
-"""The training options `train` and `audit` share (`--model`, `--config`, `--epochs`, `--lr`,
+"""The training options `train` and `audit` share.
+
+The training options `train` and `audit` share (`--model`, `--config`, `--epochs`, `--lr`,
 `--max-length`, `--seed`, `--lora/--no-lora`), handed to each as one `training: TrainingOptions`.
 Their help states the defaults of the settings they override, read from those settings."""
 

@@ -1,4 +1,6 @@
-"""Checked settings: training (`TrainConfig`, read from and written to a sectioned YAML file),
+"""Checked settings: training, the audit, and how the audit scores.
+
+Checked settings: training (`TrainConfig`, read from and written to a sectioned YAML file),
 the audit (`AuditSettings`) and how it scores (`ScoringSettings`).
 
 The YAML mirrors NeMo's token-classification config in spirit: `model`, `dataset`,

@@ -1,4 +1,6 @@
-"""Errors nerqa raises. The CLI turns every `NerqaError` into one line and a non-zero exit."""
+"""The errors nerqa raises.
+
+Errors nerqa raises. The CLI turns every `NerqaError` into one line and a non-zero exit."""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""The one output rule every nerqa command keeps: nothing a user already had is destroyed.
+"""The output rule: nothing a user already had is destroyed.
+
+The one output rule every nerqa command keeps: nothing a user already had is destroyed.
 
 Files (`atomic_write`):
 - the content goes to a temporary file beside the target, is flushed to disk and renamed over

@@ -1,4 +1,6 @@
-"""The progress-callback protocol shared by every long-running library function.
+"""The progress-callback protocol of long-running library functions.
+
+The progress-callback protocol shared by every long-running library function.
 
 The library never prints: it calls `progress(task, completed, total, info)` and the caller
 renders (the CLI draws rich bars in a terminal and writes plain log lines otherwise).

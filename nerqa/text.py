@@ -1,4 +1,6 @@
-"""Small helpers for the sentences nerqa writes for people (log lines, reasons, messages)."""
+"""Small helpers for the sentences nerqa writes for people.
+
+Small helpers for the sentences nerqa writes for people (log lines, reasons, messages)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""A batch chosen and written out: `select_batch` chooses from a pool with `SelectSettings`
+"""A batch chosen from a pool and written out as corpus files or tool tasks.
+
+A batch chosen and written out: `select_batch` chooses from a pool with `SelectSettings`
 (the cold-start rules and the predictor included), and `batch_files` builds the batch in a
 corpus format or as annotation-tool tasks, with `selection.jsonl` (why each sentence was
 chosen) and `summary.json`.

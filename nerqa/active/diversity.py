@@ -1,4 +1,6 @@
-"""The diversity guard: a bounded buffer of the best candidates, and the picks that keep a batch
+"""The diversity guard: batches free of near-copies and spread over topics.
+
+The diversity guard: a bounded buffer of the best candidates, and the picks that keep a batch
 from holding near-copies (near-duplicates) or one region of the pool (clusters).
 """
 

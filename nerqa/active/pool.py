@@ -1,4 +1,6 @@
-"""The unlabeled pool: sentences streamed from raw text, a folder of files or a corpus, and the
+"""The unlabeled pool, streamed from raw text, files or a corpus.
+
+The unlabeled pool: sentences streamed from raw text, a folder of files or a corpus, and the
 sentences already labeled (left out by content).
 """
 

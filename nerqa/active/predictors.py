@@ -1,4 +1,6 @@
-"""What `select` asks of a model: pred_probs and a sentence embedding per sentence, from a
+"""What `select` asks of a model: pred_probs and sentence embeddings.
+
+What `select` asks of a model: pred_probs and a sentence embedding per sentence, from a
 trained classifier or (cold start) from the bare encoder.
 """
 

@@ -1,4 +1,6 @@
-"""`select`'s pool scored on a Ray cluster (`nerqa.models.ray_cluster.connect`): a predictor spread
+"""A pool scored on Ray actors for `select`.
+
+`select`'s pool scored on a Ray cluster (`nerqa.models.ray_cluster.connect`): a predictor spread
 over Ray actors."""
 
 from __future__ import annotations

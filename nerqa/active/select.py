@@ -1,4 +1,6 @@
-"""Active learning: which unlabeled sentences a person should annotate next, pre-annotated.
+"""Choosing the unlabeled sentences most worth annotating next.
+
+Active learning: which unlabeled sentences a person should annotate next, pre-annotated.
 
 A pool of unlabeled sentences streams through a model in chunks. Each sentence gets an
 uncertainty score from its word-level `pred_probs` (higher = more worth a person's time)

@@ -1,4 +1,6 @@
-"""Uncertainty strategies: how unsure a model is of a word and of a sentence (entropy, least
+"""Uncertainty strategies: how unsure a model is of a word and of a sentence.
+
+Uncertainty strategies: how unsure a model is of a word and of a sentence (entropy, least
 confidence, MNLP, margin, random), and the reason shown for a choice.
 """
 

@@ -1,4 +1,6 @@
-"""The audit: K-fold cross-validated pred_probs (`crossval`, over the fold `runners` and the
+"""The audit: cross-validated evidence of label errors, scored and written out.
+
+The audit: K-fold cross-validated pred_probs (`crossval`, over the fold `runners` and the
 `foldcache`), the evidence (`confident`: cleanlab; `spans`: typed span issues; `corpus_checks`;
 `neighbours`, `mentions` and `questions`: the errors a corpus repeats), how the evidence becomes
 scores (`scoring`, with `ScoringSettings`), the whole run (`pipeline`), the noise estimate

@@ -1,4 +1,6 @@
-"""cleanlab's confident learning on word-level pred_probs: sentence and word label-quality
+"""cleanlab's confident learning on word-level pred_probs.
+
+cleanlab's confident learning on word-level pred_probs: sentence and word label-quality
 scores, and the words it flags as label errors, at entity-type or IOB level."""
 
 from __future__ import annotations

@@ -1,4 +1,6 @@
-"""Corpus checks: forms labeled more than one way (`inconsistent`) and rare types or once-seen
+"""Corpus checks: forms labeled more than one way, rare types and doubted one-off forms.
+
+Corpus checks: forms labeled more than one way (`inconsistent`) and rare types or once-seen
 forms the model doubts (`sparse`)."""
 
 from __future__ import annotations

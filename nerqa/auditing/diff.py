@@ -1,4 +1,6 @@
-"""Two audits of one corpus compared by stable issue id: which issues were resolved, remain, are
+"""Two audits of one corpus compared: which issues were resolved, remain, are new.
+
+Two audits of one corpus compared by stable issue id: which issues were resolved, remain, are
 new. (Two models' scores: `nerqa.data.metrics.compare_evaluations`; two corpora of the same
 text: `nerqa.data.agreement`.)"""
 

@@ -1,4 +1,6 @@
-"""The fold cache: each finished fold on disk under a key of the corpus and the settings, so a
+"""The fold cache: each finished fold on disk, so an audit resumes.
+
+The fold cache: each finished fold on disk under a key of the corpus and the settings, so a
 killed audit resumes at the next fold, a finished one is re-read without training, and separate
 processes can each compute some folds and meet there."""
 

@@ -1,4 +1,6 @@
-"""An audit's data and its folder: `AuditResult`, written to and read back from disk.
+"""The audit folder: `AuditResult` written to disk and read back.
+
+An audit's data and its folder: `AuditResult`, written to and read back from disk.
 
 The folder is a stable contract that other tools read (see the README):
 - `sentences.jsonl`: `{"index", "doc_id", "score", "n_issues", "cleanlab_score"}` per sentence;

@@ -1,4 +1,6 @@
-"""Mentions and their vectors in context: every labeled entity span, embedded from the frozen
+"""Mention vectors in context and their nearest neighbours.
+
+Mentions and their vectors in context: every labeled entity span, embedded from the frozen
 encoder's word features, and each one's nearest mentions by cosine (exact, or approximate on
 large corpora).
 

@@ -1,4 +1,6 @@
-"""Errors a corpus repeats, seen by nearest neighbours: a mention whose nearest mentions in
+"""Errors a corpus repeats, seen by each mention's nearest neighbours.
+
+Errors a corpus repeats, seen by nearest neighbours: a mention whose nearest mentions in
 context (other sentences, any surface form) mostly carry another type is `wrong_tag` evidence,
 with their type as the suggestion and the neighbours as the reason ("6 of 10 similar mentions
 are ORG: Chelsea (s. 812), ..."); `find_repeated_errors` also asks for the guideline questions

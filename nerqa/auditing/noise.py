@@ -1,4 +1,6 @@
-"""How noisy is this corpus: the share of sentences, and of entities, that hold a label error,
+"""The noise estimate: how many sentences and entities hold a label error.
+
+How noisy is this corpus: the share of sentences, and of entities, that hold a label error,
 estimated from the audit's cross-validated probabilities, with an interval, overall and per type.
 
 The count starts from confident learning's (cleanlab, Northcutt et al. 2021): a word is flagged

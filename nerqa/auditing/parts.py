@@ -1,4 +1,6 @@
-"""An audit of several files at once (`nerqa.data.parts`): what it found in each file.
+"""An audit of several files: what it found in each.
+
+An audit of several files at once (`nerqa.data.parts`): what it found in each file.
 
 `add_parts` records the parts in the audit's summary (`summary["parts"]`), each with its
 sentences, its issues by type, its share of sentences with an issue and the cross-validated F1

@@ -1,4 +1,6 @@
-"""The audit from end to end: cross-validated pred_probs -> evidence -> scored, typed issues ->
+"""The audit from end to end: pred_probs to scored issues to the audit folder.
+
+The audit from end to end: cross-validated pred_probs -> evidence -> scored, typed issues ->
 the audit folder.
 
 `nerqa audit CORPUS --out DIR` writes the stable contract described in `nerqa.auditing.folder` and

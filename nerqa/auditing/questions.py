@@ -1,4 +1,6 @@
-"""Guideline questions: clusters of one type's mentions whose contexts read like another
+"""Guideline questions: clusters of one type's mentions that read like another type.
+
+Guideline questions: clusters of one type's mentions whose contexts read like another
 type's mentions elsewhere, much more than the type's other mentions do (a country in a sports
 result, where clubs are ORG). Not errors: under the current guideline their labels may be right;
 a team settles each with one decision for the whole cluster."""

@@ -1,4 +1,6 @@
-"""The audit's folds as Ray tasks (`RayFolds`, a `nerqa.auditing.crossval.FoldExecutor`), on a
+"""The audit's folds as Ray tasks.
+
+The audit's folds as Ray tasks (`RayFolds`, a `nerqa.auditing.crossval.FoldExecutor`), on a
 cluster `nerqa.models.ray_cluster.connect` joined or started."""
 
 from __future__ import annotations

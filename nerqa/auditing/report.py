@@ -1,4 +1,6 @@
-"""The self-contained HTML report: charts, filters, and each issue's sentence rendered with
+"""The self-contained HTML report of an audit.
+
+The self-contained HTML report: charts, filters, and each issue's sentence rendered with
 spaCy's displaCy, given labels beside the suggestion.
 
 Everything from the corpus is escaped. displaCy escapes span text but not labels or titles,

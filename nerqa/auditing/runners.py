@@ -1,4 +1,6 @@
-"""Fold runners: what turns one fold's training part into probabilities for its held-out part.
+"""Fold runners: one fold's training part in, its held-out part's pred_probs out.
+
+Fold runners: what turns one fold's training part into probabilities for its held-out part.
 
 - `FullRunner` (`full`): fine-tune the encoder, reading word shapes too, on the training part
   (`nerqa.models.training.train`); it can keep the training dynamics of every training sentence.

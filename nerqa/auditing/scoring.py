@@ -1,4 +1,6 @@
-"""How the audit's evidence becomes scores: an issue's score (the model against the corpus's
+"""How the audit's evidence becomes issue, sentence and question scores.
+
+An issue's score (the model against the corpus's
 other readings, the training margins, a neighbours' vote), which issue of a merged group speaks,
 the ranking, and a sentence's score. Every weight, floor and threshold is a field of
 `nerqa.config.ScoringSettings`, which each function here reads.

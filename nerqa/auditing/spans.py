@@ -1,4 +1,6 @@
-"""Span issues: where the labeled spans and the spans the model reads disagree, as
+"""Span issues: where the labeled spans and the model's spans disagree.
+
+Span issues: where the labeled spans and the spans the model reads disagree, as
 `wrong_tag`, `missed_span`, `ghost_span` or `span_shift` issues, each with its suggestion
 and the model's own evidence (scored by `nerqa.auditing.scoring`)."""
 

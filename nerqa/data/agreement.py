@@ -1,4 +1,6 @@
-"""Two corpora of the same text: how many sentences agree (a converter checked against an
+"""Two corpora of the same text compared sentence by sentence.
+
+Two corpora of the same text: how many sentences agree (a converter checked against an
 official conversion, two annotations of one text)."""
 
 from __future__ import annotations

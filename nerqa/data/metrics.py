@@ -1,4 +1,6 @@
-"""Entity-level metrics (seqeval, strict IOB2): scores, two models' scores side by side, and a
+"""Entity-level metrics (seqeval, strict IOB2) and their comparisons.
+
+Entity-level metrics (seqeval, strict IOB2): scores, two models' scores side by side, and a
 span type-confusion table."""
 
 from __future__ import annotations

@@ -1,4 +1,6 @@
-"""A corpus made of several files (train, dev and test; a dataset's splits), audited as one.
+"""A corpus made of several files, joined for one audit and split back.
+
+A corpus made of several files (train, dev and test; a dataset's splits), audited as one.
 
 `join` puts the files' documents one after another in one `Corpus` and returns, beside it, the
 `Part` each file became: its name and how many documents and sentences it holds. Documents are

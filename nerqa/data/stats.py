@@ -1,4 +1,6 @@
-"""Corpus statistics as data: sizes, entities per type, sentence lengths, surface forms.
+"""Corpus statistics as data.
+
+Corpus statistics as data: sizes, entities per type, sentence lengths, surface forms.
 
 `surface_forms` is also the basis of the audit's model-free `inconsistent` check: a surface
 form (an entity's token sequence) labeled with more than one type, or labeled in some places

@@ -1,4 +1,6 @@
-"""A small Label Studio REST client: what `nerqa serve` asks of a connected Label Studio (its
+"""A small Label Studio REST client.
+
+A small Label Studio REST client: what `nerqa serve` asks of a connected Label Studio (its
 address and token come with Label Studio's `/setup` call). Standard library only."""
 
 from __future__ import annotations

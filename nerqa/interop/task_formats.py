@@ -1,4 +1,6 @@
-"""Tasks for the annotation tools people already use (Label Studio, Prodigy, doccano).
+"""Tasks in the annotation tools' formats, and spans between their offsets and tokens.
+
+Tasks for the annotation tools people already use (Label Studio, Prodigy, doccano).
 
 A task is one sentence, its tokens joined by single spaces, pre-annotated with spans and
 carrying nerqa's own fields under `nerqa` (Label Studio: `data.nerqa`), so the tool's export

@@ -1,4 +1,6 @@
-"""The token classifier: `ShapedTokenClassifier` (word shapes into a fine-tuned encoder), the
+"""The token classifier, with word shapes, and its saving.
+
+The token classifier: `ShapedTokenClassifier` (word shapes into a fine-tuned encoder), the
 `Classifier` a trained folder loads as, and the batching of windows through it."""
 
 from __future__ import annotations

@@ -1,4 +1,6 @@
-"""One pass of a frozen encoder over a corpus (`frozen_pass`): the hidden states that enter the top
+"""One pass of a frozen encoder over a corpus.
+
+One pass of a frozen encoder over a corpus (`frozen_pass`): the hidden states that enter the top
 layers, for the `top` fold mode, and the word features the fast head reads. Run once per audit
 and shared by the fold heads."""
 

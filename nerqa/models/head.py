@@ -1,4 +1,6 @@
-"""The fast mode's classifier: frozen-encoder word features and a small BiLSTM head over them.
+"""The fast mode's classifier: a BiLSTM head over frozen-encoder word features.
+
+The fast mode's classifier: frozen-encoder word features and a small BiLSTM head over them.
 
 `word_features` runs the frozen encoder once over a corpus; `fit_head` trains a head on some
 sentences' features and predicts the others'. Cross-validation (`nerqa.auditing.crossval`) calls

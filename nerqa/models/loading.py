@@ -1,4 +1,6 @@
-"""Loading local Hugging Face folders: checks, the tokenizer (fast, with a prefix space where the
+"""Loading local Hugging Face folders, never from a hub.
+
+Loading local Hugging Face folders: checks, the tokenizer (fast, with a prefix space where the
 model needs one), the encoder, and the longest window a model takes. Never a hub call."""
 
 from __future__ import annotations

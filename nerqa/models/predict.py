@@ -1,4 +1,6 @@
-"""Word-level predictions of a trained classifier: pred_probs, tagged corpora, and seqeval scores."""
+"""Word-level predictions of a trained classifier.
+
+Word-level predictions of a trained classifier: pred_probs, tagged corpora, and seqeval scores."""
 
 from __future__ import annotations
 

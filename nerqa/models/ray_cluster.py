@@ -1,4 +1,6 @@
-"""The Ray cluster work is spread over: the connection (`connect`, `Cluster`) and a worker's
+"""The Ray cluster that audits and selections spread over.
+
+The Ray cluster work is spread over: the connection (`connect`, `Cluster`) and a worker's
 setup, shared by the audit's folds as Ray tasks (`nerqa.auditing.ray_folds.RayFolds`) and
 `select`'s pool scored on Ray actors (`nerqa.active.ray_pool.RayPredictor`).
 

@@ -1,4 +1,6 @@
-"""Where and how models run: the device, torch's CPU threads (from the cores free now), the number
+"""Where and how models run: device, CPU threads, number format.
+
+Where and how models run: the device, torch's CPU threads (from the cores free now), the number
 format (bf16 where the hardware computes it natively), and the default model folder."""
 
 from __future__ import annotations

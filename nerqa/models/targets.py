@@ -1,4 +1,6 @@
-"""Soft training targets: each word learns a mix of its given tag and the cross-validated
+"""Soft training targets: the given tag mixed with the fold models' probabilities.
+
+Soft training targets: each word learns a mix of its given tag and the cross-validated
 models' probabilities (`train(extras=TrainingExtras(targets=...))`).
 
 Where the fold models doubt a label, the target puts part of its weight on what they read

@@ -1,4 +1,6 @@
-"""The `top` fold mode: fine-tune only the encoder's top layers, over lower layers run once.
+"""The `top` fold mode: fine-tune only the encoder's top layers.
+
+The `top` fold mode: fine-tune only the encoder's top layers, over lower layers run once.
 
 Fine-tuning a whole encoder per fold repeats the same work K times: the lower layers change
 little in fine-tuning, yet every step runs them forward and backward. Here one frozen pass

@@ -1,4 +1,6 @@
-"""The pieces `nerqa.models.training.train` wires into the transformers `Trainer`:
+"""The transformers `Trainer` as nerqa sets it up.
+
+The pieces `nerqa.models.training.train` wires into the transformers `Trainer`:
 `BucketTrainer` (nerqa's batching: windows of near-equal length per batch, batches shuffled
 each epoch; it also sums the loss of each epoch), `DevEvaluation` (entity F1 on a dev corpus
 after each epoch, best weights kept, early stopping), `ProgressReporter` (steps and epochs to

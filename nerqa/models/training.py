@@ -1,4 +1,6 @@
-"""Fine-tune a transformer token classifier with the transformers `Trainer`.
+"""Fine-tuning a token classifier and saving its model folder.
+
+Fine-tune a transformer token classifier with the transformers `Trainer`.
 
 `train()` fine-tunes, with the Trainer pieces of `nerqa.models.trainer_setup`; `save_training`
 writes the model folder; `train_to_folder` does both, with the metrics, as `nerqa train` does.

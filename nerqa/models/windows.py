@@ -1,4 +1,6 @@
-"""Sub-word features for token classification: word/label alignment, windows, word-level probabilities.
+"""Sub-word windows for token classification, and word-level probabilities.
+
+Sub-word features for token classification: word/label alignment, windows, word-level probabilities.
 
 A sentence is a list of words; the fast tokenizer splits words into sub-words and tells,
 through `word_ids()`, which word each sub-word came from. Labels sit on the first sub-word of

@@ -1,4 +1,6 @@
-"""Automatic fixes: the audit's confident suggestions taken where no person decided, on a corpus
+"""Automatic fixes: the audit's confident suggestions where no person decided.
+
+Automatic fixes: the audit's confident suggestions taken where no person decided, on a corpus
 the audit finds noisy, each recorded as a decision of its own kind (`nerqa autofix`).
 
 Which suggestions: those of the issue types whose suggestions were mostly right on the real noisy

@@ -1,4 +1,6 @@
-"""Linked mentions: one decision made for every mention the audit links to it, and the queue
+"""Linked mentions: one decision for every mention the audit links to it.
+
+Linked mentions: one decision made for every mention the audit links to it, and the queue
 order that puts such decisions first. `ReviewSession` takes these methods from `Linking`.
 
 A decision that changes labels links to the other occurrences of the words it changes that read

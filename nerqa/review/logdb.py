@@ -1,4 +1,6 @@
-"""The decision log's SQLite plumbing: its schema, the migration of older logs, and running
+"""The decision log's SQLite schema and migrations.
+
+The decision log's SQLite plumbing: its schema, the migration of older logs, and running
 statements inside one transaction, retried while another writer holds the lock."""
 
 from __future__ import annotations

@@ -1,4 +1,6 @@
-"""Opening a review: the chain every review command starts with (the audit read back and
+"""Opening a review: the audit, its decision store and a session in one call.
+
+Opening a review: the chain every review command starts with (the audit read back and
 checked against the corpus, its decision store opened, a session over both)."""
 
 from __future__ import annotations

@@ -1,4 +1,6 @@
-"""Review tasks for the annotation tools people already use, and their results as decisions.
+"""Review tasks for the annotation tools, and their results as decisions.
+
+Review tasks for the annotation tools people already use, and their results as decisions.
 
 Each issue becomes one task: its sentence (tokens joined by single spaces), pre-annotated
 with the spans as they are now and with nerqa's suggestion, and carrying the issue's id,

@@ -1,4 +1,6 @@
-"""A review session: the queue of issues, the decisions on them, undo, and same-form
+"""A review session: the queue, the decisions on it, undo.
+
+A review session: the queue of issues, the decisions on them, undo, and same-form
 propagation. The terminal app and the bulk command both drive this; it never prints.
 
 The sentence states the session shows are the audited spans with the decisions in force

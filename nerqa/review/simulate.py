@@ -1,4 +1,6 @@
-"""A reviewer who knows the true tags: what a review pass over an audit is worth, measured.
+"""A simulated reviewer who knows the true tags.
+
+A reviewer who knows the true tags: what a review pass over an audit is worth, measured.
 
 `review_with_truth` works down a list of issues as a careful person would, through a real
 `ReviewSession`, so every decision is recorded in the decision store and `apply` replays them

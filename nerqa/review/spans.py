@@ -1,4 +1,6 @@
-"""Pure span arithmetic for the review loop: an issue's suggested fix, a decision's change
+"""Span arithmetic for the review loop.
+
+Pure span arithmetic for the review loop: an issue's suggested fix, a decision's change
 applied to a sentence, and the other places a change could be propagated to.
 
 Spans are `nerqa.data.tags.Span(start, end, label)` in token offsets (end exclusive); a sentence's

@@ -1,4 +1,6 @@
-"""The model behind `nerqa serve`: predictions for Label Studio tasks with an active-learning
+"""The model behind `nerqa serve`: predictions, retraining, versions.
+
+The model behind `nerqa serve`: predictions for Label Studio tasks with an active-learning
 score, and retraining on the annotations Label Studio sends, without any web framework (the
 Label Studio SDK glue is `nerqa.serve.app`).
 

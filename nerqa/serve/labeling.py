@@ -1,4 +1,6 @@
-"""A Label Studio labeling config, as far as a named-entity backend needs it: which `<Labels>`
+"""A Label Studio labeling config, as far as a named-entity backend needs it.
+
+A Label Studio labeling config, as far as a named-entity backend needs it: which `<Labels>`
 tag marks spans on which `<Text>`, what task field holds the text, and which labels it offers;
 and the conversions between a task under that config and nerqa's sentences and spans.
 """

@@ -1,4 +1,6 @@
-"""Running `nerqa serve`: bind the address, serve the app until Ctrl-C or SIGTERM, then close
+"""Running `nerqa serve` until a signal, then closing cleanly.
+
+Running `nerqa serve`: bind the address, serve the app until Ctrl-C or SIGTERM, then close
 the backend cleanly, with every event in the folder's log and handed to a callback."""
 
 from __future__ import annotations

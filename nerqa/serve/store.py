@@ -1,4 +1,6 @@
-"""The backend's own SQLite store: every annotation Label Studio sent, and every model trained.
+"""The backend's own SQLite store of annotations and trained models.
+
+The backend's own SQLite store: every annotation Label Studio sent, and every model trained.
 
 Annotations are kept as a history, one row per event (created, updated, deleted), each with a
 sequence number. A model records the last sequence number it learned from, so the annotations

@@ -1,4 +1,6 @@
-"""Helpers shared by the format modules: options, tag normalisation, text building."""
+"""What the format modules share: options, tag normalisation, text building.
+
+Helpers shared by the format modules: options, tag normalisation, text building."""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""CoNLL / IOB: one token a line, columns split by tabs (or spaces), blank lines between
+"""CoNLL / IOB files: one token a line, columns split by tabs or spaces.
+
+CoNLL / IOB: one token a line, columns split by tabs (or spaces), blank lines between
 sentences, `-DOCSTART-` lines between documents.
 
 The token and tag columns are chosen by `ReadOptions.token_column` / `tag_column` (default:

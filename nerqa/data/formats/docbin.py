@@ -1,4 +1,6 @@
-"""spaCy DocBin files (`.spacy`, what `spacy train` reads): one document per Doc, its
+"""spaCy DocBin files (`.spacy`), what `spacy train` reads.
+
+spaCy DocBin files (`.spacy`, what `spacy train` reads): one document per Doc, its
 sentences from the Doc's sentence boundaries (one sentence where it has none), its entities as
 IOB2 tags, its text and token offsets kept. Written back the same way, so `spacy train` can
 train on the file and the entities read back unchanged.

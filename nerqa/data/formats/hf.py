@@ -1,4 +1,6 @@
-"""Hugging Face `datasets` corpora: `save_to_disk` folders (a Dataset or a DatasetDict of
+"""Hugging Face `datasets` corpora: `save_to_disk` folders.
+
+Hugging Face `datasets` corpora: `save_to_disk` folders (a Dataset or a DatasetDict of
 splits), parquet and arrow files, and `hf:NAME`: a dataset the user's local datasets cache holds
 (offline: never a download); one row per sentence, a tokens column and a tags column.
 

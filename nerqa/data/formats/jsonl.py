@@ -1,4 +1,6 @@
-"""JSONL, one JSON object a line, in the shapes annotation tools export.
+"""JSONL in the shapes annotation tools export.
+
+JSONL, one JSON object a line, in the shapes annotation tools export.
 
 Character-span records (one document each; the text is split into sentences and tokens by
 `nerqa.data.segment`, with span edges kept as token boundaries):

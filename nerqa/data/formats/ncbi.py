@@ -1,4 +1,6 @@
-"""NCBI disease corpus inline-tag abstracts: one abstract a line,
+"""NCBI disease corpus inline-tag abstracts.
+
+One abstract a line,
 `PMID<TAB>title<TAB>abstract`, mentions tagged inline as
 `<category="SpecificDisease">...</category>`.
 

@@ -1,4 +1,6 @@
-"""NeMo token classification: `text_SPLIT.txt` holds one sentence a line, tokens split by
+"""NeMo token-classification files.
+
+NeMo token classification: `text_SPLIT.txt` holds one sentence a line, tokens split by
 spaces; `labels_SPLIT.txt` holds the matching tags, one per token; `label_ids.csv` lists the
 tags, one a line, in id order.
 

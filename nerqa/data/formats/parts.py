@@ -1,4 +1,6 @@
-"""Writing an audit of several files back: each file under its own name, in one folder."""
+"""Writing an audit of several files back, each under its own name.
+
+Writing an audit of several files back: each file under its own name, in one folder."""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""PubTator: per document a `PMID|t|title` line, a `PMID|a|abstract` line, then annotation
+"""PubTator documents and their annotation lines.
+
+PubTator: per document a `PMID|t|title` line, a `PMID|a|abstract` line, then annotation
 lines `PMID<TAB>start<TAB>end<TAB>mention<TAB>type[<TAB>concept ids]`, and a blank line.
 
 Offsets index the title and abstract joined by one space. Relation lines
