@@ -101,3 +101,19 @@ def test_the_checks_catch_a_stale_path_name_and_option():
     assert not resolves("nerqa.auditing.gone") and resolves("nerqa.auditing.mentions.EXACT_LIMIT")
     assert options_of(command_lines(text)[0])[1] == "unknown options ['--no-such-flag']"
     assert options_of("nerqa decisions export AUDIT --out F")[1] is None
+
+
+def test_the_architecture_page_lists_every_module_with_its_job():
+    """Each module of `nerqa/` and `cli/` has a row on the architecture page, and the row says
+    what the module's docstring says its one job is."""
+    import ast
+
+    page = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    missing = []
+    for path in sorted(ROOT.glob("nerqa/**/*.py")) + sorted(ROOT.glob("cli/*.py")):
+        if path.name == "__init__.py" and path.parent.name != "formats":  # packages: their modules speak
+            continue
+        job = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))).split("\n\n")[0].strip()
+        if f" | {job.replace('|', '/')} |" not in page:
+            missing.append(f"{path.relative_to(ROOT)}: {job}")
+    assert not missing
