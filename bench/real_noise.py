@@ -64,7 +64,7 @@ from realsets import (
     sentence_figures,
 )
 
-from nerqa.auditing import score, sentence_quality, with_dynamics
+from nerqa.auditing import AuditSettings, ScoringSettings, score, sentence_quality, with_dynamics
 from nerqa.auditing.confident import cleanlab_scores
 from nerqa.auditing.crossval import CrossValResult, mean_of
 from nerqa.auditing.issues import SPAN_TYPES, Issue
@@ -89,12 +89,28 @@ def baselines(corpus: Corpus, cv: CrossValResult) -> dict[str, np.ndarray]:
         "cleanlab, out-of-sample, IOB tags": cleanlab_scores(corpus, cv.pred_probs, cv.tags, level="iob")[0],
     }
     if cv.dynamics is not None:
-        out["cleanlab, dynamics-mixed"] = cleanlab_scores(corpus, with_dynamics(cv.pred_probs, cv.dynamics), cv.tags)[0]
+        out["cleanlab, dynamics-mixed"] = cleanlab_scores(
+            corpus, with_dynamics(cv.pred_probs, cv.dynamics, ScoringSettings().dynamics_weight), cv.tags
+        )[0]
         training = with_dynamics(cv.pred_probs, cv.dynamics, 1.0)
         out["cleanlab, training-time"] = cleanlab_scores(corpus, training, cv.tags)[0]
         margins = word_margins(corpus, cv.dynamics, cv.tags)
         out["margin alone"] = np.array([m.min() if len(m) else 1.0 for m in margins])
     return {name: np.asarray(scores, dtype=float) for name, scores in out.items()}
+
+
+def scoring_settings(spec: str) -> AuditSettings:
+    """The audit's settings with `--scoring FIELD=VALUE,...` applied to its `ScoringSettings`
+    (through `replace()`: how a weight is swept)."""
+    settings = AuditSettings()
+    changes = {}
+    for item in filter(None, spec.split(",")):
+        name, _, value = item.partition("=")
+        default = getattr(settings.scoring, name, None)
+        if default is None:
+            raise SystemExit(f"--scoring: no scoring field {name!r}")
+        changes[name] = type(default)(value)
+    return settings.replace(scoring=settings.scoring.replace(**changes))
 
 
 def rank(scores: np.ndarray) -> np.ndarray:
@@ -105,18 +121,23 @@ def rank(scores: np.ndarray) -> np.ndarray:
 
 
 def candidates(
-    corpus: Corpus, cv: CrossValResult, base: dict[str, np.ndarray], features: list[np.ndarray] | None = None
+    corpus: Corpus,
+    cv: CrossValResult,
+    base: dict[str, np.ndarray],
+    features: list[np.ndarray] | None = None,
+    settings: AuditSettings | None = None,
 ) -> dict[str, tuple[np.ndarray, list[Issue]]]:
     """Name -> (sentence scores, span issues most suspicious first) of each ranking of nerqa's:
-    today's (with the neighbour issues where `features` are given), and rank means of it with
-    the baselines (ranks, so that no scale needs fitting)."""
-    result = score(corpus, cv.pred_probs, cv.tags, crossval=cv)
+    today's under `settings` (its `scoring`: `--scoring`), with the neighbour issues where
+    `features` are given, and rank means of it with the baselines (ranks, so that no scale
+    needs fitting)."""
+    result = score(corpus, cv.pred_probs, cv.tags, crossval=cv, settings=settings)
     spans = [i for i in result.issues if i.type in SPAN_TYPES]
     today = np.asarray(result.sentence_scores)
     out = {"nerqa": (today, spans), "before (issue 19)": before_ranking(corpus, cv)}
     if features is not None:
         out["before (issue 29)"] = out["nerqa"]
-        now = score(corpus, cv.pred_probs, cv.tags, crossval=cv, features=features)
+        now = score(corpus, cv.pred_probs, cv.tags, crossval=cv, features=features, settings=settings)
         out["nerqa"] = (np.asarray(now.sentence_scores), [i for i in now.issues if i.type in SPAN_TYPES])
     if "cleanlab, training-time" in base:
         # Issue 19's ranking (today's without cleanlab's training-time score): its margin cap,
@@ -142,7 +163,7 @@ def noise_variants(corpus: Corpus, cv: CrossValResult) -> dict[str, float]:
 
     kinds = {"out-of-sample": cv.pred_probs}
     if cv.dynamics is not None:
-        kinds["dynamics-mixed"] = with_dynamics(cv.pred_probs, cv.dynamics)
+        kinds["dynamics-mixed"] = with_dynamics(cv.pred_probs, cv.dynamics, ScoringSettings().dynamics_weight)
         kinds["training-time"] = with_dynamics(cv.pred_probs, cv.dynamics, 1.0)
     out = {}
     for name, probs in kinds.items():
@@ -190,7 +211,7 @@ def run_set(args, name: str, cache: Path, *, reference: Corpus | None = None, re
     repeated = repeated_figures(corpus, truth, fixes, cv, features, name) if features is not None else {}
     started = time.perf_counter()
     base = baselines(corpus, cv)
-    ranked = candidates(corpus, cv, base, features)
+    ranked = candidates(corpus, cv, base, features, scoring_settings(args.scoring))
     issues = next(iter(ranked.values()))[1]
     figures = {n: measure(corpus, truth, fixes, s, i) for n, (s, i) in ranked.items()}
     for baseline, scores in base.items():
@@ -578,6 +599,11 @@ def main() -> None:
         help="fold caches and timings (default: ~/.cache/nerqa-bench/real_noise)",
     )
     parser.add_argument("--sets", default=",".join(SETS), help="comma-separated: " + ", ".join(SETS))
+    parser.add_argument(
+        "--scoring",
+        default="",
+        help="FIELD=VALUE,... of nerqa.config.ScoringSettings for nerqa's ranking (e.g. model_weight=2)",
+    )
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--mode", default="both", help="the audit's fold mode to cross-validate with (default both)")
     parser.add_argument("--epochs", type=float, default=None, help="epochs per full-mode fold (default: the audit's)")

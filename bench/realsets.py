@@ -151,7 +151,7 @@ def before_ranking(dev: Corpus, cv: CrossValResult) -> tuple[np.ndarray, list[Is
     """The audit's ranking before issue 19, rebuilt from its parts: span issues and cleanlab's
     scores on the out-of-sample probabilities mixed with the training dynamics at 0.25; a
     sentence scores its lowest span-issue score, cleanlab's as a 1e-3 tie-break."""
-    scored = with_dynamics(cv.pred_probs, cv.dynamics, 0.25)
+    scored = with_dynamics(cv.pred_probs, cv.dynamics, 0.25)  # issue 18's weight, as it was
     types, _, flagged = cleanlab_scores(dev, scored, cv.tags)
     issues = sorted(span_issues(dev, scored, cv.tags, flagged=flagged), key=lambda i: i.score)
     return sentence_quality(len(dev), issues, types), issues

@@ -38,7 +38,7 @@ from pathlib import Path
 import numpy as np
 from realsets import crossval, load_set
 
-from nerqa.auditing import score, with_dynamics
+from nerqa.auditing import ScoringSettings, score, with_dynamics
 from nerqa.auditing.issues import SPAN_TYPES
 from nerqa.data.corpus import Corpus
 from nerqa.data.formats import read_corpus
@@ -119,7 +119,7 @@ def relabel_figures(args) -> dict:
         )
         kinds = {"out-of-sample": cv.pred_probs}
         if cv.dynamics is not None:
-            kinds["dynamics-mixed"] = with_dynamics(cv.pred_probs, cv.dynamics)
+            kinds["dynamics-mixed"] = with_dynamics(cv.pred_probs, cv.dynamics, ScoringSettings().dynamics_weight)
         for kind, probs in kinds.items():
             for tau in (0.5, 0.7, 0.9, 0.98):
                 errors, f1_after = label_figures(token_relabel(corpus, probs, cv.tags, tau), truth)

@@ -14,7 +14,6 @@ from rich.table import Table
 from nerqa.auditing.folder import AUDIT_FOLDER_NAMES, CACHE_FOLDER, LOG_FILE, REPORT_FILE, check_same_corpus
 from nerqa.auditing.issues import ISSUE_DESCRIPTIONS, describe_change
 from nerqa.config import MODES, AuditSettings, fold_config
-from nerqa.errors import NerqaError
 from nerqa.files import check_output_folder, claim_folder, removed_on_failure
 from nerqa_cli.cluster import RayAddressOpt, WorkersOpt, ray_cluster
 from nerqa_cli.console import console, err_console, next_step, prepare_models, user_errors
@@ -103,14 +102,11 @@ def audit_cli(
     fold: FoldOpt = None,
     show: ShowOpt = 15,
     force: ForceOpt = False,
-    old_top: Annotated[Optional[str], typer.Option("--top", hidden=True, help="Renamed --show.")] = None,
     *,
     reader: CorpusReader,
     training: TrainingOptions,
 ) -> None:
     with user_errors():
-        if old_top is not None:
-            raise NerqaError(f"audit --top is now --show (issues shown in the terminal): --show {old_top}")
         # Every setting is checked before the corpus is read or a model loaded.
         settings = DEFAULTS.with_options(
             k=folds, mode=mode, level=level, repeats=repeats, training=training.settings(DEFAULTS.training)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.markup import escape
@@ -12,7 +12,6 @@ from nerqa.config import check_choice
 from nerqa.errors import NerqaError
 from nerqa.review.session import ORDERS, Filters
 from nerqa_cli.console import console, existing_path, user_errors
-from nerqa_cli.groups import option_group
 from nerqa_cli.reading import STDIN, CorpusReader, shown, with_reader
 from nerqa_cli.review_options import (
     AuditDirArg,
@@ -21,43 +20,9 @@ from nerqa_cli.review_options import (
     with_filters,
 )
 
-# What `relabel` did by flag before each job became a command of its own: flag -> its new form.
-MOVED = {
-    "--accept-suggestions": "nerqa accept CORPUS AUDIT [--type ...] [--dry-run]",
-    "--export-decisions": "nerqa decisions export AUDIT --out FILE",
-    "--export-tasks": "nerqa tasks CORPUS AUDIT --out FILE [--tool TOOL] [--limit N]",
-    "--import-results": "nerqa decisions import CORPUS AUDIT FILE",
-    "--import-decisions": "nerqa decisions import CORPUS AUDIT FILE",
-    "--dry-run": "nerqa accept CORPUS AUDIT --dry-run",
-    "--tool": "nerqa tasks CORPUS AUDIT --out FILE --tool TOOL",
-    "--top": "nerqa tasks CORPUS AUDIT --out FILE --limit N",
-}
-
-
-def _moved(values: dict) -> None:
-    """A moved flag given: one line saying the command it is now."""
-    for name, value in values.items():
-        flag = "--" + name.replace("_", "-")
-        if value:
-            raise NerqaError(f"relabel {flag} is now its own command: {MOVED[flag]}")
-
-
-def _hidden(flag: str, kind: type):
-    option = typer.Option(flag, hidden=True, help=f"Moved: {MOVED[flag]}.")
-    return (flag[2:].replace("-", "_"), Annotated[kind, option], False if kind is bool else None)
-
-
-# The moved flags, hidden; given, each says where it went.
-with_moved_flags = option_group(
-    "moved",
-    [_hidden(flag, bool if flag in ("--accept-suggestions", "--dry-run") else Optional[str]) for flag in MOVED],
-    _moved,
-)
-
 
 @with_reader
 @with_filters
-@with_moved_flags
 def relabel_cli(
     corpus: AuditedCorpusArg,
     audit_dir: AuditDirArg,
@@ -74,7 +39,6 @@ def relabel_cli(
     *,
     reader: CorpusReader,
     filters: Filters,
-    moved: None,
 ) -> None:
     """Review the audit's issues, most suspicious first, in a full-screen terminal app. Every
     decision is saved in AUDIT_DIR/decisions.sqlite the moment you make it; run again to resume."""

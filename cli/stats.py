@@ -5,14 +5,13 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
 from nerqa.data.stats import CorpusStats, corpus_stats
-from nerqa.errors import NerqaError
 from nerqa_cli.console import console, user_errors
 from nerqa_cli.reading import CorpusReader, with_reader
 
@@ -21,7 +20,6 @@ from nerqa_cli.reading import CorpusReader, with_reader
 def stats_cli(
     corpus: Annotated[Path, typer.Argument(help="Corpus file, or folder of splits; - reads standard input.")],
     forms: Annotated[int, typer.Option(min=1, help="Rows in each list of surface forms.")] = 10,
-    old_top: Annotated[Optional[str], typer.Option("--top", hidden=True, help="Renamed --forms.")] = None,
     rare_count: Annotated[int, typer.Option(min=0, help="A type with fewer entities is rare.")] = 50,
     casefold: Annotated[bool, typer.Option(help="Compare surface forms in lower case.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
@@ -31,8 +29,6 @@ def stats_cli(
     """Show documents, sentences, tokens, entities per type, sentence lengths, rare types and
     surface forms labeled inconsistently."""
     with user_errors():
-        if old_top is not None:
-            raise NerqaError(f"stats --top is now --forms (rows in each list of surface forms): --forms {old_top}")
         splits = reader.read_splits(corpus)
         results = {
             name: corpus_stats(c, top=forms, rare_count=rare_count, casefold=casefold) for name, c in splits.items()

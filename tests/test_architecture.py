@@ -255,3 +255,21 @@ def test_no_library_function_takes_more_than_eight_parameters():
                 if count > 8:
                     long.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.name} ({count})")
     assert not long
+
+
+def test_importing_the_library_changes_no_process_state():
+    """Importing every module of the library leaves the umask alone: it is read where a file is
+    written, not toggled at import."""
+    probe = (
+        "import os, pkgutil, importlib\n"
+        "calls = []\n"
+        "real = os.umask\n"
+        "os.umask = lambda mask: (calls.append(mask), real(mask))[1]\n"
+        "import nerqa\n"
+        "for m in pkgutil.walk_packages(nerqa.__path__, 'nerqa.'):\n"
+        "    if not m.name.startswith('nerqa.serve'):\n"
+        "        importlib.import_module(m.name)\n"
+        "print(calls)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, check=True)
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr

@@ -41,7 +41,11 @@ class RayPredictor:
         return next(self.map([sentences]))
 
     def map(self, chunks):
-        """Per chunk of sentences (lists of tokens), `(probs, embeddings)`, in the chunks' order."""
+        """Per chunk of sentences (lists of tokens), `(probs, embeddings)`, in the chunks' order.
+
+        Args:
+            chunks: lists of sentences, each a list of tokens.
+        """
         import collections
 
         ray = ray_module()

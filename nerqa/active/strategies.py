@@ -31,6 +31,10 @@ def word_uncertainty(probs: np.ndarray, strategy: Strategy) -> np.ndarray:
 
     `probs` is one sentence's `(n_words, n_tags)` array. For `mnlp` and `least_confidence`
     this is -log p1, for `margin` 1 - (p1 - p2), for `entropy` the entropy in nats.
+
+    Args:
+        probs: one sentence's `(n_words, n_tags)` probabilities.
+        strategy: one of `STRATEGIES`.
     """
     if strategy == "entropy":
         return -(probs * np.log(np.clip(probs, EPS, 1.0))).sum(axis=1)
@@ -59,7 +63,13 @@ def sentence_score(probs: np.ndarray, strategy: Strategy) -> float:
 
 
 def sentence_scores(pred_probs: Sequence[np.ndarray], strategy: Strategy, *, seed: int = 0) -> np.ndarray:
-    """Scores for many sentences, `(n_sentences,)`; `random` draws uniform scores from `seed`."""
+    """Scores for many sentences, `(n_sentences,)`; `random` draws uniform scores from `seed`.
+
+    Args:
+        pred_probs: per sentence, `(n_words, n_tags)` probabilities.
+        strategy: one of `STRATEGIES`.
+        seed: for `random`.
+    """
     check_strategy(strategy)
     if strategy == "random":
         return np.random.default_rng(seed).random(len(pred_probs))

@@ -31,6 +31,15 @@ def document_folds(corpus: Corpus, k: int, *, seed: int = 42) -> np.ndarray:
 
     Documents are shuffled with `seed`, then each goes to the fold with the fewest sentences
     so far, largest documents first, which keeps folds within one document of equal size.
+
+    Args:
+        corpus: the corpus.
+        k: the number of folds, at least 2.
+        seed: shuffles the documents.
+
+    Raises:
+        ConfigError: `k` is under 2.
+        NerqaError: the corpus has fewer documents than folds.
     """
     n_docs = len(corpus.documents)
     if k < 2:
@@ -111,7 +120,20 @@ class FoldExecutor(Protocol):
 
     def run(
         self, runner: FoldRunner, corpus: Corpus, tags: tuple[str, ...], jobs: Sequence[FoldJob], progress
-    ) -> Iterator[FoldOutput]: ...
+    ) -> Iterator[FoldOutput]:
+        """Run the fold `jobs` with `runner` and yield each result as it finishes.
+
+        Args:
+            runner: trains and predicts each fold.
+            corpus: the corpus the runner sees (the reference's documents after the audited ones).
+            tags: the tag set every fold shares.
+            jobs: the folds to compute (`FoldJob`).
+            progress: Progress callback `(task, completed, total, info)`.
+
+        Returns:
+            Each fold's `FoldOutput`, in the order they finish.
+        """
+        ...
 
 
 def compute_fold(
@@ -130,6 +152,18 @@ class LocalFolds:
     gives cores back to work that started after it, and takes them again once it ends."""
 
     def run(self, runner, corpus, tags, jobs, progress):
+        """Run the fold `jobs` one after another in this process.
+
+        Args:
+            runner: trains and predicts each fold.
+            corpus: the corpus the runner sees (the reference's documents after the audited ones).
+            tags: the tag set every fold shares.
+            jobs: the folds to compute (`FoldJob`).
+            progress: Progress callback `(task, completed, total, info)`.
+
+        Returns:
+            Each fold's `FoldOutput`, in fold order.
+        """
         from nerqa.models.runtime import refresh_threads
 
         for job in jobs:
@@ -172,7 +206,19 @@ def run_folds(
 ) -> CrossValResult:
     """Cross-validate `corpus` in `k` folds with one runner, trained with `config`: compute the
     chosen `folds` (default all) unless cached; read the others from the cache when they are
-    there. `run`: where and how (`FoldRun`)."""
+    there. `run`: where and how (`FoldRun`).
+
+    Args:
+        corpus: the corpus to cross-validate.
+        config: each fold's training settings (its seed draws the split).
+        runner: what trains and predicts a fold (`nerqa.auditing.runners`).
+        k: the number of folds.
+        folds: compute only these fold numbers (default all).
+        run: where and how the folds run (`FoldRun`).
+
+    Raises:
+        NerqaError: the corpus has no entities.
+    """
     run = run or FoldRun()
     cache_dir, reference, progress = run.cache_dir, run.reference, run.progress
     fold_offset, fold_total = run.fold_offset, run.fold_total
@@ -256,6 +302,19 @@ def cross_validate_once(
     `reference`: a trusted corpus whose sentences join the training part of every fold and are
     never predicted (its tags join the tag set); only `corpus` is split into folds.
     `executor`: where the folds run (default: one after another in this process).
+
+    Args:
+        corpus: the corpus to cross-validate.
+        settings: the audit's settings (`k`, `mode`, `training`).
+        folds: compute only these fold numbers.
+        cache_dir: the fold cache's folder.
+        progress: Progress callback `(task, completed, total, info)`.
+        reference: a trusted corpus in the training part of every fold.
+        dynamics: keep the training dynamics.
+        executor: runs the folds (default `LocalFolds`).
+
+    Raises:
+        ConfigError: a fold number is outside 0..k-1.
     """
     k, config = settings.k, settings.training
     if folds is not None:
@@ -336,7 +395,20 @@ def cross_validate(
     result then lists the others in `missing_folds`, and a later call without `folds` finds the
     computed ones in the cache. `reference`: a trusted corpus in the training part of every fold,
     never predicted. `executor` runs the folds (default: one after another here;
-    `nerqa.auditing.ray_folds.RayFolds`: Ray tasks)."""
+    `nerqa.auditing.ray_folds.RayFolds`: Ray tasks).
+
+    Args:
+        corpus: the corpus to cross-validate.
+        settings: the audit's settings (`k`, `mode`, `repeats`, `training`; default `AuditSettings()`).
+        folds: compute only these fold numbers; read the others from the cache.
+        cache_dir: the fold cache's folder.
+        reference: a trusted corpus in the training part of every fold, never predicted.
+        executor: runs the folds (default `LocalFolds`).
+        progress: Progress callback `(task, completed, total, info)`.
+
+    Returns:
+        The `CrossValResult`: pred_probs per sentence, averaged over the repeats.
+    """
     settings = settings or AuditSettings()
     kept = "full" in COMPONENTS[settings.mode] or settings.mode in ONCE_MODES
     dynamics = kept and settings.scoring.dynamics_weight > 0

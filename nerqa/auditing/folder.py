@@ -84,7 +84,11 @@ class AuditResult:
     questions: list[Question] = field(default_factory=list)
 
     def issue(self, issue_id: str) -> Issue:
-        """The issue with this id (KeyError when there is none)."""
+        """The issue with this id (KeyError when there is none).
+
+        Args:
+            issue_id: a stable issue id (`nerqa.auditing.issues.issue_id`).
+        """
         for issue in self.issues:
             if issue.id == issue_id:
                 return issue
@@ -209,6 +213,10 @@ def load_audit(folder: str | Path, corpus: Corpus) -> AuditResult:
 
     Raises `AuditFolderError` (one line naming the file) when a file is missing or damaged, or
     when the folder is an audit of another corpus.
+
+    Args:
+        folder: the audit folder.
+        corpus: the corpus it audited (its fingerprint is checked).
     """
     folder = Path(folder)
     summary = check_audit_corpus(folder, corpus)

@@ -48,7 +48,16 @@ if TYPE_CHECKING:
 
 
 def check_model_types(corpus: Corpus, tags: tuple[str, ...], model: str | Path) -> None:
-    """Raise `NerqaError` unless the model's IOB `tags` cover every entity type of `corpus`."""
+    """Raise `NerqaError` unless the model's IOB `tags` cover every entity type of `corpus`.
+
+    Args:
+        corpus: the corpus to audit.
+        tags: the model's IOB tags.
+        model: how to name the model in the error.
+
+    Raises:
+        NerqaError: the model cannot tag one of the corpus's types.
+    """
     known = {t.split("-", 1)[1] for t in tags if "-" in t}
     missing = sorted(set(corpus.entity_types) - known)
     if missing:
@@ -76,7 +85,24 @@ def audit(
     a trusted corpus, its sentences are in the training part of every fold and are not audited.
     `executor` runs the folds (see `cross_validate`). With `settings.neighbours`, the audit also
     looks for the errors a corpus repeats (`nerqa.auditing.neighbours`: neighbour issues and
-    guideline questions), over the frozen encoder's word features."""
+    guideline questions), over the frozen encoder's word features.
+
+    Args:
+        corpus: the corpus to audit.
+        settings: every setting of the audit (default `AuditSettings()`).
+        cache_dir: the fold cache's folder (a killed audit resumes from it).
+        classifier: a trained classifier whose predictions replace cross-validation.
+        reference: a trusted corpus in the training part of every fold, never audited.
+        executor: runs the folds (default: one after another here; `RayFolds`: Ray tasks).
+        progress: Progress callback `(task, completed, total, info)`: `fold`, `train`, `epoch`,
+            `predict` and `features`.
+
+    Returns:
+        The `AuditResult`: ranked issues, sentence scores, pred_probs, summary and questions.
+
+    Raises:
+        NerqaError: the corpus has no entities or too few documents for the folds, or the model lacks a type.
+    """
     settings = settings or AuditSettings()
     started = time.perf_counter()
     config = settings.training
@@ -303,7 +329,15 @@ QUESTIONS_IN_SUMMARY = 10
 
 
 def write_outputs(result: AuditResult, out_dir: str | Path) -> list[Path]:
-    """Write the audit folder: the contract's files and `report.html` (each atomically)."""
+    """Write the audit folder: the contract's files and `report.html` (each atomically).
+
+    Args:
+        result: what `audit` or `score` returned.
+        out_dir: the audit folder.
+
+    Returns:
+        The files written.
+    """
     from nerqa.auditing.report import render_html
 
     return write_audit(result, out_dir, extra={REPORT_FILE: render_html(result)})

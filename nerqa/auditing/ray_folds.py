@@ -37,6 +37,18 @@ class RayFolds:
         self.retries = retries
 
     def run(self, runner, corpus, tags, jobs: Sequence, progress: ProgressCallback = quiet):
+        """Run the fold `jobs` as Ray tasks, retrying a task whose worker died.
+
+        Args:
+            runner: trains and predicts each fold.
+            corpus: the corpus the runner sees (the reference's documents after the audited ones).
+            tags: the tag set every fold shares.
+            jobs: the folds to compute (`FoldJob`).
+            progress: Progress callback `(task, completed, total, info)`.
+
+        Returns:
+            Each fold's `FoldOutput`, as its task finishes.
+        """
         ray = ray_module()
         resources = self.cluster.task_resources()
         threads = None if self.cluster.gpus >= 1 else self.cluster.threads

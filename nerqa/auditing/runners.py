@@ -52,7 +52,18 @@ class FoldRunner(Protocol):
         test_idx: np.ndarray,
         progress: ProgressCallback,
     ) -> list[np.ndarray]:
-        """Per held-out sentence (in `test_idx` order), an `(n_words, n_tags)` array."""
+        """Per held-out sentence (in `test_idx` order), an `(n_words, n_tags)` array.
+
+        Args:
+            corpus: the corpus (the fold's sentences are indices into it).
+            tags: the tag set, the columns of the probabilities.
+            train_idx: the training sentences' indices.
+            test_idx: the held-out sentences' indices.
+            progress: Progress callback `(task, completed, total, info)`.
+
+        Returns:
+            Per held-out sentence (in `test_idx` order), `(n_words, n_tags)` probabilities.
+        """
 
     def take_dynamics(self) -> list[np.ndarray] | None:
         """The last fold's training dynamics per training sentence, `(records, n_words, n_tags)`
@@ -82,6 +93,18 @@ class FullRunner:
         return {"shapes": SHAPES_VERSION} if self.shapes else {}
 
     def run(self, corpus, tags, train_idx, test_idx, progress):
+        """Train on the fold's training sentences and predict its held-out ones.
+
+        Args:
+            corpus: the corpus (the fold's sentences are indices into it).
+            tags: the tag set, the columns of the probabilities.
+            train_idx: the training sentences' indices.
+            test_idx: the held-out sentences' indices.
+            progress: Progress callback `(task, completed, total, info)`.
+
+        Returns:
+            Per held-out sentence (in `test_idx` order), `(n_words, n_tags)` probabilities.
+        """
         from nerqa.models.predict import predict_probs
         from nerqa.models.training import TrainingExtras, train
 
@@ -158,6 +181,18 @@ class FastRunner(_PassRunner):
         return {"head": HEAD_VERSION}
 
     def run(self, corpus, tags, train_idx, test_idx, progress):
+        """Train on the fold's training sentences and predict its held-out ones.
+
+        Args:
+            corpus: the corpus (the fold's sentences are indices into it).
+            tags: the tag set, the columns of the probabilities.
+            train_idx: the training sentences' indices.
+            test_idx: the held-out sentences' indices.
+            progress: Progress callback `(task, completed, total, info)`.
+
+        Returns:
+            Per held-out sentence (in `test_idx` order), `(n_words, n_tags)` probabilities.
+        """
         from nerqa.models.head import fit_head
 
         frozen = self.shared.get(corpus, progress)
@@ -189,6 +224,18 @@ class TopRunner(_PassRunner):
         }
 
     def run(self, corpus, tags, train_idx, test_idx, progress):
+        """Train on the fold's training sentences and predict its held-out ones.
+
+        Args:
+            corpus: the corpus (the fold's sentences are indices into it).
+            tags: the tag set, the columns of the probabilities.
+            train_idx: the training sentences' indices.
+            test_idx: the held-out sentences' indices.
+            progress: Progress callback `(task, completed, total, info)`.
+
+        Returns:
+            Per held-out sentence (in `test_idx` order), `(n_words, n_tags)` probabilities.
+        """
         from nerqa.models import top
 
         frozen = self.shared.get(corpus, progress)

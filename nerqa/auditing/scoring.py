@@ -38,7 +38,13 @@ def with_dynamics(
     """`(1 - weight) * pred_probs + weight * the mean training-time probabilities`, per
     sentence `(n_words, n_tags)`: a word the model kept reading otherwise while it trained on
     the given label (low data-map confidence) looks more suspicious. Sentences without
-    dynamics keep their pred_probs. The audit's `weight` is `ScoringSettings.dynamics_weight`."""
+    dynamics keep their pred_probs. The audit's `weight` is `ScoringSettings.dynamics_weight`.
+
+    Args:
+        pred_probs: per sentence, `(n_words, n_tags)` out-of-sample probabilities.
+        dynamics: per sentence, `(records, n_words, n_tags)` training-time probabilities, or None.
+        weight: the training-time share, in [0, 1].
+    """
     return [
         p if d is None or not len(d) else (1 - weight) * p + weight * d.astype(np.float32).mean(axis=0)
         for p, d in zip(pred_probs, dynamics)
@@ -48,7 +54,16 @@ def with_dynamics(
 def weigh_by_corpus(corpus: Corpus, drafts: Sequence[Issue], scoring: ScoringSettings) -> list[Issue]:
     """Each draft span issue, scored by the model alone (its `model_score`), weighed against the
     form's other occurrences: `(agree + w * model_score) / (elsewhere + w)` with
-    `w = scoring.model_weight` (see `nerqa.auditing.spans.span_issues`)."""
+    `w = scoring.model_weight` (see `nerqa.auditing.spans.span_issues`).
+
+    Args:
+        corpus: the audited corpus.
+        drafts: span issues scored by the model alone (`model_score`).
+        scoring: the scoring settings (`model_weight`).
+
+    Returns:
+        The issues with `score`, `agree`, `elsewhere` and the reason's clause on the other readings.
+    """
     model_weight = scoring.model_weight
     # Given spans are labeled forms already; a missed span's tokens may be labeled nowhere.
     unlabeled = {tuple(corpus.sentences[i.index].tokens[i.start : i.end]) for i in drafts if i.given == OUTSIDE}
@@ -81,7 +96,13 @@ def word_margins(corpus: Corpus, dynamics: Sequence[np.ndarray | None], tags: Se
     given entity type (B/I merged) minus the highest other type's, mapped from [-1, 1] to
     [0, 1]. A label the model was trained towards in every epoch of every fold and still read
     below another type (a margin under 0.5) is one it could not fit; a label error shows so more
-    often than a hard, right label does (Pleiss et al., 2020). Words without records score 1."""
+    often than a hard, right label does (Pleiss et al., 2020). Words without records score 1.
+
+    Args:
+        corpus: the audited corpus.
+        dynamics: per sentence, `(records, n_words, n_tags)` training-time probabilities, or None.
+        tags: the IOB tag set (the columns' order).
+    """
     out = []
     for records, sentence in zip(dynamics, corpus.sentences):
         n = len(sentence)
@@ -102,7 +123,12 @@ def weigh_by_margins(issues: Sequence[Issue], margins: Sequence[np.ndarray]) -> 
     """Span issues with their `margin`, the lowest `word_margins` over the words they touch
     (their span and the suggested one), and their `score` the geometric mean of the score and
     that margin: an issue is the more suspicious the less the corpus and the out-of-sample
-    model support the given label, and the less the model could fit it while training on it."""
+    model support the given label, and the less the model could fit it while training on it.
+
+    Args:
+        issues: the issues (corpus checks pass through unchanged).
+        margins: per sentence, `(n_words,)` margins (`word_margins`).
+    """
     out = []
     for issue in issues:
         if issue.type not in SPAN_TYPES:
@@ -125,7 +151,12 @@ def weigh_by_margins(issues: Sequence[Issue], margins: Sequence[np.ndarray]) -> 
 
 def neighbour_score(share: float, scoring: ScoringSettings) -> float:
     """A neighbours' vote's issue score: `1 - scoring.neighbour_weight * share`, at least 0,
-    where `share` in [0, 1] is the share of the mention's neighbours that carry the other type."""
+    where `share` in [0, 1] is the share of the mention's neighbours that carry the other type.
+
+    Args:
+        share: the vote's share, in [0, 1].
+        scoring: the scoring settings (`neighbour_weight`).
+    """
     return round(max(0.0, 1.0 - scoring.neighbour_weight * share), 6)
 
 
@@ -141,6 +172,12 @@ def merge_issues(issues: Sequence[Issue]) -> list[Issue]:
     score already weighs what the others measure (a span issue's score counts how the same
     words read elsewhere, as `inconsistent` does, and the model's doubt, as `sparse` does), so
     taking the lowest of them would count that evidence twice.
+
+    Args:
+        issues: every check's issues, in any order.
+
+    Returns:
+        One issue per (sentence, start, end), in first-seen order.
     """
     groups: dict[tuple[int, int, int], list[Issue]] = {}
     for issue in issues:
@@ -181,7 +218,11 @@ def _lead_order(issue: Issue) -> tuple[int, int]:
 
 
 def rank_issues(issues: Sequence[Issue]) -> list[Issue]:
-    """Most suspicious first (lowest score; span issues before corpus checks on ties)."""
+    """Most suspicious first (lowest score; span issues before corpus checks on ties).
+
+    Args:
+        issues: the merged issues.
+    """
     return sorted(issues, key=lambda i: (i.score, ISSUE_TYPES.index(i.type), i.index, i.start, i.id))
 
 
@@ -204,6 +245,14 @@ def sentence_quality(
     training-time probabilities `(n_sentences,)`, the score is multiplied instead by the square
     root of it, floored at `scoring.training_floor`: a sentence that both doubt comes first, and what
     the model never learnt while training on it counts beside what it reads out of sample.
+
+    Args:
+        n_sentences: the corpus's size.
+        issues: the span issues (other types are skipped).
+        cleanlab_sentence: cleanlab's sentence scores `(n_sentences,)`.
+        margins: each sentence's lowest training margin `(n_sentences,)`, or None.
+        training_sentence: cleanlab's sentence scores on the training-time probabilities, or None.
+        scoring: the scoring settings (`tie_break`, `training_floor`); default `ScoringSettings()`.
     """
     scoring = scoring or ScoringSettings()
     lowest = np.ones(n_sentences)

@@ -49,7 +49,11 @@ class Sentence:
         return spans_from_tags(self.tags)
 
     def span_text(self, span: Span) -> str:
-        """The surface form of `span`: tokens joined by single spaces."""
+        """The surface form of `span`: tokens joined by single spaces.
+
+        Args:
+            span: token offsets in this sentence (`end` exclusive).
+        """
         return " ".join(self.tokens[span.start : span.end])
 
 
@@ -184,7 +188,11 @@ class Corpus:
         return Corpus(tuple(documents), name=self.name), left_out
 
     def map_types(self, mapping: dict[str, str]) -> Corpus:
-        """A copy with entity types renamed (`mapping` may merge several types into one)."""
+        """A copy with entity types renamed (`mapping` may merge several types into one).
+
+        Args:
+            mapping: old type -> new type; types not in it stay.
+        """
 
         def rename(tag: str) -> str:
             prefix, kind = split_tag(tag)

@@ -34,7 +34,15 @@ class Part:
 def join(corpora: Mapping[str, Corpus], *, name: str = "") -> tuple[Corpus, tuple[Part, ...]]:
     """One corpus holding every document of `corpora` (name -> corpus), in the mapping's order,
     and the parts it is made of. `name` names the joined corpus (default: the parts' names
-    joined by `+`)."""
+    joined by `+`).
+
+    Args:
+        corpora: file or split name -> corpus, in the order to join them.
+        name: the joined corpus's name (default: the names joined by `+`).
+
+    Returns:
+        The joined corpus and its parts (`Part`: name, documents, sentences), in order.
+    """
     documents = tuple(doc for corpus in corpora.values() for doc in corpus.documents)
     parts = tuple(Part(key, len(c.documents), len(c)) for key, c in corpora.items())
     return Corpus(documents, name=name or "+".join(corpora)), parts
@@ -42,7 +50,15 @@ def join(corpora: Mapping[str, Corpus], *, name: str = "") -> tuple[Corpus, tupl
 
 def split(corpus: Corpus, parts: Sequence[Part]) -> dict[str, Corpus]:
     """`corpus` cut back into its parts (name -> corpus, in order), by document counts. Fails
-    when the corpus does not have the parts' shape (another number of documents or sentences)."""
+    when the corpus does not have the parts' shape (another number of documents or sentences).
+
+    Args:
+        corpus: a corpus of the joined corpus's shape (e.g. with decisions applied).
+        parts: the parts `join` returned.
+
+    Raises:
+        NerqaError: the corpus has another number of documents or sentences.
+    """
     if sum(p.documents for p in parts) != len(corpus.documents):
         raise NerqaError(
             f"the corpus has {len(corpus.documents):,} documents, its parts {sum(p.documents for p in parts):,}"

@@ -147,7 +147,11 @@ def ordered(spans: Iterable[Span]) -> tuple[Span, ...]:
 
 
 def spans_from_tags(tags: Sequence[str]) -> list[Span]:
-    """Entity spans of an IOB2 sequence, in order. A stray `I-X` starts a new span (lenient)."""
+    """Entity spans of an IOB2 sequence, in order. A stray `I-X` starts a new span (lenient).
+
+    Args:
+        tags: IOB2 tags, one per token.
+    """
     spans: list[Span] = []
     start, kind = -1, None
     for position, tag in enumerate(tags):
@@ -165,7 +169,12 @@ def spans_from_tags(tags: Sequence[str]) -> list[Span]:
 
 
 def tags_from_spans(spans: Iterable[Span], length: int) -> list[str]:
-    """IOB2 tags for `length` tokens holding `spans`. Overlapping spans raise `ValueError`."""
+    """IOB2 tags for `length` tokens holding `spans`. Overlapping spans raise `ValueError`.
+
+    Args:
+        spans: entity spans in token offsets.
+        length: the number of tokens.
+    """
     tags = [OUTSIDE] * length
     for span in sorted(spans):
         if not 0 <= span.start < span.end <= length:

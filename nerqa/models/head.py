@@ -88,7 +88,12 @@ class TrainedHead:
     shapes: bool
 
     def predict(self, features: Sequence[np.ndarray], shapes: Sequence[np.ndarray] | None = None) -> list[np.ndarray]:
-        """Per sentence, `(n_words, n_tags)` float32 probabilities."""
+        """Per sentence, `(n_words, n_tags)` float32 probabilities.
+
+        Args:
+            features: per sentence, `(n_words, n_features)` word features.
+            shapes: per sentence, `(n_words, N_SHAPES)` word shapes, when the head reads them.
+        """
         on = self.mean.device
         # Sentences of one length go through together: no padding, so each gets exactly what it
         # would alone (padding would reach the real words through the backward LSTM).
@@ -234,6 +239,16 @@ def fit_head(
 
     Returns:
         Per held-out sentence (in `test_idx` order), `(n_words, n_tags)` float32 probabilities.
+
+    Args:
+        features: per sentence, `(n_words, n_features)` word features.
+        labels: per sentence, a label id per word (only the training sentences' are read).
+        train_idx: the sentences to train on.
+        test_idx: the sentences to predict.
+        n_tags: the number of tags.
+        shapes: per sentence, `(n_words, N_SHAPES)` word shapes, joined to the features when given.
+        seed: seeds the weights and the batch order.
+        settings: the head's size and training (default `HeadSettings()`).
     """
     trained = train_head(features, labels, train_idx, n_tags, shapes=shapes, seed=seed, settings=settings)
     held_out = [int(i) for i in test_idx]

@@ -34,6 +34,12 @@ def predict_probs(
     Returns:
         Per sentence, an `(n_words, n_tags)` float32 array (rows sum to 1), columns in
         `classifier.tags` order. Every word gets a row, however long the sentence.
+
+    Args:
+        classifier: a loaded classifier.
+        sentences: per sentence, its words.
+        batch_size: windows per forward pass.
+        progress: Progress callback `(task, completed, total, info)`: `predict`, in sentences.
     """
     if not sentences:
         return []
@@ -68,7 +74,16 @@ def predict_probs(
 
 
 def evaluate(classifier: Classifier, corpus: Corpus, *, progress: ProgressCallback = quiet) -> Evaluation:
-    """Strict entity-level scores of the classifier on a labeled corpus (progress task `evaluate`)."""
+    """Strict entity-level scores of the classifier on a labeled corpus (progress task `evaluate`).
+
+    Args:
+        classifier: a loaded classifier.
+        corpus: a labeled corpus.
+        progress: Progress callback `(task, completed, total, info)`.
+
+    Returns:
+        The `Evaluation`: per-type, micro and macro scores.
+    """
     unknown = sorted(set(corpus.tag_set) - set(classifier.tags))
     if unknown:
         raise ModelError(
@@ -84,7 +99,13 @@ def evaluate(classifier: Classifier, corpus: Corpus, *, progress: ProgressCallba
 def tag_corpus(
     classifier: Classifier, corpus: Corpus, *, progress: ProgressCallback = quiet
 ) -> tuple[Corpus, list[np.ndarray]]:
-    """The corpus with its tags replaced by the classifier's, and the word-level probabilities."""
+    """The corpus with its tags replaced by the classifier's, and the word-level probabilities.
+
+    Args:
+        classifier: a loaded classifier.
+        corpus: the corpus to tag (its tags are ignored).
+        progress: Progress callback `(task, completed, total, info)`.
+    """
     probs = predict_probs(classifier, [s.tokens for s in corpus.sentences], progress=progress)
     predicted = iter(tags_from_probs(probs, classifier.tags))
     documents = tuple(

@@ -92,6 +92,10 @@ def connect(workers: int | None = None, address: str | None = None) -> Iterator[
 
     `workers`: how many folds run at once (default: the cluster's GPUs, else its CPUs).
     Raises `ConfigError` for a worker count below 1 or an address Ray cannot reach.
+
+    Args:
+        workers: how many tasks run at once (default: the cluster's GPUs, else its CPUs).
+        address: a Ray cluster's address (default `$RAY_ADDRESS`; none: a local cluster).
     """
     if workers is not None and workers < 1:
         raise ConfigError(f"--workers must be at least 1, not {workers}")

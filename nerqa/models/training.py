@@ -86,35 +86,43 @@ def train(
 ) -> TrainResult:
     """Fine-tune `config.model` (default: bundled MiniLM) on `corpus`.
 
-    With `dev`, entity F1 on it is measured after every epoch; the best epoch's weights are
-    kept and training stops after `early_stopping_patience` epochs without improvement.
-    `tags` fixes the label set (default: the corpus's), e.g. so every cross-validation fold
-    shares one. `extras` (`TrainingExtras`): what the fine-tuning reads, learns and keeps
-    besides the tags (the audit's folds set these). `logging_dir`: where TensorBoard logs go
-    (with `config.tensorboard`).
+    Args:
+        corpus: the training corpus.
+        config: every training setting (`TrainConfig`).
+        dev: a dev corpus whose entity F1 is measured after each epoch: the best epoch's
+            weights are kept, and training stops after `early_stopping_patience` epochs
+            without a better one.
+        tags: the tag set (default: the corpus's), e.g. one every cross-validation fold shares.
+        progress: Progress callback `(task, completed, total, info)`: `train` per step,
+            `epoch` per epoch.
+        logging_dir: where TensorBoard logs go (with `config.tensorboard`).
+        extras: what the fine-tuning reads, learns and keeps besides the tags (`TrainingExtras`;
+            the audit's folds set these).
+
+    Returns:
+        The `TrainResult`: the classifier, the epochs' history and the timings.
+
+    Raises:
+        NerqaError: the model cannot be loaded, or LoRA is asked for without peft.
     """
-    extras = extras or TrainingExtras()
-    dynamics, shapes, targets = extras.dynamics, extras.shapes, extras.targets
     from transformers import DataCollatorForTokenClassification, set_seed
     from transformers.trainer_callback import PrinterCallback
 
     if process_rank() != 0:
         progress = quiet  # data-parallel: rank 0 reports for all
+    extras = extras or TrainingExtras()
     tags, labels = _labels(corpus, dev, tags)
     encoder = model_path(config.model)
     tokenizer = load_tokenizer(encoder)
     set_seed(config.seed)
-    model = _pretrained(encoder, tags)
-    max_length = window_limit(model, config.max_length)
-    windows, dataset = _training_windows(corpus, tokenizer, labels, config, max_length, shapes=shapes)
-    if targets is not None:
-        _add_targets(dataset, windows, targets, len(tags))
-    total_parameters = sum(p.numel() for p in model.parameters())
-    if config.lora:
-        model = with_lora(model, config.lora_rank)
-    if shapes:
-        model = ShapedTokenClassifier(model)
-    record: list[list[np.ndarray]] | None = [[] for _ in windows] if dynamics else None
+    pretrained = _pretrained(encoder, tags)
+    max_length = window_limit(pretrained, config.max_length)
+    windows, dataset = _training_windows(corpus, tokenizer, labels, config, max_length, shapes=extras.shapes)
+    if extras.targets is not None:
+        _add_targets(dataset, windows, extras.targets, len(tags))
+    total_parameters = sum(p.numel() for p in pretrained.parameters())
+    model = _to_train(pretrained, config, extras.shapes)
+    record: list[list[np.ndarray]] | None = [[] for _ in windows] if extras.dynamics else None
     result = TrainResult(Classifier(model, tokenizer, tags, max_length, config.stride))
     result.trainable_parameters = sum(p.numel() for p in model.parameters() if p.requires_grad)
     result.total_parameters = total_parameters  # the model's own, without adapters or shape projections
@@ -142,16 +150,32 @@ def train(
         started = time.perf_counter()
         trainer.train()
         result.train_seconds = time.perf_counter() - started
-    if evaluation.best_weights is not None:
-        model.load_state_dict(evaluation.best_weights)
+    _finish(result, model, evaluation.best_weights, config, trainer)
+    if record is not None:
+        result.dynamics = word_dynamics(windows, record, [len(s) for s in corpus.sentences], len(tags))
+    return result
+
+
+def _to_train(model: torch.nn.Module, config: TrainConfig, shapes: bool) -> torch.nn.Module:
+    """The model the Trainer trains: with LoRA adapters (`config.lora`), reading word shapes
+    (`shapes`)."""
+    if config.lora:
+        model = with_lora(model, config.lora_rank)
+    return ShapedTokenClassifier(model) if shapes else model
+
+
+def _finish(
+    result: TrainResult, model: torch.nn.Module, best: dict | None, config: TrainConfig, trainer: BucketTrainer
+) -> None:
+    """The trained model made ready to predict: the `best` epoch's weights back, LoRA merged
+    into the weights, eval mode; the `trainer`'s sub-words per second in `result`."""
+    if best is not None:
+        model.load_state_dict(best)
     if config.lora:
         result.classifier.model = model = merged(model)
     model.eval()
     result.tokens_per_second = trainer.real_subwords / result.train_seconds
     result.padded_tokens_per_second = trainer.padded_subwords / result.train_seconds
-    if record is not None:
-        result.dynamics = word_dynamics(windows, record, [len(s) for s in corpus.sentences], len(tags))
-    return result
 
 
 def train_to_folder(
@@ -319,6 +343,13 @@ def save_training(
     Files go to a temporary sibling folder moved into place (`nerqa.files.atomic_folder`), so a
     failed save leaves no half-written model; a folder holding files nerqa did not write is
     refused unless `force`, and never emptied.
+
+    Args:
+        result: what `train` returned.
+        folder: the model folder to write.
+        config: the settings it was trained with (saved as `nerqa_train.yaml`).
+        metrics: what `metrics.json` holds.
+        force: write into a folder that holds files nerqa did not write.
     """
     folder = Path(folder)
     with atomic_folder(folder, own=TRAINING_FOLDER_NAMES, force=force) as staging:

@@ -141,6 +141,13 @@ def apply_decisions(corpus: Corpus, decisions: Sequence[Decision]) -> ApplyResul
 
     `decisions` are the effective ones (`DecisionStore.effective()`), in recording order.
     Applying the same decisions to the same corpus always gives the same result.
+
+    Args:
+        corpus: the audited corpus.
+        decisions: the decisions in force, in recording order.
+
+    Returns:
+        The `ApplyResult`: the corrected corpus, the decisions applied and any conflicts.
     """
     replay = Replay(corpus)
     state, applied, conflicts = replay.run(decisions)

@@ -43,7 +43,11 @@ class AutofixPlan:
     held_back: bool
 
     def by_type(self, session: ReviewSession) -> dict[str, int]:
-        """The planned fixes per issue type."""
+        """The planned fixes per issue type.
+
+        Args:
+            session: the session the plan was made in.
+        """
         counts: dict[str, int] = {}
         for d in self.decisions:
             issue = session.issue(d.issue_id)
@@ -71,7 +75,14 @@ def plan_autofix(
     force: bool = False,
 ) -> AutofixPlan:
     """The automatic fixes for the issues no decision covers yet (not recorded). `session` is
-    the autofix reviewer's (`AUTOFIX_REVIEWER`); with `force`, the noise gate is ignored."""
+    the autofix reviewer's (`AUTOFIX_REVIEWER`); with `force`, the noise gate is ignored.
+
+    Args:
+        session: the autofix reviewer's session (`AUTOFIX_REVIEWER`).
+        types: the issue types fixed (default: missed spans and span shifts).
+        min_confidence: the least suggestion confidence fixed, in [0, 1].
+        force: ignore the noise gate (fix a corpus the audit cannot tell from clean).
+    """
     floor = noise_floor(session.result.summary)
     if not force and (floor is None or floor < AUTOFIX_MIN_NOISE):
         return AutofixPlan([], floor, True)
@@ -81,7 +92,12 @@ def plan_autofix(
 
 
 def record_autofix(session: ReviewSession, plan: AutofixPlan) -> list[Decision]:
-    """Record a plan's decisions in one transaction (one batch); returns them as stored."""
+    """Record a plan's decisions in one transaction (one batch); returns them as stored.
+
+    Args:
+        session: the autofix reviewer's session (`AUTOFIX_REVIEWER`).
+        plan: what `plan_autofix` returned.
+    """
     if not plan.decisions:
         return []
     recorded = session.store.record_all(plan.decisions)
@@ -90,12 +106,20 @@ def record_autofix(session: ReviewSession, plan: AutofixPlan) -> list[Decision]:
 
 
 def live_autofix(session: ReviewSession) -> list[Decision]:
-    """Every automatic fix no undo has retracted, in recording order."""
+    """Every automatic fix no undo has retracted, in recording order.
+
+    Args:
+        session: any session of the audit.
+    """
     return [d for d in session.standing.live if d.source == AUTO_SOURCE]
 
 
 def undo_autofix(session: ReviewSession) -> list[Decision]:
-    """Retract every live automatic fix with one undo row; returns them (empty: none)."""
+    """Retract every live automatic fix with one undo row; returns them (empty: none).
+
+    Args:
+        session: the autofix reviewer's session (`AUTOFIX_REVIEWER`).
+    """
     fixes = live_autofix(session)
     if not fixes:
         return []

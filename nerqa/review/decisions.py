@@ -195,6 +195,10 @@ def standing(rows: Sequence[Decision], *, resolve: str | None = None) -> Standin
     `resolve` settles open disagreements instead of holding them back: `"latest"` takes the
     most recent side, any other value is a reviewer whose side is taken (a disagreement that
     reviewer has no side in stays open).
+
+    Args:
+        rows: the log, in recording order.
+        resolve: settle open disagreements: `"latest"` or a reviewer's name (see `standing`); None holds them back.
     """
     undone = {seq for d in rows if d.action == "undo" for seq in d.undoes}
     live = [d for d in rows if d.action != "undo" and d.seq not in undone]
@@ -330,17 +334,32 @@ class DecisionStore:
         self.close()
 
     def record(self, decision: Decision) -> Decision:
-        """Store one decision in its own committed transaction; returns it with `seq` and time."""
+        """Store one decision in its own committed transaction; returns it with `seq` and time.
+
+        Args:
+            decision: the decision to store (its `seq` and time are set here).
+        """
         recorded = self._insert([decision], ignore_known=False)
         return recorded[0]
 
     def record_all(self, decisions: Sequence[Decision]) -> list[Decision]:
-        """Store decisions in one committed transaction, in order (all or none)."""
+        """Store decisions in one committed transaction, in order (all or none).
+
+        Args:
+            decisions: the decisions, in order.
+
+        Returns:
+            The decisions as stored, with `seq` and time.
+        """
         return self._insert(decisions, ignore_known=False)
 
     def record_new(self, decisions: Sequence[Decision]) -> tuple[list[Decision], int]:
         """Store the decisions whose `uid` and `origin` the store does not hold yet, in one
-        transaction; returns those recorded and how many were already there (re-imports)."""
+        transaction; returns those recorded and how many were already there (re-imports).
+
+        Args:
+            decisions: decisions from another copy's log (an import).
+        """
         recorded = self._insert(decisions, ignore_known=True)
         return recorded, len(decisions) - len(recorded)
 
@@ -427,15 +446,33 @@ class DecisionStore:
         ]
 
     def standing(self, *, resolve: str | None = None) -> Standing:
-        """`standing(self.all(), resolve=resolve)`."""
+        """`standing(self.all(), resolve=resolve)`.
+
+        Args:
+            resolve: settle open disagreements: `"latest"` or a reviewer's name (see `standing`); None holds them
+                back.
+        """
         return standing(self.all(), resolve=resolve)
 
     def effective(self, *, resolve: str | None = None) -> list[Decision]:
-        """The decisions in force, in recording order (open disagreements left out)."""
+        """The decisions in force, in recording order (open disagreements left out).
+
+        Args:
+            resolve: settle open disagreements: `"latest"` or a reviewer's name (see `standing`); None holds them
+                back.
+        """
         return self.standing(resolve=resolve).in_force
 
     def undo(self, decisions: Sequence[Decision], reviewer: str) -> Decision:
-        """Record one undo row that retracts `decisions` (already recorded ones)."""
+        """Record one undo row that retracts `decisions` (already recorded ones).
+
+        Args:
+            decisions: the recorded decisions to retract.
+            reviewer: who undoes them.
+
+        Returns:
+            The undo row, as stored.
+        """
         if not decisions:
             raise NerqaError("nothing to undo")
         first = decisions[0]

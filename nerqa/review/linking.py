@@ -39,7 +39,11 @@ class Linking:
 
     def propagation(self, decision: Decision) -> list[Occurrence]:
         """The other occurrences of the changed words that read as they did before the
-        decision, each with the same change made (empty when the decision changed nothing)."""
+        decision, each with the same change made (empty when the decision changed nothing).
+
+        Args:
+            decision: a recorded decision.
+        """
         index = self.by_key[decision.sentence_key]
         change = change_of(decision.before, decision.after)
         if change is None:
@@ -49,7 +53,12 @@ class Linking:
     def linked_mentions(self, issue: Issue, after: Sequence[Span] | None = None) -> list[Occurrence]:
         """The mentions a decision on `issue` would be offered for: the other occurrences of the
         words it changes that read as they do now, each with the same change made. `after`: the
-        sentence's spans after the decision (default: the suggestion accepted)."""
+        sentence's spans after the decision (default: the suggestion accepted).
+
+        Args:
+            issue: an issue of the audit.
+            after: the sentence's spans after the decision (default: the suggestion).
+        """
         before = self.base(issue)
         change = change_of(before, self.suggestion(issue) if after is None else after)
         if change is None:
@@ -59,7 +68,12 @@ class Linking:
 
     def propagate(self, decision: Decision, occurrences: Sequence[Occurrence]) -> list[Decision]:
         """Record the change at each occurrence, one decision each, in one transaction and one
-        batch (one undo takes them all back)."""
+        batch (one undo takes them all back).
+
+        Args:
+            decision: a recorded decision.
+            occurrences: the linked mentions the reviewer kept checked.
+        """
         return self.record_batch(self.extension(decision, occurrences, list(self.states), uuid.uuid4().hex[:12]))
 
     def extension(
@@ -73,7 +87,15 @@ class Linking:
     ) -> list[Decision]:
         """The decisions (not recorded) that make `decision`'s change at each occurrence, made on
         `states` (each sentence's spans; updated in place): one per occurrence that still reads as
-        it did when it was found (an earlier one in the same sentence may have changed it)."""
+        it did when it was found (an earlier one in the same sentence may have changed it).
+
+        Args:
+            decision: the decision to extend.
+            occurrences: the linked mentions to extend it to.
+            states: each sentence's spans, updated in place as decisions are made.
+            batch: the batch id one undo takes back together.
+            source: the decisions' source (default `propagated`).
+        """
         out = []
         for occurrence in occurrences:
             removed = set(occurrence.before) - set(occurrence.after)
@@ -100,7 +122,11 @@ class Linking:
     def same_issues(self, issue: Issue) -> list[Issue]:
         """The other undecided issues the audit raised on the same words with the same given
         label and the same suggestion (type, text, given, suggested): where a decision to keep
-        the labels, taken on one, holds for all."""
+        the labels, taken on one, holds for all.
+
+        Args:
+            issue: an issue of the audit.
+        """
         key = (issue.type, issue.text, issue.given, issue.suggested)
         return [
             i
@@ -110,7 +136,11 @@ class Linking:
 
     def keep_all(self, issues: Sequence[Issue]) -> list[Decision]:
         """Keep the labels at each of `issues` (`same_issues` the reviewer checked): one decision
-        each (source `propagated`), in one transaction and one batch, so one undo takes all back."""
+        each (source `propagated`), in one transaction and one batch, so one undo takes all back.
+
+        Args:
+            issues: the issues to keep the labels of.
+        """
         batch = uuid.uuid4().hex[:12]
         planned = [
             self.make_decision(
@@ -122,7 +152,11 @@ class Linking:
 
     def issue_at(self, occurrence: Occurrence) -> str | None:
         """The undecided issue of that sentence that the change settles: one whose span is a
-        changed span's, else one the change touches; span issues before `sparse` notes."""
+        changed span's, else one the change touches; span issues before `sparse` notes.
+
+        Args:
+            occurrence: a linked mention with its change.
+        """
         before = set(occurrence.before)
         touched = (before - set(occurrence.after)) | (set(occurrence.after) - before)
         bounds = {(s.start, s.end) for s in touched}
@@ -138,7 +172,13 @@ class Linking:
 
     def extend_planned(self, decision: Decision, states: list[tuple[Span, ...]], batch: str) -> list[Decision]:
         """The decisions that extend a planned `decision` to its linked mentions, made on the
-        planned `states` (updated in place)."""
+        planned `states` (updated in place).
+
+        Args:
+            decision: a planned decision.
+            states: each sentence's planned spans, updated in place.
+            batch: the batch id.
+        """
         change = change_of(decision.before, decision.after)
         if change is None:
             return []
@@ -150,7 +190,11 @@ class Linking:
 def reach_order(issues: Sequence[Issue]) -> list[Issue]:
     """`issues` (most suspicious first) ordered by rank divided by the size of their group (the
     issues sharing type, words, given label and suggestion), ties in rank order: of two issues
-    equally likely to be errors, the one whose decision settles more mentions comes first."""
+    equally likely to be errors, the one whose decision settles more mentions comes first.
+
+    Args:
+        issues: the audit's issues, most suspicious first.
+    """
     groups = Counter((i.type, i.text, i.given, i.suggested) for i in issues)
     ranked = sorted(
         enumerate(issues),

@@ -1,7 +1,7 @@
 """A review session: the queue, the decisions on it, undo.
 
-A review session: the queue of issues, the decisions on them, undo, and same-form
-propagation. The terminal app and the bulk command both drive this; it never prints.
+The queue of issues, the decisions on them, undo, and same-form propagation. The terminal app
+and the bulk command both drive this; it never prints.
 
 The sentence states the session shows are the audited spans with the decisions in force
 replayed (`nerqa.review.decisions.standing`, then `nerqa.review.apply.Replay`: the same two
@@ -27,7 +27,7 @@ from dataclasses import dataclass, field, replace
 from nerqa.auditing.folder import AuditResult
 from nerqa.auditing.issues import Issue
 from nerqa.auditing.questions import Question
-from nerqa.data.tags import OUTSIDE, Span
+from nerqa.data.tags import Span
 from nerqa.errors import NerqaError
 from nerqa.review.apply import Replay
 from nerqa.review.decisions import (
@@ -38,6 +38,7 @@ from nerqa.review.decisions import (
     Disagreement,
     standing,
 )
+from nerqa.review.filters import STATUSES, Filters
 from nerqa.review.linking import Linking, reach_order
 from nerqa.review.spans import (
     FormIndex,
@@ -47,48 +48,7 @@ from nerqa.review.spans import (
 )
 
 ORDERS = ("reach", "score", "uncertainty")
-STATUSES = ("pending", "accept", "keep", "edit", "skip", "disagreement", "auto")
-
-
-@dataclass(frozen=True)
-class Filters:
-    """Which issues the queue holds: issue `types` and entity `classes` (empty: all), scores
-    at or below `max_score` (None: any), `statuses` (`pending`, `disagreement`, or an
-    action in force; empty: all), and suggestions whose `Issue.confidence` is at least
-    `min_confidence` (None: any; an issue without a model confidence, a corpus check's, is
-    then left out)."""
-
-    types: frozenset[str] = frozenset()
-    classes: frozenset[str] = frozenset()
-    max_score: float | None = None
-    statuses: frozenset[str] = frozenset()
-    min_confidence: float | None = None
-
-    def admits(self, issue: Issue) -> bool:
-        klass = issue.given if issue.given != OUTSIDE else issue.suggested
-        return (
-            (not self.types or issue.type in self.types)
-            and (not self.classes or klass in self.classes)
-            and (self.max_score is None or issue.score <= self.max_score)
-            and (
-                self.min_confidence is None
-                or (issue.confidence is not None and issue.confidence >= self.min_confidence)
-            )
-        )
-
-    def describe(self) -> str:
-        parts = []
-        if self.types:
-            parts.append("type " + ",".join(sorted(self.types)))
-        if self.classes:
-            parts.append("class " + ",".join(sorted(self.classes)))
-        if self.max_score is not None:
-            parts.append(f"score <= {self.max_score:g}")
-        if self.statuses:
-            parts.append("status " + ",".join(sorted(self.statuses)))
-        if self.min_confidence is not None:
-            parts.append(f"confidence >= {self.min_confidence:g}")
-        return "; ".join(parts) or "none"
+__all__ = ["ORDERS", "STATUSES", "Filters", "Reading", "ReviewSession"]
 
 
 @dataclass(frozen=True)
@@ -147,7 +107,11 @@ class ReviewSession(Linking):
     def status(self, issue: Issue) -> str | None:
         """The action in force on the issue, `disagreement` when reviewers' decisions on it
         differ, `auto` when an automatic fix (`nerqa autofix`) is all that decided it, or None
-        when it is not decided."""
+        when it is not decided.
+
+        Args:
+            issue: an issue of the session's audit.
+        """
         if issue.id in self.standing.disagreements:
             return "disagreement"
         decision = self.latest.get(issue.id)
@@ -156,6 +120,11 @@ class ReviewSession(Linking):
         return decision.action if decision else None
 
     def disagreement(self, issue: Issue) -> Disagreement | None:
+        """The reviewers' differing decisions on the issue, or None when they agree or only one decided.
+
+        Args:
+            issue: an issue of the session's audit.
+        """
         return self.standing.disagreements.get(issue.id)
 
     @property
@@ -197,16 +166,28 @@ class ReviewSession(Linking):
         return None if pace is None else pace * len(self.queue())
 
     def spans(self, index: int) -> tuple[Span, ...]:
-        """Sentence `index`'s spans now (audited labels with the decisions made)."""
+        """Sentence `index`'s spans now (audited labels with the decisions made).
+
+        Args:
+            index: a sentence index of the audited corpus.
+        """
         return self.states[index]
 
     def suggestion(self, issue: Issue) -> tuple[Span, ...]:
         """The sentence with the issue's suggestion applied: what accepting it records (made on
-        `base(issue)`, so a decision already made on the issue does not change it)."""
+        `base(issue)`, so a decision already made on the issue does not change it).
+
+        Args:
+            issue: an issue of the session's audit.
+        """
         return suggested_fix(self.base(issue), issue)
 
     def readings(self, tokens: Sequence[str]) -> list[Reading]:
-        """Every occurrence of a token sequence in the corpus and how it is labeled now."""
+        """Every occurrence of a token sequence in the corpus and how it is labeled now.
+
+        Args:
+            tokens: the words to look for.
+        """
         out = []
         n = len(tokens)
         for index, at in self.forms.find(tokens):
@@ -234,7 +215,17 @@ class ReviewSession(Linking):
         before: Sequence[Span] | None = None,
     ) -> Decision:
         """A decision on sentence `index` (not recorded): its spans now (or `before`) to `after`.
-        Raises `NerqaError` when `after` has spans outside the sentence or overlapping."""
+        Raises `NerqaError` when `after` has spans outside the sentence or overlapping.
+
+        Args:
+            issue_id: the issue decided on (or a question's or linked mention's id).
+            index: the sentence's index.
+            action: `accept`, `keep`, `edit` or `skip`.
+            after: the sentence's spans after the decision.
+            source: where the decision comes from (`review`, `bulk`, `linked`, `question`, `auto`, ...).
+            batch: the batch id one undo takes back together.
+            before: the spans before it (default: the sentence's spans now).
+        """
         sentence = self.result.corpus.sentences[index]
         after = ordered(after)
         check_spans(after, len(sentence), where=f"sentence {index}")
@@ -254,7 +245,11 @@ class ReviewSession(Linking):
 
     def base(self, issue: Issue) -> tuple[Span, ...]:
         """The issue's sentence as it reads with every decision in force but those on this
-        issue: what a new decision on it starts from."""
+        issue: what a new decision on it starts from.
+
+        Args:
+            issue: an issue of the session's audit.
+        """
         others = [d for d in self.effective if d.issue_id != issue.id and d.sentence_key == self.keys[issue.index]]
         states, _, _ = self.replay.run(others, only=issue.index)
         return states[issue.index]
@@ -262,7 +257,12 @@ class ReviewSession(Linking):
     def replaces(self, issue: Issue, *, reviewer: str | None = None) -> tuple[str, ...]:
         """The uids a new decision of `reviewer` (default: the session's) on the issue
         supersedes: every side of a disagreement (deciding on one resolves it), else the
-        reviewer's own head."""
+        reviewer's own head.
+
+        Args:
+            issue: an issue of the session's audit.
+            reviewer: whose head is superseded (default: the session's reviewer).
+        """
         heads = self.standing.heads.get(issue.id, [])
         if issue.id in self.standing.disagreements:
             return tuple(d.uid for d in heads)
@@ -276,6 +276,15 @@ class ReviewSession(Linking):
 
         accept: the suggestion; keep and skip: the labels as audited (with decisions on other
         issues of the sentence); edit: `after`. It supersedes `replaces(issue)`.
+
+        Args:
+            issue: an issue of the session's audit.
+            action: `accept`, `keep`, `edit` or `skip`.
+            after: for `edit`, the sentence's spans after it.
+            source: where the decision comes from (default `review`).
+
+        Raises:
+            NerqaError: `edit` without `after`, or spans outside the sentence or overlapping.
         """
         base = self.base(issue)
         if action == "accept":
@@ -300,7 +309,11 @@ class ReviewSession(Linking):
 
     def record_batch(self, planned: list[Decision]) -> list[Decision]:
         """Record planned decisions in one transaction (they share a batch, so one undo takes
-        them all back); returns them as stored, or [] when there are none."""
+        them all back); returns them as stored, or [] when there are none.
+
+        Args:
+            planned: decisions made with `make_decision`, one batch id.
+        """
         if not planned:
             return []
         recorded = self.store.record_all(planned)
@@ -334,13 +347,22 @@ class ReviewSession(Linking):
         return sorted(self.rows, key=lambda d: -(d.seq or 0))
 
     def issue(self, issue_id: str) -> Issue | None:
+        """The issue with this id in the session's audit, or None.
+
+        Args:
+            issue_id: a stable issue id.
+        """
         return self._issues_by_id.get(issue_id)
 
     # --- guideline questions --------------------------------------------------------------
 
     def question_places(self, question: Question) -> dict[int, list[Span]]:
         """Per sentence, the spans of the question's group as they read now: its mentions that
-        still carry the question's type (a decision since may have changed some)."""
+        still carry the question's type (a decision since may have changed some).
+
+        Args:
+            question: a guideline question of the audit.
+        """
         out: dict[int, list[Span]] = {}
         for index, start, end, _ in question.mentions:
             span = Span(start, end, question.label)
@@ -349,7 +371,11 @@ class ReviewSession(Linking):
         return out
 
     def question_status(self, question: Question) -> str | None:
-        """The type a live decision of this audit gave the question's group, or None."""
+        """The type a live decision of this audit gave the question's group, or None.
+
+        Args:
+            question: a guideline question of the audit.
+        """
         prefix = _question_prefix(question)
         decided = [d for d in self.effective if d.source == "question" and d.issue_id.startswith(prefix)]
         if not decided:
@@ -364,7 +390,13 @@ class ReviewSession(Linking):
         reviewer saw and kept): one decision per sentence changed (source `question`), all
         recorded in one transaction with one batch id, so that one undo takes all of them back.
         Returns what was recorded (empty when no mention is left to change: to decide a question
-        again, undo first)."""
+        again, undo first).
+
+        Args:
+            question: a guideline question of the audit.
+            label: the type the group's mentions get.
+            leave_out: `(sentence, start, end)` of mentions to leave as they are.
+        """
         if label == question.label:
             raise NerqaError(f"question {question.id}: its mentions are {label} already")
         if label not in self.result.corpus.entity_types and f"B-{label}" not in self.result.tags:
@@ -394,6 +426,15 @@ class ReviewSession(Linking):
         as they did, `propagation`), each a decision of source `propagated` after it.
 
         With `dry_run`, the decisions are computed as they would be recorded, and none is.
+
+        Args:
+            filters: which issues to accept (types, confidence, rank).
+            dry_run: plan the decisions without recording them.
+            linked: extend each acceptance to its linked mentions.
+            source: the decisions' source (default `bulk`).
+
+        Returns:
+            The decisions recorded (or, with `dry_run`, planned).
         """
         batch = uuid.uuid4().hex[:12]
         planned = []

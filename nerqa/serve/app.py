@@ -36,7 +36,11 @@ def sdk():
 
 def make_app(backend: Backend):
     """The Flask app answering Label Studio for `backend` (a WSGI app: `app.run(...)` or any
-    WSGI server). The SDK has one app per process: a second call points it at another backend."""
+    WSGI server). The SDK has one app per process: a second call points it at another backend.
+
+    Args:
+        backend: the backend that answers.
+    """
     api, model, exceptions = sdk()
 
     class NerqaModel(model.LabelStudioMLBase):

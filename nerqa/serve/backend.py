@@ -1,8 +1,7 @@
 """The model behind `nerqa serve`: predictions, retraining, versions.
 
-The model behind `nerqa serve`: predictions for Label Studio tasks with an active-learning
-score, and retraining on the annotations Label Studio sends, without any web framework (the
-Label Studio SDK glue is `nerqa.serve.app`).
+Predictions for Label Studio tasks with an active-learning score, and retraining on the
+annotations Label Studio sends, without any web framework (the SDK glue is `nerqa.serve.app`).
 
 - **Predictions.** A task's text is split into sentences and words as nerqa reads raw text; the
   served model tags every word, and the spans go back as Label Studio `labels` regions on
@@ -16,11 +15,8 @@ Label Studio SDK glue is `nerqa.serve.app`).
   annotation: `fast` trains the BiLSTM head on the base model's frozen encoder (seconds), `full`
   fine-tunes the whole base model (`nerqa train`). The new model serves only once it is
   saved; a retraining that fails is recorded and the previous model keeps serving.
-- **Label Studio's own active learning.** Label Studio's uncertainty sampling and its Data
-  Manager's sort on prediction score read only the predictions whose version is the project's
-  model version, which a connected backend's title fills at first. So, with the address and
-  token Label Studio sends on `/setup`, the backend sets the project's model version to the
-  version it serves, and again after each retraining.
+- **Label Studio's own active learning** reads the project's model version: the backend sets
+  it to the version it serves (`nerqa.serve.projects`).
 - **Versions** are `NAME-N`: NAME is the base model's folder name, N counts the models trained
   (0 is the base). Every version, its kind, the annotation event it learned through and its
   time are in the store (`nerqa.serve.store`); a restart serves the newest good one again.
@@ -43,7 +39,6 @@ from nerqa.data.formats.jsonl import check_word_edges
 from nerqa.data.probs import tags_from_probs, type_classes
 from nerqa.errors import ConfigError, ModelError, NerqaError
 from nerqa.files import atomic_folder, sweep_staging
-from nerqa.interop.labelstudio import LabelStudioProject
 from nerqa.interop.task_formats import FROM_NAME, TO_NAME
 from nerqa.serve.labeling import (
     LabelingConfig,
@@ -53,6 +48,7 @@ from nerqa.serve.labeling import (
     regions,
     task_document,
 )
+from nerqa.serve.projects import ProjectVersions
 from nerqa.serve.store import Annotation, AnnotationStore, ModelRecord
 
 RETRAIN_KINDS = ("fast", "full")
@@ -167,9 +163,7 @@ class Backend:
         self.training = TrainingState()
         self._closing = threading.Event()
         self.served = self._load(self.store.latest_model())
-        self._projects: dict[str, tuple[str, str]] = {}  # Label Studio project id -> (address, token)
-        self._published: dict[str, str] = {}  # project id -> the version it was set to
-        self._publishing: set[str] = set()
+        self.projects = ProjectVersions(log)
 
     # -- versions --------------------------------------------------------------------------
     def _version(self, number: int) -> str:
@@ -202,7 +196,11 @@ class Backend:
     # -- labeling config -------------------------------------------------------------------
     def check_config(self, label_config: str | None) -> LabelingConfig | None:
         """The project's labeling config, parsed; `ConfigError` when its labels are not the
-        model's types. None when Label Studio sent none."""
+        model's types. None when Label Studio sent none.
+
+        Args:
+            label_config: the project's labeling config (XML), or None.
+        """
         if not label_config:
             return None
         if label_config not in self._configs:
@@ -246,6 +244,10 @@ class Backend:
         `tasks` are Label Studio tasks (`{"id", "data": {field: text}}`). Regions are `labels`
         results on character offsets of the text; `score` is `1 / (1 + uncertainty)` (see the
         module docstring). A task without text gets an empty prediction with score 1.
+
+        Args:
+            tasks: Label Studio tasks.
+            label_config: the project's labeling config (XML), checked against the model's types.
         """
         config = self.check_config(label_config) or self._default_config
         served = self.served  # one model for the whole request, even if a retraining lands meanwhile
@@ -268,7 +270,12 @@ class Backend:
     # -- annotations -----------------------------------------------------------------------
     def receive(self, event: str, payload: dict) -> dict:
         """Handle a Label Studio webhook: store an annotation (committed before returning),
-        forget a deleted one, or start training. Returns what was done, for the reply."""
+        forget a deleted one, or start training. Returns what was done, for the reply.
+
+        Args:
+            event: the webhook's action (`ANNOTATION_CREATED`, ...).
+            payload: the webhook's JSON body.
+        """
         if event in TRAIN_EVENTS:
             return {"training": self.retrain()}
         if event not in CHANGE_EVENTS + DELETE_EVENTS:
@@ -293,7 +300,12 @@ class Backend:
     def learn(self, annotations: Sequence[tuple[str, int, int | None, str, Sequence[tuple[int, int, str]]]]) -> int:
         """Store many annotations at once (`(project, task_id, annotation_id, text, spans)`), as
         Label Studio's `/train` call sends every annotated task; a task's annotation already
-        stored as it is counts once. Returns how many were new or changed."""
+        stored as it is counts once. Returns how many were new or changed.
+
+        Args:
+            annotations: `(project, task_id, annotation_id, text, spans)` each; spans `(start, end, label)` in
+                characters.
+        """
         current = {(a.project, a.task_id): (a.annotation_id, a.text, a.spans) for a in self.store.annotations()}
         changed = 0
         for project, task_id, annotation_id, text, spans in annotations:
@@ -312,7 +324,11 @@ class Backend:
     # -- retraining ------------------------------------------------------------------------
     def retrain(self, *, wait: bool = False) -> str:
         """Start a retraining in the background (or note that one more is wanted after the
-        running one). Returns `started` or `queued`. `wait` blocks until no retraining runs."""
+        running one). Returns `started` or `queued`. `wait` blocks until no retraining runs.
+
+        Args:
+            wait: block until no retraining runs.
+        """
         with self._state_lock:
             if self._closing.is_set():
                 state = "stopping"
@@ -359,7 +375,11 @@ class Backend:
 
     def training_corpus(self, annotations: Sequence[Annotation]) -> tuple[Corpus, int]:
         """`corpus` plus the annotations as documents; returns it and how many annotations
-        were left out because a span cuts a word or spans overlap (as `nerqa convert` refuses them)."""
+        were left out because a span cuts a word or spans overlap (as `nerqa convert` refuses them).
+
+        Args:
+            annotations: the stored annotations to train on.
+        """
         documents = list(self.corpus.documents) if self.corpus is not None else []
         skipped = 0
         for a in annotations:
@@ -443,44 +463,23 @@ class Backend:
 
     # -- Label Studio projects -------------------------------------------------------------
     def connected(self, project: str | None, hostname: str | None, token: str | None) -> None:
-        """Label Studio's `/setup` for `project` (`"ID.TIMESTAMP"`): remember how to reach it."""
-        project_id = str(project or "").split(".")[0]
-        if project_id.isdigit() and hostname and token:
-            self._projects[project_id] = (hostname.rstrip("/"), token)
+        """Label Studio's `/setup` for `project` (`"ID.TIMESTAMP"`): remember how to reach it.
+
+        Args:
+            project: `"ID.TIMESTAMP"`, as Label Studio sends it.
+            hostname: Label Studio's address.
+            token: its API token.
+        """
+        self.projects.connected(project, hostname, token)
 
     def predicted(self, project: str | None) -> None:
         """Predictions went to `project`: once Label Studio has saved them, point the project's
-        model version at them (Label Studio accepts only a version it holds predictions of)."""
-        project_id = str(project or "").split(".")[0]
-        if project_id in self._projects and self._published.get(project_id) != self.version:
-            self._publish_later([project_id])
+        model version at them (Label Studio accepts only a version it holds predictions of).
 
-    def _publish_later(self, projects: Sequence[str]) -> None:
-        with self._state_lock:
-            wanted = [p for p in projects if p not in self._publishing]
-            self._publishing.update(wanted)
-        if wanted:
-            threading.Thread(target=self._publish, args=(wanted,), daemon=True).start()
-
-    def _publish(self, projects: Sequence[str], *, tries: int = 20, pause: float = 1.0) -> None:
-        """Set each project's model version to the served one where it differs, trying again
-        while Label Studio does not yet hold predictions of that version."""
-        for project_id in projects:
-            version = self.version
-            try:
-                current = LabelStudioProject(*self._projects[project_id], project_id).set_model_version(
-                    version, tries=tries, pause=pause
-                )
-                if current != version:
-                    self.log(f"Label Studio project {project_id}: model version set to {version} (was {current})")
-                self._published[project_id] = version
-            except NerqaError as error:
-                self.log(
-                    f"Label Studio project {project_id}: cannot set its model version to {version} ({error}); "
-                    "choose it in the project's settings for uncertainty sampling and the sort on prediction score"
-                )
-            with self._state_lock:
-                self._publishing.discard(project_id)
+        Args:
+            project: `"ID.TIMESTAMP"`, as Label Studio sends it.
+        """
+        self.projects.predicted(project, self.version)
 
     def status(self) -> dict:
         """What `/health`-style callers want to know: the served version, whether a retraining

@@ -101,7 +101,15 @@ class AnnotationStore:
     def put(
         self, project: str, task_id: int, annotation_id: int | None, text: str, spans: Sequence[tuple[int, int, str]]
     ) -> int:
-        """Record a task's annotation (it replaces the task's earlier one); returns its sequence number."""
+        """Record a task's annotation (it replaces the task's earlier one); returns its sequence number.
+
+        Args:
+            project: the Label Studio project.
+            task_id: the task's id.
+            annotation_id: the annotation's id, when Label Studio gave one.
+            text: the task's text.
+            spans: `(start, end, label)` in characters.
+        """
         return self._write(
             "INSERT INTO annotations (project, task_id, annotation_id, text, spans, received) "
             "VALUES (?, ?, ?, ?, ?, ?)",
@@ -110,7 +118,12 @@ class AnnotationStore:
 
     def delete(self, project: str, annotation_id: int) -> int | None:
         """Record that annotation `annotation_id` was deleted, if it is a task's current one;
-        returns the event's sequence number, or None when it was not (nothing to forget)."""
+        returns the event's sequence number, or None when it was not (nothing to forget).
+
+        Args:
+            project: the Label Studio project.
+            annotation_id: the deleted annotation's id.
+        """
         with self._lock:
             row = self._db.execute(
                 "SELECT task_id, annotation_id, spans FROM annotations a WHERE project = ? AND seq = "
@@ -134,7 +147,11 @@ class AnnotationStore:
 
     def annotations(self, *, through: int | None = None) -> list[Annotation]:
         """Each task's annotation as of event `through` (default: the latest), deleted ones
-        left out, in (project, task id) order: the same list every time for one `through`."""
+        left out, in (project, task id) order: the same list every time for one `through`.
+
+        Args:
+            through: an event's sequence number (default: the latest).
+        """
         through = self.last_seq() if through is None else through
         with self._lock:
             rows = self._db.execute(
@@ -150,7 +167,11 @@ class AnnotationStore:
         ]
 
     def changes_since(self, seq: int) -> int:
-        """How many annotation events came after event `seq`."""
+        """How many annotation events came after event `seq`.
+
+        Args:
+            seq: an event's sequence number.
+        """
         with self._lock:
             return int(self._db.execute("SELECT COUNT(*) FROM annotations WHERE seq > ?", (seq,)).fetchone()[0])
 
@@ -166,6 +187,18 @@ class AnnotationStore:
         status: str = "ok",
         error: str | None = None,
     ) -> ModelRecord:
+        """Record a trained (or failed) model; returns its record.
+
+        Args:
+            version: the model's version name.
+            kind: `fast` or `full`.
+            folder: where it was saved (None when it failed).
+            through_seq: the last annotation event it was trained on.
+            annotations: how many annotations it was trained on.
+            seconds: its training time.
+            status: `ok` or `failed`.
+            error: the failure's message.
+        """
         number = self.next_number()
         self._write(
             "INSERT INTO models (number, version, kind, folder, through_seq, annotations, seconds, status, error, "

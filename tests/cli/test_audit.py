@@ -14,6 +14,7 @@ from conftest import DEMO
 from samples import TOY, fast_config, with_doc_ids
 from typer.testing import CliRunner
 
+from nerqa.config import ScoringSettings
 from nerqa.data.formats import write_corpus
 from nerqa_cli.main import app
 
@@ -146,7 +147,7 @@ def test_audit_without_a_terminal_logs_plain_lines_and_trained_ignores_folds(tin
     assert result.exit_code == 0, result.output + result.stderr
     assert "-k" in result.stderr and "--mode" in result.stderr and "not used with --trained" in result.stderr
     settings = json.loads((tmp_path / "out2" / "summary.json").read_text())["settings"]
-    assert settings == {"mode": "model", "level": "types"}
+    assert settings == {"mode": "model", "level": "types", "scoring": ScoringSettings().to_dict()}
 
 
 def test_an_audit_folder_with_decisions_on_another_corpus_is_refused(tmp_path: Path):

@@ -19,7 +19,7 @@ from nerqa.models.trainer_setup import BucketBatchSampler
 # the model writer watched, and what each rank saw written to rank<R>.json.
 RANK_SCRIPT = """
 import json, os, sys
-from nerqa.models import trainer, training
+from nerqa.models import trainer_setup as trainer, training
 
 epochs, saves = [], []
 iterate = trainer.BucketBatchSampler.__iter__

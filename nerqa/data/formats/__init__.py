@@ -14,14 +14,23 @@ into place, so a failed write never leaves a half-written corpus.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
-from nerqa.data.corpus import Corpus, Document
+from nerqa.data.corpus import Corpus
 from nerqa.data.formats import conll, docbin, hf, jsonl, ncbi, nemo, pubtator
 from nerqa.data.formats.common import ReadOptions
-from nerqa.errors import CorpusFormatError, FormatDetectionError, NerqaError
+from nerqa.data.formats.rawtext import (
+    STDIN_NAME,
+    corpus_from_raw_text,
+    count_text_documents,
+    decode_text,
+    read_text,
+    read_text_documents,
+    text_files,
+)
+from nerqa.errors import FormatDetectionError, NerqaError
 from nerqa.files import (
     STDOUT,
     atomic_folder,
@@ -35,6 +44,7 @@ from nerqa.files import (
 
 __all__ = [
     "FORMATS",
+    "STDIN_NAME",
     "ReadOptions",
     "detect_format",
     "read_corpus",
@@ -54,8 +64,6 @@ __all__ = [
     "lost_columns",
 ]
 
-# How standard input is named in messages.
-STDIN_NAME = "<stdin>"
 FORMATS = ("conll", "ncbi", "pubtator", "nemo", "jsonl", "jsonl-tokens", "hf", "spacy")
 
 # Text parsers of the one-file formats: (text, path, options) -> Corpus.
@@ -98,34 +106,6 @@ def check_format_name(name: str) -> str:
     if name not in FORMATS:
         raise NerqaError(f"unknown format {name!r}; choose one of {', '.join(FORMATS)}")
     return name
-
-
-def read_text(path: Path) -> str:
-    """The UTF-8 text of `path`; undecodable bytes and empty files raise `CorpusFormatError`."""
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise NerqaError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise NerqaError(f"{path}: is a folder, expected a file") from None
-    except OSError as error:
-        raise NerqaError(f"{path}: cannot read: {error.strerror}") from None
-    return decode_text(data, path)
-
-
-def decode_text(data: bytes, where: str | Path) -> str:
-    """`data` as UTF-8 text (a BOM dropped); undecodable bytes and blank content raise
-    `CorpusFormatError` at `where` (a path, or `<stdin>`)."""
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        line = data.count(b"\n", 0, error.start) + 1
-        raise CorpusFormatError(
-            where, line, f"not valid UTF-8: byte 0x{data[error.start]:02x} at offset {error.start}"
-        ) from None
-    if not text.strip(" \t\r\n"):  # a file of one no-break or ideographic space holds a token
-        raise CorpusFormatError(where, None, "the file is empty" if where != STDIN_NAME else "standard input is empty")
-    return text
 
 
 def _merge_types(corpus: Corpus, options: ReadOptions) -> Corpus:
@@ -235,7 +215,19 @@ def _read_nemo(path: Path, options: ReadOptions) -> Corpus:
 
 
 def read_corpus(path: str | Path, format: str | None = None, *, options: ReadOptions = ReadOptions()) -> Corpus:
-    """Read one corpus file (for NeMo: either file of a pair). `format=None` detects it."""
+    """Read one corpus file (for NeMo: either file of a pair). `format=None` detects it.
+
+    Args:
+        path: the file (for NeMo: either file of a pair).
+        format: one of `FORMATS`; None detects it from the name and content.
+        options: how to read it (`ReadOptions`: tag scheme, columns, type merging).
+
+    Returns:
+        The corpus.
+
+    Raises:
+        NerqaError: the file is missing or a line does not parse (naming the file and line).
+    """
     path = Path(path)
     if format == "hf" or (format is None and hf.is_dataset_path(path)):
         return _merge_types(hf.read(path, options), options)
@@ -257,7 +249,16 @@ def read_corpus(path: str | Path, format: str | None = None, *, options: ReadOpt
 def read_splits(
     path: str | Path, format: str | None = None, *, options: ReadOptions = ReadOptions()
 ) -> dict[str, Corpus]:
-    """Read a file (one split, named by its stem) or a folder of splits, in name order."""
+    """Read a file (one split, named by its stem) or a folder of splits, in name order.
+
+    Args:
+        path: a corpus file or a folder of split files.
+        format: one of `FORMATS`; None detects it.
+        options: how to read each split (`ReadOptions`).
+
+    Returns:
+        Split name -> corpus, in name order.
+    """
     path = Path(path)
     if format == "hf" or (format is None and hf.is_dataset_path(path)):
         return {name: _merge_types(c, options) for name, c in hf.read_splits(path, options).items()}
@@ -309,6 +310,16 @@ def write_corpus(
     `label_ids.csv` are written beside it; or a folder (an existing one, or a name without a
     suffix), which gets the pair for a split named after the corpus. Every file's content is built before any
     is written.
+
+    Args:
+        corpus: what to write.
+        path: a file, a folder (NeMo), `-` or a stream.
+        format: one of `FORMATS`; None: implied by the name.
+        options: the options the corpus was read with (kept columns and scheme).
+        force: let a folder output hold files nerqa did not write.
+
+    Raises:
+        NerqaError: the output cannot be written under the output rule.
     """
     format = check_output(path, format, force=force)
     if is_stream(path):
@@ -382,7 +393,15 @@ def write_splits(
 ) -> list[Path]:
     """Write each split into `folder` (`SPLIT.EXT`, or NeMo's `text_SPLIT.txt` pairs), under the
     output rule for folders (`nerqa.files.atomic_folder`; `force`: beside files nerqa did not
-    write). Returns the files written."""
+    write). Returns the files written.
+
+    Args:
+        splits: split name -> corpus.
+        folder: the folder to write (made whole, or written into under the output rule).
+        format: one of `FORMATS`.
+        options: the options the splits were read with.
+        force: write beside files nerqa did not write.
+    """
     check_format_name(format)
     if format == "hf":
         return hf.write(splits, Path(folder), single=False, force=force)
@@ -411,72 +430,3 @@ def write_splits(
     with atomic_folder(folder, force=force) as staging:
         write_files({staging / name: text for name, text in files.items()})
     return [Path(folder) / name for name in files]
-
-
-def corpus_from_raw_text(text: str, *, doc_id: str | None = None) -> Corpus:
-    """An untagged corpus from raw text, split into sentences and tokens by `nerqa.data.segment`."""
-    from nerqa.data.formats.common import document_from_text
-
-    return Corpus((document_from_text(doc_id, text, [(0, len(text))], [], path=None, line=None),))
-
-
-def text_files(path: str | Path) -> list[Path]:
-    """The raw-text files of a pool: the file itself, or a folder's visible `.txt` files in name order."""
-    path = Path(path)
-    if not path.is_dir():
-        return [path]
-    files = sorted(
-        p for p in path.iterdir() if p.is_file() and not p.name.startswith(".") and p.suffix.lower() == ".txt"
-    )
-    if not files:
-        raise NerqaError(f"{path}: the folder holds no .txt files")
-    return files
-
-
-def count_text_documents(path: str | Path) -> int:
-    """How many documents `read_text_documents` will yield (non-blank lines of a file; files
-    of a folder), counted without decoding, for progress."""
-    path = Path(path)
-    if path.is_dir():
-        return len(text_files(path))
-    try:
-        with path.open("rb") as stream:
-            return sum(1 for line in stream if line.strip())
-    except OSError as error:
-        raise NerqaError(f"{path}: cannot read: {error.strerror}") from None
-
-
-def read_text_documents(path: str | Path) -> Iterator[Document]:
-    """Stream raw text as untagged documents, split into sentences and tokens by `nerqa.data.segment`.
-
-    A file holds one document a line (id `NAME:LINE`; blank lines are skipped) and is read a
-    line at a time, so a large pool never sits in memory whole; a folder holds one document
-    per `.txt` file (id: the file's stem). Undecodable bytes raise `CorpusFormatError` at
-    their line.
-    """
-    from nerqa.data.formats.common import document_from_text
-
-    path = Path(path)
-    if path.is_dir():
-        for file in text_files(path):
-            text = read_text(file)
-            yield document_from_text(file.stem, text, [(0, len(text))], [], path=str(file), line=None)
-        return
-    try:
-        stream = path.open("rb")
-    except FileNotFoundError:
-        raise NerqaError(f"{path}: no such file") from None
-    except OSError as error:
-        raise NerqaError(f"{path}: cannot read: {error.strerror}") from None
-    with stream:
-        for number, raw in enumerate(stream, start=1):
-            try:
-                line = raw.decode("utf-8-sig" if number == 1 else "utf-8").strip()
-            except UnicodeDecodeError as error:
-                raise CorpusFormatError(
-                    path, number, f"not valid UTF-8: byte 0x{raw[error.start]:02x} at column {error.start + 1}"
-                ) from None
-            if line:
-                yield document_from_text(
-                    f"{path.name}:{number}", line, [(0, len(line))], [], path=str(path), line=number
-                )
