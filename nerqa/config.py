@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Any, Literal, Self, get_args
 
 import yaml
 
@@ -58,8 +58,23 @@ def check_range(
         raise ConfigError(f"{name} must be at most {high}, not {value}")
 
 
+class _Settings:
+    """What every settings dataclass here offers: copies with some fields changed, checked again
+    (`__post_init__` runs on the copy)."""
+
+    def replace(self, **changes: Any) -> Self:
+        """A copy with `changes` applied as given (None included); e.g.
+        `AuditSettings().replace(scoring=ScoringSettings(model_weight=2.0))`."""
+        return dataclasses.replace(self, **changes)  # type: ignore[type-var]
+
+    def with_options(self, **options: Any) -> Self:
+        """A copy with the `options` that were given applied: None means "not given" (a
+        command-line option left out) and keeps the setting."""
+        return self.replace(**{name: value for name, value in options.items() if value is not None})
+
+
 @dataclass
-class TrainConfig:
+class TrainConfig(_Settings):
     """Every training setting. Units: `max_length` and `stride` in sub-words; `warmup_ratio`
     as a share of all steps; `batch_size` in windows (sentences)."""
 
@@ -131,15 +146,6 @@ class TrainConfig:
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.to_sections(), sort_keys=False)
 
-    def replace(self, **changes: Any) -> TrainConfig:
-        """A copy with `changes` applied as given (None included), checked again."""
-        return dataclasses.replace(self, **changes)
-
-    def with_options(self, **options: Any) -> TrainConfig:
-        """A copy with the `options` that were given applied: None means "not given" (a
-        command-line option left out) and keeps the setting."""
-        return self.replace(**_given(options))
-
     def cache_settings(self) -> dict[str, Any]:
         """The settings that change what a trained model predicts (not file names or logging)."""
         skip = {"train", "dev", "format", "tensorboard"} | (set() if self.lora else {"lora", "lora_rank"})
@@ -186,11 +192,6 @@ def fold_config(**changes: Any) -> TrainConfig:
     return TrainConfig(epochs=FOLD_EPOCHS, learning_rate=FOLD_LEARNING_RATE, tensorboard=False).with_options(**changes)
 
 
-def _given(options: dict[str, Any]) -> dict[str, Any]:
-    """The options that were given: those not None."""
-    return {name: value for name, value in options.items() if value is not None}
-
-
 # What each fold mode does, in one line (`nerqa audit --help` and the audit page show these).
 MODES: dict[str, str] = {
     "both": "the mean of full and fast (the default)",
@@ -203,7 +204,7 @@ MODES: dict[str, str] = {
 
 
 @dataclass(frozen=True)
-class ScoringSettings:
+class ScoringSettings(_Settings):
     """How the audit turns its evidence into scores: every weight, floor and threshold of an
     issue's score, a sentence's score and a guideline question's, in one place
     (`nerqa.auditing.scoring` reads it). Each field says what it does and which benchmark chose
@@ -265,17 +266,13 @@ class ScoringSettings:
             check_range(name, getattr(self, name), low=1, integer=True)
         check_range("rare_count", self.rare_count, low=0, integer=True)
 
-    def replace(self, **changes: Any) -> ScoringSettings:
-        """A copy with `changes` applied (checked again)."""
-        return dataclasses.replace(self, **changes)
-
     def to_dict(self) -> dict[str, Any]:
         """Every field by name, as `summary.json` records them."""
         return dataclasses.asdict(self)
 
 
 @dataclass(frozen=True)
-class AuditSettings:
+class AuditSettings(_Settings):
     """Every setting of an audit, checked when made; the one place their defaults live.
 
     - `k`: cross-validation folds, grouped by document;
@@ -301,15 +298,6 @@ class AuditSettings:
         check_range("repeats", self.repeats, low=1, integer=True)
         check_choice("mode", self.mode, Mode)
         check_choice("level", self.level, Level)
-
-    def replace(self, **changes: Any) -> AuditSettings:
-        """A copy with `changes` applied as given, checked again; e.g.
-        `replace(scoring=settings.scoring.replace(model_weight=2.0))`."""
-        return dataclasses.replace(self, **changes)
-
-    def with_options(self, **options: Any) -> AuditSettings:
-        """A copy with the `options` that were given applied (None: not given, keep)."""
-        return self.replace(**_given(options))
 
     def to_dict(self) -> dict[str, Any]:
         """As `summary.json` records them: the audit's own settings, then the training sections."""

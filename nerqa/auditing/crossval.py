@@ -146,24 +146,12 @@ def compute_fold(
     return FoldOutput(job.fold, probs, dynamics, time.perf_counter() - started)
 
 
-class LocalFolds:
+class LocalFolds(FoldExecutor):
     """Folds one after another in this process. Before each fold, torch's thread count is
     re-read from the cores free then (`nerqa.models.runtime.refresh_threads`), so an audit
     gives cores back to work that started after it, and takes them again once it ends."""
 
     def run(self, runner, corpus, tags, jobs, progress):
-        """Run the fold `jobs` one after another in this process.
-
-        Args:
-            runner: trains and predicts each fold.
-            corpus: the corpus the runner sees (the reference's documents after the audited ones).
-            tags: the tag set every fold shares.
-            jobs: the folds to compute (`FoldJob`).
-            progress: Progress callback `(task, completed, total, info)`.
-
-        Returns:
-            Each fold's `FoldOutput`, in fold order.
-        """
         from nerqa.models.runtime import refresh_threads
 
         for job in jobs:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
-from nerqa.auditing.crossval import compute_fold
+from nerqa.auditing.crossval import FoldExecutor, compute_fold
 from nerqa.errors import NerqaError
 from nerqa.models.ray_cluster import RETRIES, Cluster, ray_module, worker_setup
 from nerqa.progress import ProgressCallback, quiet
@@ -27,8 +27,8 @@ def _prepare_task(runner, corpus, threads):
     return runner, runner.shared.seconds
 
 
-class RayFolds:
-    """A `nerqa.auditing.crossval.FoldExecutor`: each fold a Ray task on `cluster`, retried when
+class RayFolds(FoldExecutor):
+    """Each fold a Ray task on `cluster`, retried when
     its worker dies (`RETRIES`), yielded as it finishes. The corpus goes to the object
     store once; a fast or top runner's frozen pass runs once in a worker and is shared."""
 
@@ -37,18 +37,6 @@ class RayFolds:
         self.retries = retries
 
     def run(self, runner, corpus, tags, jobs: Sequence, progress: ProgressCallback = quiet):
-        """Run the fold `jobs` as Ray tasks, retrying a task whose worker died.
-
-        Args:
-            runner: trains and predicts each fold.
-            corpus: the corpus the runner sees (the reference's documents after the audited ones).
-            tags: the tag set every fold shares.
-            jobs: the folds to compute (`FoldJob`).
-            progress: Progress callback `(task, completed, total, info)`.
-
-        Returns:
-            Each fold's `FoldOutput`, as its task finishes.
-        """
         ray = ray_module()
         resources = self.cluster.task_resources()
         threads = None if self.cluster.gpus >= 1 else self.cluster.threads

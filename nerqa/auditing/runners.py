@@ -52,7 +52,7 @@ class FoldRunner(Protocol):
         test_idx: np.ndarray,
         progress: ProgressCallback,
     ) -> list[np.ndarray]:
-        """Per held-out sentence (in `test_idx` order), an `(n_words, n_tags)` array.
+        """Train on the fold's training sentences and predict its held-out ones.
 
         Args:
             corpus: the corpus (the fold's sentences are indices into it).
@@ -77,7 +77,7 @@ FULL_SHAPES = True
 SHAPES_VERSION = "shaped-v1"
 
 
-class FullRunner:
+class FullRunner(FoldRunner):
     """Fine-tune the encoder on the fold's training part, predict its held-out part."""
 
     mode = "full"
@@ -93,18 +93,6 @@ class FullRunner:
         return {"shapes": SHAPES_VERSION} if self.shapes else {}
 
     def run(self, corpus, tags, train_idx, test_idx, progress):
-        """Train on the fold's training sentences and predict its held-out ones.
-
-        Args:
-            corpus: the corpus (the fold's sentences are indices into it).
-            tags: the tag set, the columns of the probabilities.
-            train_idx: the training sentences' indices.
-            test_idx: the held-out sentences' indices.
-            progress: Progress callback `(task, completed, total, info)`.
-
-        Returns:
-            Per held-out sentence (in `test_idx` order), `(n_words, n_tags)` probabilities.
-        """
         from nerqa.models.predict import predict_probs
         from nerqa.models.training import TrainingExtras, train
 
@@ -151,7 +139,7 @@ class SharedPass:
         return self.frozen
 
 
-class _PassRunner:
+class _PassRunner(FoldRunner):
     """A runner over the corpus's frozen pass: its own, or one `shared` with another runner."""
 
     mode = ""
@@ -181,18 +169,6 @@ class FastRunner(_PassRunner):
         return {"head": HEAD_VERSION}
 
     def run(self, corpus, tags, train_idx, test_idx, progress):
-        """Train on the fold's training sentences and predict its held-out ones.
-
-        Args:
-            corpus: the corpus (the fold's sentences are indices into it).
-            tags: the tag set, the columns of the probabilities.
-            train_idx: the training sentences' indices.
-            test_idx: the held-out sentences' indices.
-            progress: Progress callback `(task, completed, total, info)`.
-
-        Returns:
-            Per held-out sentence (in `test_idx` order), `(n_words, n_tags)` probabilities.
-        """
         from nerqa.models.head import fit_head
 
         frozen = self.shared.get(corpus, progress)
@@ -224,18 +200,6 @@ class TopRunner(_PassRunner):
         }
 
     def run(self, corpus, tags, train_idx, test_idx, progress):
-        """Train on the fold's training sentences and predict its held-out ones.
-
-        Args:
-            corpus: the corpus (the fold's sentences are indices into it).
-            tags: the tag set, the columns of the probabilities.
-            train_idx: the training sentences' indices.
-            test_idx: the held-out sentences' indices.
-            progress: Progress callback `(task, completed, total, info)`.
-
-        Returns:
-            Per held-out sentence (in `test_idx` order), `(n_words, n_tags)` probabilities.
-        """
         from nerqa.models import top
 
         frozen = self.shared.get(corpus, progress)
